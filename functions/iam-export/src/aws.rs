@@ -1,0 +1,179 @@
+//! Thin async functions over the IAM and S3 clients: pagination, waiting, and
+//! conversion from SDK types to core types. No decisions beyond that.
+
+use std::time::Duration;
+
+use aws_sdk_iam::types::EntityType;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_smithy_types::DateTime;
+use jiff::Timestamp;
+use shared::error::{describe, is_transient};
+use tokio::time::Instant;
+
+use crate::core::{RoleDetail, UserDetail};
+use crate::error::IamExportError;
+
+/// Users and roles per `GetAccountAuthorizationDetails` page: the API's maximum.
+const PAGE_SIZE: i32 = 1000;
+/// First wait for a credential report being built; doubles up to [`MAX_POLL_INTERVAL`].
+const FIRST_POLL_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The credential report's CSV text and when AWS generated it.
+#[derive(Debug, Clone)]
+pub struct CredentialReport {
+    pub content: String,
+    pub generated_at: Option<Timestamp>,
+}
+
+/// Makes sure the report bucket is there before any work is done, so a missing
+/// bucket costs one request and leaves nothing half-written.
+pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), IamExportError> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            Err(IamExportError::BucketNotFound { bucket: bucket.to_owned() })
+        }
+        Err(err) => Err(IamExportError::BucketNotUsable { bucket: bucket.to_owned(), message: describe(&err) }),
+    }
+}
+
+/// Asks IAM for a credential report and waits for it. IAM reuses a report younger
+/// than 4 hours (`COMPLETE` at once); otherwise it builds one in the background and
+/// answers `ReportInProgress` until it is ready. Waiting stops at `budget`.
+pub async fn credential_report(iam: &aws_sdk_iam::Client, budget: Duration) -> Result<CredentialReport, IamExportError> {
+    let started = Instant::now();
+    let mut interval = FIRST_POLL_INTERVAL;
+    generate_report(iam).await?;
+    loop {
+        match iam.get_credential_report().send().await {
+            Ok(output) => {
+                let content = output.content().map(|blob| blob.as_ref().to_vec()).unwrap_or_default();
+                let content = String::from_utf8(content).map_err(|_| IamExportError::Iam {
+                    operation: "GetCredentialReport",
+                    message: "the report is not UTF-8 text".to_owned(),
+                    transient: false,
+                })?;
+                let generated_at = output.generated_time().and_then(to_timestamp);
+                return Ok(CredentialReport { content, generated_at });
+            }
+            Err(err) => match err.as_service_error() {
+                Some(e) if e.is_credential_report_not_ready_exception() => {}
+                Some(e) if e.is_credential_report_expired_exception() || e.is_credential_report_not_present_exception() => {
+                    generate_report(iam).await?;
+                }
+                _ => return Err(iam_error("GetCredentialReport", &err)),
+            },
+        }
+        if started.elapsed() + interval > budget {
+            return Err(IamExportError::CredentialReportTimeout { waited_seconds: started.elapsed().as_secs() });
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(MAX_POLL_INTERVAL);
+    }
+}
+
+async fn generate_report(iam: &aws_sdk_iam::Client) -> Result<(), IamExportError> {
+    iam.generate_credential_report()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| iam_error("GenerateCredentialReport", &err))
+}
+
+/// Every user (and role, when asked) with groups, policies and tags, in one paginated call.
+pub async fn authorization_details(
+    iam: &aws_sdk_iam::Client,
+    include_roles: bool,
+) -> Result<(Vec<UserDetail>, Vec<RoleDetail>), IamExportError> {
+    let mut request = iam.get_account_authorization_details().filter(EntityType::User).max_items(PAGE_SIZE);
+    if include_roles {
+        request = request.filter(EntityType::Role);
+    }
+    let mut pages = request.into_paginator().send();
+    let (mut users, mut roles) = (Vec::new(), Vec::new());
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| iam_error("GetAccountAuthorizationDetails", &err))?;
+        users.extend(page.user_detail_list().iter().map(user_detail));
+        roles.extend(page.role_detail_list().iter().map(role_detail));
+    }
+    Ok((users, roles))
+}
+
+/// Writes one CSV file with server-side encryption: SSE-KMS with `kms_key_id`, SSE-S3 without.
+pub async fn put_csv(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    kms_key_id: Option<&str>,
+) -> Result<(), IamExportError> {
+    let mut request = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/csv; charset=utf-8")
+        .body(ByteStream::from(body));
+    request = match kms_key_id {
+        Some(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
+        None => request.server_side_encryption(ServerSideEncryption::Aes256),
+    };
+    request.send().await.map(|_| ()).map_err(|err| {
+        let bucket_missing = shared::error::code(&err) == Some("NoSuchBucket");
+        if bucket_missing {
+            return IamExportError::BucketNotFound { bucket: bucket.to_owned() };
+        }
+        IamExportError::Upload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: describe(&err),
+            transient: is_transient(&err),
+        }
+    })
+}
+
+fn iam_error<E>(
+    operation: &'static str,
+    err: &aws_sdk_iam::error::SdkError<E>,
+) -> IamExportError
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    IamExportError::Iam { operation, message: describe(err), transient: is_transient(err) }
+}
+
+fn user_detail(user: &aws_sdk_iam::types::UserDetail) -> UserDetail {
+    UserDetail {
+        name: user.user_name().unwrap_or_default().to_owned(),
+        arn: user.arn().unwrap_or_default().to_owned(),
+        path: user.path().unwrap_or_default().to_owned(),
+        created: user.create_date().and_then(to_timestamp),
+        groups: user.group_list().to_vec(),
+        attached_policies: user.attached_managed_policies().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        inline_policies: user.user_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        tags: user.tags().iter().map(|tag| (tag.key().to_owned(), tag.value().to_owned())).collect(),
+    }
+}
+
+fn role_detail(role: &aws_sdk_iam::types::RoleDetail) -> RoleDetail {
+    let last_used = role.role_last_used();
+    RoleDetail {
+        name: role.role_name().unwrap_or_default().to_owned(),
+        arn: role.arn().unwrap_or_default().to_owned(),
+        path: role.path().unwrap_or_default().to_owned(),
+        created: role.create_date().and_then(to_timestamp),
+        last_used: last_used.and_then(|u| u.last_used_date()).and_then(to_timestamp),
+        last_used_region: last_used.and_then(|u| u.region()).map(str::to_owned),
+        attached_policies: role.attached_managed_policies().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        inline_policies: role.role_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        trust_policy: role.assume_role_policy_document().map(str::to_owned),
+    }
+}
+
+fn to_timestamp(at: &DateTime) -> Option<Timestamp> {
+    Timestamp::new(at.secs(), i32::try_from(at.subsec_nanos()).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! The export's settings, read once at cold start.
+
+use shared::config::{ConfigError, Env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub report_bucket: String,
+    /// Without leading or trailing slashes; may be empty.
+    pub report_prefix: String,
+    /// SSE-KMS with this key when set, SSE-S3 otherwise.
+    pub kms_key_id: Option<String>,
+    pub include_roles: bool,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let report_bucket = env.required("REPORT_BUCKET", "the name of the S3 bucket that receives the CSV files")?;
+        if !is_bucket_name(&report_bucket) {
+            return Err(ConfigError::Invalid {
+                name: "REPORT_BUCKET",
+                value: report_bucket,
+                expected: "a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not an ARN or s3:// URL"
+                    .to_owned(),
+            });
+        }
+        Ok(Self {
+            report_bucket,
+            report_prefix: env.optional("REPORT_PREFIX").unwrap_or_else(|| "iam-export".to_owned()).trim_matches('/').to_owned(),
+            kms_key_id: env.optional("KMS_KEY_ID"),
+            include_roles: env.bool_or("INCLUDE_ROLES", false)?,
+        })
+    }
+}
+
+fn is_bucket_name(name: &str) -> bool {
+    let edges_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edges_ok(name.chars().next())
+        && edges_ok(name.chars().last())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config = parse(&[("REPORT_BUCKET", "audit-bucket")]).expect("valid");
+        assert_eq!(
+            config,
+            Config {
+                report_bucket: "audit-bucket".into(),
+                report_prefix: "iam-export".into(),
+                kms_key_id: None,
+                include_roles: false
+            }
+        );
+        let config = parse(&[
+            ("REPORT_BUCKET", "audit-bucket"),
+            ("REPORT_PREFIX", "/audit/iam/"),
+            ("KMS_KEY_ID", "alias/audit"),
+            ("INCLUDE_ROLES", "true"),
+        ])
+        .expect("valid");
+        assert_eq!(config.report_prefix, "audit/iam");
+        assert_eq!(config.kms_key_id.as_deref(), Some("alias/audit"));
+        assert!(config.include_roles);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        for (pairs, expected) in [
+            (&[][..], "missing setting REPORT_BUCKET: set it to the name of the S3 bucket that receives the CSV files"),
+            (&[("REPORT_BUCKET", "s3://audit")][..], "invalid setting REPORT_BUCKET=\"s3://audit\": expected a bucket name"),
+            (&[("REPORT_BUCKET", "Audit")][..], "invalid setting REPORT_BUCKET=\"Audit\""),
+            (&[("REPORT_BUCKET", "audit"), ("INCLUDE_ROLES", "sometimes")][..], "invalid setting INCLUDE_ROLES=\"sometimes\": expected true or false"),
+        ] {
+            let err = parse(pairs).expect_err("invalid");
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! CSV rendering: RFC 4180 (CRLF, quotes where needed), UTF-8, and cells that a
+//! spreadsheet would run as a formula are neutralised.
+
+use std::borrow::Cow;
+
+use jiff::Timestamp;
+
+use super::roles::RoleRow;
+use super::users::UserRow;
+use super::format_time;
+
+/// The users file's columns, in order. Documented in the README; change both together.
+pub const USER_COLUMNS: &[&str] = &[
+    "user_name",
+    "arn",
+    "path",
+    "created",
+    "is_root_account",
+    "in_credential_report",
+    "groups",
+    "attached_policies",
+    "inline_policies",
+    "tags",
+    "console_password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "mfa_active",
+    "access_key_1_active",
+    "access_key_1_last_rotated",
+    "access_key_1_last_used_date",
+    "access_key_1_last_used_service",
+    "access_key_1_last_used_region",
+    "access_key_2_active",
+    "access_key_2_last_rotated",
+    "access_key_2_last_used_date",
+    "access_key_2_last_used_service",
+    "access_key_2_last_used_region",
+    "days_since_last_activity",
+    "oldest_active_key_age_days",
+    "no_mfa_with_console",
+    "key_older_than_90d",
+    "unused_45d",
+];
+
+/// The roles file's columns, in order.
+pub const ROLE_COLUMNS: &[&str] = &[
+    "role_name",
+    "arn",
+    "path",
+    "created",
+    "last_used_date",
+    "last_used_region",
+    "attached_policies",
+    "inline_policies",
+    "trust_principals",
+];
+
+/// A cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`,
+/// so a spreadsheet shows it as text instead of running it (OWASP "CSV injection").
+/// IAM names may legally start with `=`, `+`, `@` and `-`.
+pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+pub fn render_users_csv(rows: &[UserRow]) -> Result<Vec<u8>, csv::Error> {
+    render(USER_COLUMNS, rows.iter().map(user_cells))
+}
+
+pub fn render_roles_csv(rows: &[RoleRow]) -> Result<Vec<u8>, csv::Error> {
+    render(ROLE_COLUMNS, rows.iter().map(role_cells))
+}
+
+fn render(columns: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    writer.write_record(columns)?;
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| neutralize_formula(cell).into_owned()))?;
+    }
+    writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))
+}
+
+fn user_cells(row: &UserRow) -> Vec<String> {
+    let detail = &row.detail;
+    let credentials = &row.credentials;
+    let mut cells = vec![
+        detail.name.clone(),
+        detail.arn.clone(),
+        detail.path.clone(),
+        time(detail.created),
+        flag(row.is_root_account),
+        flag(row.in_credential_report),
+        list(&detail.groups),
+        list(&detail.attached_policies),
+        list(&detail.inline_policies),
+        detail.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"),
+        optional_flag(credentials.password_enabled),
+        time(credentials.password_last_used),
+        time(credentials.password_last_changed),
+        optional_flag(credentials.mfa_active),
+    ];
+    for key in &credentials.access_keys {
+        let known = row.in_credential_report;
+        cells.extend([
+            if known { flag(key.active) } else { String::new() },
+            time(key.last_rotated),
+            time(key.last_used),
+            key.last_used_service.clone().unwrap_or_default(),
+            key.last_used_region.clone().unwrap_or_default(),
+        ]);
+    }
+    cells.extend([
+        number(row.days_since_last_activity),
+        number(row.oldest_active_key_age_days),
+        flag(row.no_mfa_with_console),
+        flag(row.key_older_than_90d),
+        flag(row.unused_45d),
+    ]);
+    cells
+}
+
+fn role_cells(row: &RoleRow) -> Vec<String> {
+    let detail = &row.detail;
+    vec![
+        detail.name.clone(),
+        detail.arn.clone(),
+        detail.path.clone(),
+        time(detail.created),
+        time(detail.last_used),
+        detail.last_used_region.clone().unwrap_or_default(),
+        list(&detail.attached_policies),
+        list(&detail.inline_policies),
+        list(&row.trust_principals),
+    ]
+}
+
+fn list(items: &[String]) -> String {
+    items.join(";")
+}
+
+fn time(at: Option<Timestamp>) -> String {
+    at.map(format_time).unwrap_or_default()
+}
+
+fn flag(value: bool) -> String {
+    value.to_string()
+}
+
+fn optional_flag(value: Option<bool>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn number(value: Option<i64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}

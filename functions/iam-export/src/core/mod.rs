@@ -1,0 +1,53 @@
+//! The pure core of the export: parse the credential report, join it with the
+//! authorization details, compute the findings, render the CSV files.
+//!
+//! No I/O, no SDK types, no clock: `now` is an argument.
+
+mod credential_report;
+mod csv_out;
+mod event;
+mod roles;
+mod users;
+
+pub use credential_report::{AccessKeyUsage, CredentialRow, ROOT_ACCOUNT_USER, parse_credential_report};
+pub use csv_out::{USER_COLUMNS, ROLE_COLUMNS, neutralize_formula, render_roles_csv, render_users_csv};
+pub use event::{RunOptions, parse_event};
+pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
+pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};
+
+use jiff::Timestamp;
+
+/// A problem in what AWS or the caller handed us, named precisely enough to act on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CoreError {
+    #[error("credential report: {0}")]
+    CredentialReport(String),
+    #[error("role {role}: trust policy is not valid JSON ({reason})")]
+    TrustPolicy { role: String, reason: String },
+    #[error("invalid event: {0}")]
+    Event(String),
+}
+
+/// Where this run's files go: `<prefix>/YYYY/MM/DD/iam-users-<UTC timestamp>.csv` and the roles beside it.
+pub fn report_keys(prefix: &str, now: Timestamp) -> (String, String) {
+    let day = now.strftime("%Y/%m/%d");
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ");
+    let folder = match prefix.trim_matches('/') {
+        "" => day.to_string(),
+        prefix => format!("{prefix}/{day}"),
+    };
+    (format!("{folder}/iam-users-{stamp}.csv"), format!("{folder}/iam-roles-{stamp}.csv"))
+}
+
+/// Whole days from `then` to `now`; 0 when `then` is in the future (clock skew).
+pub fn whole_days_between(then: Timestamp, now: Timestamp) -> i64 {
+    (now.as_second() - then.as_second()).max(0) / 86_400
+}
+
+/// Timestamps in the output: UTC, to the second, `2026-01-31T08:00:00Z`.
+pub fn format_time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,59 @@
+//! Everything that can go wrong in an export, each naming the thing and the fix.
+
+use lambda_runtime::Diagnostic;
+use shared::config::ConfigError;
+
+use crate::core::CoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IamExportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error(transparent)]
+    Core(#[from] CoreError),
+
+    #[error(
+        "report bucket {bucket} does not exist: create it, or set REPORT_BUCKET to an existing bucket (the template creates one unless ExistingReportBucket is given)"
+    )]
+    BucketNotFound { bucket: String },
+
+    #[error("report bucket {bucket} cannot be used: {message}; the function's role needs s3:ListBucket on the bucket and s3:PutObject on the report prefix")]
+    BucketNotUsable { bucket: String, message: String },
+
+    #[error("IAM {operation} failed: {message}")]
+    Iam { operation: &'static str, message: String, transient: bool },
+
+    #[error("the credential report was still not ready after {waited_seconds}s; the next run will pick it up (AWS builds it in the background)")]
+    CredentialReportTimeout { waited_seconds: u64 },
+
+    #[error("writing s3://{bucket}/{key} failed: {message}")]
+    Upload { bucket: String, key: String, message: String, transient: bool },
+
+    #[error("rendering the CSV failed: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+impl IamExportError {
+    /// Worth retrying later: throttling, a 5xx, a timeout, a report still being built.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Iam { transient, .. } | Self::Upload { transient, .. } => *transient,
+            Self::CredentialReportTimeout { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<IamExportError> for Diagnostic {
+    fn from(err: IamExportError) -> Self {
+        let error_type = match &err {
+            IamExportError::Config(_) => "InvalidConfiguration",
+            IamExportError::Core(CoreError::Event(_)) => "InvalidEvent",
+            IamExportError::BucketNotFound { .. } | IamExportError::BucketNotUsable { .. } => "ReportBucketUnavailable",
+            _ if err.is_transient() => "Retryable",
+            _ => "NonRetryable",
+        };
+        shared::error::diagnostic(error_type, &err)
+    }
+}

@@ -1,0 +1,14 @@
+//! IAM users export: one CSV row per IAM user, joined from the credential report
+//! and `GetAccountAuthorizationDetails`, with findings, written to S3 for auditors.
+//!
+//! `core` is pure, `aws` is the thin SDK layer, `handler` ties them together.
+
+pub mod aws;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod handler;
+
+pub use config::Config;
+pub use error::IamExportError;
+pub use handler::{Deps, ExportSummary, handle};

@@ -1,0 +1,123 @@
+//! The AWS SDK configuration, loaded once at cold start, and clients built from it.
+//!
+//! `AWS_ENDPOINT_URL` (read by `aws-config`) points every client at another
+//! endpoint, so the same binary runs against AWS or the local emulator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::BehaviorVersion;
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Attempts per call, throttled calls included. Adaptive retry also slows the
+/// client down when AWS throttles, rather than hammering the API.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// The loaded SDK configuration plus what every client built from it carries:
+/// the request counter and any extra interceptors (tests add one to pick an account).
+#[derive(Debug, Clone)]
+pub struct Aws {
+    sdk_config: SdkConfig,
+    api_calls: ApiCallCounter,
+    interceptors: Vec<SharedInterceptor>,
+}
+
+impl Aws {
+    /// Loads credentials, region and endpoint the standard way (environment, profile, Lambda role).
+    pub async fn from_env() -> Self {
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+            .load()
+            .await;
+        Self::from_sdk_config(sdk_config)
+    }
+
+    pub fn from_sdk_config(sdk_config: SdkConfig) -> Self {
+        let api_calls = ApiCallCounter::default();
+        let interceptors = vec![SharedInterceptor::new(api_calls.clone())];
+        Self { sdk_config, api_calls, interceptors }
+    }
+
+    /// Adds an interceptor to every client built after this call.
+    pub fn with_interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
+        self.interceptors.push(SharedInterceptor::new(interceptor));
+        self
+    }
+
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    pub fn interceptors(&self) -> &[SharedInterceptor] {
+        &self.interceptors
+    }
+
+    /// Counts the HTTP requests sent by every client built from this configuration.
+    pub fn api_calls(&self) -> &ApiCallCounter {
+        &self.api_calls
+    }
+
+    /// True when `AWS_ENDPOINT_URL` (or the config's endpoint) points somewhere other than AWS.
+    pub fn endpoint_overridden(&self) -> bool {
+        self.sdk_config.endpoint_url().is_some()
+    }
+
+    /// An S3 client. Path-style addressing when the endpoint is overridden: an emulator
+    /// on `127.0.0.1:port` has no DNS for `bucket.127.0.0.1`.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        crate::aws_client!(aws_sdk_s3, self, |builder: aws_sdk_s3::config::Builder| {
+            builder.force_path_style(self.endpoint_overridden())
+        })
+    }
+}
+
+/// Builds a client of any SDK crate from an [`Aws`], with its interceptors.
+///
+/// `aws_client!(aws_sdk_iam, &aws)`, or with a closure that customises the builder:
+/// `aws_client!(aws_sdk_s3, &aws, |b: aws_sdk_s3::config::Builder| b.force_path_style(true))`.
+#[macro_export]
+macro_rules! aws_client {
+    ($sdk:ident, $aws:expr) => {
+        $crate::aws_client!($sdk, $aws, |builder| builder)
+    };
+    ($sdk:ident, $aws:expr, $customize:expr) => {{
+        let aws: &$crate::aws::Aws = $aws;
+        let mut builder = $sdk::config::Builder::from(aws.sdk_config());
+        for interceptor in aws.interceptors() {
+            builder.push_interceptor(interceptor.clone());
+        }
+        $sdk::Client::from_conf(($customize)(builder).build())
+    }};
+}
+
+/// The number of HTTP requests sent, retries included: what AWS bills and throttles.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCallCounter(Arc<AtomicU64>);
+
+impl ApiCallCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for ApiCallCounter {
+    fn name(&self) -> &'static str {
+        "ApiCallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! Settings from environment variables, parsed once at cold start.
+//!
+//! An empty variable counts as unset: SAM passes an empty string for a template
+//! parameter left at its empty default, and that must mean "use the default".
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// A setting that is missing or malformed. The message names the variable and the fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing setting {name}: set it to {expected}")]
+    Missing { name: &'static str, expected: &'static str },
+    #[error("invalid setting {name}={value:?}: expected {expected}")]
+    Invalid { name: &'static str, value: String, expected: String },
+}
+
+/// A snapshot of the environment, so configuration parsing is a pure function of it.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self { vars: std::env::vars().collect() }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+    }
+
+    /// The trimmed value, or `None` when unset or empty.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    pub fn required(&self, name: &'static str, expected: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing { name, expected })
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case), or `default` when unset.
+    pub fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => parse_bool(&value).ok_or_else(|| ConfigError::Invalid {
+                name,
+                value,
+                expected: "true or false".to_owned(),
+            }),
+        }
+    }
+
+    /// Any `FromStr` value, or `default` when unset.
+    pub fn parse_or<T>(&self, name: &'static str, default: T, expected: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|err: T::Err| ConfigError::Invalid {
+                name,
+                expected: format!("{expected} ({err})"),
+                value,
+            }),
+        }
+    }
+}
+
+/// The spellings of a boolean accepted in settings and event fields.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

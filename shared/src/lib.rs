@@ -1,0 +1,13 @@
+//! What the functions share, and nothing that knows about any one of them.
+//!
+//! - [`config`]: typed settings read from environment variables, with errors that
+//!   name the variable and the form it expects.
+//! - [`aws`]: the SDK configuration loaded once at cold start, clients built from it,
+//!   and a counter of the HTTP requests they send.
+//! - [`error`]: turning SDK errors into sentences and failures into Lambda diagnostics.
+//! - [`logging`]: tracing in Lambda's JSON log format.
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod logging;
