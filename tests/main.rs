@@ -1,1 +1,6 @@
-fn main(){}
+//! The workspace's one integration-test binary: a module per function, plus the
+//! checks that hold for all of them. Every AWS call goes to a real moto server.
+
+mod events;
+mod iam_export;
+mod support;

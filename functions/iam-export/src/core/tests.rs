@@ -138,6 +138,20 @@ fn report_errors_name_the_line_and_column() {
 }
 
 #[test]
+fn unquoted_commas_in_user_names_are_repaired() {
+    let line = Line { user: "a,b,c", mfa: "true", ..Line::default() }.render();
+    let rows = report(&[line]);
+    assert_eq!(rows[0].user, "a,b,c");
+    assert_eq!(rows[0].arn, "arn:aws:iam::123456789012:user/a,b,c");
+    assert_eq!(rows[0].mfa_active, Some(true), "the fields after the name are in place");
+    let quoted = Line { user: "\"x,y\"", ..Line::default() }.render().replacen("/\"x,y\"", "/x,y", 1);
+    let rows = report(&[quoted.replace("arn:aws:iam::123456789012:user/x,y", "\"arn:aws:iam::123456789012:user/x,y\"")]);
+    assert_eq!((rows[0].user.as_str(), rows[0].arn.as_str()), ("x,y", "arn:aws:iam::123456789012:user/x,y"));
+    let err = parse_credential_report(&format!("{HEADER}\nonly,three,fields")).expect_err("short line");
+    assert_eq!(err.to_string(), "credential report: line 2: has a different number of fields than the header");
+}
+
+#[test]
 fn report_columns_are_found_by_name_whatever_their_order() {
     let text = "mfa_active,user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,a_new_column\ntrue,carol,arn:x,N/A,false,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,whatever";
     let rows = parse_credential_report(text).expect("parses");

@@ -1,0 +1,300 @@
+//! The IAM export end to end against the emulator: a seeded account of 1,500 users,
+//! the CSV read back from S3 and checked cell by cell.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_iam::types::Tag;
+use iam_export::core::USER_COLUMNS;
+use iam_export::{Config, Deps, ExportSummary, IamExportError, handle};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::support::{TestAccount, event};
+
+const GROUPS: &[&str] = &["developers", "operators", "auditors", "data-science", "billing"];
+const POLICIES: &[&str] = &["ReadOnlyReports", "DeployPipelines", "RotateOwnKeys"];
+
+/// What the seeded account gives user number `index`: the single source of truth
+/// for seeding and for the expected cells.
+#[derive(Debug, Clone)]
+struct SeedUser {
+    name: String,
+    path: &'static str,
+    groups: Vec<&'static str>,
+    attached: Vec<&'static str>,
+    inline: Vec<String>,
+    tags: Vec<(&'static str, String)>,
+    console: bool,
+    mfa: bool,
+    access_keys: usize,
+}
+
+fn seed_user(index: usize) -> SeedUser {
+    let name = match index {
+        0 => "=danger".to_owned(),
+        1 => "comma,user".to_owned(),
+        2 => "@ops+admin".to_owned(),
+        _ => format!("user-{index:04}"),
+    };
+    let mut groups = vec![GROUPS[index % GROUPS.len()]];
+    if index % 10 == 0 {
+        groups.push(GROUPS[(index + 1) % GROUPS.len()]);
+    }
+    SeedUser {
+        name,
+        path: if index % 4 == 0 { "/engineering/" } else { "/" },
+        groups,
+        attached: if index % 3 == 0 { vec![POLICIES[index % POLICIES.len()]] } else { Vec::new() },
+        inline: if index % 5 == 0 { vec![format!("inline-{index}")] } else { Vec::new() },
+        tags: vec![("team", format!("team-{}", index % 7)), ("owner", if index == 7 { "Zoë Ångström".to_owned() } else { format!("owner{index}@example.com") })],
+        console: index % 4 == 1,
+        mfa: index % 8 == 1,
+        access_keys: match index % 6 {
+            0 => 0,
+            5 => 2,
+            _ => 1,
+        },
+    }
+}
+
+const POLICY_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+async fn seed_account(iam: &aws_sdk_iam::Client, users: usize) -> Result<()> {
+    for group in GROUPS {
+        iam.create_group().group_name(*group).send().await?;
+    }
+    let mut policy_arns = HashMap::new();
+    for policy in POLICIES {
+        let created = iam.create_policy().policy_name(*policy).policy_document(POLICY_DOCUMENT).send().await?;
+        let arn = created.policy().and_then(|p| p.arn()).context("policy ARN")?.to_owned();
+        policy_arns.insert(*policy, arn);
+    }
+    let policy_arns = Arc::new(policy_arns);
+    // Bounded concurrency: moto is threaded, and 1,500 users one at a time take too long.
+    let permits = Arc::new(Semaphore::new(16));
+    let mut tasks = JoinSet::new();
+    for index in 0..users {
+        let (iam, permits, policy_arns) = (iam.clone(), permits.clone(), policy_arns.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire().await?;
+            seed_one_user(&iam, &seed_user(index), &policy_arns).await
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+async fn seed_one_user(iam: &aws_sdk_iam::Client, user: &SeedUser, policy_arns: &HashMap<&str, String>) -> Result<()> {
+    let mut create = iam.create_user().user_name(&user.name).path(user.path);
+    for (key, value) in &user.tags {
+        create = create.tags(Tag::builder().key(*key).value(value).build()?);
+    }
+    create.send().await?;
+    for group in &user.groups {
+        iam.add_user_to_group().group_name(*group).user_name(&user.name).send().await?;
+    }
+    for policy in &user.attached {
+        iam.attach_user_policy().user_name(&user.name).policy_arn(&policy_arns[policy]).send().await?;
+    }
+    for policy in &user.inline {
+        iam.put_user_policy().user_name(&user.name).policy_name(policy).policy_document(POLICY_DOCUMENT).send().await?;
+    }
+    for _ in 0..user.access_keys {
+        iam.create_access_key().user_name(&user.name).send().await?;
+    }
+    if user.console {
+        iam.create_login_profile().user_name(&user.name).password("Correct-Horse-42!").send().await?;
+    }
+    if user.mfa {
+        let device_name = format!("mfa-{}", user.name.replace([',', '=', '@', '+'], "_"));
+        let device = iam.create_virtual_mfa_device().virtual_mfa_device_name(device_name).send().await?;
+        let serial = device.virtual_mfa_device().map(|d| d.serial_number().to_owned()).context("MFA serial")?;
+        iam.enable_mfa_device()
+            .user_name(&user.name)
+            .serial_number(serial)
+            .authentication_code1("123456")
+            .authentication_code2("654321")
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+fn config(bucket: &str) -> Config {
+    Config { report_bucket: bucket.to_owned(), report_prefix: "iam-export".to_owned(), kms_key_id: None, include_roles: false }
+}
+
+async fn with_bucket(account: &TestAccount, config: Config) -> Result<Deps> {
+    let deps = Deps::new(config, &account.aws);
+    deps.s3.create_bucket().bucket(&deps.config.report_bucket).send().await?;
+    Ok(deps)
+}
+
+async fn run(deps: &Deps, payload: Value) -> Result<ExportSummary, IamExportError> {
+    handle(deps, LambdaEvent::new(payload, Context::default())).await
+}
+
+/// The CSV at `key`, as one map of column to cell per row, keyed by user or role name.
+async fn read_csv(deps: &Deps, key: &str) -> Result<(Vec<String>, HashMap<String, HashMap<String, String>>)> {
+    let object = deps.s3.get_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+    let bytes = object.body.collect().await?.into_bytes();
+    let text = String::from_utf8(bytes.to_vec())?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let mut rows = HashMap::new();
+    for record in reader.records() {
+        let record = record?;
+        let row: HashMap<String, String> = headers.iter().cloned().zip(record.iter().map(str::to_owned)).collect();
+        rows.insert(record[0].to_owned(), row);
+    }
+    Ok((headers, rows))
+}
+
+#[tokio::test]
+async fn exports_1500_users_in_a_few_api_calls_with_every_cell_right() -> Result<()> {
+    // Given an account of 1,500 users with groups, policies, tags, keys, passwords and MFA
+    let account = TestAccount::new().await;
+    let deps = with_bucket(&account, config(&account.bucket("iam-audit"))).await?;
+    let iam = shared::aws_client!(aws_sdk_iam, &account.aws);
+    seed_account(&iam, 1500).await?;
+
+    // When the scheduled export runs
+    let summary = run(&deps, event("iam-export-scheduled.json")).await?;
+
+    // Then one CSV lands under the dated prefix, with one row per user
+    assert_eq!(summary.user_count, 1500);
+    assert_eq!(summary.role_count, 0);
+    assert_eq!(summary.keys.len(), 1);
+    let key = &summary.keys[0];
+    assert!(key.starts_with("iam-export/") && key.contains("/iam-users-") && key.ends_with("Z.csv"), "{key}");
+    assert!(summary.api_calls < 10, "API calls grow with pages, not users: {}", summary.api_calls);
+
+    let head = deps.s3.head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+    assert_eq!(head.content_type(), Some("text/csv; charset=utf-8"));
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+
+    let (headers, rows) = read_csv(&deps, key).await?;
+    assert_eq!(headers, USER_COLUMNS);
+    assert_eq!(rows.len(), 1500, "the emulator's report has no root line, so users only");
+
+    let mut expected_no_mfa_with_console = 0;
+    for index in 0..1500 {
+        let seed = seed_user(index);
+        let shown = match index {
+            0 | 2 => format!("'{}", seed.name),
+            _ => seed.name.clone(),
+        };
+        let row = rows.get(&shown).with_context(|| format!("row for {shown}"))?;
+        if seed.console && !seed.mfa {
+            expected_no_mfa_with_console += 1;
+        }
+        if index % 97 != 0 && index > 10 {
+            continue; // a sample, checked cell by cell
+        }
+        let mut groups = seed.groups.clone();
+        groups.sort();
+        let mut tags: Vec<String> = seed.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tags.sort();
+        let cell = |column: &str| row[column].as_str();
+        assert_eq!(cell("arn"), format!("arn:aws:iam::{}:user{}{}", account.id, seed.path, seed.name), "{shown}");
+        assert_eq!(cell("path"), seed.path, "{shown}");
+        assert_eq!(cell("is_root_account"), "false");
+        assert_eq!(cell("in_credential_report"), "true", "{shown}");
+        assert_eq!(cell("groups"), groups.join(";"), "{shown}");
+        assert_eq!(cell("attached_policies"), seed.attached.join(";"), "{shown}");
+        assert_eq!(cell("inline_policies"), seed.inline.join(";"), "{shown}");
+        assert_eq!(cell("tags"), tags.join(";"), "{shown}");
+        assert_eq!(cell("console_password_enabled"), seed.console.to_string(), "{shown}");
+        assert_eq!(cell("mfa_active"), seed.mfa.to_string(), "{shown}");
+        assert_eq!(cell("access_key_1_active"), (seed.access_keys >= 1).to_string(), "{shown}");
+        assert_eq!(cell("access_key_2_active"), (seed.access_keys >= 2).to_string(), "{shown}");
+        assert_eq!(cell("access_key_1_last_rotated").is_empty(), seed.access_keys == 0, "{shown}");
+        assert_eq!(cell("access_key_1_last_used_date"), "", "{shown}: never used");
+        assert_eq!(cell("password_last_used"), "", "{shown}: no_information is an empty cell");
+        assert!(cell("created").ends_with('Z') && cell("created").len() == 20, "{shown}: {}", cell("created"));
+        assert_eq!(cell("days_since_last_activity"), "", "{shown}");
+        assert_eq!(cell("oldest_active_key_age_days"), if seed.access_keys > 0 { "0" } else { "" }, "{shown}");
+        assert_eq!(cell("no_mfa_with_console"), (seed.console && !seed.mfa).to_string(), "{shown}");
+        assert_eq!(cell("key_older_than_90d"), "false", "{shown}");
+        assert_eq!(cell("unused_45d"), "false", "{shown}");
+    }
+    assert_eq!(rows["user-0007"]["tags"], "owner=Zoë Ångström;team=team-0", "UTF-8 kept");
+    assert_eq!(summary.findings.no_mfa_with_console, expected_no_mfa_with_console);
+    assert!(expected_no_mfa_with_console > 300, "the seed has many console users without MFA");
+    // Keys and passwords were all made moments ago: none is old or unused yet.
+    assert_eq!(summary.findings.key_older_than_90d, 0);
+    assert_eq!(summary.findings.unused_45d, 0);
+    assert_eq!(summary.users_not_in_credential_report, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn manual_invoke_adds_the_roles_file_with_trust_principals_and_sse_kms() -> Result<()> {
+    let account = TestAccount::new().await;
+    let mut config = config(&account.bucket("iam-roles"));
+    config.kms_key_id = Some("alias/audit-reports".to_owned());
+    let deps = with_bucket(&account, config).await?;
+    let iam = shared::aws_client!(aws_sdk_iam, &account.aws);
+    seed_account(&iam, 3).await?;
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com", "AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]
+    });
+    iam.create_role().role_name("deployer").path("/ci/").assume_role_policy_document(trust.to_string()).send().await?;
+    iam.put_role_policy().role_name("deployer").policy_name("deploy-inline").policy_document(POLICY_DOCUMENT).send().await?;
+
+    // The manual event asks for roles although the configuration does not.
+    let summary = run(&deps, event("iam-export-manual.json")).await?;
+
+    assert_eq!((summary.user_count, summary.role_count), (3, 1));
+    assert_eq!(summary.keys.len(), 2);
+    assert!(summary.keys[1].contains("/iam-roles-"), "{:?}", summary.keys);
+    let (_, roles) = read_csv(&deps, &summary.keys[1]).await?;
+    let deployer = &roles["deployer"];
+    assert_eq!(deployer["arn"], format!("arn:aws:iam::{}:role/ci/deployer", account.id));
+    assert_eq!(deployer["path"], "/ci/");
+    assert_eq!(deployer["inline_policies"], "deploy-inline");
+    assert_eq!(deployer["trust_principals"], "AWS:arn:aws:iam::111122223333:root;Service:lambda.amazonaws.com");
+    for key in &summary.keys {
+        let head = deps.s3.head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+        assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "{key}");
+        assert_eq!(head.ssekms_key_id(), Some("alias/audit-reports"), "{key}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_bucket_fails_clearly_before_any_iam_work() -> Result<()> {
+    let account = TestAccount::new().await;
+    let bucket = account.bucket("no-such-bucket");
+    let deps = Deps::new(config(&bucket), &account.aws);
+
+    let err = run(&deps, json!({})).await.expect_err("the bucket does not exist");
+
+    let message = err.to_string();
+    assert!(message.starts_with(&format!("report bucket {bucket} does not exist: create it")), "{message}");
+    assert_eq!(deps.api_calls.get(), 1, "one HeadBucket, no IAM calls, nothing written");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "ReportBucketUnavailable");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_rejected_before_any_call() -> Result<()> {
+    let account = TestAccount::new().await;
+    let deps = Deps::new(config(&account.bucket("unused")), &account.aws);
+
+    let err = run(&deps, json!({"include_roles": "sometimes"})).await.expect_err("bad field");
+
+    assert_eq!(err.to_string(), r#"invalid event: field include_roles is "sometimes": expected true or false"#);
+    assert_eq!(deps.api_calls.get(), 0);
+    assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "InvalidEvent");
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Test support shared by every function's tests: the emulator, and an AWS
+//! configuration pointed at it with an account of the test's own.
+
+pub mod moto;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use shared::aws::Aws;
+
+pub use moto::Moto;
+
+/// The repository's root folder.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// An AWS account of its own in the shared emulator, so tests run in parallel
+/// without seeing each other's users, buckets or clusters.
+#[derive(Debug, Clone)]
+pub struct TestAccount {
+    pub id: String,
+    pub aws: Aws,
+}
+
+impl TestAccount {
+    pub async fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(100_000_000_001);
+        let id = format!("{:012}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(Moto::shared().url())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .load()
+            .await;
+        let aws = Aws::from_sdk_config(sdk_config).with_interceptor(AccountHeader(id.clone()));
+        Self { id, aws }
+    }
+
+    /// A bucket name no other test uses.
+    pub fn bucket(&self, purpose: &str) -> String {
+        format!("{purpose}-{}", self.id)
+    }
+}
+
+/// Tells moto which account a request belongs to (its `x-moto-account-id` header).
+#[derive(Debug)]
+struct AccountHeader(String);
+
+impl Intercept for AccountHeader {
+    fn name(&self) -> &'static str {
+        "MotoAccountHeader"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+/// The JSON of one file under `events/`.
+pub fn event(name: &str) -> serde_json::Value {
+    let path = workspace_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
+}
