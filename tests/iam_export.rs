@@ -41,16 +41,19 @@ fn seed_user(index: usize) -> SeedUser {
         _ => format!("user-{index:04}"),
     };
     let mut groups = vec![GROUPS[index % GROUPS.len()]];
-    if index % 10 == 0 {
+    if index.is_multiple_of(10) {
         groups.push(GROUPS[(index + 1) % GROUPS.len()]);
     }
     SeedUser {
         name,
-        path: if index % 4 == 0 { "/engineering/" } else { "/" },
+        path: if index.is_multiple_of(4) { "/engineering/" } else { "/" },
         groups,
-        attached: if index % 3 == 0 { vec![POLICIES[index % POLICIES.len()]] } else { Vec::new() },
-        inline: if index % 5 == 0 { vec![format!("inline-{index}")] } else { Vec::new() },
-        tags: vec![("team", format!("team-{}", index % 7)), ("owner", if index == 7 { "Zoë Ångström".to_owned() } else { format!("owner{index}@example.com") })],
+        attached: if index.is_multiple_of(3) { vec![POLICIES[index % POLICIES.len()]] } else { Vec::new() },
+        inline: if index.is_multiple_of(5) { vec![format!("inline-{index}")] } else { Vec::new() },
+        tags: vec![
+            ("team", format!("team-{}", index % 7)),
+            ("owner", if index == 7 { "Zoë Ångström".to_owned() } else { format!("owner{index}@example.com") }),
+        ],
         console: index % 4 == 1,
         mfa: index % 8 == 1,
         access_keys: match index % 6 {
@@ -128,7 +131,12 @@ async fn seed_one_user(iam: &aws_sdk_iam::Client, user: &SeedUser, policy_arns: 
 }
 
 fn config(bucket: &str) -> Config {
-    Config { report_bucket: bucket.to_owned(), report_prefix: "iam-export".to_owned(), kms_key_id: None, include_roles: false }
+    Config {
+        report_bucket: bucket.to_owned(),
+        report_prefix: "iam-export".to_owned(),
+        kms_key_id: None,
+        include_roles: false,
+    }
 }
 
 async fn with_bucket(account: &TestAccount, config: Config) -> Result<Deps> {
@@ -248,7 +256,12 @@ async fn manual_invoke_adds_the_roles_file_with_trust_principals_and_sse_kms() -
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com", "AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]
     });
     iam.create_role().role_name("deployer").path("/ci/").assume_role_policy_document(trust.to_string()).send().await?;
-    iam.put_role_policy().role_name("deployer").policy_name("deploy-inline").policy_document(POLICY_DOCUMENT).send().await?;
+    iam.put_role_policy()
+        .role_name("deployer")
+        .policy_name("deploy-inline")
+        .policy_document(POLICY_DOCUMENT)
+        .send()
+        .await?;
 
     // The manual event asks for roles although the configuration does not.
     let summary = run(&deps, event("iam-export-manual.json")).await?;

@@ -42,7 +42,10 @@ pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), I
 /// Asks IAM for a credential report and waits for it. IAM reuses a report younger
 /// than 4 hours (`COMPLETE` at once); otherwise it builds one in the background and
 /// answers `ReportInProgress` until it is ready. Waiting stops at `budget`.
-pub async fn credential_report(iam: &aws_sdk_iam::Client, budget: Duration) -> Result<CredentialReport, IamExportError> {
+pub async fn credential_report(
+    iam: &aws_sdk_iam::Client,
+    budget: Duration,
+) -> Result<CredentialReport, IamExportError> {
     let started = Instant::now();
     let mut interval = FIRST_POLL_INTERVAL;
     generate_report(iam).await?;
@@ -60,7 +63,9 @@ pub async fn credential_report(iam: &aws_sdk_iam::Client, budget: Duration) -> R
             }
             Err(err) => match err.as_service_error() {
                 Some(e) if e.is_credential_report_not_ready_exception() => {}
-                Some(e) if e.is_credential_report_expired_exception() || e.is_credential_report_not_present_exception() => {
+                Some(e)
+                    if e.is_credential_report_expired_exception() || e.is_credential_report_not_present_exception() =>
+                {
                     generate_report(iam).await?;
                 }
                 _ => return Err(iam_error("GetCredentialReport", &err)),
@@ -75,11 +80,7 @@ pub async fn credential_report(iam: &aws_sdk_iam::Client, budget: Duration) -> R
 }
 
 async fn generate_report(iam: &aws_sdk_iam::Client) -> Result<(), IamExportError> {
-    iam.generate_credential_report()
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|err| iam_error("GenerateCredentialReport", &err))
+    iam.generate_credential_report().send().await.map(|_| ()).map_err(|err| iam_error("GenerateCredentialReport", &err))
 }
 
 /// Every user (and role, when asked) with groups, policies and tags, in one paginated call.
@@ -109,12 +110,8 @@ pub async fn put_csv(
     body: Vec<u8>,
     kms_key_id: Option<&str>,
 ) -> Result<(), IamExportError> {
-    let mut request = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("text/csv; charset=utf-8")
-        .body(ByteStream::from(body));
+    let mut request =
+        s3.put_object().bucket(bucket).key(key).content_type("text/csv; charset=utf-8").body(ByteStream::from(body));
     request = match kms_key_id {
         Some(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
         None => request.server_side_encryption(ServerSideEncryption::Aes256),
@@ -133,10 +130,7 @@ pub async fn put_csv(
     })
 }
 
-fn iam_error<E>(
-    operation: &'static str,
-    err: &aws_sdk_iam::error::SdkError<E>,
-) -> IamExportError
+fn iam_error<E>(operation: &'static str, err: &aws_sdk_iam::error::SdkError<E>) -> IamExportError
 where
     E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -150,7 +144,12 @@ fn user_detail(user: &aws_sdk_iam::types::UserDetail) -> UserDetail {
         path: user.path().unwrap_or_default().to_owned(),
         created: user.create_date().and_then(to_timestamp),
         groups: user.group_list().to_vec(),
-        attached_policies: user.attached_managed_policies().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        attached_policies: user
+            .attached_managed_policies()
+            .iter()
+            .filter_map(|p| p.policy_name())
+            .map(str::to_owned)
+            .collect(),
         inline_policies: user.user_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
         tags: user.tags().iter().map(|tag| (tag.key().to_owned(), tag.value().to_owned())).collect(),
     }
@@ -165,7 +164,12 @@ fn role_detail(role: &aws_sdk_iam::types::RoleDetail) -> RoleDetail {
         created: role.create_date().and_then(to_timestamp),
         last_used: last_used.and_then(|u| u.last_used_date()).and_then(to_timestamp),
         last_used_region: last_used.and_then(|u| u.region()).map(str::to_owned),
-        attached_policies: role.attached_managed_policies().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
+        attached_policies: role
+            .attached_managed_policies()
+            .iter()
+            .filter_map(|p| p.policy_name())
+            .map(str::to_owned)
+            .collect(),
         inline_policies: role.role_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
         trust_policy: role.assume_role_policy_document().map(str::to_owned),
     }

@@ -19,13 +19,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "REPORT_BUCKET",
                 value: report_bucket,
-                expected: "a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not an ARN or s3:// URL"
-                    .to_owned(),
+                expected:
+                    "a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not an ARN or s3:// URL"
+                        .to_owned(),
             });
         }
         Ok(Self {
             report_bucket,
-            report_prefix: env.optional("REPORT_PREFIX").unwrap_or_else(|| "iam-export".to_owned()).trim_matches('/').to_owned(),
+            report_prefix: env
+                .optional("REPORT_PREFIX")
+                .unwrap_or_else(|| "iam-export".to_owned())
+                .trim_matches('/')
+                .to_owned(),
             kms_key_id: env.optional("KMS_KEY_ID"),
             include_roles: env.bool_or("INCLUDE_ROLES", false)?,
         })
@@ -76,9 +81,15 @@ mod tests {
     fn errors_name_the_setting() {
         for (pairs, expected) in [
             (&[][..], "missing setting REPORT_BUCKET: set it to the name of the S3 bucket that receives the CSV files"),
-            (&[("REPORT_BUCKET", "s3://audit")][..], "invalid setting REPORT_BUCKET=\"s3://audit\": expected a bucket name"),
+            (
+                &[("REPORT_BUCKET", "s3://audit")][..],
+                "invalid setting REPORT_BUCKET=\"s3://audit\": expected a bucket name",
+            ),
             (&[("REPORT_BUCKET", "Audit")][..], "invalid setting REPORT_BUCKET=\"Audit\""),
-            (&[("REPORT_BUCKET", "audit"), ("INCLUDE_ROLES", "sometimes")][..], "invalid setting INCLUDE_ROLES=\"sometimes\": expected true or false"),
+            (
+                &[("REPORT_BUCKET", "audit"), ("INCLUDE_ROLES", "sometimes")][..],
+                "invalid setting INCLUDE_ROLES=\"sometimes\": expected true or false",
+            ),
         ] {
             let err = parse(pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

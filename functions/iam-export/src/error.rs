@@ -18,13 +18,17 @@ pub enum IamExportError {
     )]
     BucketNotFound { bucket: String },
 
-    #[error("report bucket {bucket} cannot be used: {message}; the function's role needs s3:ListBucket on the bucket and s3:PutObject on the report prefix")]
+    #[error(
+        "report bucket {bucket} cannot be used: {message}; the function's role needs s3:ListBucket on the bucket and s3:PutObject on the report prefix"
+    )]
     BucketNotUsable { bucket: String, message: String },
 
     #[error("IAM {operation} failed: {message}")]
     Iam { operation: &'static str, message: String, transient: bool },
 
-    #[error("the credential report was still not ready after {waited_seconds}s; the next run will pick it up (AWS builds it in the background)")]
+    #[error(
+        "the credential report was still not ready after {waited_seconds}s; the next run will pick it up (AWS builds it in the background)"
+    )]
     CredentialReportTimeout { waited_seconds: u64 },
 
     #[error("writing s3://{bucket}/{key} failed: {message}")]

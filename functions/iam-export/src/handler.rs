@@ -9,10 +9,10 @@ use serde_json::Value;
 use shared::aws::{ApiCallCounter, Aws};
 use tracing::info;
 
+use crate::aws;
 use crate::config::Config;
 use crate::core::{self, FindingCounts, RunOptions};
 use crate::error::IamExportError;
-use crate::aws;
 
 /// Time kept back from the Lambda deadline for reading the details and writing the files.
 const TIME_RESERVED_AFTER_REPORT: Duration = Duration::from_secs(30);
@@ -30,12 +30,7 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
-        Self {
-            config,
-            iam: shared::aws_client!(aws_sdk_iam, aws),
-            s3: aws.s3(),
-            api_calls: aws.api_calls().clone(),
-        }
+        Self { config, iam: shared::aws_client!(aws_sdk_iam, aws), s3: aws.s3(), api_calls: aws.api_calls().clone() }
     }
 }
 
@@ -113,8 +108,5 @@ fn report_budget(deadline: SystemTime) -> Duration {
     if deadline == SystemTime::UNIX_EPOCH {
         return DEFAULT_REPORT_BUDGET;
     }
-    deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(TIME_RESERVED_AFTER_REPORT)
+    deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(TIME_RESERVED_AFTER_REPORT)
 }

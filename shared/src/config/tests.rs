@@ -7,7 +7,7 @@ fn env(pairs: &[(&str, &str)]) -> Env {
 #[test]
 fn required_names_the_variable_when_missing_or_empty() {
     for pairs in [&[][..], &[("BUCKET", "")][..], &[("BUCKET", "  ")][..]] {
-        let err = env(pairs).required("BUCKET", "a bucket name").unwrap_err();
+        let err = env(pairs).required("BUCKET", "a bucket name").expect_err("invalid");
         assert_eq!(err.to_string(), "missing setting BUCKET: set it to a bucket name");
     }
     assert_eq!(env(&[("BUCKET", " b ")]).required("BUCKET", "x"), Ok("b".to_owned()));
@@ -28,7 +28,7 @@ fn bool_or_accepts_common_spellings_and_rejects_others() {
     check("No", Some(false));
     check("", Some(false));
     check("maybe", None);
-    let err = env(&[("FLAG", "maybe")]).bool_or("FLAG", false).unwrap_err();
+    let err = env(&[("FLAG", "maybe")]).bool_or("FLAG", false).expect_err("invalid");
     assert_eq!(err.to_string(), r#"invalid setting FLAG="maybe": expected true or false"#);
 }
 
@@ -36,6 +36,6 @@ fn bool_or_accepts_common_spellings_and_rejects_others() {
 fn parse_or_uses_the_default_and_explains_a_bad_value() {
     assert_eq!(env(&[]).parse_or("N", 10u32, "a whole number"), Ok(10));
     assert_eq!(env(&[("N", "25")]).parse_or("N", 10u32, "a whole number"), Ok(25));
-    let err = env(&[("N", "-3")]).parse_or("N", 10u32, "a whole number").unwrap_err();
+    let err = env(&[("N", "-3")]).parse_or("N", 10u32, "a whole number").expect_err("invalid");
     assert!(err.to_string().starts_with(r#"invalid setting N="-3": expected a whole number ("#), "{err}");
 }

@@ -35,7 +35,10 @@ async fn authorization_details_follow_the_marker_across_pages() {
     let second = mock!(Client::get_account_authorization_details)
         .match_requests(|req| req.marker() == Some("page-2"))
         .then_output(|| {
-            GetAccountAuthorizationDetailsOutput::builder().user_detail_list(sdk_user("carol")).is_truncated(false).build()
+            GetAccountAuthorizationDetailsOutput::builder()
+                .user_detail_list(sdk_user("carol"))
+                .is_truncated(false)
+                .build()
         });
     let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&first, &second]);
 
@@ -68,12 +71,7 @@ fn report_ready() -> GetCredentialReportOutput {
 #[tokio::test(start_paused = true)]
 async fn credential_report_is_polled_with_backoff_until_ready() {
     let generate = generated(ReportStateType::Started);
-    let get = mock!(Client::get_credential_report)
-        .sequence()
-        .error(not_ready)
-        .times(3)
-        .output(report_ready)
-        .build();
+    let get = mock!(Client::get_credential_report).sequence().error(not_ready).times(3).output(report_ready).build();
     let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&generate, &get]);
     let start = Instant::now();
 

@@ -43,10 +43,8 @@ impl CredentialRow {
 /// error naming the line and column: a silently wrong audit file is worse than none.
 pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|err| CoreError::CredentialReport(format!("unreadable header line: {err}")))?
-        .clone();
+    let headers =
+        reader.headers().map_err(|err| CoreError::CredentialReport(format!("unreadable header line: {err}")))?.clone();
     let column = |name: &'static str| {
         headers
             .iter()
@@ -68,8 +66,9 @@ pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreErr
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
         let record = record.map_err(|err| CoreError::CredentialReport(format!("line {line}: {err}")))?;
-        let record = repair_unquoted_commas(record, &headers, &columns)
-            .ok_or_else(|| CoreError::CredentialReport(format!("line {line}: has a different number of fields than the header")))?;
+        let record = repair_unquoted_commas(record, &headers, &columns).ok_or_else(|| {
+            CoreError::CredentialReport(format!("line {line}: has a different number of fields than the header"))
+        })?;
         let cell = Cell { record: &record, headers: &headers, line };
         let key = |k: &KeyColumns| -> Result<AccessKeyUsage, CoreError> {
             Ok(AccessKeyUsage {
@@ -97,7 +96,11 @@ pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreErr
 /// IAM user names may contain commas, and a report that does not quote them (seen
 /// from the emulator) has two extra fields per comma: one in `user`, one in the ARN.
 /// Those are joined back; any other field-count mismatch is `None`.
-fn repair_unquoted_commas(record: csv::StringRecord, headers: &csv::StringRecord, columns: &Columns) -> Option<csv::StringRecord> {
+fn repair_unquoted_commas(
+    record: csv::StringRecord,
+    headers: &csv::StringRecord,
+    columns: &Columns,
+) -> Option<csv::StringRecord> {
     let extra = record.len().checked_sub(headers.len())?;
     if extra == 0 {
         return Some(record);
@@ -142,10 +145,7 @@ struct KeyColumns {
     last_used_service: usize,
 }
 
-fn key_columns(
-    column: &impl Fn(&'static str) -> Result<usize, CoreError>,
-    n: u8,
-) -> Result<KeyColumns, CoreError> {
+fn key_columns(column: &impl Fn(&'static str) -> Result<usize, CoreError>, n: u8) -> Result<KeyColumns, CoreError> {
     // Column names are fixed strings in the report's documented format.
     let names: [&'static str; 5] = if n == 1 {
         [
@@ -201,10 +201,9 @@ impl Cell<'_> {
     fn time(&self, index: usize) -> Result<Option<Timestamp>, CoreError> {
         match self.text(index) {
             None => Ok(None),
-            Some(value) => value
-                .parse::<Timestamp>()
-                .map(Some)
-                .map_err(|_| self.invalid(index, &value, "an ISO 8601 time")),
+            Some(value) => {
+                value.parse::<Timestamp>().map(Some).map_err(|_| self.invalid(index, &value, "an ISO 8601 time"))
+            }
         }
     }
 }

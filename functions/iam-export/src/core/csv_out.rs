@@ -5,9 +5,9 @@ use std::borrow::Cow;
 
 use jiff::Timestamp;
 
+use super::format_time;
 use super::roles::RoleRow;
 use super::users::UserRow;
-use super::format_time;
 
 /// The users file's columns, in order. Documented in the README; change both together.
 pub const USER_COLUMNS: &[&str] = &[

@@ -32,7 +32,9 @@ pub fn parse_event(payload: &Value, defaults: RunOptions) -> Result<RunOptions, 
     let include_roles = match field("include_roles") {
         None | Some(Value::Null) => defaults.include_roles,
         Some(Value::Bool(flag)) => *flag,
-        Some(Value::String(text)) => shared::config::parse_bool(text).ok_or_else(|| bad_field("include_roles", field("include_roles")))?,
+        Some(Value::String(text)) => {
+            shared::config::parse_bool(text).ok_or_else(|| bad_field("include_roles", field("include_roles")))?
+        }
         Some(_) => return Err(bad_field("include_roles", field("include_roles"))),
     };
     Ok(RunOptions { include_roles })

@@ -114,7 +114,7 @@ fn report_parses_root_and_user_lines() {
     let bob = &rows[1];
     assert_eq!(bob.password_enabled, Some(true));
     assert_eq!(bob.password_last_used, None, "no_information is empty");
-    assert_eq!(bob.access_keys[0].active, true);
+    assert!(bob.access_keys[0].active);
     assert_eq!(bob.access_keys[0].last_used, Some(ts("2026-06-29T08:00:00Z")));
     assert_eq!(bob.access_keys[0].last_used_service.as_deref(), Some("iam"));
     assert_eq!(bob.access_keys[0].last_used_region.as_deref(), Some("us-east-1"));
@@ -134,7 +134,10 @@ fn report_errors_name_the_line_and_column() {
         r#"credential report: line 2, column user_creation_time: "yesterday" is not an ISO 8601 time"#,
     );
     let bad_flag = Line { mfa: "maybe", ..Line::default() }.render();
-    check(&format!("{HEADER}\n{bad_flag}"), r#"credential report: line 2, column mfa_active: "maybe" is not true or false"#);
+    check(
+        &format!("{HEADER}\n{bad_flag}"),
+        r#"credential report: line 2, column mfa_active: "maybe" is not true or false"#,
+    );
 }
 
 #[test]
@@ -145,7 +148,8 @@ fn unquoted_commas_in_user_names_are_repaired() {
     assert_eq!(rows[0].arn, "arn:aws:iam::123456789012:user/a,b,c");
     assert_eq!(rows[0].mfa_active, Some(true), "the fields after the name are in place");
     let quoted = Line { user: "\"x,y\"", ..Line::default() }.render().replacen("/\"x,y\"", "/x,y", 1);
-    let rows = report(&[quoted.replace("arn:aws:iam::123456789012:user/x,y", "\"arn:aws:iam::123456789012:user/x,y\"")]);
+    let rows =
+        report(&[quoted.replace("arn:aws:iam::123456789012:user/x,y", "\"arn:aws:iam::123456789012:user/x,y\"")]);
     assert_eq!((rows[0].user.as_str(), rows[0].arn.as_str()), ("x,y", "arn:aws:iam::123456789012:user/x,y"));
     let err = parse_credential_report(&format!("{HEADER}\nonly,three,fields")).expect_err("short line");
     assert_eq!(err.to_string(), "credential report: line 2: has a different number of fields than the header");
@@ -200,7 +204,12 @@ fn computed_columns_and_findings() {
         },
         Case {
             name: "console password never used, set 300 days ago: unused",
-            line: Line { password: "true", password_last_used: "no_information".into(), mfa: "true", ..Line::default() },
+            line: Line {
+                password: "true",
+                password_last_used: "no_information".into(),
+                mfa: "true",
+                ..Line::default()
+            },
             days_since_last_activity: None,
             oldest_active_key_age_days: None,
             no_mfa_with_console: false,
@@ -339,7 +348,11 @@ fn users_csv_is_rfc4180_with_documented_columns() {
     assert_eq!(lines[0], USER_COLUMNS.join(","));
     assert_eq!(lines.len(), 4, "header, two rows, and the final CRLF");
     // Sorted by name: '=' sorts before 'c'.
-    assert!(lines[1].starts_with(r#""'=HYPERLINK(""x"")","arn:aws:iam::123456789012:user/=HYPERLINK(""x"")",/,"#), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with(r#""'=HYPERLINK(""x"")","arn:aws:iam::123456789012:user/=HYPERLINK(""x"")",/,"#),
+        "{}",
+        lines[1]
+    );
     assert!(lines[2].starts_with(r#""comma,user","arn:aws:iam::123456789012:user/comma,user",/,"#), "{}", lines[2]);
 
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -413,7 +426,9 @@ fn event_payloads() {
     check(json!({"include_roles": 3}), Err("invalid event: field include_roles is 3: expected true or false"));
     check(
         json!("run"),
-        Err("invalid event: the payload must be a JSON object (or empty), got a string; known fields: include_roles (true or false)"),
+        Err(
+            "invalid event: the payload must be a JSON object (or empty), got a string; known fields: include_roles (true or false)",
+        ),
     );
 }
 

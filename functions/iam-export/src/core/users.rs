@@ -67,9 +67,9 @@ pub fn build_user_rows(users: &[UserDetail], report: &[CredentialRow], now: Time
     let mut rows: Vec<UserRow> = root.into_iter().collect();
     let mut sorted: Vec<&UserDetail> = users.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    rows.extend(sorted.into_iter().map(|user| {
-        compute(user.clone(), by_name.get(user.name.as_str()).copied(), false, now)
-    }));
+    rows.extend(
+        sorted.into_iter().map(|user| compute(user.clone(), by_name.get(user.name.as_str()).copied(), false, now)),
+    );
     rows
 }
 
@@ -95,11 +95,8 @@ fn compute(mut detail: UserDetail, report: Option<&CredentialRow>, is_root: bool
         .chain(credentials.access_keys.iter().map(|key| key.last_used))
         .flatten()
         .max();
-    let oldest_active_key_age_days = active_keys
-        .iter()
-        .filter_map(|key| key.last_rotated)
-        .map(|rotated| whole_days_between(rotated, now))
-        .max();
+    let oldest_active_key_age_days =
+        active_keys.iter().filter_map(|key| key.last_rotated).map(|rotated| whole_days_between(rotated, now)).max();
 
     // The root user's password cannot be read from the report ("not_supported"),
     // but the root user can always reach the console (by password reset), so MFA is what counts.

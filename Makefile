@@ -1,0 +1,50 @@
+# The two commands: `make demo` and `make test`. Everything they need is installed
+# here, from PyPI, into a git-ignored .venv; the Rust toolchain and Python 3 are the
+# only prerequisites.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+# cargo finds `cargo lambda` (cargo-lambda) and sam finds its tools on this PATH.
+export PATH := $(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# sam's rust-cargolambda build method is a beta feature.
+export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
+# Region for the offline template checks; nothing is deployed by `make test`.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv test lint-template demo package clean
+
+help:
+	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
+	@echo "make test     format, lint, unit and integration tests, template checks"
+	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+test: venv
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo test --workspace --locked
+	$(MAKE) --no-print-directory lint-template
+
+lint-template: venv
+	cfn-lint template.yaml
+	sam validate --lint --template-file template.yaml
+
+demo: venv
+	$(VENV)/bin/python scripts/demo.py
+
+# arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
+ARCHITECTURE ?= x86_64
+package: venv
+	sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
+
+clean:
+	cargo clean
+	rm -rf .aws-sam demo-output
