@@ -1,0 +1,99 @@
+//! The pure core of the scheduler: the event, schedule tags, dependency waves,
+//! the per-nodegroup plan, the tags it writes, and the report.
+//!
+//! No I/O, no SDK types, no clock: `now` is an argument.
+
+mod event;
+mod plan;
+mod report;
+mod schedule;
+mod tags;
+mod waves;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use event::{Request, RequestedAction, parse_event};
+pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
+pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
+pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
+pub use tags::{
+    LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem,
+};
+pub use waves::{DependencyPlan, parse_dependencies, plan_waves};
+
+use serde::Serialize;
+
+/// What the scheduler does to a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Stop,
+    Start,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Start => "start",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A managed nodegroup's scaling configuration, written `min/desired/max` (`2/3/6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sizes {
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+}
+
+/// How sizes are written in tags and reports.
+pub const SIZES_FORM: &str = "min/desired/max, like 2/3/6, with min <= desired <= max and max >= 1";
+
+impl Sizes {
+    pub const fn new(min: i32, desired: i32, max: i32) -> Self {
+        Self { min, desired, max }
+    }
+
+    /// Scaled to zero: no nodes wanted. (`min <= desired`, so `min` is 0 too.)
+    pub fn is_stopped(self) -> bool {
+        self.desired == 0
+    }
+
+    /// What a stop sets: no nodes, `max` kept because EKS requires `max >= 1`.
+    pub fn stopped(self) -> Self {
+        Self { min: 0, desired: 0, max: self.max.max(1) }
+    }
+}
+
+impl fmt::Display for Sizes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.min, self.desired, self.max)
+    }
+}
+
+impl FromStr for Sizes {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.trim().split('/').collect();
+        let numbers: Option<Vec<i32>> = parts.iter().map(|p| p.parse::<i32>().ok().filter(|n| *n >= 0)).collect();
+        match numbers.as_deref() {
+            Some(&[min, desired, max]) if min <= desired && desired <= max && max >= 1 => {
+                Ok(Self { min, desired, max })
+            }
+            _ => Err(format!("{text:?} is not {SIZES_FORM}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

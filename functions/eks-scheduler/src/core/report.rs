@@ -1,0 +1,144 @@
+//! The function's result: per cluster and nodegroup what happened, and totals.
+
+use serde::Serialize;
+
+use super::{Action, NodegroupPlan, Sizes};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Changed,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodegroupReport {
+    pub name: String,
+    /// `min/desired/max` before, and after (or, in a dry run, what it would be).
+    pub before: String,
+    pub after: String,
+    pub status: Status,
+    pub reason: String,
+}
+
+impl NodegroupReport {
+    /// The report line for a plan, before it is carried out (or for a dry run).
+    pub fn planned(name: &str, plan: &NodegroupPlan) -> Self {
+        let (after, status, reason): (Sizes, Status, String) = match plan {
+            NodegroupPlan::Change { after, .. } => (*after, Status::Changed, String::new()),
+            NodegroupPlan::Unchanged { before, reason } => (*before, Status::Unchanged, reason.clone()),
+            NodegroupPlan::Skipped { before, reason } => (*before, Status::Skipped, reason.clone()),
+            NodegroupPlan::Failed { before, reason } => (*before, Status::Failed, reason.clone()),
+        };
+        Self { name: name.to_owned(), before: plan.before().to_string(), after: after.to_string(), status, reason }
+    }
+
+    pub fn fail(&mut self, reason: impl Into<String>) {
+        self.after = self.before.clone();
+        self.status = Status::Failed;
+        self.reason = reason.into();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterReport {
+    pub name: String,
+    /// What was done or due; `None` when nothing was (an auto run with nothing due, a blocked cluster).
+    pub action: Option<Action>,
+    /// Position in the dependency order of its action (0 first); `None` when not ordered.
+    pub wave: Option<usize>,
+    pub status: Status,
+    pub reason: String,
+    pub nodegroups: Vec<NodegroupReport>,
+}
+
+impl ClusterReport {
+    pub fn new(name: &str, action: Option<Action>) -> Self {
+        Self { name: name.to_owned(), action, wave: None, status: Status::Unchanged, reason: String::new(), nodegroups: Vec::new() }
+    }
+
+    pub fn failed(name: &str, action: Option<Action>, reason: impl Into<String>) -> Self {
+        Self { status: Status::Failed, reason: reason.into(), ..Self::new(name, action) }
+    }
+
+    pub fn skipped(name: &str, action: Option<Action>, reason: impl Into<String>) -> Self {
+        Self { status: Status::Skipped, reason: reason.into(), ..Self::new(name, action) }
+    }
+
+    /// The cluster's status from its nodegroups': failed if any failed, changed if any changed,
+    /// unchanged if any is unchanged, else skipped.
+    pub fn settle(&mut self) {
+        if self.status == Status::Failed || self.nodegroups.is_empty() {
+            return;
+        }
+        let any = |status: Status| self.nodegroups.iter().any(|n| n.status == status);
+        self.status = [Status::Failed, Status::Changed, Status::Unchanged]
+            .into_iter()
+            .find(|status| any(*status))
+            .unwrap_or(Status::Skipped);
+        if self.status == Status::Failed && self.reason.is_empty() {
+            self.reason = "a nodegroup failed".to_owned();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Totals {
+    pub clusters: usize,
+    pub clusters_failed: usize,
+    pub nodegroups_changed: usize,
+    pub nodegroups_unchanged: usize,
+    pub nodegroups_skipped: usize,
+    pub nodegroups_failed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub action: String,
+    pub dry_run: bool,
+    /// Start order of the clusters acted on, per action; stop runs these waves in reverse.
+    pub waves: std::collections::BTreeMap<String, Vec<Vec<String>>>,
+    pub clusters: Vec<ClusterReport>,
+    pub totals: Totals,
+    /// HTTP requests sent to AWS by this invocation, retries included.
+    pub api_calls: u64,
+}
+
+impl Report {
+    pub fn totals_of(clusters: &[ClusterReport]) -> Totals {
+        let nodegroups = || clusters.iter().flat_map(|c| c.nodegroups.iter());
+        let count = |status: Status| nodegroups().filter(|n| n.status == status).count();
+        Totals {
+            clusters: clusters.len(),
+            clusters_failed: clusters.iter().filter(|c| c.status == Status::Failed).count(),
+            nodegroups_changed: count(Status::Changed),
+            nodegroups_unchanged: count(Status::Unchanged),
+            nodegroups_skipped: count(Status::Skipped),
+            nodegroups_failed: count(Status::Failed),
+        }
+    }
+
+    /// One line naming every failure, for the function's error message.
+    pub fn failure_summary(&self) -> Option<String> {
+        let failures: Vec<String> = self
+            .clusters
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| {
+                let nodegroups: Vec<String> = c
+                    .nodegroups
+                    .iter()
+                    .filter(|n| n.status == Status::Failed)
+                    .map(|n| format!("nodegroup {}: {}", n.name, n.reason))
+                    .collect();
+                let detail = if nodegroups.is_empty() { c.reason.clone() } else { nodegroups.join("; ") };
+                format!("{}: {detail}", c.name)
+            })
+            .collect();
+        (!failures.is_empty()).then(|| {
+            format!("{} of {} clusters failed: {}", failures.len(), self.clusters.len(), failures.join(" | "))
+        })
+    }
+}
