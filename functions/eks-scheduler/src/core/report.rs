@@ -63,6 +63,11 @@ impl ClusterReport {
         Self { status: Status::Failed, reason: reason.into(), ..Self::new(name, action) }
     }
 
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = reason.into();
+        self
+    }
+
     pub fn skipped(name: &str, action: Option<Action>, reason: impl Into<String>) -> Self {
         Self { status: Status::Skipped, reason: reason.into(), ..Self::new(name, action) }
     }

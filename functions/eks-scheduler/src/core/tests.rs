@@ -1,3 +1,5 @@
+#![allow(clippy::type_complexity)] // case tables
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;

@@ -1,0 +1,200 @@
+//! Thin async functions over the EKS client: pagination, retrying a busy nodegroup,
+//! waiting for an update, and conversion to core types. Per-cluster and per-nodegroup
+//! failures come back as a `String` reason for the report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
+use shared::error::{describe, is_transient};
+use tokio::time::Instant;
+
+use crate::core::Sizes;
+use crate::error::EksSchedulerError;
+
+/// First wait before retrying a busy nodegroup or reading an update again; doubles up to the cap.
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+const MAX_WAIT: Duration = Duration::from_secs(20);
+
+/// A cluster as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Every cluster name in the account and region.
+pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, EksSchedulerError> {
+    let mut pages = eks.list_clusters().into_paginator().send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| EksSchedulerError::Eks {
+            operation: "ListClusters",
+            message: describe(&err),
+            transient: is_transient(&err),
+        })?;
+        names.extend(page.clusters().iter().cloned());
+    }
+    Ok(names)
+}
+
+pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<ClusterInfo, String> {
+    let output = eks
+        .describe_cluster()
+        .name(name)
+        .send()
+        .await
+        .map_err(|err| format!("DescribeCluster failed: {}", describe(&err)))?;
+    let cluster = output.cluster().ok_or("DescribeCluster returned no cluster")?;
+    Ok(ClusterInfo {
+        name: name.to_owned(),
+        arn: cluster.arn().unwrap_or_default().to_owned(),
+        tags: cluster.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+    })
+}
+
+/// The cluster's managed nodegroups with their current sizes, by name.
+pub async fn nodegroup_sizes(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<(String, Sizes)>, String> {
+    let mut pages = eks.list_nodegroups().cluster_name(cluster).into_paginator().send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| format!("ListNodegroups failed: {}", describe(&err)))?;
+        names.extend(page.nodegroups().iter().cloned());
+    }
+    let mut nodegroups = Vec::with_capacity(names.len());
+    for name in names {
+        let output = eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(&name)
+            .send()
+            .await
+            .map_err(|err| format!("DescribeNodegroup {name} failed: {}", describe(&err)))?;
+        let scaling = output.nodegroup().and_then(|n| n.scaling_config());
+        let size = |value: Option<i32>| value.unwrap_or(0);
+        let sizes = Sizes::new(
+            size(scaling.and_then(|s| s.min_size())),
+            size(scaling.and_then(|s| s.desired_size())),
+            size(scaling.and_then(|s| s.max_size())),
+        );
+        nodegroups.push((name, sizes));
+    }
+    nodegroups.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(nodegroups)
+}
+
+/// How many Fargate profiles a cluster has, to explain why it has no managed nodegroups.
+pub async fn fargate_profile_count(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<usize, String> {
+    let output = eks
+        .list_fargate_profiles()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .map_err(|err| format!("ListFargateProfiles failed: {}", describe(&err)))?;
+    Ok(output.fargate_profile_names().len())
+}
+
+pub async fn tag_cluster(eks: &aws_sdk_eks::Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    eks.tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("TagResource failed: {}", describe(&err)))
+}
+
+pub async fn untag_cluster(eks: &aws_sdk_eks::Client, arn: &str, keys: Vec<String>) -> Result<(), String> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    eks.untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("UntagResource failed: {}", describe(&err)))
+}
+
+/// Sets a nodegroup's scaling configuration and waits until EKS has applied it.
+/// A nodegroup busy with another update is tried again, with backoff, until `deadline`.
+pub async fn scale_nodegroup(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    sizes: Sizes,
+    deadline: Instant,
+) -> Result<(), String> {
+    let scaling = NodegroupScalingConfig::builder()
+        .min_size(sizes.min)
+        .desired_size(sizes.desired)
+        .max_size(sizes.max)
+        .build();
+    let mut wait = FIRST_WAIT;
+    let update = loop {
+        let result = eks
+            .update_nodegroup_config()
+            .cluster_name(cluster)
+            .nodegroup_name(nodegroup)
+            .scaling_config(scaling.clone())
+            .send()
+            .await;
+        match result {
+            Ok(output) => break output.update().cloned(),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+                if Instant::now() + wait > deadline {
+                    return Err(format!(
+                        "the nodegroup was still busy with another update at the time limit ({}); the next run will try again",
+                        describe(&err)
+                    ));
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_WAIT);
+            }
+            Err(err) => return Err(format!("UpdateNodegroupConfig failed: {}", describe(&err))),
+        }
+    };
+    let Some(update) = update else { return Ok(()) };
+    let mut status = update.status().cloned();
+    let update_id = update.id().unwrap_or_default().to_owned();
+    let mut errors = update_errors(&update);
+    let mut wait = FIRST_WAIT;
+    loop {
+        match &status {
+            Some(UpdateStatus::Successful) | None => return Ok(()),
+            Some(ended @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
+                return Err(format!("the update {update_id} ended {}: {errors}", ended.as_str()));
+            }
+            _ => {}
+        }
+        if Instant::now() + wait > deadline {
+            return Err(format!(
+                "the update {update_id} was still in progress at the time limit; EKS will finish it, check the nodegroup"
+            ));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_WAIT);
+        let output = eks
+            .describe_update()
+            .name(cluster)
+            .nodegroup_name(nodegroup)
+            .update_id(&update_id)
+            .send()
+            .await
+            .map_err(|err| format!("DescribeUpdate {update_id} failed: {}", describe(&err)))?;
+        let Some(update) = output.update() else { return Ok(()) };
+        status = update.status().cloned();
+        errors = update_errors(update);
+    }
+}
+
+fn update_errors(update: &aws_sdk_eks::types::Update) -> String {
+    let messages: Vec<&str> = update.errors().iter().filter_map(|e| e.error_message()).collect();
+    if messages.is_empty() { "no detail given".to_owned() } else { messages.join("; ") }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! The scheduler's settings, read once at cold start.
+
+use shared::config::{ConfigError, Env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Clusters tagged `<stop_tag>=true` are stopped by `action: stop`.
+    pub stop_tag: String,
+    /// Clusters tagged `<start_tag>=true` are started by `action: start`.
+    pub start_tag: String,
+    /// The tag holding a cluster's own schedule, for `action: auto`.
+    pub schedule_tag: String,
+    /// The tag naming the clusters a cluster needs (space-separated).
+    pub dependency_tag: String,
+    /// The zone of schedule tags that give no `tz=`.
+    pub default_timezone: String,
+    /// Clusters handled at once within a wave.
+    pub max_concurrency: usize,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let tag = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = env.optional(name).unwrap_or_else(|| default.to_owned());
+            match crate::core::tag_problem(&value, "") {
+                None => Ok(value),
+                Some(problem) => Err(ConfigError::Invalid { name, value, expected: format!("a valid EKS tag key ({problem})") }),
+            }
+        };
+        let default_timezone = env.optional("DEFAULT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
+        if jiff::tz::TimeZone::get(&default_timezone).is_err() {
+            return Err(ConfigError::Invalid {
+                name: "DEFAULT_TIMEZONE",
+                value: default_timezone,
+                expected: "an IANA time zone name, like Europe/Paris or UTC".to_owned(),
+            });
+        }
+        let max_concurrency = env.parse_or("MAX_CONCURRENCY", 5usize, "a whole number from 1 to 50")?;
+        if !(1..=50).contains(&max_concurrency) {
+            return Err(ConfigError::Invalid {
+                name: "MAX_CONCURRENCY",
+                value: max_concurrency.to_string(),
+                expected: "a whole number from 1 to 50".to_owned(),
+            });
+        }
+        Ok(Self {
+            stop_tag: tag("STOP_TAG", "auto-stop")?,
+            start_tag: tag("START_TAG", "auto-start")?,
+            schedule_tag: tag("SCHEDULE_TAG", "eks-scheduler/schedule")?,
+            dependency_tag: tag("DEPENDENCY_TAG", "dependency")?,
+            default_timezone,
+            max_concurrency,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&[]).expect("defaults are valid");
+        assert_eq!(
+            config,
+            Config {
+                stop_tag: "auto-stop".into(),
+                start_tag: "auto-start".into(),
+                schedule_tag: "eks-scheduler/schedule".into(),
+                dependency_tag: "dependency".into(),
+                default_timezone: "UTC".into(),
+                max_concurrency: 5,
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        for (pairs, expected) in [
+            (&[("DEFAULT_TIMEZONE", "Paris")][..], "invalid setting DEFAULT_TIMEZONE=\"Paris\": expected an IANA time zone name"),
+            (&[("MAX_CONCURRENCY", "0")][..], "invalid setting MAX_CONCURRENCY=\"0\": expected a whole number from 1 to 50"),
+            (&[("MAX_CONCURRENCY", "many")][..], "invalid setting MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 50"),
+            (&[("STOP_TAG", "stop(now)")][..], "invalid setting STOP_TAG=\"stop(now)\": expected a valid EKS tag key"),
+        ] {
+            let err = parse(pairs).expect_err("invalid");
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! What can stop a whole run. Per-cluster problems are not errors here: they are
+//! reported per cluster, and the run fails with [`EksSchedulerError::ClustersFailed`] at the end.
+
+use lambda_runtime::Diagnostic;
+use shared::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EksSchedulerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    #[error("EKS {operation} failed: {message}")]
+    Eks { operation: &'static str, message: String, transient: bool },
+
+    /// Everything else was done; these clusters failed. The full report is in the log.
+    #[error("{0}")]
+    ClustersFailed(String),
+}
+
+impl From<EksSchedulerError> for Diagnostic {
+    fn from(err: EksSchedulerError) -> Self {
+        let error_type = match &err {
+            EksSchedulerError::Config(_) => "InvalidConfiguration",
+            EksSchedulerError::InvalidEvent(_) => "InvalidEvent",
+            EksSchedulerError::Eks { transient: true, .. } => "Retryable",
+            EksSchedulerError::Eks { .. } => "NonRetryable",
+            EksSchedulerError::ClustersFailed(_) => "ClustersFailed",
+        };
+        shared::error::diagnostic(error_type, &err)
+    }
+}

@@ -1,0 +1,442 @@
+//! One run: event in, report out. Chooses clusters, orders them by dependency,
+//! plans every nodegroup, then stops (dependents first) and starts (dependencies first).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{self, StreamExt};
+use jiff::Timestamp;
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use shared::aws::{ApiCallCounter, Aws};
+use tokio::time::Instant;
+use tracing::{error, info};
+
+use crate::aws::{self, ClusterInfo};
+use crate::config::Config;
+use crate::core::{
+    self, Action, ClusterReport, LAST_ACTION_TAG, LastAction, MAX_TAGS_PER_RESOURCE, NodegroupPlan, NodegroupReport,
+    Report, Request, RequestedAction, START_SIZE_TAG, Schedule, saved_tag_key, tag_problem,
+};
+use crate::error::EksSchedulerError;
+
+/// Time kept back from the Lambda deadline to finish the report.
+const TIME_RESERVED: Duration = Duration::from_secs(15);
+/// The time budget when the invoke carries no deadline (local runs and tests).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
+
+/// What the handler needs, built once at cold start.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub config: Config,
+    pub eks: aws_sdk_eks::Client,
+    pub api_calls: ApiCallCounter,
+}
+
+impl Deps {
+    pub fn new(config: Config, aws: &Aws) -> Self {
+        Self { config, eks: shared::aws_client!(aws_sdk_eks, aws), api_calls: aws.api_calls().clone() }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
+    let request = core::parse_event(&event.payload).map_err(EksSchedulerError::InvalidEvent)?;
+    let deadline = Instant::now() + time_budget(event.context.deadline());
+    let report = run(deps, &request, Timestamp::now(), deadline).await?;
+    let report_json = serde_json::to_string(&report).unwrap_or_default();
+    if let Some(summary) = report.failure_summary() {
+        error!(report = %report_json, "{summary}");
+        return Err(EksSchedulerError::ClustersFailed(summary));
+    }
+    info!(report = %report_json, totals = ?report.totals, "EKS scheduler run finished");
+    Ok(report)
+}
+
+/// Each nodegroup of a cluster with its plan, by nodegroup name.
+type NodegroupPlans = Vec<(String, NodegroupPlan)>;
+
+/// A cluster chosen for an action, with what is known of it.
+#[derive(Debug)]
+struct Chosen<'a> {
+    info: &'a ClusterInfo,
+    plans: NodegroupPlans,
+}
+
+/// The run itself, with `now` and `deadline` given so tests control time.
+pub async fn run(deps: &Deps, request: &Request, now: Timestamp, deadline: Instant) -> Result<Report, EksSchedulerError> {
+    let calls_before = deps.api_calls.get();
+    let eks = &deps.eks;
+    let config = &deps.config;
+    let in_flight = config.max_concurrency;
+
+    let existing: BTreeSet<String> = aws::list_clusters(eks).await?.into_iter().collect();
+    let candidates: Vec<String> = request.clusters.clone().unwrap_or_else(|| existing.iter().cloned().collect());
+    let named = request.clusters.is_some();
+    let fixed = request.action.fixed();
+    let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
+
+    let described: Vec<(String, Result<ClusterInfo, String>)> = stream::iter(candidates)
+        .map(|name| {
+            let exists = existing.contains(&name);
+            async move {
+                let info = if exists {
+                    aws::describe_cluster(eks, &name).await
+                } else {
+                    Err("the cluster does not exist in this account and region".to_owned())
+                };
+                (name, info)
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+
+    let mut infos: BTreeMap<String, ClusterInfo> = BTreeMap::new();
+    let mut chosen: BTreeMap<Action, BTreeSet<String>> = BTreeMap::new();
+    for (name, described) in described {
+        let info = match described {
+            Ok(info) => info,
+            Err(reason) => {
+                reports.insert(name.clone(), ClusterReport::failed(&name, fixed, reason));
+                continue;
+            }
+        };
+        match choose(config, request.action, named, &info, now) {
+            Choice::Act(action) => {
+                chosen.entry(action).or_default().insert(name.clone());
+            }
+            Choice::Report(report) => {
+                reports.insert(name.clone(), report);
+            }
+            Choice::NotSelected => {}
+        }
+        infos.insert(name, info);
+    }
+
+    let dependencies: BTreeMap<String, Vec<String>> = infos
+        .values()
+        .map(|info| {
+            let needs = info.tags.get(&config.dependency_tag).map(|v| core::parse_dependencies(v)).unwrap_or_default();
+            (info.name.clone(), needs)
+        })
+        .collect();
+
+    // Order each action's clusters; read and plan their nodegroups.
+    let mut waves: BTreeMap<Action, Vec<Vec<String>>> = BTreeMap::new();
+    let mut plans: BTreeMap<String, Chosen<'_>> = BTreeMap::new();
+    for (action, clusters) in &chosen {
+        let order = core::plan_waves(clusters, &dependencies, &existing);
+        for (name, reason) in &order.blocked {
+            reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()));
+        }
+        let ordered: Vec<&ClusterInfo> = order.waves.iter().flatten().filter_map(|name| infos.get(name)).collect();
+        let read: Vec<(&ClusterInfo, Result<NodegroupPlans, ClusterReport>)> = stream::iter(ordered)
+            .map(|info| async move { (info, plan_cluster(eks, *action, info).await) })
+            .buffer_unordered(in_flight)
+            .collect()
+            .await;
+        for (info, planned) in read {
+            match planned {
+                Ok(nodegroup_plans) => {
+                    plans.insert(info.name.clone(), Chosen { info, plans: nodegroup_plans });
+                }
+                Err(mut report) => {
+                    report.wave = order.wave_of(&info.name);
+                    reports.insert(info.name.clone(), report);
+                }
+            }
+        }
+        waves.insert(*action, order.waves);
+    }
+
+    if request.dry_run {
+        for (action, action_waves) in &waves {
+            for (wave, name) in action_waves.iter().enumerate().flat_map(|(i, w)| w.iter().map(move |n| (i, n))) {
+                if let Some(chosen) = plans.get(name) {
+                    let mut report = planned_report(*action, chosen);
+                    report.wave = Some(wave);
+                    report.settle();
+                    reports.insert(name.clone(), report);
+                }
+            }
+        }
+        return Ok(finish(request, reports, &waves, deps.api_calls.get() - calls_before));
+    }
+
+    // Stop dependents before what they need; start what is needed before its dependents.
+    let mut failed: BTreeSet<String> =
+        reports.values().filter(|r| r.status == core::Status::Failed).map(|r| r.name.clone()).collect();
+    for action in [Action::Stop, Action::Start] {
+        let Some(action_waves) = waves.get(&action) else { continue };
+        let in_order: Vec<(usize, &Vec<String>)> = match action {
+            Action::Stop => action_waves.iter().enumerate().rev().collect(),
+            Action::Start => action_waves.iter().enumerate().collect(),
+        };
+        for (wave, names) in in_order {
+            let mut ready = Vec::new();
+            for name in names {
+                let Some(planned) = plans.get(name) else { continue };
+                let acting = chosen.get(&action).map(|set| set as &BTreeSet<String>);
+                match held_back_by(action, name, acting.unwrap_or(&BTreeSet::new()), &dependencies, &failed) {
+                    Some(reason) => {
+                        let mut report = planned_report(action, planned);
+                        report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
+                        report.status = core::Status::Failed;
+                        report.reason = reason;
+                        report.wave = Some(wave);
+                        reports.insert(name.clone(), report);
+                    }
+                    None => ready.push(planned),
+                }
+            }
+            let done: Vec<ClusterReport> = stream::iter(ready)
+                .map(|chosen| execute(eks, action, chosen, now, deadline))
+                .buffer_unordered(in_flight)
+                .collect()
+                .await;
+            for mut report in done {
+                report.wave = Some(wave);
+                if report.status == core::Status::Failed {
+                    failed.insert(report.name.clone());
+                }
+                reports.insert(report.name.clone(), report);
+            }
+        }
+    }
+    Ok(finish(request, reports, &waves, deps.api_calls.get() - calls_before))
+}
+
+enum Choice {
+    Act(Action),
+    /// Looked at and reported, but not acted on.
+    Report(ClusterReport),
+    /// Not opted in: left out of the report.
+    NotSelected,
+}
+
+fn choose(config: &Config, requested: RequestedAction, named: bool, info: &ClusterInfo, now: Timestamp) -> Choice {
+    let opted_in = |tag: &str| info.tags.get(tag).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    match requested {
+        RequestedAction::Stop if named || opted_in(&config.stop_tag) => Choice::Act(Action::Stop),
+        RequestedAction::Start if named || opted_in(&config.start_tag) => Choice::Act(Action::Start),
+        RequestedAction::Stop | RequestedAction::Start => Choice::NotSelected,
+        RequestedAction::Auto => {
+            let Some(schedule) = info.tags.get(&config.schedule_tag) else {
+                if named {
+                    let reason = format!("no {} tag, so auto has nothing to follow", config.schedule_tag);
+                    return Choice::Report(ClusterReport::skipped(&info.name, None, reason));
+                }
+                return Choice::NotSelected;
+            };
+            let schedule = match Schedule::parse(schedule, &config.default_timezone) {
+                Ok(schedule) => schedule,
+                Err(err) => {
+                    let reason = format!("tag {}: {err}", config.schedule_tag);
+                    return Choice::Report(ClusterReport::failed(&info.name, None, reason));
+                }
+            };
+            let last = match info.tags.get(LAST_ACTION_TAG).map(|v| LastAction::parse(v)).transpose() {
+                Ok(last) => last,
+                Err(err) => {
+                    let reason = format!("tag {LAST_ACTION_TAG}: {err}; remove the tag to reset it");
+                    return Choice::Report(ClusterReport::failed(&info.name, None, reason));
+                }
+            };
+            match core::auto_action(&schedule, last, now) {
+                Ok(action) => Choice::Act(action),
+                Err(reason) => Choice::Report(ClusterReport::new(&info.name, None).with_reason(reason)),
+            }
+        }
+    }
+}
+
+/// Reads a cluster's nodegroups and plans each. A cluster with none, or one whose
+/// saved sizes would not fit in EKS's tag limit, comes back as its report.
+async fn plan_cluster(
+    eks: &aws_sdk_eks::Client,
+    action: Action,
+    info: &ClusterInfo,
+) -> Result<NodegroupPlans, ClusterReport> {
+    let nodegroups = aws::nodegroup_sizes(eks, &info.name)
+        .await
+        .map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
+    if nodegroups.is_empty() {
+        let fargate = aws::fargate_profile_count(eks, &info.name).await.unwrap_or(0);
+        let reason = format!(
+            "no managed nodegroups ({fargate} Fargate profiles); Fargate and Karpenter capacity is not touched, and the control plane keeps billing"
+        );
+        return Err(ClusterReport::skipped(&info.name, Some(action), reason));
+    }
+    let start_size = info.tags.get(START_SIZE_TAG).map(String::as_str);
+    let plans: NodegroupPlans = nodegroups
+        .into_iter()
+        .map(|(name, sizes)| {
+            let saved = info.tags.get(&saved_tag_key(&name)).map(String::as_str);
+            let plan = match action {
+                Action::Stop => core::plan_stop(sizes, saved),
+                Action::Start => core::plan_start(&name, sizes, saved, start_size),
+            };
+            (name, plan)
+        })
+        .collect();
+    if action == Action::Stop {
+        check_tags_fit(info, &plans).map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
+    }
+    Ok(plans)
+}
+
+/// Saving sizes must not be half done: every tag is checked against EKS's rules, and the
+/// total against its limit of 50 a resource, before anything is written.
+fn check_tags_fit(info: &ClusterInfo, plans: &[(String, NodegroupPlan)]) -> Result<(), String> {
+    let written = stop_tags(plans, "stop@2000-01-01T00:00:00Z");
+    if let Some(problem) = written.iter().find_map(|(k, v)| tag_problem(k, v)) {
+        return Err(format!("cannot save sizes: {problem}"));
+    }
+    let total = info.tags.keys().chain(written.keys()).collect::<BTreeSet<_>>().len();
+    if total > MAX_TAGS_PER_RESOURCE {
+        return Err(format!(
+            "saving the nodegroup sizes needs {total} tags on the cluster, and EKS allows {MAX_TAGS_PER_RESOURCE}: \
+             remove {} other tags from the cluster; nothing was saved or scaled",
+            total - MAX_TAGS_PER_RESOURCE
+        ));
+    }
+    Ok(())
+}
+
+/// The tags a stop writes: each changing nodegroup's saved size, and the last action.
+fn stop_tags(plans: &[(String, NodegroupPlan)], last_action: &str) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = plans
+        .iter()
+        .filter_map(|(name, plan)| match plan {
+            NodegroupPlan::Change { before, .. } => Some((saved_tag_key(name), before.to_string())),
+            _ => None,
+        })
+        .collect();
+    tags.insert(LAST_ACTION_TAG.to_owned(), last_action.to_owned());
+    tags
+}
+
+fn planned_report(action: Action, chosen: &Chosen<'_>) -> ClusterReport {
+    let mut report = ClusterReport::new(&chosen.info.name, Some(action));
+    report.nodegroups = chosen.plans.iter().map(|(name, plan)| NodegroupReport::planned(name, plan)).collect();
+    report
+}
+
+/// Carries out one cluster's plan.
+async fn execute(
+    eks: &aws_sdk_eks::Client,
+    action: Action,
+    chosen: &Chosen<'_>,
+    now: Timestamp,
+    deadline: Instant,
+) -> ClusterReport {
+    let info = chosen.info;
+    let mut report = planned_report(action, chosen);
+    let last_action = LastAction { action, at: now }.tag_value();
+    let changes: Vec<(usize, &str, core::Sizes, bool)> = chosen
+        .plans
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (name, plan))| match plan {
+            NodegroupPlan::Change { after, clear_saved, .. } => Some((index, name.as_str(), *after, *clear_saved)),
+            _ => None,
+        })
+        .collect();
+
+    if action == Action::Stop {
+        // Sizes are saved before anything is scaled: if saving fails, nothing is.
+        if let Err(reason) = aws::tag_cluster(eks, &info.arn, &stop_tags(&chosen.plans, &last_action)).await {
+            for (index, ..) in &changes {
+                report.nodegroups[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
+            }
+            report.reason = reason;
+            report.settle();
+            return report;
+        }
+    }
+
+    let results: Vec<(usize, &str, bool, Result<(), String>)> = futures_util::future::join_all(
+        changes.iter().map(|(index, name, after, clear_saved)| async move {
+            (*index, *name, *clear_saved, aws::scale_nodegroup(eks, &info.name, name, *after, deadline).await)
+        }),
+    )
+    .await;
+    let mut restored = Vec::new();
+    for (index, name, clear_saved, result) in results {
+        match result {
+            Ok(()) if clear_saved => restored.push(saved_tag_key(name)),
+            Ok(()) => {}
+            Err(reason) => report.nodegroups[index].fail(reason),
+        }
+    }
+
+    if action == Action::Start {
+        let bookkeeping = async {
+            aws::untag_cluster(eks, &info.arn, restored).await?;
+            let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), last_action.clone())]);
+            aws::tag_cluster(eks, &info.arn, &last).await
+        };
+        if let Err(reason) = bookkeeping.await {
+            report.status = core::Status::Failed;
+            report.reason = format!("nodegroups were started, but updating the cluster's tags failed: {reason}");
+        }
+    }
+    report.settle();
+    report
+}
+
+/// Why a cluster must wait out this run: on stop, a cluster that needs it failed to
+/// stop; on start, a cluster it needs failed to start.
+fn held_back_by(
+    action: Action,
+    cluster: &str,
+    acting: &BTreeSet<String>,
+    dependencies: &BTreeMap<String, Vec<String>>,
+    failed: &BTreeSet<String>,
+) -> Option<String> {
+    match action {
+        Action::Start => dependencies
+            .get(cluster)?
+            .iter()
+            .find(|needed| acting.contains(*needed) && failed.contains(*needed))
+            .map(|needed| format!("not started: it needs {needed}, which failed")),
+        Action::Stop => acting
+            .iter()
+            .find(|other| {
+                failed.contains(*other) && dependencies.get(*other).is_some_and(|needs| needs.iter().any(|n| n == cluster))
+            })
+            .map(|dependent| format!("not stopped: {dependent}, which needs it, failed to stop")),
+    }
+}
+
+fn finish(
+    request: &Request,
+    reports: BTreeMap<String, ClusterReport>,
+    waves: &BTreeMap<Action, Vec<Vec<String>>>,
+    api_calls: u64,
+) -> Report {
+    let clusters: Vec<ClusterReport> = reports.into_values().collect();
+    Report {
+        action: match request.action {
+            RequestedAction::Stop => "stop",
+            RequestedAction::Start => "start",
+            RequestedAction::Auto => "auto",
+        }
+        .to_owned(),
+        dry_run: request.dry_run,
+        waves: waves.iter().map(|(action, w)| (action.to_string(), w.clone())).collect(),
+        totals: Report::totals_of(&clusters),
+        clusters,
+        api_calls,
+    }
+}
+
+/// How long this run may take: until shortly before the invocation's deadline.
+/// A zero deadline means none was given (a local test).
+fn time_budget(deadline: SystemTime) -> Duration {
+    if deadline == SystemTime::UNIX_EPOCH {
+        return DEFAULT_BUDGET;
+    }
+    deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(TIME_RESERVED)
+}
