@@ -235,7 +235,10 @@ async fn exports_1500_users_in_a_few_api_calls_with_every_cell_right() -> Result
     }
     assert_eq!(rows["user-0007"]["tags"], "owner=Zoë Ångström;team=team-0", "UTF-8 kept");
     assert_eq!(summary.findings.no_mfa_with_console, expected_no_mfa_with_console);
-    assert_eq!(expected_no_mfa_with_console, 187, "console users (index % 4 == 1) less those with MFA (index % 8 == 1)");
+    assert_eq!(
+        expected_no_mfa_with_console, 187,
+        "console users (index % 4 == 1) less those with MFA (index % 8 == 1)"
+    );
     // Keys and passwords were all made moments ago: none is old or unused yet.
     assert_eq!(summary.findings.key_older_than_90d, 0);
     assert_eq!(summary.findings.unused_45d, 0);

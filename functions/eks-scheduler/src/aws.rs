@@ -106,17 +106,19 @@ pub async fn tag_cluster(eks: &aws_sdk_eks::Client, arn: &str, tags: &BTreeMap<S
         .map_err(|err| format!("TagResource failed: {}", describe(&err)))
 }
 
+/// Removes tags from a cluster, one key per request: the moto emulator removes only the
+/// first of several keys in one request (AWS takes up to 50). Only start calls this, once
+/// per restored nodegroup, so the extra requests are few.
 pub async fn untag_cluster(eks: &aws_sdk_eks::Client, arn: &str, keys: Vec<String>) -> Result<(), String> {
-    if keys.is_empty() {
-        return Ok(());
+    for key in keys {
+        eks.untag_resource()
+            .resource_arn(arn)
+            .tag_keys(&key)
+            .send()
+            .await
+            .map_err(|err| format!("UntagResource {key} failed: {}", describe(&err)))?;
     }
-    eks.untag_resource()
-        .resource_arn(arn)
-        .set_tag_keys(Some(keys))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|err| format!("UntagResource failed: {}", describe(&err)))
+    Ok(())
 }
 
 /// Sets a nodegroup's scaling configuration and waits until EKS has applied it.
@@ -128,11 +130,8 @@ pub async fn scale_nodegroup(
     sizes: Sizes,
     deadline: Instant,
 ) -> Result<(), String> {
-    let scaling = NodegroupScalingConfig::builder()
-        .min_size(sizes.min)
-        .desired_size(sizes.desired)
-        .max_size(sizes.max)
-        .build();
+    let scaling =
+        NodegroupScalingConfig::builder().min_size(sizes.min).desired_size(sizes.desired).max_size(sizes.max).build();
     let mut wait = FIRST_WAIT;
     let update = loop {
         let result = eks

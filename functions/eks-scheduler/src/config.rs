@@ -24,7 +24,9 @@ impl Config {
             let value = env.optional(name).unwrap_or_else(|| default.to_owned());
             match crate::core::tag_problem(&value, "") {
                 None => Ok(value),
-                Some(problem) => Err(ConfigError::Invalid { name, value, expected: format!("a valid EKS tag key ({problem})") }),
+                Some(problem) => {
+                    Err(ConfigError::Invalid { name, value, expected: format!("a valid EKS tag key ({problem})") })
+                }
             }
         };
         let default_timezone = env.optional("DEFAULT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
@@ -81,9 +83,18 @@ mod tests {
     #[test]
     fn errors_name_the_setting() {
         for (pairs, expected) in [
-            (&[("DEFAULT_TIMEZONE", "Paris")][..], "invalid setting DEFAULT_TIMEZONE=\"Paris\": expected an IANA time zone name"),
-            (&[("MAX_CONCURRENCY", "0")][..], "invalid setting MAX_CONCURRENCY=\"0\": expected a whole number from 1 to 50"),
-            (&[("MAX_CONCURRENCY", "many")][..], "invalid setting MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 50"),
+            (
+                &[("DEFAULT_TIMEZONE", "Paris")][..],
+                "invalid setting DEFAULT_TIMEZONE=\"Paris\": expected an IANA time zone name",
+            ),
+            (
+                &[("MAX_CONCURRENCY", "0")][..],
+                "invalid setting MAX_CONCURRENCY=\"0\": expected a whole number from 1 to 50",
+            ),
+            (
+                &[("MAX_CONCURRENCY", "many")][..],
+                "invalid setting MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 50",
+            ),
             (&[("STOP_TAG", "stop(now)")][..], "invalid setting STOP_TAG=\"stop(now)\": expected a valid EKS tag key"),
         ] {
             let err = parse(pairs).expect_err("invalid");

@@ -64,7 +64,12 @@ struct Chosen<'a> {
 }
 
 /// The run itself, with `now` and `deadline` given so tests control time.
-pub async fn run(deps: &Deps, request: &Request, now: Timestamp, deadline: Instant) -> Result<Report, EksSchedulerError> {
+pub async fn run(
+    deps: &Deps,
+    request: &Request,
+    now: Timestamp,
+    deadline: Instant,
+) -> Result<Report, EksSchedulerError> {
     let calls_before = deps.api_calls.get();
     let eks = &deps.eks;
     let config = &deps.config;
@@ -356,12 +361,11 @@ async fn execute(
         }
     }
 
-    let results: Vec<(usize, &str, bool, Result<(), String>)> = futures_util::future::join_all(
-        changes.iter().map(|(index, name, after, clear_saved)| async move {
+    let results: Vec<(usize, &str, bool, Result<(), String>)> =
+        futures_util::future::join_all(changes.iter().map(|(index, name, after, clear_saved)| async move {
             (*index, *name, *clear_saved, aws::scale_nodegroup(eks, &info.name, name, *after, deadline).await)
-        }),
-    )
-    .await;
+        }))
+        .await;
     let mut restored = Vec::new();
     for (index, name, clear_saved, result) in results {
         match result {
@@ -404,7 +408,8 @@ fn held_back_by(
         Action::Stop => acting
             .iter()
             .find(|other| {
-                failed.contains(*other) && dependencies.get(*other).is_some_and(|needs| needs.iter().any(|n| n == cluster))
+                failed.contains(*other)
+                    && dependencies.get(*other).is_some_and(|needs| needs.iter().any(|n| n == cluster))
             })
             .map(|dependent| format!("not stopped: {dependent}, which needs it, failed to stop")),
     }

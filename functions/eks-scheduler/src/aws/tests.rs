@@ -35,7 +35,8 @@ fn described(status: UpdateStatus) -> DescribeUpdateOutput {
     DescribeUpdateOutput::builder().update(update(status)).build()
 }
 
-fn scale_request_is_exact() -> impl Fn(&aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigInput) -> bool {
+fn scale_request_is_exact()
+-> impl Fn(&aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigInput) -> bool {
     |req| {
         let scaling = req.scaling_config();
         req.cluster_name() == Some("dev")
@@ -97,7 +98,11 @@ async fn a_nodegroup_busy_until_the_deadline_fails_inside_the_budget() {
     let reason = result.expect_err("always busy");
     assert!(reason.starts_with("the nodegroup was still busy with another update at the time limit"), "{reason}");
     assert!(elapsed <= Duration::from_secs(60), "{elapsed:?}");
-    assert_eq!(update_config.num_calls(), 6, "tries at 0, 2, 6, 14, 30 and 50 s (waits double to 20 s); the next would pass 60 s");
+    assert_eq!(
+        update_config.num_calls(),
+        6,
+        "tries at 0, 2, 6, 14, 30 and 50 s (waits double to 20 s); the next would pass 60 s"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -113,7 +118,8 @@ async fn a_failed_update_reports_what_eks_said() {
 #[tokio::test(start_paused = true)]
 async fn an_update_still_running_at_the_deadline_is_reported_not_waited_for_forever() {
     let update_config = mock!(Client::update_nodegroup_config).then_output(|| accepted(UpdateStatus::InProgress));
-    let describe = mock!(Client::describe_update).sequence().output(|| described(UpdateStatus::InProgress)).repeatedly().build();
+    let describe =
+        mock!(Client::describe_update).sequence().output(|| described(UpdateStatus::InProgress)).repeatedly().build();
 
     let (result, elapsed) = scale(&[&update_config, &describe], Duration::from_secs(100)).await;
 

@@ -31,7 +31,8 @@ pub struct Request {
     pub clusters: Option<Vec<String>>,
 }
 
-const FIELDS: &str = r#"action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#;
+const FIELDS: &str =
+    r#"action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#;
 
 pub fn parse_event(payload: &Value) -> Result<Request, String> {
     let Value::Object(object) = payload else {
@@ -62,9 +63,13 @@ pub fn parse_event(payload: &Value) -> Result<Request, String> {
                 .iter()
                 .map(|item| item.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned))
                 .collect();
-            let mut names = names.ok_or_else(|| format!("clusters is {}: expected a list of cluster names", Value::Array(items.clone())))?;
+            let mut names = names.ok_or_else(|| {
+                format!("clusters is {}: expected a list of cluster names", Value::Array(items.clone()))
+            })?;
             if names.is_empty() {
-                return Err("clusters is empty: name at least one cluster, or leave the field out to choose by tags".to_owned());
+                return Err(
+                    "clusters is empty: name at least one cluster, or leave the field out to choose by tags".to_owned()
+                );
             }
             names.sort();
             names.dedup();

@@ -17,9 +17,7 @@ pub use event::{Request, RequestedAction, parse_event};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
-pub use tags::{
-    LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem,
-};
+pub use tags::{LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem};
 pub use waves::{DependencyPlan, parse_dependencies, plan_waves};
 
 use serde::Serialize;

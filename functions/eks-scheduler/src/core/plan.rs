@@ -57,7 +57,9 @@ pub fn plan_start(nodegroup: &str, current: Sizes, saved: Option<&str>, start_si
     let running_size = |tag: &str, value: &str| -> Result<Sizes, String> {
         let sizes = Sizes::from_str(value).map_err(|err| format!("tag {tag} is unreadable: {err}"))?;
         if sizes.is_stopped() {
-            return Err(format!("tag {tag} holds {sizes}, which is not a running size; set it to the size to start at"));
+            return Err(format!(
+                "tag {tag} holds {sizes}, which is not a running size; set it to the size to start at"
+            ));
         }
         Ok(sizes)
     };

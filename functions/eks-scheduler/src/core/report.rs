@@ -56,7 +56,14 @@ pub struct ClusterReport {
 
 impl ClusterReport {
     pub fn new(name: &str, action: Option<Action>) -> Self {
-        Self { name: name.to_owned(), action, wave: None, status: Status::Unchanged, reason: String::new(), nodegroups: Vec::new() }
+        Self {
+            name: name.to_owned(),
+            action,
+            wave: None,
+            status: Status::Unchanged,
+            reason: String::new(),
+            nodegroups: Vec::new(),
+        }
     }
 
     pub fn failed(name: &str, action: Option<Action>, reason: impl Into<String>) -> Self {
@@ -142,8 +149,7 @@ impl Report {
                 format!("{}: {detail}", c.name)
             })
             .collect();
-        (!failures.is_empty()).then(|| {
-            format!("{} of {} clusters failed: {}", failures.len(), self.clusters.len(), failures.join(" | "))
-        })
+        (!failures.is_empty())
+            .then(|| format!("{} of {} clusters failed: {}", failures.len(), self.clusters.len(), failures.join(" | ")))
     }
 }

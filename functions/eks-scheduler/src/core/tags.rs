@@ -36,7 +36,9 @@ pub fn tag_problem(key: &str, value: &str) -> Option<String> {
         return Some(format!("tag key {key:?} has {bad:?}; allowed are letters, digits, spaces and _ . : / = + - @"));
     }
     if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
-        return Some(format!("tag {key}: value {value:?} has {bad:?}; allowed are letters, digits, spaces and _ . : / = + - @"));
+        return Some(format!(
+            "tag {key}: value {value:?} has {bad:?}; allowed are letters, digits, spaces and _ . : / = + - @"
+        ));
     }
     None
 }

@@ -45,7 +45,11 @@ fn tag_rules_match_eks() {
     for (key, value, ok) in [
         ("eks-scheduler/saved/ng-1", "2/3/6", true),
         ("eks-scheduler/last-action", "stop@2026-11-22T19:00:04Z", true),
-        ("eks-scheduler/schedule", "off=mon-fri@19:00 on=mon-fri@07:00 tz=Europe/Paris skip=2026-12-24+2026-12-25", true),
+        (
+            "eks-scheduler/schedule",
+            "off=mon-fri@19:00 on=mon-fri@07:00 tz=Europe/Paris skip=2026-12-24+2026-12-25",
+            true,
+        ),
         ("note", "Zoë Ångström", true),
         ("dependency", "data api", true),
         ("note", "a,b", false),
@@ -83,7 +87,9 @@ fn events_are_parsed_strictly_with_helpful_errors() {
     check(json!({}), Err(r#"the field action is missing: give "stop", "start" or "auto""#));
     check(
         json!({"action": "stop", "dryrun": true}),
-        Err(r#"unknown field "dryrun"; the fields are action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#),
+        Err(
+            r#"unknown field "dryrun"; the fields are action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#,
+        ),
     );
     check(json!({"action": "stop", "dry_run": "yes"}), Err(r#"dry_run is "yes": expected true or false"#));
     check(json!({"action": "stop", "clusters": "dev"}), Err(r#"clusters is "dev": expected a list of cluster names"#));
@@ -92,7 +98,12 @@ fn events_are_parsed_strictly_with_helpful_errors() {
         json!({"action": "stop", "clusters": []}),
         Err("clusters is empty: name at least one cluster, or leave the field out to choose by tags"),
     );
-    check(json!(["stop"]), Err(r#"the payload must be a JSON object with the fields action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#));
+    check(
+        json!(["stop"]),
+        Err(
+            r#"the payload must be a JSON object with the fields action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#,
+        ),
+    );
 }
 
 fn schedule(text: &str) -> Schedule {
@@ -226,7 +237,13 @@ fn waves_from_dependency_tags() {
     }
     let existing = set(&["a", "b", "c", "d", "e", "outside"]);
     let cases = [
-        Case { name: "no dependencies: one wave", selected: &["a", "b"], deps: &[], waves: &[&["a", "b"]], blocked: &[] },
+        Case {
+            name: "no dependencies: one wave",
+            selected: &["a", "b"],
+            deps: &[],
+            waves: &[&["a", "b"]],
+            blocked: &[],
+        },
         Case {
             name: "chain",
             selected: &["a", "b", "c"],
@@ -311,11 +328,18 @@ fn stop_plan_saves_running_sizes_and_never_saves_zero() {
         ("2/3/6", None, NodegroupPlan::Change { before: sizes("2/3/6"), after: sizes("0/0/6"), clear_saved: false }),
         ("0/2/6", None, NodegroupPlan::Change { before: sizes("0/2/6"), after: sizes("0/0/6"), clear_saved: false }),
         // A stale saved size (someone started it by hand): the running size is the truth.
-        ("1/1/1", Some("2/3/6"), NodegroupPlan::Change { before: sizes("1/1/1"), after: sizes("0/0/1"), clear_saved: false }),
+        (
+            "1/1/1",
+            Some("2/3/6"),
+            NodegroupPlan::Change { before: sizes("1/1/1"), after: sizes("0/0/1"), clear_saved: false },
+        ),
         (
             "0/0/6",
             Some("2/3/6"),
-            NodegroupPlan::Unchanged { before: sizes("0/0/6"), reason: "already at zero; saved size 2/3/6 kept".into() },
+            NodegroupPlan::Unchanged {
+                before: sizes("0/0/6"),
+                reason: "already at zero; saved size 2/3/6 kept".into(),
+            },
         ),
         ("0/0/6", None, NodegroupPlan::Unchanged { before: sizes("0/0/6"), reason: "already at zero".into() }),
     ];
@@ -350,7 +374,12 @@ fn start_plan_for_every_combination_of_size_and_tags() {
             None,
             Ok(NodegroupPlan::Unchanged { before: sizes("2/3/6"), reason: "already running".into() }),
         ),
-        ("2/3/6", None, None, Ok(NodegroupPlan::Unchanged { before: sizes("2/3/6"), reason: "already running".into() })),
+        (
+            "2/3/6",
+            None,
+            None,
+            Ok(NodegroupPlan::Unchanged { before: sizes("2/3/6"), reason: "already running".into() }),
+        ),
         ("0/0/6", Some("lots"), None, Err("tag eks-scheduler/saved/ng is unreadable: \"lots\" is not min/desired/max")),
         ("0/0/6", Some("0/0/6"), None, Err("tag eks-scheduler/saved/ng holds 0/0/6, which is not a running size")),
         ("0/0/6", None, Some("0/0/3"), Err("tag eks-scheduler/start-size holds 0/0/3, which is not a running size")),
@@ -393,7 +422,8 @@ fn cluster_status_and_failure_summary() {
     assert_eq!(cluster(&[Status::Skipped]).status, Status::Skipped);
     assert_eq!(cluster(&[Status::Changed, Status::Failed]).status, Status::Failed);
 
-    let clusters = vec![cluster(&[Status::Changed, Status::Failed]), ClusterReport::failed("x", None, "dependency cycle: x -> x")];
+    let clusters =
+        vec![cluster(&[Status::Changed, Status::Failed]), ClusterReport::failed("x", None, "dependency cycle: x -> x")];
     let report = Report {
         action: "stop".into(),
         dry_run: false,

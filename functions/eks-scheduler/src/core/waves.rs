@@ -62,7 +62,8 @@ pub fn plan_waves(
     }
 
     // Whatever could not be placed is on a cycle, or needs a cluster that is blocked.
-    let unplaced: Vec<&String> = selected.iter().filter(|c| !placed.contains(*c) && !blocked.contains_key(*c)).collect();
+    let unplaced: Vec<&String> =
+        selected.iter().filter(|c| !placed.contains(*c) && !blocked.contains_key(*c)).collect();
     for cluster in &unplaced {
         if let Some(cycle) = cycle_through(cluster, selected, &needs) {
             blocked.insert((*cluster).clone(), format!("dependency cycle: {}", cycle.join(" -> ")));
@@ -74,7 +75,8 @@ pub fn plan_waves(
             .filter(|c| !blocked.contains_key(**c))
             .filter_map(|cluster| {
                 let dependency = needs(cluster).iter().find(|d| blocked.contains_key(*d))?;
-                let reason = format!("depends on {dependency}, which is blocked ({})", root_cause(&blocked[dependency]));
+                let reason =
+                    format!("depends on {dependency}, which is blocked ({})", root_cause(&blocked[dependency]));
                 Some(((*cluster).clone(), reason))
             })
             .collect();
