@@ -13,12 +13,13 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lint-template demo package clean
+.PHONY: help venv test lint-template demo bench bench-eks package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
+	@echo "make bench    every benchmark (bench-eks)"
 
 venv: $(VENV)/.installed
 
@@ -39,6 +40,12 @@ lint-template: venv
 
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
+
+bench: bench-eks
+
+# Stops and starts 30 clusters x 3 nodegroups against the emulator, concurrent and one at a time.
+bench-eks: venv
+	cargo run --quiet --locked -p integration-tests --example bench-eks-scheduler
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64

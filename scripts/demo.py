@@ -37,7 +37,7 @@ def table(rows: list[dict], columns: list[str], limit: int | None = None) -> Non
     """Prints rows as an aligned text table."""
     shown = rows if limit is None else rows[:limit]
     widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in shown]) for c in columns}
-    widths = {c: min(w, 40) for c, w in widths.items()}
+    widths = {c: min(w, 72) for c, w in widths.items()}
 
     def cut(value: str, width: int) -> str:
         return value if len(value) <= width else value[: width - 1] + "…"
@@ -126,7 +126,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -241,12 +241,106 @@ def demo_iam_export(endpoint: str) -> bool:
     return ok_all
 
 
+# ---------------------------------------------------------------- EKS scheduler
+
+EKS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster"
+EKS_CLUSTERS = [
+    # name, tags, managed nodegroups (name, min, desired, max)
+    ("staging-data", {"auto-stop": "true", "auto-start": "true", "team": "data"},
+     [("system", 2, 2, 4), ("kafka", 3, 3, 6)]),
+    ("staging-api", {"auto-stop": "true", "auto-start": "true", "dependency": "staging-data"},
+     [("web", 2, 4, 8)]),
+    ("staging-web", {"auto-stop": "true", "auto-start": "true", "dependency": "staging-api"},
+     [("frontend", 1, 2, 3)]),
+    ("qa", {"auto-stop": "true", "auto-start": "true", "dependency": "staging-data"},
+     [("default", 1, 1, 3), ("spot", 0, 6, 20)]),
+    ("dev-sandbox", {"eks-scheduler/schedule": "off=mon-fri@19:00 on=mon-fri@07:00 tz=Europe/Paris skip=2026-12-24+2026-12-25"},
+     [("general", 1, 2, 5)]),
+    ("ml-serverless", {"auto-stop": "true", "auto-start": "true"}, []),
+    ("production", {"team": "payments"}, [("main", 3, 6, 12)]),
+]
+
+
+def seed_eks(eks) -> None:
+    for name, tags, nodegroups in EKS_CLUSTERS:
+        eks.create_cluster(name=name, roleArn=EKS_ROLE, resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]}, tags=tags)
+        for nodegroup, low, desired, high in nodegroups:
+            eks.create_nodegroup(clusterName=name, nodegroupName=nodegroup, nodeRole=EKS_ROLE, subnets=["subnet-0a1b2c3d"],
+                                 scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high})
+        if not nodegroups:
+            eks.create_fargate_profile(clusterName=name, fargateProfileName="inference", podExecutionRoleArn=EKS_ROLE,
+                                       selectors=[{"namespace": "inference"}])
+
+
+def eks_sizes(eks) -> dict[tuple[str, str], str]:
+    sizes = {}
+    for name, _, nodegroups in EKS_CLUSTERS:
+        for nodegroup, *_ in nodegroups:
+            scaling = eks.describe_nodegroup(clusterName=name, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"]
+            sizes[(name, nodegroup)] = f"{scaling['minSize']}/{scaling['desiredSize']}/{scaling['maxSize']}"
+    return sizes
+
+
+def report_rows(report: dict) -> list[dict]:
+    rows = []
+    for cluster in report["clusters"]:
+        wave = "" if cluster["wave"] is None else cluster["wave"]
+        if not cluster["nodegroups"]:
+            rows.append({"cluster": cluster["name"], "action": cluster["action"] or "", "wave": wave,
+                         "status": cluster["status"], "reason": cluster["reason"]})
+        for nodegroup in cluster["nodegroups"]:
+            rows.append({"cluster": cluster["name"], "action": cluster["action"] or "", "wave": wave,
+                         "nodegroup": nodegroup["name"], "before": nodegroup["before"], "after": nodegroup["after"],
+                         "status": nodegroup["status"], "reason": nodegroup["reason"] or cluster["reason"]})
+    return rows
+
+
+def demo_eks_scheduler(endpoint: str) -> bool:
+    heading("eks-scheduler: stop and start tagged EKS clusters, restoring exact sizes, in dependency order")
+    eks = clients(endpoint)["eks"]
+    seed_eks(eks)
+    print("Seeded 7 clusters: staging-web needs staging-api, which needs staging-data (so does qa);")
+    print("dev-sandbox follows its own schedule tag; ml-serverless is Fargate-only; production is not opted in.")
+    sizes = {"before": eks_sizes(eks)}
+    ok_all = True
+    with lambda_function("eks-scheduler", endpoint, {"DEFAULT_TIMEZONE": "UTC"}) as invoke:
+        for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
+                                  ("eks-start.json", "after start"), ("eks-auto.json", None)):
+            print(f"\n$ cargo lambda invoke eks-scheduler --data-file events/{event_file}")
+            ok, result = invoke(event_file)
+            if not ok:
+                print(f"  FAILED: {result}")
+                ok_all = False
+                continue
+            waves = {action: " then ".join("[" + ", ".join(w) + "]" for w in ws) for action, ws in result["waves"].items()}
+            print(f"  action={result['action']} dry_run={result['dry_run']} api_calls={result['api_calls']} "
+                  f"totals={json.dumps(result['totals'])}")
+            for action, order in waves.items():
+                direction = "stopped in reverse" if action == "stop" else "started in this order"
+                print(f"  {action} waves ({direction}): {order}")
+            table(report_rows(result), ["cluster", "action", "wave", "nodegroup", "before", "after", "status", "reason"])
+            if label:
+                sizes[label] = eks_sizes(eks)
+    if not ok_all:
+        return False
+    print("\nSizes (min/desired/max) of every nodegroup, read back from the emulator:")
+    rows = [{"cluster": c, "nodegroup": n, "before": sizes["before"][(c, n)], "after stop": sizes["after stop"][(c, n)],
+             "after start": sizes["after start"][(c, n)],
+             "restored": "yes" if sizes["before"][(c, n)] == sizes["after start"][(c, n)] else "NO"}
+            for (c, n) in sizes["before"]]
+    table(rows, ["cluster", "nodegroup", "before", "after stop", "after start", "restored"])
+    restored = all(r["restored"] == "yes" for r in rows)
+    print("Every nodegroup is back at its exact size." if restored else "SOME SIZES WERE NOT RESTORED")
+    print(f"The function's log is {OUTPUT.relative_to(ROOT)}/eks-scheduler.log")
+    return restored
+
+
 def main() -> int:
     OUTPUT.mkdir(exist_ok=True)
     heading("Starting the local AWS emulator (moto server)")
     with moto_server() as endpoint:
         print(f"moto listening on {endpoint}")
-        results = {"iam-export": demo_iam_export(endpoint)}
+        results = {"iam-export": demo_iam_export(endpoint), "eks-scheduler": demo_eks_scheduler(endpoint)}
     heading("Summary")
     for name, ok in results.items():
         print(f"  {name}: {'ok' if ok else 'FAILED'}")

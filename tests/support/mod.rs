@@ -32,10 +32,15 @@ pub struct TestAccount {
 
 impl TestAccount {
     pub async fn new() -> Self {
+        Self::at(Moto::shared().url()).await
+    }
+
+    /// An account reached through `endpoint`, which forwards to the emulator (a benchmark's latency proxy).
+    pub async fn at(endpoint: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(100_000_000_001);
         let id = format!("{:012}", NEXT.fetch_add(1, Ordering::Relaxed));
         let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(Moto::shared().url())
+            .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
             .retry_config(RetryConfig::standard().with_max_attempts(2))

@@ -99,6 +99,8 @@ pub async fn run(
 
     let mut infos: BTreeMap<String, ClusterInfo> = BTreeMap::new();
     let mut chosen: BTreeMap<Action, BTreeSet<String>> = BTreeMap::new();
+    // Why auto chose an action, shown on clusters that did not fail.
+    let mut reasons: BTreeMap<String, String> = BTreeMap::new();
     for (name, described) in described {
         let info = match described {
             Ok(info) => info,
@@ -108,8 +110,11 @@ pub async fn run(
             }
         };
         match choose(config, request.action, named, &info, now) {
-            Choice::Act(action) => {
+            Choice::Act(action, why) => {
                 chosen.entry(action).or_default().insert(name.clone());
+                if let Some(why) = why {
+                    reasons.insert(name.clone(), why);
+                }
             }
             Choice::Report(report) => {
                 reports.insert(name.clone(), report);
@@ -166,7 +171,7 @@ pub async fn run(
                 }
             }
         }
-        return Ok(finish(request, reports, &waves, deps.api_calls.get() - calls_before));
+        return Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before));
     }
 
     // Stop dependents before what they need; start what is needed before its dependents.
@@ -209,11 +214,12 @@ pub async fn run(
             }
         }
     }
-    Ok(finish(request, reports, &waves, deps.api_calls.get() - calls_before))
+    Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before))
 }
 
 enum Choice {
-    Act(Action),
+    /// Act, and (for auto) why.
+    Act(Action, Option<String>),
     /// Looked at and reported, but not acted on.
     Report(ClusterReport),
     /// Not opted in: left out of the report.
@@ -223,8 +229,8 @@ enum Choice {
 fn choose(config: &Config, requested: RequestedAction, named: bool, info: &ClusterInfo, now: Timestamp) -> Choice {
     let opted_in = |tag: &str| info.tags.get(tag).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     match requested {
-        RequestedAction::Stop if named || opted_in(&config.stop_tag) => Choice::Act(Action::Stop),
-        RequestedAction::Start if named || opted_in(&config.start_tag) => Choice::Act(Action::Start),
+        RequestedAction::Stop if named || opted_in(&config.stop_tag) => Choice::Act(Action::Stop, None),
+        RequestedAction::Start if named || opted_in(&config.start_tag) => Choice::Act(Action::Start, None),
         RequestedAction::Stop | RequestedAction::Start => Choice::NotSelected,
         RequestedAction::Auto => {
             let Some(schedule) = info.tags.get(&config.schedule_tag) else {
@@ -249,7 +255,13 @@ fn choose(config: &Config, requested: RequestedAction, named: bool, info: &Clust
                 }
             };
             match core::auto_action(&schedule, last, now) {
-                Ok(action) => Choice::Act(action),
+                Ok(due) => {
+                    let at = due.at.strftime("%Y-%m-%dT%H:%M:%SZ");
+                    Choice::Act(
+                        due.action,
+                        Some(format!("{} scheduled at {at} (tag in {})", due.action, schedule.zone_name())),
+                    )
+                }
                 Err(reason) => Choice::Report(ClusterReport::new(&info.name, None).with_reason(reason)),
             }
         }
@@ -417,10 +429,16 @@ fn held_back_by(
 
 fn finish(
     request: &Request,
-    reports: BTreeMap<String, ClusterReport>,
+    mut reports: BTreeMap<String, ClusterReport>,
+    reasons: &BTreeMap<String, String>,
     waves: &BTreeMap<Action, Vec<Vec<String>>>,
     api_calls: u64,
 ) -> Report {
+    for (name, why) in reasons {
+        if let Some(report) = reports.get_mut(name).filter(|r| r.reason.is_empty()) {
+            report.reason = why.clone();
+        }
+    }
     let clusters: Vec<ClusterReport> = reports.into_values().collect();
     Report {
         action: match request.action {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 
-use super::schedule::Schedule;
+use super::schedule::{Schedule, Transition};
 use super::tags::{START_SIZE_TAG, saved_tag_key};
 use super::{Action, Sizes};
 
@@ -102,10 +102,10 @@ impl LastAction {
     }
 }
 
-/// For `action: auto`: the action due now, if a scheduled moment has passed since the
+/// For `action: auto`: the scheduled moment due now, if a scheduled moment has passed since the
 /// scheduler last acted on the cluster. A manual stop or start counts as acting, so an
 /// early wake-up is not undone by the next hourly run, only by the next scheduled moment.
-pub fn auto_action(schedule: &Schedule, last: Option<LastAction>, now: Timestamp) -> Result<Action, String> {
+pub fn auto_action(schedule: &Schedule, last: Option<LastAction>, now: Timestamp) -> Result<Transition, String> {
     let Some(transition) = schedule.last_transition(now) else {
         return Err("no scheduled moment has passed yet".to_owned());
     };
@@ -117,6 +117,6 @@ pub fn auto_action(schedule: &Schedule, last: Option<LastAction>, now: Timestamp
             last.action,
             last.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )),
-        _ => Ok(transition.action),
+        _ => Ok(transition),
     }
 }

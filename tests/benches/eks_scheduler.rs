@@ -1,0 +1,153 @@
+//! `make bench-eks`: stops and starts 30 clusters of 3 managed nodegroups each against
+//! the local emulator, with clusters handled concurrently and one at a time, and prints
+//! wall time and AWS API calls per nodegroup side by side.
+//!
+//! The emulator answers in a few milliseconds, one request at a time, and applies updates
+//! at once, so against it concurrency barely shows. The same runs are repeated through a
+//! loopback proxy that holds each request 50 ms, about an AWS API round trip, which is
+//! where handling clusters concurrently pays. EKS's own scaling time is not modelled.
+
+#![allow(clippy::print_stdout)] // a command-line report
+
+#[path = "../support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
+use eks_scheduler::core::{Request, RequestedAction, Status};
+use eks_scheduler::{Config, Deps, run};
+use jiff::Timestamp;
+use support::{Moto, TestAccount};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const CLUSTERS: usize = 30;
+const NODEGROUPS_PER_CLUSTER: usize = 3;
+const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
+/// Added to every request by the latency proxy.
+const ROUND_TRIP: Duration = Duration::from_millis(50);
+
+struct Measured {
+    wall: Duration,
+    api_calls: u64,
+}
+
+async fn seed(eks: &aws_sdk_eks::Client) -> Result<()> {
+    for c in 0..CLUSTERS {
+        let name = format!("bench-{c:02}");
+        let tags =
+            HashMap::from([("auto-stop".to_owned(), "true".to_owned()), ("auto-start".to_owned(), "true".to_owned())]);
+        eks.create_cluster()
+            .name(&name)
+            .role_arn(ROLE)
+            .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-1").build())
+            .set_tags(Some(tags))
+            .send()
+            .await?;
+        for n in 0..NODEGROUPS_PER_CLUSTER {
+            let desired = i32::try_from(n + 1)?;
+            eks.create_nodegroup()
+                .cluster_name(&name)
+                .nodegroup_name(format!("ng-{n}"))
+                .node_role(ROLE)
+                .subnets("subnet-1")
+                .scaling_config(
+                    NodegroupScalingConfig::builder().min_size(1).desired_size(desired).max_size(10).build(),
+                )
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn measure(deps: &Deps, action: RequestedAction) -> Result<Measured> {
+    let request = Request { action, dry_run: false, clusters: None };
+    let calls_before = deps.api_calls.get();
+    let started = Instant::now();
+    let report = run(deps, &request, Timestamp::now(), tokio::time::Instant::now() + Duration::from_secs(600)).await?;
+    let wall = started.elapsed();
+    let changed = report.clusters.iter().flat_map(|c| &c.nodegroups).filter(|n| n.status == Status::Changed).count();
+    anyhow::ensure!(changed == CLUSTERS * NODEGROUPS_PER_CLUSTER, "{action:?} changed {changed} nodegroups");
+    Ok(Measured { wall, api_calls: deps.api_calls.get() - calls_before })
+}
+
+/// A loopback proxy to the emulator that holds each chunk a client sends for `delay`.
+async fn latency_proxy(delay: Duration) -> Result<String> {
+    let upstream = Moto::shared().url().trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(&upstream).await else { return };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let to_server = async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                        tokio::time::sleep(delay).await;
+                        if server_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let to_client = async move {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                };
+                tokio::join!(to_server, to_client);
+            });
+        }
+    });
+    Ok(format!("http://{address}"))
+}
+
+async fn bench(endpoint: &str, max_concurrency: usize) -> Result<(Measured, Measured)> {
+    let account = TestAccount::at(endpoint).await;
+    let config = Config { max_concurrency, ..Config::from_env(&shared::config::Env::default())? };
+    let deps = Deps::new(config, &account.aws);
+    seed(&deps.eks).await?;
+    let stop = measure(&deps, RequestedAction::Stop).await?;
+    let start = measure(&deps, RequestedAction::Start).await?;
+    Ok((stop, start))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let nodegroups = (CLUSTERS * NODEGROUPS_PER_CLUSTER) as f64;
+    let concurrent = Config::from_env(&shared::config::Env::default())?.max_concurrency;
+    let direct = Moto::shared().url().to_owned();
+    let delayed = latency_proxy(ROUND_TRIP).await?;
+    println!(
+        "EKS scheduler: stop then start {CLUSTERS} clusters x {NODEGROUPS_PER_CLUSTER} managed nodegroups, moto server on loopback"
+    );
+    println!();
+    println!(
+        "| endpoint | mode | clusters in flight | stop wall | start wall | stop calls/nodegroup | start calls/nodegroup |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (endpoint_name, endpoint) in [("emulator", &direct), ("emulator + 50 ms a request", &delayed)] {
+        let mut walls = Vec::new();
+        for (mode, in_flight) in [("concurrent", concurrent), ("one at a time", 1)] {
+            let (stop, start) = bench(endpoint, in_flight).await?;
+            println!(
+                "| {endpoint_name} | {mode} | {in_flight} | {:.2} s | {:.2} s | {:.2} | {:.2} |",
+                stop.wall.as_secs_f64(),
+                start.wall.as_secs_f64(),
+                stop.api_calls as f64 / nodegroups,
+                start.api_calls as f64 / nodegroups,
+            );
+            walls.push(stop.wall + start.wall);
+        }
+        println!(
+            "| {endpoint_name} | speed-up from concurrency | | {:.2}x (stop + start) | | | |",
+            walls[1].as_secs_f64() / walls[0].as_secs_f64()
+        );
+    }
+    Ok(())
+}
