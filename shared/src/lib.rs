@@ -6,8 +6,10 @@
 //!   and a counter of the HTTP requests they send.
 //! - [`error`]: turning SDK errors into sentences and failures into Lambda diagnostics.
 //! - [`logging`]: tracing in Lambda's JSON log format.
+//! - [`spreadsheet`]: CSV cells that a spreadsheet will not run as formulas.
 
 pub mod aws;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod spreadsheet;

@@ -1,9 +1,8 @@
 //! CSV rendering: RFC 4180 (CRLF, quotes where needed), UTF-8, and cells that a
 //! spreadsheet would run as a formula are neutralised.
 
-use std::borrow::Cow;
-
 use jiff::Timestamp;
+use shared::spreadsheet::neutralize_formula;
 
 use super::format_time;
 use super::roles::RoleRow;
@@ -54,16 +53,6 @@ pub const ROLE_COLUMNS: &[&str] = &[
     "inline_policies",
     "trust_principals",
 ];
-
-/// A cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`,
-/// so a spreadsheet shows it as text instead of running it (OWASP "CSV injection").
-/// IAM names may legally start with `=`, `+`, `@` and `-`.
-pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
-    }
-}
 
 pub fn render_users_csv(rows: &[UserRow]) -> Result<Vec<u8>, csv::Error> {
     render(USER_COLUMNS, rows.iter().map(user_cells))

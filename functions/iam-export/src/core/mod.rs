@@ -10,7 +10,7 @@ mod roles;
 mod users;
 
 pub use credential_report::{AccessKeyUsage, CredentialRow, ROOT_ACCOUNT_USER, parse_credential_report};
-pub use csv_out::{ROLE_COLUMNS, USER_COLUMNS, neutralize_formula, render_roles_csv, render_users_csv};
+pub use csv_out::{ROLE_COLUMNS, USER_COLUMNS, render_roles_csv, render_users_csv};
 pub use event::{RunOptions, parse_event};
 pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
 pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};

@@ -319,24 +319,6 @@ fn join_puts_root_first_sorts_users_and_keeps_users_missing_from_the_report() {
 }
 
 #[test]
-fn formula_injection_is_neutralised() {
-    for (cell, expected) in [
-        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-        ("+SUM(1)", "'+SUM(1)"),
-        ("-2+3", "'-2+3"),
-        ("@admin", "'@admin"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("alice", "alice"),
-        ("", ""),
-        ("a=b", "a=b"),
-        ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
-    ] {
-        assert_eq!(neutralize_formula(cell), expected, "{cell:?}");
-    }
-}
-
-#[test]
 fn users_csv_is_rfc4180_with_documented_columns() {
     let mut tricky = user("=HYPERLINK(\"x\")");
     tricky.tags = vec![("note".into(), "a, \"quoted\" value".into())];

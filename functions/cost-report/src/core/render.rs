@@ -1,0 +1,376 @@
+//! Every rendering of one computed report: the CSV for finance, the HTML and text
+//! email, and the Slack Block Kit message. All from the same `CostReport`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+use shared::spreadsheet::neutralize_formula;
+
+use super::figures::{CostReport, Forecast, GroupBy, Line};
+
+pub const CSV_FILE_NAME: &str = "cost-by-service.csv";
+/// Slack's limits: blocks per message, characters per section text, per header.
+pub const MAX_SLACK_BLOCKS: usize = 50;
+pub const MAX_SLACK_TEXT: usize = 3000;
+const MAX_SLACK_HEADER: usize = 150;
+/// Days in the Slack trend line.
+const SLACK_TREND_DAYS: usize = 14;
+
+/// One row per day and group over the whole window; a group with no cost on a day is 0.
+pub fn render_csv(report: &CostReport) -> Result<Vec<u8>, csv::Error> {
+    let keys: BTreeSet<&String> = report.days.iter().flat_map(|(_, _, groups)| groups.keys()).collect();
+    let column = match &report.group_by {
+        GroupBy::Service => "service".to_owned(),
+        GroupBy::LinkedAccount => "linked_account".to_owned(),
+        GroupBy::Tag(key) => format!("tag:{key}"),
+    };
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    writer.write_record(["date", column.as_str(), "amount", "unit", "estimated"])?;
+    for (date, estimated, groups) in &report.days {
+        for key in &keys {
+            let amount = groups.get(*key).copied().unwrap_or_default();
+            let date = date.to_string();
+            let amount = amount.normalize().to_string();
+            let estimated = estimated.to_string();
+            writer.write_record([date.as_str(), &neutralize_formula(key), &amount, &report.unit, &estimated])?;
+        }
+    }
+    writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailContent {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// The summary figures as (label, value) pairs, shared by every rendering.
+fn summary_rows(report: &CostReport) -> Vec<(String, String)> {
+    let estimated = |flag: bool| if flag { " (estimated)" } else { "" };
+    let signed = |amount: Decimal| {
+        let text = report.money(amount);
+        if amount > Decimal::ZERO { format!("+{text}") } else { text }
+    };
+    let forecast = match &report.forecast {
+        Forecast::Available { month_total } => format!("{} (forecast)", report.money(*month_total)),
+        Forecast::Complete { month_total } => format!("{} (month complete)", report.money(*month_total)),
+        Forecast::Unavailable { reason } => format!("forecast unavailable: {reason}"),
+    };
+    vec![
+        (
+            format!("{} ({})", report.window.report_day, weekday(report)),
+            format!("{}{}", report.money(report.report_day_total), estimated(report.report_day_estimated())),
+        ),
+        (
+            "Change from the day before".to_owned(),
+            format!("{} ({})", signed(report.day_change()), report.day_change_text()),
+        ),
+        (
+            "Month to date".to_owned(),
+            format!("{}{}", report.money(report.month_to_date), estimated(report.month_to_date_estimated())),
+        ),
+        (
+            "Same days last month".to_owned(),
+            format!("{} ({} this month)", report.money(report.last_month_same_days), report.month_change_text()),
+        ),
+        ("Month total".to_owned(), forecast),
+    ]
+}
+
+fn weekday(report: &CostReport) -> String {
+    report.window.report_day.strftime("%A").to_string()
+}
+
+fn subject(report: &CostReport) -> String {
+    let alert = if report.alerts.is_empty() { "" } else { "[ALERT] " };
+    format!(
+        "{alert}AWS cost {}: {} ({})",
+        report.window.report_day,
+        report.money(report.report_day_total),
+        report.day_change_text()
+    )
+}
+
+fn lines_with_other(report: &CostReport) -> Vec<&Line> {
+    report.top.iter().chain(report.other.iter()).collect()
+}
+
+pub fn render_email(report: &CostReport) -> EmailContent {
+    EmailContent { subject: subject(report), html: render_html(report), text: render_text(report) }
+}
+
+fn render_text(report: &CostReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "AWS cost report for {}", report.window.report_day);
+    let _ = writeln!(text, "{} by {}, {}\n", report.metric.as_str(), report.group_by.label(), report.unit);
+    for alert in &report.alerts {
+        let _ = writeln!(text, "ALERT: {alert}");
+    }
+    if !report.alerts.is_empty() {
+        text.push('\n');
+    }
+    for (label, value) in summary_rows(report) {
+        let _ = writeln!(text, "{label:<28} {value}");
+    }
+    let _ = writeln!(text, "\nTop {} by cost on {}:", report.group_by.label(), report.window.report_day);
+    for line in lines_with_other(report) {
+        let _ = writeln!(
+            text,
+            "  {:<40} {:>14} {:>10}",
+            truncate(&line.name, 40),
+            report.money(line.report_day),
+            line.change_text()
+        );
+    }
+    let _ = writeln!(text, "\nDaily totals (* estimated):");
+    for (date, total, estimated) in report.daily_totals() {
+        let _ = writeln!(text, "  {date}  {:>14}{}", report.money(total), if estimated { " *" } else { "" });
+    }
+    let _ = writeln!(text, "\nThe CSV attached has every day and {} of the window.", report.group_by.label());
+    text
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// HTML that mail clients render alike: tables, inline styles, no scripts, no remote images.
+fn render_html(report: &CostReport) -> String {
+    const CELL: &str = "padding:6px 8px;border-bottom:1px solid #e4e7eb;font-size:14px";
+    const NUMBER: &str =
+        "padding:6px 8px;border-bottom:1px solid #e4e7eb;font-size:14px;text-align:right;white-space:nowrap";
+    let mut html = String::new();
+    let title = format!("AWS cost report for {}", report.window.report_day);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head>\
+         <body style=\"margin:0;padding:0;background:#f4f5f7;font-family:Arial,Helvetica,sans-serif;color:#1f2933\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f4f5f7\"><tr><td align=\"center\" style=\"padding:24px 8px\">\
+         <table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;width:100%;background:#ffffff;border:1px solid #e4e7eb\">\
+         <tr><td style=\"padding:24px 24px 8px\"><h1 style=\"margin:0;font-size:22px\">{title}</h1>\
+         <p style=\"margin:6px 0 0;color:#52606d;font-size:13px\">{} by {}, {}</p></td></tr>",
+        report.metric.as_str(),
+        escape_html(&report.group_by.label()),
+        escape_html(&report.unit),
+    );
+    for alert in &report.alerts {
+        let _ = write!(
+            html,
+            "<tr><td style=\"padding:8px 24px\"><div style=\"background:#fde8e8;border-left:4px solid #d64545;padding:10px 12px;font-size:14px\">\
+             <strong>Alert:</strong> {}</div></td></tr>",
+            escape_html(alert)
+        );
+    }
+    html.push_str("<tr><td style=\"padding:8px 24px\"><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\">");
+    for (label, value) in summary_rows(report) {
+        let _ = write!(
+            html,
+            "<tr><td style=\"{CELL}\">{}</td><td style=\"{NUMBER}\"><strong>{}</strong></td></tr>",
+            escape_html(&label),
+            escape_html(&value)
+        );
+    }
+    html.push_str("</table></td></tr>");
+
+    let _ = write!(
+        html,
+        "<tr><td style=\"padding:16px 24px 8px\"><h2 style=\"margin:0 0 8px;font-size:16px\">Top {} on {}</h2>\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\">\
+         <tr><th align=\"left\" style=\"{CELL};color:#52606d\">{}</th><th align=\"right\" style=\"{NUMBER};color:#52606d\">{}</th>\
+         <th align=\"right\" style=\"{NUMBER};color:#52606d\">Day before</th><th align=\"right\" style=\"{NUMBER};color:#52606d\">Change</th></tr>",
+        escape_html(&report.group_by.label()),
+        report.window.report_day,
+        escape_html(&capitalize(&report.group_by.label())),
+        report.window.report_day,
+    );
+    for line in lines_with_other(report) {
+        let color = if line.change() > Decimal::ZERO { "#b42318" } else { "#1f7a3a" };
+        let _ = write!(
+            html,
+            "<tr><td style=\"{CELL}\">{}</td><td style=\"{NUMBER}\">{}</td><td style=\"{NUMBER}\">{}</td><td style=\"{NUMBER};color:{color}\">{}</td></tr>",
+            escape_html(&line.name),
+            report.money(line.report_day),
+            report.money(line.day_before),
+            line.change_text(),
+        );
+    }
+    let _ = write!(
+        html,
+        "<tr><td style=\"{CELL}\"><strong>Total</strong></td><td style=\"{NUMBER}\"><strong>{}</strong></td><td style=\"{NUMBER}\">{}</td><td style=\"{NUMBER}\">{}</td></tr></table></td></tr>",
+        report.money(report.report_day_total),
+        report.money(report.day_before_total),
+        report.day_change_text(),
+    );
+
+    // The chart: one row a day, the bar a table cell whose width is the day's share of the largest.
+    let totals = report.daily_totals();
+    let largest = totals.iter().map(|(_, t, _)| *t).max().unwrap_or_default();
+    let _ = write!(
+        html,
+        "<tr><td style=\"padding:16px 24px 8px\"><h2 style=\"margin:0 0 8px;font-size:16px\">Daily total, last {} days</h2>\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"font-size:12px\">",
+        totals.len()
+    );
+    for (date, total, estimated) in &totals {
+        let percent = if largest > Decimal::ZERO && *total > Decimal::ZERO {
+            (*total * Decimal::ONE_HUNDRED / largest).round().max(Decimal::ONE).to_string()
+        } else {
+            "0".to_owned()
+        };
+        let color = if *date == report.window.report_day {
+            "#d64545"
+        } else if *estimated {
+            "#9fb3c8"
+        } else {
+            "#3e7bfa"
+        };
+        let bar = if percent == "0" {
+            String::new()
+        } else {
+            format!(
+                "<table role=\"presentation\" width=\"{percent}%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td height=\"12\" bgcolor=\"{color}\" style=\"background:{color};height:12px;line-height:12px;font-size:1px\">&nbsp;</td></tr></table>"
+            )
+        };
+        let _ = write!(
+            html,
+            "<tr><td width=\"88\" style=\"padding:2px 8px 2px 0;white-space:nowrap;color:#52606d\">{}</td><td style=\"padding:2px 0\">{bar}</td>\
+             <td width=\"96\" align=\"right\" style=\"padding:2px 0 2px 8px;white-space:nowrap\">{}{}</td></tr>",
+            date.strftime("%a %d %b"),
+            report.money(*total),
+            if *estimated { "*" } else { "" },
+        );
+    }
+    html.push_str("</table></td></tr>");
+    let _ = write!(
+        html,
+        "<tr><td style=\"padding:16px 24px 24px;color:#7b8794;font-size:12px\">* estimated by AWS: the figure may still change. \
+         The attached {CSV_FILE_NAME} has every day and {} of the window. Cost Explorer end dates are exclusive; \
+         the day reported is {} in the report's time zone.</td></tr></table></td></tr></table></body></html>",
+        escape_html(&report.group_by.label()),
+        report.window.report_day,
+    );
+    html
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn escape_mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A Block Kit message within Slack's limits, whatever the number of services.
+pub fn render_slack(report: &CostReport) -> Value {
+    let header = truncate(
+        &format!(
+            "{}AWS cost {}: {}",
+            if report.alerts.is_empty() { "" } else { "🚨 " },
+            report.window.report_day,
+            report.money(report.report_day_total)
+        ),
+        MAX_SLACK_HEADER,
+    );
+    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
+    if !report.alerts.is_empty() {
+        let alerts: Vec<String> =
+            report.alerts.iter().map(|a| format!(":rotating_light: *Alert:* {}", escape_mrkdwn(a))).collect();
+        blocks.push(section(&fit_lines(&alerts, MAX_SLACK_TEXT, "alerts")));
+    }
+    let fields: Vec<Value> = summary_rows(report)
+        .into_iter()
+        .map(|(label, value)| json!({"type": "mrkdwn", "text": format!("*{}*\n{}", escape_mrkdwn(&label), escape_mrkdwn(&value))}))
+        .collect();
+    blocks.push(json!({"type": "section", "fields": fields}));
+
+    let heading = format!("*Top {} on {}*", report.group_by.label(), report.window.report_day);
+    let lines: Vec<String> = lines_with_other(report)
+        .iter()
+        .map(|line| {
+            format!(
+                "• {} — {} ({})",
+                escape_mrkdwn(&truncate(&line.name, 80)),
+                report.money(line.report_day),
+                line.change_text()
+            )
+        })
+        .collect();
+    let budget = MAX_SLACK_TEXT - heading.len() - 1;
+    blocks.push(section(&format!("{heading}\n{}", fit_lines(&lines, budget, report.group_by.label().as_str()))));
+
+    let trend: Vec<(jiff::civil::Date, Decimal, bool)> =
+        report.daily_totals().into_iter().rev().take(SLACK_TREND_DAYS).rev().collect();
+    if let (Some(first), Some(last)) = (trend.first(), trend.last()) {
+        blocks.push(section(&format!(
+            "*Trend, {} days:* `{}` {} → {}",
+            trend.len(),
+            sparkline(&trend.iter().map(|(_, t, _)| *t).collect::<Vec<_>>()),
+            report.money(first.1),
+            report.money(last.1),
+        )));
+    }
+    let estimated =
+        if report.report_day_estimated() { " · figures for the day are estimated and may change" } else { "" };
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+        "{} · {} · by {}{estimated} · CSV and HTML report by email", report.metric.as_str(), report.unit, escape_mrkdwn(&report.group_by.label())
+    )}]}));
+    blocks.truncate(MAX_SLACK_BLOCKS);
+    json!({"text": subject(report), "blocks": blocks})
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+/// As many whole lines as fit in `budget` characters, then "… and N more".
+fn fit_lines(lines: &[String], budget: usize, what: &str) -> String {
+    let mut text = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        let separator = usize::from(!text.is_empty());
+        let after = lines.len() - index - 1;
+        // Room is kept for the "… and N more" line that would follow this one.
+        let tail = if after > 0 { format!("\n… and {after} more {what}").chars().count() } else { 0 };
+        if text.chars().count() + separator + line.chars().count() + tail > budget {
+            if separator == 1 {
+                text.push('\n');
+            }
+            let _ = write!(text, "… and {} more {what}", lines.len() - index);
+            return text;
+        }
+        if separator == 1 {
+            text.push('\n');
+        }
+        text.push_str(line);
+    }
+    text
+}
+
+fn sparkline(values: &[Decimal]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let largest = values.iter().copied().max().unwrap_or_default();
+    values
+        .iter()
+        .map(|value| {
+            if largest <= Decimal::ZERO {
+                return BARS[0];
+            }
+            let step = (*value * Decimal::from(7) / largest).round();
+            BARS[step.to_usize().unwrap_or(0).min(7)]
+        })
+        .collect()
+}

@@ -1,0 +1,355 @@
+#![allow(clippy::type_complexity)] // case tables
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::*;
+
+fn date(text: &str) -> Date {
+    text.parse().expect("test date")
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).expect("test decimal")
+}
+
+#[test]
+fn the_report_day_is_yesterday_in_the_report_time_zone() {
+    let cases: &[(&str, &str, Option<&str>, Result<&str, &str>)] = &[
+        ("2026-11-22T06:00:00Z", "UTC", None, Ok("2026-11-21")),
+        // 23:30 UTC on the 22nd is already the 23rd in Auckland, and still the 22nd in Los Angeles.
+        ("2026-11-22T23:30:00Z", "Pacific/Auckland", None, Ok("2026-11-22")),
+        ("2026-11-22T05:00:00Z", "America/Los_Angeles", None, Ok("2026-11-20")),
+        ("2027-01-01T00:30:00Z", "UTC", None, Ok("2026-12-31")),
+        ("2026-11-22T06:00:00Z", "UTC", Some("2026-10-31"), Ok("2026-10-31")),
+        ("2026-11-22T06:00:00Z", "UTC", Some("2026-11-22"), Err("date 2026-11-22 is not before today (2026-11-22")),
+        ("2026-11-22T06:00:00Z", "UTC", Some("2027-01-01"), Err("date 2027-01-01 is not before today")),
+    ];
+    for (now, zone, requested, expected) in cases {
+        let now: Timestamp = now.parse().expect("now");
+        let zone = TimeZone::get(zone).expect("zone");
+        let got = report_day(now, &zone, requested.map(date)).map(|d| d.to_string());
+        match expected {
+            Ok(day) => assert_eq!(got.as_deref(), Ok(*day), "{now} {zone:?}"),
+            Err(start) => assert!(got.as_ref().is_err_and(|e| e.starts_with(start)), "{now}: {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn windows_cover_last_month_and_30_days_with_an_exclusive_end() {
+    for (report_day, start, end) in [
+        ("2026-11-21", "2026-10-01", "2026-11-22"),
+        ("2026-11-30", "2026-10-01", "2026-12-01"),
+        // On the 1st, 30 days reach back before the previous month's start.
+        ("2026-03-01", "2026-01-31", "2026-03-02"),
+        ("2027-01-01", "2026-12-01", "2027-01-02"),
+        ("2026-12-31", "2026-11-01", "2027-01-01"),
+        ("2028-02-29", "2028-01-01", "2028-03-01"),
+        // In a leap year 29 days before March 1 is February 1, the previous month's start.
+        ("2028-03-01", "2028-02-01", "2028-03-02"),
+    ] {
+        let window = window_for(date(report_day));
+        assert_eq!((window.start, window.end_exclusive), (date(start), date(end)), "{report_day}");
+        let query = cost_query(&window, Metric::UnblendedCost, &GroupBy::Service);
+        assert_eq!((query.start, query.end_exclusive), (date(start), date(end)));
+    }
+}
+
+#[test]
+fn the_forecast_covers_the_rest_of_the_month_from_today() {
+    for (report_day, today, expected) in [
+        ("2026-11-21", "2026-11-22", Some(("2026-11-22", "2026-12-01"))),
+        ("2026-02-27", "2026-02-28", Some(("2026-02-28", "2026-03-01"))),
+        ("2026-11-30", "2026-12-01", None),
+        ("2026-12-31", "2027-01-01", None),
+        ("2026-11-10", "2026-11-22", None),
+    ] {
+        let got = forecast_query(&window_for(date(report_day)), date(today)).map(|q| (q.start, q.end_exclusive));
+        assert_eq!(got, expected.map(|(s, e)| (date(s), date(e))), "{report_day} seen on {today}");
+    }
+}
+
+#[test]
+fn metrics_and_groupings_parse() {
+    for (text, metric, forecast) in [
+        ("UnblendedCost", Metric::UnblendedCost, "UNBLENDED_COST"),
+        ("amortizedcost", Metric::AmortizedCost, "AMORTIZED_COST"),
+        ("NetUnblendedCost", Metric::NetUnblendedCost, "NET_UNBLENDED_COST"),
+        ("NetAmortizedCost", Metric::NetAmortizedCost, "NET_AMORTIZED_COST"),
+    ] {
+        let parsed: Metric = text.parse().expect("metric");
+        assert_eq!((parsed, parsed.forecast_name()), (metric, forecast));
+    }
+    assert!("BlendedCost".parse::<Metric>().is_err());
+    assert_eq!("SERVICE".parse::<GroupBy>(), Ok(GroupBy::Service));
+    assert_eq!("linked_account".parse::<GroupBy>(), Ok(GroupBy::LinkedAccount));
+    assert_eq!("TAG:team".parse::<GroupBy>(), Ok(GroupBy::Tag("team".into())));
+    assert!("TAG:".parse::<GroupBy>().is_err());
+    assert!("REGION".parse::<GroupBy>().is_err());
+    let tag = GroupBy::Tag("team".into());
+    assert_eq!(tag.display_key("team$payments"), "payments");
+    assert_eq!(tag.display_key("team$"), "(no team tag)");
+}
+
+#[test]
+fn money_and_percentages_read_well() {
+    for (amount, unit, expected) in [
+        ("1234.565", "USD", "$1,234.57"),
+        ("0.004", "USD", "$0.00"),
+        ("-0.004", "USD", "$0.00"),
+        ("-12.5", "USD", "-$12.50"),
+        ("1234567.1", "EUR", "1,234,567.10 EUR"),
+        ("999", "USD", "$999.00"),
+    ] {
+        assert_eq!(format_money(dec(amount), unit), expected, "{amount}");
+    }
+    assert_eq!(format_percent(Some(dec("12.345")), false), "+12.3%");
+    assert_eq!(format_percent(Some(dec("-4")), false), "-4.0%");
+    assert_eq!(format_percent(Some(Decimal::ZERO), false), "0.0%");
+    assert_eq!(format_percent(None, true), "new");
+    assert_eq!(format_percent(None, false), "–");
+}
+
+#[test]
+fn event_payloads() {
+    assert_eq!(parse_event(&Value::Null), Ok(None));
+    assert_eq!(parse_event(&json!({"detail-type": "Scheduled Event", "detail": {}})), Ok(None));
+    assert_eq!(parse_event(&json!({"date": "2026-10-31"})), Ok(Some(date("2026-10-31"))));
+    assert_eq!(
+        parse_event(&json!({"date": "31/10/2026"})),
+        Err(r#"date "31/10/2026" is not a date YYYY-MM-DD"#.into())
+    );
+    assert_eq!(
+        parse_event(&json!({"date": 20261031})),
+        Err("date is 20261031: expected a date string YYYY-MM-DD".into())
+    );
+    assert!(parse_event(&json!("yesterday")).is_err());
+}
+
+/// A day of results: (service, amount) pairs.
+fn day(on: &str, estimated: bool, groups: &[(&str, &str)]) -> CostDay {
+    CostDay {
+        date: date(on),
+        estimated,
+        groups: groups.iter().map(|(k, v)| (k.to_string(), dec(v))).collect(),
+        unit: Some("USD".into()),
+    }
+}
+
+fn report(days: &[CostDay], forecast: Result<Option<Decimal>, String>, top_n: usize, alerts: Alerts) -> CostReport {
+    build_report(window_for(date("2026-11-21")), Metric::UnblendedCost, GroupBy::Service, days, forecast, top_n, alerts)
+}
+
+#[test]
+fn pages_are_merged_by_day() {
+    let merged = merge_pages(vec![
+        day("2026-11-20", false, &[("EC2", "1")]),
+        day("2026-11-21", false, &[("EC2", "2")]),
+        day("2026-11-21", true, &[("S3", "3")]),
+    ]);
+    assert_eq!(merged.len(), 2);
+    assert_eq!(merged[1].groups.len(), 2);
+    assert!(merged[1].estimated);
+}
+
+#[test]
+fn figures_treat_missing_days_and_services_as_zero() {
+    let days = [
+        day("2026-10-01", false, &[("EC2", "10")]),
+        day("2026-10-21", false, &[("EC2", "5"), ("S3", "1")]),
+        day("2026-11-01", false, &[("EC2", "7")]),
+        // 2026-11-20 is missing entirely; S3 has no cost on the 21st.
+        day("2026-11-21", true, &[("EC2", "12.50"), ("Lambda", "0.25")]),
+    ];
+    let report = report(&days, Ok(Some(dec("100"))), 10, Alerts::default());
+
+    assert_eq!(report.days.len(), 52, "every day from 2026-10-01 to 2026-11-21");
+    assert_eq!(report.report_day_total, dec("12.75"));
+    assert_eq!(report.day_before_total, Decimal::ZERO);
+    assert_eq!(report.day_change_pct(), None);
+    assert_eq!(report.day_change_text(), "new");
+    assert!(report.report_day_estimated());
+    assert!(report.month_to_date_estimated());
+    assert_eq!(report.month_to_date, dec("19.75"));
+    assert_eq!(report.last_month_same_days, dec("16"), "October 1 to 21: 10 + 5 + 1");
+    assert_eq!(report.forecast, Forecast::Available { month_total: dec("119.75") });
+    let names: Vec<&str> = report.top.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["EC2", "Lambda"], "by the report day's cost; S3 had none on either day");
+    assert_eq!(report.daily_totals().len(), 30);
+    assert_eq!(report.daily_totals().last().map(|t| t.1), Some(dec("12.75")));
+}
+
+#[test]
+fn month_over_month_uses_the_same_days_or_all_of_a_shorter_month() {
+    let days: Vec<CostDay> = ["2026-02-27", "2026-02-28", "2026-03-30", "2026-03-31"]
+        .iter()
+        .map(|d| day(d, false, &[("EC2", "1")]))
+        .collect();
+    let report = build_report(
+        window_for(date("2026-03-31")),
+        Metric::UnblendedCost,
+        GroupBy::Service,
+        &days,
+        Ok(None),
+        10,
+        Alerts::default(),
+    );
+    assert_eq!(report.month_to_date, dec("2"));
+    assert_eq!(report.last_month_same_days, dec("2"), "March 31 compares with all of February");
+    assert_eq!(report.forecast, Forecast::Complete { month_total: dec("2") });
+}
+
+#[test]
+fn top_n_and_other() {
+    let groups: Vec<(String, String)> = (1..=15).map(|i| (format!("svc-{i:02}"), format!("{i}"))).collect();
+    let pairs: Vec<(&str, &str)> = groups.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let before: Vec<(&str, &str)> = vec![("svc-15", "10"), ("svc-01", "2")];
+    let report = report(
+        &[day("2026-11-20", false, &before), day("2026-11-21", false, &pairs)],
+        Err("x".into()),
+        3,
+        Alerts::default(),
+    );
+    let names: Vec<&str> = report.top.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["svc-15", "svc-14", "svc-13"]);
+    assert_eq!(report.top[0].change_text(), "+50.0%");
+    assert_eq!(report.top[1].change_text(), "new");
+    let other = report.other.as_ref().expect("other");
+    assert_eq!(other.name, "Other (12 more)");
+    assert_eq!(other.report_day, dec("78"), "1 + 2 + ... + 12");
+    assert_eq!(other.day_before, dec("2"));
+    assert_eq!(report.top.iter().map(|l| l.report_day).sum::<Decimal>() + other.report_day, report.report_day_total);
+    assert_eq!(report.forecast, Forecast::Unavailable { reason: "x".into() });
+}
+
+#[test]
+fn alerts_fire_only_when_a_threshold_is_crossed() {
+    let days = [day("2026-11-20", false, &[("EC2", "100")]), day("2026-11-21", false, &[("EC2", "130")])];
+    let cases: &[(Option<&str>, Option<&str>, &[&str])] = &[
+        (None, None, &[]),
+        (Some("200"), Some("50"), &[]),
+        (Some("130"), None, &[]),
+        (Some("129.99"), None, &["UnblendedCost cost $130.00 on 2026-11-21, above the alert threshold of $129.99"]),
+        (None, Some("30"), &[]),
+        (
+            None,
+            Some("29.9"),
+            &["cost rose +30.0% from the day before ($100.00 to $130.00), above the alert threshold of 29.9%"],
+        ),
+    ];
+    for (above, pct, expected) in cases {
+        let alerts = Alerts { daily_above: above.map(dec), change_pct_above: pct.map(dec) };
+        let got = report(&days, Ok(None), 10, alerts).alerts;
+        assert_eq!(got, *expected, "{above:?} {pct:?}");
+    }
+    let from_zero = [day("2026-11-21", false, &[("EC2", "5")])];
+    let alerts = Alerts { daily_above: None, change_pct_above: Some(dec("10")) };
+    assert_eq!(
+        report(&from_zero, Ok(None), 10, alerts).alerts,
+        ["cost rose from nothing the day before to $5.00, above the alert threshold of 10%"]
+    );
+}
+
+fn many_services(count: usize) -> CostReport {
+    let groups: Vec<(String, String)> = (0..count)
+        .map(|i| (format!("Amazon Service With A Long Name Number {i:03} <&>"), format!("{}.{:02}", i + 1, i % 100)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = groups.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let alerts = Alerts { daily_above: Some(dec("1")), change_pct_above: Some(dec("1")) };
+    report(
+        &[day("2026-11-20", false, &pairs[..count.min(10)]), day("2026-11-21", true, &pairs)],
+        Ok(Some(dec("10"))),
+        count,
+        alerts,
+    )
+}
+
+fn slack_texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(text)) = map.get("text") {
+                out.push(text.clone());
+            }
+            map.values().for_each(|v| slack_texts(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| slack_texts(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn slack_message_stays_within_limits_with_200_services() {
+    let message = render_slack(&many_services(200));
+    let blocks = message["blocks"].as_array().expect("blocks");
+    assert!(blocks.len() <= MAX_SLACK_BLOCKS, "{} blocks", blocks.len());
+    assert!(blocks[0]["text"]["text"].as_str().expect("header").chars().count() <= 150);
+    let mut texts = Vec::new();
+    slack_texts(&Value::Array(blocks.clone()), &mut texts);
+    for text in &texts {
+        assert!(text.chars().count() <= MAX_SLACK_TEXT, "{} characters", text.chars().count());
+    }
+    let top = texts.iter().find(|t| t.starts_with("*Top service on")).expect("top section");
+    assert!(top.contains("… and ") && top.ends_with("more service"), "{}", &top[top.len() - 60..]);
+    assert!(top.contains("&lt;&amp;&gt;"), "names are escaped for mrkdwn");
+    assert!(texts.iter().any(|t| t.contains(":rotating_light: *Alert:*")));
+    assert!(blocks[0]["text"]["text"].as_str().is_some_and(|h| h.starts_with("🚨 AWS cost 2026-11-21:")));
+}
+
+#[test]
+fn slack_message_lists_every_line_when_they_fit() {
+    let message = render_slack(&many_services(5));
+    let mut texts = Vec::new();
+    slack_texts(&message, &mut texts);
+    let top = texts.iter().find(|t| t.starts_with("*Top service on")).expect("top section");
+    assert_eq!(top.lines().count(), 6, "heading and five services: {top}");
+    assert!(!top.contains("more service"));
+    assert!(texts.iter().any(|t| t.starts_with("*Trend, ")), "a trend line");
+    assert!(message["text"].as_str().is_some_and(|t| t.starts_with("[ALERT] AWS cost 2026-11-21")), "fallback text");
+}
+
+#[test]
+fn email_html_is_self_contained_and_escaped_and_text_matches() {
+    let report = many_services(12);
+    let email = render_email(&report);
+    assert!(email.subject.starts_with("[ALERT] AWS cost 2026-11-21: "), "{}", email.subject);
+    let html = &email.html;
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for forbidden in ["<script", "src=", "url(", "<img", "<link"] {
+        assert!(!html.contains(forbidden), "no {forbidden} in the HTML");
+    }
+    assert!(html.contains("Amazon Service With A Long Name Number 011 &lt;&amp;&gt;"));
+    assert!(!html.contains("<&>"), "names are escaped");
+    assert!(html.contains("Daily total, last 30 days"));
+    assert_eq!(html.matches("bgcolor=").count(), 2, "two days with cost get a bar");
+    assert!(html.contains("<strong>Alert:</strong>"));
+    assert!(html.contains(&report.money(report.report_day_total)));
+    assert!(html.contains("(estimated)"));
+
+    let text = &email.text;
+    assert!(text.starts_with("AWS cost report for 2026-11-21\nUnblendedCost by service, USD\n"));
+    assert!(text.contains("ALERT: "));
+    assert!(text.contains("Month to date"));
+    assert!(text.contains(&report.money(report.report_day_total)));
+    assert!(text.lines().any(|l| l.starts_with("  2026-11-21") && l.ends_with(" *")), "estimated day marked");
+}
+
+#[test]
+fn csv_has_one_row_per_day_and_service_with_zeros_and_flags() {
+    let days =
+        [day("2026-11-20", false, &[("EC2", "1.50")]), day("2026-11-21", true, &[("EC2", "2"), ("=cmd", "0.5")])];
+    let report = report(&days, Ok(None), 10, Alerts::default());
+    let text = String::from_utf8(render_csv(&report).expect("csv")).expect("utf-8");
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "date,service,amount,unit,estimated");
+    assert_eq!(lines.len(), 1 + 52 * 2, "every day of the window, both services");
+    assert!(lines.contains(&"2026-11-20,'=cmd,0,USD,false"), "a missing service is a zero row; formulas neutralised");
+    assert!(lines.contains(&"2026-11-20,EC2,1.5,USD,false"));
+    assert!(lines.contains(&"2026-11-21,EC2,2,USD,true"));
+    assert!(lines.contains(&"2026-10-01,EC2,0,USD,false"));
+}
