@@ -121,3 +121,39 @@ impl Intercept for ApiCallCounter {
         Ok(())
     }
 }
+
+/// Why an S3 upload failed, already in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutFailure {
+    /// The bucket does not exist (`NoSuchBucket`).
+    pub bucket_missing: bool,
+    pub message: String,
+    pub transient: bool,
+}
+
+/// Writes one object with server-side encryption: SSE-KMS with `kms_key_id`, SSE-S3 without.
+pub async fn put_encrypted(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    kms_key_id: Option<&str>,
+) -> Result<(), PutFailure> {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    let request = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body));
+    let request = match kms_key_id {
+        Some(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
+        None => request.server_side_encryption(ServerSideEncryption::Aes256),
+    };
+    request.send().await.map(|_| ()).map_err(|err| PutFailure {
+        bucket_missing: crate::error::code(&err) == Some("NoSuchBucket"),
+        message: crate::error::describe(&err),
+        transient: crate::error::is_transient(&err),
+    })
+}

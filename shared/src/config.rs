@@ -14,6 +14,9 @@ pub enum ConfigError {
     Missing { name: &'static str, expected: &'static str },
     #[error("invalid setting {name}={value:?}: expected {expected}")]
     Invalid { name: &'static str, value: String, expected: String },
+    /// A secret (a webhook URL, a token) that is malformed: its value is never shown.
+    #[error("invalid setting {name} (its value is a secret and is not shown): expected {expected}")]
+    InvalidSecret { name: &'static str, expected: String },
 }
 
 /// A snapshot of the environment, so configuration parsing is a pure function of it.

@@ -4,8 +4,6 @@
 use std::time::Duration;
 
 use aws_sdk_iam::types::EntityType;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_types::DateTime;
 use jiff::Timestamp;
 use shared::error::{describe, is_transient};
@@ -110,22 +108,15 @@ pub async fn put_csv(
     body: Vec<u8>,
     kms_key_id: Option<&str>,
 ) -> Result<(), IamExportError> {
-    let mut request =
-        s3.put_object().bucket(bucket).key(key).content_type("text/csv; charset=utf-8").body(ByteStream::from(body));
-    request = match kms_key_id {
-        Some(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
-        None => request.server_side_encryption(ServerSideEncryption::Aes256),
-    };
-    request.send().await.map(|_| ()).map_err(|err| {
-        let bucket_missing = shared::error::code(&err) == Some("NoSuchBucket");
-        if bucket_missing {
+    shared::aws::put_encrypted(s3, bucket, key, body, "text/csv; charset=utf-8", kms_key_id).await.map_err(|failure| {
+        if failure.bucket_missing {
             return IamExportError::BucketNotFound { bucket: bucket.to_owned() };
         }
         IamExportError::Upload {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
-            message: describe(&err),
-            transient: is_transient(&err),
+            message: failure.message,
+            transient: failure.transient,
         }
     })
 }

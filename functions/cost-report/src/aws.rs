@@ -1,0 +1,135 @@
+//! Thin async functions over Cost Explorer and SES: paging, and conversion from SDK
+//! types to core types.
+
+use std::str::FromStr;
+
+use aws_sdk_costexplorer::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Attachment, Body, Content, Destination, EmailContent as SesContent, Message};
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use shared::error::{describe, is_transient};
+
+use crate::config::EmailTarget;
+use crate::core::{CSV_FILE_NAME, CostDay, CostQuery, EmailContent, ForecastQuery, GroupBy, Metric};
+use crate::error::CostReportError;
+
+/// Every page of the one `GetCostAndUsage` request, as core days (pages not merged yet).
+pub async fn cost_and_usage(ce: &aws_sdk_costexplorer::Client, query: &CostQuery) -> Result<Vec<CostDay>, CostReportError> {
+    let (kind, key) = match &query.group_by {
+        GroupBy::Service => (GroupDefinitionType::Dimension, "SERVICE".to_owned()),
+        GroupBy::LinkedAccount => (GroupDefinitionType::Dimension, "LINKED_ACCOUNT".to_owned()),
+        GroupBy::Tag(tag) => (GroupDefinitionType::Tag, tag.clone()),
+    };
+    let metric = query.metric.as_str();
+    let mut days = Vec::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let output = ce
+            .get_cost_and_usage()
+            .time_period(interval(query.start, query.end_exclusive)?)
+            .granularity(Granularity::Daily)
+            .metrics(metric)
+            .group_by(GroupDefinition::builder().r#type(kind.clone()).key(&key).build())
+            .set_next_page_token(page_token.take())
+            .send()
+            .await
+            .map_err(|err| CostReportError::CostExplorer {
+                operation: "GetCostAndUsage",
+                message: describe(&err),
+                transient: is_transient(&err),
+            })?;
+        for result in output.results_by_time() {
+            let start = result.time_period().map(|p| p.start()).unwrap_or_default();
+            let date = Date::from_str(start).map_err(|_| CostReportError::CostExplorerAnswer(format!("a result starts on {start:?}, not a date")))?;
+            let mut unit = None;
+            let mut groups = Vec::new();
+            for group in result.groups() {
+                let name = group.keys().first().cloned().unwrap_or_default();
+                if let Some(value) = group.metrics().and_then(|m| m.get(metric)) {
+                    groups.push((name, amount(value.amount())?));
+                    unit = unit.or_else(|| value.unit().map(str::to_owned));
+                }
+            }
+            days.push(CostDay { date, estimated: result.estimated(), groups, unit });
+        }
+        page_token = output.next_page_token().filter(|t| !t.is_empty()).map(str::to_owned);
+        if page_token.is_none() {
+            return Ok(days);
+        }
+    }
+}
+
+/// The forecast total for the rest of the month. Tried once, not retried: the figure is
+/// optional, and each Cost Explorer request is billed.
+pub async fn cost_forecast(ce: &aws_sdk_costexplorer::Client, query: &ForecastQuery, metric: Metric) -> Result<Decimal, String> {
+    let no_retries = aws_sdk_costexplorer::config::Builder::default()
+        .retry_config(aws_sdk_costexplorer::config::retry::RetryConfig::disabled());
+    let output = ce
+        .get_cost_forecast()
+        .time_period(interval(query.start, query.end_exclusive).map_err(|e| e.to_string())?)
+        .metric(metric.forecast_name().into())
+        .granularity(Granularity::Monthly)
+        .customize()
+        .config_override(no_retries)
+        .send()
+        .await
+        .map_err(|err| describe(&err))?;
+    let total = output.total().ok_or("Cost Explorer returned no forecast total")?;
+    amount(total.amount()).map_err(|e| e.to_string())
+}
+
+/// Sends the report by SES v2, with the CSV attached.
+pub async fn send_email(
+    ses: &aws_sdk_sesv2::Client,
+    target: &EmailTarget,
+    email: &EmailContent,
+    csv: &[u8],
+) -> Result<(), String> {
+    let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|e| e.to_string());
+    let attachment = Attachment::builder()
+        .raw_content(Blob::new(csv.to_vec()))
+        .file_name(CSV_FILE_NAME)
+        .content_type("text/csv")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let message = Message::builder()
+        .subject(text(&email.subject)?)
+        .body(Body::builder().html(text(&email.html)?).text(text(&email.text)?).build())
+        .attachments(attachment)
+        .build();
+    ses.send_email()
+        .from_email_address(&target.from)
+        .destination(Destination::builder().set_to_addresses(Some(target.to.clone())).build())
+        .content(SesContent::builder().simple(message).build())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            let rejected = err.as_service_error().is_some_and(|e| e.is_message_rejected());
+            if rejected {
+                format!(
+                    "SES rejected the email from {}: {}; verify that address (or its domain) in SES, and while the account is in the SES sandbox, the recipients too",
+                    target.from,
+                    describe(&err)
+                )
+            } else {
+                format!("SES SendEmail failed: {}", describe(&err))
+            }
+        })
+}
+
+fn interval(start: Date, end_exclusive: Date) -> Result<DateInterval, CostReportError> {
+    DateInterval::builder()
+        .start(start.to_string())
+        .end(end_exclusive.to_string())
+        .build()
+        .map_err(|err| CostReportError::CostExplorerAnswer(err.to_string()))
+}
+
+fn amount(text: Option<&str>) -> Result<Decimal, CostReportError> {
+    let text = text.unwrap_or("0");
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .map_err(|_| CostReportError::CostExplorerAnswer(format!("amount {text:?} is not a number")))
+}

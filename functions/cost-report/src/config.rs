@@ -1,0 +1,184 @@
+//! The report's settings, read once at cold start. Every channel is optional, but
+//! at least one must be set.
+
+use std::fmt;
+
+use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+use shared::config::{ConfigError, Env};
+
+use crate::core::{Alerts, GroupBy, Metric};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvTarget {
+    pub bucket: String,
+    /// Without leading or trailing slashes; may be empty.
+    pub prefix: String,
+    pub kms_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailTarget {
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+/// A webhook URL: a secret, so its `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretUrl(***)")
+    }
+}
+
+/// When email and Slack are sent. The CSV is always written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    Always,
+    OnAlert,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub csv: Option<CsvTarget>,
+    pub email: Option<EmailTarget>,
+    pub slack: Option<SecretUrl>,
+    pub time_zone: TimeZone,
+    pub time_zone_name: String,
+    pub top_n: usize,
+    pub metric: Metric,
+    pub group_by: GroupBy,
+    pub alerts: Alerts,
+    pub notify: Notify,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let invalid = |name: &'static str, value: String, expected: &str| ConfigError::Invalid {
+            name,
+            value,
+            expected: expected.to_owned(),
+        };
+        let csv = env.optional("REPORT_BUCKET").map(|bucket| CsvTarget {
+            bucket,
+            prefix: env.optional("REPORT_PREFIX").unwrap_or_else(|| "cost-report".to_owned()).trim_matches('/').to_owned(),
+            kms_key_id: env.optional("KMS_KEY_ID"),
+        });
+        let email = match (env.optional("SES_FROM"), env.optional("SES_TO")) {
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::Missing { name: "SES_TO", expected: "comma-separated recipient addresses (SES_FROM is set)" }),
+            (None, Some(_)) => return Err(ConfigError::Missing { name: "SES_FROM", expected: "the verified sender address (SES_TO is set)" }),
+            (Some(from), Some(to)) => {
+                let to: Vec<String> = to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+                if let Some(bad) = to.iter().chain(std::iter::once(&from)).find(|a| !looks_like_address(a)) {
+                    let name = if *bad == from { "SES_FROM" } else { "SES_TO" };
+                    return Err(invalid(name, bad.clone(), "email addresses like ops@example.com, comma-separated for SES_TO"));
+                }
+                Some(EmailTarget { from, to })
+            }
+        };
+        let slack = match env.optional("SLACK_WEBHOOK_URL") {
+            None => None,
+            Some(url) if is_webhook_url(&url) => Some(SecretUrl(url)),
+            Some(_) => {
+                return Err(ConfigError::InvalidSecret {
+                    name: "SLACK_WEBHOOK_URL",
+                    expected: "a Slack incoming-webhook URL, https://hooks.slack.com/services/...".to_owned(),
+                });
+            }
+        };
+        if csv.is_none() && email.is_none() && slack.is_none() {
+            return Err(ConfigError::Missing {
+                name: "REPORT_BUCKET",
+                expected: "a bucket for the CSV; or set SES_FROM and SES_TO, or SLACK_WEBHOOK_URL: the report needs somewhere to go",
+            });
+        }
+        let time_zone_name = env.optional("REPORT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
+        let time_zone = TimeZone::get(&time_zone_name)
+            .map_err(|_| invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris"))?;
+        let top_n = env.parse_or("TOP_N", 10usize, "a whole number from 1 to 100")?;
+        if !(1..=100).contains(&top_n) {
+            return Err(invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
+        }
+        let metric = env.parse_or("COST_METRIC", Metric::UnblendedCost, Metric::FORM)?;
+        let group_by = env.parse_or("GROUP_BY", GroupBy::Service, GroupBy::FORM)?;
+        let amount = |name: &'static str, form: &str| -> Result<Option<Decimal>, ConfigError> {
+            env.optional(name)
+                .map(|value| {
+                    value.parse::<Decimal>().ok().filter(|d| *d >= Decimal::ZERO).ok_or_else(|| invalid(name, value, form))
+                })
+                .transpose()
+        };
+        let alerts = Alerts {
+            daily_above: amount("ALERT_DAILY_ABOVE", "an amount in the report's currency, like 250 or 99.50")?,
+            change_pct_above: amount("ALERT_CHANGE_PCT", "a percentage, like 20 for a 20% rise")?,
+        };
+        let notify = match env.optional("NOTIFY").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("always") => Notify::Always,
+            Some("on_alert") => Notify::OnAlert,
+            Some(other) => return Err(invalid("NOTIFY", other.to_owned(), "always or on_alert")),
+        };
+        Ok(Self { csv, email, slack, time_zone, time_zone_name, top_n, metric, group_by, alerts, notify })
+    }
+}
+
+fn looks_like_address(address: &str) -> bool {
+    address.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !address.contains(' '))
+}
+
+/// `https://…`, or `http://` to this machine (tests and the demo post to a local listener).
+fn is_webhook_url(url: &str) -> bool {
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+    (url.starts_with("https://") && url.len() > "https://".len()) || local.iter().any(|prefix| url.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn channels_are_optional_but_one_is_needed() {
+        let err = parse(&[]).expect_err("no channel");
+        assert!(err.starts_with("missing setting REPORT_BUCKET: set it to a bucket for the CSV; or set SES_FROM"), "{err}");
+        let config = parse(&[("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")]).expect("slack only");
+        assert!(config.csv.is_none() && config.email.is_none());
+        assert_eq!(format!("{:?}", config.slack), "Some(SecretUrl(***))", "the secret never shows in Debug");
+        let config = parse(&[("REPORT_BUCKET", "finance"), ("SES_FROM", "costs@example.com"), ("SES_TO", "a@example.com, b@example.com")])
+            .expect("csv and email");
+        assert_eq!(config.email.map(|e| e.to), Some(vec!["a@example.com".to_owned(), "b@example.com".to_owned()]));
+        assert_eq!(config.csv.map(|c| c.prefix), Some("cost-report".to_owned()));
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_never_show_the_secret() {
+        let secret = "http://hooks.example.com/services/T000/B000/very-secret-token";
+        for (pairs, expected) in [
+            (&[("SES_FROM", "costs@example.com")][..], "missing setting SES_TO"),
+            (&[("SES_TO", "a@example.com")][..], "missing setting SES_FROM"),
+            (&[("SES_FROM", "costs"), ("SES_TO", "a@example.com")][..], "invalid setting SES_FROM=\"costs\""),
+            (&[("SLACK_WEBHOOK_URL", secret)][..], "invalid setting SLACK_WEBHOOK_URL (its value is a secret and is not shown)"),
+            (&[("REPORT_BUCKET", "b"), ("REPORT_TIMEZONE", "CET+1")][..], "invalid setting REPORT_TIMEZONE"),
+            (&[("REPORT_BUCKET", "b"), ("TOP_N", "0")][..], "invalid setting TOP_N=\"0\""),
+            (&[("REPORT_BUCKET", "b"), ("COST_METRIC", "BlendedCost")][..], "invalid setting COST_METRIC=\"BlendedCost\": expected UnblendedCost, AmortizedCost"),
+            (&[("REPORT_BUCKET", "b"), ("GROUP_BY", "REGION")][..], "invalid setting GROUP_BY=\"REGION\": expected SERVICE, LINKED_ACCOUNT or TAG:"),
+            (&[("REPORT_BUCKET", "b"), ("ALERT_DAILY_ABOVE", "lots")][..], "invalid setting ALERT_DAILY_ABOVE=\"lots\""),
+            (&[("REPORT_BUCKET", "b"), ("NOTIFY", "sometimes")][..], "invalid setting NOTIFY=\"sometimes\": expected always or on_alert"),
+        ] {
+            let err = parse(pairs).expect_err("invalid");
+            assert!(err.starts_with(expected), "{err}");
+            assert!(!err.contains("very-secret-token"));
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! What can stop a report. A channel that fails does not stop the others: the run
+//! fails with [`CostReportError::ChannelsFailed`] after trying all of them.
+
+use lambda_runtime::Diagnostic;
+use shared::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CostReportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    #[error("Cost Explorer {operation} failed: {message}")]
+    CostExplorer { operation: &'static str, message: String, transient: bool },
+
+    #[error("Cost Explorer answered something unexpected: {0}")]
+    CostExplorerAnswer(String),
+
+    #[error("rendering the CSV failed: {0}")]
+    Csv(#[from] csv::Error),
+
+    /// The report was computed; these channels failed (the others were delivered).
+    #[error("{0}")]
+    ChannelsFailed(String),
+}
+
+impl From<CostReportError> for Diagnostic {
+    fn from(err: CostReportError) -> Self {
+        let error_type = match &err {
+            CostReportError::Config(_) => "InvalidConfiguration",
+            CostReportError::InvalidEvent(_) => "InvalidEvent",
+            CostReportError::CostExplorer { transient: true, .. } => "Retryable",
+            CostReportError::ChannelsFailed(_) => "ChannelsFailed",
+            _ => "NonRetryable",
+        };
+        shared::error::diagnostic(error_type, &err)
+    }
+}
