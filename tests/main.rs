@@ -1,6 +1,7 @@
 //! The workspace's one integration-test binary: a module per function, plus the
 //! checks that hold for all of them. Every AWS call goes to a real moto server.
 
+mod cost_report;
 mod eks_scheduler;
 mod events;
 mod iam_export;

@@ -15,7 +15,10 @@ use crate::core::{CSV_FILE_NAME, CostDay, CostQuery, EmailContent, ForecastQuery
 use crate::error::CostReportError;
 
 /// Every page of the one `GetCostAndUsage` request, as core days (pages not merged yet).
-pub async fn cost_and_usage(ce: &aws_sdk_costexplorer::Client, query: &CostQuery) -> Result<Vec<CostDay>, CostReportError> {
+pub async fn cost_and_usage(
+    ce: &aws_sdk_costexplorer::Client,
+    query: &CostQuery,
+) -> Result<Vec<CostDay>, CostReportError> {
     let (kind, key) = match &query.group_by {
         GroupBy::Service => (GroupDefinitionType::Dimension, "SERVICE".to_owned()),
         GroupBy::LinkedAccount => (GroupDefinitionType::Dimension, "LINKED_ACCOUNT".to_owned()),
@@ -41,7 +44,9 @@ pub async fn cost_and_usage(ce: &aws_sdk_costexplorer::Client, query: &CostQuery
             })?;
         for result in output.results_by_time() {
             let start = result.time_period().map(|p| p.start()).unwrap_or_default();
-            let date = Date::from_str(start).map_err(|_| CostReportError::CostExplorerAnswer(format!("a result starts on {start:?}, not a date")))?;
+            let date = Date::from_str(start).map_err(|_| {
+                CostReportError::CostExplorerAnswer(format!("a result starts on {start:?}, not a date"))
+            })?;
             let mut unit = None;
             let mut groups = Vec::new();
             for group in result.groups() {
@@ -62,7 +67,11 @@ pub async fn cost_and_usage(ce: &aws_sdk_costexplorer::Client, query: &CostQuery
 
 /// The forecast total for the rest of the month. Tried once, not retried: the figure is
 /// optional, and each Cost Explorer request is billed.
-pub async fn cost_forecast(ce: &aws_sdk_costexplorer::Client, query: &ForecastQuery, metric: Metric) -> Result<Decimal, String> {
+pub async fn cost_forecast(
+    ce: &aws_sdk_costexplorer::Client,
+    query: &ForecastQuery,
+    metric: Metric,
+) -> Result<Decimal, String> {
     let no_retries = aws_sdk_costexplorer::config::Builder::default()
         .retry_config(aws_sdk_costexplorer::config::retry::RetryConfig::disabled());
     let output = ce

@@ -69,18 +69,37 @@ impl Config {
         };
         let csv = env.optional("REPORT_BUCKET").map(|bucket| CsvTarget {
             bucket,
-            prefix: env.optional("REPORT_PREFIX").unwrap_or_else(|| "cost-report".to_owned()).trim_matches('/').to_owned(),
+            prefix: env
+                .optional("REPORT_PREFIX")
+                .unwrap_or_else(|| "cost-report".to_owned())
+                .trim_matches('/')
+                .to_owned(),
             kms_key_id: env.optional("KMS_KEY_ID"),
         });
         let email = match (env.optional("SES_FROM"), env.optional("SES_TO")) {
             (None, None) => None,
-            (Some(_), None) => return Err(ConfigError::Missing { name: "SES_TO", expected: "comma-separated recipient addresses (SES_FROM is set)" }),
-            (None, Some(_)) => return Err(ConfigError::Missing { name: "SES_FROM", expected: "the verified sender address (SES_TO is set)" }),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    name: "SES_TO",
+                    expected: "comma-separated recipient addresses (SES_FROM is set)",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    name: "SES_FROM",
+                    expected: "the verified sender address (SES_TO is set)",
+                });
+            }
             (Some(from), Some(to)) => {
-                let to: Vec<String> = to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+                let to: Vec<String> =
+                    to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
                 if let Some(bad) = to.iter().chain(std::iter::once(&from)).find(|a| !looks_like_address(a)) {
                     let name = if *bad == from { "SES_FROM" } else { "SES_TO" };
-                    return Err(invalid(name, bad.clone(), "email addresses like ops@example.com, comma-separated for SES_TO"));
+                    return Err(invalid(
+                        name,
+                        bad.clone(),
+                        "email addresses like ops@example.com, comma-separated for SES_TO",
+                    ));
                 }
                 Some(EmailTarget { from, to })
             }
@@ -102,8 +121,9 @@ impl Config {
             });
         }
         let time_zone_name = env.optional("REPORT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
-        let time_zone = TimeZone::get(&time_zone_name)
-            .map_err(|_| invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris"))?;
+        let time_zone = TimeZone::get(&time_zone_name).map_err(|_| {
+            invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris")
+        })?;
         let top_n = env.parse_or("TOP_N", 10usize, "a whole number from 1 to 100")?;
         if !(1..=100).contains(&top_n) {
             return Err(invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
@@ -113,7 +133,11 @@ impl Config {
         let amount = |name: &'static str, form: &str| -> Result<Option<Decimal>, ConfigError> {
             env.optional(name)
                 .map(|value| {
-                    value.parse::<Decimal>().ok().filter(|d| *d >= Decimal::ZERO).ok_or_else(|| invalid(name, value, form))
+                    value
+                        .parse::<Decimal>()
+                        .ok()
+                        .filter(|d| *d >= Decimal::ZERO)
+                        .ok_or_else(|| invalid(name, value, form))
                 })
                 .transpose()
         };
@@ -131,7 +155,9 @@ impl Config {
 }
 
 fn looks_like_address(address: &str) -> bool {
-    address.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !address.contains(' '))
+    address
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !address.contains(' '))
 }
 
 /// `https://…`, or `http://` to this machine (tests and the demo post to a local listener).
@@ -151,12 +177,19 @@ mod tests {
     #[test]
     fn channels_are_optional_but_one_is_needed() {
         let err = parse(&[]).expect_err("no channel");
-        assert!(err.starts_with("missing setting REPORT_BUCKET: set it to a bucket for the CSV; or set SES_FROM"), "{err}");
+        assert!(
+            err.starts_with("missing setting REPORT_BUCKET: set it to a bucket for the CSV; or set SES_FROM"),
+            "{err}"
+        );
         let config = parse(&[("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")]).expect("slack only");
         assert!(config.csv.is_none() && config.email.is_none());
         assert_eq!(format!("{:?}", config.slack), "Some(SecretUrl(***))", "the secret never shows in Debug");
-        let config = parse(&[("REPORT_BUCKET", "finance"), ("SES_FROM", "costs@example.com"), ("SES_TO", "a@example.com, b@example.com")])
-            .expect("csv and email");
+        let config = parse(&[
+            ("REPORT_BUCKET", "finance"),
+            ("SES_FROM", "costs@example.com"),
+            ("SES_TO", "a@example.com, b@example.com"),
+        ])
+        .expect("csv and email");
         assert_eq!(config.email.map(|e| e.to), Some(vec!["a@example.com".to_owned(), "b@example.com".to_owned()]));
         assert_eq!(config.csv.map(|c| c.prefix), Some("cost-report".to_owned()));
     }
@@ -168,13 +201,28 @@ mod tests {
             (&[("SES_FROM", "costs@example.com")][..], "missing setting SES_TO"),
             (&[("SES_TO", "a@example.com")][..], "missing setting SES_FROM"),
             (&[("SES_FROM", "costs"), ("SES_TO", "a@example.com")][..], "invalid setting SES_FROM=\"costs\""),
-            (&[("SLACK_WEBHOOK_URL", secret)][..], "invalid setting SLACK_WEBHOOK_URL (its value is a secret and is not shown)"),
+            (
+                &[("SLACK_WEBHOOK_URL", secret)][..],
+                "invalid setting SLACK_WEBHOOK_URL (its value is a secret and is not shown)",
+            ),
             (&[("REPORT_BUCKET", "b"), ("REPORT_TIMEZONE", "CET+1")][..], "invalid setting REPORT_TIMEZONE"),
             (&[("REPORT_BUCKET", "b"), ("TOP_N", "0")][..], "invalid setting TOP_N=\"0\""),
-            (&[("REPORT_BUCKET", "b"), ("COST_METRIC", "BlendedCost")][..], "invalid setting COST_METRIC=\"BlendedCost\": expected UnblendedCost, AmortizedCost"),
-            (&[("REPORT_BUCKET", "b"), ("GROUP_BY", "REGION")][..], "invalid setting GROUP_BY=\"REGION\": expected SERVICE, LINKED_ACCOUNT or TAG:"),
-            (&[("REPORT_BUCKET", "b"), ("ALERT_DAILY_ABOVE", "lots")][..], "invalid setting ALERT_DAILY_ABOVE=\"lots\""),
-            (&[("REPORT_BUCKET", "b"), ("NOTIFY", "sometimes")][..], "invalid setting NOTIFY=\"sometimes\": expected always or on_alert"),
+            (
+                &[("REPORT_BUCKET", "b"), ("COST_METRIC", "BlendedCost")][..],
+                "invalid setting COST_METRIC=\"BlendedCost\": expected UnblendedCost, AmortizedCost",
+            ),
+            (
+                &[("REPORT_BUCKET", "b"), ("GROUP_BY", "REGION")][..],
+                "invalid setting GROUP_BY=\"REGION\": expected SERVICE, LINKED_ACCOUNT or TAG:",
+            ),
+            (
+                &[("REPORT_BUCKET", "b"), ("ALERT_DAILY_ABOVE", "lots")][..],
+                "invalid setting ALERT_DAILY_ABOVE=\"lots\"",
+            ),
+            (
+                &[("REPORT_BUCKET", "b"), ("NOTIFY", "sometimes")][..],
+                "invalid setting NOTIFY=\"sometimes\": expected always or on_alert",
+            ),
         ] {
             let err = parse(pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

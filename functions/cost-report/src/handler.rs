@@ -149,7 +149,15 @@ pub async fn run(
         Some(forecast) => aws::cost_forecast(&deps.ce, &forecast, config.metric).await.map(Some),
         None => Ok(None),
     };
-    let report = core::build_report(window, config.metric, config.group_by.clone(), &days, forecast_rest, config.top_n, config.alerts);
+    let report = core::build_report(
+        window,
+        config.metric,
+        config.group_by.clone(),
+        &days,
+        forecast_rest,
+        config.top_n,
+        config.alerts,
+    );
     let cost_explorer_requests = deps.cost_explorer_requests.get() - requests_before;
 
     let csv = core::render_csv(&report)?;
@@ -176,7 +184,10 @@ pub async fn run(
                         "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
                         target.bucket
                     )),
-                    Err(failure) => ChannelStatus::failed(format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)),
+                    Err(failure) => ChannelStatus::failed(format!(
+                        "writing s3://{}/{key} failed: {}",
+                        target.bucket, failure.message
+                    )),
                 };
                 if status.status == "sent" {
                     csv_key = Some(key);
@@ -227,7 +238,9 @@ fn summarize(
     csv_key: Option<String>,
 ) -> RunSummary {
     let (forecast_month_total, forecast_note) = match &report.forecast {
-        Forecast::Available { month_total } => (Some(*month_total), "month to date plus Cost Explorer's forecast".to_owned()),
+        Forecast::Available { month_total } => {
+            (Some(*month_total), "month to date plus Cost Explorer's forecast".to_owned())
+        }
         Forecast::Complete { month_total } => (Some(*month_total), "the month is complete".to_owned()),
         Forecast::Unavailable { reason } => (None, format!("forecast unavailable: {reason}")),
     };

@@ -51,7 +51,8 @@ impl SlackWebhook {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map_or(backoff, Duration::from_secs);
-                    last_problem = format!("Slack answered 429 Too Many Requests (Retry-After {}s)", retry_after.as_secs());
+                    last_problem =
+                        format!("Slack answered 429 Too Many Requests (Retry-After {}s)", retry_after.as_secs());
                     if retry_after > MAX_RETRY_AFTER {
                         return Err(last_problem);
                     }

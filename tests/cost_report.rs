@@ -1,0 +1,251 @@
+//! The cost report end to end against the emulator: Cost Explorer results queued through
+//! the emulator's API, the CSV read back from S3, email counted through SES, and Slack
+//! posted to a real HTTP server in the test.
+//!
+//! The emulator answers `GetCostForecast` with HTTP 500: the report says "forecast
+//! unavailable" and carries on, which is what these runs check. It ignores the request's
+//! dates and grouping; the request itself is unit-tested in the core.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use cost_report::handler::csv_key_for;
+use cost_report::{Config, CostReportError, Deps, RunSummary, handle, run};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use lambda_runtime::{Context, LambdaEvent};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::support::http_listener::{Answer, HttpListener};
+use crate::support::{Moto, TestAccount, event};
+
+const SENDER: &str = "costs@example.com";
+
+fn date(text: &str) -> Date {
+    text.parse().expect("date")
+}
+
+/// A day of results: its date, whether it is estimated, and (service, amount) pairs.
+type SeedDay = (Date, bool, Vec<(&'static str, String)>);
+
+/// One `GetCostAndUsage` answer: for each day, whether it is estimated and (service, amount) pairs.
+fn ce_page(days: &[SeedDay], next_page_token: Option<&str>) -> Value {
+    let results: Vec<Value> = days
+        .iter()
+        .map(|(day, estimated, groups)| {
+            let groups: Vec<Value> = groups
+                .iter()
+                .map(|(service, amount)| {
+                    json!({"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}})
+                })
+                .collect();
+            let end = day.tomorrow().expect("tomorrow");
+            json!({"TimePeriod": {"Start": day.to_string(), "End": end.to_string()}, "Total": {}, "Groups": groups, "Estimated": estimated})
+        })
+        .collect();
+    let mut page = json!({"ResultsByTime": results, "DimensionValueAttributes": [], "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]});
+    if let Some(token) = next_page_token {
+        page["NextPageToken"] = json!(token);
+    }
+    page
+}
+
+/// Every day from `first` to `last`: EC2 varies by day, S3 is flat, Lambda is missing on
+/// Sundays, and `last` has a spike; the last two days are estimated.
+fn month_of_costs(first: Date, last: Date) -> Vec<SeedDay> {
+    let mut days = Vec::new();
+    let mut day = first;
+    while day <= last {
+        let ec2 = if day == last { "300.00".to_owned() } else { format!("{}.25", 100 + i32::from(day.day())) };
+        let mut groups = vec![
+            ("Amazon Elastic Compute Cloud - Compute", ec2),
+            ("Amazon Simple Storage Service", "20.00".to_owned()),
+        ];
+        if day.weekday() != jiff::civil::Weekday::Sunday {
+            groups.push(("AWS Lambda", "5.00".to_owned()));
+        }
+        let estimated = day >= last.yesterday().expect("day before");
+        days.push((day, estimated, groups));
+        day = day.tomorrow().expect("tomorrow");
+    }
+    days
+}
+
+async fn queue_cost_results(account: &TestAccount, results: Vec<Value>) -> Result<()> {
+    let response = reqwest::Client::new()
+        .post(format!("{}/moto-api/static/ce/cost-and-usage-results", Moto::shared().url()))
+        .header("content-type", "application/json")
+        .body(json!({"account_id": account.id, "results": results}).to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().as_u16() == 201, "queueing results: {}", response.status());
+    Ok(())
+}
+
+/// Recipients emailed from this account, by SES v1's `GetSendQuota` (the emulator counts SES v2 sends there).
+async fn emails_sent(account: &TestAccount) -> Result<u64> {
+    let response = reqwest::Client::new()
+        .post(format!("{}/", Moto::shared().url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-moto-account-id", &account.id)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body("Action=GetSendQuota&Version=2010-12-01")
+        .send()
+        .await?
+        .text()
+        .await?;
+    let sent = response
+        .split("<SentLast24Hours>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .with_context(|| format!("SentLast24Hours in {response}"))?;
+    Ok(sent.parse::<f64>()? as u64)
+}
+
+struct Setup {
+    account: TestAccount,
+    deps: Deps,
+    slack: HttpListener,
+    bucket: String,
+}
+
+async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
+    let account = TestAccount::new().await;
+    let bucket = account.bucket("finance-costs");
+    let slack = HttpListener::start(slack_script).await?;
+    let env = shared::config::Env::from_pairs([
+        ("REPORT_BUCKET", bucket.as_str()),
+        ("SES_FROM", sender),
+        ("SES_TO", "finops@example.com, platform@example.com"),
+        ("SLACK_WEBHOOK_URL", slack.url.as_str()),
+        ("TOP_N", "2"),
+        ("ALERT_CHANGE_PCT", "50"),
+    ]);
+    let deps = Deps::new(Config::from_env(&env)?, &account.aws);
+    deps.s3.create_bucket().bucket(&bucket).send().await?;
+    let ses = shared::aws_client!(aws_sdk_sesv2, &account.aws);
+    ses.create_email_identity().email_identity(SENDER).send().await?;
+    Ok(Setup { account, deps, slack, bucket })
+}
+
+async fn run_at(deps: &Deps, now: &str) -> Result<RunSummary> {
+    let now: Timestamp = now.parse()?;
+    Ok(run(deps, None, now, tokio::time::Instant::now() + Duration::from_secs(60)).await?)
+}
+
+async fn csv_rows(setup: &Setup, key: &str) -> Result<Vec<String>> {
+    let object = setup.deps.s3.get_object().bucket(&setup.bucket).key(key).send().await?;
+    let text = String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?;
+    Ok(text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+#[tokio::test]
+async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Result<()> {
+    // Given a month of costs with a spike on the report day, a verified sender, and a
+    // Slack that rate-limits the first post
+    let setup = setup(SENDER, vec![Answer::too_many_requests(1)]).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await?;
+
+    // When the daily report runs on the morning of 2026-11-22
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    // Then two billed requests were made: the costs and the (unavailable) forecast
+    assert_eq!(summary.cost_explorer_requests, 2);
+    assert_eq!(summary.report_day, "2026-11-21");
+    assert_eq!(summary.total, Decimal::from_str("325.00")?);
+    assert!(summary.estimated);
+    assert_eq!(summary.change_from_day_before, "+123.8%", "from 145.25 (120.25 + 20 + 5 on Friday the 20th)");
+    assert!(summary.forecast_note.starts_with("forecast unavailable"), "{}", summary.forecast_note);
+    assert_eq!(summary.top.len(), 3, "top 2 and Other");
+    assert_eq!(summary.top[2].name, "Other (1 more)");
+    assert_eq!(summary.alerts.len(), 1, "a rise above 50%");
+    for channel in ["csv", "email", "slack"] {
+        assert_eq!(summary.channels[channel].status, "sent", "{channel}: {:?}", summary.channels[channel]);
+    }
+
+    // The CSV: one row per day and service over the window, zeros where a service had none
+    let key = summary.csv_key.clone().context("csv key")?;
+    assert_eq!(key, csv_key_for("cost-report", date("2026-11-21")));
+    assert_eq!(key, "cost-report/2026/11/21/cost-by-service.csv");
+    let rows = csv_rows(&setup, &key).await?;
+    assert_eq!(rows[0], "date,service,amount,unit,estimated");
+    assert_eq!(rows.len(), 1 + 52 * 3);
+    assert!(rows.contains(&"2026-11-21,Amazon Elastic Compute Cloud - Compute,300,USD,true".to_owned()));
+    assert!(rows.contains(&"2026-11-15,AWS Lambda,0,USD,false".to_owned()), "a Sunday without Lambda is a zero");
+    assert!(rows.contains(&"2026-10-05,Amazon Simple Storage Service,20,USD,false".to_owned()));
+    let head = setup.deps.s3.head_object().bucket(&setup.bucket).key(&key).send().await?;
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+
+    // The email was sent once, to both recipients (SES counts each recipient against the quota)
+    assert_eq!(emails_sent(&setup.account).await?, 2);
+
+    // Slack was posted twice (429, then 200), with the same Block Kit message
+    let bodies = setup.slack.bodies();
+    assert_eq!(bodies.len(), 2, "retried after the 429");
+    assert_eq!(bodies[0], bodies[1]);
+    let message: Value = serde_json::from_str(&bodies[1])?;
+    let blocks = message["blocks"].as_array().context("blocks")?;
+    assert!(blocks.len() <= 50);
+    assert_eq!(blocks[0]["text"]["text"], "🚨 AWS cost 2026-11-21: $325.00");
+    assert!(message["text"].as_str().is_some_and(|t| t.starts_with("[ALERT] AWS cost 2026-11-21: $325.00 (+123.8%)")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_second_page_costs_one_more_request_and_is_merged() -> Result<()> {
+    let setup = setup(SENDER, Vec::new()).await?;
+    let days = month_of_costs(date("2026-10-01"), date("2026-11-21"));
+    // Cost Explorer splits groups across pages: EC2 on the first, the rest on the second.
+    let first: Vec<SeedDay> = days.iter().map(|(d, e, g)| (*d, *e, g[..1].to_vec())).collect();
+    let second: Vec<SeedDay> = days.iter().map(|(d, e, g)| (*d, *e, g[1..].to_vec())).collect();
+    queue_cost_results(&setup.account, vec![ce_page(&first, Some("page-2")), ce_page(&second, None)]).await?;
+
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    assert_eq!(summary.cost_explorer_requests, 3);
+    assert_eq!(summary.total, Decimal::from_str("325.00")?, "both pages counted");
+    let rows = csv_rows(&setup, summary.csv_key.as_deref().context("key")?).await?;
+    assert_eq!(rows.len(), 1 + 52 * 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unverified_sender_fails_clearly_while_csv_and_slack_are_delivered() -> Result<()> {
+    let setup = setup("not-verified@example.com", Vec::new()).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-20")), None)])
+        .await?;
+
+    // A backfill of 2026-11-20 through the handler, with the sample event.
+    let err = handle(&setup.deps, LambdaEvent::new(event("cost-report-backfill.json"), Context::default()))
+        .await
+        .expect_err("the email fails");
+
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "cost report for 2026-11-20: email: SES rejected the email from not-verified@example.com: MessageRejected"
+        ),
+        "{message}"
+    );
+    assert!(message.ends_with("(delivered: csv, slack)"), "{message}");
+    assert!(!message.contains("test-secret"), "the webhook URL never appears");
+    assert!(matches!(err, CostReportError::ChannelsFailed(_)));
+    assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "ChannelsFailed");
+    assert_eq!(emails_sent(&setup.account).await?, 0);
+    assert_eq!(setup.slack.bodies().len(), 1);
+    let rows = csv_rows(&setup, "cost-report/2026/11/20/cost-by-service.csv").await?;
+    assert!(rows.contains(&"2026-11-20,Amazon Elastic Compute Cloud - Compute,300,USD,true".to_owned()));
+    Ok(())
+}
+
+#[test]
+fn cost_report_events_parse() {
+    assert_eq!(cost_report::core::parse_event(&event("cost-report-scheduled.json")), Ok(None));
+    assert_eq!(cost_report::core::parse_event(&event("cost-report-backfill.json")), Ok(Some(date("2026-11-20"))));
+}
