@@ -13,13 +13,14 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lint-template demo bench bench-eks package clean
+.PHONY: help venv test lint-template demo email-preview bench bench-eks package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
 	@echo "make bench    every benchmark (bench-eks)"
+	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 
 venv: $(VENV)/.installed
 
@@ -40,6 +41,16 @@ lint-template: venv
 
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
+
+# Chromium comes from Debian's package, installed here when missing (needs root, as on CI and dev machines).
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	--disable-component-update --disable-sync --hide-scrollbars
+email-preview: venv
+	$(VENV)/bin/python scripts/demo.py --only cost-report
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	chromium $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=760,1600 \
+		--screenshot=$(CURDIR)/demo-output/cost-report-email.png file://$(CURDIR)/demo-output/cost-report-email.html 2>/dev/null
+	@echo "The email as recipients see it: demo-output/cost-report-email.png"
 
 bench: bench-eks
 

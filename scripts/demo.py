@@ -8,10 +8,17 @@ everything it started. Files the functions wrote are also copied under demo-outp
 
 from __future__ import annotations
 
+import argparse
 import csv
+import datetime as dt
+import http.server
 import io
 import json
+import logging
 import os
+import random
+import threading
+import urllib.request
 import signal
 import socket
 import subprocess
@@ -58,21 +65,17 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server():
-    """The emulator, stopped by closing its standard input."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts/moto_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """The emulator, in this process, so the demo can also read what it holds (sent emails)."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
     try:
-        line = process.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise SystemExit(f"the moto server did not start (said {line!r}); run `make venv` and try again")
-        yield line.removeprefix("listening on ")
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
     finally:
-        process.stdin.close()
-        process.wait(timeout=10)
+        server.stop()
 
 
 @contextmanager
@@ -90,8 +93,10 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
     }
     command = ["cargo", "lambda", "watch", "--quiet", "--ignore-changes", "--invoke-address", "127.0.0.1",
                "--invoke-port", str(port), "-p", package]
-    for key, value in variables.items():
-        command += ["--env-var", f"{key}={value}"]
+    # An env file, not --env-var: that option splits values on commas.
+    env_file = OUTPUT / f"{package}.env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
+    command += ["--env-file", str(env_file)]
     log_path = OUTPUT / f"{package}.log"
     log = open(log_path, "w")
     watch = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -118,15 +123,16 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
                 time.sleep(0.2)
         yield invoke
     finally:
-        os.killpg(watch.pid, signal.SIGTERM)
-        watch.wait(timeout=15)
+        if watch.poll() is None:
+            os.killpg(watch.pid, signal.SIGTERM)
+            watch.wait(timeout=15)
         log.close()
 
 
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "sesv2")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -335,12 +341,154 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     return restored
 
 
+# ---------------------------------------------------------------- cost report
+
+SERVICES = [
+    ("Amazon Elastic Compute Cloud - Compute", 412.0), ("Amazon Relational Database Service", 188.0),
+    ("Amazon Simple Storage Service", 96.0), ("Amazon Elastic Kubernetes Service", 72.0),
+    ("EC2 - Other", 64.0), ("Amazon CloudFront", 41.0), ("Amazon OpenSearch Service", 38.0),
+    ("AWS Lambda", 22.0), ("Amazon DynamoDB", 19.5), ("Amazon ElastiCache", 18.0),
+    ("Amazon Virtual Private Cloud", 16.0), ("Elastic Load Balancing", 14.5), ("Amazon CloudWatch", 12.0),
+    ("Amazon Managed Streaming for Apache Kafka", 11.0), ("AWS Key Management Service", 6.5),
+    ("Amazon Route 53", 4.2), ("Amazon Simple Queue Service", 3.8), ("Amazon Simple Notification Service", 2.9),
+    ("AWS Secrets Manager", 2.6), ("Amazon EC2 Container Registry (ECR)", 2.4), ("AWS Glue", 2.2),
+    ("Amazon Athena", 1.9), ("Amazon Kinesis", 1.7), ("AWS Config", 1.5), ("AWS CloudTrail", 1.3),
+    ("Amazon GuardDuty", 1.2), ("AWS Step Functions", 0.9), ("Amazon API Gateway", 0.8),
+    ("AWS Backup", 0.7), ("Amazon Simple Email Service", 0.4), ("AWS X-Ray", 0.3), ("Amazon Cognito", 0.2),
+    ("AWS Systems Manager", 0.1), ("Tax", 0.0),
+]
+
+
+def cost_results(report_day: dt.date) -> dict:
+    """A realistic month: weekday/weekend variation, noise, a spike on the report day, the last two days estimated."""
+    first_of_month = report_day.replace(day=1)
+    previous = (first_of_month - dt.timedelta(days=1)).replace(day=1)
+    start = min(previous, report_day - dt.timedelta(days=29))
+    rng = random.Random(42)
+    results = []
+    day = start
+    while day <= report_day:
+        weekend = 0.72 if day.weekday() >= 5 else 1.0
+        groups = []
+        for service, base in SERVICES:
+            if base == 0.0 and day.day != 1:
+                continue  # tax appears on the first of the month only
+            amount = (base or 57.0) * weekend * rng.uniform(0.9, 1.1)
+            if day == report_day and service in ("Amazon Elastic Compute Cloud - Compute", "Amazon OpenSearch Service"):
+                amount *= 2.6  # someone left a fleet running
+            groups.append({"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": f"{amount:.10f}", "Unit": "USD"}}})
+        results.append({"TimePeriod": {"Start": day.isoformat(), "End": (day + dt.timedelta(days=1)).isoformat()},
+                        "Total": {}, "Groups": groups, "Estimated": day >= report_day - dt.timedelta(days=1)})
+        day += dt.timedelta(days=1)
+    return {"ResultsByTime": results, "DimensionValueAttributes": [],
+            "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]}
+
+
+@contextmanager
+def slack_listener():
+    """A local HTTP server standing in for Slack's incoming webhook; collects the payloads."""
+    received: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the standard library's name)
+            length = int(self.headers.get("content-length", 0))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/demo", received
+    finally:
+        server.shutdown()
+
+
+def demo_cost_report(endpoint: str) -> bool:
+    heading("cost-report: yesterday's AWS costs to a CSV in S3, an HTML email and a Slack message")
+    aws = clients(endpoint)
+    report_day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    request = urllib.request.Request(f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+                                     data=json.dumps({"results": [cost_results(report_day)]}).encode(),
+                                     headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(request).close()
+    aws["s3"].create_bucket(Bucket="acme-finance-reports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    aws["sesv2"].create_email_identity(EmailIdentity="costs@acme.example")
+    print(f"Queued {len(SERVICES)} services of daily costs in the emulator's Cost Explorer, with a spike on {report_day}")
+    print("and its last two days estimated; verified costs@acme.example in SES; a local listener stands in for Slack.")
+    ok = True
+    with slack_listener() as (webhook, payloads):
+        env = {"REPORT_BUCKET": "acme-finance-reports", "SES_FROM": "costs@acme.example",
+               "SES_TO": "finops@acme.example,cto@acme.example", "SLACK_WEBHOOK_URL": webhook,
+               "ALERT_CHANGE_PCT": "25", "TOP_N": "8"}
+        with lambda_function("cost-report", endpoint, env) as invoke:
+            print("\n$ cargo lambda invoke cost-report --data-file events/cost-report-scheduled.json")
+            ok, result = invoke("cost-report-scheduled.json")
+            if not ok:
+                print(f"  FAILED: {result}")
+                return False
+        def money(amount: str) -> str:
+            return f"{float(amount):,.2f} {result['unit']}"
+
+        for line in result["top"]:
+            line["amount"] = money(line["amount"])
+        print(f"  report day {result['report_day']}: {money(result['total'])}"
+              f"{' (estimated)' if result['estimated'] else ''}, {result['change_from_day_before']} from the day before")
+        print(f"  month to date {money(result['month_to_date'])} "
+              f"({result['month_change_from_same_days_last_month']} against the same days last month); {result['forecast_note']}")
+        for alert in result["alerts"]:
+            print(f"  ALERT: {alert}")
+        print(f"  Cost Explorer requests: {result['cost_explorer_requests']} (costs + forecast; the emulator has no forecast)")
+        table([{"channel": name, **status} for name, status in result["channels"].items()], ["channel", "status", "detail"])
+        print("\nTop services on the report day:")
+        table(result["top"], ["name", "amount", "change"])
+        body = aws["s3"].get_object(Bucket="acme-finance-reports", Key=result["csv_key"])["Body"].read().decode()
+        rows = list(csv.DictReader(io.StringIO(body)))
+        (OUTPUT / "cost-by-service.csv").write_text(body)
+        print(f"\ns3://acme-finance-reports/{result['csv_key']}: {len(rows)} rows (every day x service). First rows:")
+        table(rows, ["date", "service", "amount", "unit", "estimated"], limit=5)
+        if payloads:
+            (OUTPUT / "cost-report-slack.json").write_text(json.dumps(payloads[-1], indent=2, ensure_ascii=False))
+            blocks = payloads[-1]["blocks"]
+            print(f"\nSlack received {len(payloads)} message(s), {len(blocks)} blocks; the texts:")
+            for block in blocks:
+                texts = [block.get("text", {}).get("text")] + [f.get("text") for f in block.get("fields", [])] + \
+                        [e.get("text") for e in block.get("elements", [])]
+                for text in filter(None, texts):
+                    print("  | " + text.replace("\n", "\n  | "))
+        else:
+            ok = False
+            print("Slack received nothing")
+    from moto.ses.models import ses_backends
+    sent = ses_backends[ACCOUNT][REGION].sent_messages
+    if sent:
+        html_path = OUTPUT / "cost-report-email.html"
+        html_path.write_text(sent[-1].body)
+        print(f"\nEmail '{sent[-1].subject}' sent to {', '.join(sent[-1].destinations['ToAddresses'])}.")
+        print(f"Its HTML is in {html_path.relative_to(ROOT)}: open it in a browser, or run `make email-preview` for a PNG.")
+    else:
+        ok = False
+        print("No email was sent")
+    return ok
+
+
+DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "cost-report": demo_cost_report}
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Runs the functions against a local AWS emulator.")
+    parser.add_argument("--only", choices=sorted(DEMOS), action="append", help="run only these demos")
+    args = parser.parse_args()
     OUTPUT.mkdir(exist_ok=True)
     heading("Starting the local AWS emulator (moto server)")
     with moto_server() as endpoint:
         print(f"moto listening on {endpoint}")
-        results = {"iam-export": demo_iam_export(endpoint), "eks-scheduler": demo_eks_scheduler(endpoint)}
+        results = {name: demo(endpoint) for name, demo in DEMOS.items() if not args.only or name in args.only}
     heading("Summary")
     for name, ok in results.items():
         print(f"  {name}: {'ok' if ok else 'FAILED'}")

@@ -40,7 +40,8 @@ where
             match (inner.code(), inner.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => format!("{code} (HTTP {status})"),
-                _ => format!("HTTP {status}: {}", DisplayErrorContext(inner)),
+                // No AWS error code: the body was not an AWS error (a proxy, or an action the endpoint lacks).
+                _ => format!("HTTP {status} with no AWS error code"),
             }
         }
         SdkError::TimeoutError(_) => "the request to AWS timed out".to_owned(),

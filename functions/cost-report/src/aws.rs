@@ -83,7 +83,12 @@ pub async fn cost_forecast(
         .config_override(no_retries)
         .send()
         .await
-        .map_err(|err| describe(&err))?;
+        .map_err(|err| match err.as_service_error() {
+            Some(e) if e.is_data_unavailable_exception() => {
+                "Cost Explorer has too little cost history to forecast yet".to_owned()
+            }
+            _ => describe(&err),
+        })?;
     let total = output.total().ok_or("Cost Explorer returned no forecast total")?;
     amount(total.amount()).map_err(|e| e.to_string())
 }

@@ -76,6 +76,15 @@ impl GroupBy {
         }
     }
 
+    /// The heading of a list of groups.
+    pub fn plural(&self) -> String {
+        match self {
+            Self::Service => "services".to_owned(),
+            Self::LinkedAccount => "linked accounts".to_owned(),
+            Self::Tag(key) => format!("values of tag {key}"),
+        }
+    }
+
     /// A group key as people read it: Cost Explorer returns tag groups as `key$value`.
     pub fn display_key(&self, key: &str) -> String {
         match self {

@@ -116,7 +116,7 @@ fn render_text(report: &CostReport) -> String {
     for (label, value) in summary_rows(report) {
         let _ = writeln!(text, "{label:<28} {value}");
     }
-    let _ = writeln!(text, "\nTop {} by cost on {}:", report.group_by.label(), report.window.report_day);
+    let _ = writeln!(text, "\nTop {} by cost on {}:", report.group_by.plural(), report.window.report_day);
     for line in lines_with_other(report) {
         let _ = writeln!(
             text,
@@ -130,7 +130,7 @@ fn render_text(report: &CostReport) -> String {
     for (date, total, estimated) in report.daily_totals() {
         let _ = writeln!(text, "  {date}  {:>14}{}", report.money(total), if estimated { " *" } else { "" });
     }
-    let _ = writeln!(text, "\nThe CSV attached has every day and {} of the window.", report.group_by.label());
+    let _ = writeln!(text, "\nThe CSV attached has every day and {} of the window.", report.group_by.plural());
     text
 }
 
@@ -192,7 +192,7 @@ fn render_html(report: &CostReport) -> String {
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\">\
          <tr><th align=\"left\" style=\"{CELL};color:#52606d\">{}</th><th align=\"right\" style=\"{NUMBER};color:#52606d\">{}</th>\
          <th align=\"right\" style=\"{NUMBER};color:#52606d\">Day before</th><th align=\"right\" style=\"{NUMBER};color:#52606d\">Change</th></tr>",
-        escape_html(&report.group_by.label()),
+        escape_html(&report.group_by.plural()),
         report.window.report_day,
         escape_html(&capitalize(&report.group_by.label())),
         report.window.report_day,
@@ -260,7 +260,7 @@ fn render_html(report: &CostReport) -> String {
         "<tr><td style=\"padding:16px 24px 24px;color:#7b8794;font-size:12px\">* estimated by AWS: the figure may still change. \
          The attached {CSV_FILE_NAME} has every day and {} of the window. Cost Explorer end dates are exclusive; \
          the day reported is {} in the report's time zone.</td></tr></table></td></tr></table></body></html>",
-        escape_html(&report.group_by.label()),
+        escape_html(&report.group_by.plural()),
         report.window.report_day,
     );
     html
@@ -298,7 +298,7 @@ pub fn render_slack(report: &CostReport) -> Value {
         .collect();
     blocks.push(json!({"type": "section", "fields": fields}));
 
-    let heading = format!("*Top {} on {}*", report.group_by.label(), report.window.report_day);
+    let heading = format!("*Top {} on {}*", report.group_by.plural(), report.window.report_day);
     let lines: Vec<String> = lines_with_other(report)
         .iter()
         .map(|line| {
@@ -311,7 +311,7 @@ pub fn render_slack(report: &CostReport) -> Value {
         })
         .collect();
     let budget = MAX_SLACK_TEXT - heading.len() - 1;
-    blocks.push(section(&format!("{heading}\n{}", fit_lines(&lines, budget, report.group_by.label().as_str()))));
+    blocks.push(section(&format!("{heading}\n{}", fit_lines(&lines, budget, report.group_by.plural().as_str()))));
 
     let trend: Vec<(jiff::civil::Date, Decimal, bool)> =
         report.daily_totals().into_iter().rev().take(SLACK_TREND_DAYS).rev().collect();

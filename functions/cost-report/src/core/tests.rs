@@ -294,8 +294,8 @@ fn slack_message_stays_within_limits_with_200_services() {
     for text in &texts {
         assert!(text.chars().count() <= MAX_SLACK_TEXT, "{} characters", text.chars().count());
     }
-    let top = texts.iter().find(|t| t.starts_with("*Top service on")).expect("top section");
-    assert!(top.contains("… and ") && top.ends_with("more service"), "{}", &top[top.len() - 60..]);
+    let top = texts.iter().find(|t| t.starts_with("*Top services on")).expect("top section");
+    assert!(top.contains("… and ") && top.ends_with("more services"), "{}", &top[top.len() - 60..]);
     assert!(top.contains("&lt;&amp;&gt;"), "names are escaped for mrkdwn");
     assert!(texts.iter().any(|t| t.contains(":rotating_light: *Alert:*")));
     assert!(blocks[0]["text"]["text"].as_str().is_some_and(|h| h.starts_with("🚨 AWS cost 2026-11-21:")));
@@ -306,7 +306,7 @@ fn slack_message_lists_every_line_when_they_fit() {
     let message = render_slack(&many_services(5));
     let mut texts = Vec::new();
     slack_texts(&message, &mut texts);
-    let top = texts.iter().find(|t| t.starts_with("*Top service on")).expect("top section");
+    let top = texts.iter().find(|t| t.starts_with("*Top services on")).expect("top section");
     assert_eq!(top.lines().count(), 6, "heading and five services: {top}");
     assert!(!top.contains("more service"));
     assert!(texts.iter().any(|t| t.starts_with("*Trend, ")), "a trend line");
