@@ -4,12 +4,14 @@
 //!   name the variable and the form it expects.
 //! - [`aws`]: the SDK configuration loaded once at cold start, clients built from it,
 //!   and a counter of the HTTP requests they send.
+//! - [`deadline`]: the time an invocation has left.
 //! - [`error`]: turning SDK errors into sentences and failures into Lambda diagnostics.
 //! - [`logging`]: tracing in Lambda's JSON log format.
 //! - [`spreadsheet`]: CSV cells that a spreadsheet will not run as formulas.
 
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod logging;
 pub mod spreadsheet;

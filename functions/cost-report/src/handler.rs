@@ -2,7 +2,7 @@
 //! forecast), computes the report once, and delivers it to each configured channel.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -106,7 +106,8 @@ pub struct RunSummary {
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<RunSummary, CostReportError> {
     let requested = core::parse_event(&event.payload).map_err(CostReportError::InvalidEvent)?;
-    let deadline = Instant::now() + time_budget(event.context.deadline());
+    let deadline =
+        Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
     let summary = run(deps, requested, Timestamp::now(), deadline).await?;
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let failed: Vec<String> = summary
@@ -267,11 +268,4 @@ fn summarize(
         channels,
         csv_key,
     }
-}
-
-fn time_budget(deadline: SystemTime) -> Duration {
-    if deadline == SystemTime::UNIX_EPOCH {
-        return DEFAULT_BUDGET;
-    }
-    deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(TIME_RESERVED)
 }

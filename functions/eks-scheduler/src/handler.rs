@@ -2,7 +2,7 @@
 //! plans every nodegroup, then stops (dependents first) and starts (dependencies first).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
@@ -42,7 +42,8 @@ impl Deps {
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
     let request = core::parse_event(&event.payload).map_err(EksSchedulerError::InvalidEvent)?;
-    let deadline = Instant::now() + time_budget(event.context.deadline());
+    let deadline =
+        Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
     let report = run(deps, &request, Timestamp::now(), deadline).await?;
     let report_json = serde_json::to_string(&report).unwrap_or_default();
     if let Some(summary) = report.failure_summary() {
@@ -453,13 +454,4 @@ fn finish(
         clusters,
         api_calls,
     }
-}
-
-/// How long this run may take: until shortly before the invocation's deadline.
-/// A zero deadline means none was given (a local test).
-fn time_budget(deadline: SystemTime) -> Duration {
-    if deadline == SystemTime::UNIX_EPOCH {
-        return DEFAULT_BUDGET;
-    }
-    deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(TIME_RESERVED)
 }

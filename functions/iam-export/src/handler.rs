@@ -1,6 +1,6 @@
 //! One export: event in, summary out. Orchestrates the core and the AWS layer.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use lambda_runtime::LambdaEvent;
@@ -59,7 +59,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSumm
     let bucket = deps.config.report_bucket.as_str();
 
     aws::check_bucket(&deps.s3, bucket).await?;
-    let report = aws::credential_report(&deps.iam, report_budget(event.context.deadline())).await?;
+    let budget =
+        shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED_AFTER_REPORT, DEFAULT_REPORT_BUDGET);
+    let report = aws::credential_report(&deps.iam, budget).await?;
     let report_rows = core::parse_credential_report(&report.content)?;
     let (users, roles) = aws::authorization_details(&deps.iam, options.include_roles).await?;
 
@@ -100,13 +102,4 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSumm
         "IAM export written"
     );
     Ok(summary)
-}
-
-/// How long the credential report may be waited for: until shortly before the
-/// invocation's deadline. A zero deadline means none was given (a local test).
-fn report_budget(deadline: SystemTime) -> Duration {
-    if deadline == SystemTime::UNIX_EPOCH {
-        return DEFAULT_REPORT_BUDGET;
-    }
-    deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(TIME_RESERVED_AFTER_REPORT)
 }
