@@ -1,0 +1,324 @@
+use std::io::Cursor;
+
+use image::codecs::gif::GifEncoder;
+use image::codecs::jpeg::JpegEncoder;
+use image::{Delay, DynamicImage, Frame, ImageBuffer, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+use serde_json::Value;
+
+use super::*;
+
+const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 400 * 1024 * 1024 };
+const BOX: BoxSize = BoxSize { width: 256, height: 256 };
+
+fn event_file(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("JSON")
+}
+
+#[test]
+fn keys_are_decoded_as_s3_encodes_them() {
+    for (raw, expected) in [
+        ("uploads/beach.jpg", "uploads/beach.jpg"),
+        ("uploads/a+b.jpeg", "uploads/a b.jpeg"),
+        ("uploads/summer+2026/caf%C3%A9+%2B+friends.jpeg", "uploads/summer 2026/café + friends.jpeg"),
+        ("%E6%97%A5%E6%9C%AC.png", "日本.png"),
+    ] {
+        assert_eq!(decode_s3_key(raw).as_deref(), Ok(expected), "{raw}");
+    }
+    assert!(decode_s3_key("bad%FF").is_err());
+}
+
+#[test]
+fn output_keys_follow_the_naming_rule() {
+    let size = BoxSize { width: 256, height: 256 };
+    for (source, ext, expected) in [
+        ("uploads/a b.jpeg", "jpg", "thumbnails/uploads/a b-256x256.jpg"),
+        ("photo.PNG", "png", "thumbnails/photo-256x256.png"),
+        ("no-extension", "webp", "thumbnails/no-extension-256x256.webp"),
+        ("dir.v2/file", "jpg", "thumbnails/dir.v2/file-256x256.jpg"),
+        (".hidden", "jpg", "thumbnails/.hidden-256x256.jpg"),
+        ("a/b/c.tar.gz", "jpg", "thumbnails/a/b/c.tar-256x256.jpg"),
+    ] {
+        assert_eq!(output_key("thumbnails/", source, size, ext), expected, "{source}");
+    }
+    assert!(is_own_output("thumbnails/uploads/a-256x256.jpg", "thumbnails/", "thumbnails/_failed/"));
+    assert!(is_own_output("failed/uploads/a.json", "thumbnails/", "failed/"));
+    assert!(!is_own_output("uploads/thumbnails/a.jpg", "thumbnails/", "thumbnails/_failed/"));
+}
+
+#[test]
+fn sizes_parse_and_fit_without_upscaling() {
+    assert_eq!(parse_sizes("256x256"), Ok(vec![BOX]));
+    assert_eq!(
+        parse_sizes("512x512, 128X128,128x128"),
+        Ok(vec![BoxSize { width: 128, height: 128 }, BoxSize { width: 512, height: 512 }])
+    );
+    for bad in ["", "256", "0x10", "10x5000", "axb"] {
+        assert!(parse_sizes(bad).is_err(), "{bad:?}");
+    }
+    for ((w, h), expected) in [
+        ((4000, 3000), (256, 192)),
+        ((3000, 4000), (192, 256)),
+        ((10_000, 10), (256, 1)),
+        ((10, 10_000), (1, 256)),
+        ((100, 50), (100, 50)),
+        ((256, 256), (256, 256)),
+        ((1000, 1000), (256, 256)),
+    ] {
+        assert_eq!(fit_inside(w, h, BOX), expected, "{w}x{h}");
+    }
+}
+
+#[test]
+fn the_three_triggers_and_the_test_event() {
+    let (trigger, items) = parse_payload(&event_file("s3-put-encoded-key.json")).expect("S3");
+    assert_eq!(trigger, Trigger::S3);
+    let event = &items[0].events.as_ref().expect("readable")[0];
+    assert_eq!(
+        (event.bucket.as_str(), event.key.as_str()),
+        ("photo-uploads", "uploads/summer 2026/café + friends.jpeg")
+    );
+    assert!(matches!(event.action, ObjectAction::Created { size: Some(2_457_600), .. }));
+
+    let (trigger, items) = parse_payload(&event_file("sqs-s3-batch.json")).expect("SQS");
+    assert_eq!(trigger, Trigger::Sqs);
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[1].id.as_deref(), Some("2e1424d4-f796-459a-8184-9c92662be6da"));
+    assert_eq!(items[1].events.as_ref().expect("readable")[0].key, "uploads/city at night.webp");
+
+    let (_, items) = parse_payload(&event_file("sqs-s3-test-event.json")).expect("test event");
+    assert_eq!(items[0].events, Ok(Vec::new()), "s3:TestEvent is acknowledged with no work");
+
+    let (trigger, items) = parse_payload(&event_file("eventbridge-s3-object-created.json")).expect("EventBridge");
+    assert_eq!(trigger, Trigger::EventBridge);
+    assert_eq!(items[0].events.as_ref().expect("readable")[0].key, "uploads/portrait.jpg");
+
+    let (_, items) = parse_payload(&event_file("s3-delete.json")).expect("delete");
+    assert_eq!(items[0].events.as_ref().expect("readable")[0].action, ObjectAction::Removed);
+
+    assert!(parse_payload(&serde_json::json!({"hello": "world"})).is_err());
+    let broken = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m1", "body": "{not json"}]});
+    let (_, items) = parse_payload(&broken).expect("parsed");
+    assert!(items[0].events.as_ref().is_err_and(|e| e.starts_with("the SQS message body is not JSON")));
+}
+
+/// A 40 x 20 image whose quadrants are red, green (top), blue, white (bottom).
+fn quadrants() -> RgbImage {
+    RgbImage::from_fn(40, 20, |x, y| match (x < 20, y < 10) {
+        (true, true) => Rgb([255, 0, 0]),
+        (false, true) => Rgb([0, 255, 0]),
+        (true, false) => Rgb([0, 0, 255]),
+        (false, false) => Rgb([255, 255, 255]),
+    })
+}
+
+fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image.write_to(&mut bytes, format).expect("encodes");
+    bytes.into_inner()
+}
+
+/// A JPEG with an EXIF APP1 segment carrying `orientation`.
+fn jpeg_with_orientation(image: &RgbImage, orientation: u8) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, 98).encode_image(image).expect("jpeg");
+    let mut tiff = b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
+    tiff.extend([orientation, 0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let length = u16::try_from(app1.len() + 2).expect("short");
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(length.to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+fn decode(thumbnail: &Thumbnail) -> RgbaImage {
+    image::load_from_memory(&thumbnail.bytes).expect("thumbnail decodes").to_rgba8()
+}
+
+fn colour_at(image: &RgbaImage, x: u32, y: u32) -> &'static str {
+    let [r, g, b, _] = image.get_pixel(x, y).0;
+    match (r > 128, g > 128, b > 128) {
+        (true, false, false) => "red",
+        (false, true, false) => "green",
+        (false, false, true) => "blue",
+        (true, true, true) => "white",
+        _ => "other",
+    }
+}
+
+#[test]
+fn every_exif_orientation_is_applied_to_the_pixels() {
+    // Corners as displayed: top-left, top-right, bottom-left, bottom-right (EXIF 2.3, tag 0x0112).
+    let cases = [
+        (1, (40, 20), ["red", "green", "blue", "white"]),
+        (2, (40, 20), ["green", "red", "white", "blue"]),
+        (3, (40, 20), ["white", "blue", "green", "red"]),
+        (4, (40, 20), ["blue", "white", "red", "green"]),
+        (5, (20, 40), ["red", "blue", "green", "white"]),
+        (6, (20, 40), ["blue", "red", "white", "green"]),
+        (7, (20, 40), ["white", "green", "blue", "red"]),
+        (8, (20, 40), ["green", "white", "red", "blue"]),
+    ];
+    for (orientation, (w, h), corners) in cases {
+        let bytes = jpeg_with_orientation(&quadrants(), orientation);
+        let thumbnails = make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail");
+        let image = decode(&thumbnails[0]);
+        assert_eq!(image.dimensions(), (w, h), "orientation {orientation}");
+        let got = [
+            colour_at(&image, 2, 2),
+            colour_at(&image, w - 3, 2),
+            colour_at(&image, 2, h - 3),
+            colour_at(&image, w - 3, h - 3),
+        ];
+        assert_eq!(got, corners, "orientation {orientation}");
+        assert!(!thumbnails[0].bytes.windows(4).any(|w| w == b"Exif"), "metadata stripped");
+    }
+}
+
+#[test]
+fn each_input_format_and_each_output_format() {
+    let source =
+        DynamicImage::ImageRgb8(RgbImage::from_fn(800, 600, |x, _| Rgb([u8::try_from(x % 256).unwrap_or(0), 90, 160])));
+    for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Gif] {
+        let bytes = encode(&source, format);
+        assert_eq!(probe(&bytes, LIMITS).map(|p| (p.width, p.height)), Ok((800, 600)), "{format:?}");
+        for (output, content_type, extension) in [
+            (OutputFormat::Jpeg { quality: 80 }, "image/jpeg", "jpg"),
+            (OutputFormat::Png, "image/png", "png"),
+            (OutputFormat::Webp, "image/webp", "webp"),
+        ] {
+            let thumbnail = &make_thumbnails(&bytes, &[BOX], output, LIMITS).expect("thumbnail")[0];
+            assert_eq!((thumbnail.content_type, thumbnail.extension), (content_type, extension));
+            assert_eq!((thumbnail.width, thumbnail.height), (256, 192));
+            assert_eq!(
+                image::guess_format(&thumbnail.bytes).ok(),
+                Some(image::ImageFormat::from_extension(extension).expect("ext"))
+            );
+        }
+        let same = &make_thumbnails(&bytes, &[BOX], OutputFormat::Same { jpeg_quality: 80 }, LIMITS).expect("same")[0];
+        let expected = match format {
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::WebP => "webp",
+            _ => "png",
+        };
+        assert_eq!(same.extension, expected, "{format:?}");
+    }
+}
+
+#[test]
+fn several_boxes_and_no_upscaling() {
+    let bytes = encode(&DynamicImage::ImageRgb8(RgbImage::new(300, 100)), ImageFormat::Png);
+    let sizes = [BoxSize { width: 128, height: 128 }, BoxSize { width: 512, height: 512 }];
+    let thumbnails = make_thumbnails(&bytes, &sizes, OutputFormat::Png, LIMITS).expect("thumbnails");
+    let dims: Vec<(u32, u32)> = thumbnails.iter().map(|t| (t.width, t.height)).collect();
+    assert_eq!(dims, [(128, 43), (300, 100)]);
+}
+
+#[test]
+fn transparency_is_kept_in_png_and_flattened_onto_white_in_jpeg() {
+    let half_clear =
+        RgbaImage::from_fn(64, 64, |x, _| if x < 32 { Rgba([0, 0, 0, 0]) } else { Rgba([200, 0, 0, 255]) });
+    let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::Png);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    assert_eq!(png.get_pixel(4, 4).0[3], 0, "still transparent");
+    let jpeg = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("jpeg")[0]);
+    assert_eq!(colour_at(&jpeg, 4, 4), "white", "not black");
+    assert_eq!(colour_at(&jpeg, 60, 4), "red");
+}
+
+#[test]
+fn sixteen_bit_png_becomes_correct_8_bit_colour() {
+    let deep: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_pixel(32, 32, Rgb([65535, 0, 32768]));
+    let bytes = encode(&DynamicImage::ImageRgb16(deep), ImageFormat::Png);
+    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    assert_eq!(out.get_pixel(0, 0).0, [255, 0, 128, 255]);
+}
+
+#[test]
+fn an_animated_gif_gives_its_first_frame() {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut bytes);
+        for colour in [[255, 0, 0, 255], [0, 0, 255, 255]] {
+            let frame = Frame::from_parts(
+                RgbaImage::from_pixel(16, 16, Rgba(colour)),
+                0,
+                0,
+                Delay::from_numer_denom_ms(100, 1),
+            );
+            encoder.encode_frame(frame).expect("frame");
+        }
+    }
+    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("gif")[0]);
+    assert_eq!(colour_at(&out, 8, 8), "red");
+}
+
+#[test]
+fn bad_files_are_rejected_with_the_reason() {
+    let good = encode(&DynamicImage::ImageRgb8(quadrants()), ImageFormat::Jpeg);
+    let truncated = &good[..good.len() / 2];
+    for (name, bytes, expected) in [
+        ("zero bytes", &b""[..], "not an image"),
+        ("a text file named .jpg", &b"hello, this is not a photo\n"[..], "not an image"),
+        ("a truncated JPEG", truncated, "the image is corrupt or truncated"),
+    ] {
+        let err = make_thumbnails(bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).expect_err(name);
+        assert!(err.to_string().starts_with(expected), "{name}: {err}");
+    }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A PNG whose header claims 50,000 x 50,000 pixels, with a tiny first IDAT chunk
+/// (a real bomb's data compresses just as well).
+fn png_bomb() -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(50_000u32.to_be_bytes());
+    ihdr.extend(50_000u32.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc32(&ihdr).to_be_bytes());
+    let idat = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    png.extend(8u32.to_be_bytes());
+    png.extend(idat);
+    png.extend(crc32(idat).to_be_bytes());
+    png.extend(0u32.to_be_bytes());
+    png.extend(b"IEND");
+    png.extend(crc32(b"IEND").to_be_bytes());
+    png
+}
+
+fn peak_memory_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_before_its_pixels_are_allocated() {
+    let bomb = png_bomb();
+    let err = probe(&bomb, LIMITS).expect_err("too big");
+    assert_eq!(err, Rejection::TooManyPixels { width: 50_000, height: 50_000, limit: 100_000_000 });
+    let err = make_thumbnails(&bomb, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).expect_err("too big");
+    assert!(err.to_string().starts_with("the image is 50000 x 50000 = 2500000000 pixels, over the limit"), "{err}");
+    // 2.5 gigapixels of RGBA would be 10 GB; the whole test process stays far below that.
+    assert!(peak_memory_kib() < 1024 * 1024, "peak memory {} KiB", peak_memory_kib());
+}

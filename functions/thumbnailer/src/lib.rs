@@ -1,0 +1,3 @@
+//! Thumbnailer: resized thumbnails of images uploaded to S3.
+
+pub mod core;
