@@ -6,3 +6,4 @@ mod eks_scheduler;
 mod events;
 mod iam_export;
 mod support;
+mod thumbnailer;

@@ -34,9 +34,13 @@ pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Ob
         Ok(output) => output,
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
             get(s3, bucket, key).await?;
-            return Err(S3Failure::Failed(format!("s3://{bucket}/{key} was not found by HeadObject but was by GetObject")));
+            return Err(S3Failure::Failed(format!(
+                "s3://{bucket}/{key} was not found by HeadObject but was by GetObject"
+            )));
         }
-        Err(err) => return Err(S3Failure::Failed(format!("HeadObject s3://{bucket}/{key} failed: {}", describe(&err)))),
+        Err(err) => {
+            return Err(S3Failure::Failed(format!("HeadObject s3://{bucket}/{key} failed: {}", describe(&err))));
+        }
     };
     Ok(ObjectInfo {
         size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
