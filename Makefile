@@ -13,13 +13,13 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lint-template demo email-preview bench bench-eks package clean
+.PHONY: help venv test lint-template demo email-preview bench bench-eks bench-thumbnails package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
-	@echo "make bench    every benchmark (bench-eks)"
+	@echo "make bench    every benchmark (bench-eks, bench-thumbnails)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 
 venv: $(VENV)/.installed
@@ -52,7 +52,12 @@ email-preview: venv
 		--screenshot=$(CURDIR)/demo-output/cost-report-email.png file://$(CURDIR)/demo-output/cost-report-email.html 2>/dev/null
 	@echo "The email as recipients see it: demo-output/cost-report-email.png"
 
-bench: bench-eks
+bench: bench-eks bench-thumbnails
+
+# The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core.
+# Installs what it needs (apt-get download of the photos, libvips42, pip and npm peers) under .bench/.
+bench-thumbnails: venv
+	$(VENV)/bin/python scripts/bench/thumbnails.py
 
 # Stops and starts 30 clusters x 3 nodegroups against the emulator, concurrent and one at a time.
 bench-eks: venv

@@ -1,0 +1,114 @@
+"""`make bench-thumbnails`: this crate's thumbnail core against Pillow, pyvips and sharp.
+
+On one core (taskset -c 0), on the same corpus of real photos (Debian's wallpaper
+packages, fetched with apt-get download), each makes a 256x256 JPEG q80 thumbnail from
+bytes in memory: decode, orient, fit, flatten, encode. Prints, for JPEG and for PNG/WebP,
+images/s, megapixels/s, median and p95 ms, peak RSS, our ratio to each peer, and the
+1/8-scale decode-only rate (libjpeg-turbo through Pillow) as the limit; the last line is
+machine-readable.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".bench"
+CORPUS = WORK / "corpus"
+PACKAGES = ["mate-backgrounds", "gnome-backgrounds"]
+PYTHON_PEERS = ["pillow==13.0.0", "pyvips==3.2.0"]
+SHARP = "sharp@0.35.5"
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=True, **kwargs)
+
+
+def corpus() -> list[Path]:
+    if not CORPUS.exists():
+        debs = WORK / "debs"
+        debs.mkdir(parents=True, exist_ok=True)
+        sh("apt-get", "update", "-qq")
+        sh("apt-get", "download", *PACKAGES, cwd=debs)
+        for deb in debs.glob("*.deb"):
+            sh("dpkg-deb", "-x", str(deb), str(CORPUS))
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file() and not p.is_symlink())
+    if not files:
+        raise SystemExit(f"no photos found under {CORPUS}")
+    return files
+
+
+def peers() -> None:
+    python = sys.executable
+    try:
+        sh(python, "-c", "import pyvips, PIL", stderr=subprocess.DEVNULL)
+    except subprocess.CalledProcessError:
+        if subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.find("libvips.so.42") < 0:
+            sh("apt-get", "install", "-y", "-qq", "libvips42", env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        sh(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PYTHON_PEERS)
+    if not (WORK / "node" / "node_modules" / "sharp").exists():
+        (WORK / "node").mkdir(parents=True, exist_ok=True)
+        sh("npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(WORK / "node"), SHARP)
+
+
+def run(command: list[str], files: list[Path], env: dict | None = None) -> dict:
+    out = subprocess.run(["taskset", "-c", "0", *command, *map(str, files)], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def figures(results: list[dict]) -> dict:
+    ms = [r["ms"] for r in results]
+    total_s = sum(ms) / 1000
+    return {"images_s": len(ms) / total_s, "mp_s": sum(r["mp"] for r in results) / total_s,
+            "median": statistics.median(ms), "p95": sorted(ms)[max(0, round(len(ms) * 0.95) - 1)]}
+
+
+def main() -> None:
+    files = corpus()
+    jpeg = [f for f in files if f.suffix.lower() in (".jpg", ".jpeg")]
+    other = [f for f in files if f not in jpeg]
+    peers()
+    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--example", "bench", cwd=ROOT)
+    ours = [str(ROOT / "target/release/examples/bench")]
+    script = str(Path(__file__).with_name("thumbnails_peers.py"))
+    node_env = {"NODE_PATH": str(WORK / "node" / "node_modules"), "VIPS_CONCURRENCY": "1"}
+    runners = {
+        "thumbnailer": (ours, {}),
+        "pillow": ([sys.executable, script, "pillow"], {}),
+        "pyvips": ([sys.executable, script, "pyvips"], {"VIPS_CONCURRENCY": "1"}),
+        "sharp": (["node", str(Path(__file__).with_name("thumbnails_sharp.js"))], node_env),
+    }
+    print(f"corpus: {len(jpeg)} JPEG and {len(other)} PNG/WebP photos from {', '.join(PACKAGES)}; one core; 256x256 JPEG q80")
+    table = {}
+    for group, group_files in (("jpeg", jpeg), ("png/webp", other)):
+        if not group_files:
+            continue
+        for name, (command, env) in runners.items():
+            measured = run(command, group_files, env)
+            table[(group, name)] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024}
+        if group == "jpeg":
+            measured = run([sys.executable, script, "decode-limit"], group_files)
+            table[(group, "decode 1/8 (limit)")] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024}
+    print("\n| input | implementation | images/s | MP/s | median ms | p95 ms | peak RSS MiB | ours vs it |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (group, name), f in table.items():
+        ratio = table[(group, "thumbnailer")]["images_s"] / f["images_s"]
+        print(f"| {group} | {name} | {f['images_s']:.1f} | {f['mp_s']:.0f} | {f['median']:.1f} | {f['p95']:.1f} | {f['rss_mib']:.0f} | {ratio:.2f}x |")
+    peers_only = ("pillow", "pyvips", "sharp")
+    ours_jpeg = table[("jpeg", "thumbnailer")]["images_s"]
+    best_jpeg = max(table[("jpeg", p)]["images_s"] for p in peers_only)
+    other_vs_sharp = (table[("png/webp", "thumbnailer")]["images_s"] / table[("png/webp", "sharp")]["images_s"]) if other else float("nan")
+    limit = table[("jpeg", "decode 1/8 (limit)")]["images_s"]
+    rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer")
+    lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only)
+    print(f"\nsummary: jpeg_vs_best_peer={ours_jpeg / best_jpeg:.2f} other_vs_sharp={other_vs_sharp:.2f} "
+          f"jpeg_vs_decode_limit={ours_jpeg / limit:.2f} rss_vs_lowest_peer={rss / lowest_peer_rss:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+// Times sharp making 256x256 JPEG q80 thumbnails from in-memory bytes, one thread.
+// node thumbnails_sharp.js FILE... -> one JSON line like thumbnails_peers.py.
+const fs = require("fs");
+const sharp = require("sharp");
+sharp.concurrency(1);
+sharp.cache(false);
+
+async function thumbnail(data) {
+  await sharp(data, { pages: 1 })
+    .rotate()
+    .resize(256, 256, { fit: "inside", withoutEnlargement: true })
+    .flatten({ background: "#ffffff" })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+}
+
+(async () => {
+  const results = [];
+  for (const file of process.argv.slice(2)) {
+    const data = fs.readFileSync(file);
+    await thumbnail(data);
+    const start = process.hrtime.bigint();
+    await thumbnail(data);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const { width, height } = await sharp(data).metadata();
+    results.push({ file, ms, mp: (width * height) / 1e6 });
+  }
+  console.log(JSON.stringify({ peer: "sharp", results, peak_rss_kib: process.resourceUsage().maxRSS }));
+})();
