@@ -102,13 +102,17 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
     watch = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def invoke(event_file: str) -> tuple[bool, dict | str]:
+        """Invokes the function with an events/ file, saying so, and saying so again if it fails."""
+        print(f"\n$ cargo lambda invoke {package} --data-file events/{event_file}", flush=True)
         result = subprocess.run(
             ["cargo", "lambda", "invoke", package, "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
              "--data-file", str(ROOT / "events" / event_file), "--output-format", "json"],
             cwd=ROOT, capture_output=True, text=True,
         )
         if result.returncode != 0:
-            return False, (result.stdout + result.stderr).strip()
+            failure = (result.stdout + result.stderr).strip()
+            print(f"  FAILED: {failure}")
+            return False, failure
         return True, json.loads(result.stdout)
 
     try:
@@ -218,10 +222,8 @@ def demo_iam_export(endpoint: str) -> bool:
     ok_all = True
     with lambda_function("iam-export", endpoint, env) as invoke:
         for event_file in ("iam-export-scheduled.json", "iam-export-manual.json"):
-            print(f"\n$ cargo lambda invoke iam-export --data-file events/{event_file}")
             ok, result = invoke(event_file)
             if not ok:
-                print(f"  FAILED: {result}")
                 ok_all = False
                 continue
             print("  " + json.dumps(result, indent=2).replace("\n", "\n  "))
@@ -312,10 +314,8 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     with lambda_function("eks-scheduler", endpoint, {"DEFAULT_TIMEZONE": "UTC"}) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
                                   ("eks-start.json", "after start"), ("eks-auto.json", None)):
-            print(f"\n$ cargo lambda invoke eks-scheduler --data-file events/{event_file}")
             ok, result = invoke(event_file)
             if not ok:
-                print(f"  FAILED: {result}")
                 ok_all = False
                 continue
             waves = {action: " then ".join("[" + ", ".join(w) + "]" for w in ws) for action, ws in result["waves"].items()}
@@ -427,10 +427,8 @@ def demo_cost_report(endpoint: str) -> bool:
                "SES_TO": "finops@acme.example,cto@acme.example", "SLACK_WEBHOOK_URL": webhook,
                "ALERT_CHANGE_PCT": "25", "TOP_N": "8"}
         with lambda_function("cost-report", endpoint, env) as invoke:
-            print("\n$ cargo lambda invoke cost-report --data-file events/cost-report-scheduled.json")
             ok, result = invoke("cost-report-scheduled.json")
             if not ok:
-                print(f"  FAILED: {result}")
                 return False
         def money(amount: str) -> str:
             return f"{float(amount):,.2f} {result['unit']}"
