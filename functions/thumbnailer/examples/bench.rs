@@ -8,6 +8,7 @@ use std::time::Instant;
 use thumbnailer::core::{BoxSize, Limits, OutputFormat, make_thumbnails, probe};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    thumbnailer::memory::return_large_buffers_to_the_system(); // as main.rs does
     let limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 384 * 1024 * 1024 };
     let size = [BoxSize { width: 256, height: 256 }];
     let mut results = Vec::new();

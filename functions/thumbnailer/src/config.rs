@@ -60,9 +60,9 @@ impl Config {
         }
         let format = match env.optional("THUMBNAIL_FORMAT").map(|f| f.to_ascii_lowercase()).as_deref() {
             None | Some("jpeg" | "jpg") => OutputFormat::Jpeg { quality },
-            Some("webp") => OutputFormat::Webp,
+            Some("webp") => OutputFormat::Webp { quality },
             Some("png") => OutputFormat::Png,
-            Some("same") => OutputFormat::Same { jpeg_quality: quality },
+            Some("same") => OutputFormat::Same { quality },
             Some(other) => return Err(invalid("THUMBNAIL_FORMAT", other.to_owned(), "jpeg, webp, png or same")),
         };
         let max_input_bytes = env.parse_or("MAX_INPUT_BYTES", 50_000_000u64, "a number of bytes")?;

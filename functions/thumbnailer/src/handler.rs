@@ -219,7 +219,7 @@ async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str)
     let extensions: &[&str] = match config.format {
         OutputFormat::Jpeg { .. } => &["jpg"],
         OutputFormat::Png => &["png"],
-        OutputFormat::Webp => &["webp"],
+        OutputFormat::Webp { .. } => &["webp"],
         OutputFormat::Same { .. } => &["jpg", "png", "webp"],
     };
     let keys: Vec<String> = config

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod handler;
+pub mod memory;
 
 pub use config::Config;
 pub use error::ThumbnailerError;

@@ -3,9 +3,11 @@
 //! (probe, decode, orient, resize, flatten, encode). No I/O; CPU work only.
 
 mod event;
+mod jpeg;
 mod keys;
 mod pipeline;
 mod sizes;
+mod webp;
 
 pub use event::{Item, ObjectAction, ObjectEvent, Trigger, parse_payload};
 pub use keys::{decode_s3_key, is_own_output, output_key};

@@ -1,26 +1,45 @@
-//! The image pipeline: probe the header, refuse what is over the limits before any
-//! pixel is decoded, decode (GIF: the first frame), apply the EXIF orientation, fit
-//! into each box, flatten transparency onto white for JPEG, encode without metadata.
+//! The image pipeline: read the header, refuse what is over the limits before any
+//! pixel is decoded, decode no larger than the biggest thumbnail needs, apply the EXIF
+//! orientation, resize into each box, flatten transparency onto white for JPEG, encode
+//! without metadata.
 //!
-//! This first version decodes JPEG at full size (the `image` crate's path has no
-//! scaled decode); shrink-on-load is the next step for speed.
+//! Decoding is where the time goes, so each format decodes as small as it can:
+//! - JPEG through libjpeg-turbo's scaled IDCT (mozjpeg's build of it) at N/8 of the
+//!   size, N the smallest that still covers the biggest box; a progressive file that
+//!   only needs 1/8 is decoded without the scans 1/8 does not read (see `jpeg.rs`);
+//! - WebP through libwebp, which resizes rows while decoding;
+//! - PNG and GIF at full size (they cannot shrink on load), with the `image` crate.
+//!
+//! Resizing is a Lanczos3 convolution with SIMD (`fast_image_resize`), on
+//! premultiplied alpha so that transparent pixels do not bleed colour.
 
 use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
-use image::codecs::webp::WebPEncoder;
-use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
+use super::jpeg::{JpegStructure, Slices, read_structure};
 use super::sizes::{BoxSize, fit_inside};
+use super::webp;
 
 /// The output format; `Same` keeps the input's where it can (GIF becomes PNG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
-    Jpeg { quality: u8 },
-    Webp,
+    Jpeg {
+        quality: u8,
+    },
+    /// Lossy WebP, with alpha.
+    Webp {
+        quality: u8,
+    },
     Png,
-    Same { jpeg_quality: u8 },
+    Same {
+        quality: u8,
+    },
 }
 
 /// Limits checked before decoding.
@@ -40,6 +59,8 @@ pub enum Rejection {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("the object is {size} bytes, over the limit of {limit} (MAX_INPUT_BYTES)")]
     TooManyBytes { size: u64, limit: u64 },
+    #[error("decoding the {width} x {height} image needs about {} MiB, over the {} MiB allowed for one decode (it must fit in the function's memory)", needed / (1024 * 1024), limit / (1024 * 1024))]
+    TooMuchMemory { width: u32, height: u32, needed: u64, limit: u64 },
     #[error("the image is corrupt or truncated: {0}")]
     Corrupt(String),
 }
@@ -91,6 +112,15 @@ fn check_pixels(width: u32, height: u32, limits: Limits) -> Result<(), Rejection
     Ok(())
 }
 
+/// An image decoded at `width` x `height` or larger, and the size it really has once
+/// oriented, which is what the thumbnails' sizes are computed from.
+struct Decoded {
+    format: ImageFormat,
+    image: DynamicImage,
+    oriented_width: u32,
+    oriented_height: u32,
+}
+
 /// Every thumbnail of one image, one per box.
 pub fn make_thumbnails(
     bytes: &[u8],
@@ -98,6 +128,58 @@ pub fn make_thumbnails(
     output: OutputFormat,
     limits: Limits,
 ) -> Result<Vec<Thumbnail>, Rejection> {
+    let decoded = decode(bytes, sizes, limits)?;
+    let output = match output {
+        OutputFormat::Same { quality } => match decoded.format {
+            ImageFormat::Jpeg => OutputFormat::Jpeg { quality },
+            ImageFormat::WebP => OutputFormat::Webp { quality },
+            _ => OutputFormat::Png,
+        },
+        other => other,
+    };
+    let mut resizer = Resizer::new();
+    sizes
+        .iter()
+        .map(|size| {
+            let (w, h) = fit_inside(decoded.oriented_width, decoded.oriented_height, *size);
+            let resized = resize(&mut resizer, &decoded.image, w, h)?;
+            encode(&resized, *size, output)
+        })
+        .collect()
+}
+
+fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
+    let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
+    match format {
+        ImageFormat::Jpeg => decode_jpeg(bytes, sizes, limits),
+        ImageFormat::WebP => {
+            let features = webp::features(bytes)?;
+            check_pixels(features.width, features.height, limits)?;
+            if features.animated {
+                return decode_full_size(bytes, limits); // the first frame, through the `image` crate
+            }
+            // libwebp cannot apply an EXIF orientation: read it from the header, decode in
+            // stored orientation at the size that becomes the biggest thumbnail once turned.
+            let orientation = orientation_of(bytes, limits)?;
+            let (w, h) = stored_size_for(features.width, features.height, orientation, sizes, |w, h| (w, h));
+            let mut image = webp::decode(bytes, features, w, h)?;
+            image.apply_orientation(orientation);
+            let (oriented_width, oriented_height) = oriented(features.width, features.height, orientation);
+            Ok(Decoded { format, image, oriented_width, oriented_height })
+        }
+        ImageFormat::Png | ImageFormat::Gif => decode_full_size(bytes, limits),
+        _ => Err(Rejection::NotAnImage),
+    }
+}
+
+fn orientation_of(bytes: &[u8], limits: Limits) -> Result<Orientation, Rejection> {
+    let mut decoder = reader(bytes, limits)?.into_decoder().map_err(|err| Rejection::Corrupt(err.to_string()))?;
+    decoder.orientation().map_err(|err| Rejection::Corrupt(err.to_string()))
+}
+
+/// PNG, GIF (its first frame) and animated WebP: decoded whole by the `image` crate,
+/// within the allocation limit.
+fn decode_full_size(bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> {
     let reader = reader(bytes, limits)?;
     let format = reader.format().ok_or(Rejection::NotAnImage)?;
     let mut decoder = reader.into_decoder().map_err(|err| Rejection::Corrupt(err.to_string()))?;
@@ -106,31 +188,159 @@ pub fn make_thumbnails(
     let orientation = decoder.orientation().map_err(|err| Rejection::Corrupt(err.to_string()))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|err| Rejection::Corrupt(err.to_string()))?;
     image.apply_orientation(orientation);
-
-    let output = match output {
-        OutputFormat::Same { jpeg_quality } => match format {
-            ImageFormat::Jpeg => OutputFormat::Jpeg { quality: jpeg_quality },
-            ImageFormat::WebP => OutputFormat::Webp,
-            _ => OutputFormat::Png,
-        },
-        other => other,
+    // 16-bit and grey images become 8-bit RGB(A): what every output format stores.
+    let image = if image.color().has_alpha() {
+        DynamicImage::ImageRgba8(image.into_rgba8())
+    } else {
+        DynamicImage::ImageRgb8(image.into_rgb8())
     };
-    sizes
-        .iter()
-        .map(|size| {
-            let (w, h) = fit_inside(image.width(), image.height(), *size);
-            let resized =
-                if (w, h) == (image.width(), image.height()) { image.clone() } else { image.thumbnail_exact(w, h) };
-            encode(&resized, *size, output)
+    Ok(Decoded { format, oriented_width: image.width(), oriented_height: image.height(), image })
+}
+
+fn transposes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    )
+}
+
+fn oriented(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+    if transposes(orientation) { (height, width) } else { (width, height) }
+}
+
+/// The smallest decoded size, in the stored orientation, that still covers every box
+/// once oriented. `decoded_size(w, h)` is the size the decoder will produce when asked
+/// for at least `w` x `h` (libjpeg rounds to eighths; libwebp gives what is asked).
+fn stored_size_for(
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+    sizes: &[BoxSize],
+    decoded_size: impl Fn(u32, u32) -> (u32, u32),
+) -> (u32, u32) {
+    let (ow, oh) = oriented(width, height, orientation);
+    let (need_w, need_h) =
+        sizes.iter().map(|size| fit_inside(ow, oh, *size)).fold((1, 1), |(w, h), (fw, fh)| (w.max(fw), h.max(fh)));
+    let (need_w, need_h) = if transposes(orientation) { (need_h, need_w) } else { (need_w, need_h) };
+    decoded_size(need_w, need_h)
+}
+
+/// The numerator N of libjpeg's N/8 scaling: the smallest that still decodes at least
+/// `need_w` x `need_h` (libjpeg rounds scaled sizes up).
+pub(super) fn jpeg_scale(width: u32, height: u32, need_w: u32, need_h: u32) -> u32 {
+    (1..=8).find(|n| (width * n).div_ceil(8) >= need_w && (height * n).div_ceil(8) >= need_h).unwrap_or(8)
+}
+
+fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
+    let structure = read_structure(bytes)?;
+    let (width, height) = (structure.width, structure.height);
+    check_pixels(width, height, limits)?;
+    let orientation = structure.orientation;
+    let (need_w, need_h) = stored_size_for(width, height, orientation, sizes, |w, h| (w, h));
+    let scale = jpeg_scale(width, height, need_w, need_h);
+    let needed = structure.decode_bytes(scale);
+    if needed > limits.max_alloc_bytes {
+        return Err(Rejection::TooMuchMemory { width, height, needed, limit: limits.max_alloc_bytes });
+    }
+    let reduced = if scale == 1 { structure.stream_for_eighth_scale(bytes) } else { None };
+    let stream = Slices::new(reduced.unwrap_or_else(|| vec![bytes]));
+    let mut image = run_libjpeg(stream, scale, &structure)?;
+    image.apply_orientation(orientation);
+    let (oriented_width, oriented_height) = oriented(width, height, orientation);
+    Ok(Decoded { format: ImageFormat::Jpeg, image, oriented_width, oriented_height })
+}
+
+/// libjpeg reports fatal errors by unwinding out of its callbacks (the `mozjpeg`
+/// crate's error manager); they are caught here and become a rejection. Recoverable
+/// damage (a corrupt Huffman code) is decoded as well as it can be, as Pillow and
+/// libvips do; truncation was refused earlier from the structure.
+pub(super) fn run_libjpeg(
+    stream: Slices<'_>,
+    scale: u32,
+    structure: &JpegStructure,
+) -> Result<DynamicImage, Rejection> {
+    let adobe = structure.adobe;
+    let decoded = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<DynamicImage> {
+        let mut decompress = mozjpeg::Decompress::builder().from_reader(stream)?;
+        decompress.scale(u8::try_from(scale).unwrap_or(8));
+        decompress.do_block_smoothing(false);
+        let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidData);
+        Ok(match decompress.image()? {
+            mozjpeg::decompress::Format::RGB(mut started) => {
+                let (w, h) = (started.width(), started.height());
+                let pixels: Vec<u8> = started.read_scanlines()?;
+                started.finish()?;
+                let (w, h) = (u32::try_from(w).map_err(invalid)?, u32::try_from(h).map_err(invalid)?);
+                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).ok_or(std::io::ErrorKind::InvalidData)?)
+            }
+            mozjpeg::decompress::Format::Gray(mut started) => {
+                let (w, h) = (started.width(), started.height());
+                let pixels: Vec<u8> = started.read_scanlines()?;
+                started.finish()?;
+                let (w, h) = (u32::try_from(w).map_err(invalid)?, u32::try_from(h).map_err(invalid)?);
+                let grey = GrayImage::from_raw(w, h, pixels).ok_or(std::io::ErrorKind::InvalidData)?;
+                DynamicImage::ImageRgb8(DynamicImage::ImageLuma8(grey).into_rgb8())
+            }
+            mozjpeg::decompress::Format::CMYK(mut started) => {
+                let (w, h) = (started.width(), started.height());
+                let cmyk: Vec<u8> = started.read_scanlines()?;
+                started.finish()?;
+                let (w, h) = (u32::try_from(w).map_err(invalid)?, u32::try_from(h).map_err(invalid)?);
+                let rgb = cmyk_to_rgb(&cmyk, adobe);
+                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or(std::io::ErrorKind::InvalidData)?)
+            }
         })
-        .collect()
+    }));
+    match decoded {
+        Ok(Ok(image)) => Ok(image),
+        Ok(Err(err)) => Err(Rejection::Corrupt(format!("libjpeg: {err}"))),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("libjpeg failed");
+            Err(Rejection::Corrupt(reason.trim_start_matches("libjpeg fatal error: ").to_owned()))
+        }
+    }
+}
+
+/// CMYK (YCCK is converted to CMYK by libjpeg) to RGB, without a colour profile: the
+/// naive conversion libvips and Pillow also fall back to. Files with an Adobe marker
+/// (Photoshop's) store inverted ink values, 255 meaning no ink.
+pub(super) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for pixel in cmyk.chunks_exact(4) {
+        let [c, m, y, k] = if inverted {
+            [pixel[0], pixel[1], pixel[2], pixel[3]]
+        } else {
+            [255 - pixel[0], 255 - pixel[1], 255 - pixel[2], 255 - pixel[3]]
+        };
+        // With inverted values, channel = (255 - ink) x (255 - black) / 255 = c x k / 255.
+        let channel = |v: u8| ((u16::from(v) * u16::from(k) + 127) / 255) as u8;
+        rgb.extend_from_slice(&[channel(c), channel(m), channel(y)]);
+    }
+    rgb
+}
+
+/// Lanczos3 on premultiplied alpha, or the image itself when it is already the size.
+fn resize(resizer: &mut Resizer, image: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage, Rejection> {
+    if (image.width(), image.height()) == (width, height) {
+        return Ok(image.clone());
+    }
+    let mut resized = DynamicImage::new(width, height, image.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    resizer
+        .resize(image, &mut resized, &options)
+        .map_err(|err| Rejection::Corrupt(format!("resizing failed: {err}")))?;
+    Ok(resized)
 }
 
 fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<Thumbnail, Rejection> {
     let mut bytes = Vec::new();
     let failed = |err: image::ImageError| Rejection::Corrupt(format!("encoding failed: {err}"));
     let (content_type, extension) = match output {
-        OutputFormat::Jpeg { quality } | OutputFormat::Same { jpeg_quality: quality } => {
+        OutputFormat::Jpeg { quality } | OutputFormat::Same { quality } => {
             let rgb = flatten_onto_white(image);
             JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(&rgb).map_err(failed)?;
             ("image/jpeg", "jpg")
@@ -142,11 +352,8 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
                 .map_err(failed)?;
             ("image/png", "png")
         }
-        OutputFormat::Webp => {
-            let rgba: RgbaImage = image.to_rgba8();
-            WebPEncoder::new_lossless(&mut bytes)
-                .write_image(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
-                .map_err(failed)?;
+        OutputFormat::Webp { quality } => {
+            bytes = webp::encode_lossy(image, quality)?;
             ("image/webp", "webp")
         }
     };

@@ -5,6 +5,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{Delay, DynamicImage, Frame, ImageBuffer, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use serde_json::Value;
 
+use super::pipeline::{cmyk_to_rgb, jpeg_scale, run_libjpeg};
 use super::*;
 
 const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 400 * 1024 * 1024 };
@@ -189,7 +190,7 @@ fn each_input_format_and_each_output_format() {
         for (output, content_type, extension) in [
             (OutputFormat::Jpeg { quality: 80 }, "image/jpeg", "jpg"),
             (OutputFormat::Png, "image/png", "png"),
-            (OutputFormat::Webp, "image/webp", "webp"),
+            (OutputFormat::Webp { quality: 80 }, "image/webp", "webp"),
         ] {
             let thumbnail = &make_thumbnails(&bytes, &[BOX], output, LIMITS).expect("thumbnail")[0];
             assert_eq!((thumbnail.content_type, thumbnail.extension), (content_type, extension));
@@ -199,7 +200,7 @@ fn each_input_format_and_each_output_format() {
                 Some(image::ImageFormat::from_extension(extension).expect("ext"))
             );
         }
-        let same = &make_thumbnails(&bytes, &[BOX], OutputFormat::Same { jpeg_quality: 80 }, LIMITS).expect("same")[0];
+        let same = &make_thumbnails(&bytes, &[BOX], OutputFormat::Same { quality: 80 }, LIMITS).expect("same")[0];
         let expected = match format {
             ImageFormat::Jpeg => "jpg",
             ImageFormat::WebP => "webp",
@@ -321,4 +322,160 @@ fn a_decompression_bomb_is_refused_before_its_pixels_are_allocated() {
     assert!(err.to_string().starts_with("the image is 50000 x 50000 = 2500000000 pixels, over the limit"), "{err}");
     // 2.5 gigapixels of RGBA would be 10 GB; the whole test process stays far below that.
     assert!(peak_memory_kib() < 1024 * 1024, "peak memory {} KiB", peak_memory_kib());
+}
+
+/// A photo-like test card: smooth gradients with fine deterministic texture, so that
+/// AC coefficients are not zero and the scans are not trivially small.
+fn textured(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(2_246_822_519)) >> 27;
+        let channel = |v: u32| u8::try_from((v + noise) % 256).unwrap_or(0);
+        Rgb([channel(x * 255 / width), channel(y * 255 / height), channel((x + y) % 200)])
+    })
+}
+
+/// Encodes with mozjpeg (libjpeg-turbo's code): `progressive` uses libjpeg's standard
+/// script, whose DC refinement scan comes after most AC scans.
+fn libjpeg_encode(pixels: &[u8], width: u32, height: u32, colour: mozjpeg::ColorSpace, progressive: bool) -> Vec<u8> {
+    let mut compress = mozjpeg::Compress::new(colour);
+    compress.set_fastest_defaults();
+    compress.set_size(width as usize, height as usize);
+    compress.set_quality(90.0);
+    if progressive {
+        compress.set_progressive_mode();
+    }
+    let mut started = compress.start_compress(Vec::new()).expect("start");
+    started.write_scanlines(pixels).expect("pixels");
+    started.finish().expect("finish")
+}
+
+#[test]
+fn a_progressive_jpeg_decoded_without_its_luma_ac_scans_gives_the_same_eighth_scale_pixels() {
+    let (width, height) = (2048, 1536);
+    let bytes = libjpeg_encode(textured(width, height).as_raw(), width, height, mozjpeg::ColorSpace::JCS_RGB, true);
+    let structure = jpeg::read_structure(&bytes).expect("structure");
+    assert!(structure.progressive);
+    assert_eq!(jpeg_scale(width, height, 256, 192), 1, "1/8 still covers the box");
+    let reduced = jpeg::Slices::new(structure.stream_for_eighth_scale(&bytes).expect("progressive"));
+    assert!(reduced.len() * 2 < bytes.len(), "kept {} of {} bytes", reduced.len(), bytes.len());
+
+    let whole = run_libjpeg(jpeg::Slices::new(vec![&bytes]), 1, &structure).expect("whole file");
+    let from_reduced = run_libjpeg(reduced, 1, &structure).expect("reduced stream");
+    assert_eq!((whole.width(), whole.height()), (256, 192));
+    assert!(whole.as_bytes() == from_reduced.as_bytes(), "identical 1/8-scale pixels");
+
+    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail")[0];
+    assert_eq!((thumbnail.width, thumbnail.height), (256, 192));
+    // The thumbnail is the image, not grey: compare it with a full-size decode scaled by `image`.
+    let reference = image::load_from_memory(&bytes).expect("decodes").thumbnail_exact(256, 192).to_rgba8();
+    let got = decode(thumbnail);
+    let mean_difference = got
+        .pixels()
+        .zip(reference.pixels())
+        .map(|(a, b)| a.0.iter().zip(b.0).map(|(x, y)| u64::from(x.abs_diff(y))).sum::<u64>())
+        .sum::<u64>() as f64
+        / (256.0 * 192.0 * 4.0);
+    assert!(mean_difference < 12.0, "mean difference {mean_difference}");
+}
+
+#[test]
+fn the_jpeg_scale_is_the_smallest_that_covers_every_box() {
+    // (width, height, needed width, needed height) -> N of N/8
+    for (w, h, need_w, need_h, expected) in [
+        (5640, 3172, 256, 144, 1),
+        (1920, 1080, 256, 144, 2),
+        (300, 200, 256, 171, 7),
+        (200, 100, 200, 100, 8),
+        (4000, 3000, 1024, 768, 3),
+        (2047, 2047, 256, 256, 1), // libjpeg rounds 255.9 up to 256
+    ] {
+        assert_eq!(jpeg_scale(w, h, need_w, need_h), expected, "{w}x{h} -> {need_w}x{need_h}");
+    }
+}
+
+#[test]
+fn a_jpeg_needing_more_memory_than_allowed_is_refused_before_decoding() {
+    let (width, height) = (1024, 768);
+    let bytes = libjpeg_encode(textured(width, height).as_raw(), width, height, mozjpeg::ColorSpace::JCS_RGB, true);
+    let small = Limits { max_pixels: 100_000_000, max_alloc_bytes: 1024 * 1024 };
+    let err = make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, small).expect_err("refused");
+    assert!(matches!(err, Rejection::TooMuchMemory { width: 1024, height: 768, .. }), "{err}");
+    assert!(err.to_string().contains("needs about 2 MiB, over the 1 MiB allowed"), "{err}");
+}
+
+#[test]
+fn a_cmyk_jpeg_becomes_correct_rgb() {
+    // Photoshop's convention, with the Adobe marker libjpeg writes for CMYK: 255 = no ink.
+    let inks = |c: u8, m: u8, y: u8, k: u8| [255 - c, 255 - m, 255 - y, 255 - k];
+    let (width, height) = (40, 20);
+    let mut pixels = Vec::new();
+    for y in 0..height {
+        for x in 0..width {
+            pixels.extend(match (x < 20, y < 10) {
+                (true, true) => inks(0, 255, 255, 0),  // red
+                (false, true) => inks(255, 0, 255, 0), // green
+                (true, false) => inks(255, 255, 0, 0), // blue
+                (false, false) => inks(0, 0, 0, 0),    // white paper
+            });
+        }
+    }
+    let bytes = libjpeg_encode(&pixels, width, height, mozjpeg::ColorSpace::JCS_CMYK, false);
+    assert!(jpeg::read_structure(&bytes).expect("structure").adobe);
+    let image = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("cmyk")[0]);
+    let corners =
+        [colour_at(&image, 2, 2), colour_at(&image, 37, 2), colour_at(&image, 2, 17), colour_at(&image, 37, 17)];
+    assert_eq!(corners, ["red", "green", "blue", "white"]);
+}
+
+#[test]
+fn cmyk_to_rgb_with_and_without_inverted_values() {
+    // (stored CMYK, inverted, RGB)
+    for (cmyk, inverted, rgb) in [
+        ([255, 255, 255, 255], true, [255, 255, 255]),
+        ([0, 0, 0, 0], false, [255, 255, 255]),
+        ([255, 0, 0, 255], true, [255, 0, 0]),
+        ([0, 255, 255, 0], false, [255, 0, 0]),
+        ([255, 255, 255, 0], true, [0, 0, 0]),
+        ([255, 255, 255, 128], true, [128, 128, 128]),
+    ] {
+        assert_eq!(cmyk_to_rgb(&cmyk, inverted), rgb, "{cmyk:?} inverted={inverted}");
+    }
+}
+
+#[test]
+fn webp_in_with_alpha_and_lossy_webp_out() {
+    let half_clear =
+        RgbaImage::from_fn(600, 300, |x, _| if x < 300 { Rgba([0, 0, 0, 0]) } else { Rgba([0, 0, 200, 255]) });
+    let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::WebP);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    assert_eq!(png.dimensions(), (256, 128));
+    assert_eq!(png.get_pixel(10, 64).0[3], 0, "still transparent");
+    assert_eq!(colour_at(&png, 250, 64), "blue");
+    let webp = &make_thumbnails(&bytes, &[BOX], OutputFormat::Webp { quality: 80 }, LIMITS).expect("webp")[0];
+    assert_eq!(&webp.bytes[12..16], b"VP8X", "extended format: lossy with an alpha chunk");
+    assert!(webp.bytes.windows(4).any(|w| w == b"VP8 "), "lossy bitstream");
+    let out = decode(webp);
+    assert_eq!(out.get_pixel(10, 64).0[3], 0);
+    assert_eq!(colour_at(&out, 250, 64), "blue");
+}
+
+#[test]
+fn broken_jpeg_and_webp_structures_are_rejected() {
+    let progressive = libjpeg_encode(textured(640, 480).as_raw(), 640, 480, mozjpeg::ColorSpace::JCS_RGB, true);
+    let webp = encode(&DynamicImage::ImageRgb8(textured(320, 240)), ImageFormat::WebP);
+    let mut garbage_after_soi = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, b'o', b'k'];
+    garbage_after_soi.extend(b"not a marker at all");
+    let mut no_frame = vec![0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0];
+    no_frame.extend([0xFF, 0xD9]);
+    for (name, bytes, expected) in [
+        ("a truncated progressive JPEG", &progressive[..progressive.len() * 2 / 3], "truncated"),
+        ("a JPEG cut inside its headers", &progressive[..40], "truncated"),
+        ("a JPEG with garbage after its start marker", &garbage_after_soi[..], "marker structure is broken"),
+        ("a JPEG scan without a frame", &no_frame[..], "scan before its frame header"),
+        ("a truncated WebP", &webp[..webp.len() / 2], "the image is corrupt or truncated"),
+    ] {
+        let err = make_thumbnails(bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).expect_err(name);
+        assert!(matches!(err, Rejection::Corrupt(_)), "{name}: {err}");
+        assert!(err.to_string().contains(expected), "{name}: {err}");
+    }
 }
