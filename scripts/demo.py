@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import random
+import shutil
 import threading
+import urllib.parse
 import urllib.request
 import signal
 import socket
@@ -101,12 +103,17 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
     log = open(log_path, "w")
     watch = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def invoke(event_file: str) -> tuple[bool, dict | str]:
-        """Invokes the function with an events/ file, saying so, and saying so again if it fails."""
-        print(f"\n$ cargo lambda invoke {package} --data-file events/{event_file}", flush=True)
+    def invoke(event_file: str, payload: dict | None = None) -> tuple[bool, dict | str]:
+        """Invokes the function with an events/ file (or with `payload`, saved as
+        demo-output/`event_file`), saying so, and saying so again if it fails."""
+        path = ROOT / "events" / event_file
+        if payload is not None:
+            path = OUTPUT / event_file
+            path.write_text(json.dumps(payload, indent=2))
+        print(f"\n$ cargo lambda invoke {package} --data-file {path.relative_to(ROOT)}", flush=True)
         result = subprocess.run(
             ["cargo", "lambda", "invoke", package, "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-             "--data-file", str(ROOT / "events" / event_file), "--output-format", "json"],
+             "--data-file", str(path), "--output-format", "json"],
             cwd=ROOT, capture_output=True, text=True,
         )
         if result.returncode != 0:
@@ -475,7 +482,120 @@ def demo_cost_report(endpoint: str) -> bool:
     return ok
 
 
-DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "cost-report": demo_cost_report}
+# ---------------------------------------------------------------- thumbnailer
+
+# Uploads: (key, photo file name from Debian's wallpaper packages, or None for bytes made here).
+UPLOADS = [
+    ("uploads/mountain.png", "Ubuntu-Mate-Cold-no-logo.png"),  # the three keys of events/sqs-s3-batch.json
+    ("uploads/city at night.webp", "adwaita-d.webp"),
+    ("uploads/notes.jpg", None),  # a text file named .jpg
+    ("uploads/2026/elephants 5640x3172.jpg", "Elephants_5640x3172.jpg"),  # 16 MB progressive JPEG
+    ("uploads/2026/elephants-4k.jpg", "Elephants_3840x2160.jpg"),
+    ("uploads/2026/dune.jpg", "Dune.jpg"),
+    ("uploads/2026/été/fraîche fleur+rosée.jpg", "FreshFlower.jpg"),  # unicode, space and +
+    ("uploads/2026/silk.png", "Silk.png"),
+    ("uploads/2026/pixels.webp", "pixels-l.webp"),
+    ("uploads/2026/storm-truncated.jpg", "Storm.jpg"),  # cut in half below
+    ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
+]
+
+
+def image_size(data: bytes) -> str:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return f"{image.width}x{image.height}"
+
+
+def sqs_batch(bucket: str, objects: list[dict]) -> dict:
+    """An SQS batch whose messages are S3 notifications, keys URL-encoded as S3 does."""
+    from urllib.parse import quote_plus
+
+    records = []
+    for number, obj in enumerate(objects, 1):
+        body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+                             "eventTime": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                             "eventName": "ObjectCreated:Put",
+                             "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                                    "object": {"key": quote_plus(obj["key"], safe="/"), "size": obj["size"],
+                                               "eTag": obj["etag"]}}}]}
+        records.append({"messageId": f"demo-{number:04d}", "receiptHandle": "demo", "body": json.dumps(body),
+                        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:photo-uploads-events",
+                        "awsRegion": REGION})
+    return {"Records": records}
+
+
+def demo_thumbnailer(endpoint: str) -> bool:
+    heading("thumbnailer: real photos uploaded to S3, thumbnails written back, bad files recorded")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from photos import photos
+
+    by_name = {path.name: path for path in photos()}
+    s3 = clients(endpoint)["s3"]
+    bucket = "photo-uploads"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    uploaded = []
+    for key, name in UPLOADS:
+        data = by_name[name].read_bytes() if name else b"Meeting notes, not a photo.\n"
+        if "truncated" in key:
+            data = data[: len(data) // 2]
+        etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
+        uploaded.append({"key": key, "size": len(data), "etag": etag, "source": name or "(text)",
+                         "dimensions": image_size(data) if name and "truncated" not in key else "-"})
+    s3.delete_object(Bucket=bucket, Key="uploads/2026/deleted-before-processing.jpg")
+    print(f"Uploaded {len(uploaded)} files to s3://{bucket}/uploads/ (Debian's wallpaper photos, a text file named .jpg,")
+    print("a JPEG cut in half, and one deleted again before its event is delivered).")
+    table([{**u, "size": f"{u['size']:,}"} for u in uploaded], ["key", "source", "dimensions", "size"])
+    ok = True
+    env = {"THUMBNAIL_SIZES": "256x256,1024x1024", "THUMBNAIL_FORMAT": "jpeg", "JPEG_QUALITY": "80"}
+    with lambda_function("thumbnailer", endpoint, env) as invoke:
+        first, rest = uploaded[:3], uploaded[3:]
+        results = []
+        for event_file, payload in (("sqs-s3-batch.json", None), ("thumbnailer-batch.json", sqs_batch(bucket, rest))):
+            ok_invoke, response = invoke(event_file, payload)
+            if not ok_invoke:
+                return False
+            failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+            print(f"  {len(response['results'])} results, batchItemFailures: {failures or 'none'}")
+            ok = ok and not failures
+            results += response["results"]
+        print("\nWhat the function did with each upload:")
+        table(results, ["key", "outcome", "detail"])
+    out_dir = OUTPUT / "thumbnails"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    rows = []
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="thumbnails/").get("Contents", [])
+    for obj in sorted(listing, key=lambda o: o["Key"]):
+        if obj["Key"].startswith("thumbnails/_failed/"):
+            continue
+        got = s3.get_object(Bucket=bucket, Key=obj["Key"])
+        data = got["Body"].read()
+        local = out_dir / obj["Key"].removeprefix("thumbnails/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+        source = urllib.parse.unquote(got["Metadata"].get("source-key", ""))
+        original = next((u for u in uploaded if u["key"] == source), {})
+        rows.append({"thumbnail": obj["Key"], "from": original.get("dimensions", "?"), "size": image_size(data),
+                     "bytes": f"{len(data):,}", "of source": f"{len(data) / max(original.get('size', 1), 1):.2%}",
+                     "type": got["ContentType"], "cache-control": got["CacheControl"]})
+    print(f"\nThumbnails in s3://{bucket}/thumbnails/ (copied to {out_dir.relative_to(ROOT)}/ to look at):")
+    table(rows, ["thumbnail", "from", "size", "bytes", "of source", "type"])
+    print(f"  Cache-Control: {rows[0]['cache-control'] if rows else '-'}")
+    records = [o for o in listing if o["Key"].startswith("thumbnails/_failed/")]
+    print(f"\nRejected uploads, each recorded under s3://{bucket}/thumbnails/_failed/ and acknowledged:")
+    failed = [json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) for o in records]
+    table(failed, ["source_key", "reason"])
+    images = [u for u in uploaded if u["dimensions"] != "-" and "deleted" not in u["key"]]
+    expected_thumbnails = 2 * len(images)
+    if len(rows) != expected_thumbnails or len(failed) != 2:
+        print(f"  expected {expected_thumbnails} thumbnails and 2 rejection records, found {len(rows)} and {len(failed)}")
+        ok = False
+    return ok
+
+
+DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "cost-report": demo_cost_report,
+         "thumbnailer": demo_thumbnailer}
 
 
 def main() -> int:

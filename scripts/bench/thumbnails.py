@@ -5,7 +5,8 @@ packages, fetched with apt-get download), each makes a 256x256 JPEG q80 thumbnai
 bytes in memory: decode, orient, fit, flatten, encode. Prints, for JPEG and for PNG/WebP,
 images/s, megapixels/s, median and p95 ms, peak RSS, our ratio to each peer, and the
 1/8-scale decode-only rate (libjpeg-turbo through Pillow) as the limit; the last line is
-machine-readable.
+machine-readable. Before it, the cold start (scripts/bench/cold_start.py): the release
+binary's size and the time from process start to its first runtime-API request.
 """
 
 import json
@@ -16,30 +17,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from photos import PACKAGES, photos  # noqa: E402
+
 WORK = ROOT / ".bench"
-CORPUS = WORK / "corpus"
-PACKAGES = ["mate-backgrounds", "gnome-backgrounds"]
 PYTHON_PEERS = ["pillow==13.0.0", "pyvips==3.2.0"]
 SHARP = "sharp@0.35.5"
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, check=True, **kwargs)
-
-
-def corpus() -> list[Path]:
-    if not CORPUS.exists():
-        debs = WORK / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        sh("apt-get", "update", "-qq")
-        sh("apt-get", "download", *PACKAGES, cwd=debs)
-        for deb in debs.glob("*.deb"):
-            sh("dpkg-deb", "-x", str(deb), str(CORPUS))
-    files = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file() and not p.is_symlink())
-    if not files:
-        raise SystemExit(f"no photos found under {CORPUS}")
-    return files
 
 
 def peers() -> None:
@@ -69,11 +56,12 @@ def figures(results: list[dict]) -> dict:
 
 
 def main() -> None:
-    files = corpus()
+    files = photos()
     jpeg = [f for f in files if f.suffix.lower() in (".jpg", ".jpeg")]
     other = [f for f in files if f not in jpeg]
     peers()
-    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--example", "bench", cwd=ROOT)
+    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--example", "bench", "--bin", "thumbnailer",
+       cwd=ROOT)
     ours = [str(ROOT / "target/release/examples/bench")]
     script = str(Path(__file__).with_name("thumbnails_peers.py"))
     node_env = {"NODE_PATH": str(WORK / "node" / "node_modules"), "VIPS_CONCURRENCY": "1"}
@@ -99,6 +87,11 @@ def main() -> None:
     for (group, name), f in table.items():
         ratio = table[(group, "thumbnailer")]["images_s"] / f["images_s"]
         print(f"| {group} | {name} | {f['images_s']:.1f} | {f['mp_s']:.0f} | {f['median']:.1f} | {f['p95']:.1f} | {f['rss_mib']:.0f} | {ratio:.2f}x |")
+    cold = json.loads(subprocess.run([sys.executable, str(Path(__file__).with_name("cold_start.py")),
+                                      str(ROOT / "target/release/thumbnailer"), "20"],
+                                     check=True, capture_output=True, text=True).stdout)
+    print(f"\ncold start: release binary {cold['binary_mib']:.1f} MiB; process start to its first runtime-API request "
+          f"(GET /runtime/invocation/next): median {cold['median_ms']:.1f} ms, p95 {cold['p95_ms']:.1f} ms over {cold['runs']} runs")
     peers_only = ("pillow", "pyvips", "sharp")
     ours_jpeg = table[("jpeg", "thumbnailer")]["images_s"]
     best_jpeg = max(table[("jpeg", p)]["images_s"] for p in peers_only)

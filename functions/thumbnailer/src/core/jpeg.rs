@@ -71,7 +71,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
             at += 1;
         }
         if at + 1 >= bytes.len() {
-            return Err(corrupt("the JPEG is truncated: it ends before its end-of-image marker"));
+            return Err(corrupt("the JPEG ends before its end-of-image marker"));
         }
         if bytes[at] != 0xFF {
             return Err(corrupt("the JPEG's marker structure is broken"));
@@ -86,11 +86,11 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
         }
         let length = match bytes.get(at..at + 2) {
             Some(&[high, low]) => usize::from(u16::from_be_bytes([high, low])),
-            _ => return Err(corrupt("the JPEG is truncated inside a marker")),
+            _ => return Err(corrupt("the JPEG ends inside a marker segment")),
         };
         let payload = bytes.get(at + 2..at + length).filter(|_| length >= 2);
         let Some(payload) = payload else {
-            return Err(corrupt("the JPEG is truncated inside a marker"));
+            return Err(corrupt("the JPEG ends inside a marker segment"));
         };
         at += length;
         match marker {

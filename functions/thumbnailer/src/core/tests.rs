@@ -468,8 +468,12 @@ fn broken_jpeg_and_webp_structures_are_rejected() {
     let mut no_frame = vec![0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0];
     no_frame.extend([0xFF, 0xD9]);
     for (name, bytes, expected) in [
-        ("a truncated progressive JPEG", &progressive[..progressive.len() * 2 / 3], "truncated"),
-        ("a JPEG cut inside its headers", &progressive[..40], "truncated"),
+        (
+            "a truncated progressive JPEG",
+            &progressive[..progressive.len() * 2 / 3],
+            "ends before its end-of-image marker",
+        ),
+        ("a JPEG cut inside its headers", &progressive[..40], "ends inside a marker segment"),
         ("a JPEG with garbage after its start marker", &garbage_after_soi[..], "marker structure is broken"),
         ("a JPEG scan without a frame", &no_frame[..], "scan before its frame header"),
         ("a truncated WebP", &webp[..webp.len() / 2], "the image is corrupt or truncated"),
@@ -478,4 +482,17 @@ fn broken_jpeg_and_webp_structures_are_rejected() {
         assert!(matches!(err, Rejection::Corrupt(_)), "{name}: {err}");
         assert!(err.to_string().contains(expected), "{name}: {err}");
     }
+}
+
+#[test]
+fn half_transparent_pixels_are_blended_onto_white_after_resizing() {
+    let half = RgbaImage::from_pixel(600, 400, Rgba([200, 0, 0, 128]));
+    let bytes = encode(&DynamicImage::ImageRgba8(half), ImageFormat::Png);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    let [r, g, b, a] = png.get_pixel(128, 85).0;
+    assert!(r.abs_diff(200) <= 2 && g <= 2 && b <= 2 && a.abs_diff(128) <= 1, "png {:?}", png.get_pixel(128, 85));
+    let jpeg = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 95 }, LIMITS).expect("jpeg")[0]);
+    let [r, g, b, _] = jpeg.get_pixel(128, 85).0;
+    // 200 x 128/255 + 255 x 127/255 = 227; 0 + 127 = 127
+    assert!(r.abs_diff(227) <= 4 && g.abs_diff(127) <= 4 && b.abs_diff(127) <= 4, "jpeg {:?}", jpeg.get_pixel(128, 85));
 }
