@@ -14,24 +14,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / ".bench" / "corpus"
-PACKAGES = ["mate-backgrounds", "gnome-backgrounds"]
+PACKAGES = ["mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers", "lomiri-wallpapers"]
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def photos() -> list[Path]:
     """Every photo of the packages, sorted; downloads and unpacks them the first time."""
-    if not CORPUS.exists():
+    missing = [p for p in PACKAGES if not (CORPUS / ".unpacked" / p).exists()]
+    if missing:
         if shutil.which("apt-get") is None:
-            raise SystemExit(f"fetching the photos needs Debian's apt-get (packages {', '.join(PACKAGES)}); "
+            raise SystemExit(f"fetching the photos needs Debian's apt-get (packages {', '.join(missing)}); "
                              f"or put JPEG, PNG and WebP photos under {CORPUS}")
         debs = CORPUS.parent / "debs"
         debs.mkdir(parents=True, exist_ok=True)
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
-        for deb in debs.glob("*.deb"):
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(CORPUS)], check=True)
+        for package in missing:
+            for old in debs.glob(f"{package}_*.deb"):
+                old.unlink()
+            subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
+            for deb in debs.glob(f"{package}_*.deb"):
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(CORPUS)], check=True)
+            (CORPUS / ".unpacked").mkdir(parents=True, exist_ok=True)
+            (CORPUS / ".unpacked" / package).touch()
+    # Symbolic links repeat a photo under other names; screenshots are the packages' own previews.
     files = sorted(p for p in CORPUS.rglob("*")
-                   if p.suffix.lower() in EXTENSIONS and p.is_file() and not p.is_symlink())
+                   if p.suffix.lower() in EXTENSIONS and p.is_file() and not p.is_symlink()
+                   and p.name != "screenshot.jpg" and p.stat().st_size > 4096)
     if not files:
         raise SystemExit(f"no photos found under {CORPUS}")
     return files

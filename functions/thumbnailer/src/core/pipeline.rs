@@ -12,11 +12,13 @@
 //!
 //! Resizing is a Lanczos3 convolution with SIMD (`fast_image_resize`), on
 //! premultiplied alpha so that transparent pixels do not bleed colour.
+//!
+//! Every decoder's output is 8-bit RGB or RGBA.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{FilterType, MulDiv, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::metadata::Orientation;
@@ -128,9 +130,16 @@ pub fn make_thumbnails(
     output: OutputFormat,
     limits: Limits,
 ) -> Result<Vec<Thumbnail>, Rejection> {
-    let decoded = decode(bytes, sizes, limits)?;
+    let Decoded { format, image: mut source, oriented_width, oriented_height } = decode(bytes, sizes, limits)?;
+    // Resizing must average premultiplied colours, or transparent pixels bleed into the
+    // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
+    let premultiplied = source.color().has_alpha();
+    let resize_failed = |err: &dyn std::fmt::Display| Rejection::Corrupt(format!("resizing failed: {err}"));
+    if premultiplied {
+        MulDiv::default().multiply_alpha_inplace(&mut source).map_err(|err| resize_failed(&err))?;
+    }
     let output = match output {
-        OutputFormat::Same { quality } => match decoded.format {
+        OutputFormat::Same { quality } => match format {
             ImageFormat::Jpeg => OutputFormat::Jpeg { quality },
             ImageFormat::WebP => OutputFormat::Webp { quality },
             _ => OutputFormat::Png,
@@ -141,8 +150,11 @@ pub fn make_thumbnails(
     sizes
         .iter()
         .map(|size| {
-            let (w, h) = fit_inside(decoded.oriented_width, decoded.oriented_height, *size);
-            let resized = resize(&mut resizer, &decoded.image, w, h)?;
+            let (w, h) = fit_inside(oriented_width, oriented_height, *size);
+            let mut resized = resize(&mut resizer, &source, w, h)?;
+            if premultiplied {
+                MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
+            }
             encode(&resized, *size, output)
         })
         .collect()
@@ -323,13 +335,14 @@ pub(super) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
     rgb
 }
 
-/// Lanczos3 on premultiplied alpha, or the image itself when it is already the size.
+/// Lanczos3 (alpha, if any, is already premultiplied), or the image itself when it is
+/// already the size.
 fn resize(resizer: &mut Resizer, image: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage, Rejection> {
     if (image.width(), image.height()) == (width, height) {
         return Ok(image.clone());
     }
     let mut resized = DynamicImage::new(width, height, image.color());
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).use_alpha(false);
     resizer
         .resize(image, &mut resized, &options)
         .map_err(|err| Rejection::Corrupt(format!("resizing failed: {err}")))?;
