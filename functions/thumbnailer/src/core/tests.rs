@@ -496,3 +496,73 @@ fn half_transparent_pixels_are_blended_onto_white_after_resizing() {
     // 200 x 128/255 + 255 x 127/255 = 227; 0 + 127 = 127
     assert!(r.abs_diff(227) <= 4 && g.abs_diff(127) <= 4 && b.abs_diff(127) <= 4, "jpeg {:?}", jpeg.get_pixel(128, 85));
 }
+
+#[test]
+fn very_wide_very_tall_and_small_images_through_every_decoder() {
+    // (width, height, thumbnail in a 256 x 256 box)
+    let cases = [(3000, 40, (256, 3)), (40, 3000, (3, 256)), (4000, 3, (256, 1)), (120, 90, (120, 90))];
+    for (width, height, expected) in cases {
+        let pixels = textured(width, height);
+        let inputs = [
+            ("baseline JPEG", libjpeg_encode(pixels.as_raw(), width, height, mozjpeg::ColorSpace::JCS_RGB, false)),
+            ("progressive JPEG", libjpeg_encode(pixels.as_raw(), width, height, mozjpeg::ColorSpace::JCS_RGB, true)),
+            ("WebP", encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::WebP)),
+            ("PNG", encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::Png)),
+        ];
+        for (name, bytes) in inputs {
+            let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect(name)[0];
+            assert_eq!((thumbnail.width, thumbnail.height), expected, "{name} {width}x{height}");
+            assert_eq!(decode(thumbnail).dimensions(), expected, "{name} {width}x{height}: the encoded image");
+        }
+    }
+}
+
+/// Damaged copies of valid files (bytes overwritten, runs deleted, cut short) must each
+/// give a thumbnail or a rejection: never a panic, a hang or a crash in C code.
+#[test]
+fn damaged_files_never_crash_the_pipeline() {
+    let pixels = textured(320, 240);
+    let originals = [
+        libjpeg_encode(pixels.as_raw(), 320, 240, mozjpeg::ColorSpace::JCS_RGB, false),
+        libjpeg_encode(pixels.as_raw(), 320, 240, mozjpeg::ColorSpace::JCS_RGB, true),
+        encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::Png),
+        encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::WebP),
+        encode(&DynamicImage::ImageRgb8(pixels), ImageFormat::Gif),
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % bound as u64).unwrap_or(0)
+    };
+    let (mut made, mut rejected) = (0, 0);
+    for original in &originals {
+        for _ in 0..100 {
+            let mut bytes = original.clone();
+            match next(3) {
+                0 => {
+                    for _ in 0..=next(8) {
+                        let at = next(bytes.len());
+                        bytes[at] = u8::try_from(next(256)).unwrap_or(0);
+                    }
+                }
+                1 => {
+                    let at = next(bytes.len());
+                    let end = (at + 1 + next(64)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                _ => bytes.truncate(next(bytes.len())),
+            }
+            match make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS) {
+                Ok(thumbnails) => {
+                    assert!(thumbnails[0].width <= 256 && thumbnails[0].height <= 256);
+                    made += 1;
+                }
+                Err(_) => rejected += 1,
+            }
+        }
+    }
+    assert_eq!(made + rejected, 500);
+    assert!(rejected > 60, "much of the damage is detected: {rejected} rejected, {made} made");
+}
