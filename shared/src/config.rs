@@ -19,10 +19,23 @@ pub enum ConfigError {
     InvalidSecret { name: &'static str, expected: String },
 }
 
+impl ConfigError {
+    /// `name` is set to `value`, which is not `expected`.
+    pub fn invalid(name: &'static str, value: impl Into<String>, expected: impl Into<String>) -> Self {
+        Self::Invalid { name, value: value.into(), expected: expected.into() }
+    }
+}
+
 /// A snapshot of the environment, so configuration parsing is a pure function of it.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+}
+
+/// Runs a function's `Config::from_env` on the given settings and gives its error as the
+/// text an operator reads: what every crate's configuration tests check.
+pub fn parse_settings<T>(from_env: fn(&Env) -> Result<T, ConfigError>, pairs: &[(&str, &str)]) -> Result<T, String> {
+    from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|err| err.to_string())
 }
 
 impl Env {

@@ -62,11 +62,6 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let invalid = |name: &'static str, value: String, expected: &str| ConfigError::Invalid {
-            name,
-            value,
-            expected: expected.to_owned(),
-        };
         let csv = env.optional("REPORT_BUCKET").map(|bucket| CsvTarget {
             bucket,
             prefix: env
@@ -95,7 +90,7 @@ impl Config {
                     to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
                 if let Some(bad) = to.iter().chain(std::iter::once(&from)).find(|a| !looks_like_address(a)) {
                     let name = if *bad == from { "SES_FROM" } else { "SES_TO" };
-                    return Err(invalid(
+                    return Err(ConfigError::invalid(
                         name,
                         bad.clone(),
                         "email addresses like ops@example.com, comma-separated for SES_TO",
@@ -122,11 +117,11 @@ impl Config {
         }
         let time_zone_name = env.optional("REPORT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
         let time_zone = TimeZone::get(&time_zone_name).map_err(|_| {
-            invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris")
+            ConfigError::invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris")
         })?;
         let top_n = env.parse_or("TOP_N", 10usize, "a whole number from 1 to 100")?;
         if !(1..=100).contains(&top_n) {
-            return Err(invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
+            return Err(ConfigError::invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
         }
         let metric = env.parse_or("COST_METRIC", Metric::UnblendedCost, Metric::FORM)?;
         let group_by = env.parse_or("GROUP_BY", GroupBy::Service, GroupBy::FORM)?;
@@ -137,7 +132,7 @@ impl Config {
                         .parse::<Decimal>()
                         .ok()
                         .filter(|d| *d >= Decimal::ZERO)
-                        .ok_or_else(|| invalid(name, value, form))
+                        .ok_or_else(|| ConfigError::invalid(name, value, form))
                 })
                 .transpose()
         };
@@ -148,7 +143,7 @@ impl Config {
         let notify = match env.optional("NOTIFY").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("always") => Notify::Always,
             Some("on_alert") => Notify::OnAlert,
-            Some(other) => return Err(invalid("NOTIFY", other.to_owned(), "always or on_alert")),
+            Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
         Ok(Self { csv, email, slack, time_zone, time_zone_name, top_n, metric, group_by, alerts, notify })
     }
@@ -168,27 +163,30 @@ fn is_webhook_url(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use shared::config::parse_settings;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
-    }
+    use super::*;
 
     #[test]
     fn channels_are_optional_but_one_is_needed() {
-        let err = parse(&[]).expect_err("no channel");
+        let err = parse_settings(Config::from_env, &[]).expect_err("no channel");
         assert!(
             err.starts_with("missing setting REPORT_BUCKET: set it to a bucket for the CSV; or set SES_FROM"),
             "{err}"
         );
-        let config = parse(&[("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")]).expect("slack only");
+        let config =
+            parse_settings(Config::from_env, &[("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")])
+                .expect("slack only");
         assert!(config.csv.is_none() && config.email.is_none());
         assert_eq!(format!("{:?}", config.slack), "Some(SecretUrl(***))", "the secret never shows in Debug");
-        let config = parse(&[
-            ("REPORT_BUCKET", "finance"),
-            ("SES_FROM", "costs@example.com"),
-            ("SES_TO", "a@example.com, b@example.com"),
-        ])
+        let config = parse_settings(
+            Config::from_env,
+            &[
+                ("REPORT_BUCKET", "finance"),
+                ("SES_FROM", "costs@example.com"),
+                ("SES_TO", "a@example.com, b@example.com"),
+            ],
+        )
         .expect("csv and email");
         assert_eq!(config.email.map(|e| e.to), Some(vec!["a@example.com".to_owned(), "b@example.com".to_owned()]));
         assert_eq!(config.csv.map(|c| c.prefix), Some("cost-report".to_owned()));
@@ -224,7 +222,7 @@ mod tests {
                 "invalid setting NOTIFY=\"sometimes\": expected always or on_alert",
             ),
         ] {
-            let err = parse(pairs).expect_err("invalid");
+            let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");
             assert!(!err.contains("very-secret-token"));
         }

@@ -58,15 +58,13 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use shared::config::parse_settings;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
-    }
+    use super::*;
 
     #[test]
     fn defaults() {
-        let config = parse(&[]).expect("defaults are valid");
+        let config = parse_settings(Config::from_env, &[]).expect("defaults are valid");
         assert_eq!(
             config,
             Config {
@@ -97,7 +95,7 @@ mod tests {
             ),
             (&[("STOP_TAG", "stop(now)")][..], "invalid setting STOP_TAG=\"stop(now)\": expected a valid EKS tag key"),
         ] {
-            let err = parse(pairs).expect_err("invalid");
+            let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");
         }
     }

@@ -47,15 +47,13 @@ fn is_bucket_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use shared::config::parse_settings;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
-    }
+    use super::*;
 
     #[test]
     fn defaults_and_overrides() {
-        let config = parse(&[("REPORT_BUCKET", "audit-bucket")]).expect("valid");
+        let config = parse_settings(Config::from_env, &[("REPORT_BUCKET", "audit-bucket")]).expect("valid");
         assert_eq!(
             config,
             Config {
@@ -65,12 +63,15 @@ mod tests {
                 include_roles: false
             }
         );
-        let config = parse(&[
-            ("REPORT_BUCKET", "audit-bucket"),
-            ("REPORT_PREFIX", "/audit/iam/"),
-            ("KMS_KEY_ID", "alias/audit"),
-            ("INCLUDE_ROLES", "true"),
-        ])
+        let config = parse_settings(
+            Config::from_env,
+            &[
+                ("REPORT_BUCKET", "audit-bucket"),
+                ("REPORT_PREFIX", "/audit/iam/"),
+                ("KMS_KEY_ID", "alias/audit"),
+                ("INCLUDE_ROLES", "true"),
+            ],
+        )
         .expect("valid");
         assert_eq!(config.report_prefix, "audit/iam");
         assert_eq!(config.kms_key_id.as_deref(), Some("alias/audit"));
@@ -91,7 +92,7 @@ mod tests {
                 "invalid setting INCLUDE_ROLES=\"sometimes\": expected true or false",
             ),
         ] {
-            let err = parse(pairs).expect_err("invalid");
+            let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");
         }
     }

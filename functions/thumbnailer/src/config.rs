@@ -25,11 +25,6 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let invalid = |name: &'static str, value: String, expected: &str| ConfigError::Invalid {
-            name,
-            value,
-            expected: expected.to_owned(),
-        };
         let folder = |value: String| if value.is_empty() || value.ends_with('/') { value } else { format!("{value}/") };
         let dest_bucket = env.optional("DEST_BUCKET");
         // An explicitly empty DEST_PREFIX counts as unset; "/" asks for no prefix at all.
@@ -39,7 +34,7 @@ impl Config {
             Some(prefix) => folder(prefix.trim_start_matches('/').to_owned()),
         };
         if dest_bucket.is_none() && dest_prefix.is_empty() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "DEST_PREFIX",
                 "/".to_owned(),
                 "a prefix such as thumbnails/ when DEST_BUCKET is unset: thumbnails written beside the uploads with no prefix would trigger the function again",
@@ -48,22 +43,24 @@ impl Config {
         let failed_prefix = folder(env.optional("FAILED_PREFIX").unwrap_or_else(|| format!("{dest_prefix}_failed/")));
         let sizes =
             parse_sizes(&env.optional("THUMBNAIL_SIZES").unwrap_or_else(|| "256x256".to_owned())).map_err(|err| {
-                invalid(
+                ConfigError::invalid(
                     "THUMBNAIL_SIZES",
                     env.optional("THUMBNAIL_SIZES").unwrap_or_default(),
-                    &format!("boxes like 256x256 or 128x128,512x512 ({err})"),
+                    format!("boxes like 256x256 or 128x128,512x512 ({err})"),
                 )
             })?;
         let quality = env.parse_or("JPEG_QUALITY", 80u8, "a whole number from 1 to 100")?;
         if !(1..=100).contains(&quality) {
-            return Err(invalid("JPEG_QUALITY", quality.to_string(), "a whole number from 1 to 100"));
+            return Err(ConfigError::invalid("JPEG_QUALITY", quality.to_string(), "a whole number from 1 to 100"));
         }
         let format = match env.optional("THUMBNAIL_FORMAT").map(|f| f.to_ascii_lowercase()).as_deref() {
             None | Some("jpeg" | "jpg") => OutputFormat::Jpeg { quality },
             Some("webp") => OutputFormat::Webp { quality },
             Some("png") => OutputFormat::Png,
             Some("same") => OutputFormat::Same { quality },
-            Some(other) => return Err(invalid("THUMBNAIL_FORMAT", other.to_owned(), "jpeg, webp, png or same")),
+            Some(other) => {
+                return Err(ConfigError::invalid("THUMBNAIL_FORMAT", other.to_owned(), "jpeg, webp, png or same"));
+            }
         };
         let max_input_bytes = env.parse_or("MAX_INPUT_BYTES", 50_000_000u64, "a number of bytes")?;
         let max_pixels = env.parse_or("MAX_INPUT_PIXELS", 100_000_000u64, "a number of pixels")?;
@@ -85,15 +82,13 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use shared::config::parse_settings;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).map_err(|e| e.to_string())
-    }
+    use super::*;
 
     #[test]
     fn defaults() {
-        let config = parse(&[]).expect("defaults");
+        let config = parse_settings(Config::from_env, &[]).expect("defaults");
         assert_eq!(
             (config.dest_prefix.as_str(), config.failed_prefix.as_str()),
             ("thumbnails/", "thumbnails/_failed/")
@@ -106,12 +101,16 @@ mod tests {
 
     #[test]
     fn a_destination_that_would_trigger_itself_is_refused() {
-        let err = parse(&[("DEST_PREFIX", "/")]).expect_err("recursion");
+        let err = parse_settings(Config::from_env, &[("DEST_PREFIX", "/")]).expect_err("recursion");
         assert!(err.contains("would trigger the function again"), "{err}");
-        let config = parse(&[("DEST_BUCKET", "thumbs"), ("DEST_PREFIX", "/")]).expect("another bucket");
+        let config = parse_settings(Config::from_env, &[("DEST_BUCKET", "thumbs"), ("DEST_PREFIX", "/")])
+            .expect("another bucket");
         assert_eq!(config.dest_prefix, "");
         assert_eq!(config.failed_prefix, "_failed/");
-        assert_eq!(parse(&[("DEST_PREFIX", "small")]).expect("folder").dest_prefix, "small/");
+        assert_eq!(
+            parse_settings(Config::from_env, &[("DEST_PREFIX", "small")]).expect("folder").dest_prefix,
+            "small/"
+        );
     }
 
     #[test]
@@ -125,7 +124,7 @@ mod tests {
             (&[("JPEG_QUALITY", "0")][..], "invalid setting JPEG_QUALITY=\"0\""),
             (&[("MAX_INPUT_BYTES", "50MB")][..], "invalid setting MAX_INPUT_BYTES=\"50MB\""),
         ] {
-            let err = parse(pairs).expect_err("invalid");
+            let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");
         }
     }
