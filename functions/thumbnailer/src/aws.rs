@@ -1,22 +1,38 @@
-//! Thin async functions over the S3 client. Failures come back as [`S3Failure`]:
-//! the object is gone (skip it), or the call failed (try the record again).
+//! Thin async functions over the S3 client. Failures come back as [`S3Failure`], already
+//! in their class: the object is gone or was replaced (skip it: another event covers
+//! it), the request can never succeed for this object (permanent), or the call failed
+//! (transient: try the record again).
 
 use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use shared::error::describe;
 
 /// Marks an object written by the thumbnailer, so it is never processed.
 pub const OUTPUT_MARKER: &str = "thumbnailer-output";
 
+/// S3 answers these for a request that this object's name or size makes impossible:
+/// asking again cannot help.
+const PERMANENT_CODES: &[&str] = &["KeyTooLongError", "MetadataTooLarge", "EntityTooLarge"];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum S3Failure {
     /// `NoSuchKey` / 404: deleted before it could be processed.
     Gone,
-    /// Anything else: throttling, a 5xx, a timeout, a permission: worth another try,
-    /// and visible in the dead-letter queue if it keeps failing.
-    Failed(String),
+    /// 412 on `If-Match`: the object was replaced after the event; the new version's own
+    /// event processes it.
+    Replaced,
+    /// The body is larger than the limit (checked as it streams in).
+    TooLarge { limit: u64 },
+    /// The request can never succeed for this object (a key or metadata over S3's limits).
+    Permanent(String),
+    /// Throttling, a 5xx, a timeout, access denied, a missing bucket: worth another try
+    /// once the cause is fixed, and visible in the dead-letter queue if it keeps failing.
+    Transient(String),
 }
 
 /// What a `HeadObject` says that matters here.
@@ -25,46 +41,122 @@ pub struct ObjectInfo {
     pub size: u64,
     pub etag: String,
     pub is_output: bool,
+    /// The `source-key` and `source-etag` metadata of a thumbnail.
+    pub source_key: Option<String>,
+    pub source_etag: Option<String>,
 }
 
-/// The object's size, ETag and marker. A 404 has no body to say whether the key or the
-/// whole bucket is missing, so a `GetObject` tells them apart.
-pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<ObjectInfo, S3Failure> {
-    let output = match s3.head_object().bucket(bucket).key(key).send().await {
+fn classify<E>(err: &SdkError<E, HttpResponse>, doing: String) -> S3Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = shared::error::code(err);
+    if code.is_some_and(|code| PERMANENT_CODES.contains(&code)) {
+        S3Failure::Permanent(format!("{doing} failed: {}", describe(err)))
+    } else if code == Some("PreconditionFailed") || status(err) == Some(412) {
+        S3Failure::Replaced
+    } else {
+        S3Failure::Transient(format!("{doing} failed: {}", describe(err)))
+    }
+}
+
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|response| response.status().as_u16())
+}
+
+/// The object's size, ETag and metadata, if it still has the ETag `if_match` (when
+/// given). A 404 has no body to say whether the key or the whole bucket is missing, so a
+/// `HeadBucket` tells them apart.
+pub async fn head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    if_match: Option<&str>,
+) -> Result<ObjectInfo, S3Failure> {
+    match head_if_present(s3, bucket, key, if_match).await? {
+        Some(info) => Ok(info),
+        None => Err(missing(s3, bucket).await),
+    }
+}
+
+/// A thumbnail's metadata, or `None` when there is no such object (no bucket check:
+/// the destination is known to exist).
+pub async fn head_output(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, S3Failure> {
+    head_if_present(s3, bucket, key, None).await
+}
+
+async fn head_if_present(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    if_match: Option<&str>,
+) -> Result<Option<ObjectInfo>, S3Failure> {
+    let request = s3.head_object().bucket(bucket).key(key).set_if_match(if_match.map(quoted));
+    let output = match request.send().await {
         Ok(output) => output,
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            get(s3, bucket, key).await?;
-            return Err(S3Failure::Failed(format!(
-                "s3://{bucket}/{key} was not found by HeadObject but was by GetObject"
-            )));
-        }
-        Err(err) => {
-            return Err(S3Failure::Failed(format!("HeadObject s3://{bucket}/{key} failed: {}", describe(&err))));
-        }
+        Err(err) if status(&err) == Some(404) => return Ok(None),
+        Err(err) => return Err(classify(&err, format!("HeadObject s3://{bucket}/{key}"))),
     };
-    Ok(ObjectInfo {
+    let metadata = output.metadata();
+    let value = |name: &str| metadata.and_then(|m| m.get(name)).cloned();
+    Ok(Some(ObjectInfo {
         size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
         etag: output.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
-        is_output: output.metadata().is_some_and(|m| m.get(OUTPUT_MARKER).is_some_and(|v| v == "true")),
-    })
+        is_output: value(OUTPUT_MARKER).is_some_and(|v| v == "true"),
+        source_key: value("source-key")
+            .map(|k| percent_encoding::percent_decode_str(&k).decode_utf8_lossy().into_owned()),
+        source_etag: value("source-etag"),
+    }))
 }
 
-pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, S3Failure> {
-    let output = s3.get_object().bucket(bucket).key(key).send().await.map_err(|err| {
-        if err.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-            S3Failure::Gone
-        } else if shared::error::code(&err) == Some("NoSuchBucket") {
-            S3Failure::Failed(format!("bucket {bucket} does not exist: check the S3 notification and DEST_BUCKET"))
-        } else {
-            S3Failure::Failed(format!("GetObject s3://{bucket}/{key} failed: {}", describe(&err)))
-        }
-    })?;
-    let bytes = output
-        .body
-        .collect()
+/// A missing object, or a missing bucket (which no retry of the object fixes, but a
+/// corrected notification plus a redrive does).
+async fn missing(s3: &aws_sdk_s3::Client, bucket: &str) -> S3Failure {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => S3Failure::Gone,
+        Err(err) if status(&err) == Some(404) => S3Failure::Transient(format!(
+            "bucket {bucket} does not exist: check the S3 notification and DEST_BUCKET"
+        )),
+        Err(err) => classify(&err, format!("HeadBucket {bucket}")),
+    }
+}
+
+fn quoted(etag: &str) -> String {
+    format!("\"{}\"", etag.trim_matches('"'))
+}
+
+/// The object's bytes, only if it still has the ETag `if_match` and is no larger than
+/// `limit`: the body is counted as it streams in, whatever `HeadObject` said before.
+pub async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    if_match: &str,
+    limit: u64,
+) -> Result<Vec<u8>, S3Failure> {
+    let output = match s3.get_object().bucket(bucket).key(key).if_match(quoted(if_match)).send().await {
+        Ok(output) => output,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Err(S3Failure::Gone),
+        Err(err) if status(&err) == Some(404) => return Err(missing(s3, bucket).await),
+        Err(err) => return Err(classify(&err, format!("GetObject s3://{bucket}/{key}"))),
+    };
+    if output.content_length().and_then(|n| u64::try_from(n).ok()).is_some_and(|n| n > limit) {
+        return Err(S3Failure::TooLarge { limit });
+    }
+    let capacity = output.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut body = output.body;
+    while let Some(chunk) = body
+        .try_next()
         .await
-        .map_err(|err| S3Failure::Failed(format!("reading s3://{bucket}/{key} failed: {err}")))?;
-    Ok(bytes.into_bytes().to_vec())
+        .map_err(|err| S3Failure::Transient(format!("reading s3://{bucket}/{key} failed: {err}")))?
+    {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(S3Failure::TooLarge { limit });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Writes an output object, marked as the thumbnailer's, with its metadata.
@@ -89,21 +181,35 @@ pub async fn put(
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| S3Failure::Failed(format!("PutObject s3://{bucket}/{key} failed: {}", describe(&err))))
+        .map_err(|err| classify(&err, format!("PutObject s3://{bucket}/{key}")))
 }
 
-/// Deletes keys (missing ones are fine) in one request.
+/// Deletes keys in one request. Missing keys are fine; any key S3 could not delete is a
+/// failure (a quiet `DeleteObjects` answers 200 and lists them).
 pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), S3Failure> {
+    if keys.is_empty() {
+        return Ok(());
+    }
     let objects: Result<Vec<ObjectIdentifier>, _> =
         keys.iter().map(|k| ObjectIdentifier::builder().key(k).build()).collect();
     let delete = objects
         .and_then(|objects| Delete::builder().set_objects(Some(objects)).quiet(true).build())
-        .map_err(|err| S3Failure::Failed(err.to_string()))?;
-    s3.delete_objects()
+        .map_err(|err| S3Failure::Transient(err.to_string()))?;
+    let output = s3
+        .delete_objects()
         .bucket(bucket)
         .delete(delete)
         .send()
         .await
-        .map(|_| ())
-        .map_err(|err| S3Failure::Failed(format!("DeleteObjects in s3://{bucket} failed: {}", describe(&err))))
+        .map_err(|err| classify(&err, format!("DeleteObjects in s3://{bucket}")))?;
+    let errors: Vec<String> = output
+        .errors()
+        .iter()
+        .map(|e| format!("{}: {} {}", e.key().unwrap_or("?"), e.code().unwrap_or("?"), e.message().unwrap_or("")))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(S3Failure::Transient(format!("DeleteObjects in s3://{bucket} could not delete {}", errors.join("; "))))
+    }
 }

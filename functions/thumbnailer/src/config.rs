@@ -5,8 +5,12 @@ use shared::config::{ConfigError, Env};
 
 use crate::core::{BoxSize, Limits, OutputFormat, parse_sizes};
 
-/// Memory one decode may allocate: room for a 100-megapixel RGB image inside a 512 MB Lambda.
-const MAX_DECODE_BYTES: u64 = 384 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
+/// What the process holds besides images: the binary, the runtime, the SDK and its TLS
+/// buffers, the allocator's slack (the release binary idles at about 20 MiB).
+const PROCESS_RESERVE: u64 = 80 * MIB;
+/// Lambda gives a function one vCPU's worth of CPU per 1,769 MB of memory.
+const MB_PER_VCPU: u32 = 1769;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -20,7 +24,42 @@ pub struct Config {
     pub cache_control: String,
     pub max_input_bytes: u64,
     pub limits: Limits,
+    pub memory: MemoryBudget,
+    /// Records in flight at once (downloads and uploads overlap decoding).
+    pub max_concurrent_records: usize,
     pub delete_with_source: bool,
+}
+
+/// The memory a batch may use for images, derived from the function's memory size
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, which Lambda sets) less what the process holds
+/// anyway. Split in two pools so that a download never waits on a decode that waits on
+/// it: downloaded bytes, and what decodes hold (the per-image allowance is all of that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    pub memory_size_mb: u32,
+    pub input_bytes: u64,
+    pub decode_bytes: u64,
+    /// Decodes at once: the vCPUs the memory size buys.
+    pub decoders: usize,
+}
+
+impl MemoryBudget {
+    pub fn for_memory_size(memory_size_mb: u32, max_input_bytes: u64) -> Result<Self, ConfigError> {
+        let total = (u64::from(memory_size_mb) * MIB).saturating_sub(PROCESS_RESERVE);
+        let input_bytes = max_input_bytes.max(total / 4);
+        if total < 128 * MIB || input_bytes > total / 2 {
+            return Err(ConfigError::invalid(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                memory_size_mb.to_string(),
+                format!(
+                    "enough memory for MAX_INPUT_BYTES={max_input_bytes} and its decode: at least {} MB (raise the function's MemorySize or lower MAX_INPUT_BYTES)",
+                    (PROCESS_RESERVE + (2 * max_input_bytes).max(128 * MIB)).div_ceil(MIB)
+                ),
+            ));
+        }
+        let decoders = usize::try_from(memory_size_mb.div_ceil(MB_PER_VCPU)).unwrap_or(1).max(1);
+        Ok(Self { memory_size_mb, input_bytes, decode_bytes: total - input_bytes, decoders })
+    }
 }
 
 impl Config {
@@ -64,6 +103,17 @@ impl Config {
         };
         let max_input_bytes = env.parse_or("MAX_INPUT_BYTES", 50_000_000u64, "a number of bytes")?;
         let max_pixels = env.parse_or("MAX_INPUT_PIXELS", 100_000_000u64, "a number of pixels")?;
+        // Lambda always sets the memory size; a local run is treated as the template's 512 MB.
+        let memory_size_mb = env.parse_or("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 512u32, "a number of megabytes")?;
+        let memory = MemoryBudget::for_memory_size(memory_size_mb, max_input_bytes)?;
+        let max_concurrent_records = env.parse_or("MAX_CONCURRENT_RECORDS", 8usize, "a whole number from 1 to 100")?;
+        if !(1..=100).contains(&max_concurrent_records) {
+            return Err(ConfigError::invalid(
+                "MAX_CONCURRENT_RECORDS",
+                max_concurrent_records.to_string(),
+                "a whole number from 1 to 100",
+            ));
+        }
         Ok(Self {
             dest_bucket,
             dest_prefix,
@@ -74,7 +124,9 @@ impl Config {
                 .optional("CACHE_CONTROL")
                 .unwrap_or_else(|| "public, max-age=31536000, immutable".to_owned()),
             max_input_bytes,
-            limits: Limits { max_pixels, max_alloc_bytes: MAX_DECODE_BYTES },
+            limits: Limits { max_pixels, max_alloc_bytes: memory.decode_bytes },
+            memory,
+            max_concurrent_records,
             delete_with_source: env.bool_or("DELETE_WITH_SOURCE", false)?,
         })
     }
@@ -97,6 +149,27 @@ mod tests {
         assert_eq!(config.format, OutputFormat::Jpeg { quality: 80 });
         assert_eq!(config.max_input_bytes, 50_000_000);
         assert_eq!(config.limits.max_pixels, 100_000_000);
+        // 512 MB less the process's 80 MiB: a quarter for downloads, the rest for decodes.
+        assert_eq!(config.memory, MemoryBudget { memory_size_mb: 512, input_bytes: 108 * MIB, decode_bytes: 324 * MIB, decoders: 1 });
+        assert_eq!(config.limits.max_alloc_bytes, 324 * MIB);
+    }
+
+    #[test]
+    fn the_memory_budget_follows_the_functions_memory_size() {
+        for (memory_mb, max_input, expected) in [
+            (1024, 50_000_000, Some((236 * MIB, 708 * MIB, 1))),
+            (1769, 50_000_000, Some((422 * MIB + 256 * 1024, 1266 * MIB + 768 * 1024, 1))),
+            (3538, 50_000_000, Some((864 * MIB + 512 * 1024, 2593 * MIB + 512 * 1024, 2))),
+            // Downloads get at least MAX_INPUT_BYTES.
+            (512, 200 * MIB, Some((200 * MIB, 232 * MIB, 1))),
+            (512, 300 * MIB, None),
+            (128, 50_000_000, None),
+        ] {
+            let budget = MemoryBudget::for_memory_size(memory_mb, max_input).ok();
+            assert_eq!(budget.map(|b| (b.input_bytes, b.decode_bytes, b.decoders)), expected, "{memory_mb} MB");
+        }
+        let err = parse_settings(Config::from_env, &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")]).expect_err("too small");
+        assert!(err.contains("raise the function's MemorySize"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,31 @@
-//! One invocation: every object event in the payload, each on its own, so one bad
-//! record never fails the others.
+//! One invocation: every object event in the payload, several at once, each on its own,
+//! so one bad record never fails the others, and all of it inside the invocation's time.
 //!
-//! The failure policy: a *permanent* failure (not an image, corrupt, over a limit) is
-//! logged, recorded as JSON under `FAILED_PREFIX`, and acknowledged: retrying cannot
-//! help. A *transient* one (S3 errors, throttling, timeouts) is retried: reported in
-//! `batchItemFailures` for SQS, or as the invocation's error for S3 and EventBridge.
-//! An object deleted before it was processed is skipped with a warning.
+//! The failure policy (the README's table): a *permanent* failure is the file's fault
+//! (not an image, corrupt, over a limit, a decoder panic, a name S3 cannot take for its
+//! thumbnail): logged, recorded as JSON under `FAILED_PREFIX`, acknowledged. A
+//! *transient* one is the environment's fault (throttling, 5xx, timeouts, access denied, a
+//! missing bucket, no time left): reported in `batchItemFailures` for SQS, or as the
+//! invocation's error for S3 and EventBridge, so a fix plus a redrive recovers it.
+//!
+//! Memory and time: records run `MAX_CONCURRENT_RECORDS` at a time, but a download first
+//! reserves its bytes and a decode the memory its header says it needs (two pools carved
+//! from the function's memory size, see `MemoryBudget`), and decodes run one per vCPU.
+//! A record starts only while the time left can cover one; the rest go back to SQS.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{Value, json};
 use shared::aws::Aws;
+use shared::deadline::time_budget;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::{error, info, warn};
 
 use crate::aws::{self, S3Failure};
@@ -21,25 +33,83 @@ use crate::config::Config;
 use crate::core::{self, ObjectAction, ObjectEvent, OutputFormat, Rejection, Trigger};
 use crate::error::ThumbnailerError;
 
+/// Kept at the end of an invocation to return its result before Lambda's deadline.
+const FINISH_RESERVE: Duration = Duration::from_millis(1500);
+/// A record starts only with this much time left, or 1.5 times the slowest record so far.
+const MIN_RECORD_TIME: Duration = Duration::from_secs(2);
+/// The time budget of a run without a deadline (a local run or a test).
+const NO_DEADLINE: Duration = Duration::from_secs(900);
+
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub config: Config,
     pub s3: aws_sdk_s3::Client,
+    pools: Arc<Pools>,
+}
+
+/// The memory budget as semaphores, in KiB, and the decode slots (one per vCPU).
+#[derive(Debug)]
+struct Pools {
+    inputs: Pool,
+    decodes: Pool,
+    decoders: Semaphore,
+}
+
+#[derive(Debug)]
+struct Pool {
+    permits: Semaphore,
+    capacity_kib: u32,
+}
+
+impl Pool {
+    fn new(bytes: u64) -> Self {
+        let capacity_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        Self { permits: Semaphore::new(capacity_kib as usize), capacity_kib }
+    }
+
+    /// Holds `bytes` of the pool (all of it at most) until the permit is dropped.
+    async fn reserve(&self, bytes: u64) -> SemaphorePermit<'_> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.capacity_kib);
+        self.permits.acquire_many(kib).await.expect("the pools are never closed")
+    }
 }
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
-        Self { config, s3: aws.s3() }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pools = Pools {
+            inputs: Pool::new(config.memory.input_bytes),
+            decodes: Pool::new(config.memory.decode_bytes),
+            decoders: Semaphore::new(config.memory.decoders.min(cpus).max(1)),
+        };
+        Self { config, s3: aws.s3(), pools: Arc::new(pools) }
     }
 }
 
-/// What happened to one object.
+/// What happened to one object. An enum, rendered for people only in the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Thumbnails written.
+    Written,
+    /// This version's thumbnails already exist (a repeated event): nothing written.
+    UpToDate,
+    /// The deleted source's thumbnails removed (`DELETE_WITH_SOURCE`).
+    Deleted,
+    /// Nothing to do: the function's own output, an object deleted or replaced before it
+    /// was processed (its own event covers the new version), a delete with deletes off.
+    Skipped,
+    /// Permanent: the file can never become a thumbnail; recorded and acknowledged.
+    Rejected,
+    /// Transient: must be tried again.
+    Retry,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectResult {
     pub bucket: String,
     pub key: String,
-    /// `written`, `deleted`, `skipped`, `rejected` (permanent, recorded) or `retry`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub detail: String,
     /// Keys written or deleted.
     pub keys: Vec<String>,
@@ -61,40 +131,80 @@ pub struct Response {
 
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, ThumbnailerError> {
+    let started = Instant::now();
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+    let cutoff = started + time_budget(deadline, FINISH_RESERVE, NO_DEADLINE);
     let (trigger, items) = core::parse_payload(&event.payload).map_err(ThumbnailerError::InvalidEvent)?;
-    let mut response = Response { batch_item_failures: Vec::new(), results: Vec::new() };
-    for item in items {
-        let mut retry = false;
-        match item.events {
+
+    // Each item's results, in order; its object events run concurrently across items.
+    let mut results: Vec<Vec<ObjectResult>> = vec![Vec::new(); items.len()];
+    let mut jobs = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match &item.events {
             Err(reason) => {
                 error!(message_id = ?item.id, reason = %reason, "unreadable record; left for the dead-letter queue");
-                response.results.push(ObjectResult {
+                results[index].push(ObjectResult {
                     bucket: String::new(),
                     key: String::new(),
-                    outcome: "retry",
-                    detail: reason,
+                    outcome: Outcome::Retry,
+                    detail: reason.clone(),
                     keys: Vec::new(),
                 });
-                retry = true;
             }
-            Ok(events) => {
-                for object in events {
-                    let result = process(deps, &object).await;
-                    retry |= result.outcome == "retry";
-                    response.results.push(result);
-                }
-            }
+            Ok(events) => jobs.extend(events.iter().map(|object| (index, object))),
         }
+    }
+    let slowest_ms = AtomicU64::new(0);
+    let finished: Vec<(usize, ObjectResult)> = stream::iter(jobs)
+        .map(|(index, object)| {
+            let slowest_ms = &slowest_ms;
+            async move {
+                let record_started = Instant::now();
+                let left = cutoff.saturating_duration_since(record_started);
+                let needed = MIN_RECORD_TIME.max(Duration::from_millis(slowest_ms.load(Ordering::Relaxed) * 3 / 2));
+                if left < needed {
+                    let detail = format!("not started: {} ms were left of the invocation's time", left.as_millis());
+                    return (index, result(object, Outcome::Retry, detail, Vec::new()));
+                }
+                let outcome = match tokio::time::timeout(left, process(deps, object)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        warn!(bucket = %object.bucket, key = %object.key, "the invocation's time ran out during this record");
+                        result(object, Outcome::Retry, "the invocation's time ran out while it was processed", Vec::new())
+                    }
+                };
+                let took = u64::try_from(record_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                slowest_ms.fetch_max(took, Ordering::Relaxed);
+                (index, outcome)
+            }
+        })
+        .buffered(deps.config.max_concurrent_records)
+        .collect()
+        .await;
+    for (index, outcome) in finished {
+        results[index].push(outcome);
+    }
+
+    let mut response = Response { batch_item_failures: Vec::new(), results: Vec::new() };
+    for (item, item_results) in items.into_iter().zip(results) {
+        let retry = item_results.iter().any(|r| r.outcome == Outcome::Retry);
         if let Some(id) = item.id.filter(|_| retry) {
             response.batch_item_failures.push(BatchItemFailure { item_identifier: id });
         }
+        response.results.extend(item_results);
     }
     let retries: Vec<String> = response
         .results
         .iter()
-        .filter(|r| r.outcome == "retry")
+        .filter(|r| r.outcome == Outcome::Retry)
         .map(|r| format!("{}/{}: {}", r.bucket, r.key, r.detail))
         .collect();
+    info!(
+        records = response.results.len(),
+        retries = retries.len(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "batch done"
+    );
     if trigger != Trigger::Sqs && !retries.is_empty() {
         return Err(ThumbnailerError::Retry(format!(
             "{} object(s) must be tried again: {}",
@@ -105,7 +215,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     Ok(response)
 }
 
-fn result(object: &ObjectEvent, outcome: &'static str, detail: impl Into<String>, keys: Vec<String>) -> ObjectResult {
+fn result(object: &ObjectEvent, outcome: Outcome, detail: impl Into<String>, keys: Vec<String>) -> ObjectResult {
     ObjectResult { bucket: object.bucket.clone(), key: object.key.clone(), outcome, detail: detail.into(), keys }
 }
 
@@ -113,26 +223,35 @@ async fn process(deps: &Deps, object: &ObjectEvent) -> ObjectResult {
     let config = &deps.config;
     let dest_bucket = config.dest_bucket.clone().unwrap_or_else(|| object.bucket.clone());
     if dest_bucket == object.bucket && core::is_own_output(&object.key, &config.dest_prefix, &config.failed_prefix) {
-        return result(object, "skipped", "the thumbnailer's own output", Vec::new());
+        return result(object, Outcome::Skipped, "the thumbnailer's own output", Vec::new());
     }
     match &object.action {
         ObjectAction::Removed => delete_thumbnails(deps, object, &dest_bucket).await,
-        ObjectAction::Created { .. } => match make(deps, object, &dest_bucket).await {
-            Ok(keys) => {
+        ObjectAction::Created { etag, .. } => match make(deps, object, &dest_bucket, etag.as_deref()).await {
+            Ok(Made::Written(keys)) => {
                 info!(bucket = %object.bucket, key = %object.key, thumbnails = keys.len(), "thumbnails written");
-                result(object, "written", "", keys)
+                result(object, Outcome::Written, "", keys)
+            }
+            Ok(Made::UpToDate(keys)) => {
+                info!(bucket = %object.bucket, key = %object.key, "thumbnails already written for this version");
+                result(object, Outcome::UpToDate, "this version's thumbnails already exist", keys)
             }
             Err(Failure::Skipped(reason)) => {
                 warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "skipped");
-                result(object, "skipped", reason, Vec::new())
+                result(object, Outcome::Skipped, reason, Vec::new())
             }
             Err(Failure::Retry(reason)) => {
                 warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "will be retried");
-                result(object, "retry", reason, Vec::new())
+                result(object, Outcome::Retry, reason, Vec::new())
             }
             Err(Failure::Rejected { reason, etag }) => reject(deps, object, &dest_bucket, &reason, &etag).await,
         },
     }
+}
+
+enum Made {
+    Written(Vec<String>),
+    UpToDate(Vec<String>),
 }
 
 enum Failure {
@@ -145,56 +264,97 @@ impl From<S3Failure> for Failure {
     fn from(failure: S3Failure) -> Self {
         match failure {
             S3Failure::Gone => Failure::Skipped("the object was deleted before it could be processed".to_owned()),
-            S3Failure::Failed(reason) => Failure::Retry(reason),
+            S3Failure::Replaced => Failure::Skipped(
+                "the object was replaced after this event; the new version's own event processes it".to_owned(),
+            ),
+            S3Failure::TooLarge { limit } => Failure::Retry(format!(
+                "the object grew past {limit} bytes after its size was checked; it is checked again on retry"
+            )),
+            S3Failure::Permanent(reason) => Failure::Rejected { reason, etag: String::new() },
+            S3Failure::Transient(reason) => Failure::Retry(reason),
         }
     }
 }
 
-async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> Result<Vec<String>, Failure> {
+async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, event_etag: Option<&str>) -> Result<Made, Failure> {
     let config = &deps.config;
-    let info = aws::head(&deps.s3, &object.bucket, &object.key).await?;
+    let info = aws::head(&deps.s3, &object.bucket, &object.key, event_etag).await?;
     if info.is_output {
         return Err(Failure::Skipped("marked as the thumbnailer's own output".to_owned()));
     }
-    let rejected = |reason: String| Failure::Rejected { reason, etag: info.etag.clone() };
+    let rejected = |rejection: Rejection| Failure::Rejected { reason: rejection.to_string(), etag: info.etag.clone() };
+    let too_many_bytes = |size| rejected(Rejection::TooManyBytes { size, limit: config.max_input_bytes });
     if info.size > config.max_input_bytes {
-        return Err(rejected(Rejection::TooManyBytes { size: info.size, limit: config.max_input_bytes }.to_string()));
+        return Err(too_many_bytes(info.size));
     }
-    let bytes = aws::get(&deps.s3, &object.bucket, &object.key).await?;
-    let (sizes, format, limits) = (config.sizes.clone(), config.format, config.limits);
-    // Decoding and encoding are CPU work: off the async runtime's threads.
-    let thumbnails = tokio::task::spawn_blocking(move || core::make_thumbnails(&bytes, &sizes, format, limits))
-        .await
-        .map_err(|err| Failure::Retry(format!("the image worker stopped: {err}")))?
-        .map_err(|rejection| rejected(rejection.to_string()))?;
-    let source_key = percent_encoding::utf8_percent_encode(&object.key, percent_encoding::CONTROLS).to_string();
+    let download = deps.pools.inputs.reserve(info.size).await;
+    let bytes = match aws::get(&deps.s3, &object.bucket, &object.key, &info.etag, config.max_input_bytes).await {
+        Err(S3Failure::TooLarge { .. }) => return Err(too_many_bytes(config.max_input_bytes + 1)),
+        other => other?,
+    };
+
+    // Names and metadata first: a name S3 cannot take is the file's fault, known now.
+    let extension = core::output_extension(config.format, &bytes);
+    let keys: Vec<String> = config
+        .sizes
+        .iter()
+        .map(|size| core::checked_output_key(&config.dest_prefix, &object.key, *size, extension))
+        .collect::<Result<_, _>>()
+        .map_err(rejected)?;
+    let metadata: HashMap<String, String> =
+        core::thumbnail_metadata(&object.key, &info.etag).map_err(rejected)?.into_iter().collect();
+
+    // A repeated event: the last thumbnail is written last, so if it is this version's, all are.
+    if let Some(last) = keys.last()
+        && let Some(existing) = aws::head_output(&deps.s3, dest_bucket, last).await?
+        && existing.source_etag.as_deref() == Some(info.etag.as_str())
+        && existing.source_key.as_deref() == Some(object.key.as_str())
+    {
+        return Ok(Made::UpToDate(keys));
+    }
+
+    let needed = core::memory_need(&bytes, &config.sizes, config.limits).map_err(rejected)?;
+    let thumbnails = {
+        // Over the allowance: `make_thumbnails` refuses it without allocating, so it
+        // takes no reservation that could hold the others back.
+        let fits = needed <= config.limits.max_alloc_bytes;
+        let _memory = if fits { Some(deps.pools.decodes.reserve(needed).await) } else { None };
+        let _decoder = deps.pools.decoders.acquire().await.expect("the pools are never closed");
+        let (sizes, format, limits) = (config.sizes.clone(), config.format, config.limits);
+        // Decoding and encoding are CPU work: off the async runtime's threads.
+        tokio::task::spawn_blocking(move || core::make_thumbnails(&bytes, &sizes, format, limits))
+            .await
+            .map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?
+            .map_err(rejected)?
+    };
+    drop(download);
     let mut written = Vec::new();
-    for thumbnail in thumbnails {
-        let key = core::output_key(&config.dest_prefix, &object.key, thumbnail.size, thumbnail.extension);
-        let metadata = HashMap::from([
-            ("source-key".to_owned(), source_key.clone()),
-            ("source-etag".to_owned(), info.etag.clone()),
-        ]);
-        aws::put(
+    for (thumbnail, key) in thumbnails.into_iter().zip(keys) {
+        let put = aws::put(
             &deps.s3,
             dest_bucket,
             &key,
             thumbnail.bytes,
             thumbnail.content_type,
             Some(&config.cache_control),
-            metadata,
+            metadata.clone(),
         )
-        .await?;
-        written.push(key);
+        .await;
+        match put {
+            Ok(()) => written.push(key),
+            // S3 refused the name or metadata outright: no retry can change that.
+            Err(S3Failure::Permanent(reason)) => return Err(rejected(Rejection::NameTooLong(reason))),
+            Err(other) => return Err(other.into()),
+        }
     }
-    Ok(written)
+    Ok(Made::Written(written))
 }
 
 /// Logs the rejection and records it under `FAILED_PREFIX`, so operators can find every
 /// rejected upload. Only if the record cannot be written is the object retried.
 async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &str, etag: &str) -> ObjectResult {
     error!(bucket = %object.bucket, key = %object.key, reason = %reason, "rejected: no thumbnail written");
-    let record_key = format!("{}{}.json", deps.config.failed_prefix, object.key);
+    let record_key = core::rejection_record_key(&deps.config.failed_prefix, &object.key);
     let record = json!({
         "source_bucket": object.bucket,
         "source_key": object.key,
@@ -204,17 +364,36 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
     });
     let body = serde_json::to_vec_pretty(&record).unwrap_or_default();
     match aws::put(&deps.s3, dest_bucket, &record_key, body, "application/json", None, HashMap::new()).await {
-        Ok(()) => result(object, "rejected", reason, vec![record_key]),
-        Err(S3Failure::Gone | S3Failure::Failed(_)) => {
-            result(object, "retry", format!("{reason}; and recording the rejection failed"), Vec::new())
-        }
+        Ok(()) => result(object, Outcome::Rejected, reason, vec![record_key]),
+        Err(failure) => result(
+            object,
+            Outcome::Retry,
+            format!("{reason}; and recording the rejection failed: {failure:?}"),
+            Vec::new(),
+        ),
     }
 }
 
+/// Removes a deleted source's thumbnails, and nothing else: only if the source is really
+/// gone (events come out of order: a re-upload after the delete keeps its thumbnails),
+/// and only thumbnails whose `source-key` is the deleted key (today's names and the
+/// names earlier versions wrote).
 async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> ObjectResult {
     let config = &deps.config;
     if !config.delete_with_source {
-        return result(object, "skipped", "a deletion, and DELETE_WITH_SOURCE is off", Vec::new());
+        return result(object, Outcome::Skipped, "a deletion, and DELETE_WITH_SOURCE is off", Vec::new());
+    }
+    match aws::head(&deps.s3, &object.bucket, &object.key, None).await {
+        Ok(_) => {
+            return result(
+                object,
+                Outcome::Skipped,
+                "the source exists again (uploaded after this delete): its thumbnails are kept",
+                Vec::new(),
+            );
+        }
+        Err(S3Failure::Gone) => {}
+        Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
     }
     let extensions: &[&str] = match config.format {
         OutputFormat::Jpeg { .. } => &["jpg"],
@@ -222,14 +401,35 @@ async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str)
         OutputFormat::Webp { .. } => &["webp"],
         OutputFormat::Same { .. } => &["jpg", "png", "webp"],
     };
-    let keys: Vec<String> = config
-        .sizes
-        .iter()
-        .flat_map(|size| extensions.iter().map(|ext| core::output_key(&config.dest_prefix, &object.key, *size, ext)))
-        .collect();
-    match aws::delete(&deps.s3, dest_bucket, &keys).await {
-        Ok(()) => result(object, "deleted", "", keys),
-        Err(S3Failure::Gone) => result(object, "deleted", "", Vec::new()),
-        Err(S3Failure::Failed(reason)) => result(object, "retry", reason, Vec::new()),
+    let mut candidates: Vec<String> = Vec::new();
+    for size in &config.sizes {
+        for extension in extensions {
+            for key in [
+                core::output_key(&config.dest_prefix, &object.key, *size, extension),
+                core::legacy_output_key(&config.dest_prefix, &object.key, *size, extension),
+            ] {
+                if !candidates.contains(&key) {
+                    candidates.push(key);
+                }
+            }
+        }
+    }
+    let mut doomed = Vec::new();
+    for candidate in candidates {
+        match aws::head_output(&deps.s3, dest_bucket, &candidate).await {
+            Ok(Some(info)) if info.source_key.as_deref() == Some(object.key.as_str()) => doomed.push(candidate),
+            Ok(_) => {}
+            Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+        }
+    }
+    match aws::delete(&deps.s3, dest_bucket, &doomed).await {
+        Ok(()) => result(object, Outcome::Deleted, "", doomed),
+        Err(failure) => result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+    }
+}
+
+fn failure_reason(failure: S3Failure) -> String {
+    match Failure::from(failure) {
+        Failure::Skipped(reason) | Failure::Retry(reason) | Failure::Rejected { reason, .. } => reason,
     }
 }

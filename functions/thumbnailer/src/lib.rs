@@ -4,6 +4,15 @@
 //! `core` is pure (the image pipeline is CPU work, no I/O), `aws` is the thin S3 layer,
 //! `handler` applies the failure policy.
 
+// The failure policy depends on unwinding: libjpeg's fatal errors unwind out of its error
+// callback and a panicking image worker is caught, both becoming a recorded rejection.
+// Compiled with `panic = "abort"` (cargo-lambda's default), either kills the process and the
+// whole SQS batch with it, so such a build must not exist.
+#[cfg(panic = "abort")]
+compile_error!(
+    "the thumbnailer must be built with panic = \"unwind\": keep `panic = \"unwind\"` in the workspace's [profile.release] (cargo-lambda builds with abort otherwise)"
+);
+
 pub mod aws;
 pub mod config;
 pub mod core;

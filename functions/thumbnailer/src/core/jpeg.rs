@@ -176,19 +176,35 @@ fn end_of_entropy_data(bytes: &[u8], mut at: usize) -> usize {
 }
 
 impl JpegStructure {
-    /// Bytes libjpeg allocates to decode at `scale_num`/8, with margin: the whole
-    /// coefficient buffer for a progressive file (2 bytes per coefficient, 64 per
-    /// block, every component), and the scaled output plus a few rows otherwise.
-    pub fn decode_bytes(&self, scale_num: u32) -> u64 {
+    /// How many scans the file has (a baseline photo has one).
+    pub fn scan_count(&self) -> usize {
+        self.scans.len()
+    }
+
+    /// Bytes held at the peak of a decode at `scale_num`/8, with margin:
+    /// - libjpeg's whole-image coefficient buffer (2 bytes per coefficient, 64 per block,
+    ///   every component), which it allocates whenever the file has more than one scan:
+    ///   every progressive file, and a sequential one whose components come in separate
+    ///   scans (`has_multiple_scans` in libjpeg's `jdinput.c`);
+    /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a
+    ///   second buffer) and its rotated copy when the orientation turns it;
+    /// - a few rows of MCUs.
+    pub fn decode_bytes(&self, scale_num: u32, rotated: bool) -> u64 {
         let (max_h, max_v) = self.sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
         let (w, h) = (u64::from(self.width), u64::from(self.height));
         let mcu_w = 8 * u64::from(max_h);
         let mcu_h = 8 * u64::from(max_v);
         let (mcus_x, mcus_y) = (w.div_ceil(mcu_w), h.div_ceil(mcu_h));
         let blocks_per_mcu: u64 = self.sampling.iter().map(|&(ch, cv)| u64::from(ch) * u64::from(cv)).sum();
-        let coefficients = if self.progressive { mcus_x * mcus_y * blocks_per_mcu * 64 * 2 } else { 0 };
+        let buffered = self.progressive || self.scans.len() > 1;
+        let coefficients = if buffered { mcus_x * mcus_y * blocks_per_mcu * 64 * 2 } else { 0 };
         let (out_w, out_h) = (w * u64::from(scale_num) / 8 + 1, h * u64::from(scale_num) / 8 + 1);
-        let output = out_w * out_h * 4;
+        let bytes_per_pixel = match self.sampling.len() {
+            1 => 1 + 3,
+            4 => 4 + 3,
+            _ => 3,
+        } + if rotated { 3 } else { 0 };
+        let output = out_w * out_h * bytes_per_pixel;
         let rows = mcus_x * mcu_w * mcu_h * self.sampling.len() as u64 * 2;
         coefficients + output + rows
     }

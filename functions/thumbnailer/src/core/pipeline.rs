@@ -8,7 +8,11 @@
 //!   size, N the smallest that still covers the biggest box; a progressive file that
 //!   only needs 1/8 is decoded without the scans 1/8 does not read (see `jpeg.rs`);
 //! - WebP through libwebp, which resizes rows while decoding;
-//! - PNG and GIF at full size (they cannot shrink on load), with the `image` crate.
+//! - PNG row by row, averaging blocks of pixels as the rows arrive (see `png.rs`), so a
+//!   large PNG never exists at full size; interlaced PNG and GIF at full size.
+//!
+//! Before any of that, [`memory_need`] works out from the header what the decode will
+//! hold at its peak, for every format; an image over the allowance is refused there.
 //!
 //! Resizing is a Lanczos3 convolution with SIMD (`fast_image_resize`), on
 //! premultiplied alpha so that transparent pixels do not bleed colour.
@@ -61,11 +65,23 @@ pub enum Rejection {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("the object is {size} bytes, over the limit of {limit} (MAX_INPUT_BYTES)")]
     TooManyBytes { size: u64, limit: u64 },
-    #[error("decoding the {width} x {height} image needs about {} MiB, over the {} MiB allowed for one decode (it must fit in the function's memory)", needed / (1024 * 1024), limit / (1024 * 1024))]
+    #[error("decoding the {width} x {height} image needs about {} MiB, over the {} MiB this function's memory size allows for one image (a larger MemorySize raises it)", needed / (1024 * 1024), limit / (1024 * 1024))]
     TooMuchMemory { width: u32, height: u32, needed: u64, limit: u64 },
+    #[error("the JPEG has {scans} scans, over the limit of {limit}: decoding it would take far longer than any photo (a known denial-of-service pattern)")]
+    TooManyScans { scans: usize, limit: usize },
     #[error("the image is corrupt or truncated: {0}")]
     Corrupt(String),
+    /// The upload's name makes a thumbnail impossible (S3's key or metadata limits).
+    #[error("{0}")]
+    NameTooLong(String),
+    /// The decoder panicked: a bug in a decoder this input reaches, the same every time.
+    #[error("the image decoder failed on this file ({0})")]
+    DecoderPanic(String),
 }
+
+/// The most scans a JPEG may have. Encoders write up to about a dozen; libjpeg-turbo's
+/// own tools suggest a limit, as each scan is a pass over the whole image.
+pub const MAX_JPEG_SCANS: usize = 100;
 
 /// What the header says, before decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,13 +139,35 @@ struct Decoded {
     oriented_height: u32,
 }
 
-/// Every thumbnail of one image, one per box.
+/// Every thumbnail of one image, one per box. A panic anywhere in the pipeline (a
+/// decoder's bug that this file reaches) is caught and becomes a rejection: the same
+/// bytes would panic again on every retry.
 pub fn make_thumbnails(
     bytes: &[u8],
     sizes: &[BoxSize],
     output: OutputFormat,
     limits: Limits,
 ) -> Result<Vec<Thumbnail>, Rejection> {
+    catch_unwind(AssertUnwindSafe(|| thumbnails_of(bytes, sizes, output, limits)))
+        .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic")
+}
+
+/// Test builds (the `test-hooks` feature, never in the packaged binary) panic on this
+/// input, standing in for a decoder bug that no known file reaches.
+pub const PANIC_HOOK_INPUT: &[u8] = b"THUMBNAILER-TEST-HOOK: panic in the image worker";
+
+fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: Limits) -> Result<Vec<Thumbnail>, Rejection> {
+    if cfg!(feature = "test-hooks") && bytes.starts_with(PANIC_HOOK_INPUT) {
+        panic!("test hook: the image worker panicked");
+    }
     let Decoded { format, image: mut source, oriented_width, oriented_height } = decode(bytes, sizes, limits)?;
     // Resizing must average premultiplied colours, or transparent pixels bleed into the
     // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
@@ -138,14 +176,7 @@ pub fn make_thumbnails(
     if premultiplied {
         MulDiv::default().multiply_alpha_inplace(&mut source).map_err(|err| resize_failed(&err))?;
     }
-    let output = match output {
-        OutputFormat::Same { quality } => match format {
-            ImageFormat::Jpeg => OutputFormat::Jpeg { quality },
-            ImageFormat::WebP => OutputFormat::Webp { quality },
-            _ => OutputFormat::Png,
-        },
-        other => other,
-    };
+    let output = resolve(output, format);
     let mut resizer = Resizer::new();
     sizes
         .iter()
@@ -160,13 +191,118 @@ pub fn make_thumbnails(
         .collect()
 }
 
+/// The memory an image's thumbnails will hold at their peak, in bytes, worked out from
+/// the header alone: the decoder's own buffers (libjpeg's whole-image coefficient buffer
+/// whenever it allocates one, libwebp's full-size buffer for lossless files, a GIF's
+/// logical screen, an animated WebP's canvas), the decoded image, its conversion to 8-bit
+/// RGB(A), its rotated copy and the resized thumbnails. Also refuses an image over the
+/// pixel or scan limits. The input bytes themselves are not included.
+pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u64, Rejection> {
+    let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
+    let thumbnails: u64 = sizes.iter().map(|s| u64::from(s.width) * u64::from(s.height) * 4 * 3).sum();
+    let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    let decoding = match format {
+        ImageFormat::Jpeg => {
+            let structure = read_structure(bytes)?;
+            check_jpeg(&structure, limits)?;
+            let (need_w, need_h) = stored_size_for(structure.width, structure.height, structure.orientation, sizes, |w, h| (w, h));
+            let scale = jpeg_scale(structure.width, structure.height, need_w, need_h);
+            structure.decode_bytes(scale, transposes(structure.orientation))
+        }
+        ImageFormat::WebP => {
+            let features = webp::features(bytes)?;
+            check_pixels(features.width, features.height, limits)?;
+            let full = pixels(features.width, features.height) * 4;
+            if features.animated {
+                2 * full // the canvas and the frame it composes
+            } else {
+                let (w, h) = stored_size_for(features.width, features.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
+                // A lossless bitstream is decoded whole (ARGB) before libwebp scales it.
+                let lossless = if features.lossless { full } else { 0 };
+                lossless + 2 * pixels(w, h) * 4
+            }
+        }
+        ImageFormat::Png => {
+            let header = super::png::header(bytes)?;
+            check_pixels(header.width, header.height, limits)?;
+            match png_factor(header, sizes) {
+                Some(factor) => super::png::streaming_bytes(header, factor),
+                None => {
+                    let full = pixels(header.width, header.height);
+                    let decoded = full * header.channels * if header.sixteen_bit { 2 } else { 1 };
+                    let eight_bit = if header.sixteen_bit || header.channels < 3 { full * 4 } else { 0 };
+                    decoded + eight_bit + full * 4 // and the rotated copy an EXIF orientation may ask for
+                }
+            }
+        }
+        ImageFormat::Gif => {
+            let probe = probe(bytes, limits)?; // the logical screen, which every frame is composed onto
+            2 * pixels(probe.width, probe.height) * 4
+        }
+        _ => return Err(Rejection::NotAnImage),
+    };
+    Ok(decoding + thumbnails)
+}
+
+fn check_jpeg(structure: &JpegStructure, limits: Limits) -> Result<(), Rejection> {
+    check_pixels(structure.width, structure.height, limits)?;
+    if structure.scan_count() > MAX_JPEG_SCANS {
+        return Err(Rejection::TooManyScans { scans: structure.scan_count(), limit: MAX_JPEG_SCANS });
+    }
+    Ok(())
+}
+
+/// The block-averaging factor for a non-interlaced PNG, when averaging pays (2 or more).
+fn png_factor(header: super::png::PngHeader, sizes: &[BoxSize]) -> Option<u32> {
+    if header.interlaced {
+        return None;
+    }
+    let (need_w, need_h) = stored_size_for(header.width, header.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
+    // Rotation swaps the sides a box binds; the smaller factor of the two covers both.
+    let (turned_w, turned_h) = stored_size_for(header.width, header.height, Orientation::Rotate90, sizes, |w, h| (w, h));
+    let factor = super::png::factor(header.width, header.height, need_w.max(turned_w), need_h.max(turned_h));
+    (factor >= 2).then_some(factor)
+}
+
+/// `Same` made concrete for an input format (GIF becomes PNG).
+fn resolve(output: OutputFormat, input: ImageFormat) -> OutputFormat {
+    match output {
+        OutputFormat::Same { quality } => match input {
+            ImageFormat::Jpeg => OutputFormat::Jpeg { quality },
+            ImageFormat::WebP => OutputFormat::Webp { quality },
+            _ => OutputFormat::Png,
+        },
+        other => other,
+    }
+}
+
+/// The extension of the thumbnails `bytes` will get (known before decoding, so a
+/// redelivered record can find the thumbnails it already has).
+pub fn output_extension(output: OutputFormat, bytes: &[u8]) -> &'static str {
+    let input = image::guess_format(bytes).unwrap_or(ImageFormat::Png);
+    match resolve(output, input) {
+        OutputFormat::Jpeg { .. } | OutputFormat::Same { .. } => "jpg",
+        OutputFormat::Webp { .. } => "webp",
+        OutputFormat::Png => "png",
+    }
+}
+
 fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
+    let needed = memory_need(bytes, sizes, limits)?;
+    if needed > limits.max_alloc_bytes {
+        let probe = probe(bytes, limits)?;
+        return Err(Rejection::TooMuchMemory {
+            width: probe.width,
+            height: probe.height,
+            needed,
+            limit: limits.max_alloc_bytes,
+        });
+    }
     let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
     match format {
         ImageFormat::Jpeg => decode_jpeg(bytes, sizes, limits),
         ImageFormat::WebP => {
             let features = webp::features(bytes)?;
-            check_pixels(features.width, features.height, limits)?;
             if features.animated {
                 return decode_full_size(bytes, limits); // the first frame, through the `image` crate
             }
@@ -179,7 +315,19 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
             let (oriented_width, oriented_height) = oriented(features.width, features.height, orientation);
             Ok(Decoded { format, image, oriented_width, oriented_height })
         }
-        ImageFormat::Png | ImageFormat::Gif => decode_full_size(bytes, limits),
+        ImageFormat::Png => {
+            let header = super::png::header(bytes)?;
+            match png_factor(header, sizes) {
+                Some(factor) => {
+                    let (mut image, orientation) = super::png::decode_reduced(bytes, factor)?;
+                    image.apply_orientation(orientation);
+                    let (oriented_width, oriented_height) = oriented(header.width, header.height, orientation);
+                    Ok(Decoded { format, image, oriented_width, oriented_height })
+                }
+                None => decode_full_size(bytes, limits),
+            }
+        }
+        ImageFormat::Gif => decode_full_size(bytes, limits),
         _ => Err(Rejection::NotAnImage),
     }
 }
@@ -245,15 +393,11 @@ pub(super) fn jpeg_scale(width: u32, height: u32, need_w: u32, need_h: u32) -> u
 
 fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
     let structure = read_structure(bytes)?;
+    check_jpeg(&structure, limits)?;
     let (width, height) = (structure.width, structure.height);
-    check_pixels(width, height, limits)?;
     let orientation = structure.orientation;
     let (need_w, need_h) = stored_size_for(width, height, orientation, sizes, |w, h| (w, h));
     let scale = jpeg_scale(width, height, need_w, need_h);
-    let needed = structure.decode_bytes(scale);
-    if needed > limits.max_alloc_bytes {
-        return Err(Rejection::TooMuchMemory { width, height, needed, limit: limits.max_alloc_bytes });
-    }
     let reduced = if scale == 1 { structure.stream_for_eighth_scale(bytes) } else { None };
     let stream = Slices::new(reduced.unwrap_or_else(|| vec![bytes]));
     let mut image = run_libjpeg(stream, scale, &structure)?;
@@ -306,14 +450,7 @@ pub(super) fn run_libjpeg(
     match decoded {
         Ok(Ok(image)) => Ok(image),
         Ok(Err(err)) => Err(Rejection::Corrupt(format!("libjpeg: {err}"))),
-        Err(panic) => {
-            let reason = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("libjpeg failed");
-            Err(Rejection::Corrupt(reason.trim_start_matches("libjpeg fatal error: ").to_owned()))
-        }
+        Err(panic) => Err(Rejection::Corrupt(panic_message(&*panic).trim_start_matches("libjpeg fatal error: ").to_owned())),
     }
 }
 

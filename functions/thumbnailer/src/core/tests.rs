@@ -32,16 +32,19 @@ fn keys_are_decoded_as_s3_encodes_them() {
 #[test]
 fn output_keys_follow_the_naming_rule() {
     let size = BoxSize { width: 256, height: 256 };
-    for (source, ext, expected) in [
-        ("uploads/a b.jpeg", "jpg", "thumbnails/uploads/a b-256x256.jpg"),
-        ("photo.PNG", "png", "thumbnails/photo-256x256.png"),
-        ("no-extension", "webp", "thumbnails/no-extension-256x256.webp"),
-        ("dir.v2/file", "jpg", "thumbnails/dir.v2/file-256x256.jpg"),
-        (".hidden", "jpg", "thumbnails/.hidden-256x256.jpg"),
-        ("a/b/c.tar.gz", "jpg", "thumbnails/a/b/c.tar-256x256.jpg"),
+    for (source, ext, expected, legacy) in [
+        ("uploads/a b.jpeg", "jpg", "thumbnails/uploads/a b.jpeg-256x256.jpg", "thumbnails/uploads/a b-256x256.jpg"),
+        ("photo.PNG", "png", "thumbnails/photo.PNG-256x256.png", "thumbnails/photo-256x256.png"),
+        ("no-extension", "webp", "thumbnails/no-extension-256x256.webp", "thumbnails/no-extension-256x256.webp"),
+        ("dir.v2/file", "jpg", "thumbnails/dir.v2/file-256x256.jpg", "thumbnails/dir.v2/file-256x256.jpg"),
+        (".hidden", "jpg", "thumbnails/.hidden-256x256.jpg", "thumbnails/.hidden-256x256.jpg"),
+        ("a/b/c.tar.gz", "jpg", "thumbnails/a/b/c.tar.gz-256x256.jpg", "thumbnails/a/b/c.tar-256x256.jpg"),
     ] {
         assert_eq!(output_key("thumbnails/", source, size, ext), expected, "{source}");
+        assert_eq!(legacy_output_key("thumbnails/", source, size, ext), legacy, "{source}");
     }
+    // Two uploads that differ only by extension never share a thumbnail.
+    assert_ne!(output_key("t/", "a.jpg", size, "jpg"), output_key("t/", "a.png", size, "jpg"));
     assert!(is_own_output("thumbnails/uploads/a-256x256.jpg", "thumbnails/", "thumbnails/_failed/"));
     assert!(is_own_output("failed/uploads/a.json", "thumbnails/", "failed/"));
     assert!(!is_own_output("uploads/thumbnails/a.jpg", "thumbnails/", "thumbnails/_failed/"));
@@ -314,6 +317,55 @@ fn peak_memory_kib() -> u64 {
 }
 
 #[test]
+fn names_s3_cannot_take_are_permanent_rejections() {
+    let size = BoxSize { width: 256, height: 256 };
+    let longest = "k".repeat(1024 - "t/".len() - "-256x256.jpg".len());
+    assert_eq!(checked_output_key("t/", &longest, size, "jpg").map(|k| k.len()), Ok(1024));
+    let err = checked_output_key("t/", &format!("{longest}x"), size, "jpg").expect_err("1,025 bytes");
+    assert!(err.to_string().starts_with("its thumbnail's key would be 1025 bytes, over S3's limit of 1024"), "{err}");
+    // Metadata holds the key percent-encoded: 600 two-byte characters become 3,600 bytes.
+    assert!(thumbnail_metadata(&"é".repeat(300), "etag").is_ok());
+    let err = thumbnail_metadata(&"é".repeat(600), "etag").expect_err("too long");
+    assert!(err.to_string().contains("too long to record in its thumbnails' metadata"), "{err}");
+    // The rejection record of such a key still has a name S3 takes.
+    assert_eq!(rejection_record_key("t/_failed/", "uploads/a.jpg"), "t/_failed/uploads/a.jpg.json");
+    let long = rejection_record_key("t/_failed/", &"k".repeat(1020));
+    assert!(long.starts_with("t/_failed/_long-keys/") && long.len() < 64, "{long}");
+    assert_ne!(long, rejection_record_key("t/_failed/", &"j".repeat(1020)));
+}
+
+/// A 16-bit RGBA PNG with a gradient and a transparent left band.
+fn sixteen_bit_png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_fn(width, height, |x, y| {
+        let alpha = if x < width / 4 { 0 } else { 65535 };
+        image::Rgba([(x * 65535 / width) as u16, (y * 65535 / height) as u16, 40000, alpha])
+    });
+    encode(&DynamicImage::ImageRgba16(image), ImageFormat::Png)
+}
+
+#[test]
+fn a_large_png_is_averaged_row_by_row_and_looks_like_the_whole_decode() {
+    let bytes = sixteen_bit_png(2400, 1600);
+    let whole = image::load_from_memory(&bytes).expect("decodes").to_rgba8();
+    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail")[0];
+    assert_eq!((thumbnail.width, thumbnail.height), (256, 171));
+    let small = decode(thumbnail);
+    // Against the whole image's pixels at the same place: within a few levels.
+    for (x, y) in [(100, 20), (200, 150), (250, 85), (80, 100)] {
+        let (sx, sy) = (x * 2400 / 256, y * 1600 / 171);
+        let (got, want) = (small.get_pixel(x, y).0, whole.get_pixel(sx, sy).0);
+        for c in 0..4 {
+            assert!(got[c].abs_diff(want[c]) <= 12, "({x},{y}) channel {c}: {got:?} against {want:?}");
+        }
+    }
+    // Fully transparent on the left, the colour not bled into by its neighbours.
+    assert_eq!(small.get_pixel(10, 80).0[3], 0);
+    // The whole 16-bit image would be 30 MB, and 15 MB more at 8 bits; averaged by 4, far less.
+    let need = memory_need(&bytes, &[BOX], LIMITS).expect("need");
+    assert!(need < 3 * 1024 * 1024, "{need}");
+}
+
+#[test]
 fn a_decompression_bomb_is_refused_before_its_pixels_are_allocated() {
     let bomb = png_bomb();
     let err = probe(&bomb, LIMITS).expect_err("too big");
@@ -400,7 +452,7 @@ fn a_jpeg_needing_more_memory_than_allowed_is_refused_before_decoding() {
     let small = Limits { max_pixels: 100_000_000, max_alloc_bytes: 1024 * 1024 };
     let err = make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, small).expect_err("refused");
     assert!(matches!(err, Rejection::TooMuchMemory { width: 1024, height: 768, .. }), "{err}");
-    assert!(err.to_string().contains("needs about 2 MiB, over the 1 MiB allowed"), "{err}");
+    assert!(err.to_string().contains("needs about 3 MiB, over the 1 MiB this function's memory size allows"), "{err}");
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub struct WebpFeatures {
     pub height: u32,
     pub has_alpha: bool,
     pub animated: bool,
+    /// A VP8L (lossless) bitstream, which libwebp decodes whole before scaling.
+    pub lossless: bool,
 }
 
 fn status_reason(status: ffi::VP8StatusCode) -> String {
@@ -51,6 +53,7 @@ pub fn features(bytes: &[u8]) -> Result<WebpFeatures, Rejection> {
         height: side(features.height)?,
         has_alpha: features.has_alpha != 0,
         animated: features.has_animation != 0,
+        lossless: features.format == 2,
     })
 }
 
