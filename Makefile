@@ -13,7 +13,7 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lint-template demo email-preview bench bench-eks bench-thumbnails package clean
+.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-thumbnails package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
@@ -29,11 +29,16 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-test: venv
+test: venv lambda-binaries
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory lint-template
+
+# The thumbnailer built as `make package` builds it (cargo-lambda's release build, not
+# cargo's: other profile settings, other CPU flags), for the tests that run the artifact.
+lambda-binaries: venv
+	cargo lambda build --release --locked --bin thumbnailer
 
 lint-template: venv
 	cfn-lint template.yaml
@@ -54,7 +59,8 @@ email-preview: venv
 
 bench: bench-eks bench-thumbnails
 
-# The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core.
+# The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core;
+# then the packaged binary on SQS batches with S3 in the loop, sequential and concurrent.
 # Installs what it needs (apt-get download of the photos, libvips42, pip and npm peers) under .bench/.
 bench-thumbnails: venv
 	$(VENV)/bin/python scripts/bench/thumbnails.py
@@ -65,8 +71,15 @@ bench-eks: venv
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64
+# Then the thumbnailer sam built is checked as deployed: fed a JPEG that libjpeg rejects,
+# decompression bombs and good photos in one SQS batch, under its memory size.
 package: venv
 	sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
+	@if [ "$(ARCHITECTURE)" = x86_64 ]; then \
+		THUMBNAILER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/ThumbnailerFunction/bootstrap cargo test --locked \
+			-p integration-tests --test integration -- --exact \
+			thumbnailer_lambda::the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_its_memory_size; \
+	else echo "the packaged $(ARCHITECTURE) thumbnailer cannot run on this machine: not checked"; fi
 
 clean:
 	cargo clean

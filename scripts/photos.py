@@ -43,3 +43,8 @@ def photos() -> list[Path]:
     if not files:
         raise SystemExit(f"no photos found under {CORPUS}")
     return files
+
+
+if __name__ == "__main__":
+    # The corpus's paths, one a line (the batch benchmark reads them).
+    print("\n".join(str(path) for path in photos()))

@@ -7,3 +7,4 @@ mod events;
 mod iam_export;
 mod support;
 mod thumbnailer;
+mod thumbnailer_lambda;

@@ -5,7 +5,7 @@ packages, fetched with apt-get download), each makes a 256x256 JPEG q80 thumbnai
 bytes in memory: decode, orient, fit, flatten, encode. Prints, for JPEG and for PNG/WebP,
 images/s, megapixels/s, median and p95 ms, peak RSS, our ratio to each peer, and the
 1/8-scale decode-only rate (libjpeg-turbo through Pillow) as the limit; the last line is
-machine-readable. Before it, the cold start (scripts/bench/cold_start.py): the release
+machine-readable. Then what a whole batch costs with S3 in the loop (batch_costs). Before it, the cold start (scripts/bench/cold_start.py): the release
 binary's size and the time from process start to its first runtime-API request.
 """
 
@@ -99,8 +99,23 @@ def main() -> None:
     limit = table[("jpeg", "decode 1/8 (limit)")]["images_s"]
     rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer")
     lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only)
+    batches = batch_costs(files)
     print(f"\nsummary: jpeg_vs_best_peer={ours_jpeg / best_jpeg:.2f} other_vs_sharp={other_vs_sharp:.2f} "
-          f"jpeg_vs_decode_limit={ours_jpeg / limit:.2f} rss_vs_lowest_peer={rss / lowest_peer_rss:.2f}")
+          f"jpeg_vs_decode_limit={ours_jpeg / limit:.2f} rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
+          f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
+
+
+def batch_costs(files: list[Path]) -> dict:
+    """The packaged binary on SQS batches of real photos with S3 in the loop
+    (tests/bench/thumbnail_batches.rs): prints its table, returns its figures."""
+    print("\nbatches: the packaged binary under Lambda's memory limit and CPU share, S3 behind a 20 ms, 100 MB/s proxy")
+    sh("cargo", "lambda", "build", "--quiet", "--release", "--locked", "--bin", "thumbnailer", cwd=ROOT)
+    out = subprocess.run(["cargo", "run", "--quiet", "--locked", "-p", "integration-tests", "--example",
+                          "bench-thumbnail-batches"], cwd=ROOT, check=True, capture_output=True, text=True,
+                         input="\n".join(map(str, files)))
+    lines = out.stdout.strip().splitlines()
+    print("\n".join(lines[:-1]))
+    return json.loads(lines[-1])
 
 
 if __name__ == "__main__":

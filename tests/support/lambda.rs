@@ -9,6 +9,11 @@
 //!   nothing: that invocation is `Crashed`.
 //! - The process's peak resident memory (`VmHWM` from `/proc/<pid>/status`) is sampled
 //!   while it works, so a test can hold it to the memory size it was told it has.
+//! - It runs in a cgroup of its own with the function's memory size as a hard limit (the
+//!   kernel kills it past that, as Lambda does) and, optionally, Lambda's CPU share: one
+//!   vCPU per 1,769 MB (`cpu.cfs_quota_us`). This needs cgroup v1's `cpu` and `memory`
+//!   controllers writable, as they are for root on this project's machines; without
+//!   them the runner fails, saying so, rather than run without the limits.
 //!
 //! What this does not do (yet): Lambda's async retries and SQS redelivery are the
 //! caller's loop; one process serves one invocation at a time, as in Lambda.
@@ -77,9 +82,19 @@ struct Api {
     init_error: Mutex<Option<String>>,
 }
 
+/// The limits Lambda puts on a function.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_mb: u32,
+    /// Also limit the CPU to the share the memory size buys (slower; for benchmarks and
+    /// tests of timing). Memory is always limited.
+    pub cpu_share: bool,
+}
+
 /// A function: its binary, its environment, and the process serving it (if warm).
 pub struct LocalLambda {
     binary: PathBuf,
+    cgroups: Vec<PathBuf>,
     env: Vec<(String, String)>,
     api_address: String,
     api: Arc<Api>,
@@ -98,7 +113,8 @@ impl LocalLambda {
     /// Serves the Runtime API on a free loopback port. The process starts at the first
     /// invocation. `env` is the function's configuration (the template's `Environment`),
     /// added to Lambda's own variables; `memory_mb` is the function's memory size.
-    pub async fn start(binary: PathBuf, memory_mb: u32, env: &[(&str, &str)]) -> Self {
+    pub async fn start(binary: PathBuf, limits: Limits, env: &[(&str, &str)]) -> Self {
+        let memory_mb = limits.memory_mb;
         assert!(
             binary.is_file(),
             "{} is missing: `make test` builds it with `cargo lambda build --release` (the build `make package` deploys)",
@@ -133,8 +149,10 @@ impl LocalLambda {
         full_env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), memory_mb.to_string()));
         full_env.push(("AWS_LAMBDA_RUNTIME_API".to_owned(), api_address.clone()));
         full_env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let cgroups = cgroups(limits);
         Self {
             binary,
+            cgroups,
             env: full_env,
             api_address,
             api,
@@ -151,11 +169,14 @@ impl LocalLambda {
         let pid = self.ensure_running();
         let request_id = format!("local-{:08}", NEXT.fetch_add(1, Ordering::Relaxed));
         let deadline = SystemTime::now() + timeout;
-        let deadline_ms = u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0);
+        let deadline_ms =
+            u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0);
         let (sender, mut reply) = oneshot::channel();
         self.api.replies.lock().expect("replies").insert(request_id.clone(), sender);
         let payload = serde_json::to_vec(payload).expect("a JSON payload");
-        self.invocations.send(Pending { request_id, payload, deadline_ms }).expect("the runtime API is serving");
+        self.invocations
+            .send(Pending { request_id: request_id.clone(), payload, deadline_ms })
+            .expect("the runtime API is serving");
 
         let mut peak_rss_kib = 0;
         let outcome = loop {
@@ -184,6 +205,8 @@ impl LocalLambda {
                 break Outcome::TimedOut;
             }
         };
+        // An invocation that ended without an answer is never handed to another process.
+        self.api.replies.lock().expect("replies").remove(&request_id);
         Invoked { outcome, elapsed: started.elapsed(), peak_rss_kib }
     }
 
@@ -192,11 +215,18 @@ impl LocalLambda {
         self.log.lock().map(|lines| lines.join("\n")).unwrap_or_default()
     }
 
-    /// Stops the process (the next invocation is a cold start).
+    /// Stops the process and anything it started (the next invocation is a cold start).
     pub fn kill(&self) {
         if let Some(mut child) = self.child.lock().expect("child").take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for group in &self.cgroups {
+            let pids = std::fs::read_to_string(group.join("cgroup.procs")).unwrap_or_default();
+            let pids: Vec<&str> = pids.split_whitespace().collect();
+            if !pids.is_empty() {
+                let _ = Command::new("kill").arg("-KILL").args(&pids).status();
+            }
         }
     }
 
@@ -219,7 +249,14 @@ impl LocalLambda {
         {
             return child.id();
         }
-        let mut child = Command::new(&self.binary)
+        // The shell puts itself into the cgroups, then becomes the function: no moment
+        // outside the limits, and no unsafe pre-exec hook.
+        let joins: String =
+            self.cgroups.iter().map(|g| format!("echo $$ > '{}/cgroup.procs' && ", g.display())).collect();
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("{joins}exec \"$0\""))
+            .arg(&self.binary)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -228,7 +265,13 @@ impl LocalLambda {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", self.binary.display()));
-        for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let log = self.log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -245,7 +288,45 @@ impl LocalLambda {
 impl Drop for LocalLambda {
     fn drop(&mut self) {
         self.kill();
+        // A cgroup can be removed once the processes just killed have left it.
+        for group in &self.cgroups {
+            for _ in 0..100 {
+                if std::fs::remove_dir(group).is_ok() || !group.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
+}
+
+/// A memory cgroup limited to the memory size (no swap), and a CPU cgroup with Lambda's
+/// share when asked. Panics, saying why, when cgroups cannot be made.
+fn cgroups(limits: Limits) -> Vec<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let name = format!("local-lambda-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let make = |controller: &str, settings: &[(&str, String)]| -> PathBuf {
+        let group = Path::new("/sys/fs/cgroup").join(controller).join(&name);
+        let result = std::fs::create_dir_all(&group)
+            .and_then(|()| settings.iter().try_for_each(|(file, value)| std::fs::write(group.join(file), value)));
+        if let Err(err) = result {
+            panic!(
+                "cannot limit the local Lambda's {controller} in {}: {err}. The tests run functions under Lambda's limits \
+                 with cgroup v1 controllers, which need root (as on this project's machines and CI)",
+                group.display()
+            );
+        }
+        group
+    };
+    let bytes = u64::from(limits.memory_mb) * 1024 * 1024;
+    let mut groups =
+        vec![make("memory", &[("memory.limit_in_bytes", bytes.to_string()), ("memory.swappiness", "0".to_owned())])];
+    if limits.cpu_share {
+        let quota = 100_000 * u64::from(limits.memory_mb) / 1769;
+        groups
+            .push(make("cpu", &[("cpu.cfs_period_us", "100000".to_owned()), ("cpu.cfs_quota_us", quota.to_string())]));
+    }
+    groups
 }
 
 /// The packaged build of `function` (`target/lambda/<function>/bootstrap`, what
@@ -256,7 +337,8 @@ pub fn packaged_binary(function: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(&variable) {
         return PathBuf::from(path);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
     target.join("lambda").join(function).join("bootstrap")
 }
 
@@ -277,7 +359,12 @@ async fn serve(stream: TcpStream, api: Arc<Api>, queue: Arc<tokio::sync::Mutex<m
     let mut read = AsyncBufReader::new(read);
     while let Some(request) = read_request(&mut read).await {
         let (status, headers, body) = if request.method == "GET" && request.path.ends_with("/runtime/invocation/next") {
-            let Some(pending) = queue.lock().await.recv().await else { return };
+            let pending = loop {
+                let Some(pending) = queue.lock().await.recv().await else { return };
+                if api.replies.lock().is_ok_and(|r| r.contains_key(&pending.request_id)) {
+                    break pending;
+                }
+            };
             let headers = vec![
                 ("Lambda-Runtime-Aws-Request-Id", pending.request_id),
                 ("Lambda-Runtime-Deadline-Ms", pending.deadline_ms.to_string()),
@@ -301,7 +388,8 @@ async fn serve(stream: TcpStream, api: Arc<Api>, queue: Arc<tokio::sync::Mutex<m
         } else {
             (404, Vec::new(), b"{}".to_vec())
         };
-        let mut head = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+        let mut head =
+            format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }

@@ -2,7 +2,10 @@
 //! configuration pointed at it with an account of the test's own.
 
 pub mod http_listener;
+pub mod images;
+pub mod lambda;
 pub mod moto;
+pub mod slow_proxy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,10 +39,26 @@ impl TestAccount {
         Self::at(Moto::shared().url()).await
     }
 
+    /// The emulator's default account (123456789012), the one a function binary acts in:
+    /// it sends no account header. Tests that share it name their buckets with
+    /// [`TestAccount::unique_bucket`].
+    pub async fn default_account(endpoint: &str) -> Self {
+        Self::with_id(endpoint, "123456789012".to_owned()).await
+    }
+
+    /// A bucket name no other test uses, in any account.
+    pub fn unique_bucket(&self, purpose: &str) -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        format!("{purpose}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// An account reached through `endpoint`, which forwards to the emulator (a benchmark's latency proxy).
     pub async fn at(endpoint: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(100_000_000_001);
-        let id = format!("{:012}", NEXT.fetch_add(1, Ordering::Relaxed));
+        Self::with_id(endpoint, format!("{:012}", NEXT.fetch_add(1, Ordering::Relaxed))).await
+    }
+
+    async fn with_id(endpoint: &str, id: String) -> Self {
         let sdk_config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))

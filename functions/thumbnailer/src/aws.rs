@@ -114,9 +114,9 @@ async fn head_if_present(
 async fn missing(s3: &aws_sdk_s3::Client, bucket: &str) -> S3Failure {
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => S3Failure::Gone,
-        Err(err) if status(&err) == Some(404) => S3Failure::Transient(format!(
-            "bucket {bucket} does not exist: check the S3 notification and DEST_BUCKET"
-        )),
+        Err(err) if status(&err) == Some(404) => {
+            S3Failure::Transient(format!("bucket {bucket} does not exist: check the S3 notification and DEST_BUCKET"))
+        }
         Err(err) => classify(&err, format!("HeadBucket {bucket}")),
     }
 }
@@ -213,3 +213,6 @@ pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> R
         Err(S3Failure::Transient(format!("DeleteObjects in s3://{bucket} could not delete {}", errors.join("; "))))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(config.max_input_bytes, 50_000_000);
         assert_eq!(config.limits.max_pixels, 100_000_000);
         // 512 MB less the process's 80 MiB: a quarter for downloads, the rest for decodes.
-        assert_eq!(config.memory, MemoryBudget { memory_size_mb: 512, input_bytes: 108 * MIB, decode_bytes: 324 * MIB, decoders: 1 });
+        assert_eq!(
+            config.memory,
+            MemoryBudget { memory_size_mb: 512, input_bytes: 108 * MIB, decode_bytes: 324 * MIB, decoders: 1 }
+        );
         assert_eq!(config.limits.max_alloc_bytes, 324 * MIB);
     }
 
@@ -168,7 +171,8 @@ mod tests {
             let budget = MemoryBudget::for_memory_size(memory_mb, max_input).ok();
             assert_eq!(budget.map(|b| (b.input_bytes, b.decode_bytes, b.decoders)), expected, "{memory_mb} MB");
         }
-        let err = parse_settings(Config::from_env, &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")]).expect_err("too small");
+        let err =
+            parse_settings(Config::from_env, &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")]).expect_err("too small");
         assert!(err.contains("raise the function's MemorySize"), "{err}");
     }
 

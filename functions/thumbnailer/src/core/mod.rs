@@ -12,12 +12,12 @@ mod webp;
 
 pub use event::{Item, ObjectAction, ObjectEvent, Trigger, parse_payload};
 pub use keys::{
-    MAX_KEY_BYTES, checked_output_key, decode_s3_key, is_own_output, legacy_output_key, output_key, rejection_record_key,
-    thumbnail_metadata,
+    MAX_KEY_BYTES, checked_output_key, decode_s3_key, is_own_output, legacy_output_key, output_key,
+    rejection_record_key, thumbnail_metadata,
 };
 pub use pipeline::{
-    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, Thumbnail, make_thumbnails, memory_need, output_extension,
-    probe,
+    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, Thumbnail, make_thumbnails, memory_need,
+    output_extension, probe,
 };
 pub use sizes::{BoxSize, fit_inside, parse_sizes};
 

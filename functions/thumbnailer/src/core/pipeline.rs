@@ -67,7 +67,9 @@ pub enum Rejection {
     TooManyBytes { size: u64, limit: u64 },
     #[error("decoding the {width} x {height} image needs about {} MiB, over the {} MiB this function's memory size allows for one image (a larger MemorySize raises it)", needed / (1024 * 1024), limit / (1024 * 1024))]
     TooMuchMemory { width: u32, height: u32, needed: u64, limit: u64 },
-    #[error("the JPEG has {scans} scans, over the limit of {limit}: decoding it would take far longer than any photo (a known denial-of-service pattern)")]
+    #[error(
+        "the JPEG has {scans} scans, over the limit of {limit}: decoding it would take far longer than any photo (a known denial-of-service pattern)"
+    )]
     TooManyScans { scans: usize, limit: usize },
     #[error("the image is corrupt or truncated: {0}")]
     Corrupt(String),
@@ -164,10 +166,19 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// input, standing in for a decoder bug that no known file reaches.
 pub const PANIC_HOOK_INPUT: &[u8] = b"THUMBNAILER-TEST-HOOK: panic in the image worker";
 
-fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: Limits) -> Result<Vec<Thumbnail>, Rejection> {
+fn test_hook(bytes: &[u8]) {
     if cfg!(feature = "test-hooks") && bytes.starts_with(PANIC_HOOK_INPUT) {
         panic!("test hook: the image worker panicked");
     }
+}
+
+fn thumbnails_of(
+    bytes: &[u8],
+    sizes: &[BoxSize],
+    output: OutputFormat,
+    limits: Limits,
+) -> Result<Vec<Thumbnail>, Rejection> {
+    test_hook(bytes);
     let Decoded { format, image: mut source, oriented_width, oriented_height } = decode(bytes, sizes, limits)?;
     // Resizing must average premultiplied colours, or transparent pixels bleed into the
     // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
@@ -198,6 +209,13 @@ fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: 
 /// RGB(A), its rotated copy and the resized thumbnails. Also refuses an image over the
 /// pixel or scan limits. The input bytes themselves are not included.
 pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u64, Rejection> {
+    // Header parsers have bugs too; one must not take the whole batch down with it.
+    catch_unwind(AssertUnwindSafe(|| need_of(bytes, sizes, limits)))
+        .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
+}
+
+fn need_of(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u64, Rejection> {
+    test_hook(bytes);
     let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
     let thumbnails: u64 = sizes.iter().map(|s| u64::from(s.width) * u64::from(s.height) * 4 * 3).sum();
     let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
@@ -205,7 +223,8 @@ pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u6
         ImageFormat::Jpeg => {
             let structure = read_structure(bytes)?;
             check_jpeg(&structure, limits)?;
-            let (need_w, need_h) = stored_size_for(structure.width, structure.height, structure.orientation, sizes, |w, h| (w, h));
+            let (need_w, need_h) =
+                stored_size_for(structure.width, structure.height, structure.orientation, sizes, |w, h| (w, h));
             let scale = jpeg_scale(structure.width, structure.height, need_w, need_h);
             structure.decode_bytes(scale, transposes(structure.orientation))
         }
@@ -216,7 +235,8 @@ pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u6
             if features.animated {
                 2 * full // the canvas and the frame it composes
             } else {
-                let (w, h) = stored_size_for(features.width, features.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
+                let (w, h) =
+                    stored_size_for(features.width, features.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
                 // A lossless bitstream is decoded whole (ARGB) before libwebp scales it.
                 let lossless = if features.lossless { full } else { 0 };
                 lossless + 2 * pixels(w, h) * 4
@@ -257,9 +277,11 @@ fn png_factor(header: super::png::PngHeader, sizes: &[BoxSize]) -> Option<u32> {
     if header.interlaced {
         return None;
     }
-    let (need_w, need_h) = stored_size_for(header.width, header.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
+    let (need_w, need_h) =
+        stored_size_for(header.width, header.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
     // Rotation swaps the sides a box binds; the smaller factor of the two covers both.
-    let (turned_w, turned_h) = stored_size_for(header.width, header.height, Orientation::Rotate90, sizes, |w, h| (w, h));
+    let (turned_w, turned_h) =
+        stored_size_for(header.width, header.height, Orientation::Rotate90, sizes, |w, h| (w, h));
     let factor = super::png::factor(header.width, header.height, need_w.max(turned_w), need_h.max(turned_h));
     (factor >= 2).then_some(factor)
 }
@@ -450,7 +472,9 @@ pub(super) fn run_libjpeg(
     match decoded {
         Ok(Ok(image)) => Ok(image),
         Ok(Err(err)) => Err(Rejection::Corrupt(format!("libjpeg: {err}"))),
-        Err(panic) => Err(Rejection::Corrupt(panic_message(&*panic).trim_start_matches("libjpeg fatal error: ").to_owned())),
+        Err(panic) => {
+            Err(Rejection::Corrupt(panic_message(&*panic).trim_start_matches("libjpeg fatal error: ").to_owned()))
+        }
     }
 }
 

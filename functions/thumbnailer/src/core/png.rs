@@ -94,7 +94,11 @@ pub fn decode_reduced(bytes: &[u8], factor: u32) -> Result<(DynamicImage, Orient
             let (alpha_sum, count) = (cell[3], cell[4].max(1));
             for c in 0..3 {
                 // Colour weighted by alpha, divided by the alpha it carried: straight alpha out.
-                pixel[c] = if alpha { (cell[c] + alpha_sum / 2).checked_div(alpha_sum).unwrap_or(0) } else { (cell[c] + count / 2) / count } as u8;
+                pixel[c] = if alpha {
+                    (cell[c] + alpha_sum / 2).checked_div(alpha_sum).unwrap_or(0)
+                } else {
+                    (cell[c] + count / 2) / count
+                } as u8;
             }
             if alpha {
                 pixel[3] = ((alpha_sum + count / 2) / count) as u8;

@@ -618,3 +618,14 @@ fn damaged_files_never_crash_the_pipeline() {
     assert_eq!(made + rejected, 500);
     assert!(rejected > 60, "much of the damage is detected: {rejected} rejected, {made} made");
 }
+
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_panic_in_the_pipeline_becomes_a_rejection() {
+    for result in [
+        memory_need(PANIC_HOOK_INPUT, &[BOX], LIMITS).map(|_| ()),
+        make_thumbnails(PANIC_HOOK_INPUT, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).map(|_| ()),
+    ] {
+        assert_eq!(result, Err(Rejection::DecoderPanic("test hook: the image worker panicked".to_owned())));
+    }
+}

@@ -1,0 +1,300 @@
+//! The thumbnailer as it is deployed: the packaged binary (`cargo lambda build
+//! --release`, the build `make package` ships, or the artifact `THUMBNAILER_BOOTSTRAP`
+//! names) run by the local Lambda under the function's memory size, against the
+//! emulator. These tests assert what the function did in S3 and what it answered, and
+//! the process's peak memory.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use image::ImageFormat;
+use serde_json::{Value, json};
+
+use crate::support::images::{
+    animated_webp_canvas, flat_jpeg, flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo,
+};
+use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use crate::support::slow_proxy::SlowProxy;
+use crate::support::{Moto, TestAccount};
+
+/// The template's memory size for the thumbnailer.
+const MEMORY_MB: u32 = 512;
+
+struct Bucket {
+    account: TestAccount,
+    name: String,
+}
+
+impl Bucket {
+    async fn new(endpoint: &str, versioned: bool) -> Result<Self> {
+        let account = TestAccount::default_account(endpoint).await;
+        let name = account.unique_bucket("thumbnailer-lambda");
+        let s3 = account.aws.s3();
+        s3.create_bucket().bucket(&name).send().await?;
+        if versioned {
+            let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+            s3.put_bucket_versioning().bucket(&name).versioning_configuration(enabled).send().await?;
+        }
+        Ok(Self { account, name })
+    }
+
+    /// Uploads the object and returns its ETag, as S3's event will carry it.
+    async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<String> {
+        let put = self.account.aws.s3().put_object().bucket(&self.name).key(key).body(bytes.into()).send().await?;
+        Ok(put.e_tag().context("an ETag")?.trim_matches('"').to_owned())
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let listed = self.account.aws.s3().list_objects_v2().bucket(&self.name).prefix(prefix).send().await?;
+        Ok(listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect())
+    }
+
+    /// How many versions each key under `prefix` has (one per write, on a versioned bucket).
+    async fn versions(&self, prefix: &str) -> Result<Vec<(String, usize)>> {
+        let listed = self.account.aws.s3().list_object_versions().bucket(&self.name).prefix(prefix).send().await?;
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for version in listed.versions() {
+            let key = version.key().unwrap_or_default().to_owned();
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+        counts.sort();
+        Ok(counts)
+    }
+}
+
+/// An SQS batch as Lambda's event source mapping delivers it: one message per upload,
+/// each body an S3 notification (key URL-encoded, the object's real ETag).
+pub fn sqs_batch(bucket: &str, uploads: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = uploads
+        .iter()
+        .enumerate()
+        .map(|(n, (key, etag))| {
+            let encoded: String = key.split('/').map(percent_encode_s3).collect::<Vec<_>>().join("/");
+            let body = json!({"Records": [{
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                "eventTime": "2026-11-22T09:15:02.123Z", "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                       "object": {"key": encoded, "eTag": etag, "sequencer": format!("0055AED6DCD9028{n:03X}")}}
+            }]});
+            json!({
+                "messageId": format!("message-{n}"), "receiptHandle": format!("handle-{n}"),
+                "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads", "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// S3's event encoding: `+` for a space, percent-encoding for the rest of the unsafe bytes.
+fn percent_encode_s3(part: &str) -> String {
+    let mut out = String::new();
+    for byte in part.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+async fn thumbnailer(endpoint: &str, cpu_share: bool, env: &[(&str, &str)]) -> LocalLambda {
+    let mut full_env = vec![("AWS_ENDPOINT_URL", endpoint), ("THUMBNAIL_SIZES", "256x256")];
+    full_env.extend_from_slice(env);
+    LocalLambda::start(packaged_binary("thumbnailer"), Limits { memory_mb: MEMORY_MB, cpu_share }, &full_env).await
+}
+
+fn outcomes(response: &Value) -> Vec<(String, String)> {
+    response["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .map(|r| {
+                    (
+                        r["key"].as_str().unwrap_or_default().to_owned(),
+                        r["outcome"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_its_memory_size() -> Result<()> {
+    let moto = Moto::shared();
+    let bucket = Bucket::new(moto.url(), false).await?;
+    // Given a batch of good photos next to hostile files, each small on disk.
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("uploads/good.jpg", photo(3000, 2000, ImageFormat::Jpeg)),
+        ("uploads/bad-component-1.jpg", jpeg_with_a_bad_component_id()),
+        ("uploads/bad-component-2.jpg", jpeg_with_a_bad_component_id()),
+        // 100 megapixels in one interleaved scan: libjpeg needs a few rows, not the image.
+        ("uploads/100-megapixels.jpg", flat_jpeg(10_000, 10_000, &[&[1, 2, 3]])),
+        // The same pixels with a scan per component: 600 MB of coefficients.
+        ("uploads/scan-per-component.jpg", flat_jpeg(10_000, 10_000, &[&[1], &[2], &[3]])),
+        ("uploads/many-scans.jpg", flat_jpeg(64, 64, &[&[1u8][..], &[2], &[3]].repeat(34))),
+        // 800 MB decoded whole; averaged row by row instead.
+        ("uploads/flat-16-bit.png", flat_png_16_bit(10_000, 10_000)),
+        ("uploads/screen.gif", gif_with_screen(10_000, 10_000)),
+        ("uploads/canvas.webp", animated_webp_canvas(10_000, 10_000)),
+    ];
+    let mut uploads = Vec::new();
+    for (key, bytes) in &files {
+        assert!(bytes.len() < 4_000_000, "{key} is {} bytes", bytes.len());
+        uploads.push((*key, bucket.upload(key, bytes.clone()).await?));
+    }
+    let uploads: Vec<(&str, &str)> = uploads.iter().map(|(k, e)| (*k, e.as_str())).collect();
+    let lambda = thumbnailer(moto.url(), false, &[]).await;
+
+    // When the packaged binary gets them in one SQS batch, in a 512 MB function.
+    let invoked = lambda.invoke(&sqs_batch(&bucket.name, &uploads), Duration::from_secs(120)).await;
+
+    // Then it answers, every file has its outcome, nothing goes back to the queue.
+    let response = invoked.outcome.clone().response(&lambda.log());
+    assert_eq!(response["batchItemFailures"], json!([]), "{response:#}");
+    let expected = [
+        ("uploads/good.jpg", "written"),
+        ("uploads/bad-component-1.jpg", "rejected"),
+        ("uploads/bad-component-2.jpg", "rejected"),
+        ("uploads/100-megapixels.jpg", "written"),
+        ("uploads/scan-per-component.jpg", "rejected"),
+        ("uploads/many-scans.jpg", "rejected"),
+        ("uploads/flat-16-bit.png", "written"),
+        ("uploads/screen.gif", "rejected"),
+        ("uploads/canvas.webp", "rejected"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(k, o)| ((*k).to_owned(), (*o).to_owned())).collect();
+    assert_eq!(outcomes(&response), expected, "{response:#}");
+    let thumbnails = bucket.keys("thumbnails/uploads/").await?;
+    for written in ["good.jpg", "100-megapixels.jpg", "flat-16-bit.png"] {
+        assert!(thumbnails.contains(&format!("thumbnails/uploads/{written}-256x256.jpg")), "{written}: {thumbnails:?}");
+    }
+    let records = bucket.keys("thumbnails/_failed/").await?;
+    assert_eq!(records.len(), 6, "a record per rejected file: {records:?}");
+    let reasons: Vec<&str> =
+        response["results"].as_array().context("results")?.iter().filter_map(|r| r["detail"].as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("Invalid component ID 9")), "{reasons:?}");
+    assert!(reasons.iter().filter(|r| r.contains("this function's memory size allows")).count() == 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("102 scans, over the limit of 100")), "{reasons:?}");
+    // And it never held more than the memory size it was told it has.
+    assert!(
+        invoked.peak_rss_kib < u64::from(MEMORY_MB) * 1024,
+        "peak RSS {} MiB over {MEMORY_MB} MB",
+        invoked.peak_rss_kib / 1024
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_that_cannot_finish_in_time_returns_the_rest_and_a_redelivery_does_not_redo_the_finished() -> Result<()>
+{
+    // S3 answering in 400 ms makes each record take over a second and a half (HEAD,
+    // GET, HEAD of the thumbnail, PUT), one record at a time: 12 records cannot finish in 7 s.
+    let moto = Moto::shared();
+    let proxy = SlowProxy::start(moto.url(), Duration::from_millis(400), 100_000_000).await;
+    let bucket = Bucket::new(moto.url(), true).await?;
+    let mut uploads = Vec::new();
+    for n in 0..12 {
+        let key = format!("uploads/photo {n}.jpg");
+        let etag = bucket.upload(&key, photo(1600, 1200, ImageFormat::Jpeg)).await?;
+        uploads.push((key, etag));
+    }
+    let uploads: Vec<(&str, &str)> = uploads.iter().map(|(k, e)| (k.as_str(), e.as_str())).collect();
+    let batch = sqs_batch(&bucket.name, &uploads);
+    let lambda = thumbnailer(&proxy.url, false, &[("MAX_CONCURRENT_RECORDS", "1")]).await;
+
+    // When Lambda gives the batch 7 seconds.
+    let timeout = Duration::from_secs(7);
+    let invoked = lambda.invoke(&batch, timeout).await;
+
+    // Then it answers before its deadline, with the records it did not start as failures.
+    let response = invoked.outcome.clone().response(&lambda.log());
+    assert!(proxy.requests() >= 4, "S3 was reached through the slow proxy");
+    assert!(invoked.elapsed < timeout, "answered after {:?}", invoked.elapsed);
+    let first = outcomes(&response);
+    let written: Vec<&str> = first.iter().filter(|(_, o)| o == "written").map(|(k, _)| k.as_str()).collect();
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .context("failures")?
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str())
+        .collect();
+    assert!(!written.is_empty() && !failed.is_empty(), "{response:#}");
+    assert_eq!(written.len() + failed.len(), 12, "{response:#}");
+    assert!(
+        response["results"]
+            .as_array()
+            .context("results")?
+            .iter()
+            .all(|r| r["outcome"] == "written" || r["detail"].as_str().is_some_and(|d| d.starts_with("not started"))),
+        "{response:#}"
+    );
+
+    // When SQS redelivers the whole batch (as after a crash), with time enough.
+    let again = lambda.invoke(&batch, Duration::from_secs(120)).await.outcome.response(&lambda.log());
+
+    // Then the finished records are not redone, the rest are written, each thumbnail once.
+    assert_eq!(again["batchItemFailures"], json!([]), "{again:#}");
+    for (key, outcome) in outcomes(&again) {
+        let expected = if written.contains(&key.as_str()) { "up_to_date" } else { "written" };
+        assert_eq!(outcome, expected, "{key}");
+    }
+    let versions = bucket.versions("thumbnails/").await?;
+    assert_eq!(versions.len(), 12, "{versions:?}");
+    assert!(versions.iter().all(|(_, n)| *n == 1), "each thumbnail written once: {versions:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deadline_too_short_for_any_record_returns_them_all_at_once() -> Result<()> {
+    let moto = Moto::shared();
+    let bucket = Bucket::new(moto.url(), false).await?;
+    let etag = bucket.upload("uploads/late.jpg", photo(800, 600, ImageFormat::Jpeg)).await?;
+    let lambda = thumbnailer(moto.url(), false, &[]).await;
+    let batch = sqs_batch(&bucket.name, &[("uploads/late.jpg", etag.as_str())]);
+
+    let invoked = lambda.invoke(&batch, Duration::from_millis(2500)).await;
+
+    let response = invoked.outcome.response(&lambda.log());
+    assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "message-0"}]), "{response:#}");
+    assert!(bucket.keys("thumbnails/").await?.is_empty());
+    Ok(())
+}
+
+/// The runner itself, on stand-in binaries: a process that never answers is killed at
+/// its deadline, one that exits answers nothing; either way the next invocation starts anew.
+#[tokio::test]
+async fn the_local_lambda_kills_at_the_deadline_and_reports_a_crash() -> Result<()> {
+    let folder = std::env::temp_dir().join(format!("local-lambda-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let script = |name: &str, body: &str| -> Result<std::path::PathBuf> {
+        let path = folder.join(name).join("bootstrap");
+        std::fs::create_dir_all(path.parent().context("folder")?)?;
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n"))?;
+        std::process::Command::new("chmod").arg("+x").arg(&path).status()?;
+        Ok(path)
+    };
+    let limits = Limits { memory_mb: 128, cpu_share: false };
+    let hangs = LocalLambda::start(script("hangs", "sleep 30")?, limits, &[]).await;
+    let invoked = hangs.invoke(&json!({}), Duration::from_millis(500)).await;
+    assert_eq!(invoked.outcome, Outcome::TimedOut);
+    assert!(invoked.elapsed < Duration::from_secs(5), "{:?}", invoked.elapsed);
+
+    let exits = LocalLambda::start(script("exits", "exit 3")?, limits, &[]).await;
+    let invoked = exits.invoke(&json!({}), Duration::from_secs(10)).await;
+    assert!(
+        matches!(&invoked.outcome, Outcome::Crashed(reason) if reason.contains("exit status: 3")),
+        "{:?}",
+        invoked.outcome
+    );
+    std::fs::remove_dir_all(&folder)?;
+    Ok(())
+}
