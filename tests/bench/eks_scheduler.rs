@@ -21,9 +21,8 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
 use eks_scheduler::core::{Request, RequestedAction, Status};
 use eks_scheduler::{Config, Deps, run};
 use jiff::Timestamp;
+use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const CLUSTERS: usize = 30;
 const NODEGROUPS_PER_CLUSTER: usize = 3;
@@ -76,37 +75,6 @@ async fn measure(deps: &Deps, action: RequestedAction) -> Result<Measured> {
     Ok(Measured { wall, api_calls: deps.api_calls.get() - calls_before })
 }
 
-/// A loopback proxy to the emulator that holds each chunk a client sends for `delay`.
-async fn latency_proxy(delay: Duration) -> Result<String> {
-    let upstream = Moto::shared().url().trim_start_matches("http://").to_owned();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(&upstream).await else { return };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let to_server = async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
-                        tokio::time::sleep(delay).await;
-                        if server_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let to_client = async move {
-                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-                };
-                tokio::join!(to_server, to_client);
-            });
-        }
-    });
-    Ok(format!("http://{address}"))
-}
-
 async fn bench(endpoint: &str, max_concurrency: usize) -> Result<(Measured, Measured)> {
     let account = TestAccount::at(endpoint).await;
     let config = Config { max_concurrency, ..Config::from_env(&shared::config::Env::default())? };
@@ -122,7 +90,8 @@ async fn main() -> Result<()> {
     let nodegroups = (CLUSTERS * NODEGROUPS_PER_CLUSTER) as f64;
     let concurrent = Config::from_env(&shared::config::Env::default())?.max_concurrency;
     let direct = Moto::shared().url().to_owned();
-    let delayed = latency_proxy(ROUND_TRIP).await?;
+    // No bandwidth cap: EKS requests and answers are small.
+    let delayed = SlowProxy::start(&direct, ROUND_TRIP, 0).await.url;
     println!(
         "EKS scheduler: stop then start {CLUSTERS} clusters x {NODEGROUPS_PER_CLUSTER} managed nodegroups, moto server on loopback"
     );
