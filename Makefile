@@ -35,10 +35,11 @@ test: venv lambda-binaries
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory lint-template
 
-# The thumbnailer built as `make package` builds it (cargo-lambda's release build, not
+# The functions built as `make package` builds them (cargo-lambda's release build, not
 # cargo's: other profile settings, other CPU flags), for the tests that run the artifact.
 lambda-binaries: venv
 	cargo lambda build --release --locked --bin thumbnailer
+	cargo lambda build --release --locked --bin eks-scheduler
 
 lint-template: venv
 	cfn-lint template.yaml
@@ -71,14 +72,18 @@ bench-eks: venv
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64
-# Then the thumbnailer sam built is checked as deployed: fed a JPEG that libjpeg rejects,
-# decompression bombs and good photos in one SQS batch, under its memory size.
+# Then the artifacts sam built are checked as deployed: the thumbnailer fed a JPEG that
+# libjpeg rejects, decompression bombs and good photos in one SQS batch, under its memory
+# size; the EKS scheduler retried by Lambda after a failed stop.
 package: venv
 	sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
 	@if [ "$(ARCHITECTURE)" = x86_64 ]; then \
 		THUMBNAILER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/ThumbnailerFunction/bootstrap cargo test --locked \
 			-p integration-tests --test integration -- --exact \
 			thumbnailer_lambda::the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_its_memory_size; \
+		EKS_SCHEDULER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/EksSchedulerFunction/bootstrap cargo test --locked \
+			-p integration-tests --test integration -- --exact \
+			eks_scheduler_lambda::a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry; \
 	else echo "the packaged $(ARCHITECTURE) thumbnailer cannot run on this machine: not checked"; fi
 
 clean:

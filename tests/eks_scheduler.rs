@@ -22,7 +22,7 @@ use crate::support::{TestAccount, event};
 const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
 
 /// A cluster to seed: name, tags, nodegroups with their sizes.
-type Seed<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+pub(crate) type Seed<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
 
 /// Five opted-in clusters with dependencies (web needs api needs data; qa needs data),
 /// one Fargate-only, one not opted in.
@@ -48,7 +48,7 @@ fn sizes(text: &str) -> Sizes {
     text.parse().expect("seed sizes")
 }
 
-async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()> {
+pub(crate) async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()> {
     for (name, tags, nodegroups) in clusters {
         let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         eks.create_cluster()

@@ -3,6 +3,7 @@
 
 mod cost_report;
 mod eks_scheduler;
+mod eks_scheduler_lambda;
 mod events;
 mod iam_export;
 mod support;

@@ -15,8 +15,12 @@
 //!   controllers writable, as they are for root on this project's machines; without
 //!   them the runner fails, saying so, rather than run without the limits.
 //!
-//! What this does not do (yet): Lambda's async retries and SQS redelivery are the
-//! caller's loop; one process serves one invocation at a time, as in Lambda.
+//! - `invoke_async` is Lambda's asynchronous invoke (EventBridge Scheduler, S3, SNS): a
+//!   function error, a timeout or a crash is retried up to twice more with the same event.
+//!   Lambda waits about a minute, then two, between attempts; this runner does not wait.
+//!
+//! SQS redelivery is the caller's loop; one process serves one invocation at a time, as in
+//! Lambda.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -208,6 +212,22 @@ impl LocalLambda {
         // An invocation that ended without an answer is never handed to another process.
         self.api.replies.lock().expect("replies").remove(&request_id);
         Invoked { outcome, elapsed: started.elapsed(), peak_rss_kib }
+    }
+
+    /// Lambda's asynchronous invoke with its default retry policy: after a function error
+    /// (an error result, a timeout, a crash) the same event again, at most twice more.
+    /// Every attempt, in order.
+    pub async fn invoke_async(&self, payload: &Value, timeout: Duration) -> Vec<Invoked> {
+        let mut attempts = Vec::new();
+        for _ in 0..3 {
+            let invoked = self.invoke(payload, timeout).await;
+            let failed = !matches!(invoked.outcome, Outcome::Response(_));
+            attempts.push(invoked);
+            if !failed {
+                break;
+            }
+        }
+        attempts
     }
 
     /// Everything the process(es) wrote to stdout and stderr so far.

@@ -3,13 +3,28 @@
 //! flow at most `bytes_per_second` each way on each connection. The emulator answers at
 //! once from memory; real S3 takes tens of milliseconds and its bandwidth is finite,
 //! which is what overlapping transfers with decoding is meant to hide.
+//!
+//! It can also fail requests: a [`Fault`] answers requests whose request line contains a
+//! text with an AWS error of its own, a set number of times, and the emulator never
+//! sees them (the emulator itself never fails a call).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Requests to fail: those whose request line (`POST /clusters/a/node-groups/b/update-config
+/// HTTP/1.1`) contains `request_line`, the next `times` times, answered with `status` and a
+/// JSON error of type `error_type` (the `x-amzn-errortype` of REST-JSON services like EKS).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub request_line: String,
+    pub times: usize,
+    pub status: u16,
+    pub error_type: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct SlowProxy {
@@ -20,6 +35,12 @@ pub struct SlowProxy {
 impl SlowProxy {
     /// Listens on a free loopback port and forwards to `upstream` (`http://host:port`).
     pub async fn start(upstream: &str, latency: Duration, bytes_per_second: u64) -> Self {
+        Self::with_faults(upstream, latency, bytes_per_second, Vec::new()).await
+    }
+
+    /// Like `start`, failing the requests `faults` name.
+    pub async fn with_faults(upstream: &str, latency: Duration, bytes_per_second: u64, faults: Vec<Fault>) -> Self {
+        let faults = Arc::new(Mutex::new(faults));
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port for the proxy");
         let url = format!("http://{}", listener.local_addr().expect("bound"));
@@ -27,10 +48,10 @@ impl SlowProxy {
         let counted = requests.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counted) = (upstream.clone(), counted.clone());
+                let (upstream, counted, faults) = (upstream.clone(), counted.clone(), faults.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, latency, bytes_per_second, counted).await;
+                        relay(client, server, latency, bytes_per_second, counted, faults).await;
                     }
                 });
             }
@@ -44,14 +65,58 @@ impl SlowProxy {
     }
 }
 
+/// The canned answer for a request that a fault with times left matches, using one of its times.
+fn fault_answer(faults: &Mutex<Vec<Fault>>, request: &[u8]) -> Option<Vec<u8>> {
+    let line = String::from_utf8_lossy(request.split(|&b| b == b'\n').next()?).into_owned();
+    let mut faults = faults.lock().ok()?;
+    let fault = faults.iter_mut().find(|f| f.times > 0 && line.contains(&f.request_line))?;
+    fault.times -= 1;
+    let body = format!("{{\"message\":\"injected by the test's proxy: {}\"}}", fault.error_type);
+    Some(
+        format!(
+            "HTTP/1.1 {} Injected\r\ncontent-type: application/json\r\nx-amzn-errortype: {}\r\ncontent-length: {}\r\n\r\n{body}",
+            fault.status,
+            fault.error_type,
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// Reads the rest of a request whose first bytes are `data` (its head, then a
+/// `content-length` body), so it can be answered without forwarding it.
+async fn swallow_request<R: tokio::io::AsyncRead + Unpin>(read: &mut R, mut data: Vec<u8>) -> Option<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse().ok()))
+                .unwrap_or(0);
+            while data.len() < end + 4 + length {
+                let n = read.read(&mut buffer).await.ok().filter(|n| *n > 0)?;
+                data.extend_from_slice(&buffer[..n]);
+            }
+            return Some(());
+        }
+        let n = read.read(&mut buffer).await.ok().filter(|n| *n > 0)?;
+        data.extend_from_slice(&buffer[..n]);
+    }
+}
+
 async fn relay(
     client: TcpStream,
     server: TcpStream,
     latency: Duration,
     bytes_per_second: u64,
     requests: Arc<AtomicU64>,
+    faults: Arc<Mutex<Vec<Fault>>>,
 ) {
-    let (mut client_read, mut client_write) = client.into_split();
+    let (mut client_read, client_write) = client.into_split();
+    // Both directions answer the client: the emulator's responses, and injected faults.
+    let client_write = Arc::new(tokio::sync::Mutex::new(client_write));
+    let answers = client_write.clone();
     let (mut server_read, mut server_write) = server.into_split();
     // A client's bytes after the server has answered begin a new request.
     let new_request = Arc::new(AtomicBool::new(true));
@@ -66,6 +131,15 @@ async fn relay(
             if starts.swap(false, Ordering::AcqRel) {
                 requests.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(latency).await;
+                if let Some(answer) = fault_answer(&faults, &buffer[..n]) {
+                    if swallow_request(&mut client_read, buffer[..n].to_vec()).await.is_none()
+                        || answers.lock().await.write_all(&answer).await.is_err()
+                    {
+                        break;
+                    }
+                    starts.store(true, Ordering::Release);
+                    continue;
+                }
             }
             throttle(n, bytes_per_second).await;
             if server_write.write_all(&buffer[..n]).await.is_err() {
@@ -83,11 +157,11 @@ async fn relay(
             };
             new_request.store(true, Ordering::Release);
             throttle(n, bytes_per_second).await;
-            if client_write.write_all(&buffer[..n]).await.is_err() {
+            if client_write.lock().await.write_all(&buffer[..n]).await.is_err() {
                 break;
             }
         }
-        let _ = client_write.shutdown().await;
+        let _ = client_write.lock().await.shutdown().await;
     };
     tokio::join!(upstream, downstream);
 }

@@ -307,7 +307,8 @@ async fn plan_cluster(
 /// Saving sizes must not be half done: every tag is checked against EKS's rules, and the
 /// total against its limit of 50 a resource, before anything is written.
 fn check_tags_fit(info: &ClusterInfo, plans: &[(String, NodegroupPlan)]) -> Result<(), String> {
-    let written = stop_tags(plans, "stop@2000-01-01T00:00:00Z");
+    let mut written = saved_size_tags(plans);
+    written.insert(LAST_ACTION_TAG.to_owned(), "stop@2000-01-01T00:00:00Z".to_owned());
     if let Some(problem) = written.iter().find_map(|(k, v)| tag_problem(k, v)) {
         return Err(format!("cannot save sizes: {problem}"));
     }
@@ -322,17 +323,15 @@ fn check_tags_fit(info: &ClusterInfo, plans: &[(String, NodegroupPlan)]) -> Resu
     Ok(())
 }
 
-/// The tags a stop writes: each changing nodegroup's saved size, and the last action.
-fn stop_tags(plans: &[(String, NodegroupPlan)], last_action: &str) -> BTreeMap<String, String> {
-    let mut tags: BTreeMap<String, String> = plans
+/// The tags a stop writes before it scales: each changing nodegroup's saved size.
+fn saved_size_tags(plans: &[(String, NodegroupPlan)]) -> BTreeMap<String, String> {
+    plans
         .iter()
         .filter_map(|(name, plan)| match plan {
             NodegroupPlan::Change { before, .. } => Some((saved_tag_key(name), before.to_string())),
             _ => None,
         })
-        .collect();
-    tags.insert(LAST_ACTION_TAG.to_owned(), last_action.to_owned());
-    tags
+        .collect()
 }
 
 fn planned_report(action: Action, chosen: &Chosen<'_>) -> ClusterReport {
@@ -364,7 +363,8 @@ async fn execute(
 
     if action == Action::Stop {
         // Sizes are saved before anything is scaled: if saving fails, nothing is.
-        if let Err(reason) = aws::tag_cluster(eks, &info.arn, &stop_tags(&chosen.plans, &last_action)).await {
+        let saved = saved_size_tags(&chosen.plans);
+        if let Err(reason) = if saved.is_empty() { Ok(()) } else { aws::tag_cluster(eks, &info.arn, &saved).await } {
             for (index, ..) in &changes {
                 report.nodegroups[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
             }
@@ -388,16 +388,21 @@ async fn execute(
         }
     }
 
-    if action == Action::Start {
-        let bookkeeping = async {
-            aws::untag_cluster(eks, &info.arn, restored).await?;
+    // The last action is recorded only once every nodegroup is where the action puts it:
+    // `auto`, and Lambda's retry of a failed run, then try a failed or partial stop or
+    // start again instead of finding it done.
+    let whole = !report.nodegroups.iter().any(|n| n.status == core::Status::Failed);
+    let bookkeeping = async {
+        aws::untag_cluster(eks, &info.arn, restored).await?;
+        if whole {
             let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), last_action.clone())]);
-            aws::tag_cluster(eks, &info.arn, &last).await
-        };
-        if let Err(reason) = bookkeeping.await {
-            report.status = core::Status::Failed;
-            report.reason = format!("nodegroups were started, but updating the cluster's tags failed: {reason}");
+            aws::tag_cluster(eks, &info.arn, &last).await?;
         }
+        Ok::<(), String>(())
+    };
+    if let Err(reason) = bookkeeping.await {
+        report.status = core::Status::Failed;
+        report.reason = format!("the nodegroups were scaled, but updating the cluster's tags failed: {reason}");
     }
     report.settle();
     report
