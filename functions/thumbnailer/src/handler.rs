@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use shared::aws::Aws;
 use shared::deadline::time_budget;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, info, warn};
 
 use crate::aws::{self, S3Failure};
@@ -52,25 +52,27 @@ pub struct Deps {
 struct Pools {
     inputs: Pool,
     decodes: Pool,
-    decoders: Semaphore,
+    decoders: Arc<Semaphore>,
 }
 
 #[derive(Debug)]
 struct Pool {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     capacity_kib: u32,
 }
 
 impl Pool {
     fn new(bytes: u64) -> Self {
         let capacity_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
-        Self { permits: Semaphore::new(capacity_kib as usize), capacity_kib }
+        Self { permits: Arc::new(Semaphore::new(capacity_kib as usize)), capacity_kib }
     }
 
-    /// Holds `bytes` of the pool (all of it at most) until the permit is dropped.
-    async fn reserve(&self, bytes: u64) -> SemaphorePermit<'_> {
+    /// Holds `bytes` of the pool (all of it at most) until the permit is dropped. Owned, so
+    /// that a decode holds its memory for as long as it runs, even past a record abandoned
+    /// at the invocation's cutoff.
+    async fn reserve(&self, bytes: u64) -> OwnedSemaphorePermit {
         let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.capacity_kib);
-        self.permits.acquire_many(kib).await.expect("the pools are never closed")
+        self.permits.clone().acquire_many_owned(kib).await.expect("the pools are never closed")
     }
 }
 
@@ -80,7 +82,7 @@ impl Deps {
         let pools = Pools {
             inputs: Pool::new(config.memory.input_bytes),
             decodes: Pool::new(config.memory.decode_bytes),
-            decoders: Semaphore::new(config.memory.decoders.min(cpus).max(1)),
+            decoders: Arc::new(Semaphore::new(config.memory.decoders.min(cpus).max(1))),
         };
         Self { config, s3: aws.s3(), pools: Arc::new(pools) }
     }
@@ -318,16 +320,20 @@ async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, event_etag: 
         // Over the allowance: `make_thumbnails` refuses it without allocating, so it
         // takes no reservation that could hold the others back.
         let fits = needed <= config.limits.max_alloc_bytes;
-        let _memory = if fits { Some(deps.pools.decodes.reserve(needed).await) } else { None };
-        let _decoder = deps.pools.decoders.acquire().await.expect("the pools are never closed");
+        let memory = if fits { Some(deps.pools.decodes.reserve(needed).await) } else { None };
+        let decoder = deps.pools.decoders.clone().acquire_owned().await.expect("the pools are never closed");
         let (sizes, format, limits) = (config.sizes.clone(), config.format, config.limits);
-        // Decoding and encoding are CPU work: off the async runtime's threads.
-        tokio::task::spawn_blocking(move || core::make_thumbnails(&bytes, &sizes, format, limits))
-            .await
-            .map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?
-            .map_err(rejected)?
+        // Decoding and encoding are CPU work: off the async runtime's threads. The thread
+        // holds the reservations (the downloaded bytes live there too): it runs on even if
+        // the record is abandoned at the cutoff.
+        tokio::task::spawn_blocking(move || {
+            let _held = (download, memory, decoder);
+            core::make_thumbnails(&bytes, &sizes, format, limits)
+        })
+        .await
+        .map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?
+        .map_err(rejected)?
     };
-    drop(download);
     let mut written = Vec::new();
     for (thumbnail, key) in thumbnails.into_iter().zip(keys) {
         let put = aws::put(
