@@ -40,6 +40,7 @@ test: venv lambda-binaries
 lambda-binaries: venv
 	cargo lambda build --release --locked --bin thumbnailer
 	cargo lambda build --release --locked --bin eks-scheduler
+	cargo lambda build --release --locked --bin cost-report
 
 lint-template: venv
 	cfn-lint template.yaml

@@ -10,7 +10,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use cost_report::handler::csv_key_for;
+use cost_report::core::{Channel, Request};
+use cost_report::handler::{Delivery, csv_key_for};
 use cost_report::{Config, CostReportError, Deps, RunSummary, handle, run};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -19,7 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::support::http_listener::{Answer, HttpListener};
-use crate::support::{Moto, TestAccount, event};
+use crate::support::{Moto, TestAccount, default_encryption, event};
 
 const SENDER: &str = "costs@example.com";
 
@@ -28,10 +29,10 @@ fn date(text: &str) -> Date {
 }
 
 /// A day of results: its date, whether it is estimated, and (service, amount) pairs.
-type SeedDay = (Date, bool, Vec<(&'static str, String)>);
+pub(crate) type SeedDay = (Date, bool, Vec<(&'static str, String)>);
 
 /// One `GetCostAndUsage` answer: for each day, whether it is estimated and (service, amount) pairs.
-fn ce_page(days: &[SeedDay], next_page_token: Option<&str>) -> Value {
+pub(crate) fn ce_page(days: &[SeedDay], next_page_token: Option<&str>) -> Value {
     let results: Vec<Value> = days
         .iter()
         .map(|(day, estimated, groups)| {
@@ -54,7 +55,7 @@ fn ce_page(days: &[SeedDay], next_page_token: Option<&str>) -> Value {
 
 /// Every day from `first` to `last`: EC2 varies by day, S3 is flat, Lambda is missing on
 /// Sundays, and `last` has a spike; the last two days are estimated.
-fn month_of_costs(first: Date, last: Date) -> Vec<SeedDay> {
+pub(crate) fn month_of_costs(first: Date, last: Date) -> Vec<SeedDay> {
     let mut days = Vec::new();
     let mut day = first;
     while day <= last {
@@ -73,7 +74,7 @@ fn month_of_costs(first: Date, last: Date) -> Vec<SeedDay> {
     days
 }
 
-async fn queue_cost_results(account: &TestAccount, results: Vec<Value>) -> Result<()> {
+pub(crate) async fn queue_cost_results(account: &TestAccount, results: Vec<Value>) -> Result<()> {
     let response = reqwest::Client::new()
         .post(format!("{}/moto-api/static/ce/cost-and-usage-results", Moto::shared().url()))
         .header("content-type", "application/json")
@@ -85,7 +86,7 @@ async fn queue_cost_results(account: &TestAccount, results: Vec<Value>) -> Resul
 }
 
 /// Recipients emailed from this account, by SES v1's `GetSendQuota` (the emulator counts SES v2 sends there).
-async fn emails_sent(account: &TestAccount) -> Result<u64> {
+pub(crate) async fn emails_sent(account: &TestAccount) -> Result<u64> {
     let response = reqwest::Client::new()
         .post(format!("{}/", Moto::shared().url()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -128,6 +129,7 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
     ]);
     let deps = Deps::new(Config::from_env(&env)?, &account.aws);
     deps.s3.create_bucket().bucket(&bucket).send().await?;
+    default_encryption(&deps.s3, &bucket, None).await?;
     let ses = shared::aws_client!(aws_sdk_sesv2, &account.aws);
     ses.create_email_identity().email_identity(SENDER).send().await?;
     Ok(Setup { account, deps, slack, bucket })
@@ -135,7 +137,8 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
 
 async fn run_at(deps: &Deps, now: &str) -> Result<RunSummary> {
     let now: Timestamp = now.parse()?;
-    Ok(run(deps, None, now, tokio::time::Instant::now() + Duration::from_secs(60)).await?)
+    Ok(run(deps, Request::default(), now, tokio::time::Instant::now() + Duration::from_secs(60), "test-request")
+        .await?)
 }
 
 async fn csv_rows(setup: &Setup, key: &str) -> Result<Vec<String>> {
@@ -165,8 +168,8 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     assert_eq!(summary.top.len(), 3, "top 2 and Other");
     assert_eq!(summary.top[2].name, "Other (1 more)");
     assert_eq!(summary.alerts.len(), 1, "a rise above 50%");
-    for channel in ["csv", "email", "slack"] {
-        assert_eq!(summary.channels[channel].status, "sent", "{channel}: {:?}", summary.channels[channel]);
+    for channel in Channel::ALL {
+        assert_eq!(summary.channels[&channel].status, Delivery::Sent, "{channel}: {:?}", summary.channels[&channel]);
     }
 
     // The CSV: one row per day and service over the window, zeros where a service had none
@@ -194,6 +197,27 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     assert!(blocks.len() <= 50);
     assert_eq!(blocks[0]["text"]["text"], "🚨 AWS cost 2026-11-21: $325.00");
     assert!(message["text"].as_str().is_some_and(|t| t.starts_with("[ALERT] AWS cost 2026-11-21: $325.00 (+123.8%)")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bucket_that_enforces_sse_kms_keeps_it_when_no_key_is_set() -> Result<()> {
+    // Given a report bucket whose default encryption is SSE-KMS, and no KMS_KEY_ID,
+    let setup = setup(SENDER, Vec::new()).await?;
+    let key_arn = format!("arn:aws:kms:us-east-1:{}:key/finance-reports", setup.account.id);
+    default_encryption(&setup.deps.s3, &setup.bucket, Some(&key_arn)).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await?;
+
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    // then the CSV and the run's state are encrypted with the bucket's key, not SSE-S3.
+    let state = cost_report::core::figures_key("cost-report", date("2026-11-21"));
+    for key in [summary.csv_key.clone().context("csv key")?, state] {
+        let head = setup.deps.s3.head_object().bucket(&setup.bucket).key(&key).send().await?;
+        assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "{key}");
+        assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()), "{key}");
+    }
     Ok(())
 }
 
@@ -246,6 +270,9 @@ async fn an_unverified_sender_fails_clearly_while_csv_and_slack_are_delivered() 
 
 #[test]
 fn cost_report_events_parse() {
-    assert_eq!(cost_report::core::parse_event(&event("cost-report-scheduled.json")), Ok(None));
-    assert_eq!(cost_report::core::parse_event(&event("cost-report-backfill.json")), Ok(Some(date("2026-11-20"))));
+    assert_eq!(cost_report::core::parse_event(&event("cost-report-scheduled.json")), Ok(Request::default()));
+    assert_eq!(
+        cost_report::core::parse_event(&event("cost-report-backfill.json")),
+        Ok(Request { date: Some(date("2026-11-20")), resend: false })
+    );
 }

@@ -253,9 +253,14 @@ async fn a_cycle_fails_only_the_clusters_in_it_and_the_run_reports_failure() -> 
     .await?;
     let request = Request { action: RequestedAction::Stop, dry_run: false, clusters: None };
 
-    let report =
-        run(&deps, &request, Timestamp::now(), tokio::time::Instant::now() + std::time::Duration::from_secs(60))
-            .await?;
+    let report = run(
+        &deps,
+        &request,
+        Timestamp::now(),
+        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
+        "test-run",
+    )
+    .await?;
 
     assert_eq!(cluster(&report, "loop-a").reason, "dependency cycle: loop-a -> loop-b -> loop-a");
     assert_eq!(cluster(&report, "loop-b").reason, "dependency cycle: loop-b -> loop-a -> loop-b");
@@ -315,8 +320,14 @@ async fn a_nodegroup_with_no_saved_size_uses_the_start_size_tag_or_is_left_alone
     assert_eq!(state["bad-saved"].sizes["ng"], "0/0/4");
     assert_eq!(state["bad-saved"].tags["eks-scheduler/saved/ng"], "lots", "left for a person to fix");
     let request = Request { action: RequestedAction::Start, dry_run: true, clusters: Some(vec!["without".into()]) };
-    let plan = run(&deps, &request, Timestamp::now(), tokio::time::Instant::now() + std::time::Duration::from_secs(60))
-        .await?;
+    let plan = run(
+        &deps,
+        &request,
+        Timestamp::now(),
+        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
+        "test-run",
+    )
+    .await?;
     let nodegroup = &cluster(&plan, "without").nodegroups[0];
     assert_eq!(nodegroup.status, Status::Skipped);
     assert_eq!(nodegroup.reason, "no saved size, and no eks-scheduler/start-size tag on the cluster to start from");
@@ -360,7 +371,7 @@ async fn auto_follows_each_clusters_schedule_tag_once_per_moment() -> Result<()>
     // Monday 2026-11-23, 19:30 in Paris (18:30 UTC): the 19:00 stop is due.
     let evening: Timestamp = "2026-11-23T18:30:00Z".parse()?;
 
-    let report = run(&deps, &auto, evening, deadline()).await?;
+    let report = run(&deps, &auto, evening, deadline(), "test-run").await?;
 
     assert_eq!(cluster(&report, "office").status, Status::Changed);
     assert_eq!(cluster(&report, "office").action, Some(eks_scheduler::core::Action::Stop));
@@ -374,13 +385,13 @@ async fn auto_follows_each_clusters_schedule_tag_once_per_moment() -> Result<()>
     assert_eq!(snapshot(&deps.eks).await?["office"].sizes["ng"], "0/0/3");
 
     // An hour later nothing is due: the stop was handled.
-    let later = run(&deps, &auto, "2026-11-23T19:30:00Z".parse()?, deadline()).await?;
+    let later = run(&deps, &auto, "2026-11-23T19:30:00Z".parse()?, deadline(), "test-run").await?;
     let office = cluster(&later, "office");
     assert_eq!((office.status, office.action), (Status::Unchanged, None));
     assert!(office.reason.starts_with("nothing due"), "{}", office.reason);
 
     // The next morning the 07:00 start is due and restores the size.
-    run(&deps, &auto, "2026-11-24T06:05:00Z".parse()?, deadline()).await?;
+    run(&deps, &auto, "2026-11-24T06:05:00Z".parse()?, deadline(), "test-run").await?;
     let state = snapshot(&deps.eks).await?;
     assert_eq!(state["office"].sizes["ng"], "1/2/3");
     assert_eq!(state["office"].tags[LAST_ACTION_TAG], "start@2026-11-24T06:05:00Z");

@@ -27,7 +27,7 @@ async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> 
         .await?;
     // and an EKS that refuses the first scaling of one of its nodegroups.
     let fault = Fault {
-        request_line: format!("/clusters/{cluster}/node-groups/workers/update-config"),
+        request_contains: format!("/clusters/{cluster}/node-groups/workers/update-config"),
         times: 1,
         status: 400,
         error_type: "InvalidParameterException".to_owned(),

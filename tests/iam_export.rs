@@ -142,6 +142,7 @@ fn config(bucket: &str) -> Config {
 async fn with_bucket(account: &TestAccount, config: Config) -> Result<Deps> {
     let deps = Deps::new(config, &account.aws);
     deps.s3.create_bucket().bucket(&deps.config.report_bucket).send().await?;
+    crate::support::default_encryption(&deps.s3, &deps.config.report_bucket, None).await?;
     Ok(deps)
 }
 

@@ -2,6 +2,7 @@
 //! checks that hold for all of them. Every AWS call goes to a real moto server.
 
 mod cost_report;
+mod cost_report_lambda;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
 mod events;

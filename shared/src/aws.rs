@@ -131,7 +131,25 @@ pub struct PutFailure {
     pub transient: bool,
 }
 
-/// Writes one object with server-side encryption: SSE-KMS with `kms_key_id`, SSE-S3 without.
+/// What to do when an object is already at the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    Replace,
+    /// Keep it and write nothing (a conditional `If-None-Match: *` put): the first writer wins.
+    Keep,
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    /// `IfExists::Keep`, and an object was there.
+    AlreadyThere,
+}
+
+/// Writes one object: SSE-KMS with `kms_key_id`. Without a key no encryption header is
+/// sent and S3 applies the bucket's default encryption (SSE-S3 at least, on every bucket
+/// since 2023), so a bucket whose default is SSE-KMS is not downgraded to SSE-S3.
 pub async fn put_encrypted(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -140,6 +158,19 @@ pub async fn put_encrypted(
     content_type: &str,
     kms_key_id: Option<&str>,
 ) -> Result<(), PutFailure> {
+    put_object(s3, bucket, key, body, content_type, kms_key_id, IfExists::Replace).await.map(|_| ())
+}
+
+/// [`put_encrypted`], with a choice of what happens to an object already at the key.
+pub async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    kms_key_id: Option<&str>,
+    if_exists: IfExists,
+) -> Result<Put, PutFailure> {
     use aws_sdk_s3::types::ServerSideEncryption;
     let request = s3
         .put_object()
@@ -149,11 +180,19 @@ pub async fn put_encrypted(
         .body(aws_sdk_s3::primitives::ByteStream::from(body));
     let request = match kms_key_id {
         Some(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
-        None => request.server_side_encryption(ServerSideEncryption::Aes256),
+        None => request,
     };
-    request.send().await.map(|_| ()).map_err(|err| PutFailure {
-        bucket_missing: crate::error::code(&err) == Some("NoSuchBucket"),
-        message: crate::error::describe(&err),
-        transient: crate::error::is_transient(&err),
-    })
+    let request = match if_exists {
+        IfExists::Replace => request,
+        IfExists::Keep => request.if_none_match("*"),
+    };
+    match request.send().await {
+        Ok(_) => Ok(Put::Written),
+        Err(err) if crate::error::code(&err) == Some("PreconditionFailed") => Ok(Put::AlreadyThere),
+        Err(err) => Err(PutFailure {
+            bucket_missing: crate::error::code(&err) == Some("NoSuchBucket"),
+            message: crate::error::describe(&err),
+            transient: crate::error::is_transient(&err),
+        }),
+    }
 }

@@ -68,7 +68,8 @@ async fn measure(deps: &Deps, action: RequestedAction) -> Result<Measured> {
     let request = Request { action, dry_run: false, clusters: None };
     let calls_before = deps.api_calls.get();
     let started = Instant::now();
-    let report = run(deps, &request, Timestamp::now(), tokio::time::Instant::now() + Duration::from_secs(600)).await?;
+    let report =
+        run(deps, &request, Timestamp::now(), tokio::time::Instant::now() + Duration::from_secs(600), "bench").await?;
     let wall = started.elapsed();
     let changed = report.clusters.iter().flat_map(|c| &c.nodegroups).filter(|n| n.status == Status::Changed).count();
     anyhow::ensure!(changed == CLUSTERS * NODEGROUPS_PER_CLUSTER, "{action:?} changed {changed} nodegroups");

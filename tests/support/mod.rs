@@ -102,3 +102,25 @@ pub fn event(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
 }
+
+/// Sets the bucket's default encryption: SSE-KMS with `kms_key`, SSE-S3 without. AWS gives
+/// every bucket SSE-S3 by default; the emulator encrypts only when a bucket says so.
+pub async fn default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, kms_key: Option<&str>) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = match kms_key {
+        Some(key) => {
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::AwsKms).kms_master_key_id(key)
+        }
+        None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
+    };
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default.build()?).build();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
+        .send()
+        .await?;
+    Ok(())
+}

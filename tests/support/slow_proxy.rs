@@ -4,9 +4,11 @@
 //! once from memory; real S3 takes tens of milliseconds and its bandwidth is finite,
 //! which is what overlapping transfers with decoding is meant to hide.
 //!
-//! It can also fail requests: a [`Fault`] answers requests whose request line contains a
-//! text with an AWS error of its own, a set number of times, and the emulator never
-//! sees them (the emulator itself never fails a call).
+//! It can also fail requests: a [`Fault`] answers requests whose head (request line and
+//! headers) contains a text with an AWS error of its own, a set number of times, and the
+//! emulator never sees them (the emulator itself never fails a call). And it keeps every
+//! request's head, so a test can count the calls of one operation
+//! ([`SlowProxy::requests_containing`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,12 +17,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Requests to fail: those whose request line (`POST /clusters/a/node-groups/b/update-config
-/// HTTP/1.1`) contains `request_line`, the next `times` times, answered with `status` and a
-/// JSON error of type `error_type` (the `x-amzn-errortype` of REST-JSON services like EKS).
+/// Requests to fail: those whose head contains `request_contains` (a path such as
+/// `/clusters/a/node-groups/b/update-config`, or a JSON-protocol target such as
+/// `GetCostForecast`), the next `times` times, answered with `status` and a JSON error of
+/// type `error_type` (the `x-amzn-errortype` of JSON and REST-JSON services).
 #[derive(Debug, Clone)]
 pub struct Fault {
-    pub request_line: String,
+    pub request_contains: String,
     pub times: usize,
     pub status: u16,
     pub error_type: String,
@@ -30,6 +33,7 @@ pub struct Fault {
 pub struct SlowProxy {
     pub url: String,
     requests: Arc<AtomicU64>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl SlowProxy {
@@ -45,31 +49,53 @@ impl SlowProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port for the proxy");
         let url = format!("http://{}", listener.local_addr().expect("bound"));
         let requests = Arc::new(AtomicU64::new(0));
-        let counted = requests.clone();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (counted, recorded) = (requests.clone(), heads.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counted, faults) = (upstream.clone(), counted.clone(), faults.clone());
+                let seen = Seen { requests: counted.clone(), heads: recorded.clone() };
+                let (upstream, faults) = (upstream.clone(), faults.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, latency, bytes_per_second, counted, faults).await;
+                        relay(client, server, latency, bytes_per_second, seen, faults).await;
                     }
                 });
             }
         });
-        Self { url, requests }
+        Self { url, requests, heads }
     }
 
-    /// Requests forwarded so far.
+    /// Requests so far (answered by a fault or forwarded) whose head contains `text`,
+    /// compared ignoring case: `requests_containing("GetCostAndUsage")`.
+    pub fn requests_containing(&self, text: &str) -> usize {
+        let text = text.to_ascii_lowercase();
+        self.heads.lock().map(|heads| heads.iter().filter(|h| h.contains(&text)).count()).unwrap_or(0)
+    }
+
+    /// Requests so far, forwarded or answered by a fault.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 }
 
+/// What the proxy has seen: shared by every connection.
+#[derive(Debug, Clone)]
+struct Seen {
+    requests: Arc<AtomicU64>,
+    /// Each request's head, lowercased.
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+/// The head of a request (request line and headers) from its first bytes, lowercased.
+fn head_of(request: &[u8]) -> String {
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(request.len());
+    String::from_utf8_lossy(&request[..end]).to_ascii_lowercase()
+}
+
 /// The canned answer for a request that a fault with times left matches, using one of its times.
-fn fault_answer(faults: &Mutex<Vec<Fault>>, request: &[u8]) -> Option<Vec<u8>> {
-    let line = String::from_utf8_lossy(request.split(|&b| b == b'\n').next()?).into_owned();
+fn fault_answer(faults: &Mutex<Vec<Fault>>, head: &str) -> Option<Vec<u8>> {
     let mut faults = faults.lock().ok()?;
-    let fault = faults.iter_mut().find(|f| f.times > 0 && line.contains(&f.request_line))?;
+    let fault = faults.iter_mut().find(|f| f.times > 0 && head.contains(&f.request_contains.to_ascii_lowercase()))?;
     fault.times -= 1;
     let body = format!("{{\"message\":\"injected by the test's proxy: {}\"}}", fault.error_type);
     Some(
@@ -110,7 +136,7 @@ async fn relay(
     server: TcpStream,
     latency: Duration,
     bytes_per_second: u64,
-    requests: Arc<AtomicU64>,
+    seen: Seen,
     faults: Arc<Mutex<Vec<Fault>>>,
 ) {
     let (mut client_read, client_write) = client.into_split();
@@ -129,9 +155,13 @@ async fn relay(
                 Ok(n) => n,
             };
             if starts.swap(false, Ordering::AcqRel) {
-                requests.fetch_add(1, Ordering::Relaxed);
+                seen.requests.fetch_add(1, Ordering::Relaxed);
+                let head = head_of(&buffer[..n]);
+                if let Ok(mut heads) = seen.heads.lock() {
+                    heads.push(head.clone());
+                }
                 tokio::time::sleep(latency).await;
-                if let Some(answer) = fault_answer(&faults, &buffer[..n]) {
+                if let Some(answer) = fault_answer(&faults, &head) {
                     if swallow_request(&mut client_read, buffer[..n].to_vec()).await.is_none()
                         || answers.lock().await.write_all(&answer).await.is_err()
                     {

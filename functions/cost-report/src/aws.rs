@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use shared::error::{describe, is_transient};
 
 use crate::config::EmailTarget;
-use crate::core::{CSV_FILE_NAME, CostDay, CostQuery, EmailContent, ForecastQuery, GroupBy, Metric};
+use crate::core::{CSV_FILE_NAME, CostDay, CostQuery, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric};
 use crate::error::CostReportError;
 
 /// Every page of the one `GetCostAndUsage` request, as core days (pages not merged yet).
@@ -71,26 +71,58 @@ pub async fn cost_forecast(
     ce: &aws_sdk_costexplorer::Client,
     query: &ForecastQuery,
     metric: Metric,
-) -> Result<Decimal, String> {
+) -> ForecastOutcome {
     let no_retries = aws_sdk_costexplorer::config::Builder::default()
         .retry_config(aws_sdk_costexplorer::config::retry::RetryConfig::disabled());
-    let output = ce
+    let period = match interval(query.start, query.end_exclusive) {
+        Ok(period) => period,
+        Err(err) => return ForecastOutcome::Failed { reason: err.to_string(), permanent: true },
+    };
+    let answer = ce
         .get_cost_forecast()
-        .time_period(interval(query.start, query.end_exclusive).map_err(|e| e.to_string())?)
+        .time_period(period)
         .metric(metric.forecast_name().into())
         .granularity(Granularity::Monthly)
         .customize()
         .config_override(no_retries)
         .send()
-        .await
-        .map_err(|err| match err.as_service_error() {
-            Some(e) if e.is_data_unavailable_exception() => {
-                "Cost Explorer has too little cost history to forecast yet".to_owned()
+        .await;
+    let output = match answer {
+        Ok(output) => output,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_data_unavailable_exception()) => {
+            return ForecastOutcome::NotEnoughData;
+        }
+        Err(err) => {
+            let transient = is_transient(&err);
+            let mut reason = format!("Cost Explorer GetCostForecast failed: {}", describe(&err));
+            if shared::error::code(&err).is_some_and(|code| code.contains("AccessDenied")) {
+                reason.push_str("; allow ce:GetCostForecast to the function's role");
             }
-            _ => describe(&err),
-        })?;
-    let total = output.total().ok_or("Cost Explorer returned no forecast total")?;
-    amount(total.amount()).map_err(|e| e.to_string())
+            return ForecastOutcome::Failed { reason, permanent: !transient };
+        }
+    };
+    let total = output.total().and_then(|t| t.amount());
+    match total.map(|text| amount(Some(text))) {
+        Some(Ok(amount)) => ForecastOutcome::Rest { amount },
+        Some(Err(err)) => ForecastOutcome::Failed { reason: err.to_string(), permanent: true },
+        None => {
+            ForecastOutcome::Failed { reason: "Cost Explorer returned no forecast total".to_owned(), permanent: false }
+        }
+    }
+}
+
+/// The object at `key`, or `None` when there is none.
+pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => output
+            .body
+            .collect()
+            .await
+            .map(|body| Some(body.into_bytes().to_vec()))
+            .map_err(|err| format!("reading s3://{bucket}/{key} failed: {err}")),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+        Err(err) => Err(format!("reading s3://{bucket}/{key} failed: {}", describe(&err))),
+    }
 }
 
 /// Sends the report by SES v2, with the CSV attached.

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use shared::config::{ConfigError, Env};
 
@@ -51,8 +50,6 @@ pub struct Config {
     pub csv: Option<CsvTarget>,
     pub email: Option<EmailTarget>,
     pub slack: Option<SecretUrl>,
-    pub time_zone: TimeZone,
-    pub time_zone_name: String,
     pub top_n: usize,
     pub metric: Metric,
     pub group_by: GroupBy,
@@ -115,10 +112,6 @@ impl Config {
                 expected: "a bucket for the CSV; or set SES_FROM and SES_TO, or SLACK_WEBHOOK_URL: the report needs somewhere to go",
             });
         }
-        let time_zone_name = env.optional("REPORT_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
-        let time_zone = TimeZone::get(&time_zone_name).map_err(|_| {
-            ConfigError::invalid("REPORT_TIMEZONE", time_zone_name.clone(), "an IANA time zone name, like Europe/Paris")
-        })?;
         let top_n = env.parse_or("TOP_N", 10usize, "a whole number from 1 to 100")?;
         if !(1..=100).contains(&top_n) {
             return Err(ConfigError::invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
@@ -145,7 +138,7 @@ impl Config {
             Some("on_alert") => Notify::OnAlert,
             Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
-        Ok(Self { csv, email, slack, time_zone, time_zone_name, top_n, metric, group_by, alerts, notify })
+        Ok(Self { csv, email, slack, top_n, metric, group_by, alerts, notify })
     }
 }
 
@@ -203,7 +196,6 @@ mod tests {
                 &[("SLACK_WEBHOOK_URL", secret)][..],
                 "invalid setting SLACK_WEBHOOK_URL (its value is a secret and is not shown)",
             ),
-            (&[("REPORT_BUCKET", "b"), ("REPORT_TIMEZONE", "CET+1")][..], "invalid setting REPORT_TIMEZONE"),
             (&[("REPORT_BUCKET", "b"), ("TOP_N", "0")][..], "invalid setting TOP_N=\"0\""),
             (
                 &[("REPORT_BUCKET", "b"), ("COST_METRIC", "BlendedCost")][..],

@@ -24,6 +24,11 @@ pub enum CostReportError {
     /// The report was computed; these channels failed (the others were delivered).
     #[error("{0}")]
     ChannelsFailed(String),
+
+    /// Every channel was delivered, without the forecast, which failed in a way only the
+    /// operator can fix (access denied, validation).
+    #[error("{0}")]
+    ForecastFailed(String),
 }
 
 impl From<CostReportError> for Diagnostic {
@@ -33,6 +38,7 @@ impl From<CostReportError> for Diagnostic {
             CostReportError::InvalidEvent(_) => "InvalidEvent",
             CostReportError::CostExplorer { transient: true, .. } => "Retryable",
             CostReportError::ChannelsFailed(_) => "ChannelsFailed",
+            CostReportError::ForecastFailed(_) => "ForecastFailed",
             _ => "NonRetryable",
         };
         shared::error::diagnostic(error_type, &err)

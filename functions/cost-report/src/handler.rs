@@ -1,5 +1,6 @@
 //! One report: event in, summary out. Reads Cost Explorer once (plus pages and the
-//! forecast), computes the report once, and delivers it to each configured channel.
+//! forecast) per report day, computes the report, and delivers it to each configured
+//! channel not delivered yet for that day (see `core::delivery`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,13 +11,13 @@ use lambda_runtime::LambdaEvent;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
-use shared::aws::{ApiCallCounter, Aws};
+use shared::aws::{ApiCallCounter, Aws, IfExists, Put};
 use tokio::time::Instant;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::aws;
 use crate::config::{Config, Notify};
-use crate::core::{self, CostReport, Forecast};
+use crate::core::{self, Channel, CostReport, DeliveryRecord, Forecast, ForecastOutcome, Request, StoredFigures};
 use crate::error::CostReportError;
 use crate::slack::SlackWebhook;
 
@@ -37,6 +38,11 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
+        if config.csv.is_none() {
+            warn!(
+                "REPORT_BUCKET is not set, so no delivery records are kept: Lambda's retry of a failed run sends the channels that were delivered again"
+            );
+        }
         let counter = ApiCallCounter::default();
         let ce = {
             let counter = counter.clone();
@@ -55,22 +61,31 @@ impl Deps {
 }
 
 /// What happened on one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    Sent,
+    /// Delivered for this report day by an earlier run (Lambda's retry of a failed run).
+    AlreadySent,
+    Skipped,
+    Failed,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelStatus {
-    /// `sent`, `skipped` or `failed`.
-    pub status: &'static str,
+    pub status: Delivery,
     pub detail: String,
 }
 
 impl ChannelStatus {
     fn sent(detail: impl Into<String>) -> Self {
-        Self { status: "sent", detail: detail.into() }
+        Self { status: Delivery::Sent, detail: detail.into() }
     }
     fn skipped(detail: impl Into<String>) -> Self {
-        Self { status: "skipped", detail: detail.into() }
+        Self { status: Delivery::Skipped, detail: detail.into() }
     }
     fn failed(detail: impl Into<String>) -> Self {
-        Self { status: "failed", detail: detail.into() }
+        Self { status: Delivery::Failed, detail: detail.into() }
     }
 }
 
@@ -81,9 +96,19 @@ pub struct TopLine {
     pub change: String,
 }
 
+/// Where the run's figures came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FiguresFrom {
+    CostExplorer,
+    /// Stored by an earlier run for the same day: Cost Explorer was not asked again.
+    StoredFigures,
+}
+
 /// The function's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunSummary {
+    /// The last complete UTC day (Cost Explorer's day), or the requested one.
     pub report_day: String,
     pub metric: &'static str,
     pub group_by: String,
@@ -97,80 +122,254 @@ pub struct RunSummary {
     pub forecast_note: String,
     pub top: Vec<TopLine>,
     pub alerts: Vec<String>,
-    /// Billed Cost Explorer requests made: 1 + extra pages + 1 forecast (3 with no paging at most).
+    pub figures_from: FiguresFrom,
+    /// Billed Cost Explorer requests made by this run: 1 + extra pages + 1 forecast, or 0
+    /// when the day's figures were stored by an earlier run.
     pub cost_explorer_requests: u64,
-    pub channels: BTreeMap<&'static str, ChannelStatus>,
+    pub channels: BTreeMap<Channel, ChannelStatus>,
     pub csv_key: Option<String>,
+    /// Problems that did not stop the report: a transient forecast failure, state that
+    /// could not be read or written. A permanent forecast failure fails the run too.
+    pub warnings: Vec<String>,
+    /// A forecast failure that needs the operator (access denied, validation): it fails the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_failure: Option<String>,
+}
+
+impl RunSummary {
+    /// Why the run failed, if it did: channels that failed (the others were delivered)
+    /// and a forecast that will not work without the operator.
+    pub fn failure(&self) -> Option<CostReportError> {
+        let failed: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, status)| status.status == Delivery::Failed)
+            .map(|(channel, status)| format!("{channel}: {}", status.detail))
+            .collect();
+        let delivered: Vec<&str> = self
+            .channels
+            .iter()
+            .filter(|(_, s)| matches!(s.status, Delivery::Sent | Delivery::AlreadySent))
+            .map(|(channel, _)| channel.as_str())
+            .collect();
+        let delivered = if delivered.is_empty() { "nothing".to_owned() } else { delivered.join(", ") };
+        if !failed.is_empty() {
+            return Some(CostReportError::ChannelsFailed(format!(
+                "cost report for {}: {} (delivered: {delivered})",
+                self.report_day,
+                failed.join(" | ")
+            )));
+        }
+        self.forecast_failure.as_ref().map(|reason| {
+            CostReportError::ForecastFailed(format!(
+                "cost report for {}: {reason} (the report was delivered without a forecast: {delivered})",
+                self.report_day
+            ))
+        })
+    }
 }
 
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<RunSummary, CostReportError> {
-    let requested = core::parse_event(&event.payload).map_err(CostReportError::InvalidEvent)?;
+    let request = core::parse_event(&event.payload).map_err(CostReportError::InvalidEvent)?;
     let deadline =
         Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
-    let summary = run(deps, requested, Timestamp::now(), deadline).await?;
+    let summary = run(deps, request, Timestamp::now(), deadline, &event.context.request_id).await?;
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
-    let failed: Vec<String> = summary
-        .channels
-        .iter()
-        .filter(|(_, status)| status.status == "failed")
-        .map(|(name, status)| format!("{name}: {}", status.detail))
-        .collect();
-    if !failed.is_empty() {
-        error!(summary = %summary_json, "cost report channels failed");
-        let delivered: Vec<&str> =
-            summary.channels.iter().filter(|(_, s)| s.status == "sent").map(|(name, _)| *name).collect();
-        return Err(CostReportError::ChannelsFailed(format!(
-            "cost report for {}: {} (delivered: {})",
-            summary.report_day,
-            failed.join(" | "),
-            if delivered.is_empty() { "nothing".to_owned() } else { delivered.join(", ") }
-        )));
+    for warning in &summary.warnings {
+        warn!(report_day = %summary.report_day, "{warning}");
+    }
+    if let Some(failure) = summary.failure() {
+        error!(summary = %summary_json, "cost report failed");
+        return Err(failure);
     }
     info!(summary = %summary_json, "cost report delivered");
     Ok(summary)
 }
 
-/// Computes the report for `requested` (or yesterday) and delivers it, with `now` and
-/// `deadline` given so tests control time.
-pub async fn run(
+/// What the channels of one run share.
+struct Delivering<'a> {
+    deps: &'a Deps,
+    day: Date,
+    request: Request,
+    request_id: &'a str,
+    warnings: Vec<String>,
+}
+
+impl Delivering<'_> {
+    /// Sends on `channel` by running `send` (which says where it went), unless an earlier
+    /// run already delivered it for this day; then records the delivery. A record that
+    /// cannot be read does not stop the send: a duplicate is better than a report lost.
+    async fn channel(
+        &mut self,
+        channel: Channel,
+        send: impl std::future::Future<Output = Result<String, String>>,
+    ) -> ChannelStatus {
+        let state = self.deps.config.csv.as_ref();
+        if let Some(target) = state.filter(|_| !self.request.resend) {
+            let key = core::delivery_key(&target.prefix, self.day, channel);
+            match aws::read_object(&self.deps.s3, &target.bucket, &key).await {
+                Ok(Some(bytes)) => match serde_json::from_slice::<DeliveryRecord>(&bytes) {
+                    Ok(record) => {
+                        return ChannelStatus {
+                            status: Delivery::AlreadySent,
+                            detail: format!(
+                                "delivered at {} by request {}: {}; invoke with {{\"resend\": true}} to send it again",
+                                record.delivered_at, record.request_id, record.detail
+                            ),
+                        };
+                    }
+                    Err(err) => self
+                        .warnings
+                        .push(format!("s3://{}/{key} is not a delivery record ({err}): sending again", target.bucket)),
+                },
+                Ok(None) => {}
+                Err(reason) => self
+                    .warnings
+                    .push(format!("{reason}: sending {channel} without knowing whether an earlier run did")),
+            }
+        }
+        let detail = match send.await {
+            Ok(detail) => detail,
+            Err(reason) => return ChannelStatus::failed(reason),
+        };
+        if let Some(target) = state {
+            let record = DeliveryRecord {
+                channel,
+                delivered_at: Timestamp::now(),
+                detail: detail.clone(),
+                request_id: self.request_id.to_owned(),
+            };
+            let key = core::delivery_key(&target.prefix, self.day, channel);
+            let if_exists = if self.request.resend { IfExists::Replace } else { IfExists::Keep };
+            let body = serde_json::to_vec(&record).unwrap_or_default();
+            let put = shared::aws::put_object(
+                &self.deps.s3,
+                &target.bucket,
+                &key,
+                body,
+                "application/json",
+                target.kms_key_id.as_deref(),
+                if_exists,
+            )
+            .await;
+            match put {
+                Ok(Put::Written) => {}
+                Ok(Put::AlreadyThere) => self.warnings.push(format!(
+                    "{channel} was also delivered by an overlapping run for {}: it was sent twice",
+                    self.day
+                )),
+                Err(failure) => self.warnings.push(format!(
+                    "{channel} was delivered, but recording it in s3://{}/{key} failed ({}): a retry would send it again",
+                    target.bucket, failure.message
+                )),
+            }
+        }
+        ChannelStatus::sent(detail)
+    }
+}
+
+/// Reads the day's figures: those an earlier run stored, unless `resend` asks for fresh
+/// ones; otherwise from Cost Explorer (then stored for a retry).
+async fn figures_for(
     deps: &Deps,
-    requested: Option<Date>,
+    day: Date,
+    request: Request,
     now: Timestamp,
-    deadline: Instant,
-) -> Result<RunSummary, CostReportError> {
+    warnings: &mut Vec<String>,
+) -> Result<(StoredFigures, FiguresFrom), CostReportError> {
     let config = &deps.config;
-    let requests_before = deps.cost_explorer_requests.get();
-    let day = core::report_day(now, &config.time_zone, requested).map_err(CostReportError::InvalidEvent)?;
+    let state = config.csv.as_ref();
+    if let Some(target) = state.filter(|_| !request.resend) {
+        let key = core::figures_key(&target.prefix, day);
+        match aws::read_object(&deps.s3, &target.bucket, &key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<StoredFigures>(&bytes) {
+                Ok(stored) if stored.answers(day, config.metric, &config.group_by) => {
+                    return Ok((stored, FiguresFrom::StoredFigures));
+                }
+                Ok(_) => {} // read for other settings: read again
+                Err(err) => warnings.push(format!(
+                    "s3://{}/{key} is not stored figures ({err}): reading Cost Explorer again",
+                    target.bucket
+                )),
+            },
+            Ok(None) => {}
+            Err(reason) => warnings.push(format!("{reason}: reading Cost Explorer again")),
+        }
+    }
     let window = core::window_for(day);
     let query = core::cost_query(&window, config.metric, &config.group_by);
     let days = core::merge_pages(aws::cost_and_usage(&deps.ce, &query).await?);
-    let today = now.to_zoned(config.time_zone.clone()).date();
-    let forecast_rest = match core::forecast_query(&window, today) {
-        Some(forecast) => aws::cost_forecast(&deps.ce, &forecast, config.metric).await.map(Some),
-        None => Ok(None),
+    let forecast = match core::forecast_query(&window, core::today_utc(now)) {
+        Some(forecast) => aws::cost_forecast(&deps.ce, &forecast, config.metric).await,
+        None => ForecastOutcome::NotAsked,
     };
+    let figures = StoredFigures {
+        report_day: day,
+        metric: config.metric.as_str().to_owned(),
+        group_by: config.group_by.label(),
+        read_at: now,
+        days,
+        forecast,
+    };
+    if let Some(target) = state {
+        let key = core::figures_key(&target.prefix, day);
+        let body = serde_json::to_vec(&figures).unwrap_or_default();
+        let put = shared::aws::put_encrypted(
+            &deps.s3,
+            &target.bucket,
+            &key,
+            body,
+            "application/json",
+            target.kms_key_id.as_deref(),
+        )
+        .await;
+        if let Err(failure) = put {
+            warnings.push(format!(
+                "storing the day's figures in s3://{}/{key} failed ({}): a retry would read Cost Explorer again",
+                target.bucket, failure.message
+            ));
+        }
+    }
+    Ok((figures, FiguresFrom::CostExplorer))
+}
+
+/// Computes the report for the requested day (or the last complete UTC day) and delivers
+/// it to each channel not delivered yet, with `now` and `deadline` given so tests control
+/// time.
+pub async fn run(
+    deps: &Deps,
+    request: Request,
+    now: Timestamp,
+    deadline: Instant,
+    request_id: &str,
+) -> Result<RunSummary, CostReportError> {
+    let config = &deps.config;
+    let requests_before = deps.cost_explorer_requests.get();
+    let day = core::report_day(now, request.date).map_err(CostReportError::InvalidEvent)?;
+    let mut warnings = Vec::new();
+    let (figures, figures_from) = figures_for(deps, day, request, now, &mut warnings).await?;
+    warnings.extend(figures.forecast.warning());
     let report = core::build_report(
-        window,
+        core::window_for(day),
         config.metric,
         config.group_by.clone(),
-        &days,
-        forecast_rest,
+        &figures.days,
+        figures.forecast.rest_of_month(),
         config.top_n,
         config.alerts,
     );
     let cost_explorer_requests = deps.cost_explorer_requests.get() - requests_before;
 
     let csv = core::render_csv(&report)?;
+    let mut delivering = Delivering { deps, day, request, request_id, warnings };
     let mut channels = BTreeMap::new();
-    let mut csv_key = None;
-    channels.insert(
-        "csv",
-        match &config.csv {
-            None => ChannelStatus::skipped("REPORT_BUCKET is not set"),
-            Some(target) => {
-                let key = csv_key_for(&target.prefix, day);
-                let put = shared::aws::put_encrypted(
+    let csv_status = match &config.csv {
+        None => ChannelStatus::skipped("REPORT_BUCKET is not set"),
+        Some(target) => {
+            let key = csv_key_for(&target.prefix, day);
+            let put = async {
+                shared::aws::put_encrypted(
                     &deps.s3,
                     &target.bucket,
                     &key,
@@ -178,52 +377,68 @@ pub async fn run(
                     "text/csv; charset=utf-8",
                     target.kms_key_id.as_deref(),
                 )
-                .await;
-                let status = match put {
-                    Ok(()) => ChannelStatus::sent(format!("s3://{}/{key}", target.bucket)),
-                    Err(failure) if failure.bucket_missing => ChannelStatus::failed(format!(
-                        "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
-                        target.bucket
-                    )),
-                    Err(failure) => ChannelStatus::failed(format!(
-                        "writing s3://{}/{key} failed: {}",
-                        target.bucket, failure.message
-                    )),
-                };
-                if status.status == "sent" {
-                    csv_key = Some(key);
-                }
-                status
-            }
-        },
-    );
+                .await
+                .map(|()| format!("s3://{}/{key}", target.bucket))
+                .map_err(|failure| {
+                    if failure.bucket_missing {
+                        format!(
+                            "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
+                            target.bucket
+                        )
+                    } else {
+                        format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)
+                    }
+                })
+            };
+            delivering.channel(Channel::Csv, put).await
+        }
+    };
+    let csv_key = match (&config.csv, csv_status.status) {
+        (Some(target), Delivery::Sent | Delivery::AlreadySent) => Some(csv_key_for(&target.prefix, day)),
+        _ => None,
+    };
+    channels.insert(Channel::Csv, csv_status);
 
     let quiet = config.notify == Notify::OnAlert && report.alerts.is_empty();
     let quiet_reason = "NOTIFY=on_alert and no alert threshold was crossed";
-    channels.insert(
-        "email",
-        match &config.email {
-            None => ChannelStatus::skipped("SES_FROM and SES_TO are not set"),
-            Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
-            Some(target) => match aws::send_email(&deps.ses, target, &core::render_email(&report), &csv).await {
-                Ok(()) => ChannelStatus::sent(format!("to {}", target.to.join(", "))),
-                Err(reason) => ChannelStatus::failed(reason),
-            },
-        },
-    );
-    channels.insert(
-        "slack",
-        match &deps.slack {
-            None => ChannelStatus::skipped("SLACK_WEBHOOK_URL is not set"),
-            Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
-            Some(slack) => match slack.post(&core::render_slack(&report), deadline).await {
-                Ok(()) => ChannelStatus::sent("posted to the incoming webhook"),
-                Err(reason) => ChannelStatus::failed(reason),
-            },
-        },
-    );
+    let email_status = match &config.email {
+        None => ChannelStatus::skipped("SES_FROM and SES_TO are not set"),
+        Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
+        Some(target) => {
+            let send = async {
+                aws::send_email(&deps.ses, target, &core::render_email(&report), &csv)
+                    .await
+                    .map(|()| format!("to {}", target.to.join(", ")))
+            };
+            delivering.channel(Channel::Email, send).await
+        }
+    };
+    channels.insert(Channel::Email, email_status);
+    let slack_status = match &deps.slack {
+        None => ChannelStatus::skipped("SLACK_WEBHOOK_URL is not set"),
+        Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
+        Some(slack) => {
+            let post = async {
+                slack
+                    .post(&core::render_slack(&report), deadline)
+                    .await
+                    .map(|()| "posted to the incoming webhook".to_owned())
+            };
+            delivering.channel(Channel::Slack, post).await
+        }
+    };
+    channels.insert(Channel::Slack, slack_status);
 
-    Ok(summarize(&report, cost_explorer_requests, channels, csv_key))
+    let forecast_failure = figures.forecast.permanent_failure().map(str::to_owned);
+    Ok(summarize(
+        &report,
+        figures_from,
+        cost_explorer_requests,
+        channels,
+        csv_key,
+        delivering.warnings,
+        forecast_failure,
+    ))
 }
 
 /// `<prefix>/YYYY/MM/DD/cost-by-service.csv` for the report day.
@@ -234,9 +449,12 @@ pub fn csv_key_for(prefix: &str, day: Date) -> String {
 
 fn summarize(
     report: &CostReport,
+    figures_from: FiguresFrom,
     cost_explorer_requests: u64,
-    channels: BTreeMap<&'static str, ChannelStatus>,
+    channels: BTreeMap<Channel, ChannelStatus>,
     csv_key: Option<String>,
+    warnings: Vec<String>,
+    forecast_failure: Option<String>,
 ) -> RunSummary {
     let (forecast_month_total, forecast_note) = match &report.forecast {
         Forecast::Available { month_total } => {
@@ -264,8 +482,11 @@ fn summarize(
             .map(|line| TopLine { name: line.name.clone(), amount: line.report_day, change: line.change_text() })
             .collect(),
         alerts: report.alerts.clone(),
+        figures_from,
         cost_explorer_requests,
         channels,
         csv_key,
+        warnings,
+        forecast_failure,
     }
 }

@@ -95,6 +95,17 @@ pub async fn fargate_profile_count(eks: &aws_sdk_eks::Client, cluster: &str) -> 
     Ok(output.fargate_profile_names().len())
 }
 
+/// A cluster's tags as they are now (`DescribeCluster` read them at the start of the run).
+pub async fn cluster_tags(eks: &aws_sdk_eks::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {
+    let output = eks
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|err| format!("ListTagsForResource failed: {}", describe(&err)))?;
+    Ok(output.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
 pub async fn tag_cluster(eks: &aws_sdk_eks::Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), String> {
     let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     eks.tag_resource()

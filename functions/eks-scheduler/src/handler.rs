@@ -10,13 +10,14 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::aws::{ApiCallCounter, Aws};
 use tokio::time::Instant;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::aws::{self, ClusterInfo};
 use crate::config::Config;
 use crate::core::{
-    self, Action, ClusterReport, LAST_ACTION_TAG, LastAction, MAX_TAGS_PER_RESOURCE, NodegroupPlan, NodegroupReport,
-    Report, Request, RequestedAction, START_SIZE_TAG, Schedule, saved_tag_key, tag_problem,
+    self, Action, ClusterReport, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease, LeaseState, MAX_TAGS_PER_RESOURCE,
+    NodegroupPlan, NodegroupReport, Report, Request, RequestedAction, START_SIZE_TAG, Schedule, saved_tag_key,
+    tag_problem,
 };
 use crate::error::EksSchedulerError;
 
@@ -44,8 +45,16 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Ek
     let request = core::parse_event(&event.payload).map_err(EksSchedulerError::InvalidEvent)?;
     let deadline =
         Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
-    let report = run(deps, &request, Timestamp::now(), deadline).await?;
+    let report = run(deps, &request, Timestamp::now(), deadline, &event.context.request_id).await?;
     let report_json = serde_json::to_string(&report).unwrap_or_default();
+    if request.dry_run {
+        // A plan is the answer to a dry run, problems included: they are in it, per cluster.
+        match report.failure_summary() {
+            Some(summary) => warn!(report = %report_json, "dry run: the plan has problems: {summary}"),
+            None => info!(report = %report_json, "dry run: the plan"),
+        }
+        return Ok(report);
+    }
     if let Some(summary) = report.failure_summary() {
         error!(report = %report_json, "{summary}");
         return Err(EksSchedulerError::ClustersFailed(summary));
@@ -64,12 +73,14 @@ struct Chosen<'a> {
     plans: NodegroupPlans,
 }
 
-/// The run itself, with `now` and `deadline` given so tests control time.
+/// The run itself, with `now` and `deadline` given so tests control time. `request_id`
+/// names the run in the lease it takes on each cluster it acts on.
 pub async fn run(
     deps: &Deps,
     request: &Request,
     now: Timestamp,
     deadline: Instant,
+    request_id: &str,
 ) -> Result<Report, EksSchedulerError> {
     let calls_before = deps.api_calls.get();
     let eks = &deps.eks;
@@ -82,7 +93,7 @@ pub async fn run(
     let fixed = request.action.fixed();
     let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
 
-    let described: Vec<(String, Result<ClusterInfo, String>)> = stream::iter(candidates)
+    let mut described: Vec<(String, Result<ClusterInfo, String>)> = stream::iter(candidates)
         .map(|name| {
             let exists = existing.contains(&name);
             async move {
@@ -98,6 +109,41 @@ pub async fn run(
         .collect()
         .await;
 
+    // Lease every cluster this run would act on, then decide again from the tags read
+    // back with the lease: an overlapping run may have just acted on it.
+    let lease = Lease::new(request_id, lease_end(now, deadline));
+    let mut leased: Vec<String> = Vec::new();
+    if !request.dry_run {
+        let wanted: Vec<&ClusterInfo> = described
+            .iter()
+            .filter_map(|(_, d)| d.as_ref().ok())
+            .filter(|info| matches!(choose(config, request.action, named, info, now), Choice::Act(..)))
+            .collect();
+        let outcomes = take_leases(eks, &wanted, &lease, now, in_flight).await;
+        for (name, described) in &mut described {
+            let Some(outcome) = outcomes.get(name.as_str()) else { continue };
+            match outcome {
+                Ok(fresh_tags) => {
+                    leased.push(name.clone());
+                    if let Ok(info) = described {
+                        info.tags = fresh_tags.clone();
+                    }
+                }
+                Err(LeaseRefused::Held(reason)) => {
+                    reports.insert(name.clone(), ClusterReport::skipped(name, fixed, reason.clone()));
+                }
+                Err(LeaseRefused::Failed(reason)) => {
+                    reports.insert(name.clone(), ClusterReport::failed(name, fixed, reason.clone()));
+                }
+            }
+        }
+    }
+    let refused_leases: BTreeSet<String> = reports.keys().cloned().collect();
+    let undescribed: BTreeMap<String, String> = described
+        .iter()
+        .filter_map(|(name, d)| d.as_ref().err().map(|reason| (name.clone(), reason.clone())))
+        .collect();
+
     let mut infos: BTreeMap<String, ClusterInfo> = BTreeMap::new();
     let mut chosen: BTreeMap<Action, BTreeSet<String>> = BTreeMap::new();
     // Why auto chose an action, shown on clusters that did not fail.
@@ -110,6 +156,10 @@ pub async fn run(
                 continue;
             }
         };
+        if refused_leases.contains(&name) {
+            infos.insert(name, info);
+            continue;
+        }
         match choose(config, request.action, named, &info, now) {
             Choice::Act(action, why) => {
                 chosen.entry(action).or_default().insert(name.clone());
@@ -141,7 +191,23 @@ pub async fn run(
         for (name, reason) in &order.blocked {
             reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()));
         }
-        let ordered: Vec<&ClusterInfo> = order.waves.iter().flatten().filter_map(|name| infos.get(name)).collect();
+        // A start waits for what it needs; a dependency that could not be described may be down.
+        let mut unknown_needs = BTreeSet::new();
+        if *action == Action::Start {
+            for name in order.waves.iter().flatten() {
+                if let Some(reason) = core::held_by_undescribed(name, &dependencies, &undescribed) {
+                    reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason));
+                    unknown_needs.insert(name.clone());
+                }
+            }
+        }
+        let ordered: Vec<&ClusterInfo> = order
+            .waves
+            .iter()
+            .flatten()
+            .filter(|name| !unknown_needs.contains(*name))
+            .filter_map(|name| infos.get(name))
+            .collect();
         let read: Vec<(&ClusterInfo, Result<NodegroupPlans, ClusterReport>)> = stream::iter(ordered)
             .map(|info| async move { (info, plan_cluster(eks, *action, info).await) })
             .buffer_unordered(in_flight)
@@ -215,7 +281,118 @@ pub async fn run(
             }
         }
     }
+    release_leases(eks, &infos, &leased, &lease, &mut reports).await;
     Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before))
+}
+
+/// How long to wait between writing a lease and reading it back: longer than any run
+/// takes between reading a cluster's lease and writing its own (one API call).
+const LEASE_SETTLE: Duration = Duration::from_secs(2);
+
+/// A lease lasts as long as the invocation can: Lambda ends it at its deadline.
+fn lease_end(now: Timestamp, deadline: Instant) -> Timestamp {
+    let left = deadline.saturating_duration_since(Instant::now()) + TIME_RESERVED;
+    now.checked_add(jiff::SignedDuration::try_from(left).unwrap_or_default()).unwrap_or(now)
+}
+
+/// Why a run did not get a cluster's lease.
+#[derive(Debug, Clone)]
+enum LeaseRefused {
+    /// Another run holds it: that run acts on the cluster.
+    Held(String),
+    /// The tags could not be read or written.
+    Failed(String),
+}
+
+/// Takes the lease on each cluster: reads the lease tag, writes ours where it is free,
+/// waits [`LEASE_SETTLE`] once for all, and reads each back. Returns, per cluster, its
+/// tags as read back (ours is in them), or why it is not ours.
+async fn take_leases(
+    eks: &aws_sdk_eks::Client,
+    clusters: &[&ClusterInfo],
+    lease: &Lease,
+    now: Timestamp,
+    in_flight: usize,
+) -> BTreeMap<String, Result<BTreeMap<String, String>, LeaseRefused>> {
+    if let Some(problem) = core::lease_tag_problem(lease) {
+        let refused = LeaseRefused::Failed(format!("cannot take the lease: {problem}"));
+        return clusters.iter().map(|info| (info.name.clone(), Err(refused.clone()))).collect();
+    }
+    let lease_tag = BTreeMap::from([(LEASE_TAG.to_owned(), lease.tag_value())]);
+    let written: Vec<(&ClusterInfo, Result<(), LeaseRefused>)> = stream::iter(clusters.iter().copied())
+        .map(|info| {
+            let lease_tag = &lease_tag;
+            async move {
+                let taken = async {
+                    let tags = aws::cluster_tags(eks, &info.arn).await.map_err(LeaseRefused::Failed)?;
+                    let state = core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now);
+                    if let Some(reason) = state.refusal() {
+                        return Err(LeaseRefused::Held(reason));
+                    }
+                    aws::tag_cluster(eks, &info.arn, lease_tag)
+                        .await
+                        .map_err(|reason| LeaseRefused::Failed(format!("taking the lease failed: {reason}")))
+                };
+                (info, taken.await)
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    if written.iter().any(|(_, taken)| taken.is_ok()) {
+        tokio::time::sleep(LEASE_SETTLE).await;
+    }
+    stream::iter(written)
+        .map(|(info, taken)| async move {
+            let checked = match taken {
+                Err(refused) => Err(refused),
+                Ok(()) => match aws::cluster_tags(eks, &info.arn).await {
+                    Err(reason) => Err(LeaseRefused::Failed(reason)),
+                    Ok(tags) => match core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now) {
+                        LeaseState::Ours => Ok(tags),
+                        other => Err(LeaseRefused::Held(other.refusal().unwrap_or_else(|| {
+                            "the lease just written was gone when read back: another run is acting on it".to_owned()
+                        }))),
+                    },
+                },
+            };
+            (info.name.clone(), checked)
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
+}
+
+/// Removes this run's leases, each only if it is still ours. A lease left behind only
+/// delays the next run until it expires, so a failure here is reported, not fatal.
+async fn release_leases(
+    eks: &aws_sdk_eks::Client,
+    infos: &BTreeMap<String, ClusterInfo>,
+    leased: &[String],
+    lease: &Lease,
+    reports: &mut BTreeMap<String, ClusterReport>,
+) {
+    let released: Vec<(String, Result<(), String>)> = stream::iter(leased.iter().filter_map(|name| infos.get(name)))
+        .map(|info| async move {
+            let released = async {
+                let tags = aws::cluster_tags(eks, &info.arn).await?;
+                let now = Timestamp::now();
+                if core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now) == LeaseState::Ours {
+                    aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await?;
+                }
+                Ok::<(), String>(())
+            };
+            (info.name.clone(), released.await)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (name, result) in released {
+        if let (Err(reason), Some(report)) = (result, reports.get_mut(&name)) {
+            let note = format!("its lease tag {LEASE_TAG} could not be removed ({reason}); it expires by itself");
+            report.reason = if report.reason.is_empty() { note } else { format!("{}; {note}", report.reason) };
+        }
+    }
 }
 
 enum Choice {
@@ -393,6 +570,12 @@ async fn execute(
     // start again instead of finding it done.
     let whole = !report.nodegroups.iter().any(|n| n.status == core::Status::Failed);
     let bookkeeping = async {
+        if !restored.is_empty() {
+            // A saved size written since this run read it (by a stop that overlapped,
+            // despite the lease) is the newer record: only the sizes restored are removed.
+            let now_tags = aws::cluster_tags(eks, &info.arn).await?;
+            restored.retain(|key| now_tags.get(key) == info.tags.get(key));
+        }
         aws::untag_cluster(eks, &info.arn, restored).await?;
         if whole {
             let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), last_action.clone())]);

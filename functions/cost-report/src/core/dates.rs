@@ -1,6 +1,8 @@
-//! Which day is reported and which dates are asked for. Cost Explorer's end dates
-//! are exclusive: a window "through yesterday" ends today (aws-billing-to-slack's
-//! "yesterday" was the day before because it forgot).
+//! Which day is reported and which dates are asked for. Cost Explorer's days are UTC
+//! days, whatever the schedule's time zone: the report day is the last complete UTC day,
+//! so at 07:00 in Tokyo it is not a day still being billed. Its end dates are exclusive:
+//! a window "through yesterday" ends today (aws-billing-to-slack's "yesterday" was the
+//! day before because it forgot).
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -37,13 +39,18 @@ pub struct ForecastQuery {
     pub end_exclusive: Date,
 }
 
-/// The day to report: `requested` (a backfill), or yesterday in `zone`. A requested day
-/// must be before today: today's costs are not complete.
-pub fn report_day(now: Timestamp, zone: &TimeZone, requested: Option<Date>) -> Result<Date, String> {
-    let today = now.to_zoned(zone.clone()).date();
+/// Today as Cost Explorer counts days: in UTC.
+pub fn today_utc(now: Timestamp) -> Date {
+    now.to_zoned(TimeZone::UTC).date()
+}
+
+/// The day to report: `requested` (a backfill), or the last complete UTC day. A requested
+/// day must be before today in UTC: today's costs are not complete.
+pub fn report_day(now: Timestamp, requested: Option<Date>) -> Result<Date, String> {
+    let today = today_utc(now);
     match requested {
         Some(day) if day >= today => Err(format!(
-            "date {day} is not before today ({today} in the report time zone): a day's costs are complete only after it ends"
+            "date {day} is not before today ({today} in UTC, Cost Explorer's day): a day's costs are complete only after it ends"
         )),
         Some(day) => Ok(day),
         None => today.yesterday().map_err(|err| err.to_string()),
@@ -65,8 +72,8 @@ pub fn cost_query(window: &Window, metric: Metric, group_by: &GroupBy) -> CostQu
     CostQuery { start: window.start, end_exclusive: window.end_exclusive, metric, group_by: group_by.clone() }
 }
 
-/// The rest of the report day's month, from `today` on (Cost Explorer forecasts only
-/// from the current day). `None` when the month is over or the report day is not the
+/// The rest of the report day's month, from `today` (UTC) on (Cost Explorer forecasts
+/// only from the current day). `None` when the month is over or the report day is not the
 /// latest complete day (a backfill of an older day has nothing left to forecast).
 pub fn forecast_query(window: &Window, today: Date) -> Option<ForecastQuery> {
     let next_month = window.report_day.last_of_month().tomorrow().ok()?;

@@ -120,8 +120,9 @@ impl fmt::Display for GroupBy {
     }
 }
 
-/// One day of Cost Explorer results, as the AWS layer hands them over.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One day of Cost Explorer results, as the AWS layer hands them over (and as a day's
+/// figures are stored for a retry).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CostDay {
     pub date: Date,
     pub estimated: bool,

@@ -4,13 +4,15 @@
 //! No I/O, no SDK types, no clock: `now` is an argument. Money is `Decimal`.
 
 mod dates;
+mod delivery;
 mod event;
 mod figures;
 mod money;
 mod render;
 
-pub use dates::{CostQuery, ForecastQuery, Window, cost_query, forecast_query, report_day, window_for};
-pub use event::parse_event;
+pub use dates::{CostQuery, ForecastQuery, Window, cost_query, forecast_query, report_day, today_utc, window_for};
+pub use delivery::{Channel, DeliveryRecord, ForecastOutcome, STATE_FOLDER, StoredFigures, delivery_key, figures_key};
+pub use event::{Request, parse_event};
 pub use figures::{Alerts, CostDay, CostReport, Forecast, GroupBy, Line, Metric, build_report, merge_pages};
 pub use money::{format_money, format_percent};
 pub use render::{

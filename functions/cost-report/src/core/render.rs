@@ -259,7 +259,7 @@ fn render_html(report: &CostReport) -> String {
         html,
         "<tr><td style=\"padding:16px 24px 24px;color:#7b8794;font-size:12px\">* estimated by AWS: the figure may still change. \
          The attached {CSV_FILE_NAME} has every day and {} of the window. Cost Explorer end dates are exclusive; \
-         the day reported is {} in the report's time zone.</td></tr></table></td></tr></table></body></html>",
+         the day reported, {}, is a UTC day, as Cost Explorer counts days.</td></tr></table></td></tr></table></body></html>",
         escape_html(&report.group_by.plural()),
         report.window.report_day,
     );

@@ -4,7 +4,6 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -19,23 +18,26 @@ fn dec(text: &str) -> Decimal {
 }
 
 #[test]
-fn the_report_day_is_yesterday_in_the_report_time_zone() {
-    let cases: &[(&str, &str, Option<&str>, Result<&str, &str>)] = &[
-        ("2026-11-22T06:00:00Z", "UTC", None, Ok("2026-11-21")),
-        // 23:30 UTC on the 22nd is already the 23rd in Auckland, and still the 22nd in Los Angeles.
-        ("2026-11-22T23:30:00Z", "Pacific/Auckland", None, Ok("2026-11-22")),
-        ("2026-11-22T05:00:00Z", "America/Los_Angeles", None, Ok("2026-11-20")),
-        ("2027-01-01T00:30:00Z", "UTC", None, Ok("2026-12-31")),
-        ("2026-11-22T06:00:00Z", "UTC", Some("2026-10-31"), Ok("2026-10-31")),
-        ("2026-11-22T06:00:00Z", "UTC", Some("2026-11-22"), Err("date 2026-11-22 is not before today (2026-11-22")),
-        ("2026-11-22T06:00:00Z", "UTC", Some("2027-01-01"), Err("date 2027-01-01 is not before today")),
+fn the_report_day_is_the_last_complete_utc_day() {
+    let cases: &[(&str, Option<&str>, Result<&str, &str>)] = &[
+        ("2026-11-22T06:00:00Z", None, Ok("2026-11-21")),
+        // 07:00 in Tokyo on the 23rd is 22:00 UTC on the 22nd: the 22nd is still being billed.
+        ("2026-11-22T22:00:00Z", None, Ok("2026-11-21")),
+        // 21:00 in Los Angeles on the 21st is 05:00 UTC on the 22nd: the 21st is complete.
+        ("2026-11-22T05:00:00Z", None, Ok("2026-11-21")),
+        ("2027-01-01T00:30:00Z", None, Ok("2026-12-31")),
+        ("2026-11-22T06:00:00Z", Some("2026-10-31"), Ok("2026-10-31")),
+        ("2026-11-22T06:00:00Z", Some("2026-11-21"), Ok("2026-11-21")),
+        ("2026-11-22T06:00:00Z", Some("2026-11-22"), Err("date 2026-11-22 is not before today (2026-11-22 in UTC")),
+        // Already the 23rd in Tokyo, but the 22nd is not over in UTC.
+        ("2026-11-22T22:00:00Z", Some("2026-11-22"), Err("date 2026-11-22 is not before today (2026-11-22 in UTC")),
+        ("2026-11-22T06:00:00Z", Some("2027-01-01"), Err("date 2027-01-01 is not before today")),
     ];
-    for (now, zone, requested, expected) in cases {
+    for (now, requested, expected) in cases {
         let now: Timestamp = now.parse().expect("now");
-        let zone = TimeZone::get(zone).expect("zone");
-        let got = report_day(now, &zone, requested.map(date)).map(|d| d.to_string());
+        let got = report_day(now, requested.map(date)).map(|d| d.to_string());
         match expected {
-            Ok(day) => assert_eq!(got.as_deref(), Ok(*day), "{now} {zone:?}"),
+            Ok(day) => assert_eq!(got.as_deref(), Ok(*day), "{now}"),
             Err(start) => assert!(got.as_ref().is_err_and(|e| e.starts_with(start)), "{now}: {got:?}"),
         }
     }
@@ -118,9 +120,15 @@ fn money_and_percentages_read_well() {
 
 #[test]
 fn event_payloads() {
-    assert_eq!(parse_event(&Value::Null), Ok(None));
-    assert_eq!(parse_event(&json!({"detail-type": "Scheduled Event", "detail": {}})), Ok(None));
-    assert_eq!(parse_event(&json!({"date": "2026-10-31"})), Ok(Some(date("2026-10-31"))));
+    let on = |day: &str| Request { date: Some(date(day)), resend: false };
+    assert_eq!(parse_event(&Value::Null), Ok(Request::default()));
+    assert_eq!(parse_event(&json!({"detail-type": "Scheduled Event", "detail": {}})), Ok(Request::default()));
+    assert_eq!(parse_event(&json!({"date": "2026-10-31"})), Ok(on("2026-10-31")));
+    assert_eq!(parse_event(&json!({"resend": true})), Ok(Request { date: None, resend: true }));
+    assert_eq!(
+        parse_event(&json!({"detail": {"date": "2026-10-31", "resend": true}})),
+        Ok(Request { date: Some(date("2026-10-31")), resend: true })
+    );
     assert_eq!(
         parse_event(&json!({"date": "31/10/2026"})),
         Err(r#"date "31/10/2026" is not a date YYYY-MM-DD"#.into())
@@ -129,6 +137,7 @@ fn event_payloads() {
         parse_event(&json!({"date": 20261031})),
         Err("date is 20261031: expected a date string YYYY-MM-DD".into())
     );
+    assert_eq!(parse_event(&json!({"resend": "yes"})), Err(r#"resend is "yes": expected true or false"#.into()));
     assert!(parse_event(&json!("yesterday")).is_err());
 }
 

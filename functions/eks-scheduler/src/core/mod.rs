@@ -4,6 +4,7 @@
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
 mod event;
+mod lease;
 mod plan;
 mod report;
 mod schedule;
@@ -14,11 +15,12 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use event::{Request, RequestedAction, parse_event};
+pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use tags::{LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem};
-pub use waves::{DependencyPlan, parse_dependencies, plan_waves};
+pub use waves::{DependencyPlan, held_by_undescribed, parse_dependencies, plan_waves};
 
 use serde::Serialize;
 

@@ -128,3 +128,18 @@ fn cycle_through<'a>(
     }
     walk(start, &mut vec![start], &mut BTreeSet::new(), selected, needs)
 }
+
+/// Why `cluster` must not start: a cluster it needs could not be described (so it may be
+/// down), with the reason. `undescribed` maps such clusters to why.
+pub fn held_by_undescribed(
+    cluster: &str,
+    dependencies: &BTreeMap<String, Vec<String>>,
+    undescribed: &BTreeMap<String, String>,
+) -> Option<String> {
+    let needs = dependencies.get(cluster)?;
+    needs.iter().find_map(|needed| {
+        undescribed.get(needed).map(|reason| {
+            format!("not started: it needs {needed}, which could not be described ({reason}); it starts once {needed} can be read")
+        })
+    })
+}
