@@ -346,7 +346,8 @@ async fn a_cluster_whose_sizes_would_pass_50_tags_is_reported_not_half_saved() -
 
     assert!(
         err.to_string().contains(
-            "saving the nodegroup sizes needs 52 tags on the cluster, and EKS allows 50: remove 2 other tags"
+            // 48 labels, auto-stop, the run's lease, two saved sizes and the last action.
+            "saving the nodegroup sizes needs 53 tags on the cluster, and EKS allows 50: remove 3 other tags"
         ),
         "{err}"
     );
