@@ -127,7 +127,7 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
         ("TOP_N", "2"),
         ("ALERT_CHANGE_PCT", "50"),
     ]);
-    let deps = Deps::new(Config::from_env(&env)?, &account.aws);
+    let deps = Deps::load(Config::from_env(&env)?, &account.aws).await?;
     deps.s3.create_bucket().bucket(&bucket).send().await?;
     default_encryption(&deps.s3, &bucket, None).await?;
     let ses = shared::aws_client!(aws_sdk_sesv2, &account.aws);
@@ -265,6 +265,53 @@ async fn an_unverified_sender_fails_clearly_while_csv_and_slack_are_delivered() 
     assert_eq!(setup.slack.bodies().len(), 1);
     let rows = csv_rows(&setup, "cost-report/2026/11/20/cost-by-service.csv").await?;
     assert!(rows.contains(&"2026-11-20,Amazon Elastic Compute Cloud - Compute,300,USD,true".to_owned()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_slack_webhook_can_come_from_secrets_manager() -> Result<()> {
+    // Given the webhook URL in a secret, as the console's key/value form stores it,
+    let account = TestAccount::new().await;
+    let slack = HttpListener::start(Vec::new()).await?;
+    let secrets = shared::aws_client!(aws_sdk_secretsmanager, &account.aws);
+    let created = secrets
+        .create_secret()
+        .name("cost-report/slack-webhook")
+        .secret_string(json!({"url": slack.url}).to_string())
+        .send()
+        .await?;
+    let arn = created.arn().context("secret arn")?.to_owned();
+    queue_cost_results(&account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)]).await?;
+    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", arn.as_str())]))?;
+
+    // when the function starts and reports,
+    let deps = Deps::load(config, &account.aws).await?;
+    let summary = run_at(&deps, "2026-11-22T07:00:00Z").await?;
+
+    // then the report is posted to the URL in the secret.
+    assert_eq!(summary.channels[&Channel::Slack].status, Delivery::Sent);
+    assert_eq!(slack.bodies().len(), 1);
+
+    // A secret that does not exist stops the cold start, naming it and the fix.
+    let missing = arn.replace("slack-webhook", "slack-hook-gone");
+    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", missing.as_str())]))?;
+    let err = Deps::load(config, &account.aws).await.expect_err("no such secret");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "reading the Slack webhook from secret {missing} failed: GetSecretValue failed: ResourceNotFoundException"
+        )),
+        "{message}"
+    );
+    assert!(message.ends_with("create it, or set SLACK_WEBHOOK_SECRET_ARN to an existing secret"), "{message}");
+    assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "InvalidConfiguration");
+
+    // And a secret holding something else says so, without showing it.
+    secrets.put_secret_value().secret_id(&arn).secret_string("xoxb-not-a-webhook-token").send().await?;
+    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", arn.as_str())]))?;
+    let message = Deps::load(config, &account.aws).await.expect_err("not a URL").to_string();
+    assert!(message.contains("the secret's value is not a Slack incoming-webhook URL"), "{message}");
+    assert!(!message.contains("xoxb"), "{message}");
     Ok(())
 }
 

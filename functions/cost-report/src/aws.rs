@@ -111,6 +111,22 @@ pub async fn cost_forecast(
     }
 }
 
+/// A secret's string value. The value is a secret: it is never logged, and no error holds it.
+pub async fn secret_string(secrets: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, CostReportError> {
+    let failed = |reason: String| CostReportError::SlackSecret { arn: arn.to_owned(), reason };
+    let output = secrets.get_secret_value().secret_id(arn).send().await.map_err(|err| {
+        let fix = match shared::error::code(&err) {
+            Some("ResourceNotFoundException") => "; create it, or set SLACK_WEBHOOK_SECRET_ARN to an existing secret",
+            Some("AccessDeniedException") => {
+                "; allow secretsmanager:GetSecretValue on it to the function's role (and kms:Decrypt on its key, if it has its own)"
+            }
+            _ => "",
+        };
+        failed(format!("GetSecretValue failed: {}{fix}", describe(&err)))
+    })?;
+    output.secret_string().map(str::to_owned).ok_or_else(|| failed("the secret has no string value".to_owned()))
+}
+
 /// The object at `key`, or `None` when there is none.
 pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
     match s3.get_object().bucket(bucket).key(key).send().await {

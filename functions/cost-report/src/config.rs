@@ -32,10 +32,54 @@ impl SecretUrl {
     }
 }
 
+impl SecretUrl {
+    /// A webhook URL from setting `name`, or why not (without showing the value).
+    pub fn parse(name: &'static str, url: String) -> Result<Self, ConfigError> {
+        if is_webhook_url(&url) {
+            Ok(Self(url))
+        } else {
+            Err(ConfigError::InvalidSecret {
+                name,
+                expected: "a Slack incoming-webhook URL, https://hooks.slack.com/services/...".to_owned(),
+            })
+        }
+    }
+
+    /// The URL in a Secrets Manager secret's string: the URL itself, or a JSON object
+    /// holding it as `url` or `webhook_url` (the console's key/value form).
+    pub fn from_secret_string(secret: &str) -> Result<Self, String> {
+        let text = secret.trim();
+        let url = if text.starts_with('{') {
+            let object: serde_json::Value =
+                serde_json::from_str(text).map_err(|_| "the secret is neither a URL nor a JSON object".to_owned())?;
+            ["url", "webhook_url"]
+                .iter()
+                .find_map(|key| object.get(key).and_then(serde_json::Value::as_str))
+                .ok_or("the secret's JSON has no \"url\" or \"webhook_url\" key")?
+                .to_owned()
+        } else {
+            text.to_owned()
+        };
+        Self::parse("SLACK_WEBHOOK_SECRET_ARN", url).map_err(|_| {
+            "the secret's value is not a Slack incoming-webhook URL (https://hooks.slack.com/services/...)".to_owned()
+        })
+    }
+}
+
 impl fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretUrl(***)")
     }
+}
+
+/// Where the Slack webhook URL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackSource {
+    /// `SLACK_WEBHOOK_URL`: simple, for local runs; on AWS anyone who may read the
+    /// function's configuration can read it.
+    Url(SecretUrl),
+    /// `SLACK_WEBHOOK_SECRET_ARN`: read from Secrets Manager once, at cold start.
+    Secret { arn: String },
 }
 
 /// When email and Slack are sent. The CSV is always written.
@@ -49,7 +93,7 @@ pub enum Notify {
 pub struct Config {
     pub csv: Option<CsvTarget>,
     pub email: Option<EmailTarget>,
-    pub slack: Option<SecretUrl>,
+    pub slack: Option<SlackSource>,
     pub top_n: usize,
     pub metric: Metric,
     pub group_by: GroupBy,
@@ -96,13 +140,25 @@ impl Config {
                 Some(EmailTarget { from, to })
             }
         };
-        let slack = match env.optional("SLACK_WEBHOOK_URL") {
-            None => None,
-            Some(url) if is_webhook_url(&url) => Some(SecretUrl(url)),
-            Some(_) => {
+        let slack = match (env.optional("SLACK_WEBHOOK_URL"), env.optional("SLACK_WEBHOOK_SECRET_ARN")) {
+            (None, None) => None,
+            (Some(url), None) => Some(SlackSource::Url(SecretUrl::parse("SLACK_WEBHOOK_URL", url)?)),
+            (None, Some(arn)) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
+                Some(SlackSource::Secret { arn })
+            }
+            (None, Some(arn)) => {
+                return Err(ConfigError::invalid(
+                    "SLACK_WEBHOOK_SECRET_ARN",
+                    arn,
+                    "the ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+                ));
+            }
+            (Some(_), Some(_)) => {
                 return Err(ConfigError::InvalidSecret {
                     name: "SLACK_WEBHOOK_URL",
-                    expected: "a Slack incoming-webhook URL, https://hooks.slack.com/services/...".to_owned(),
+                    expected:
+                        "one of SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ARN, not both: unset SLACK_WEBHOOK_URL"
+                            .to_owned(),
                 });
             }
         };
@@ -171,7 +227,10 @@ mod tests {
             parse_settings(Config::from_env, &[("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")])
                 .expect("slack only");
         assert!(config.csv.is_none() && config.email.is_none());
-        assert_eq!(format!("{:?}", config.slack), "Some(SecretUrl(***))", "the secret never shows in Debug");
+        assert_eq!(format!("{:?}", config.slack), "Some(Url(SecretUrl(***)))", "the secret never shows in Debug");
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-webhook-AbCdEf";
+        let config = parse_settings(Config::from_env, &[("SLACK_WEBHOOK_SECRET_ARN", arn)]).expect("slack secret");
+        assert_eq!(config.slack, Some(SlackSource::Secret { arn: arn.to_owned() }));
         let config = parse_settings(
             Config::from_env,
             &[
@@ -198,6 +257,14 @@ mod tests {
             ),
             (&[("REPORT_BUCKET", "b"), ("TOP_N", "0")][..], "invalid setting TOP_N=\"0\""),
             (
+                &[("SLACK_WEBHOOK_URL", secret), ("SLACK_WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:x")][..],
+                "invalid setting SLACK_WEBHOOK_URL (its value is a secret and is not shown): expected one of",
+            ),
+            (
+                &[("SLACK_WEBHOOK_SECRET_ARN", "slack-webhook")][..],
+                "invalid setting SLACK_WEBHOOK_SECRET_ARN=\"slack-webhook\"",
+            ),
+            (
                 &[("REPORT_BUCKET", "b"), ("COST_METRIC", "BlendedCost")][..],
                 "invalid setting COST_METRIC=\"BlendedCost\": expected UnblendedCost, AmortizedCost",
             ),
@@ -215,6 +282,29 @@ mod tests {
             ),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
+            assert!(err.starts_with(expected), "{err}");
+            assert!(!err.contains("very-secret-token"));
+        }
+    }
+
+    #[test]
+    fn a_secret_holds_the_url_itself_or_as_json() {
+        let url = "https://hooks.slack.com/services/T000/B000/very-secret-token";
+        for secret in [
+            url.to_owned(),
+            format!("{url}\n"),
+            format!(r#"{{"url": "{url}"}}"#),
+            format!(r#"{{"webhook_url": "{url}", "channel": "costs"}}"#),
+        ] {
+            let parsed = SecretUrl::from_secret_string(&secret).expect("a webhook");
+            assert_eq!(parsed.expose(), url);
+        }
+        for (secret, expected) in [
+            ("not a url", "the secret's value is not a Slack incoming-webhook URL"),
+            (r#"{"token": "xoxb-very-secret-token"}"#, "the secret's JSON has no \"url\" or \"webhook_url\" key"),
+            ("{very-secret-token", "the secret is neither a URL nor a JSON object"),
+        ] {
+            let err = SecretUrl::from_secret_string(secret).expect_err(secret);
             assert!(err.starts_with(expected), "{err}");
             assert!(!err.contains("very-secret-token"));
         }

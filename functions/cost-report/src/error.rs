@@ -12,6 +12,10 @@ pub enum CostReportError {
     #[error("invalid event: {0}")]
     InvalidEvent(String),
 
+    /// The Slack webhook's secret could not be read at cold start.
+    #[error("reading the Slack webhook from secret {arn} failed: {reason}")]
+    SlackSecret { arn: String, reason: String },
+
     #[error("Cost Explorer {operation} failed: {message}")]
     CostExplorer { operation: &'static str, message: String, transient: bool },
 
@@ -34,7 +38,7 @@ pub enum CostReportError {
 impl From<CostReportError> for Diagnostic {
     fn from(err: CostReportError) -> Self {
         let error_type = match &err {
-            CostReportError::Config(_) => "InvalidConfiguration",
+            CostReportError::Config(_) | CostReportError::SlackSecret { .. } => "InvalidConfiguration",
             CostReportError::InvalidEvent(_) => "InvalidEvent",
             CostReportError::CostExplorer { transient: true, .. } => "Retryable",
             CostReportError::ChannelsFailed(_) => "ChannelsFailed",

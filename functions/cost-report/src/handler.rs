@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::aws;
-use crate::config::{Config, Notify};
+use crate::config::{Config, Notify, SecretUrl, SlackSource};
 use crate::core::{self, Channel, CostReport, DeliveryRecord, Forecast, ForecastOutcome, Request, StoredFigures};
 use crate::error::CostReportError;
 use crate::slack::SlackWebhook;
@@ -37,7 +37,25 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(config: Config, aws: &Aws) -> Self {
+    /// Builds the clients, and reads the Slack webhook from Secrets Manager when the
+    /// configuration names a secret: once, at cold start.
+    pub async fn load(config: Config, aws: &Aws) -> Result<Self, CostReportError> {
+        let slack = match &config.slack {
+            None => None,
+            Some(SlackSource::Url(url)) => Some(url.clone()),
+            Some(SlackSource::Secret { arn }) => {
+                let secrets = shared::aws_client!(aws_sdk_secretsmanager, aws);
+                let value = aws::secret_string(&secrets, arn).await?;
+                Some(SecretUrl::from_secret_string(&value).map_err(|reason| CostReportError::SlackSecret {
+                    arn: arn.clone(),
+                    reason: format!("{reason}; put the webhook URL in it"),
+                })?)
+            }
+        };
+        Ok(Self::with_slack(config, aws, slack))
+    }
+
+    fn with_slack(config: Config, aws: &Aws, slack: Option<SecretUrl>) -> Self {
         if config.csv.is_none() {
             warn!(
                 "REPORT_BUCKET is not set, so no delivery records are kept: Lambda's retry of a failed run sends the channels that were delivered again"
@@ -50,7 +68,7 @@ impl Deps {
                 .interceptor(counter))
         };
         Self {
-            slack: config.slack.clone().map(SlackWebhook::new),
+            slack: slack.map(SlackWebhook::new),
             ce,
             ses: shared::aws_client!(aws_sdk_sesv2, aws),
             s3: aws.s3(),
@@ -415,7 +433,7 @@ pub async fn run(
     };
     channels.insert(Channel::Email, email_status);
     let slack_status = match &deps.slack {
-        None => ChannelStatus::skipped("SLACK_WEBHOOK_URL is not set"),
+        None => ChannelStatus::skipped("SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ARN are not set"),
         Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
         Some(slack) => {
             let post = async {
