@@ -61,9 +61,13 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSumm
     aws::check_bucket(&deps.s3, bucket).await?;
     let budget =
         shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED_AFTER_REPORT, DEFAULT_REPORT_BUDGET);
-    let report = aws::credential_report(&deps.iam, budget).await?;
+    // The users are read while AWS builds the credential report (which can take minutes
+    // in a large account), not after it: a throttled account then does not run out of time.
+    let (report, (users, roles)) = tokio::try_join!(
+        aws::credential_report(&deps.iam, budget),
+        aws::authorization_details(&deps.iam, options.include_roles)
+    )?;
     let report_rows = core::parse_credential_report(&report.content)?;
-    let (users, roles) = aws::authorization_details(&deps.iam, options.include_roles).await?;
 
     let now = Timestamp::now();
     let user_rows = core::build_user_rows(&users, &report_rows, now);

@@ -217,13 +217,22 @@ fn computed_columns_and_findings() {
             unused_45d: true,
         },
         Case {
-            name: "active key of exactly 90 days is not yet old; used 45 days ago is not yet unused",
-            line: Line { key1: ("true", days_ago(90), days_ago(45)), ..Line::default() },
-            days_since_last_activity: Some(45),
+            name: "active key of exactly 90 days is not yet old; used 44 days ago is not yet unused",
+            line: Line { key1: ("true", days_ago(90), days_ago(44)), ..Line::default() },
+            days_since_last_activity: Some(44),
             oldest_active_key_age_days: Some(90),
             no_mfa_with_console: false,
             key_older_than_90d: false,
             unused_45d: false,
+        },
+        Case {
+            name: "unused for exactly 45 days is unused: CIS says 45 days or greater",
+            line: Line { key1: ("true", days_ago(60), days_ago(45)), ..Line::default() },
+            days_since_last_activity: Some(45),
+            oldest_active_key_age_days: Some(60),
+            no_mfa_with_console: false,
+            key_older_than_90d: false,
+            unused_45d: true,
         },
         Case {
             name: "active key of 91 days, last used 46 days ago",
@@ -291,6 +300,35 @@ fn computed_columns_and_findings() {
         );
         assert_eq!(got, expected, "{}", case.name);
     }
+}
+
+#[test]
+fn a_user_recreated_since_the_report_does_not_get_the_old_users_credentials() {
+    // The report (reused by AWS for 4 hours) still has the deleted "deploy" with an old,
+    // active key and a password; the "deploy" that exists now was created an hour ago.
+    let old = Line {
+        user: "deploy",
+        created: days_ago(400),
+        password: "true",
+        key1: ("true", days_ago(300), days_ago(200)),
+        ..Line::default()
+    }
+    .render();
+    let mut recreated = user("deploy");
+    recreated.created = Some(now().checked_sub(jiff::SignedDuration::from_hours(1)).expect("an hour ago"));
+    let rows = build_user_rows(
+        &[recreated.clone(), user("kept")],
+        &report(&[old, Line { user: "kept", ..Line::default() }.render()]),
+        now(),
+    );
+
+    let deploy = rows.iter().find(|r| r.detail.name == "deploy").expect("deploy");
+    assert!(!deploy.in_credential_report, "the report's line is another user's");
+    assert_eq!(deploy.credentials, CredentialRow::default(), "no credential columns");
+    assert!(!deploy.key_older_than_90d && !deploy.unused_45d && !deploy.no_mfa_with_console);
+    assert_eq!(deploy.detail.created, recreated.created);
+    let kept = rows.iter().find(|r| r.detail.name == "kept").expect("kept");
+    assert!(kept.in_credential_report, "same name, same creation time: joined");
 }
 
 #[test]

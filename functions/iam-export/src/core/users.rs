@@ -11,7 +11,8 @@ use super::whole_days_between;
 
 /// Active keys older than this are flagged (CIS AWS Foundations 1.14: rotate every 90 days).
 pub const KEY_MAX_AGE_DAYS: i64 = 90;
-/// Enabled credentials unused this long are flagged (CIS 1.12, Security Hub IAM.8).
+/// Enabled credentials unused this long or longer are flagged (CIS AWS Foundations 1.12,
+/// "unused for 45 days or greater"; Security Hub IAM.22).
 pub const UNUSED_DAYS: i64 = 45;
 
 /// A user as `GetAccountAuthorizationDetails` describes it.
@@ -52,7 +53,10 @@ pub struct FindingCounts {
 
 /// Joins users with their credential report lines by user name. The root account's
 /// line comes first; then every user from the authorization details, by name.
-/// Report lines for users that no longer exist are dropped: the details are newer.
+/// Report lines for users that no longer exist are dropped: the details are newer. A line
+/// whose creation time is not the user's belongs to an earlier user of the same name
+/// (deleted and recreated since AWS built the report, which it reuses for 4 hours): it is
+/// not joined, so the new user never shows the old one's credentials.
 pub fn build_user_rows(users: &[UserDetail], report: &[CredentialRow], now: Timestamp) -> Vec<UserRow> {
     let by_name: HashMap<&str, &CredentialRow> = report.iter().map(|row| (row.user.as_str(), row)).collect();
     let root = report.iter().find(|row| row.is_root()).map(|row| {
@@ -67,10 +71,20 @@ pub fn build_user_rows(users: &[UserDetail], report: &[CredentialRow], now: Time
     let mut rows: Vec<UserRow> = root.into_iter().collect();
     let mut sorted: Vec<&UserDetail> = users.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    rows.extend(
-        sorted.into_iter().map(|user| compute(user.clone(), by_name.get(user.name.as_str()).copied(), false, now)),
-    );
+    rows.extend(sorted.into_iter().map(|user| {
+        let line = by_name.get(user.name.as_str()).copied().filter(|line| same_user(user, line));
+        compute(user.clone(), line, false, now)
+    }));
     rows
+}
+
+/// The report line is this user's, not a deleted namesake's: created the same second
+/// (when either time is unknown, the name decides).
+fn same_user(user: &UserDetail, line: &CredentialRow) -> bool {
+    match (user.created, line.user_creation_time) {
+        (Some(created), Some(reported)) => created.as_second() == reported.as_second(),
+        _ => true,
+    }
 }
 
 pub fn count_findings(rows: &[UserRow]) -> FindingCounts {
@@ -116,7 +130,7 @@ fn compute(mut detail: UserDetail, report: Option<&CredentialRow>, is_root: bool
         .into_iter()
         .chain(keys_idle_since)
         .flatten()
-        .any(|since| whole_days_between(since, now) > UNUSED_DAYS);
+        .any(|since| whole_days_between(since, now) >= UNUSED_DAYS);
 
     UserRow {
         is_root_account: is_root,
