@@ -9,20 +9,12 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
 
-use crate::core::Sizes;
+use crate::core::{ClusterInfo, Sizes};
 use crate::error::EksSchedulerError;
 
 /// First wait before retrying a busy nodegroup or reading an update again; doubles up to the cap.
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 const MAX_WAIT: Duration = Duration::from_secs(20);
-
-/// A cluster as the scheduler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterInfo {
-    pub name: String,
-    pub arn: String,
-    pub tags: BTreeMap<String, String>,
-}
 
 /// Every cluster name in the account and region.
 pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, EksSchedulerError> {

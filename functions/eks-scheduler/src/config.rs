@@ -19,6 +19,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The tags that select clusters, for the core's decisions.
+    pub fn selection(&self) -> crate::core::Selection<'_> {
+        crate::core::Selection {
+            stop_tag: &self.stop_tag,
+            start_tag: &self.start_tag,
+            schedule_tag: &self.schedule_tag,
+            default_timezone: &self.default_timezone,
+        }
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let tag = |name: &'static str, default: &str| -> Result<String, ConfigError> {
             let value = env.optional(name).unwrap_or_else(|| default.to_owned());

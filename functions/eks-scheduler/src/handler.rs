@@ -12,12 +12,11 @@ use shared::aws::{ApiCallCounter, Aws};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use crate::aws::{self, ClusterInfo};
+use crate::aws;
 use crate::config::Config;
 use crate::core::{
-    self, Action, ClusterReport, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease, LeaseState, MAX_TAGS_PER_RESOURCE,
-    NodegroupPlan, NodegroupReport, Report, Request, RequestedAction, START_SIZE_TAG, Schedule, saved_tag_key,
-    tag_problem,
+    self, Action, ClusterInfo, ClusterReport, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease, LeaseState, NodegroupPlan,
+    NodegroupPlans, NodegroupReport, Report, Request, RequestedAction, START_SIZE_TAG, saved_tag_key,
 };
 use crate::error::EksSchedulerError;
 
@@ -62,9 +61,6 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Ek
     info!(report = %report_json, totals = ?report.totals, "EKS scheduler run finished");
     Ok(report)
 }
-
-/// Each nodegroup of a cluster with its plan, by nodegroup name.
-type NodegroupPlans = Vec<(String, NodegroupPlan)>;
 
 /// A cluster chosen for an action, with what is known of it.
 #[derive(Debug)]
@@ -117,7 +113,9 @@ pub async fn run(
         let wanted: Vec<&ClusterInfo> = described
             .iter()
             .filter_map(|(_, d)| d.as_ref().ok())
-            .filter(|info| matches!(choose(config, request.action, named, info, now), Choice::Act(..)))
+            .filter(|info| {
+                matches!(core::choose(&config.selection(), request.action, named, info, now), core::Choice::Act(..))
+            })
             .collect();
         let outcomes = take_leases(eks, &wanted, &lease, now, in_flight).await;
         for (name, described) in &mut described {
@@ -160,17 +158,17 @@ pub async fn run(
             infos.insert(name, info);
             continue;
         }
-        match choose(config, request.action, named, &info, now) {
-            Choice::Act(action, why) => {
+        match core::choose(&config.selection(), request.action, named, &info, now) {
+            core::Choice::Act(action, why) => {
                 chosen.entry(action).or_default().insert(name.clone());
                 if let Some(why) = why {
                     reasons.insert(name.clone(), why);
                 }
             }
-            Choice::Report(report) => {
+            core::Choice::Report(report) => {
                 reports.insert(name.clone(), report);
             }
-            Choice::NotSelected => {}
+            core::Choice::NotSelected => {}
         }
         infos.insert(name, info);
     }
@@ -255,7 +253,7 @@ pub async fn run(
             for name in names {
                 let Some(planned) = plans.get(name) else { continue };
                 let acting = chosen.get(&action).map(|set| set as &BTreeSet<String>);
-                match held_back_by(action, name, acting.unwrap_or(&BTreeSet::new()), &dependencies, &failed) {
+                match core::held_back_by(action, name, acting.unwrap_or(&BTreeSet::new()), &dependencies, &failed) {
                     Some(reason) => {
                         let mut report = planned_report(action, planned);
                         report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
@@ -395,57 +393,6 @@ async fn release_leases(
     }
 }
 
-enum Choice {
-    /// Act, and (for auto) why.
-    Act(Action, Option<String>),
-    /// Looked at and reported, but not acted on.
-    Report(ClusterReport),
-    /// Not opted in: left out of the report.
-    NotSelected,
-}
-
-fn choose(config: &Config, requested: RequestedAction, named: bool, info: &ClusterInfo, now: Timestamp) -> Choice {
-    let opted_in = |tag: &str| info.tags.get(tag).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    match requested {
-        RequestedAction::Stop if named || opted_in(&config.stop_tag) => Choice::Act(Action::Stop, None),
-        RequestedAction::Start if named || opted_in(&config.start_tag) => Choice::Act(Action::Start, None),
-        RequestedAction::Stop | RequestedAction::Start => Choice::NotSelected,
-        RequestedAction::Auto => {
-            let Some(schedule) = info.tags.get(&config.schedule_tag) else {
-                if named {
-                    let reason = format!("no {} tag, so auto has nothing to follow", config.schedule_tag);
-                    return Choice::Report(ClusterReport::skipped(&info.name, None, reason));
-                }
-                return Choice::NotSelected;
-            };
-            let schedule = match Schedule::parse(schedule, &config.default_timezone) {
-                Ok(schedule) => schedule,
-                Err(err) => {
-                    let reason = format!("tag {}: {err}", config.schedule_tag);
-                    return Choice::Report(ClusterReport::failed(&info.name, None, reason));
-                }
-            };
-            let last = match info.tags.get(LAST_ACTION_TAG).map(|v| LastAction::parse(v)).transpose() {
-                Ok(last) => last,
-                Err(err) => {
-                    let reason = format!("tag {LAST_ACTION_TAG}: {err}; remove the tag to reset it");
-                    return Choice::Report(ClusterReport::failed(&info.name, None, reason));
-                }
-            };
-            match core::auto_action(&schedule, last, now) {
-                Ok(due) => {
-                    let at = due.at.strftime("%Y-%m-%dT%H:%M:%SZ");
-                    Choice::Act(
-                        due.action,
-                        Some(format!("{} scheduled at {at} (tag in {})", due.action, schedule.zone_name())),
-                    )
-                }
-                Err(reason) => Choice::Report(ClusterReport::new(&info.name, None).with_reason(reason)),
-            }
-        }
-    }
-}
-
 /// Reads a cluster's nodegroups and plans each. A cluster with none, or one whose
 /// saved sizes would not fit in EKS's tag limit, comes back as its report.
 async fn plan_cluster(
@@ -476,39 +423,9 @@ async fn plan_cluster(
         })
         .collect();
     if action == Action::Stop {
-        check_tags_fit(info, &plans).map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
+        core::check_tags_fit(info, &plans).map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
     }
     Ok(plans)
-}
-
-/// Saving sizes must not be half done: every tag is checked against EKS's rules, and the
-/// total against its limit of 50 a resource, before anything is written.
-fn check_tags_fit(info: &ClusterInfo, plans: &[(String, NodegroupPlan)]) -> Result<(), String> {
-    let mut written = saved_size_tags(plans);
-    written.insert(LAST_ACTION_TAG.to_owned(), "stop@2000-01-01T00:00:00Z".to_owned());
-    if let Some(problem) = written.iter().find_map(|(k, v)| tag_problem(k, v)) {
-        return Err(format!("cannot save sizes: {problem}"));
-    }
-    let total = info.tags.keys().chain(written.keys()).collect::<BTreeSet<_>>().len();
-    if total > MAX_TAGS_PER_RESOURCE {
-        return Err(format!(
-            "saving the nodegroup sizes needs {total} tags on the cluster, and EKS allows {MAX_TAGS_PER_RESOURCE}: \
-             remove {} other tags from the cluster; nothing was saved or scaled",
-            total - MAX_TAGS_PER_RESOURCE
-        ));
-    }
-    Ok(())
-}
-
-/// The tags a stop writes before it scales: each changing nodegroup's saved size.
-fn saved_size_tags(plans: &[(String, NodegroupPlan)]) -> BTreeMap<String, String> {
-    plans
-        .iter()
-        .filter_map(|(name, plan)| match plan {
-            NodegroupPlan::Change { before, .. } => Some((saved_tag_key(name), before.to_string())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn planned_report(action: Action, chosen: &Chosen<'_>) -> ClusterReport {
@@ -540,7 +457,7 @@ async fn execute(
 
     if action == Action::Stop {
         // Sizes are saved before anything is scaled: if saving fails, nothing is.
-        let saved = saved_size_tags(&chosen.plans);
+        let saved = core::saved_size_tags(&chosen.plans);
         if let Err(reason) = if saved.is_empty() { Ok(()) } else { aws::tag_cluster(eks, &info.arn, &saved).await } {
             for (index, ..) in &changes {
                 report.nodegroups[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
@@ -589,31 +506,6 @@ async fn execute(
     }
     report.settle();
     report
-}
-
-/// Why a cluster must wait out this run: on stop, a cluster that needs it failed to
-/// stop; on start, a cluster it needs failed to start.
-fn held_back_by(
-    action: Action,
-    cluster: &str,
-    acting: &BTreeSet<String>,
-    dependencies: &BTreeMap<String, Vec<String>>,
-    failed: &BTreeSet<String>,
-) -> Option<String> {
-    match action {
-        Action::Start => dependencies
-            .get(cluster)?
-            .iter()
-            .find(|needed| acting.contains(*needed) && failed.contains(*needed))
-            .map(|needed| format!("not started: it needs {needed}, which failed")),
-        Action::Stop => acting
-            .iter()
-            .find(|other| {
-                failed.contains(*other)
-                    && dependencies.get(*other).is_some_and(|needs| needs.iter().any(|n| n == cluster))
-            })
-            .map(|dependent| format!("not stopped: {dependent}, which needs it, failed to stop")),
-    }
 }
 
 fn finish(

@@ -3,6 +3,7 @@
 //!
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
+mod decide;
 mod event;
 mod lease;
 mod plan;
@@ -14,6 +15,9 @@ mod waves;
 use std::fmt;
 use std::str::FromStr;
 
+pub use decide::{
+    Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, held_back_by, saved_size_tags,
+};
 pub use event::{Request, RequestedAction, parse_event};
 pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};

@@ -439,3 +439,181 @@ fn cluster_status_and_failure_summary() {
         Some("2 of 2 clusters failed: c: nodegroup ng1: busy | x: dependency cycle: x -> x")
     );
 }
+
+const SELECTION: Selection<'static> = Selection {
+    stop_tag: "auto-stop",
+    start_tag: "auto-start",
+    schedule_tag: "eks-scheduler/schedule",
+    default_timezone: "UTC",
+};
+
+fn cluster(name: &str, tags: &[(&str, &str)]) -> ClusterInfo {
+    ClusterInfo {
+        name: name.to_owned(),
+        arn: format!("arn:aws:eks:us-east-1:123456789012:cluster/{name}"),
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    }
+}
+
+/// What `choose` decided, in words: `act stop`, `act start: <why>`, `<status>: <reason>`
+/// for a cluster only reported, or `not selected`.
+fn choice_text(choice: Choice) -> String {
+    match choice {
+        Choice::Act(action, None) => format!("act {action}"),
+        Choice::Act(action, Some(why)) => format!("act {action}: {why}"),
+        Choice::Report(report) => format!("{}: {}", format!("{:?}", report.status).to_lowercase(), report.reason),
+        Choice::NotSelected => "not selected".to_owned(),
+    }
+}
+
+#[test]
+fn which_clusters_a_run_acts_on() {
+    use RequestedAction::{Auto, Start, Stop};
+    let now = ts("2026-11-23T19:30:00Z"); // a Monday evening
+    let office = "off=weekdays@19:00 on=weekdays@08:00";
+    let cases: &[(RequestedAction, bool, &[(&str, &str)], &str)] = &[
+        (Stop, false, &[("auto-stop", "true")], "act stop"),
+        (Stop, false, &[("auto-stop", " TRUE ")], "act stop"),
+        (Stop, false, &[("auto-stop", "yes")], "not selected"),
+        (Stop, false, &[("auto-start", "true")], "not selected"),
+        (Stop, true, &[], "act stop"),
+        (Start, false, &[("auto-start", "true")], "act start"),
+        (Start, true, &[("auto-stop", "true")], "act start"),
+        (Auto, false, &[], "not selected"),
+        (Auto, true, &[], "skipped: no eks-scheduler/schedule tag, so auto has nothing to follow"),
+        (
+            Auto,
+            false,
+            &[("eks-scheduler/schedule", office)],
+            "act stop: stop scheduled at 2026-11-23T19:00:00Z (tag in UTC)",
+        ),
+        (
+            Auto,
+            false,
+            &[("eks-scheduler/schedule", office), ("eks-scheduler/last-action", "stop@2026-11-23T19:02:00Z")],
+            "unchanged: nothing due: the last scheduled moment (stop at 2026-11-23T19:00:00Z) was handled",
+        ),
+        (Auto, false, &[("eks-scheduler/schedule", "off=whenever")], "failed: tag eks-scheduler/schedule: "),
+        (
+            Auto,
+            false,
+            &[("eks-scheduler/schedule", office), ("eks-scheduler/last-action", "paused")],
+            "failed: tag eks-scheduler/last-action: ",
+        ),
+    ];
+    for (requested, named, tags, expected) in cases {
+        let got = choice_text(choose(&SELECTION, *requested, *named, &cluster("c", tags), now));
+        assert!(got.starts_with(expected), "{requested:?} named={named} {tags:?}: {got}");
+    }
+}
+
+#[test]
+fn what_holds_a_cluster_back() {
+    // app needs db; web needs app.
+    let dependencies = deps(&[("app", "db"), ("web", "app")]);
+    let cases: &[(Action, &str, &[&str], &[&str], Option<&str>)] = &[
+        (Action::Start, "app", &["db", "app"], &["db"], Some("not started: it needs db, which failed")),
+        (Action::Start, "app", &["db", "app"], &[], None),
+        // A dependency this run does not start imposes nothing, even if it failed elsewhere.
+        (Action::Start, "app", &["app"], &["db"], None),
+        (Action::Start, "db", &["db", "app"], &["app"], None),
+        (Action::Stop, "db", &["db", "app"], &["app"], Some("not stopped: app, which needs it, failed to stop")),
+        (Action::Stop, "db", &["db", "app"], &[], None),
+        (
+            Action::Stop,
+            "app",
+            &["db", "app", "web"],
+            &["web"],
+            Some("not stopped: web, which needs it, failed to stop"),
+        ),
+        (Action::Stop, "web", &["db", "app", "web"], &["app"], None),
+    ];
+    for (action, name, acting, failed, expected) in cases {
+        let got = held_back_by(*action, name, &set(acting), &dependencies, &set(failed));
+        assert_eq!(got.as_deref(), *expected, "{action} {name} acting={acting:?} failed={failed:?}");
+    }
+}
+
+#[test]
+fn a_start_waits_for_a_dependency_that_could_not_be_described() {
+    let dependencies = deps(&[("app", "db cache")]);
+    let undescribed: BTreeMap<String, String> =
+        [("cache".to_owned(), "DescribeCluster failed: ThrottlingException".to_owned())].into();
+    assert_eq!(
+        held_by_undescribed("app", &dependencies, &undescribed).as_deref(),
+        Some(
+            "not started: it needs cache, which could not be described (DescribeCluster failed: ThrottlingException); it starts once cache can be read"
+        )
+    );
+    assert_eq!(held_by_undescribed("db", &dependencies, &undescribed), None);
+    assert_eq!(held_by_undescribed("app", &dependencies, &BTreeMap::new()), None);
+}
+
+#[test]
+fn a_stop_writes_only_changing_sizes_and_only_if_they_fit() {
+    let plans: NodegroupPlans = vec![
+        ("system".to_owned(), plan_stop(sizes("2/2/4"), None)),
+        ("idle".to_owned(), plan_stop(sizes("0/0/4"), Some("1/1/4"))),
+        ("workers".to_owned(), plan_stop(sizes("1/3/10"), None)),
+    ];
+    let written = saved_size_tags(&plans);
+    assert_eq!(
+        written.into_iter().collect::<Vec<_>>(),
+        [
+            ("eks-scheduler/saved/system".to_owned(), "2/2/4".to_owned()),
+            ("eks-scheduler/saved/workers".to_owned(), "1/3/10".to_owned())
+        ],
+        "a nodegroup at zero keeps its saved size, untouched"
+    );
+    let labels: Vec<(String, String)> = (0..45).map(|i| (format!("label-{i:02}"), "x".to_owned())).collect();
+    let crowded = |count: usize| {
+        let tags: Vec<(&str, &str)> = labels[..count].iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        cluster("c", &tags)
+    };
+    // 47 existing + 2 saved sizes + the last action = 50: fits. One more label does not.
+    assert_eq!(check_tags_fit(&crowded(45), &plans), Ok(()));
+    let mut too_many = crowded(45);
+    too_many.tags.extend([("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
+    too_many.tags.insert("c".to_owned(), "3".to_owned());
+    assert_eq!(
+        check_tags_fit(&too_many, &plans),
+        Err("saving the nodegroup sizes needs 51 tags on the cluster, and EKS allows 50: remove 1 other tags from the cluster; nothing was saved or scaled".to_owned())
+    );
+    let bad_name: NodegroupPlans = vec![("ng(blue)".to_owned(), plan_stop(sizes("1/1/1"), None))];
+    let err = check_tags_fit(&cluster("c", &[]), &bad_name).expect_err("parentheses");
+    assert!(err.starts_with("cannot save sizes: tag key \"eks-scheduler/saved/ng(blue)\" has '('"), "{err}");
+}
+
+#[test]
+fn leases_say_who_holds_a_cluster_until_when() {
+    let now = ts("2026-11-22T19:00:00Z");
+    let mine = Lease::new("8f14e45f-ceea-467f-a9b6-1b6d1a0d2c11", ts("2026-11-22T19:15:00Z"));
+    assert_eq!(mine.tag_value(), "8f14e45f-ceea-467f-a9b6-1b6d1a0d2c11@2026-11-22T19:15:00Z");
+    assert_eq!(Lease::parse(&mine.tag_value()), Some(mine.clone()));
+    assert_eq!(lease_tag_problem(&mine), None);
+    assert_eq!(Lease::new("local run #1 (manual)", now).holder, "localrun1manual", "only tag-safe characters");
+    let other = |until: &str| format!("c0ffee00-0000-4000-8000-000000000000@{until}");
+    for (tag, expected) in [
+        (None, LeaseState::Free),
+        (Some(mine.tag_value()), LeaseState::Ours),
+        (Some(other("2026-11-22T18:59:59Z")), LeaseState::Free),
+        (Some("garbage".to_owned()), LeaseState::Free),
+        (
+            Some(other("2026-11-22T19:10:00Z")),
+            LeaseState::Held(Lease {
+                holder: "c0ffee00-0000-4000-8000-000000000000".to_owned(),
+                until: ts("2026-11-22T19:10:00Z"),
+            }),
+        ),
+    ] {
+        assert_eq!(lease_state(tag.as_deref(), &mine, now), expected, "{tag:?}");
+    }
+    let held = lease_state(Some(&other("2026-11-22T19:10:00Z")), &mine, now);
+    assert_eq!(
+        held.refusal().as_deref(),
+        Some(
+            "another run (c0ffee00-0000-4000-8000-000000000000) is acting on this cluster until 2026-11-22T19:10:00Z: left to it; the next run checks again"
+        )
+    );
+    assert_eq!(LeaseState::Ours.refusal(), None);
+}
