@@ -279,7 +279,7 @@ pub async fn run(
             }
         }
     }
-    release_leases(eks, &infos, &leased, &lease, &mut reports).await;
+    release_leases(eks, &infos, &leased, &mut reports).await;
     Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before))
 }
 
@@ -361,30 +361,23 @@ async fn take_leases(
         .await
 }
 
-/// Removes this run's leases, each only if it is still ours. A lease left behind only
+/// Removes this run's leases. No other run can have taken one meanwhile: a lease lasts
+/// until the invocation's deadline, and the run ends before it. A lease left behind only
 /// delays the next run until it expires, so a failure here is reported, not fatal.
 async fn release_leases(
     eks: &aws_sdk_eks::Client,
     infos: &BTreeMap<String, ClusterInfo>,
     leased: &[String],
-    lease: &Lease,
     reports: &mut BTreeMap<String, ClusterReport>,
 ) {
-    let released: Vec<(String, Result<(), String>)> = stream::iter(leased.iter().filter_map(|name| infos.get(name)))
-        .map(|info| async move {
-            let released = async {
-                let tags = aws::cluster_tags(eks, &info.arn).await?;
-                let now = Timestamp::now();
-                if core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now) == LeaseState::Ours {
-                    aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await?;
-                }
-                Ok::<(), String>(())
-            };
-            (info.name.clone(), released.await)
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
+    let released: Vec<(String, Result<(), String>)> =
+        stream::iter(leased.iter().filter_map(|name| infos.get(name)))
+            .map(|info| async move {
+                (info.name.clone(), aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
     for (name, result) in released {
         if let (Err(reason), Some(report)) = (result, reports.get_mut(&name)) {
             let note = format!("its lease tag {LEASE_TAG} could not be removed ({reason}); it expires by itself");
