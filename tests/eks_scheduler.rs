@@ -48,6 +48,11 @@ fn sizes(text: &str) -> Sizes {
     text.parse().expect("seed sizes")
 }
 
+/// A minute from now: the runs here take seconds.
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(60)
+}
+
 pub(crate) async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()> {
     for (name, tags, nodegroups) in clusters {
         let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -253,14 +258,7 @@ async fn a_cycle_fails_only_the_clusters_in_it_and_the_run_reports_failure() -> 
     .await?;
     let request = Request { action: RequestedAction::Stop, dry_run: false, clusters: None };
 
-    let report = run(
-        &deps,
-        &request,
-        Timestamp::now(),
-        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
-        "test-run",
-    )
-    .await?;
+    let report = run(&deps, &request, Timestamp::now(), deadline(), "test-run").await?;
 
     assert_eq!(cluster(&report, "loop-a").reason, "dependency cycle: loop-a -> loop-b -> loop-a");
     assert_eq!(cluster(&report, "loop-b").reason, "dependency cycle: loop-b -> loop-a -> loop-b");
@@ -320,14 +318,7 @@ async fn a_nodegroup_with_no_saved_size_uses_the_start_size_tag_or_is_left_alone
     assert_eq!(state["bad-saved"].sizes["ng"], "0/0/4");
     assert_eq!(state["bad-saved"].tags["eks-scheduler/saved/ng"], "lots", "left for a person to fix");
     let request = Request { action: RequestedAction::Start, dry_run: true, clusters: Some(vec!["without".into()]) };
-    let plan = run(
-        &deps,
-        &request,
-        Timestamp::now(),
-        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
-        "test-run",
-    )
-    .await?;
+    let plan = run(&deps, &request, Timestamp::now(), deadline(), "test-run").await?;
     let nodegroup = &cluster(&plan, "without").nodegroups[0];
     assert_eq!(nodegroup.status, Status::Skipped);
     assert_eq!(nodegroup.reason, "no saved size, and no eks-scheduler/start-size tag on the cluster to start from");
@@ -368,7 +359,6 @@ async fn auto_follows_each_clusters_schedule_tag_once_per_moment() -> Result<()>
     ])
     .await?;
     let auto = Request { action: RequestedAction::Auto, dry_run: false, clusters: None };
-    let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     // Monday 2026-11-23, 19:30 in Paris (18:30 UTC): the 19:00 stop is due.
     let evening: Timestamp = "2026-11-23T18:30:00Z".parse()?;
 

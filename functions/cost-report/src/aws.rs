@@ -128,16 +128,16 @@ pub async fn secret_string(secrets: &aws_sdk_secretsmanager::Client, arn: &str) 
 }
 
 /// The object at `key`, or `None` when there is none.
-pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, CostReportError> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(output) => output
             .body
             .collect()
             .await
             .map(|body| Some(body.into_bytes().to_vec()))
-            .map_err(|err| format!("reading s3://{bucket}/{key} failed: {err}")),
+            .map_err(|err| CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {err}"))),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(err) => Err(format!("reading s3://{bucket}/{key} failed: {}", describe(&err))),
+        Err(err) => Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {}", describe(&err)))),
     }
 }
 
@@ -147,14 +147,15 @@ pub async fn send_email(
     target: &EmailTarget,
     email: &EmailContent,
     csv: &[u8],
-) -> Result<(), String> {
-    let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|e| e.to_string());
+) -> Result<(), CostReportError> {
+    let unbuildable = |e: aws_sdk_sesv2::error::BuildError| CostReportError::Email(format!("building the email: {e}"));
+    let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(unbuildable);
     let attachment = Attachment::builder()
         .raw_content(Blob::new(csv.to_vec()))
         .file_name(CSV_FILE_NAME)
         .content_type("text/csv")
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(unbuildable)?;
     let message = Message::builder()
         .subject(text(&email.subject)?)
         .body(Body::builder().html(text(&email.html)?).text(text(&email.text)?).build())
@@ -169,7 +170,7 @@ pub async fn send_email(
         .map(|_| ())
         .map_err(|err| {
             let rejected = err.as_service_error().is_some_and(|e| e.is_message_rejected());
-            if rejected {
+            CostReportError::Email(if rejected {
                 format!(
                     "SES rejected the email from {}: {}; verify that address (or its domain) in SES, and while the account is in the SES sandbox, the recipients too",
                     target.from,
@@ -177,7 +178,7 @@ pub async fn send_email(
                 )
             } else {
                 format!("SES SendEmail failed: {}", describe(&err))
-            }
+            })
         })
 }
 

@@ -25,6 +25,18 @@ pub enum CostReportError {
     #[error("rendering the CSV failed: {0}")]
     Csv(#[from] csv::Error),
 
+    /// SES did not send the email: the reason, and the fix when it is known.
+    #[error("{0}")]
+    Email(String),
+
+    /// Slack did not take the message.
+    #[error("{0}")]
+    Slack(String),
+
+    /// An S3 object (the CSV, a delivery record, the stored figures) could not be read or written.
+    #[error("{0}")]
+    S3(String),
+
     /// The report was computed; these channels failed (the others were delivered).
     #[error("{0}")]
     ChannelsFailed(String),

@@ -221,7 +221,7 @@ impl Delivering<'_> {
     async fn channel(
         &mut self,
         channel: Channel,
-        send: impl std::future::Future<Output = Result<String, String>>,
+        send: impl std::future::Future<Output = Result<String, CostReportError>>,
     ) -> ChannelStatus {
         let state = self.deps.config.csv.as_ref();
         if let Some(target) = state.filter(|_| !self.request.resend) {
@@ -249,7 +249,7 @@ impl Delivering<'_> {
         }
         let detail = match send.await {
             Ok(detail) => detail,
-            Err(reason) => return ChannelStatus::failed(reason),
+            Err(err) => return ChannelStatus::failed(err.to_string()),
         };
         if let Some(target) = state {
             let record = DeliveryRecord {
@@ -398,14 +398,14 @@ pub async fn run(
                 .await
                 .map(|()| format!("s3://{}/{key}", target.bucket))
                 .map_err(|failure| {
-                    if failure.bucket_missing {
+                    CostReportError::S3(if failure.bucket_missing {
                         format!(
                             "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
                             target.bucket
                         )
                     } else {
                         format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)
-                    }
+                    })
                 })
             };
             delivering.channel(Channel::Csv, put).await

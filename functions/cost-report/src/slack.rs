@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::SecretUrl;
+use crate::error::CostReportError;
 
 /// Attempts per message, the first included.
 const MAX_ATTEMPTS: u32 = 4;
@@ -30,7 +31,7 @@ impl SlackWebhook {
 
     /// Posts `payload`. A 429 waits for `Retry-After`; a 5xx or network error backs off;
     /// any other answer but 200 fails at once with what Slack said.
-    pub async fn post(&self, payload: &Value, deadline: Instant) -> Result<(), String> {
+    pub async fn post(&self, payload: &Value, deadline: Instant) -> Result<(), CostReportError> {
         let body = payload.to_string();
         let mut backoff = FIRST_BACKOFF;
         let mut last_problem = String::new();
@@ -54,7 +55,7 @@ impl SlackWebhook {
                     last_problem =
                         format!("Slack answered 429 Too Many Requests (Retry-After {}s)", retry_after.as_secs());
                     if retry_after > MAX_RETRY_AFTER {
-                        return Err(last_problem);
+                        return Err(CostReportError::Slack(last_problem));
                     }
                     retry_after
                 }
@@ -66,9 +67,9 @@ impl SlackWebhook {
                     let status = response.status();
                     let said = response.text().await.unwrap_or_default();
                     let said: String = said.chars().take(200).collect();
-                    return Err(format!(
-                        "Slack answered {status}: {said:?}; check that SLACK_WEBHOOK_URL is a current incoming-webhook URL"
-                    ));
+                    return Err(CostReportError::Slack(format!(
+                        "Slack answered {status}: {said:?}; check that the webhook URL (SLACK_WEBHOOK_URL, or the secret SLACK_WEBHOOK_SECRET_ARN names) is a current incoming-webhook URL"
+                    )));
                 }
                 Err(err) => {
                     last_problem = format!("posting to Slack failed: {}", err.without_url());
@@ -81,6 +82,6 @@ impl SlackWebhook {
             tokio::time::sleep(wait).await;
             backoff *= 2;
         }
-        Err(format!("{last_problem}; gave up after retrying"))
+        Err(CostReportError::Slack(format!("{last_problem}; gave up after retrying")))
     }
 }

@@ -1,10 +1,13 @@
 //! Thin async functions over the EKS client: pagination, retrying a busy nodegroup,
-//! waiting for an update, and conversion to core types. Per-cluster and per-nodegroup
-//! failures come back as a `String` reason for the report.
+//! waiting for an update, and conversion to core types. Failures come back as the
+//! crate's error (`EksSchedulerError::Eks` for a call, `::Update` for an update that
+//! did not complete); the handler reports them on their cluster or nodegroup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_sdk_eks::config::http::HttpResponse;
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
@@ -16,29 +19,32 @@ use crate::error::EksSchedulerError;
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 const MAX_WAIT: Duration = Duration::from_secs(20);
 
+/// One failed EKS call, named, with whether trying later can help.
+fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> EksSchedulerError {
+    EksSchedulerError::Eks { operation: operation.to_owned(), message: describe(err), transient: is_transient(err) }
+}
+
 /// Every cluster name in the account and region.
 pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, EksSchedulerError> {
     let mut pages = eks.list_clusters().into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| EksSchedulerError::Eks {
-            operation: "ListClusters",
-            message: describe(&err),
-            transient: is_transient(&err),
-        })?;
+        let page = page.map_err(|err| failed("ListClusters", &err))?;
         names.extend(page.clusters().iter().cloned());
     }
     Ok(names)
 }
 
-pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<ClusterInfo, String> {
-    let output = eks
-        .describe_cluster()
-        .name(name)
-        .send()
-        .await
-        .map_err(|err| format!("DescribeCluster failed: {}", describe(&err)))?;
-    let cluster = output.cluster().ok_or("DescribeCluster returned no cluster")?;
+pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<ClusterInfo, EksSchedulerError> {
+    let output = eks.describe_cluster().name(name).send().await.map_err(|err| failed("DescribeCluster", &err))?;
+    let cluster = output.cluster().ok_or_else(|| EksSchedulerError::Eks {
+        operation: "DescribeCluster".to_owned(),
+        message: "the answer has no cluster".to_owned(),
+        transient: true,
+    })?;
     Ok(ClusterInfo {
         name: name.to_owned(),
         arn: cluster.arn().unwrap_or_default().to_owned(),
@@ -47,11 +53,14 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<C
 }
 
 /// The cluster's managed nodegroups with their current sizes, by name.
-pub async fn nodegroup_sizes(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<(String, Sizes)>, String> {
+pub async fn nodegroup_sizes(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<(String, Sizes)>, EksSchedulerError> {
     let mut pages = eks.list_nodegroups().cluster_name(cluster).into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| format!("ListNodegroups failed: {}", describe(&err)))?;
+        let page = page.map_err(|err| failed("ListNodegroups", &err))?;
         names.extend(page.nodegroups().iter().cloned());
     }
     let mut nodegroups = Vec::with_capacity(names.len());
@@ -62,7 +71,7 @@ pub async fn nodegroup_sizes(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
             .nodegroup_name(&name)
             .send()
             .await
-            .map_err(|err| format!("DescribeNodegroup {name} failed: {}", describe(&err)))?;
+            .map_err(|err| failed(&format!("DescribeNodegroup {name}"), &err))?;
         let scaling = output.nodegroup().and_then(|n| n.scaling_config());
         let size = |value: Option<i32>| value.unwrap_or(0);
         let sizes = Sizes::new(
@@ -77,28 +86,32 @@ pub async fn nodegroup_sizes(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
 }
 
 /// How many Fargate profiles a cluster has, to explain why it has no managed nodegroups.
-pub async fn fargate_profile_count(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<usize, String> {
+pub async fn fargate_profile_count(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<usize, EksSchedulerError> {
     let output = eks
         .list_fargate_profiles()
         .cluster_name(cluster)
         .send()
         .await
-        .map_err(|err| format!("ListFargateProfiles failed: {}", describe(&err)))?;
+        .map_err(|err| failed("ListFargateProfiles", &err))?;
     Ok(output.fargate_profile_names().len())
 }
 
 /// A cluster's tags as they are now (`DescribeCluster` read them at the start of the run).
-pub async fn cluster_tags(eks: &aws_sdk_eks::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {
+pub async fn cluster_tags(eks: &aws_sdk_eks::Client, arn: &str) -> Result<BTreeMap<String, String>, EksSchedulerError> {
     let output = eks
         .list_tags_for_resource()
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|err| format!("ListTagsForResource failed: {}", describe(&err)))?;
+        .map_err(|err| failed("ListTagsForResource", &err))?;
     Ok(output.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
 }
 
-pub async fn tag_cluster(eks: &aws_sdk_eks::Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), String> {
+pub async fn tag_cluster(
+    eks: &aws_sdk_eks::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), EksSchedulerError> {
     let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     eks.tag_resource()
         .resource_arn(arn)
@@ -106,20 +119,20 @@ pub async fn tag_cluster(eks: &aws_sdk_eks::Client, arn: &str, tags: &BTreeMap<S
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| format!("TagResource failed: {}", describe(&err)))
+        .map_err(|err| failed("TagResource", &err))
 }
 
 /// Removes tags from a cluster, one key per request: the moto emulator removes only the
 /// first of several keys in one request (AWS takes up to 50). Only start calls this, once
 /// per restored nodegroup, so the extra requests are few.
-pub async fn untag_cluster(eks: &aws_sdk_eks::Client, arn: &str, keys: Vec<String>) -> Result<(), String> {
+pub async fn untag_cluster(eks: &aws_sdk_eks::Client, arn: &str, keys: Vec<String>) -> Result<(), EksSchedulerError> {
     for key in keys {
         eks.untag_resource()
             .resource_arn(arn)
             .tag_keys(&key)
             .send()
             .await
-            .map_err(|err| format!("UntagResource {key} failed: {}", describe(&err)))?;
+            .map_err(|err| failed(&format!("UntagResource {key}"), &err))?;
     }
     Ok(())
 }
@@ -132,7 +145,7 @@ pub async fn scale_nodegroup(
     nodegroup: &str,
     sizes: Sizes,
     deadline: Instant,
-) -> Result<(), String> {
+) -> Result<(), EksSchedulerError> {
     let scaling =
         NodegroupScalingConfig::builder().min_size(sizes.min).desired_size(sizes.desired).max_size(sizes.max).build();
     let mut wait = FIRST_WAIT;
@@ -148,15 +161,15 @@ pub async fn scale_nodegroup(
             Ok(output) => break output.update().cloned(),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
                 if Instant::now() + wait > deadline {
-                    return Err(format!(
+                    return Err(EksSchedulerError::Update(format!(
                         "the nodegroup was still busy with another update at the time limit ({}); the next run will try again",
                         describe(&err)
-                    ));
+                    )));
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_WAIT);
             }
-            Err(err) => return Err(format!("UpdateNodegroupConfig failed: {}", describe(&err))),
+            Err(err) => return Err(failed("UpdateNodegroupConfig", &err)),
         }
     };
     let Some(update) = update else { return Ok(()) };
@@ -168,14 +181,17 @@ pub async fn scale_nodegroup(
         match &status {
             Some(UpdateStatus::Successful) | None => return Ok(()),
             Some(ended @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
-                return Err(format!("the update {update_id} ended {}: {errors}", ended.as_str()));
+                return Err(EksSchedulerError::Update(format!(
+                    "the update {update_id} ended {}: {errors}",
+                    ended.as_str()
+                )));
             }
             _ => {}
         }
         if Instant::now() + wait > deadline {
-            return Err(format!(
+            return Err(EksSchedulerError::Update(format!(
                 "the update {update_id} was still in progress at the time limit; EKS will finish it, check the nodegroup"
-            ));
+            )));
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_WAIT);
@@ -186,7 +202,7 @@ pub async fn scale_nodegroup(
             .update_id(&update_id)
             .send()
             .await
-            .map_err(|err| format!("DescribeUpdate {update_id} failed: {}", describe(&err)))?;
+            .map_err(|err| failed(&format!("DescribeUpdate {update_id}"), &err))?;
         let Some(update) = output.update() else { return Ok(()) };
         status = update.status().cloned();
         errors = update_errors(update);

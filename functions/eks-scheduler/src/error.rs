@@ -12,8 +12,14 @@ pub enum EksSchedulerError {
     #[error("invalid event: {0}")]
     InvalidEvent(String),
 
+    /// An EKS call failed (after the SDK's retries). `ListClusters` fails the run; any
+    /// other is reported on its cluster or nodegroup.
     #[error("EKS {operation} failed: {message}")]
-    Eks { operation: &'static str, message: String, transient: bool },
+    Eks { operation: String, message: String, transient: bool },
+
+    /// A nodegroup's scaling update could not be applied or did not complete.
+    #[error("{0}")]
+    Update(String),
 
     /// Everything else was done; these clusters failed. The full report is in the log.
     #[error("{0}")]
@@ -26,7 +32,7 @@ impl From<EksSchedulerError> for Diagnostic {
             EksSchedulerError::Config(_) => "InvalidConfiguration",
             EksSchedulerError::InvalidEvent(_) => "InvalidEvent",
             EksSchedulerError::Eks { transient: true, .. } => "Retryable",
-            EksSchedulerError::Eks { .. } => "NonRetryable",
+            EksSchedulerError::Eks { .. } | EksSchedulerError::Update(_) => "NonRetryable",
             EksSchedulerError::ClustersFailed(_) => "ClustersFailed",
         };
         shared::error::diagnostic(error_type, &err)

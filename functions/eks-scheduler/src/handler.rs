@@ -94,7 +94,7 @@ pub async fn run(
             let exists = existing.contains(&name);
             async move {
                 let info = if exists {
-                    aws::describe_cluster(eks, &name).await
+                    aws::describe_cluster(eks, &name).await.map_err(|err| err.to_string())
                 } else {
                     Err("the cluster does not exist in this account and region".to_owned())
                 };
@@ -322,7 +322,8 @@ async fn take_leases(
             let lease_tag = &lease_tag;
             async move {
                 let taken = async {
-                    let tags = aws::cluster_tags(eks, &info.arn).await.map_err(LeaseRefused::Failed)?;
+                    let tags =
+                        aws::cluster_tags(eks, &info.arn).await.map_err(|err| LeaseRefused::Failed(err.to_string()))?;
                     let state = core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now);
                     if let Some(reason) = state.refusal() {
                         return Err(LeaseRefused::Held(reason));
@@ -345,7 +346,7 @@ async fn take_leases(
             let checked = match taken {
                 Err(refused) => Err(refused),
                 Ok(()) => match aws::cluster_tags(eks, &info.arn).await {
-                    Err(reason) => Err(LeaseRefused::Failed(reason)),
+                    Err(err) => Err(LeaseRefused::Failed(err.to_string())),
                     Ok(tags) => match core::lease_state(tags.get(LEASE_TAG).map(String::as_str), lease, now) {
                         LeaseState::Ours => Ok(tags),
                         other => Err(LeaseRefused::Held(other.refusal().unwrap_or_else(|| {
@@ -370,7 +371,7 @@ async fn release_leases(
     leased: &[String],
     reports: &mut BTreeMap<String, ClusterReport>,
 ) {
-    let released: Vec<(String, Result<(), String>)> =
+    let released: Vec<(String, Result<(), EksSchedulerError>)> =
         stream::iter(leased.iter().filter_map(|name| infos.get(name)))
             .map(|info| async move {
                 (info.name.clone(), aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await)
@@ -395,7 +396,7 @@ async fn plan_cluster(
 ) -> Result<NodegroupPlans, ClusterReport> {
     let nodegroups = aws::nodegroup_sizes(eks, &info.name)
         .await
-        .map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
+        .map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
     if nodegroups.is_empty() {
         let fargate = aws::fargate_profile_count(eks, &info.name).await.unwrap_or(0);
         let reason = format!(
@@ -455,13 +456,13 @@ async fn execute(
             for (index, ..) in &changes {
                 report.nodegroups[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
             }
-            report.reason = reason;
+            report.reason = reason.to_string();
             report.settle();
             return report;
         }
     }
 
-    let results: Vec<(usize, &str, bool, Result<(), String>)> =
+    let results: Vec<(usize, &str, bool, Result<(), EksSchedulerError>)> =
         futures_util::future::join_all(changes.iter().map(|(index, name, after, clear_saved)| async move {
             (*index, *name, *clear_saved, aws::scale_nodegroup(eks, &info.name, name, *after, deadline).await)
         }))
@@ -471,7 +472,7 @@ async fn execute(
         match result {
             Ok(()) if clear_saved => restored.push(saved_tag_key(name)),
             Ok(()) => {}
-            Err(reason) => report.nodegroups[index].fail(reason),
+            Err(err) => report.nodegroups[index].fail(err.to_string()),
         }
     }
 
@@ -491,7 +492,7 @@ async fn execute(
             let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), last_action.clone())]);
             aws::tag_cluster(eks, &info.arn, &last).await?;
         }
-        Ok::<(), String>(())
+        Ok::<(), EksSchedulerError>(())
     };
     if let Err(reason) = bookkeeping.await {
         report.status = core::Status::Failed;
