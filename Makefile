@@ -79,13 +79,11 @@ ARCHITECTURE ?= x86_64
 package: venv
 	sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
 	@if [ "$(ARCHITECTURE)" = x86_64 ]; then \
-		THUMBNAILER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/ThumbnailerFunction/bootstrap cargo test --locked \
-			-p integration-tests --test integration -- --exact \
-			thumbnailer_lambda::the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_its_memory_size; \
-		EKS_SCHEDULER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/EksSchedulerFunction/bootstrap cargo test --locked \
-			-p integration-tests --test integration -- --exact \
-			eks_scheduler_lambda::a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry; \
-	else echo "the packaged $(ARCHITECTURE) thumbnailer cannot run on this machine: not checked"; fi
+		THUMBNAILER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/ThumbnailerFunction/bootstrap \
+		EKS_SCHEDULER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/EksSchedulerFunction/bootstrap \
+		COST_REPORT_BOOTSTRAP=$(CURDIR)/.aws-sam/build/CostReportFunction/bootstrap \
+		cargo test --locked -p integration-tests --test integration -- _lambda::; \
+	else echo "the packaged $(ARCHITECTURE) functions cannot run on this machine: not checked"; fi
 
 clean:
 	cargo clean
