@@ -168,10 +168,14 @@ impl LocalLambda {
 
     /// Invokes the function with `payload`, giving it `timeout`, as Lambda does.
     pub async fn invoke(&self, payload: &Value, timeout: Duration) -> Invoked {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
+        self.invoke_as(&new_request_id(), payload, timeout).await
+    }
+
+    /// One invocation under a given request id.
+    async fn invoke_as(&self, request_id: &str, payload: &Value, timeout: Duration) -> Invoked {
         let started = std::time::Instant::now();
         let pid = self.ensure_running();
-        let request_id = format!("local-{:08}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let request_id = request_id.to_owned();
         let deadline = SystemTime::now() + timeout;
         let deadline_ms =
             u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0);
@@ -215,12 +219,13 @@ impl LocalLambda {
     }
 
     /// Lambda's asynchronous invoke with its default retry policy: after a function error
-    /// (an error result, a timeout, a crash) the same event again, at most twice more.
-    /// Every attempt, in order.
+    /// (an error result, a timeout, a crash) the same event again, at most twice more,
+    /// under the same request id (Lambda's retries keep it). Every attempt, in order.
     pub async fn invoke_async(&self, payload: &Value, timeout: Duration) -> Vec<Invoked> {
+        let request_id = new_request_id();
         let mut attempts = Vec::new();
         for _ in 0..3 {
-            let invoked = self.invoke(payload, timeout).await;
+            let invoked = self.invoke_as(&request_id, payload, timeout).await;
             let failed = !matches!(invoked.outcome, Outcome::Response(_));
             attempts.push(invoked);
             if !failed {
@@ -347,6 +352,12 @@ fn cgroups(limits: Limits) -> Vec<PathBuf> {
             .push(make("cpu", &[("cpu.cfs_period_us", "100000".to_owned()), ("cpu.cfs_quota_us", quota.to_string())]));
     }
     groups
+}
+
+/// A request id no other invocation of this test binary has.
+fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("local-{:08}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The packaged build of `function` (`target/lambda/<function>/bootstrap`, what
