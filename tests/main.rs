@@ -6,6 +6,7 @@ mod cost_report_lambda;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
 mod events;
+mod fault_proxy;
 mod iam_export;
 mod support;
 mod thumbnailer;
