@@ -13,13 +13,14 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-thumbnails package clean
+.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-thumbnails soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
 	@echo "make bench    every benchmark (bench-eks, bench-thumbnails)"
+	@echo "make soak     the functions under injected AWS faults (SOAK_SEEDS=1,2 SOAK_RATE=0.1 SOAK_BUDGET=ci|full)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 
 venv: $(VENV)/.installed
@@ -70,6 +71,16 @@ bench-thumbnails: venv
 # Stops and starts 30 clusters x 3 nodegroups against the emulator, concurrent and one at a time.
 bench-eks: venv
 	cargo run --quiet --locked -p integration-tests --example bench-eks-scheduler
+
+# Every AWS call of the functions through a proxy that throttles, fails, resets and cuts
+# responses short by a seeded schedule; exits non-zero on any lost or duplicated work.
+# CI runs the short budget with fixed seeds; by hand: make soak SOAK_BUDGET=full SOAK_SEEDS=...
+SOAK_SEEDS ?= 1,2
+SOAK_RATE ?= 0.1
+SOAK_BUDGET ?= ci
+soak: venv lambda-binaries
+	cargo run --quiet --locked -p integration-tests --example soak -- \
+		--seeds $(SOAK_SEEDS) --rate $(SOAK_RATE) --budget $(SOAK_BUDGET)
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64

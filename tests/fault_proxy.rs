@@ -7,15 +7,11 @@ use anyhow::{Result, bail};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy, Rule};
+use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use crate::support::{Moto, TestAccount};
 
 fn only(service: &str, kind: FaultKind) -> FaultPlan {
-    FaultPlan {
-        seed: 1,
-        rules: vec![Rule { service: service.to_owned(), operation: String::new(), rate: 1.0, kinds: vec![kind] }],
-        max_latency: std::time::Duration::from_millis(50),
-    }
+    FaultPlan::always(service, "", kind)
 }
 
 fn code<E: ProvideErrorMetadata>(result: Result<impl std::fmt::Debug, aws_sdk_s3::error::SdkError<E>>) -> String {
@@ -67,16 +63,7 @@ async fn a_reset_after_forwarding_executes_the_request_and_a_truncated_body_fail
     let bucket = direct.unique_bucket("fault-proxy");
     direct.aws.s3().create_bucket().bucket(&bucket).send().await?;
 
-    let plan = FaultPlan {
-        seed: 7,
-        rules: vec![Rule {
-            service: "s3".into(),
-            operation: "PutObject".into(),
-            rate: 1.0,
-            kinds: vec![FaultKind::ResetAfterForward],
-        }],
-        max_latency: std::time::Duration::ZERO,
-    };
+    let plan = FaultPlan::always("s3", "PutObject", FaultKind::ResetAfterForward);
     let proxy = FaultProxy::start(moto, plan).await;
     let s3 = TestAccount::default_account(&proxy.url).await.aws.s3();
     let put = s3.put_object().bucket(&bucket).key("lost-answer").body(ByteStream::from_static(b"written")).send().await;
@@ -123,5 +110,7 @@ async fn the_same_seed_gives_the_same_faults_and_the_sdk_retries_through_them() 
     let faulted = histories[0].iter().filter(|(_, fault)| fault.is_some()).count();
     assert!((6..=24).contains(&faulted), "about 30% of {} requests faulted: {faulted}", histories[0].len());
     assert!(histories[0].iter().all(|(operation, _)| operation == "PutObject"), "{:?}", histories[0]);
+    let names: std::collections::BTreeSet<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names.len(), FaultKind::ALL.len(), "each kind has a name of its own in the soak's table");
     Ok(())
 }

@@ -363,3 +363,45 @@ async fn a_decoder_panic_is_recorded_as_the_files_fault_and_not_retried() -> Res
     assert_eq!(record["reason"], "the image decoder failed on this file (test hook: the image worker panicked)");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_photo_replaced_by_a_rejected_file_loses_its_earlier_thumbnails() -> Result<()> {
+    let thumbnail = "thumbnails/uploads/beach.jpg-256x256.jpg";
+    for delete_with_source in [true, false] {
+        let setup = setup(&[("DELETE_WITH_SOURCE", if delete_with_source { "true" } else { "false" })]).await?;
+        setup.upload("uploads/beach.jpg", photo(800, 600, ImageFormat::Jpeg)).await?;
+        assert_eq!(
+            setup.run(put_event(&setup, "uploads/beach.jpg").await?).await?.results[0].outcome,
+            Outcome::Written
+        );
+
+        // Replaced by a file that is not an image: its event rejects it.
+        setup.upload("uploads/beach.jpg", b"not a photo any more".to_vec()).await?;
+        let response = setup.run(put_event(&setup, "uploads/beach.jpg").await?).await?;
+
+        assert_eq!(response.results[0].outcome, Outcome::Rejected, "{:?}", response.results);
+        let keys = setup.keys().await?;
+        assert!(keys.contains(&"thumbnails/_failed/uploads/beach.jpg.json".to_owned()), "{keys:?}");
+        // With deletes on, the earlier photo's thumbnail goes; without, nothing is deleted.
+        assert_eq!(keys.contains(&thumbnail.to_owned()), !delete_with_source, "{keys:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_thumbnail_rewritten_since_it_was_read_is_not_deleted() -> Result<()> {
+    let setup = setup(&[]).await?;
+    let key = "thumbnails/uploads/raced.jpg-256x256.jpg";
+    setup.upload(key, b"the version read".to_vec()).await?;
+    let read = setup.etag(key).await.context("an ETag")?;
+    setup.upload(key, b"a newer version's thumbnail".to_vec()).await?;
+
+    let deleted = thumbnailer::aws::delete_if_unchanged(&setup.deps.s3, &setup.bucket, key, &read).await;
+
+    assert_eq!(deleted, Ok(false));
+    assert!(setup.keys().await?.contains(&key.to_owned()));
+    let current = setup.etag(key).await.context("an ETag")?;
+    assert_eq!(thumbnailer::aws::delete_if_unchanged(&setup.deps.s3, &setup.bucket, key, &current).await, Ok(true));
+    assert_eq!(thumbnailer::aws::delete_if_unchanged(&setup.deps.s3, &setup.bucket, key, &current).await, Ok(false));
+    Ok(())
+}

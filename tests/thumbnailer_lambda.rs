@@ -16,7 +16,7 @@ use crate::support::images::{
 };
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::SlowProxy;
-use crate::support::{Moto, TestAccount};
+use crate::support::{Moto, TestAccount, s3_event_key};
 
 /// The template's memory size for the thumbnailer.
 const MEMORY_MB: u32 = 512;
@@ -73,7 +73,7 @@ pub fn sqs_batch(bucket: &str, uploads: &[(&str, &str)]) -> Value {
         .iter()
         .enumerate()
         .map(|(n, (key, etag))| {
-            let encoded: String = key.split('/').map(percent_encode_s3).collect::<Vec<_>>().join("/");
+            let encoded = s3_event_key(key);
             let body = json!({"Records": [{
                 "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
                 "eventTime": "2026-11-22T09:15:02.123Z", "eventName": "ObjectCreated:Put",
@@ -89,19 +89,6 @@ pub fn sqs_batch(bucket: &str, uploads: &[(&str, &str)]) -> Value {
         })
         .collect();
     json!({ "Records": records })
-}
-
-/// S3's event encoding: `+` for a space, percent-encoding for the rest of the unsafe bytes.
-fn percent_encode_s3(part: &str) -> String {
-    let mut out = String::new();
-    for byte in part.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 async fn thumbnailer(endpoint: &str, cpu_share: bool, env: &[(&str, &str)]) -> LocalLambda {

@@ -31,11 +31,14 @@ pub struct Aws {
 impl Aws {
     /// Loads credentials, region and endpoint the standard way (environment, profile, Lambda role).
     pub async fn from_env() -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        Self::from_sdk_config(Self::loader().load().await)
+    }
+
+    /// The functions' settings (retries above all) before loading: a test that runs a
+    /// handler in process loads from it, pointed at the emulator, to retry as deployed.
+    pub fn loader() -> aws_config::ConfigLoader {
+        aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
-            .load()
-            .await;
-        Self::from_sdk_config(sdk_config)
     }
 
     pub fn from_sdk_config(sdk_config: SdkConfig) -> Self {

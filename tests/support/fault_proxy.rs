@@ -83,11 +83,6 @@ impl Rule {
         Self { service: String::new(), operation: String::new(), rate, kinds: FaultKind::ALL.to_vec() }
     }
 
-    /// Never a fault for `service` requests whose operation contains `operation`.
-    pub fn spare(service: &str, operation: &str) -> Self {
-        Self { service: service.to_owned(), operation: operation.to_owned(), rate: 0.0, kinds: Vec::new() }
-    }
-
     fn matches(&self, service: &str, operation: &str) -> bool {
         (self.service.is_empty() || self.service == service)
             && (self.operation.is_empty()
@@ -108,9 +103,10 @@ impl FaultPlan {
         Self { seed, rules: vec![Rule::any(rate)], max_latency: Duration::from_millis(800) }
     }
 
-    /// No fault at all: the proxy only records.
-    pub fn none() -> Self {
-        Self::uniform(0, 0.0)
+    /// `kind` for every `service` request whose operation contains `operation` (empty: any).
+    pub fn always(service: &str, operation: &str, kind: FaultKind) -> Self {
+        let rule = Rule { service: service.to_owned(), operation: operation.to_owned(), rate: 1.0, kinds: vec![kind] };
+        Self { seed: 0, rules: vec![rule], max_latency: Duration::from_millis(50) }
     }
 
     /// The fault for the `occurrence`-th request with this identity, if any.
@@ -418,6 +414,8 @@ async fn forward(upstream: &str, request: &Message) -> std::io::Result<Message> 
 
 /// Closes with a TCP reset (linger 0), as a failed load balancer or a dropped peer does.
 fn reset(stream: TcpStream) {
+    // Deprecated because a non-zero linger blocks the thread on drop; a zero one never does.
+    #[allow(deprecated)]
     let _ = stream.set_linger(Some(Duration::ZERO));
     drop(stream);
 }

@@ -3,6 +3,7 @@
 
 pub mod fault_proxy;
 pub mod http_listener;
+pub mod iam_seed;
 pub mod images;
 pub mod lambda;
 pub mod moto;
@@ -71,6 +72,18 @@ impl TestAccount {
         Self { id, aws }
     }
 
+    /// This account reached through `endpoint` with the functions' own SDK settings
+    /// (their retries), as a handler run in process must see AWS behind a fault proxy.
+    pub async fn as_deployed(&self, endpoint: &str) -> Aws {
+        let sdk_config = Aws::loader()
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        Aws::from_sdk_config(sdk_config).with_interceptor(AccountHeader(self.id.clone()))
+    }
+
     /// A bucket name no other test uses.
     pub fn bucket(&self, purpose: &str) -> String {
         format!("{purpose}-{}", self.id)
@@ -124,4 +137,22 @@ pub async fn default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, kms_key: 
         .send()
         .await?;
     Ok(())
+}
+
+/// A key as S3 writes it in an event notification.
+pub fn s3_event_key(key: &str) -> String {
+    key.split('/').map(percent_encode_s3).collect::<Vec<_>>().join("/")
+}
+
+/// S3's event encoding: `+` for a space, percent-encoding for the rest of the unsafe bytes.
+fn percent_encode_s3(part: &str) -> String {
+    let mut out = String::new();
+    for byte in part.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }

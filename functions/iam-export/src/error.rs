@@ -34,6 +34,11 @@ pub enum IamExportError {
     #[error("writing s3://{bucket}/{key} failed: {message}")]
     Upload { bucket: String, key: String, message: String, transient: bool },
 
+    #[error(
+        "{cause}; and the files this run may have written could not be removed ({cleanup}): delete {keys} by hand, they are not a complete export (the function's role needs s3:DeleteObject on the report prefix)"
+    )]
+    PartialExport { cause: Box<IamExportError>, keys: String, cleanup: String },
+
     #[error("rendering the CSV failed: {0}")]
     Csv(#[from] csv::Error),
 }
@@ -44,6 +49,7 @@ impl IamExportError {
         match self {
             Self::Iam { transient, .. } | Self::Upload { transient, .. } => *transient,
             Self::CredentialReportTimeout { .. } => true,
+            Self::PartialExport { cause, .. } => cause.is_transient(),
             _ => false,
         }
     }

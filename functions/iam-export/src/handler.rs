@@ -78,11 +78,23 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSumm
     // Both files are rendered before either is written: a rendering error writes nothing.
     let users_csv = core::render_users_csv(&user_rows)?;
     let roles_csv = options.include_roles.then(|| core::render_roles_csv(&role_rows)).transpose()?;
-    aws::put_csv(&deps.s3, bucket, &users_key, users_csv, kms_key_id).await?;
-    let mut keys = vec![users_key];
-    if let Some(roles_csv) = roles_csv {
-        aws::put_csv(&deps.s3, bucket, &roles_key, roles_csv, kms_key_id).await?;
-        keys.push(roles_key);
+    let mut keys = vec![users_key.clone()];
+    let mut written = aws::put_csv(&deps.s3, bucket, &users_key, users_csv, kms_key_id).await;
+    if let (Ok(()), Some(roles_csv)) = (&written, roles_csv) {
+        written = aws::put_csv(&deps.s3, bucket, &roles_key, roles_csv, kms_key_id).await;
+        keys.push(roles_key.clone());
+    }
+    if let Err(err) = written {
+        if matches!(err, IamExportError::BucketNotFound { .. }) {
+            return Err(err);
+        }
+        // A write that failed may still have landed (S3 stored it, then the answer was
+        // lost), and a users file without its roles file is half an export: a failed run
+        // removes what it may have written, so it leaves nothing to take for an export.
+        return Err(match aws::delete_keys(&deps.s3, bucket, &[&users_key, &roles_key]).await {
+            Ok(()) => err,
+            Err(cleanup) => IamExportError::PartialExport { cause: Box::new(err), keys: keys.join(", "), cleanup },
+        });
     }
 
     let summary = ExportSummary {

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -184,35 +183,21 @@ pub async fn put(
         .map_err(|err| classify(&err, format!("PutObject s3://{bucket}/{key}")))
 }
 
-/// Deletes keys in one request. Missing keys are fine; any key S3 could not delete is a
-/// failure (a quiet `DeleteObjects` answers 200 and lists them).
-pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), S3Failure> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let objects: Result<Vec<ObjectIdentifier>, _> =
-        keys.iter().map(|k| ObjectIdentifier::builder().key(k).build()).collect();
-    let delete = objects
-        .and_then(|objects| Delete::builder().set_objects(Some(objects)).quiet(true).build())
-        .map_err(|err| S3Failure::Transient(err.to_string()))?;
-    let output = s3
-        .delete_objects()
-        .bucket(bucket)
-        .delete(delete)
-        .send()
-        .await
-        .map_err(|err| classify(&err, format!("DeleteObjects in s3://{bucket}")))?;
-    let errors: Vec<String> = output
-        .errors()
-        .iter()
-        .map(|e| format!("{}: {} {}", e.key().unwrap_or("?"), e.code().unwrap_or("?"), e.message().unwrap_or("")))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(S3Failure::Transient(format!("DeleteObjects in s3://{bucket} could not delete {}", errors.join("; "))))
+/// Deletes `key` only while its ETag is still `etag` (S3's conditional delete, which
+/// needs `s3:GetObject` besides `s3:DeleteObject`): an object rewritten since it was
+/// read stays. True when it was deleted; false when it had changed or was already gone.
+pub async fn delete_if_unchanged(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> Result<bool, S3Failure> {
+    match s3.delete_object().bucket(bucket).key(key).if_match(format!("\"{etag}\"")).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if status(&err) == Some(404) => Ok(false),
+        Err(err) => match classify(&err, format!("DeleteObject of s3://{bucket}/{key}")) {
+            S3Failure::Replaced => Ok(false),
+            other => Err(other),
+        },
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -369,15 +369,33 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
         "time": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     });
     let body = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    match aws::put(&deps.s3, dest_bucket, &record_key, body, "application/json", None, HashMap::new()).await {
-        Ok(()) => result(object, Outcome::Rejected, reason, vec![record_key]),
-        Err(failure) => result(
+    if let Err(failure) =
+        aws::put(&deps.s3, dest_bucket, &record_key, body, "application/json", None, HashMap::new()).await
+    {
+        return result(
             object,
             Outcome::Retry,
             format!("{reason}; and recording the rejection failed: {failure:?}"),
             Vec::new(),
-        ),
+        );
     }
+    let mut keys = vec![record_key];
+    // A photo replaced by a file that is rejected: its earlier version's thumbnails would
+    // otherwise go on showing a picture the key no longer holds.
+    if deps.config.delete_with_source && !etag.is_empty() {
+        match remove_outdated_thumbnails(deps, object, dest_bucket, Some(etag)).await {
+            Ok(Removal::Removed(removed)) => keys.extend(removed),
+            Ok(Removal::Superseded) => {}
+            Err(failure) => {
+                let detail = format!(
+                    "{reason}; and removing the earlier version's thumbnails failed: {}",
+                    failure_reason(failure)
+                );
+                return result(object, Outcome::Retry, detail, Vec::new());
+            }
+        }
+    }
+    result(object, Outcome::Rejected, reason, keys)
 }
 
 /// Removes a deleted source's thumbnails, and nothing else: only if the source is really
@@ -385,22 +403,40 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
 /// and only thumbnails whose `source-key` is the deleted key (today's names and the
 /// names earlier versions wrote).
 async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> ObjectResult {
-    let config = &deps.config;
-    if !config.delete_with_source {
+    if !deps.config.delete_with_source {
         return result(object, Outcome::Skipped, "a deletion, and DELETE_WITH_SOURCE is off", Vec::new());
     }
-    match aws::head(&deps.s3, &object.bucket, &object.key, None).await {
-        Ok(_) => {
-            return result(
-                object,
-                Outcome::Skipped,
-                "the source exists again (uploaded after this delete): its thumbnails are kept",
-                Vec::new(),
-            );
-        }
-        Err(S3Failure::Gone) => {}
-        Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+    match remove_outdated_thumbnails(deps, object, dest_bucket, None).await {
+        Ok(Removal::Superseded) => result(
+            object,
+            Outcome::Skipped,
+            "the source exists again (uploaded after this delete): its thumbnails are kept",
+            Vec::new(),
+        ),
+        Ok(Removal::Removed(keys)) => result(object, Outcome::Deleted, "", keys),
+        Err(failure) => result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
     }
+}
+
+enum Removal {
+    /// The source is no longer in the state the removal was for: a newer event's business.
+    Superseded,
+    Removed(Vec<String>),
+}
+
+/// Removes `object`'s thumbnails made from any version but `current` (`None`: the source
+/// was deleted), if the source is still in that state: the thumbnails are read first,
+/// then the source, and each thumbnail is deleted only while it is the one read
+/// (conditional delete). So a newer upload's thumbnail, written at any point of this, is
+/// never removed: either the source check sees the newer upload, or the delete's
+/// condition fails on the rewritten thumbnail.
+async fn remove_outdated_thumbnails(
+    deps: &Deps,
+    object: &ObjectEvent,
+    dest_bucket: &str,
+    current: Option<&str>,
+) -> Result<Removal, S3Failure> {
+    let config = &deps.config;
     let extensions: &[&str] = match config.format {
         OutputFormat::Jpeg { .. } => &["jpg"],
         OutputFormat::Png => &["png"],
@@ -420,18 +456,30 @@ async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str)
             }
         }
     }
-    let mut doomed = Vec::new();
+    let mut outdated = Vec::new();
     for candidate in candidates {
-        match aws::head_output(&deps.s3, dest_bucket, &candidate).await {
-            Ok(Some(info)) if info.source_key.as_deref() == Some(object.key.as_str()) => doomed.push(candidate),
-            Ok(_) => {}
-            Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+        if let Some(info) = aws::head_output(&deps.s3, dest_bucket, &candidate).await?
+            && info.source_key.as_deref() == Some(object.key.as_str())
+            && (current.is_none() || info.source_etag.as_deref() != current)
+        {
+            outdated.push((candidate, info.etag));
         }
     }
-    match aws::delete(&deps.s3, dest_bucket, &doomed).await {
-        Ok(()) => result(object, Outcome::Deleted, "", doomed),
-        Err(failure) => result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+    let live = match aws::head(&deps.s3, &object.bucket, &object.key, None).await {
+        Ok(info) => Some(info.etag),
+        Err(S3Failure::Gone) => None,
+        Err(failure) => return Err(failure),
+    };
+    if live.as_deref() != current {
+        return Ok(Removal::Superseded);
     }
+    let mut removed = Vec::new();
+    for (key, etag) in outdated {
+        if aws::delete_if_unchanged(&deps.s3, dest_bucket, &key, &etag).await? {
+            removed.push(key);
+        }
+    }
+    Ok(Removal::Removed(removed))
 }
 
 fn failure_reason(failure: S3Failure) -> String {
