@@ -19,6 +19,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use crate::support::cost_seed::{SeedDay, ce_page, emails_sent, month_of_costs, queue_cost_results};
+use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use crate::support::http_listener::{Answer, HttpListener};
 use crate::support::{Moto, TestAccount, default_encryption, event};
 
@@ -26,86 +28,6 @@ const SENDER: &str = "costs@example.com";
 
 fn date(text: &str) -> Date {
     text.parse().expect("date")
-}
-
-/// A day of results: its date, whether it is estimated, and (service, amount) pairs.
-pub(crate) type SeedDay = (Date, bool, Vec<(&'static str, String)>);
-
-/// One `GetCostAndUsage` answer: for each day, whether it is estimated and (service, amount) pairs.
-pub(crate) fn ce_page(days: &[SeedDay], next_page_token: Option<&str>) -> Value {
-    let results: Vec<Value> = days
-        .iter()
-        .map(|(day, estimated, groups)| {
-            let groups: Vec<Value> = groups
-                .iter()
-                .map(|(service, amount)| {
-                    json!({"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}})
-                })
-                .collect();
-            let end = day.tomorrow().expect("tomorrow");
-            json!({"TimePeriod": {"Start": day.to_string(), "End": end.to_string()}, "Total": {}, "Groups": groups, "Estimated": estimated})
-        })
-        .collect();
-    let mut page = json!({"ResultsByTime": results, "DimensionValueAttributes": [], "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]});
-    if let Some(token) = next_page_token {
-        page["NextPageToken"] = json!(token);
-    }
-    page
-}
-
-/// Every day from `first` to `last`: EC2 varies by day, S3 is flat, Lambda is missing on
-/// Sundays, and `last` has a spike; the last two days are estimated.
-pub(crate) fn month_of_costs(first: Date, last: Date) -> Vec<SeedDay> {
-    let mut days = Vec::new();
-    let mut day = first;
-    while day <= last {
-        let ec2 = if day == last { "300.00".to_owned() } else { format!("{}.25", 100 + i32::from(day.day())) };
-        let mut groups = vec![
-            ("Amazon Elastic Compute Cloud - Compute", ec2),
-            ("Amazon Simple Storage Service", "20.00".to_owned()),
-        ];
-        if day.weekday() != jiff::civil::Weekday::Sunday {
-            groups.push(("AWS Lambda", "5.00".to_owned()));
-        }
-        let estimated = day >= last.yesterday().expect("day before");
-        days.push((day, estimated, groups));
-        day = day.tomorrow().expect("tomorrow");
-    }
-    days
-}
-
-pub(crate) async fn queue_cost_results(account: &TestAccount, results: Vec<Value>) -> Result<()> {
-    let response = reqwest::Client::new()
-        .post(format!("{}/moto-api/static/ce/cost-and-usage-results", Moto::shared().url()))
-        .header("content-type", "application/json")
-        .body(json!({"account_id": account.id, "results": results}).to_string())
-        .send()
-        .await?;
-    anyhow::ensure!(response.status().as_u16() == 201, "queueing results: {}", response.status());
-    Ok(())
-}
-
-/// Recipients emailed from this account, by SES v1's `GetSendQuota` (the emulator counts SES v2 sends there).
-pub(crate) async fn emails_sent(account: &TestAccount) -> Result<u64> {
-    let response = reqwest::Client::new()
-        .post(format!("{}/", Moto::shared().url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-moto-account-id", &account.id)
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body("Action=GetSendQuota&Version=2010-12-01")
-        .send()
-        .await?
-        .text()
-        .await?;
-    let sent = response
-        .split("<SentLast24Hours>")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .with_context(|| format!("SentLast24Hours in {response}"))?;
-    Ok(sent.parse::<f64>()? as u64)
 }
 
 struct Setup {
@@ -322,4 +244,66 @@ fn cost_report_events_parse() {
         cost_report::core::parse_event(&event("cost-report-backfill.json")),
         Ok(Request { date: Some(date("2026-11-20")), resend: false })
     );
+}
+
+#[tokio::test]
+async fn a_delivery_record_whose_first_write_landed_unanswered_is_no_second_delivery() -> Result<()> {
+    // Given a report whose email delivery record reaches S3, but whose answer is lost (a
+    // reset): the SDK writes it again, and S3 refuses that write, as the record exists.
+    let setup = setup(SENDER, Vec::new()).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await?;
+    let record = cost_report::core::delivery_key("cost-report", date("2026-11-21"), Channel::Email);
+    let record_put = format!("PutObject /{}/{record}", setup.bucket);
+    let plan = FaultPlan::first("s3", &record_put, FaultKind::ResetAfterForward, Some(1));
+    let proxy = FaultProxy::start(Moto::shared().url(), plan).await;
+    let env = shared::config::Env::from_pairs([
+        ("REPORT_BUCKET", setup.bucket.as_str()),
+        ("SES_FROM", SENDER),
+        ("SES_TO", "finops@example.com"),
+        ("SLACK_WEBHOOK_URL", setup.slack.url.as_str()),
+    ]);
+    let deps = Deps::load(Config::from_env(&env)?, &setup.account.as_deployed(&proxy.url).await).await?;
+
+    let summary = run_at(&deps, "2026-11-22T07:00:00Z").await?;
+
+    // Then it was sent once, and the report does not claim it went twice.
+    let record_writes = proxy
+        .exchanges()
+        .iter()
+        .filter(|e| e.operation.starts_with("PutObject") && e.operation.contains("delivered-email"))
+        .count();
+    assert_eq!(record_writes, 2, "the write whose answer was lost, and the SDK's retry");
+    assert_eq!(summary.channels[&Channel::Email].status, Delivery::Sent);
+    assert_eq!(emails_sent(&setup.account).await?, 1);
+    assert!(summary.warnings.iter().all(|w| !w.contains("sent twice")), "{:?}", summary.warnings);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delivery_record_s3_cannot_read_holds_the_channel_back_instead_of_sending_twice() -> Result<()> {
+    // Given a day whose report went out on every channel,
+    let setup = setup(SENDER, Vec::new()).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await?;
+    run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+    assert_eq!(setup.slack.bodies().len(), 1);
+    // and an S3 that now cuts short every answer to a read of the Slack delivery record,
+    let record = cost_report::core::delivery_key("cost-report", date("2026-11-21"), Channel::Slack);
+    let record_read = format!("GetObject /{}/{record}", setup.bucket);
+    let proxy =
+        FaultProxy::start(Moto::shared().url(), FaultPlan::always("s3", &record_read, FaultKind::TruncatedBody)).await;
+    let deps = Deps::load(setup.deps.config.clone(), &setup.account.as_deployed(&proxy.url).await).await?;
+
+    // when the day runs again (Lambda's retry, or a manual invoke),
+    let summary = run_at(&deps, "2026-11-22T07:10:00Z").await?;
+
+    // then Slack is held back, failed, rather than posted a second time; the rest was sent before.
+    assert_eq!(setup.slack.bodies().len(), 1, "no second post");
+    let slack = &summary.channels[&Channel::Slack];
+    assert_eq!(slack.status, Delivery::Failed, "{slack:?}");
+    assert!(slack.detail.contains("not sent, since an earlier run may have sent it"), "{}", slack.detail);
+    assert!(proxy.requests_for(&record_read) >= 3, "each cut-short read is tried again");
+    assert_eq!(summary.channels[&Channel::Email].status, Delivery::AlreadySent);
+    Ok(())
 }

@@ -16,7 +16,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use crate::cost_report::{ce_page, emails_sent, month_of_costs, queue_cost_results};
+use crate::support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
 use crate::support::http_listener::HttpListener;
 use crate::support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::{Fault, SlowProxy};

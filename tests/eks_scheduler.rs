@@ -5,10 +5,9 @@
 //! what the scheduler needs; busy nodegroups and slow updates are unit-tested in
 //! `functions/eks-scheduler/src/aws/tests.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use aws_sdk_eks::types::{FargateProfileSelector, NodegroupScalingConfig, VpcConfigRequest};
 use eks_scheduler::core::{
     LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, Report, Request, RequestedAction, Sizes, Status, parse_event, tag_problem,
 };
@@ -17,12 +16,8 @@ use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
+use crate::support::eks_seed::{Seed, seed};
 use crate::support::{TestAccount, event};
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
-
-/// A cluster to seed: name, tags, nodegroups with their sizes.
-pub(crate) type Seed<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
 
 /// Five opted-in clusters with dependencies (web needs api needs data; qa needs data),
 /// one Fargate-only, one not opted in.
@@ -51,46 +46,6 @@ fn sizes(text: &str) -> Sizes {
 /// A minute from now: the runs here take seconds.
 fn deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(60)
-}
-
-pub(crate) async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()> {
-    for (name, tags, nodegroups) in clusters {
-        let tags: HashMap<String, String> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        eks.create_cluster()
-            .name(*name)
-            .role_arn(ROLE)
-            .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-0a1b2c3d").build())
-            .set_tags(Some(tags))
-            .send()
-            .await?;
-        for (nodegroup, size) in *nodegroups {
-            let size = sizes(size);
-            eks.create_nodegroup()
-                .cluster_name(*name)
-                .nodegroup_name(*nodegroup)
-                .node_role(ROLE)
-                .subnets("subnet-0a1b2c3d")
-                .scaling_config(
-                    NodegroupScalingConfig::builder()
-                        .min_size(size.min)
-                        .desired_size(size.desired)
-                        .max_size(size.max)
-                        .build(),
-                )
-                .send()
-                .await?;
-        }
-        if nodegroups.is_empty() {
-            eks.create_fargate_profile()
-                .cluster_name(*name)
-                .fargate_profile_name("default")
-                .pod_execution_role_arn(ROLE)
-                .selectors(FargateProfileSelector::builder().namespace("default").build())
-                .send()
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Every cluster's tags and nodegroup sizes, as the emulator holds them now.

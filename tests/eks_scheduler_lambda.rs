@@ -6,13 +6,11 @@
 
 use std::time::Duration;
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result};
 use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
-use crate::eks_scheduler::seed;
+use crate::support::eks_seed::{seed, state_of};
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::{Fault, SlowProxy};
 use crate::support::{Moto, TestAccount, event};
@@ -65,26 +63,6 @@ async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> 
         assert!(tags.get("eks-scheduler/last-action").is_some_and(|v| v.starts_with("stop@")), "{tags:?}");
     }
     Ok(())
-}
-
-/// Each nodegroup's `min/desired/max`, and the cluster's tags, as EKS has them now.
-async fn state_of(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-) -> Result<(HashMap<String, String>, HashMap<String, String>)> {
-    let mut sizes = HashMap::new();
-    for nodegroup in eks.list_nodegroups().cluster_name(cluster).send().await?.nodegroups() {
-        let described = eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(nodegroup).send().await?;
-        let s = described.nodegroup().and_then(|n| n.scaling_config()).context("scaling")?;
-        let size = |v: Option<i32>| v.unwrap_or(-1);
-        sizes.insert(
-            nodegroup.clone(),
-            format!("{}/{}/{}", size(s.min_size()), size(s.desired_size()), size(s.max_size())),
-        );
-    }
-    let arn = eks.describe_cluster().name(cluster).send().await?.cluster().and_then(|c| c.arn().map(str::to_owned));
-    let tags = eks.list_tags_for_resource().resource_arn(arn.context("arn")?).send().await?;
-    Ok((sizes, tags.tags().cloned().unwrap_or_default()))
 }
 
 fn scheduler(env: &[(&str, &str)]) -> impl std::future::Future<Output = LocalLambda> {

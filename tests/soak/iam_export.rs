@@ -8,10 +8,10 @@ use iam_export::{Config, Deps, handle};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::json;
 
-use crate::Row;
 use crate::support::TestAccount;
-use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy, Rule};
+use crate::support::fault_proxy::{FaultPlan, FaultProxy};
 use crate::support::iam_seed::seed_account;
+use crate::{Row, plan};
 
 fn config(bucket: &str, prefix: &str) -> Config {
     Config { report_bucket: bucket.to_owned(), report_prefix: prefix.to_owned(), kms_key_id: None, include_roles: true }
@@ -48,25 +48,10 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, users: usize, runs: usize) -
     handle(&direct, LambdaEvent::new(json!({}), Context::default())).await.context("the fault-free run")?;
     let expected = files(&s3, &bucket, "fault-free").await?;
 
-    // Half the runs under the uniform rate; the other half also with most S3 writes failing,
+    // Half the runs under the uniform rate; the other half also with S3 writes failing more often,
     // so that runs whose writes fail past the SDK's retries are many, not one in a million.
     let proxy = FaultProxy::start(moto, FaultPlan::uniform(seed, rate)).await;
-    let mut failing_writes = FaultPlan::uniform(seed, rate);
-    failing_writes.rules.insert(
-        0,
-        Rule {
-            service: "s3".into(),
-            operation: "PutObject".into(),
-            rate: 0.6,
-            kinds: vec![
-                FaultKind::Throttle,
-                FaultKind::InternalError,
-                FaultKind::ResetBeforeForward,
-                FaultKind::ResetAfterForward,
-            ],
-        },
-    );
-    let hostile = FaultProxy::start(moto, failing_writes).await;
+    let hostile = FaultProxy::start(moto, plan(seed, rate, &[("s3", "PutObject")])).await;
     let (through_faults, through_failing_writes) =
         (account.as_deployed(&proxy.url).await, account.as_deployed(&hostile.url).await);
     let mut violations = Vec::new();
@@ -98,21 +83,8 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, users: usize, runs: usize) -
             }
         }
     }
-    let (mut requests, mut faults) = proxy.counts();
-    let (more_requests, more_faults) = hostile.counts();
-    requests += more_requests;
-    for (kind, count) in more_faults {
-        *faults.entry(kind).or_insert(0) += count;
-    }
-    Ok(Row {
-        function: "iam-export",
-        invocations: runs,
-        requests,
-        faults,
-        retries: 0,
-        violations,
-        notes: vec![format!(
-            "{users} users; half the runs with 60% of S3 writes failing too; {failed} of {runs} runs failed after the SDK's retries"
-        )],
-    })
+    let notes = vec![format!(
+        "{users} users; half the runs with S3 writes failing 4.5 times as often; {failed} of {runs} runs failed after the SDK's retries"
+    )];
+    Ok(Row::new("iam-export", &[&proxy, &hostile], runs, 0, violations, notes))
 }

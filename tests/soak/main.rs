@@ -16,6 +16,8 @@
 #[allow(dead_code)]
 mod support;
 
+mod cost_report;
+mod eks_scheduler;
 mod iam_export;
 mod sqs;
 mod thumbnailer;
@@ -25,7 +27,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use support::Moto;
-use support::fault_proxy::FaultKind;
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy, Rule};
 
 /// A seeded random sequence (splitmix64): the same seed, the same workload.
 #[derive(Debug, Clone)]
@@ -50,6 +52,28 @@ impl Rng {
     }
 }
 
+/// The soak's faults: `rate` of every request, and a hotter rate (4.5 times, at most
+/// 90%) on the calls named in `hot` (service, operation text), so that some calls fail
+/// past the SDK's own retries and the functions' retries of whole runs are exercised too.
+/// The hot faults are failures, not throttles or latency: a throttle makes the SDK's
+/// adaptive retry slow the whole client down, which at that rate stretches a run to minutes.
+pub fn plan(seed: u64, rate: f64, hot: &[(&str, &str)]) -> FaultPlan {
+    let mut plan = FaultPlan::uniform(seed, rate);
+    let kinds: Vec<FaultKind> =
+        FaultKind::ALL.into_iter().filter(|k| !matches!(k, FaultKind::Latency | FaultKind::Throttle)).collect();
+    for (service, operation) in hot.iter().rev() {
+        let rule = Rule {
+            service: (*service).to_owned(),
+            operation: (*operation).to_owned(),
+            rate: (rate * 4.5).min(0.9),
+            kinds: kinds.clone(),
+            limit: None,
+        };
+        plan.rules.insert(0, rule);
+    }
+    plan
+}
+
 /// One function's soak under one seed.
 #[derive(Debug)]
 pub struct Row {
@@ -62,6 +86,28 @@ pub struct Row {
     pub retries: usize,
     pub violations: Vec<String>,
     pub notes: Vec<String>,
+}
+
+impl Row {
+    /// A row whose requests and faults are those `proxies` saw.
+    pub fn new(
+        function: &'static str,
+        proxies: &[&FaultProxy],
+        invocations: usize,
+        retries: usize,
+        violations: Vec<String>,
+        notes: Vec<String>,
+    ) -> Self {
+        let (mut requests, mut faults) = (0, BTreeMap::new());
+        for proxy in proxies {
+            let (seen, faulted) = proxy.counts();
+            requests += seen;
+            for (kind, count) in faulted {
+                *faults.entry(kind).or_insert(0) += count;
+            }
+        }
+        Self { function, invocations, requests, faults, retries, violations, notes }
+    }
 }
 
 struct Options {
@@ -107,6 +153,14 @@ async fn main() -> Result<()> {
         if wanted("thumbnailer") {
             let operations = if options.full { 1000 } else { 200 };
             rows.push((seed, timed(thumbnailer::soak(&moto, seed, options.rate, operations)).await?));
+        }
+        if wanted("eks-scheduler") {
+            let cycles = if options.full { 50 } else { 5 };
+            rows.push((seed, timed(eks_scheduler::soak(&moto, seed, options.rate, 10, cycles)).await?));
+        }
+        if wanted("cost-report") {
+            let (days, runs) = if options.full { (10, 5) } else { (3, 3) };
+            rows.push((seed, timed(cost_report::soak(&moto, seed, options.rate, days, runs)).await?));
         }
         if wanted("iam-export") {
             let (users, runs) = if options.full { (1500, 50) } else { (300, 10) };

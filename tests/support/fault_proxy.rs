@@ -10,8 +10,10 @@
 //! (the caller never learns that it was), or the response body cut short.
 //!
 //! Deterministic: a request's fault depends only on the seed, the request itself
-//! (method, path, operation, body) and how many identical requests came before it, not on
-//! how concurrent requests interleave. The same seed replays the same faults.
+//! (method, path, operation, and the body where it holds the call's arguments) and how
+//! many identical requests came before it, not on how concurrent requests interleave. The
+//! same seed replays the same faults, except to requests that name the time themselves
+//! (a file named after the minute it was written).
 //!
 //! Every request is recorded with its service, operation and fault, so a test can count
 //! faults by kind ([`FaultProxy::counts`]).
@@ -76,11 +78,13 @@ pub struct Rule {
     pub rate: f64,
     /// The faults to choose from, evenly.
     pub kinds: Vec<FaultKind>,
+    /// At most this many faults from this rule (then its requests pass).
+    pub limit: Option<usize>,
 }
 
 impl Rule {
     pub fn any(rate: f64) -> Self {
-        Self { service: String::new(), operation: String::new(), rate, kinds: FaultKind::ALL.to_vec() }
+        Self { service: String::new(), operation: String::new(), rate, kinds: FaultKind::ALL.to_vec(), limit: None }
     }
 
     fn matches(&self, service: &str, operation: &str) -> bool {
@@ -105,14 +109,30 @@ impl FaultPlan {
 
     /// `kind` for every `service` request whose operation contains `operation` (empty: any).
     pub fn always(service: &str, operation: &str, kind: FaultKind) -> Self {
-        let rule = Rule { service: service.to_owned(), operation: operation.to_owned(), rate: 1.0, kinds: vec![kind] };
+        Self::first(service, operation, kind, None)
+    }
+
+    /// `kind` for the first `limit` matching requests (all of them: `None`), then none.
+    pub fn first(service: &str, operation: &str, kind: FaultKind, limit: Option<usize>) -> Self {
+        let rule =
+            Rule { service: service.to_owned(), operation: operation.to_owned(), rate: 1.0, kinds: vec![kind], limit };
         Self { seed: 0, rules: vec![rule], max_latency: Duration::from_millis(50) }
     }
 
     /// The fault for the `occurrence`-th request with this identity, if any.
-    fn decide(&self, identity: u64, occurrence: u64, service: &str, operation: &str) -> Option<(FaultKind, u64)> {
-        let rule = self.rules.iter().find(|r| r.matches(service, operation))?;
-        if rule.kinds.is_empty() || rule.rate <= 0.0 {
+    fn decide(
+        &self,
+        schedule: &mut Schedule,
+        identity: u64,
+        service: &str,
+        operation: &str,
+    ) -> Option<(FaultKind, u64)> {
+        let occurrence = schedule.seen.entry(identity).or_insert(0);
+        *occurrence += 1;
+        let occurrence = *occurrence;
+        let (index, rule) = self.rules.iter().enumerate().find(|(_, r)| r.matches(service, operation))?;
+        let used = schedule.faults_by_rule.entry(index).or_insert(0);
+        if rule.kinds.is_empty() || rule.rate <= 0.0 || rule.limit.is_some_and(|limit| *used >= limit) {
             return None;
         }
         let roll = splitmix64(self.seed ^ splitmix64(identity ^ splitmix64(occurrence)));
@@ -120,6 +140,7 @@ impl FaultPlan {
         if chance >= rule.rate {
             return None;
         }
+        *used += 1;
         let pick = splitmix64(roll);
         let kind = rule.kinds[usize::try_from(pick % rule.kinds.len() as u64).unwrap_or(0)];
         Some((kind, pick))
@@ -131,7 +152,8 @@ impl FaultPlan {
 pub struct Exchange {
     /// The SigV4 signing name: `s3`, `iam`, `eks`, `ce`, `ses`, ...
     pub service: String,
-    /// The JSON target's operation, the query protocol's `Action`, or the REST method and path.
+    /// The JSON target's operation, the query protocol's `Action`, S3's operation and path
+    /// (`PutObject /bucket/key`), or the REST method and path.
     pub operation: String,
     pub fault: Option<FaultKind>,
 }
@@ -146,6 +168,8 @@ pub struct FaultProxy {
 struct Schedule {
     /// How many requests with each identity have been seen.
     seen: HashMap<u64, u64>,
+    /// How many faults each rule (by index) has given.
+    faults_by_rule: HashMap<usize, usize>,
 }
 
 impl FaultProxy {
@@ -327,9 +351,7 @@ async fn serve(client: TcpStream, shared: Shared) {
         let (service, operation, identity) = describe(&request);
         let decision = {
             let Ok(mut schedule) = shared.schedule.lock() else { return };
-            let occurrence = schedule.seen.entry(identity).or_insert(0);
-            *occurrence += 1;
-            shared.plan.decide(identity, *occurrence, &service, &operation)
+            shared.plan.decide(&mut schedule, identity, &service, &operation)
         };
         if let Ok(mut exchanges) = shared.exchanges.lock() {
             exchanges.push(Exchange {
@@ -421,7 +443,8 @@ fn reset(stream: TcpStream) {
 }
 
 /// The request's service (its SigV4 credential scope), operation, and identity (a hash
-/// of method, path, operation and body; never of headers that change per attempt).
+/// of method, path, operation and the arguments in the body; never of headers that change
+/// per attempt, nor of content such as an object's bytes).
 fn describe(request: &Message) -> (String, String, u64) {
     let head = request.head_text();
     let request_line = head.lines().next().unwrap_or_default().to_owned();
@@ -442,9 +465,13 @@ fn describe(request: &Message) -> (String, String, u64) {
         let query_names: Vec<&str> =
             query.split('&').filter_map(|p| p.split('=').next()).filter(|n| !n.is_empty() && *n != "x-id").collect();
         let id = query.split('&').find_map(|p| p.strip_prefix("x-id=")).unwrap_or("");
-        if id.is_empty() { format!("{method} {path} {}", query_names.join("&")) } else { id.to_owned() }
+        if id.is_empty() { format!("{method} {path} {}", query_names.join("&")) } else { format!("{id} {path}") }
     };
-    let identity = fnv1a(format!("{method} {target} {operation}").as_bytes()) ^ fnv1a(&request.body).rotate_left(17);
+    // The body names the call's arguments in the query and JSON protocols; in S3 and
+    // REST-JSON the path does, and the body is content (which may carry the time).
+    let arguments_in_body = header(&head, "x-amz-target").is_some() || form_action(&request.body).is_some();
+    let body_hash = if arguments_in_body { fnv1a(&request.body).rotate_left(17) } else { 0 };
+    let identity = fnv1a(format!("{method} {target} {operation}").as_bytes()) ^ body_hash;
     (service, operation, identity)
 }
 

@@ -1,6 +1,8 @@
 //! Test support shared by every function's tests: the emulator, and an AWS
 //! configuration pointed at it with an account of the test's own.
 
+pub mod cost_seed;
+pub mod eks_seed;
 pub mod fault_proxy;
 pub mod http_listener;
 pub mod iam_seed;

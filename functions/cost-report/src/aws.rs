@@ -127,17 +127,26 @@ pub async fn secret_string(secrets: &aws_sdk_secretsmanager::Client, arn: &str) 
     output.secret_string().map(str::to_owned).ok_or_else(|| failed("the secret has no string value".to_owned()))
 }
 
+/// Reads of an object whose body was cut short (the SDK retries the request, not the
+/// body that follows its answer).
+const BODY_READS: usize = 3;
+
 /// The object at `key`, or `None` when there is none.
 pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, CostReportError> {
-    match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(output) => output
-            .body
-            .collect()
-            .await
-            .map(|body| Some(body.into_bytes().to_vec()))
-            .map_err(|err| CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {err}"))),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(err) => Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {}", describe(&err)))),
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(output) => match output.body.collect().await {
+                Ok(body) => return Ok(Some(body.into_bytes().to_vec())),
+                Err(_) if attempt < BODY_READS => {}
+                Err(err) => return Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {err}"))),
+            },
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) => {
+                return Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {}", describe(&err))));
+            }
+        }
     }
 }
 

@@ -217,7 +217,8 @@ struct Delivering<'a> {
 impl Delivering<'_> {
     /// Sends on `channel` by running `send` (which says where it went), unless an earlier
     /// run already delivered it for this day; then records the delivery. A record that
-    /// cannot be read does not stop the send: a duplicate is better than a report lost.
+    /// S3 cannot read now fails the channel, unsent: the run fails, and its retry (or the
+    /// next run) finds out. One that is not a record is sent again, with a warning.
     async fn channel(
         &mut self,
         channel: Channel,
@@ -242,9 +243,11 @@ impl Delivering<'_> {
                         .push(format!("s3://{}/{key} is not a delivery record ({err}): sending again", target.bucket)),
                 },
                 Ok(None) => {}
-                Err(reason) => self
-                    .warnings
-                    .push(format!("{reason}: sending {channel} without knowing whether an earlier run did")),
+                Err(reason) => {
+                    return ChannelStatus::failed(format!(
+                        "{reason}: not sent, since an earlier run may have sent it; the run's retry will try again"
+                    ));
+                }
             }
         }
         let detail = match send.await {
@@ -265,7 +268,7 @@ impl Delivering<'_> {
                 &self.deps.s3,
                 &target.bucket,
                 &key,
-                body,
+                body.clone(),
                 "application/json",
                 target.kms_key_id.as_deref(),
                 if_exists,
@@ -273,10 +276,17 @@ impl Delivering<'_> {
             .await;
             match put {
                 Ok(Put::Written) => {}
-                Ok(Put::AlreadyThere) => self.warnings.push(format!(
-                    "{channel} was also delivered by an overlapping run for {}: it was sent twice",
-                    self.day
-                )),
+                Ok(Put::AlreadyThere) => {
+                    // S3 also refuses the SDK's retry of a write that landed before its answer
+                    // was lost: a record of this very delivery is not a second one.
+                    let stored = aws::read_object(&self.deps.s3, &target.bucket, &key).await;
+                    if !matches!(stored, Ok(Some(ref stored)) if *stored == body) {
+                        self.warnings.push(format!(
+                            "{channel} was also delivered by an overlapping run for {}: it was sent twice",
+                            self.day
+                        ));
+                    }
+                }
                 Err(failure) => self.warnings.push(format!(
                     "{channel} was delivered, but recording it in s3://{}/{key} failed ({}): a retry would send it again",
                     target.bucket, failure.message

@@ -1,0 +1,195 @@
+//! The EKS scheduler's soak: stop/start cycles of clusters with dependencies, run by the
+//! packaged binary with Lambda's asynchronous retries (up to three attempts of the same
+//! event), some runs overlapping a second one, every EKS call through the fault proxy.
+//!
+//! After every run, each nodegroup is either running at its original size or stopped
+//! (`0/0/max`) with its original size saved; after a start that reported success, every
+//! nodegroup runs at its original size; and a last, fault-free start restores everything.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::support::TestAccount;
+use crate::support::eks_seed::{Seed, seed, state_of};
+use crate::support::fault_proxy::FaultProxy;
+use crate::support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
+use crate::{Rng, Row, plan};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+const SAVED_TAG: &str = "eks-scheduler/saved/";
+
+async fn scheduler(endpoint: &str) -> LocalLambda {
+    let limits = Limits { memory_mb: 256, cpu_share: false };
+    LocalLambda::start(packaged_binary("eks-scheduler"), limits, &[("AWS_ENDPOINT_URL", endpoint)]).await
+}
+
+/// `(key, value)` pairs: a cluster's tags, or its nodegroups and their sizes.
+type Pairs = Vec<(String, String)>;
+/// The same, borrowed, as `seed` takes them.
+type PairViews<'a> = Vec<(&'a str, &'a str)>;
+
+/// Clusters with random nodegroups and dependencies on earlier clusters (no cycles).
+fn clusters(seed: u64, count: usize, rng: &mut Rng) -> Vec<(String, Pairs, Pairs)> {
+    let names: Vec<String> = (0..count).map(|i| format!("soak{seed}-{i}")).collect();
+    (0..count)
+        .map(|i| {
+            let mut tags = Vec::new();
+            if i > 0 && rng.below(10) < 6 {
+                let mut needs: Vec<String> =
+                    (0..1 + rng.below(2)).map(|_| names[rng.below(i as u64) as usize].clone()).collect();
+                needs.dedup();
+                tags.push(("dependency".to_owned(), needs.join(" ")));
+            }
+            let nodegroups = (0..1 + rng.below(3))
+                .map(|n| {
+                    let min = rng.below(3);
+                    let desired = min.max(1) + rng.below(3);
+                    let max = desired + rng.below(4);
+                    (format!("ng{n}"), format!("{min}/{desired}/{max}"))
+                })
+                .collect();
+            (names[i].clone(), tags, nodegroups)
+        })
+        .collect()
+}
+
+/// Each run's attempts, and whether its last attempt succeeded.
+fn succeeded(attempts: &[Invoked]) -> bool {
+    matches!(attempts.last().map(|a| &a.outcome), Some(Outcome::Response(_)))
+}
+
+/// Runs `event` once, or in both functions at once (an overlapping run).
+async fn run(first: &LocalLambda, second: &LocalLambda, event: &Value, overlap: bool) -> Vec<Vec<Invoked>> {
+    if overlap {
+        let (a, b) = tokio::join!(first.invoke_async(event, TIMEOUT), second.invoke_async(event, TIMEOUT));
+        vec![a, b]
+    } else {
+        vec![first.invoke_async(event, TIMEOUT).await]
+    }
+}
+
+pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles: usize) -> Result<Row> {
+    let account = TestAccount::default_account(moto).await;
+    let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
+    let mut rng = Rng::new(seed_number ^ 0xe45);
+    let owned = clusters(seed_number, count, &mut rng);
+    let views: Vec<(PairViews<'_>, PairViews<'_>)> = owned
+        .iter()
+        .map(|(_, tags, nodegroups)| {
+            (
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                nodegroups.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            )
+        })
+        .collect();
+    let seeds: Vec<Seed<'_>> = owned
+        .iter()
+        .zip(&views)
+        .map(|((name, _, _), (tags, nodegroups))| (name.as_str(), &tags[..], &nodegroups[..]))
+        .collect();
+    seed(&eks, &seeds).await?;
+    let original: BTreeMap<(String, String), String> = owned
+        .iter()
+        .flat_map(|(name, _, nodegroups)| {
+            nodegroups.iter().map(move |(ng, size)| ((name.clone(), ng.clone()), size.clone()))
+        })
+        .collect();
+    let names: Vec<&str> = owned.iter().map(|(name, _, _)| name.as_str()).collect();
+
+    // Scaling fails more often: enough to fail some runs past the SDK's retries.
+    let proxy = FaultProxy::start(moto, plan(seed_number, rate, &[("eks", "update-config")])).await;
+    let (first, second) = (scheduler(&proxy.url).await, scheduler(&proxy.url).await);
+    let mut violations = Vec::new();
+    let (mut invocations, mut retries, mut failed_runs) = (0, 0, 0);
+    for cycle in 0..cycles {
+        for action in ["stop", "start"] {
+            let overlap = (action == "stop" && cycle % 5 == 4) || (action == "start" && cycle % 5 == 2);
+            let started = std::time::Instant::now();
+            let runs = run(&first, &second, &json!({"action": action, "clusters": names}), overlap).await;
+            let outcomes: Vec<String> = runs
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|a| match &a.outcome {
+                            Outcome::Response(_) => "ok".to_owned(),
+                            Outcome::Error { error_type, message } => {
+                                format!("{error_type}: {}", message.chars().take(300).collect::<String>())
+                            }
+                            other => format!("{other:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                })
+                .collect();
+            eprintln!("eks-scheduler cycle {cycle} {action}: {:.1} s: {outcomes:?}", started.elapsed().as_secs_f64());
+            invocations += runs.iter().map(Vec::len).sum::<usize>();
+            retries += runs.iter().map(|r| r.len() - 1).sum::<usize>();
+            let all_succeeded = runs.iter().all(|r| succeeded(r));
+            if !all_succeeded {
+                failed_runs += 1;
+            }
+            let when = format!("cycle {cycle}, after the {action}{}", if overlap { " (overlapping runs)" } else { "" });
+            violations.extend(
+                check(&eks, &names, &original, (all_succeeded && action == "start").then_some("started"))
+                    .await?
+                    .into_iter()
+                    .map(|v| format!("{when}: {v}")),
+            );
+            if all_succeeded && action == "stop" {
+                violations.extend(
+                    check(&eks, &names, &original, Some("stopped")).await?.into_iter().map(|v| format!("{when}: {v}")),
+                );
+            }
+        }
+    }
+    // A last start without faults: nothing saved may have been lost on the way.
+    let direct = scheduler(moto).await;
+    let last = direct.invoke_async(&json!({"action": "start", "clusters": names}), TIMEOUT).await;
+    if !succeeded(&last) {
+        violations.push(format!("the fault-free start at the end failed: {:?}", last.last().map(|a| &a.outcome)));
+    }
+    violations
+        .extend(check(&eks, &names, &original, Some("started")).await?.into_iter().map(|v| format!("at the end: {v}")));
+
+    let notes = vec![format!(
+        "{count} clusters, {} nodegroups, {cycles} stop/start cycles; {failed_runs} runs failed all their attempts",
+        original.len()
+    )];
+    Ok(Row::new("eks-scheduler", &[&proxy], invocations, retries, violations, notes))
+}
+
+/// What must hold now: every nodegroup running at its original size, or stopped with that
+/// size saved; and, when `all_are` says so, every one `started` or `stopped`.
+async fn check(
+    eks: &aws_sdk_eks::Client,
+    names: &[&str],
+    original: &BTreeMap<(String, String), String>,
+    all_are: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut violations = Vec::new();
+    for cluster in names {
+        let (sizes, tags) = state_of(eks, cluster).await?;
+        for ((_, nodegroup), size) in original.iter().filter(|((c, _), _)| c == cluster) {
+            let now = sizes.get(nodegroup).cloned().unwrap_or_default();
+            let saved = tags.get(&format!("{SAVED_TAG}{nodegroup}"));
+            let max = size.rsplit('/').next().unwrap_or_default();
+            let running = now == *size;
+            let stopped = now == format!("0/0/{max}");
+            if stopped && saved != Some(size) {
+                violations.push(format!(
+                    "{cluster}/{nodegroup} is stopped, and its saved size is {saved:?}, not {size}: lost"
+                ));
+            } else if !running && !stopped {
+                violations.push(format!("{cluster}/{nodegroup} is at {now}, neither its size {size} nor stopped"));
+            } else if all_are == Some("started") && !running {
+                violations.push(format!("{cluster}/{nodegroup} is stopped, though the start reported success"));
+            } else if all_are == Some("stopped") && !stopped {
+                violations.push(format!("{cluster}/{nodegroup} runs at {now}, though the stop reported success"));
+            }
+        }
+    }
+    Ok(violations)
+}
