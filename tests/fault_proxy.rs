@@ -114,3 +114,19 @@ async fn the_same_seed_gives_the_same_faults_and_the_sdk_retries_through_them() 
     assert_eq!(names.len(), FaultKind::ALL.len(), "each kind has a name of its own in the soak's table");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_sdk_sends_a_request_again_after_a_reset_and_after_an_answer_cut_short() -> Result<()> {
+    // What the SDK covers by itself (with the functions' settings): a request reset, and an
+    // answer whose body was cut short, are sent again. (A streamed body, S3's GetObject,
+    // is read after the call returned: the SDK does not cover that; see the test above.)
+    let moto = Moto::shared().url();
+    let account = TestAccount::new().await;
+    for kind in [FaultKind::ResetBeforeForward, FaultKind::TruncatedBody] {
+        let proxy = FaultProxy::start(moto, FaultPlan::first("iam", "ListUsers", kind, Some(1))).await;
+        let iam = shared::aws_client!(aws_sdk_iam, &account.as_deployed(&proxy.url).await);
+        iam.list_users().send().await?;
+        assert_eq!(proxy.requests_for("ListUsers"), 2, "{kind:?}, then sent again");
+    }
+    Ok(())
+}
