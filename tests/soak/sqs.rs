@@ -24,25 +24,35 @@ pub struct Received {
     pub receive_count: u32,
 }
 
+/// One SQS call. A 5xx is tried again (up to 5 times), as Lambda's poller does: the
+/// emulator's threaded SQS answers 500 now and then under concurrent receives.
 async fn call(http: &reqwest::Client, endpoint: &str, action: &str, input: Value) -> Result<Value> {
-    let response = http
-        .post(endpoint)
-        .header("x-amz-target", format!("AmazonSQS.{action}"))
-        .header("content-type", "application/x-amz-json-1.0")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(serde_json::to_vec(&input)?)
-        .send()
-        .await
-        .with_context(|| format!("SQS {action}"))?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        bail!("SQS {action} answered {status}: {}", String::from_utf8_lossy(&body));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let response = http
+            .post(endpoint)
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
+            .header("content-type", "application/x-amz-json-1.0")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(serde_json::to_vec(&input)?)
+            .send()
+            .await
+            .with_context(|| format!("SQS {action}"))?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        if status.is_server_error() && attempt < 5 {
+            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            continue;
+        }
+        if !status.is_success() {
+            bail!("SQS {action} answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        return if body.is_empty() { Ok(Value::Null) } else { Ok(serde_json::from_slice(&body)?) };
     }
-    if body.is_empty() { Ok(Value::Null) } else { Ok(serde_json::from_slice(&body)?) }
 }
 
 impl Queue {
@@ -96,7 +106,10 @@ impl Queue {
             .collect())
     }
 
-    pub async fn delete(&self, messages: &[&Received]) -> Result<()> {
+    /// Deletes the messages; a receipt handle gone stale (the message became visible again
+    /// and was received anew) leaves it to be delivered again, as on AWS, and is counted.
+    pub async fn delete(&self, messages: &[&Received]) -> Result<usize> {
+        let mut stale = 0;
         for chunk in messages.chunks(10) {
             let entries: Vec<Value> = chunk
                 .iter()
@@ -110,11 +123,14 @@ impl Queue {
                 json!({"QueueUrl": self.url, "Entries": entries}),
             )
             .await?;
-            if answer["Failed"].as_array().is_some_and(|f| !f.is_empty()) {
-                bail!("SQS DeleteMessageBatch failed for some: {}", answer["Failed"]);
+            for failed in answer["Failed"].as_array().into_iter().flatten() {
+                if failed["Code"] != "ReceiptHandleIsInvalid" {
+                    bail!("SQS DeleteMessageBatch failed for some: {}", answer["Failed"]);
+                }
+                stale += 1;
             }
         }
-        Ok(())
+        Ok(stale)
     }
 
     /// Messages waiting plus messages received and not yet deleted.

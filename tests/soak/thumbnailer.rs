@@ -199,6 +199,9 @@ struct PollerStats {
     invocations: usize,
     redeliveries: usize,
     failed_invocations: usize,
+    /// Messages whose invocation outlasted the visibility timeout: received again before
+    /// their delete, and so delivered again.
+    stale_deletes: usize,
     /// The last reason the function gave for retrying each message.
     retry_reasons: HashMap<String, String>,
 }
@@ -254,7 +257,8 @@ async fn poll(
             };
             finished
         };
-        queue.delete(&done).await?;
+        let stale = queue.delete(&done).await?;
+        stats.lock().expect("stats").stale_deletes += stale;
     }
 }
 
@@ -306,7 +310,12 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, operations: usize) -> Result
 
     let violations = check(&s3, &bucket, &live, &last_sequencer, &dead, &expected).await?;
     let dead_letters: usize = dead.values().map(Vec::len).sum();
-    let mut notes = vec![format!("{operations} operations, {messages} messages, {} keys", live.len())];
+    let mut notes = vec![format!(
+        "{operations} operations, {messages} messages, {} keys; {} invocations failed whole; {} messages outlived their visibility timeout and came again",
+        live.len(),
+        stats.failed_invocations,
+        stats.stale_deletes
+    )];
     if dead_letters > 0 {
         let reasons: Vec<String> = dead.values().flatten().map(|(_, r)| r.clone()).take(3).collect();
         notes.push(format!("{dead_letters} in the dead-letter queue, e.g. {}", reasons.join("; ")));
