@@ -45,6 +45,7 @@ lambda-binaries: venv
 
 lint-template: venv
 	cfn-lint template.yaml
+	$(VENV)/bin/python scripts/check_template_alarms.py --self-test
 	sam validate --lint --template-file template.yaml
 
 demo: venv

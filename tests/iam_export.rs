@@ -19,6 +19,7 @@ fn config(bucket: &str) -> Config {
         report_prefix: "iam-export".to_owned(),
         kms_key_id: None,
         include_roles: false,
+        metrics: shared::metrics::MetricsConfig::local("iam-export"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`deadline`]: the time an invocation has left.
 //! - [`error`]: turning SDK errors into sentences and failures into Lambda diagnostics.
 //! - [`logging`]: tracing in Lambda's JSON log format.
+//! - [`metrics`]: one CloudWatch Embedded Metric Format document per invocation.
 //! - [`spreadsheet`]: CSV cells that a spreadsheet will not run as formulas.
 
 pub mod aws;
@@ -14,4 +15,5 @@ pub mod config;
 pub mod deadline;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod spreadsheet;

@@ -14,7 +14,13 @@ use crate::support::iam_seed::seed_account;
 use crate::{Row, plan};
 
 fn config(bucket: &str, prefix: &str) -> Config {
-    Config { report_bucket: bucket.to_owned(), report_prefix: prefix.to_owned(), kms_key_id: None, include_roles: true }
+    Config {
+        report_bucket: bucket.to_owned(),
+        report_prefix: prefix.to_owned(),
+        kms_key_id: None,
+        include_roles: true,
+        metrics: shared::metrics::MetricsConfig::local("iam-export"),
+    }
 }
 
 /// The files under `prefix`, by kind (`users`, `roles`), with their contents.

@@ -99,6 +99,8 @@ pub struct Config {
     pub group_by: GroupBy,
     pub alerts: Alerts,
     pub notify: Notify,
+    /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
+    pub metrics: shared::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -194,7 +196,8 @@ impl Config {
             Some("on_alert") => Notify::OnAlert,
             Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
-        Ok(Self { csv, email, slack, top_n, metric, group_by, alerts, notify })
+        let metrics = shared::metrics::MetricsConfig::from_env(env, "cost-report")?;
+        Ok(Self { csv, email, slack, top_n, metric, group_by, alerts, notify, metrics })
     }
 }
 

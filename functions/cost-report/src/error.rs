@@ -47,16 +47,22 @@ pub enum CostReportError {
     ForecastFailed(String),
 }
 
+impl CostReportError {
+    /// The stable error type Lambda reports, and the metrics' `ErrorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Config(_) | Self::SlackSecret { .. } => "InvalidConfiguration",
+            Self::InvalidEvent(_) => "InvalidEvent",
+            Self::CostExplorer { transient: true, .. } => "Retryable",
+            Self::ChannelsFailed(_) => "ChannelsFailed",
+            Self::ForecastFailed(_) => "ForecastFailed",
+            _ => "NonRetryable",
+        }
+    }
+}
+
 impl From<CostReportError> for Diagnostic {
     fn from(err: CostReportError) -> Self {
-        let error_type = match &err {
-            CostReportError::Config(_) | CostReportError::SlackSecret { .. } => "InvalidConfiguration",
-            CostReportError::InvalidEvent(_) => "InvalidEvent",
-            CostReportError::CostExplorer { transient: true, .. } => "Retryable",
-            CostReportError::ChannelsFailed(_) => "ChannelsFailed",
-            CostReportError::ForecastFailed(_) => "ForecastFailed",
-            _ => "NonRetryable",
-        };
-        shared::error::diagnostic(error_type, &err)
+        shared::error::diagnostic(err.error_type(), &err)
     }
 }

@@ -187,22 +187,64 @@ impl RunSummary {
     }
 }
 
-#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+/// One report, its log lines and its metrics on stdout, whatever the outcome.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<RunSummary, CostReportError> {
+    let requests_before = deps.cost_explorer_requests.get();
+    let request_id = event.context.request_id.clone();
+    let ran = report(deps, event).await;
+    let mut metrics = crate::metrics::of_run(&ran, deps.cost_explorer_requests.get() - requests_before);
+    metrics.property("RequestId", request_id).emit(&deps.config.metrics);
+    let summary = ran?;
+    log_summary(&summary);
+    match summary.failure() {
+        Some(failure) => Err(failure),
+        None => Ok(summary),
+    }
+}
+
+/// The run, from the event to a summary that may still hold failed channels.
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+async fn report(deps: &Deps, event: LambdaEvent<Value>) -> Result<RunSummary, CostReportError> {
     let request = core::parse_event(&event.payload).map_err(CostReportError::InvalidEvent)?;
     let deadline =
         Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
-    let summary = run(deps, request, Timestamp::now(), deadline, &event.context.request_id).await?;
-    let summary_json = serde_json::to_string(&summary).unwrap_or_default();
+    run(deps, request, Timestamp::now(), deadline, &event.context.request_id).await
+}
+
+/// One line per warning and per channel, then the run's line: fields, not a JSON string.
+fn log_summary(summary: &RunSummary) {
+    let day = summary.report_day.as_str();
     for warning in &summary.warnings {
-        warn!(report_day = %summary.report_day, "{warning}");
+        warn!(report_day = %day, warning = %warning, "cost report warning");
     }
-    if let Some(failure) = summary.failure() {
-        error!(summary = %summary_json, "cost report failed");
-        return Err(failure);
+    for (channel, status) in &summary.channels {
+        match status.status {
+            Delivery::Failed => {
+                error!(report_day = %day, channel = %channel, detail = %status.detail, "channel failed")
+            }
+            other => info!(report_day = %day, channel = %channel, status = ?other, detail = %status.detail, "channel"),
+        }
     }
-    info!(summary = %summary_json, "cost report delivered");
-    Ok(summary)
+    // The failed channels have their own error lines above; this is the run's record.
+    let failed = summary.failure().is_some();
+    info!(
+        report_day = %day,
+        failed,
+        metric = summary.metric,
+        group_by = %summary.group_by,
+        total = %summary.total,
+        unit = %summary.unit,
+        estimated = summary.estimated,
+        change_from_day_before = %summary.change_from_day_before,
+        month_to_date = %summary.month_to_date,
+        forecast_month_total = %summary.forecast_month_total.map(|f| f.to_string()).unwrap_or_default(),
+        alerts = summary.alerts.len(),
+        figures_from = ?summary.figures_from,
+        cost_explorer_requests = summary.cost_explorer_requests,
+        csv_key = summary.csv_key.as_deref().unwrap_or(""),
+        "{}",
+        if failed { "cost report failed" } else { "cost report delivered" }
+    );
 }
 
 /// What the channels of one run share.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod handler;
+pub mod metrics;
 pub mod slack;
 
 pub use config::Config;

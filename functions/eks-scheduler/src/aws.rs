@@ -12,7 +12,7 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
 
-use crate::core::{ClusterInfo, Sizes};
+use crate::core::{Announcement, ClusterInfo, EVENT_SOURCE, Sizes};
 use crate::error::EksSchedulerError;
 
 /// First wait before retrying a busy nodegroup or reading an update again; doubles up to the cap.
@@ -216,3 +216,91 @@ fn update_errors(update: &aws_sdk_eks::types::Update) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Publishes each announcement to the topic, with attributes subscribers can filter on
+/// (`event`, `cluster`, `action`, `status`, `dry_run`) without parsing the body.
+pub async fn publish_announcements(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    announcements: &[Announcement],
+) -> Result<(), EksSchedulerError> {
+    use aws_sdk_sns::types::MessageAttributeValue;
+    let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build();
+    for announcement in announcements {
+        let mut publish = sns
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(&announcement.subject)
+            .message(serde_json::to_string_pretty(&announcement.detail).unwrap_or_default());
+        let dry_run = announcement.detail["dry_run"].as_bool().unwrap_or(false).to_string();
+        let action = announcement.action.map(|a| a.as_str()).unwrap_or("none");
+        let status = announcement.detail["status"].as_str().unwrap_or("").to_owned();
+        for (name, value) in [
+            ("event", announcement.detail_type.as_str()),
+            ("cluster", announcement.cluster.as_str()),
+            ("action", action),
+            ("status", status.as_str()),
+            ("dry_run", dry_run.as_str()),
+        ] {
+            let value = attribute(value).map_err(|err| notify_failed(topic_arn, &announcement.cluster, err))?;
+            publish = publish.message_attributes(name, value);
+        }
+        publish.send().await.map_err(|err| EksSchedulerError::Notify {
+            target: format!("SNS topic {topic_arn}"),
+            cluster: announcement.cluster.clone(),
+            message: describe(&err),
+            fix: "the function's role needs sns:Publish on it (and kms:GenerateDataKey on its key if encrypted)",
+        })?;
+    }
+    Ok(())
+}
+
+/// Puts one EventBridge event per announcement on `bus` (a name or an ARN), ten per
+/// request; an entry EventBridge refuses fails the call as a whole would.
+pub async fn put_announcement_events(
+    events: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    announcements: &[Announcement],
+) -> Result<(), EksSchedulerError> {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    for chunk in announcements.chunks(10) {
+        let entries: Vec<PutEventsRequestEntry> = chunk
+            .iter()
+            .map(|announcement| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source(EVENT_SOURCE)
+                    .detail_type(&announcement.detail_type)
+                    .detail(announcement.detail.to_string())
+                    .build()
+            })
+            .collect();
+        let failed = |cluster: &str, message: String| EksSchedulerError::Notify {
+            target: format!("EventBridge bus {bus}"),
+            cluster: cluster.to_owned(),
+            message,
+            fix: "the function's role needs events:PutEvents on the bus",
+        };
+        let output = events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|err| failed(&chunk[0].cluster, describe(&err)))?;
+        for (announcement, entry) in chunk.iter().zip(output.entries()) {
+            if let Some(code) = entry.error_code() {
+                return Err(failed(&announcement.cluster, format!("{code}: {}", entry.error_message().unwrap_or(""))));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn notify_failed(topic_arn: &str, cluster: &str, err: impl std::fmt::Display) -> EksSchedulerError {
+    EksSchedulerError::Notify {
+        target: format!("SNS topic {topic_arn}"),
+        cluster: cluster.to_owned(),
+        message: err.to_string(),
+        fix: "this is a bug in the scheduler's message: report it",
+    }
+}

@@ -16,6 +16,12 @@ pub struct Config {
     pub default_timezone: String,
     /// Clusters handled at once within a wave.
     pub max_concurrency: usize,
+    /// The SNS topic told what each run did, per cluster (`NOTIFY_TOPIC_ARN`).
+    pub notify_topic_arn: Option<String>,
+    /// The EventBridge bus that receives an event per cluster acted on (`EVENT_BUS_NAME`).
+    pub event_bus: Option<String>,
+    /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
+    pub metrics: shared::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -55,6 +61,16 @@ impl Config {
                 expected: "a whole number from 1 to 50".to_owned(),
             });
         }
+        let notify_topic_arn = env.optional("NOTIFY_TOPIC_ARN");
+        if let Some(arn) = &notify_topic_arn
+            && !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns") && arn.split(':').count() == 6)
+        {
+            return Err(ConfigError::invalid(
+                "NOTIFY_TOPIC_ARN",
+                arn.clone(),
+                "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>), or nothing for no notifications",
+            ));
+        }
         Ok(Self {
             stop_tag: tag("STOP_TAG", "auto-stop")?,
             start_tag: tag("START_TAG", "auto-start")?,
@@ -62,6 +78,9 @@ impl Config {
             dependency_tag: tag("DEPENDENCY_TAG", "dependency")?,
             default_timezone,
             max_concurrency,
+            notify_topic_arn,
+            event_bus: env.optional("EVENT_BUS_NAME"),
+            metrics: shared::metrics::MetricsConfig::from_env(env, "eks-scheduler")?,
         })
     }
 }
@@ -84,6 +103,9 @@ mod tests {
                 dependency_tag: "dependency".into(),
                 default_timezone: "UTC".into(),
                 max_concurrency: 5,
+                notify_topic_arn: None,
+                event_bus: None,
+                metrics: shared::metrics::MetricsConfig::local("eks-scheduler"),
             }
         );
     }

@@ -24,17 +24,32 @@ pub enum EksSchedulerError {
     /// Everything else was done; these clusters failed. The full report is in the log.
     #[error("{0}")]
     ClustersFailed(String),
+
+    /// The run's work is done, but telling the topic or the bus about it failed.
+    #[error("announcing what the run did to cluster {cluster} on {target} failed: {message}; {fix}")]
+    Notify { target: String, cluster: String, message: String, fix: &'static str },
+
+    /// The clusters failed, and announcing it failed too: both are reported.
+    #[error("{clusters}; and {notify}")]
+    ClustersFailedUnannounced { clusters: String, notify: Box<EksSchedulerError> },
+}
+
+impl EksSchedulerError {
+    /// The stable error type Lambda reports, and the metrics' `ErrorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "InvalidConfiguration",
+            Self::InvalidEvent(_) => "InvalidEvent",
+            Self::Eks { transient: true, .. } => "Retryable",
+            Self::Eks { .. } | Self::Update(_) => "NonRetryable",
+            Self::ClustersFailed(_) | Self::ClustersFailedUnannounced { .. } => "ClustersFailed",
+            Self::Notify { .. } => "NotificationFailed",
+        }
+    }
 }
 
 impl From<EksSchedulerError> for Diagnostic {
     fn from(err: EksSchedulerError) -> Self {
-        let error_type = match &err {
-            EksSchedulerError::Config(_) => "InvalidConfiguration",
-            EksSchedulerError::InvalidEvent(_) => "InvalidEvent",
-            EksSchedulerError::Eks { transient: true, .. } => "Retryable",
-            EksSchedulerError::Eks { .. } | EksSchedulerError::Update(_) => "NonRetryable",
-            EksSchedulerError::ClustersFailed(_) => "ClustersFailed",
-        };
-        shared::error::diagnostic(error_type, &err)
+        shared::error::diagnostic(err.error_type(), &err)
     }
 }

@@ -30,36 +30,122 @@ const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
 pub struct Deps {
     pub config: Config,
     pub eks: aws_sdk_eks::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
     pub api_calls: ApiCallCounter,
 }
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
-        Self { config, eks: shared::aws_client!(aws_sdk_eks, aws), api_calls: aws.api_calls().clone() }
+        Self {
+            config,
+            eks: shared::aws_client!(aws_sdk_eks, aws),
+            sns: shared::aws_client!(aws_sdk_sns, aws),
+            events: shared::aws_client!(aws_sdk_eventbridge, aws),
+            api_calls: aws.api_calls().clone(),
+        }
     }
 }
 
-#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+/// One run: the scaling, then its announcements, its log lines and its metrics.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
+    let request_id = event.context.request_id.clone();
+    let report = match schedule(deps, event).await {
+        Ok(report) => report,
+        Err(err) => {
+            error!(error = %err, "EKS scheduler run failed");
+            emit_metrics(deps, None, Some(&err), &request_id);
+            return Err(err);
+        }
+    };
+    log_report(&report);
+    let announced = announce(deps, &report, &request_id).await;
+    // A plan is the answer to a dry run, problems included: they are in it, per cluster.
+    let failure = match (report.failure_summary().filter(|_| !report.dry_run), announced) {
+        (None, Ok(())) => None,
+        (None, Err(notify)) => Some(notify),
+        (Some(clusters), Ok(())) => Some(EksSchedulerError::ClustersFailed(clusters)),
+        (Some(clusters), Err(notify)) => {
+            Some(EksSchedulerError::ClustersFailedUnannounced { clusters, notify: Box::new(notify) })
+        }
+    };
+    emit_metrics(deps, Some(&report), failure.as_ref(), &request_id);
+    match failure {
+        None => Ok(report),
+        Some(err) => {
+            error!(error = %err, "EKS scheduler run failed");
+            Err(err)
+        }
+    }
+}
+
+fn emit_metrics(deps: &Deps, report: Option<&Report>, failure: Option<&EksSchedulerError>, request_id: &str) {
+    let mut metrics = crate::metrics::of_run(report, failure);
+    metrics.property("RequestId", request_id).emit(&deps.config.metrics);
+}
+
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+async fn schedule(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
     let request = core::parse_event(&event.payload).map_err(EksSchedulerError::InvalidEvent)?;
     let deadline =
         Instant::now() + shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED, DEFAULT_BUDGET);
-    let report = run(deps, &request, Timestamp::now(), deadline, &event.context.request_id).await?;
-    let report_json = serde_json::to_string(&report).unwrap_or_default();
-    if request.dry_run {
-        // A plan is the answer to a dry run, problems included: they are in it, per cluster.
-        match report.failure_summary() {
-            Some(summary) => warn!(report = %report_json, "dry run: the plan has problems: {summary}"),
-            None => info!(report = %report_json, "dry run: the plan"),
+    run(deps, &request, Timestamp::now(), deadline, &event.context.request_id).await
+}
+
+/// The announcements of a run that changed something or failed, to the topic and the bus
+/// that are configured. Both are tried; the first failure is returned.
+async fn announce(deps: &Deps, report: &Report, request_id: &str) -> Result<(), EksSchedulerError> {
+    let announcements = core::announcements(report, request_id);
+    if announcements.is_empty() {
+        return Ok(());
+    }
+    let published = match &deps.config.notify_topic_arn {
+        Some(topic) => aws::publish_announcements(&deps.sns, topic, &announcements).await,
+        None => Ok(()),
+    };
+    let put = match &deps.config.event_bus {
+        Some(bus) => aws::put_announcement_events(&deps.events, bus, &announcements).await,
+        None => Ok(()),
+    };
+    info!(
+        announcements = announcements.len(),
+        published = published.is_ok(),
+        events_put = put.is_ok(),
+        "run announced"
+    );
+    published.and(put)
+}
+
+/// One line per cluster and one for the run: fields, not a JSON string.
+fn log_report(report: &Report) {
+    for cluster in &report.clusters {
+        let nodegroups: Vec<String> = cluster
+            .nodegroups
+            .iter()
+            .map(|n| format!("{} {} -> {} ({:?})", n.name, n.before, n.after, n.status))
+            .collect();
+        let action = cluster.action.map(|a| a.as_str()).unwrap_or("none");
+        if cluster.status == core::Status::Failed {
+            warn!(cluster = %cluster.name, action, status = ?cluster.status, wave = ?cluster.wave, reason = %cluster.reason, held_back = cluster.held_back, nodegroups = ?nodegroups, "cluster");
+        } else {
+            info!(cluster = %cluster.name, action, status = ?cluster.status, wave = ?cluster.wave, reason = %cluster.reason, nodegroups = ?nodegroups, "cluster");
         }
-        return Ok(report);
     }
-    if let Some(summary) = report.failure_summary() {
-        error!(report = %report_json, "{summary}");
-        return Err(EksSchedulerError::ClustersFailed(summary));
-    }
-    info!(report = %report_json, totals = ?report.totals, "EKS scheduler run finished");
-    Ok(report)
+    let totals = &report.totals;
+    info!(
+        action = %report.action,
+        dry_run = report.dry_run,
+        clusters = totals.clusters,
+        clusters_failed = totals.clusters_failed,
+        nodegroups_changed = totals.nodegroups_changed,
+        nodegroups_unchanged = totals.nodegroups_unchanged,
+        nodegroups_skipped = totals.nodegroups_skipped,
+        nodegroups_failed = totals.nodegroups_failed,
+        api_calls = report.api_calls,
+        scaling_seconds = report.scaling_seconds,
+        "{}",
+        if report.dry_run { "dry run: the plan" } else { "EKS scheduler run finished" }
+    );
 }
 
 /// A cluster chosen for an action, with what is known of it.
@@ -187,14 +273,14 @@ pub async fn run(
     for (action, clusters) in &chosen {
         let order = core::plan_waves(clusters, &dependencies, &existing);
         for (name, reason) in &order.blocked {
-            reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()));
+            reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()).held_back());
         }
         // A start waits for what it needs; a dependency that could not be described may be down.
         let mut unknown_needs = BTreeSet::new();
         if *action == Action::Start {
             for name in order.waves.iter().flatten() {
                 if let Some(reason) = core::held_by_undescribed(name, &dependencies, &undescribed) {
-                    reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason));
+                    reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason).held_back());
                     unknown_needs.insert(name.clone());
                 }
             }
@@ -240,6 +326,7 @@ pub async fn run(
     }
 
     // Stop dependents before what they need; start what is needed before its dependents.
+    let scaling_started = Instant::now();
     let mut failed: BTreeSet<String> =
         reports.values().filter(|r| r.status == core::Status::Failed).map(|r| r.name.clone()).collect();
     for action in [Action::Stop, Action::Start] {
@@ -259,6 +346,7 @@ pub async fn run(
                         report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
                         report.status = core::Status::Failed;
                         report.reason = reason;
+                        report.held_back = true;
                         report.wave = Some(wave);
                         reports.insert(name.clone(), report);
                     }
@@ -279,8 +367,11 @@ pub async fn run(
             }
         }
     }
+    let scaling_seconds = scaling_started.elapsed().as_secs();
     release_leases(eks, &infos, &leased, &mut reports).await;
-    Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before))
+    let mut report = finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
+    report.scaling_seconds = scaling_seconds;
+    Ok(report)
 }
 
 /// How long to wait between writing a lease and reading it back: longer than any run
@@ -527,5 +618,6 @@ fn finish(
         totals: Report::totals_of(&clusters),
         clusters,
         api_calls,
+        scaling_seconds: 0,
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod handler;
+pub mod metrics;
 
 pub use config::Config;
 pub use error::EksSchedulerError;

@@ -10,6 +10,8 @@ pub struct Config {
     /// SSE-KMS with this key when set, SSE-S3 otherwise.
     pub kms_key_id: Option<String>,
     pub include_roles: bool,
+    /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
+    pub metrics: shared::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
                 .to_owned(),
             kms_key_id: env.optional("KMS_KEY_ID"),
             include_roles: env.bool_or("INCLUDE_ROLES", false)?,
+            metrics: shared::metrics::MetricsConfig::from_env(env, "iam-export")?,
         })
     }
 }
@@ -60,7 +63,8 @@ mod tests {
                 report_bucket: "audit-bucket".into(),
                 report_prefix: "iam-export".into(),
                 kms_key_id: None,
-                include_roles: false
+                include_roles: false,
+                metrics: shared::metrics::MetricsConfig::local("iam-export"),
             }
         );
         let config = parse_settings(

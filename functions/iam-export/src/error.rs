@@ -53,17 +53,21 @@ impl IamExportError {
             _ => false,
         }
     }
+
+    /// The stable error type Lambda reports, and the metrics' `ErrorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "InvalidConfiguration",
+            Self::Core(CoreError::Event(_)) => "InvalidEvent",
+            Self::BucketNotFound { .. } | Self::BucketNotUsable { .. } => "ReportBucketUnavailable",
+            _ if self.is_transient() => "Retryable",
+            _ => "NonRetryable",
+        }
+    }
 }
 
 impl From<IamExportError> for Diagnostic {
     fn from(err: IamExportError) -> Self {
-        let error_type = match &err {
-            IamExportError::Config(_) => "InvalidConfiguration",
-            IamExportError::Core(CoreError::Event(_)) => "InvalidEvent",
-            IamExportError::BucketNotFound { .. } | IamExportError::BucketNotUsable { .. } => "ReportBucketUnavailable",
-            _ if err.is_transient() => "Retryable",
-            _ => "NonRetryable",
-        };
-        shared::error::diagnostic(error_type, &err)
+        shared::error::diagnostic(err.error_type(), &err)
     }
 }

@@ -46,13 +46,25 @@ pub struct ExportSummary {
     /// Users created after the credential report was generated: their credential columns are empty.
     pub users_not_in_credential_report: usize,
     pub credential_report_generated_at: Option<String>,
+    /// How old the credential report was when read: AWS reuses a report for 4 hours.
+    pub credential_report_age_seconds: Option<i64>,
     pub findings: FindingCounts,
     /// HTTP requests sent to AWS by this invocation, retries included.
     pub api_calls: u64,
 }
 
-#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+/// One export, and its metrics on stdout whatever the outcome.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSummary, IamExportError> {
+    let calls_before = deps.api_calls.get();
+    let request_id = event.context.request_id.clone();
+    let result = export(deps, event).await;
+    let mut metrics = crate::metrics::of_run(&result, deps.api_calls.get() - calls_before);
+    metrics.property("RequestId", request_id).emit(&deps.config.metrics);
+    result
+}
+
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+async fn export(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSummary, IamExportError> {
     let calls_before = deps.api_calls.get();
     let defaults = RunOptions { include_roles: deps.config.include_roles };
     let options = core::parse_event(&event.payload, defaults)?;
@@ -105,6 +117,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSumm
         root_account_included: user_rows.first().is_some_and(|row| row.is_root_account),
         users_not_in_credential_report: user_rows.iter().filter(|row| !row.in_credential_report).count(),
         credential_report_generated_at: report.generated_at.map(core::format_time),
+        credential_report_age_seconds: report.generated_at.map(|generated| now.as_second() - generated.as_second()),
         findings: core::count_findings(&user_rows),
         api_calls: deps.api_calls.get() - calls_before,
     };

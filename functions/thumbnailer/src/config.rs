@@ -28,6 +28,8 @@ pub struct Config {
     /// Records in flight at once (downloads and uploads overlap decoding).
     pub max_concurrent_records: usize,
     pub delete_with_source: bool,
+    /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
+    pub metrics: shared::metrics::MetricsConfig,
 }
 
 /// The memory a batch may use for images, derived from the function's memory size
@@ -128,6 +130,7 @@ impl Config {
             memory,
             max_concurrent_records,
             delete_with_source: env.bool_or("DELETE_WITH_SOURCE", false)?,
+            metrics: shared::metrics::MetricsConfig::from_env(env, "thumbnailer")?,
         })
     }
 }

@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::aws::{self, S3Failure};
 use crate::config::Config;
-use crate::core::{self, ObjectAction, ObjectEvent, OutputFormat, Rejection, Trigger};
+use crate::core::{self, ObjectAction, ObjectEvent, OutputFormat, Rejection, RejectionClass, Trigger};
 use crate::error::ThumbnailerError;
 
 /// Kept at the end of an invocation to return its result before Lambda's deadline.
@@ -131,8 +131,72 @@ pub struct Response {
     pub results: Vec<ObjectResult>,
 }
 
-#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+/// What a batch measured beyond its results, for its metrics.
+#[derive(Debug, Default)]
+pub struct Tally {
+    input_bytes: AtomicU64,
+    decode_ms: AtomicU64,
+    rejections: std::sync::Mutex<std::collections::BTreeMap<RejectionClass, u32>>,
+}
+
+/// A batch's measurements, read once it is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measured {
+    pub input_bytes: u64,
+    pub decode_ms: u64,
+    pub rejections: std::collections::BTreeMap<RejectionClass, u32>,
+}
+
+impl Tally {
+    fn rejected(&self, class: RejectionClass) {
+        if let Ok(mut counts) = self.rejections.lock() {
+            *counts.entry(class).or_default() += 1;
+        }
+    }
+
+    fn measured(&self) -> Measured {
+        Measured {
+            input_bytes: self.input_bytes.load(Ordering::Relaxed),
+            decode_ms: self.decode_ms.load(Ordering::Relaxed),
+            rejections: self.rejections.lock().map(|counts| counts.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// One batch, then its metrics on stdout; a direct S3 or EventBridge invocation with
+/// objects to try again fails, so that Lambda retries it.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, ThumbnailerError> {
+    let request_id = event.context.request_id.clone();
+    let deadline_ms = event.context.deadline;
+    let tally = Tally::default();
+    let processed = process_batch(deps, event, &tally).await;
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let time_left_ms = (deadline_ms > 0).then(|| u128::from(deadline_ms).saturating_sub(now_ms) as f64);
+    let mut metrics = crate::metrics::of_batch(&processed, &tally.measured(), time_left_ms);
+    metrics.property("RequestId", request_id).emit(&deps.config.metrics);
+    let (trigger, response) = processed?;
+    let retries: Vec<String> = response
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Retry)
+        .map(|r| format!("{}/{}: {}", r.bucket, r.key, r.detail))
+        .collect();
+    if trigger != Trigger::Sqs && !retries.is_empty() {
+        return Err(ThumbnailerError::Retry(format!(
+            "{} object(s) must be tried again: {}",
+            retries.len(),
+            retries.join(" | ")
+        )));
+    }
+    Ok(response)
+}
+
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+async fn process_batch(
+    deps: &Deps,
+    event: LambdaEvent<Value>,
+    tally: &Tally,
+) -> Result<(Trigger, Response), ThumbnailerError> {
     let started = Instant::now();
     let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
     let cutoff = started + time_budget(deadline, FINISH_RESERVE, NO_DEADLINE);
@@ -168,7 +232,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
                     let detail = format!("not started: {} ms were left of the invocation's time", left.as_millis());
                     return (index, result(object, Outcome::Retry, detail, Vec::new()));
                 }
-                let outcome = match tokio::time::timeout(left, process(deps, object)).await {
+                let outcome = match tokio::time::timeout(left, process(deps, object, tally)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         warn!(bucket = %object.bucket, key = %object.key, "the invocation's time ran out during this record");
@@ -195,33 +259,20 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         }
         response.results.extend(item_results);
     }
-    let retries: Vec<String> = response
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Retry)
-        .map(|r| format!("{}/{}: {}", r.bucket, r.key, r.detail))
-        .collect();
     info!(
         records = response.results.len(),
-        retries = retries.len(),
+        retries = response.results.iter().filter(|r| r.outcome == Outcome::Retry).count(),
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "batch done"
     );
-    if trigger != Trigger::Sqs && !retries.is_empty() {
-        return Err(ThumbnailerError::Retry(format!(
-            "{} object(s) must be tried again: {}",
-            retries.len(),
-            retries.join(" | ")
-        )));
-    }
-    Ok(response)
+    Ok((trigger, response))
 }
 
 fn result(object: &ObjectEvent, outcome: Outcome, detail: impl Into<String>, keys: Vec<String>) -> ObjectResult {
     ObjectResult { bucket: object.bucket.clone(), key: object.key.clone(), outcome, detail: detail.into(), keys }
 }
 
-async fn process(deps: &Deps, object: &ObjectEvent) -> ObjectResult {
+async fn process(deps: &Deps, object: &ObjectEvent, tally: &Tally) -> ObjectResult {
     let config = &deps.config;
     let dest_bucket = config.dest_bucket.clone().unwrap_or_else(|| object.bucket.clone());
     if dest_bucket == object.bucket && core::is_own_output(&object.key, &config.dest_prefix, &config.failed_prefix) {
@@ -229,7 +280,7 @@ async fn process(deps: &Deps, object: &ObjectEvent) -> ObjectResult {
     }
     match &object.action {
         ObjectAction::Removed => delete_thumbnails(deps, object, &dest_bucket).await,
-        ObjectAction::Created { etag, .. } => match make(deps, object, &dest_bucket, etag.as_deref()).await {
+        ObjectAction::Created { etag, .. } => match make(deps, object, &dest_bucket, etag.as_deref(), tally).await {
             Ok(Made::Written(keys)) => {
                 info!(bucket = %object.bucket, key = %object.key, thumbnails = keys.len(), "thumbnails written");
                 result(object, Outcome::Written, "", keys)
@@ -246,7 +297,13 @@ async fn process(deps: &Deps, object: &ObjectEvent) -> ObjectResult {
                 warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "will be retried");
                 result(object, Outcome::Retry, reason, Vec::new())
             }
-            Err(Failure::Rejected { reason, etag }) => reject(deps, object, &dest_bucket, &reason, &etag).await,
+            Err(Failure::Rejected { reason, class, etag }) => {
+                let rejected = reject(deps, object, &dest_bucket, &reason, &etag).await;
+                if rejected.outcome == Outcome::Rejected {
+                    tally.rejected(class);
+                }
+                rejected
+            }
         },
     }
 }
@@ -259,7 +316,7 @@ enum Made {
 enum Failure {
     Skipped(String),
     Retry(String),
-    Rejected { reason: String, etag: String },
+    Rejected { reason: String, class: RejectionClass, etag: String },
 }
 
 impl From<S3Failure> for Failure {
@@ -272,19 +329,31 @@ impl From<S3Failure> for Failure {
             S3Failure::TooLarge { limit } => Failure::Retry(format!(
                 "the object grew past {limit} bytes after its size was checked; it is checked again on retry"
             )),
-            S3Failure::Permanent(reason) => Failure::Rejected { reason, etag: String::new() },
+            S3Failure::Permanent(reason) => {
+                Failure::Rejected { reason, class: RejectionClass::Unreadable, etag: String::new() }
+            }
             S3Failure::Transient(reason) => Failure::Retry(reason),
         }
     }
 }
 
-async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, event_etag: Option<&str>) -> Result<Made, Failure> {
+async fn make(
+    deps: &Deps,
+    object: &ObjectEvent,
+    dest_bucket: &str,
+    event_etag: Option<&str>,
+    tally: &Tally,
+) -> Result<Made, Failure> {
     let config = &deps.config;
     let info = aws::head(&deps.s3, &object.bucket, &object.key, event_etag).await?;
     if info.is_output {
         return Err(Failure::Skipped("marked as the thumbnailer's own output".to_owned()));
     }
-    let rejected = |rejection: Rejection| Failure::Rejected { reason: rejection.to_string(), etag: info.etag.clone() };
+    let rejected = |rejection: Rejection| Failure::Rejected {
+        reason: rejection.to_string(),
+        class: rejection.class(),
+        etag: info.etag.clone(),
+    };
     let too_many_bytes = |size| rejected(Rejection::TooManyBytes { size, limit: config.max_input_bytes });
     if info.size > config.max_input_bytes {
         return Err(too_many_bytes(info.size));
@@ -294,6 +363,7 @@ async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, event_etag: 
         Err(S3Failure::TooLarge { .. }) => return Err(too_many_bytes(config.max_input_bytes + 1)),
         other => other?,
     };
+    tally.input_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
 
     // Names and metadata first: a name S3 cannot take is the file's fault, known now.
     let extension = core::output_extension(config.format, &bytes);
@@ -326,13 +396,15 @@ async fn make(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, event_etag: 
         // Decoding and encoding are CPU work: off the async runtime's threads. The thread
         // holds the reservations (the downloaded bytes live there too): it runs on even if
         // the record is abandoned at the cutoff.
-        tokio::task::spawn_blocking(move || {
+        let decode_started = Instant::now();
+        let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
             core::make_thumbnails(&bytes, &sizes, format, limits)
         })
-        .await
-        .map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?
-        .map_err(rejected)?
+        .await;
+        let decode_ms = u64::try_from(decode_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tally.decode_ms.fetch_add(decode_ms, Ordering::Relaxed);
+        made.map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?.map_err(rejected)?
     };
     let mut written = Vec::new();
     for (thumbnail, key) in thumbnails.into_iter().zip(keys) {

@@ -19,6 +19,7 @@ pub mod core;
 pub mod error;
 pub mod handler;
 pub mod memory;
+pub mod metrics;
 
 pub use config::Config;
 pub use error::ThumbnailerError;

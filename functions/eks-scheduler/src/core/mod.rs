@@ -3,6 +3,7 @@
 //!
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
+mod announce;
 mod decide;
 mod event;
 mod lease;
@@ -15,6 +16,7 @@ mod waves;
 use std::fmt;
 use std::str::FromStr;
 
+pub use announce::{Announcement, EVENT_SOURCE, announcements};
 pub use decide::{
     Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, held_back_by, saved_size_tags,
 };

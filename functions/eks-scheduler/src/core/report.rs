@@ -51,6 +51,9 @@ pub struct ClusterReport {
     pub wave: Option<usize>,
     pub status: Status,
     pub reason: String,
+    /// Not acted on because of a dependency: one that failed, is blocked, or is unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub held_back: bool,
     pub nodegroups: Vec<NodegroupReport>,
 }
 
@@ -62,12 +65,19 @@ impl ClusterReport {
             wave: None,
             status: Status::Unchanged,
             reason: String::new(),
+            held_back: false,
             nodegroups: Vec::new(),
         }
     }
 
     pub fn failed(name: &str, action: Option<Action>, reason: impl Into<String>) -> Self {
         Self { status: Status::Failed, reason: reason.into(), ..Self::new(name, action) }
+    }
+
+    /// Not acted on because of a dependency.
+    pub fn held_back(mut self) -> Self {
+        self.held_back = true;
+        self
     }
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
@@ -116,6 +126,8 @@ pub struct Report {
     pub totals: Totals,
     /// HTTP requests sent to AWS by this invocation, retries included.
     pub api_calls: u64,
+    /// Time from the first scaling call to the last update's end, waits included.
+    pub scaling_seconds: u64,
 }
 
 impl Report {

@@ -424,14 +424,7 @@ fn cluster_status_and_failure_summary() {
 
     let clusters =
         vec![cluster(&[Status::Changed, Status::Failed]), ClusterReport::failed("x", None, "dependency cycle: x -> x")];
-    let report = Report {
-        action: "stop".into(),
-        dry_run: false,
-        waves: BTreeMap::new(),
-        totals: Report::totals_of(&clusters),
-        clusters,
-        api_calls: 0,
-    };
+    let report = stop_report(clusters);
     assert_eq!(report.totals.clusters_failed, 2);
     assert_eq!(report.totals.nodegroups_changed, 1);
     assert_eq!(
@@ -616,4 +609,51 @@ fn leases_say_who_holds_a_cluster_until_when() {
         )
     );
     assert_eq!(LeaseState::Ours.refusal(), None);
+}
+
+#[test]
+fn a_run_announces_each_cluster_it_changed_or_failed_on_and_nothing_else() {
+    use crate::core::{NodegroupReport, announcements};
+    let nodegroup = |status| NodegroupReport {
+        name: "ng1".into(),
+        before: "1/2/3".into(),
+        after: "0/0/3".into(),
+        status,
+        reason: if status == Status::Failed { "busy".into() } else { String::new() },
+    };
+    let mut stopped = ClusterReport::new("dev", Some(Action::Stop));
+    stopped.nodegroups = vec![nodegroup(Status::Changed)];
+    stopped.settle();
+    let mut failed = ClusterReport::new("qa", Some(Action::Stop));
+    failed.nodegroups = vec![nodegroup(Status::Failed)];
+    failed.settle();
+    let quiet = ClusterReport::new("prod", Some(Action::Stop));
+    let clusters = vec![stopped, failed, quiet];
+    let mut report = stop_report(clusters);
+    let sent = announcements(&report, "req-1");
+    let kinds: Vec<(&str, &str)> = sent.iter().map(|a| (a.cluster.as_str(), a.detail_type.as_str())).collect();
+    assert_eq!(kinds, [("dev", "EKS Scheduler Cluster Stopped"), ("qa", "EKS Scheduler Cluster Stop Failed")]);
+    assert_eq!(sent[0].subject, "EKS Scheduler Cluster Stopped: dev");
+    assert_eq!(sent[0].detail["nodegroups"][0]["before"], "1/2/3");
+    assert_eq!(sent[0].detail["nodegroups"][0]["after"], "0/0/3");
+    assert_eq!(sent[0].detail["dry_run"], false);
+    assert_eq!(sent[0].detail["request_id"], "req-1");
+    assert_eq!(sent[1].detail["failures"][0]["reason"], "busy");
+
+    report.dry_run = true;
+    assert_eq!(announcements(&report, "r")[0].detail_type, "EKS Scheduler Cluster Stop Planned");
+    report.clusters[0].name = "x".repeat(120);
+    assert!(announcements(&report, "r")[0].subject.len() <= 100);
+}
+
+fn stop_report(clusters: Vec<ClusterReport>) -> Report {
+    Report {
+        action: "stop".into(),
+        dry_run: false,
+        waves: BTreeMap::new(),
+        totals: Report::totals_of(&clusters),
+        clusters,
+        api_calls: 0,
+        scaling_seconds: 0,
+    }
 }

@@ -16,8 +16,8 @@ pub use keys::{
     rejection_record_key, thumbnail_metadata,
 };
 pub use pipeline::{
-    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, Thumbnail, make_thumbnails, memory_need,
-    output_extension, probe,
+    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, RejectionClass, Thumbnail, make_thumbnails,
+    memory_need, output_extension, probe,
 };
 pub use sizes::{BoxSize, fit_inside, parse_sizes};
 

@@ -81,6 +81,49 @@ pub enum Rejection {
     DecoderPanic(String),
 }
 
+/// What kind of rejection, for the metrics: a handful of classes an operator can chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectionClass {
+    NotAnImage,
+    /// Over a limit: bytes, pixels, memory, scans.
+    TooLarge,
+    /// Corrupt, truncated, or a decoder that failed on it.
+    Corrupt,
+    /// A name S3 cannot take for the thumbnail.
+    BadName,
+    /// S3 refused to give the object (an archived object, say).
+    Unreadable,
+}
+
+impl RejectionClass {
+    pub const ALL: [Self; 5] = [Self::NotAnImage, Self::TooLarge, Self::Corrupt, Self::BadName, Self::Unreadable];
+
+    /// The metric that counts this class.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Self::NotAnImage => "RejectedNotAnImage",
+            Self::TooLarge => "RejectedTooLarge",
+            Self::Corrupt => "RejectedCorrupt",
+            Self::BadName => "RejectedBadName",
+            Self::Unreadable => "RejectedUnreadable",
+        }
+    }
+}
+
+impl Rejection {
+    pub fn class(&self) -> RejectionClass {
+        match self {
+            Self::NotAnImage => RejectionClass::NotAnImage,
+            Self::TooManyPixels { .. }
+            | Self::TooManyBytes { .. }
+            | Self::TooMuchMemory { .. }
+            | Self::TooManyScans { .. } => RejectionClass::TooLarge,
+            Self::Corrupt(_) | Self::DecoderPanic(_) => RejectionClass::Corrupt,
+            Self::NameTooLong(_) => RejectionClass::BadName,
+        }
+    }
+}
+
 /// The most scans a JPEG may have. Encoders write up to about a dozen; libjpeg-turbo's
 /// own tools suggest a limit, as each scan is a pass over the whole image.
 pub const MAX_JPEG_SCANS: usize = 100;

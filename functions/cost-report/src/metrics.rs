@@ -1,0 +1,121 @@
+//! What one report tells CloudWatch: its heartbeat, the day's total, whether it raised an
+//! alert, how its channels went and how many billed Cost Explorer requests it made.
+
+use rust_decimal::prelude::ToPrimitive;
+use shared::metrics::{Metrics, Unit};
+
+use crate::error::CostReportError;
+use crate::handler::{Delivery, RunSummary};
+
+/// The metrics of one run. A summary with a failed channel is a failed run (its heartbeat
+/// is 0) that still reports its figures. `cost_explorer_requests`: counted by the client.
+pub fn of_run(ran: &Result<RunSummary, CostReportError>, cost_explorer_requests: u64) -> Metrics {
+    let failure = match ran {
+        Ok(summary) => summary.failure(),
+        Err(_) => None,
+    };
+    let mut metrics = Metrics::of_run(ran.is_ok() && failure.is_none());
+    metrics.count("CostExplorerRequests", cost_explorer_requests);
+    match ran {
+        Ok(summary) => {
+            let count = |wanted: &[Delivery]| summary.channels.values().filter(|s| wanted.contains(&s.status)).count();
+            metrics
+                .put("DayTotal", Unit::None, summary.total.to_f64().unwrap_or(0.0))
+                .put("MonthToDate", Unit::None, summary.month_to_date.to_f64().unwrap_or(0.0))
+                .count("AlertRaised", u32::from(!summary.alerts.is_empty()))
+                .count("ChannelsDelivered", count(&[Delivery::Sent, Delivery::AlreadySent]))
+                .count("ChannelsFailed", count(&[Delivery::Failed]))
+                .property("ReportDay", summary.report_day.clone())
+                .property("CurrencyUnit", summary.unit.clone());
+            if let Some(forecast) = summary.forecast_month_total.and_then(|f| f.to_f64()) {
+                metrics.put("ForecastMonthTotal", Unit::None, forecast);
+            }
+            if let Some(failure) = failure {
+                metrics.property("ErrorType", failure.error_type()).property("Error", failure.to_string());
+            }
+        }
+        Err(err) => {
+            metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
+        }
+    }
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rust_decimal::Decimal;
+    use serde_json::json;
+    use shared::metrics::{MetricsConfig, check_document};
+
+    use super::*;
+    use crate::core::Channel;
+    use crate::handler::{ChannelStatus, FiguresFrom};
+
+    fn summary(slack: Delivery) -> RunSummary {
+        let status = |status| ChannelStatus { status, detail: String::new() };
+        RunSummary {
+            report_day: "2026-11-22".into(),
+            metric: "UnblendedCost",
+            group_by: "SERVICE".into(),
+            unit: "USD".into(),
+            total: Decimal::new(12345, 2),
+            estimated: false,
+            change_from_day_before: "+3%".into(),
+            month_to_date: Decimal::new(250000, 2),
+            month_change_from_same_days_last_month: String::new(),
+            forecast_month_total: Some(Decimal::new(400000, 2)),
+            forecast_note: String::new(),
+            top: Vec::new(),
+            alerts: vec!["over 100".into()],
+            figures_from: FiguresFrom::CostExplorer,
+            cost_explorer_requests: 2,
+            channels: BTreeMap::from([
+                (Channel::Csv, status(Delivery::Sent)),
+                (Channel::Email, status(Delivery::AlreadySent)),
+                (Channel::Slack, status(slack)),
+            ]),
+            csv_key: None,
+            warnings: Vec::new(),
+            forecast_failure: None,
+        }
+    }
+
+    fn document(ran: &Result<RunSummary, CostReportError>) -> serde_json::Value {
+        let document = of_run(ran, 2).document(&MetricsConfig::local("cost-report"), 0);
+        check_document(&document).unwrap_or_else(|err| panic!("{err}: {document}"));
+        document
+    }
+
+    #[test]
+    fn a_delivered_report_reports_its_figures_and_channels() {
+        let document = document(&Ok(summary(Delivery::Sent)));
+        assert_eq!(document["Succeeded"], json!(1.0));
+        assert_eq!(document["DayTotal"], json!(123.45));
+        assert_eq!(document["MonthToDate"], json!(2500.0));
+        assert_eq!(document["ForecastMonthTotal"], json!(4000.0));
+        assert_eq!(document["AlertRaised"], json!(1.0));
+        assert_eq!(document["ChannelsDelivered"], json!(3.0));
+        assert_eq!(document["ChannelsFailed"], json!(0.0));
+        assert_eq!(document["CostExplorerRequests"], json!(2.0));
+    }
+
+    #[test]
+    fn a_failed_channel_fails_the_heartbeat_and_keeps_the_figures() {
+        let document = document(&Ok(summary(Delivery::Failed)));
+        assert_eq!(document["Succeeded"], json!(0.0));
+        assert_eq!(document["ChannelsFailed"], json!(1.0));
+        assert_eq!(document["ChannelsDelivered"], json!(2.0));
+        assert_eq!(document["DayTotal"], json!(123.45));
+        assert_eq!(document["ErrorType"], json!("ChannelsFailed"));
+    }
+
+    #[test]
+    fn a_run_that_never_got_figures_has_only_its_heartbeat_and_requests() {
+        let document = document(&Err(CostReportError::InvalidEvent("bad day".into())));
+        assert_eq!(document["Succeeded"], json!(0.0));
+        assert_eq!(document["ErrorType"], json!("InvalidEvent"));
+        assert!(document.get("DayTotal").is_none());
+    }
+}

@@ -1,0 +1,117 @@
+//! What one run tells CloudWatch: its heartbeat, the nodegroups it stopped, started,
+//! failed on and skipped, the clusters its dependencies held back, and its scaling time.
+
+use shared::metrics::{Metrics, Unit};
+
+use crate::core::{Action, Report, Status};
+use crate::error::EksSchedulerError;
+
+/// The metrics of one run: `report` when the run got that far, `failure` when it failed
+/// (a report with failed clusters, an announcement that failed, or no report at all).
+pub fn of_run(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> Metrics {
+    let mut metrics = Metrics::of_run(failure.is_none());
+    if let Some(report) = report {
+        let nodegroups = |action: Option<Action>, status: Status| {
+            report
+                .clusters
+                .iter()
+                .filter(|c| action.is_none() || c.action == action)
+                .flat_map(|c| c.nodegroups.iter())
+                .filter(|n| n.status == status)
+                .count()
+        };
+        // A dry run changes nothing: what it would change is in its report, not in these.
+        let acted = |count: usize| if report.dry_run { 0 } else { count };
+        metrics
+            .count("NodegroupsStopped", acted(nodegroups(Some(Action::Stop), Status::Changed)))
+            .count("NodegroupsStarted", acted(nodegroups(Some(Action::Start), Status::Changed)))
+            .count("NodegroupsFailed", report.totals.nodegroups_failed)
+            .count("NodegroupsSkipped", report.totals.nodegroups_skipped)
+            .count("ClustersFailed", report.totals.clusters_failed)
+            .count("ClustersHeldBack", report.clusters.iter().filter(|c| c.held_back).count())
+            .count("ApiCalls", report.api_calls)
+            .put("ScalingTime", Unit::Seconds, report.scaling_seconds as f64)
+            .property("Action", report.action.clone())
+            .property("DryRun", report.dry_run);
+    }
+    if let Some(err) = failure {
+        metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
+    }
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+    use shared::metrics::{MetricsConfig, check_document};
+
+    use super::*;
+    use crate::core::{ClusterReport, NodegroupReport};
+
+    fn nodegroup(status: Status) -> NodegroupReport {
+        NodegroupReport {
+            name: "ng".into(),
+            before: "1/2/3".into(),
+            after: "0/0/3".into(),
+            status,
+            reason: String::new(),
+        }
+    }
+
+    fn report(dry_run: bool) -> Report {
+        let mut stopped = ClusterReport::new("a", Some(Action::Stop));
+        stopped.nodegroups = vec![nodegroup(Status::Changed), nodegroup(Status::Changed), nodegroup(Status::Skipped)];
+        let mut started = ClusterReport::new("b", Some(Action::Start));
+        started.nodegroups = vec![nodegroup(Status::Changed), nodegroup(Status::Failed)];
+        let held = ClusterReport::failed("c", Some(Action::Start), "needs b, which failed").held_back();
+        let clusters = vec![stopped, started, held];
+        Report {
+            action: "auto".into(),
+            dry_run,
+            waves: BTreeMap::new(),
+            totals: Report::totals_of(&clusters),
+            clusters,
+            api_calls: 9,
+            scaling_seconds: 120,
+        }
+    }
+
+    fn checked(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> Value {
+        let document = of_run(report, failure).document(&MetricsConfig::local("eks-scheduler"), 0);
+        check_document(&document).unwrap_or_else(|err| panic!("{err}: {document}"));
+        document
+    }
+
+    #[test]
+    fn a_run_counts_nodegroups_by_action_and_outcome() {
+        let document = checked(Some(&report(false)), None);
+        for (name, value) in [
+            ("Succeeded", 1.0),
+            ("NodegroupsStopped", 2.0),
+            ("NodegroupsStarted", 1.0),
+            ("NodegroupsFailed", 1.0),
+            ("NodegroupsSkipped", 1.0),
+            ("ClustersFailed", 1.0),
+            ("ClustersHeldBack", 1.0),
+            ("ApiCalls", 9.0),
+            ("ScalingTime", 120.0),
+        ] {
+            assert_eq!(document[name], json!(value), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_failed_run_has_a_zero_heartbeat_and_a_dry_run_changes_nothing() {
+        let failure = EksSchedulerError::ClustersFailed("1 of 3 clusters failed".into());
+        let document = checked(Some(&report(true)), Some(&failure));
+        assert_eq!(document["Succeeded"], json!(0.0));
+        assert_eq!(document["NodegroupsStopped"], json!(0.0));
+        assert_eq!(document["ErrorType"], json!("ClustersFailed"));
+        let invalid = EksSchedulerError::InvalidEvent("no action".into());
+        let no_report = checked(None, Some(&invalid));
+        assert_eq!(no_report["Succeeded"], json!(0.0));
+        assert!(no_report.get("NodegroupsStopped").is_none());
+    }
+}

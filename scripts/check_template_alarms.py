@@ -1,0 +1,116 @@
+"""Every function in template.yaml has its alarms, so a new one cannot be added without them.
+
+- every function: an `Errors` alarm and a `Duration` alarm under its timeout (AWS/Lambda);
+- every scheduled function (a Schedule or ScheduleV2 event): a heartbeat alarm on its own
+  `Succeeded` metric that treats missing data as breaching, so a run that never happens alarms;
+- every alarm: AlarmActions and OKActions, so it tells someone when it fires and when it clears.
+
+Run by `make lint-template`. `--self-test` also checks that the checks catch what they must, on
+copies of the template with one alarm removed or changed.
+"""
+
+import copy
+import sys
+
+from cfnlint.decode import decode
+
+
+def refers_to(value, resource):
+    return value == {"Ref": resource}
+
+
+def alarms_for(resources, function, namespace, metric):
+    found = []
+    for alarm in resources.values():
+        if alarm.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = alarm.get("Properties", {})
+        if props.get("MetricName") != metric or props.get("Namespace") != namespace:
+            continue
+        if any(d.get("Name") == "FunctionName" and refers_to(d.get("Value"), function) for d in props.get("Dimensions", [])):
+            found.append(props)
+    return found
+
+
+def problems(template):
+    resources = template.get("Resources", {})
+    globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    found = []
+    for name, resource in resources.items():
+        if resource.get("Type") == "AWS::CloudWatch::Alarm":
+            props = resource.get("Properties", {})
+            for actions in ("AlarmActions", "OKActions"):
+                if not props.get(actions):
+                    found.append(f"alarm {name} has no {actions}: it would change state and tell nobody")
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        if not alarms_for(resources, name, "AWS/Lambda", "Errors"):
+            found.append(f"function {name} has no Errors alarm (AWS/Lambda Errors, FunctionName: !Ref {name})")
+        timeout_ms = int(props.get("Timeout", globals_timeout)) * 1000
+        durations = alarms_for(resources, name, "AWS/Lambda", "Duration")
+        if not any(float(p.get("Threshold", 0)) < timeout_ms for p in durations):
+            found.append(f"function {name} has no Duration alarm under its timeout ({timeout_ms} ms)")
+        events = props.get("Events", {}) or {}
+        scheduled = any(e.get("Type") in ("Schedule", "ScheduleV2") for e in events.values())
+        if scheduled:
+            heartbeats = [
+                p
+                for p in alarms_for(resources, name, {"Ref": "MetricsNamespace"}, "Succeeded")
+                if p.get("TreatMissingData") == "breaching" and p.get("ComparisonOperator") == "LessThanThreshold"
+            ]
+            if not heartbeats:
+                found.append(
+                    f"scheduled function {name} has no heartbeat alarm (Succeeded in MetricsNamespace, "
+                    "LessThanThreshold, TreatMissingData: breaching)"
+                )
+    return found
+
+
+def self_test(template):
+    """Each check, on a copy of the template broken in the way it guards against."""
+    resources = template["Resources"]
+    functions = [n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
+    scheduled = [n for n in functions if any(e.get("Type") == "ScheduleV2" for e in resources[n]["Properties"].get("Events", {}).values())]
+    cases = []
+    for function in functions:
+        for metric in ("Errors", "Duration"):
+            broken = copy.deepcopy(template)
+            for alarm in [n for n, r in broken["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm"]:
+                props = broken["Resources"][alarm]["Properties"]
+                if props.get("MetricName") == metric and any(refers_to(d.get("Value"), function) for d in props.get("Dimensions", [])):
+                    del broken["Resources"][alarm]
+            cases.append((f"{function} without its {metric} alarm", broken))
+    for function in scheduled:
+        broken = copy.deepcopy(template)
+        for alarm, resource in broken["Resources"].items():
+            props = resource.get("Properties", {})
+            if props.get("MetricName") == "Succeeded" and any(refers_to(d.get("Value"), function) for d in props.get("Dimensions", [])):
+                props["TreatMissingData"] = "notBreaching"
+        cases.append((f"{function}'s heartbeat treating missing data as fine", broken))
+    broken = copy.deepcopy(template)
+    first_alarm = next(n for n, r in broken["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm")
+    del broken["Resources"][first_alarm]["Properties"]["OKActions"]
+    cases.append((f"{first_alarm} without OKActions", broken))
+    missed = [what for what, broken in cases if not problems(broken)]
+    return len(cases), missed
+
+
+def main():
+    template, matches = decode("template.yaml")
+    if matches:
+        sys.exit(f"template.yaml does not parse: {matches}")
+    found = problems(template)
+    for problem in found:
+        print(f"template.yaml: {problem}", file=sys.stderr)
+    if found:
+        sys.exit(1)
+    if "--self-test" in sys.argv:
+        count, missed = self_test(template)
+        if missed:
+            sys.exit(f"the alarm checks missed: {'; '.join(missed)}")
+        print(f"alarm checks: every function has its alarms; the checks caught all {count} broken copies")
+
+
+if __name__ == "__main__":
+    main()
