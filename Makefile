@@ -42,6 +42,7 @@ lambda-binaries: venv
 	cargo lambda build --release --locked --bin thumbnailer
 	cargo lambda build --release --locked --bin eks-scheduler
 	cargo lambda build --release --locked --bin cost-report
+	cargo lambda build --release --locked --bin iam-export
 
 lint-template: venv
 	cfn-lint template.yaml
@@ -94,6 +95,7 @@ package: venv
 		THUMBNAILER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/ThumbnailerFunction/bootstrap \
 		EKS_SCHEDULER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/EksSchedulerFunction/bootstrap \
 		COST_REPORT_BOOTSTRAP=$(CURDIR)/.aws-sam/build/CostReportFunction/bootstrap \
+		IAM_EXPORT_BOOTSTRAP=$(CURDIR)/.aws-sam/build/IamExportFunction/bootstrap \
 		cargo test --locked -p integration-tests --test integration -- _lambda::; \
 	else echo "the packaged $(ARCHITECTURE) functions cannot run on this machine: not checked"; fi
 

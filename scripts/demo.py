@@ -616,6 +616,25 @@ DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "co
          "thumbnailer": demo_thumbnailer}
 
 
+def print_metrics(package: str) -> None:
+    """The CloudWatch metrics (Embedded Metric Format lines) the function wrote to its log,
+    one row per invocation: what CloudWatch would chart and alarm on once deployed."""
+    documents = []
+    for line in (OUTPUT / f"{package}.log").read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"_aws"' in line:
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    print(f"\n{package}: {len(documents)} invocation(s), metrics as CloudWatch receives them")
+    for document in documents:
+        names = [m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+        values = ", ".join(f"{name}={document[name]:g}" for name in names if document.get(name) not in (None, 0))
+        namespace = document["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+        print(f"  [{namespace}] {values or 'all zero'}" + (f"  ({document['ErrorType']})" if "ErrorType" in document else ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Runs the functions against a local AWS emulator.")
     parser.add_argument("--only", choices=sorted(DEMOS), action="append", help="run only these demos")
@@ -625,6 +644,9 @@ def main() -> int:
     with moto_server() as endpoint:
         print(f"moto listening on {endpoint}")
         results = {name: demo(endpoint) for name, demo in DEMOS.items() if not args.only or name in args.only}
+    heading("Metrics each function emitted")
+    for name in results:
+        print_metrics(name)
     heading("Summary")
     for name, ok in results.items():
         print(f"  {name}: {'ok' if ok else 'FAILED'}")

@@ -358,3 +358,107 @@ fn eks_events_parse() {
         assert_eq!(request.action, action, "{file}");
     }
 }
+
+#[tokio::test]
+async fn a_run_announces_each_cluster_it_changed_on_the_topic_and_the_bus() -> Result<()> {
+    use crate::support::sqs::Queue;
+
+    // Given two opted-in clusters with uniquely named nodegroups in the emulator's default
+    // account (where the SQS helper's queues live), a topic and the default bus, each
+    // delivering to a queue, the way a team routes them to chat,
+    let moto = crate::support::Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let id = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
+    let (web, api) = (format!("announce-web-{id}"), format!("announce-api-{id}"));
+    let opted_in: &[(&str, &str)] = &[("auto-stop", "true"), ("auto-start", "true")];
+    let clusters: Vec<Seed<'_>> =
+        vec![(web.as_str(), opted_in, &[("frontend", "1/2/3")]), (api.as_str(), opted_in, &[("web", "2/4/8")])];
+    let sns = shared::aws_client!(aws_sdk_sns, &account.aws);
+    let events = shared::aws_client!(aws_sdk_eventbridge, &account.aws);
+    let topic = sns.create_topic().name(format!("announce-{id}")).send().await?.topic_arn.context("topic arn")?;
+    let from_topic = Queue::create(moto.url(), &format!("from-topic-{id}"), None).await?;
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&from_topic.arn).send().await?;
+    let from_bus = Queue::create(moto.url(), &format!("from-bus-{id}"), None).await?;
+    let rule = format!("announce-{id}");
+    let pattern = serde_json::json!({ "source": [eks_scheduler::core::EVENT_SOURCE], "detail.cluster": [web, api] });
+    events.put_rule().name(&rule).event_pattern(pattern.to_string()).send().await?;
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(&from_bus.arn).build()?)
+        .send()
+        .await?;
+    let config = Config { notify_topic_arn: Some(topic.clone()), event_bus: Some("default".to_owned()), ..config() };
+    let deps = Deps::new(config, &account.aws);
+    seed(&deps.eks, &clusters).await?;
+
+    // When the evening stop runs on them,
+    let request = serde_json::json!({ "action": "stop", "clusters": [web, api] });
+    let report = handle(&deps, LambdaEvent::new(request, Context::default())).await?;
+    assert_eq!(report.totals.nodegroups_changed, 2, "{report:#?}");
+
+    // Then the topic got one message per cluster, with attributes to filter on and the
+    // nodegroups' sizes before and after in the body,
+    let received = from_topic.receive(10, std::time::Duration::from_secs(30), 2).await?;
+    let mut messages: Vec<Value> = received.iter().map(|m| serde_json::from_str(&m.body)).collect::<Result<_, _>>()?;
+    messages.sort_by_key(|m| m["Subject"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    let subjects: Vec<&str> = messages.iter().filter_map(|m| m["Subject"].as_str()).collect();
+    assert_eq!(
+        subjects,
+        [format!("EKS Scheduler Cluster Stopped: {api}"), format!("EKS Scheduler Cluster Stopped: {web}")]
+    );
+    let web_message = &messages[1];
+    let attributes = &web_message["MessageAttributes"];
+    assert_eq!(attributes["event"]["Value"], "EKS Scheduler Cluster Stopped");
+    assert_eq!(attributes["cluster"]["Value"], web.as_str());
+    assert_eq!(attributes["action"]["Value"], "stop");
+    assert_eq!(attributes["status"]["Value"], "changed");
+    assert_eq!(attributes["dry_run"]["Value"], "false");
+    let body: Value = serde_json::from_str(web_message["Message"].as_str().context("message")?)?;
+    assert_eq!(body["cluster"], web.as_str());
+    assert_eq!(body["action"], "stop");
+    assert_eq!(body["status"], "changed");
+    assert_eq!(body["dry_run"], false);
+    assert_eq!(body["nodegroups"][0]["name"], "frontend");
+    assert_eq!(body["nodegroups"][0]["before"], "1/2/3");
+    assert_eq!(body["nodegroups"][0]["after"], "0/0/3");
+    assert_eq!(body["failures"], serde_json::json!([]));
+
+    // and the bus one event per cluster, with the same detail.
+    let received = from_bus.receive(10, std::time::Duration::from_secs(30), 2).await?;
+    let mut put: Vec<Value> = received.iter().map(|m| serde_json::from_str(&m.body)).collect::<Result<_, _>>()?;
+    put.sort_by_key(|e| e["detail"]["cluster"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(put.len(), 2, "{put:#?}");
+    assert_eq!(put[1]["source"], eks_scheduler::core::EVENT_SOURCE);
+    assert_eq!(put[1]["detail-type"], "EKS Scheduler Cluster Stopped");
+    assert_eq!(put[1]["detail"], body);
+    assert_eq!(put[0]["detail"]["nodegroups"][0]["before"], "2/4/8");
+
+    // A second stop changes nothing, and announces nothing.
+    let request = serde_json::json!({ "action": "stop", "clusters": [web, api] });
+    handle(&deps, LambdaEvent::new(request, Context::default())).await?;
+    assert!(from_topic.receive(10, std::time::Duration::from_secs(30), 1).await?.is_empty());
+    assert!(from_bus.receive(10, std::time::Duration::from_secs(30), 1).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_announcement_that_cannot_be_sent_fails_the_run_and_names_the_topic() -> Result<()> {
+    // Given a cluster to stop and a topic that does not exist,
+    let mut config = config();
+    config.notify_topic_arn = Some("arn:aws:sns:us-east-1:123456789012:no-such-topic".to_owned());
+    let account = TestAccount::new().await;
+    let deps = Deps::new(config, &account.aws);
+    seed(&deps.eks, &[("lonely", &[("auto-stop", "true")], &[("ng", "1/1/2")])]).await?;
+
+    // When the stop runs, the nodegroup is stopped, and the run fails naming the topic and the fix.
+    let err = invoke(&deps, "eks-stop.json").await.expect_err("the announcement failed");
+    let message = err.to_string();
+    assert!(message.contains("SNS topic arn:aws:sns:us-east-1:123456789012:no-such-topic"), "{message}");
+    assert!(message.contains("sns:Publish"), "{message}");
+    assert!(matches!(err, EksSchedulerError::Notify { .. }), "{err:?}");
+    let state = snapshot(&deps.eks).await?;
+    assert_eq!(state["lonely"].sizes["ng"], "0/0/2");
+    Ok(())
+}

@@ -8,6 +8,7 @@ mod eks_scheduler_lambda;
 mod events;
 mod fault_proxy;
 mod iam_export;
+mod iam_export_lambda;
 mod support;
 mod thumbnailer;
 mod thumbnailer_lambda;

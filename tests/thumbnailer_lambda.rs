@@ -16,7 +16,7 @@ use crate::support::images::{
 };
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::SlowProxy;
-use crate::support::{Moto, TestAccount, s3_event_key};
+use crate::support::{Moto, TestAccount, emitted, s3_event_key};
 
 /// The template's memory size for the thumbnailer.
 const MEMORY_MB: u32 = 512;
@@ -171,6 +171,20 @@ async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_
     assert!(reasons.iter().any(|r| r.contains("Invalid component ID 9")), "{reasons:?}");
     assert!(reasons.iter().filter(|r| r.contains("this function's memory size allows")).count() == 3, "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("102 scans, over the limit of 100")), "{reasons:?}");
+    // Its metrics, in its log, say what it did: as many thumbnails as S3 holds, a
+    // rejection per record, by class.
+    let log = lambda.log();
+    assert_eq!(emitted(&log, "ThumbnailsWritten"), [thumbnails.len() as f64], "{thumbnails:?}");
+    assert_eq!(emitted(&log, "ImagesProcessed"), [3.0]);
+    assert_eq!(emitted(&log, "Rejected"), [records.len() as f64]);
+    assert_eq!(emitted(&log, "RejectedTooLarge"), [4.0], "three over memory, one with too many scans");
+    assert_eq!(emitted(&log, "RejectedCorrupt"), [2.0], "libjpeg's fatal errors");
+    assert_eq!(emitted(&log, "BatchSize"), [files.len() as f64]);
+    assert_eq!(emitted(&log, "TransientFailures"), [0.0]);
+    assert_eq!(emitted(&log, "Succeeded"), [1.0]);
+    let input_mb = files.iter().map(|(_, bytes)| bytes.len()).sum::<usize>() as f64 / (1024.0 * 1024.0);
+    let reported_mb = emitted(&log, "InputMegabytes")[0];
+    assert!(reported_mb > 0.0 && reported_mb <= input_mb, "{reported_mb} of {input_mb} MB");
     // And it never held more than the memory size it was told it has.
     assert!(
         invoked.peak_rss_kib < u64::from(MEMORY_MB) * 1024,

@@ -19,7 +19,6 @@ mod support;
 mod cost_report;
 mod eks_scheduler;
 mod iam_export;
-mod sqs;
 mod thumbnailer;
 
 use std::collections::BTreeMap;

@@ -17,10 +17,10 @@ use anyhow::{Context as _, Result, bail};
 use image::ImageFormat;
 use serde_json::{Value, json};
 
-use crate::sqs::{Queue, Received, lambda_record};
 use crate::support::fault_proxy::FaultProxy;
 use crate::support::images::{flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo};
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use crate::support::sqs::{Queue, Received, lambda_record};
 use crate::support::{TestAccount, s3_event_key};
 use crate::{Rng, Row, plan};
 

@@ -10,6 +10,9 @@ pub mod images;
 pub mod lambda;
 pub mod moto;
 pub mod slow_proxy;
+// The soak plays S3 and Lambda with all of it; the integration tests read queues with part of it.
+#[allow(dead_code)]
+pub mod sqs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,6 +27,18 @@ use aws_smithy_types::config_bag::ConfigBag;
 use shared::aws::Aws;
 
 pub use moto::Moto;
+
+/// The values of metric `name` in the Embedded Metric Format documents a function wrote
+/// to its log, one per invocation, each checked against the format first.
+pub fn emitted(log: &str, name: &str) -> Vec<f64> {
+    shared::metrics::documents_in(log)
+        .iter()
+        .map(|document| {
+            shared::metrics::check_document(document).unwrap_or_else(|err| panic!("{err}: {document}"));
+            document[name].as_f64().unwrap_or_else(|| panic!("no metric {name} in {document}"))
+        })
+        .collect()
+}
 
 /// The repository's root folder.
 pub fn workspace_root() -> std::path::PathBuf {
