@@ -20,7 +20,7 @@ use crate::support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost
 use crate::support::http_listener::HttpListener;
 use crate::support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::{Fault, SlowProxy};
-use crate::support::{Moto, TestAccount, default_encryption, emitted, event};
+use crate::support::{Moto, TestAccount, default_encryption, emitted, event, log_with_metrics};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -95,7 +95,7 @@ async fn a_retried_run_sends_each_channel_once_and_reads_cost_explorer_once() ->
     assert_eq!(emails_sent(&account).await? - emails_before, 0);
     // Its metrics, in its log, say the same: three failed runs, each with the email failed
     // and two channels delivered, and Cost Explorer read by the first only.
-    let log = lambda.log();
+    let log = log_with_metrics(&lambda, 3).await;
     assert_eq!(emitted(&log, "Succeeded"), [0.0, 0.0, 0.0]);
     assert_eq!(emitted(&log, "ChannelsFailed"), [1.0, 1.0, 1.0]);
     assert_eq!(emitted(&log, "ChannelsDelivered"), [2.0, 2.0, 2.0]);

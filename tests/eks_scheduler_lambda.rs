@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::support::eks_seed::{seed, state_of};
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::{Fault, SlowProxy};
-use crate::support::{Moto, TestAccount, emitted, event};
+use crate::support::{Moto, TestAccount, emitted, event, log_with_metrics};
 
 #[tokio::test]
 async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> Result<()> {
@@ -64,7 +64,7 @@ async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> 
     }
     // Its metrics, in its log, say so: a failed run with one nodegroup failed, then a
     // successful one; together they stopped both nodegroups.
-    let log = lambda.log();
+    let log = log_with_metrics(&lambda, 2).await;
     assert_eq!(emitted(&log, "Succeeded"), [0.0, 1.0]);
     assert_eq!(emitted(&log, "NodegroupsFailed"), [1.0, 0.0]);
     assert!(emitted(&log, "NodegroupsStopped").iter().sum::<f64>() >= 2.0);

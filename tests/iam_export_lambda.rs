@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::support::iam_seed::seed_account;
 use crate::support::lambda::{Limits, LocalLambda, packaged_binary};
-use crate::support::{Moto, TestAccount, emitted};
+use crate::support::{Moto, TestAccount, emitted, log_with_metrics};
 
 /// The data rows of a CSV file in S3.
 async fn csv_rows(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<csv::StringRecord>> {
@@ -47,7 +47,7 @@ async fn the_packaged_export_reports_in_its_metrics_the_users_and_roles_it_wrote
     let users = csv_rows(&s3, &bucket, keys[0]).await?;
     let roles = csv_rows(&s3, &bucket, keys[1]).await?;
     let root_rows = usize::from(summary["root_account_included"] == json!(true));
-    let log = lambda.log();
+    let log = log_with_metrics(&lambda, 1).await;
     assert_eq!(emitted(&log, "Succeeded"), [1.0]);
     assert_eq!(emitted(&log, "Users"), [(users.len() - root_rows) as f64], "{summary:#}");
     assert!(users.len() - root_rows >= 12, "the seeded users are in the file");
@@ -67,7 +67,7 @@ async fn the_packaged_export_reports_in_its_metrics_the_users_and_roles_it_wrote
     )
     .await;
     failing.invoke(&json!({}), Duration::from_secs(120)).await;
-    let log = failing.log();
+    let log = log_with_metrics(&failing, 1).await;
     assert_eq!(emitted(&log, "Succeeded"), [0.0]);
     assert_eq!(shared::metrics::documents_in(&log)[0]["ErrorType"], "ReportBucketUnavailable");
     Ok(())

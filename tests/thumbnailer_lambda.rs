@@ -16,7 +16,7 @@ use crate::support::images::{
 };
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use crate::support::slow_proxy::SlowProxy;
-use crate::support::{Moto, TestAccount, emitted, s3_event_key};
+use crate::support::{Moto, TestAccount, emitted, log_with_metrics, s3_event_key};
 
 /// The template's memory size for the thumbnailer.
 const MEMORY_MB: u32 = 512;
@@ -173,7 +173,7 @@ async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_
     assert!(reasons.iter().any(|r| r.contains("102 scans, over the limit of 100")), "{reasons:?}");
     // Its metrics, in its log, say what it did: as many thumbnails as S3 holds, a
     // rejection per record, by class.
-    let log = lambda.log();
+    let log = log_with_metrics(&lambda, 1).await;
     assert_eq!(emitted(&log, "ThumbnailsWritten"), [thumbnails.len() as f64], "{thumbnails:?}");
     assert_eq!(emitted(&log, "ImagesProcessed"), [3.0]);
     assert_eq!(emitted(&log, "Rejected"), [records.len() as f64]);

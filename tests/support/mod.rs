@@ -40,6 +40,19 @@ pub fn emitted(log: &str, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The function's log once it holds `documents` metrics documents (one per invocation),
+/// or after 10 s: its stdout is read as it comes, so the last line can trail the answer.
+pub async fn log_with_metrics(lambda: &lambda::LocalLambda, documents: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = lambda.log();
+        if shared::metrics::documents_in(&log).len() >= documents || std::time::Instant::now() > deadline {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The repository's root folder.
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
