@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::keys::decode_s3_key;
+use super::sequencer::Sequencer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -26,6 +27,8 @@ pub struct ObjectEvent {
     pub bucket: String,
     pub key: String,
     pub action: ObjectAction,
+    /// S3's order of this key's events (absent from hand-made events).
+    pub sequencer: Option<Sequencer>,
 }
 
 /// A unit of retry: an SQS message (with its id), or one S3 record or EventBridge event.
@@ -96,7 +99,8 @@ fn s3_record(record: &Value) -> Result<ObjectEvent, String> {
     } else {
         return Err(format!("S3 event {name:?} is neither ObjectCreated nor ObjectRemoved"));
     };
-    Ok(ObjectEvent { bucket: bucket.to_owned(), key, action })
+    let sequencer = object.get("sequencer").and_then(Value::as_str).map(Sequencer::parse).transpose()?;
+    Ok(ObjectEvent { bucket: bucket.to_owned(), key, action, sequencer })
 }
 
 /// EventBridge carries keys as they are, not URL-encoded.
@@ -115,5 +119,6 @@ fn eventbridge_event(event: &Value) -> Result<ObjectEvent, String> {
         "Object Deleted" => ObjectAction::Removed,
         other => return Err(format!("EventBridge event {other:?} is neither Object Created nor Object Deleted")),
     };
-    Ok(ObjectEvent { bucket: bucket.to_owned(), key: key.to_owned(), action })
+    let sequencer = detail.pointer("/object/sequencer").and_then(Value::as_str).map(Sequencer::parse).transpose()?;
+    Ok(ObjectEvent { bucket: bucket.to_owned(), key: key.to_owned(), action, sequencer })
 }

@@ -7,6 +7,7 @@ mod jpeg;
 mod keys;
 mod pipeline;
 mod png;
+mod sequencer;
 mod sizes;
 mod webp;
 
@@ -19,6 +20,7 @@ pub use pipeline::{
     Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, RejectionClass, Thumbnail, make_thumbnails,
     memory_need, output_extension, probe,
 };
+pub use sequencer::{SEQUENCER_WIDTH, Sequencer};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};
 
 #[cfg(test)]

@@ -629,3 +629,38 @@ fn a_panic_in_the_pipeline_becomes_a_rejection() {
         assert_eq!(result, Err(Rejection::DecoderPanic("test hook: the image worker panicked".to_owned())));
     }
 }
+
+#[test]
+fn sequencers_order_events_as_s3_says_right_padded_then_compared() {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let check = |a: &str, b: &str, expected| {
+        let (a, b) = (Sequencer::parse(a).expect("valid"), Sequencer::parse(b).expect("valid"));
+        assert_eq!(a.cmp(&b), expected, "{a} vs {b}");
+        assert_eq!(a.padded().cmp(&b.padded()), expected, "stored forms: {a} vs {b}");
+    };
+    check("0055AED6DCD90281E5", "0055AED6DCD90281E6", Less);
+    check("0055AED6DCD90281E6", "0055AED6DCD90281E5", Greater);
+    // Lengths differ: padded on the right, not on the left (as numbers they would order the other way).
+    check("0055AED6DCD90281E5", "0055AED6DCD90281E500", Equal);
+    check("0055AED6DCD90281F", "0055AED6DCD90281E5", Greater);
+    check("00617f08299329d189", "00617F08299329D189", Equal);
+    for bad in ["", "not-hex", "0055AED6DCD90281E5 ", &"A".repeat(SEQUENCER_WIDTH + 1)] {
+        assert!(Sequencer::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn events_carry_their_sequencer_and_a_malformed_one_is_named() {
+    let (_, items) = parse_payload(&event_file("s3-put.json")).expect("an S3 event");
+    let event = &items[0].events.as_ref().expect("readable")[0];
+    assert_eq!(event.sequencer.as_ref().map(Sequencer::as_str), Some("0055AED6DCD90281E5"));
+    let (_, items) = parse_payload(&event_file("eventbridge-s3-object-created.json")).expect("an EventBridge event");
+    let event = &items[0].events.as_ref().expect("readable")[0];
+    assert_eq!(event.sequencer.as_ref().map(Sequencer::as_str), Some("00617F08299329D189"));
+
+    let mut broken = event_file("s3-put.json");
+    broken["Records"][0]["s3"]["object"]["sequencer"] = Value::from("zz");
+    let (_, items) = parse_payload(&broken).expect("still an S3 event");
+    let err = items[0].events.as_ref().expect_err("a malformed sequencer");
+    assert!(err.contains("sequencer \"zz\""), "{err}");
+}
