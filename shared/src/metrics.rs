@@ -27,12 +27,20 @@ const MAX_METRICS: usize = 100;
 pub struct MetricsConfig {
     pub namespace: String,
     pub function_name: String,
+    /// `false` only in tools that run a handler in process and print a report of their own
+    /// (the soak): the documents are built, not written.
+    pub write: bool,
 }
 
 impl MetricsConfig {
     /// The default namespace and `function_name`: what a run outside Lambda uses.
     pub fn local(function_name: &str) -> Self {
-        Self { namespace: DEFAULT_NAMESPACE.to_owned(), function_name: function_name.to_owned() }
+        Self { namespace: DEFAULT_NAMESPACE.to_owned(), function_name: function_name.to_owned(), write: true }
+    }
+
+    /// Like [`MetricsConfig::local`], but writing nothing.
+    pub fn silent(function_name: &str) -> Self {
+        Self { write: false, ..Self::local(function_name) }
     }
 
     /// `METRICS_NAMESPACE` (the template's parameter) and Lambda's `AWS_LAMBDA_FUNCTION_NAME`;
@@ -48,7 +56,7 @@ impl MetricsConfig {
         }
         let function_name =
             env.optional("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| default_function_name.to_owned());
-        Ok(Self { namespace, function_name })
+        Ok(Self { namespace, function_name, write: true })
     }
 }
 
@@ -147,6 +155,9 @@ impl Metrics {
     // `println!` rather than a locked writer: the test harness captures it in in-process tests.
     #[allow(clippy::print_stdout)]
     pub fn emit(&self, config: &MetricsConfig) {
+        if !config.write {
+            return;
+        }
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -216,7 +227,7 @@ mod tests {
     use super::*;
 
     fn config() -> MetricsConfig {
-        MetricsConfig { namespace: "Ops".to_owned(), function_name: "stack-fn".to_owned() }
+        MetricsConfig { namespace: "Ops".to_owned(), function_name: "stack-fn".to_owned(), write: true }
     }
 
     #[test]

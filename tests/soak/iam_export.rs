@@ -19,7 +19,7 @@ fn config(bucket: &str, prefix: &str) -> Config {
         report_prefix: prefix.to_owned(),
         kms_key_id: None,
         include_roles: true,
-        metrics: shared::metrics::MetricsConfig::local("iam-export"),
+        metrics: shared::metrics::MetricsConfig::silent("iam-export"),
     }
 }
 
