@@ -6,6 +6,7 @@ mod event;
 mod jpeg;
 mod keys;
 mod pipeline;
+mod placeholder;
 mod png;
 mod sequencer;
 mod sizes;
@@ -20,6 +21,7 @@ pub use pipeline::{
     Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, RejectionClass, Thumbnail, make_thumbnails,
     memory_need, output_extension, probe,
 };
+pub use placeholder::{Placeholder, placeholder};
 pub use sequencer::{SEQUENCER_WIDTH, Sequencer};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};
 

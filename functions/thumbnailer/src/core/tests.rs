@@ -664,3 +664,44 @@ fn events_carry_their_sequencer_and_a_malformed_one_is_named() {
     let err = items[0].events.as_ref().expect_err("a malformed sequencer");
     assert!(err.contains("sequencer \"zz\""), "{err}");
 }
+
+#[test]
+fn a_placeholder_decodes_to_the_photos_colours_and_shape() {
+    use base64::Engine as _;
+    // A landscape photo stand-in: a red field with a blue band along the bottom third.
+    let (width, height) = (480, 320);
+    let image =
+        RgbaImage::from_fn(
+            width,
+            height,
+            |_, y| if y < 213 { Rgba([200, 30, 40, 255]) } else { Rgba([20, 40, 190, 255]) },
+        );
+    let made = placeholder(&image);
+
+    let hash = base64::engine::general_purpose::STANDARD.decode(&made.thumbhash).expect("base64");
+    assert!(hash.len() <= 40, "a few dozen bytes, not {}", hash.len());
+    // Its average colour is the image's, and it keeps the image's shape.
+    let (r, g, b, a) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
+    let mean =
+        |channel: usize| image.pixels().map(|p| f64::from(p[channel])).sum::<f64>() / f64::from(width * height) / 255.0;
+    for (decoded, expected) in [(r, mean(0)), (g, mean(1)), (b, mean(2))] {
+        assert!((f64::from(decoded) - expected).abs() < 0.05, "{decoded} vs {expected}");
+    }
+    assert!(a > 0.99);
+    let ratio = thumbhash::thumb_hash_to_approximate_aspect_ratio(&hash).expect("a ratio");
+    assert!((ratio - 1.5).abs() < 0.2, "aspect {ratio}");
+    let (w, h, _) = thumbhash::thumb_hash_to_rgba(&hash).expect("decodes");
+    assert!(w > h, "{w} x {h}");
+
+    // The dominant colour is the field's red, not the average's purple.
+    assert_eq!(made.dominant_colour, "#c81e28");
+}
+
+#[test]
+fn a_small_or_transparent_image_still_has_a_placeholder() {
+    let tiny = RgbaImage::from_pixel(1, 1, Rgba([0, 128, 0, 255]));
+    assert_eq!(placeholder(&tiny).dominant_colour, "#008000");
+    let clear = RgbaImage::from_pixel(120, 40, Rgba([0, 0, 0, 0]));
+    assert_eq!(placeholder(&clear).dominant_colour, "#ffffff");
+    assert!(!placeholder(&clear).thumbhash.is_empty());
+}
