@@ -135,7 +135,8 @@ pub struct Response {
 #[derive(Debug, Default)]
 pub struct Tally {
     input_bytes: AtomicU64,
-    decode_ms: AtomicU64,
+    /// Decoding, resizing and encoding, summed over the batch's images.
+    image_ms: AtomicU64,
     rejections: std::sync::Mutex<std::collections::BTreeMap<RejectionClass, u32>>,
 }
 
@@ -143,7 +144,7 @@ pub struct Tally {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Measured {
     pub input_bytes: u64,
-    pub decode_ms: u64,
+    pub image_ms: u64,
     pub rejections: std::collections::BTreeMap<RejectionClass, u32>,
 }
 
@@ -157,7 +158,7 @@ impl Tally {
     fn measured(&self) -> Measured {
         Measured {
             input_bytes: self.input_bytes.load(Ordering::Relaxed),
-            decode_ms: self.decode_ms.load(Ordering::Relaxed),
+            image_ms: self.image_ms.load(Ordering::Relaxed),
             rejections: self.rejections.lock().map(|counts| counts.clone()).unwrap_or_default(),
         }
     }
@@ -396,14 +397,14 @@ async fn make(
         // Decoding and encoding are CPU work: off the async runtime's threads. The thread
         // holds the reservations (the downloaded bytes live there too): it runs on even if
         // the record is abandoned at the cutoff.
-        let decode_started = Instant::now();
+        let image_started = Instant::now();
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
             core::make_thumbnails(&bytes, &sizes, format, limits)
         })
         .await;
-        let decode_ms = u64::try_from(decode_started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        tally.decode_ms.fetch_add(decode_ms, Ordering::Relaxed);
+        let image_ms = u64::try_from(image_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tally.image_ms.fetch_add(image_ms, Ordering::Relaxed);
         made.map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?.map_err(rejected)?
     };
     let mut written = Vec::new();

@@ -40,7 +40,7 @@ pub fn of_batch(
         .count("Rejected", outcomes(Outcome::Rejected))
         .count("TransientFailures", transient)
         .put("InputMegabytes", Unit::Megabytes, measured.input_bytes as f64 / (1024.0 * 1024.0))
-        .put("ImageTime", Unit::Milliseconds, measured.decode_ms as f64);
+        .put("ImageTime", Unit::Milliseconds, measured.image_ms as f64);
     for class in RejectionClass::ALL {
         metrics.count(class.metric_name(), measured.rejections.get(&class).copied().unwrap_or(0));
     }
@@ -85,7 +85,7 @@ mod tests {
         let response = Response { batch_item_failures: Vec::new(), results };
         let measured = Measured {
             input_bytes: 3 * 1024 * 1024,
-            decode_ms: 250,
+            image_ms: 250,
             rejections: BTreeMap::from([(RejectionClass::Corrupt, 1)]),
         };
         let document = checked(&Ok((Trigger::Sqs, response)), &measured);
