@@ -88,26 +88,38 @@ mod tests {
         document
     }
 
+    /// Each named metric has its value in the document.
+    fn check(document: &serde_json::Value, expected: &[(&str, f64)]) {
+        for (name, value) in expected {
+            assert_eq!(document[*name], json!(value), "{name}");
+        }
+    }
+
     #[test]
     fn a_delivered_report_reports_its_figures_and_channels() {
         let document = document(&Ok(summary(Delivery::Sent)));
-        assert_eq!(document["Succeeded"], json!(1.0));
-        assert_eq!(document["DayTotal"], json!(123.45));
-        assert_eq!(document["MonthToDate"], json!(2500.0));
-        assert_eq!(document["ForecastMonthTotal"], json!(4000.0));
-        assert_eq!(document["AlertRaised"], json!(1.0));
-        assert_eq!(document["ChannelsDelivered"], json!(3.0));
-        assert_eq!(document["ChannelsFailed"], json!(0.0));
-        assert_eq!(document["CostExplorerRequests"], json!(2.0));
+        check(
+            &document,
+            &[
+                ("Succeeded", 1.0),
+                ("DayTotal", 123.45),
+                ("MonthToDate", 2500.0),
+                ("ForecastMonthTotal", 4000.0),
+                ("AlertRaised", 1.0),
+                ("ChannelsDelivered", 3.0),
+                ("ChannelsFailed", 0.0),
+                ("CostExplorerRequests", 2.0),
+            ],
+        );
     }
 
     #[test]
     fn a_failed_channel_fails_the_heartbeat_and_keeps_the_figures() {
         let document = document(&Ok(summary(Delivery::Failed)));
-        assert_eq!(document["Succeeded"], json!(0.0));
-        assert_eq!(document["ChannelsFailed"], json!(1.0));
-        assert_eq!(document["ChannelsDelivered"], json!(2.0));
-        assert_eq!(document["DayTotal"], json!(123.45));
+        check(
+            &document,
+            &[("Succeeded", 0.0), ("ChannelsFailed", 1.0), ("ChannelsDelivered", 2.0), ("DayTotal", 123.45)],
+        );
         assert_eq!(document["ErrorType"], json!("ChannelsFailed"));
     }
 
