@@ -400,7 +400,7 @@ async fn make(
         let image_started = Instant::now();
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
-            core::make_thumbnails(&bytes, &sizes, format, limits)
+            core::make_thumbnails(&bytes, &sizes, format, limits).map(|photo| photo.thumbnails)
         })
         .await;
         let image_ms = u64::try_from(image_started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -3,6 +3,7 @@
 //! (probe, decode, orient, resize, flatten, encode). No I/O; CPU work only.
 
 mod event;
+mod exif;
 mod jpeg;
 mod keys;
 mod pipeline;
@@ -13,13 +14,14 @@ mod sizes;
 mod webp;
 
 pub use event::{Item, ObjectAction, ObjectEvent, Trigger, parse_payload};
+pub use exif::{ExifFacts, Location, exif_facts};
 pub use keys::{
     MAX_KEY_BYTES, checked_output_key, decode_s3_key, is_own_output, legacy_output_key, output_key,
     rejection_record_key, thumbnail_metadata,
 };
 pub use pipeline::{
-    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Rejection, RejectionClass, Thumbnail, make_thumbnails,
-    memory_need, output_extension, probe,
+    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Photo, PhotoFacts, Rejection, RejectionClass, Thumbnail,
+    make_thumbnails, memory_need, output_extension, probe,
 };
 pub use placeholder::{Placeholder, placeholder};
 pub use sequencer::{SEQUENCER_WIDTH, Sequencer};

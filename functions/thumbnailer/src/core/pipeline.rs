@@ -28,7 +28,9 @@ use image::codecs::png::PngEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
+use super::exif::{ExifFacts, exif_facts};
 use super::jpeg::{JpegStructure, Slices, read_structure};
+use super::placeholder::{Placeholder, placeholder};
 use super::sizes::{BoxSize, fit_inside};
 use super::webp;
 
@@ -147,6 +149,37 @@ pub struct Thumbnail {
     pub extension: &'static str,
 }
 
+/// What one image gives: its thumbnails, and what its record says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Photo {
+    pub thumbnails: Vec<Thumbnail>,
+    pub facts: PhotoFacts,
+    /// Computed from the smallest thumbnail's pixels, before encoding.
+    pub placeholder: Placeholder,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoFacts {
+    /// `jpeg`, `png`, `webp` or `gif`.
+    pub format: &'static str,
+    /// Once oriented, as people see it.
+    pub width: u32,
+    pub height: u32,
+    /// The EXIF orientation, 1 to 8 (1 when there is none).
+    pub orientation: u8,
+    pub exif: ExifFacts,
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Png => "png",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Gif => "gif",
+        _ => "unknown",
+    }
+}
+
 fn reader(bytes: &[u8], limits: Limits) -> Result<ImageReader<Cursor<&[u8]>>, Rejection> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| Rejection::NotAnImage)?;
     match reader.format() {
@@ -180,11 +213,12 @@ fn check_pixels(width: u32, height: u32, limits: Limits) -> Result<(), Rejection
 struct Decoded {
     format: ImageFormat,
     image: DynamicImage,
+    orientation: Orientation,
     oriented_width: u32,
     oriented_height: u32,
 }
 
-/// Every thumbnail of one image, one per box. A panic anywhere in the pipeline (a
+/// Every thumbnail of one image, one per box, and its facts. A panic anywhere in the pipeline (a
 /// decoder's bug that this file reaches) is caught and becomes a rejection: the same
 /// bytes would panic again on every retry.
 pub fn make_thumbnails(
@@ -192,7 +226,7 @@ pub fn make_thumbnails(
     sizes: &[BoxSize],
     output: OutputFormat,
     limits: Limits,
-) -> Result<Vec<Thumbnail>, Rejection> {
+) -> Result<Photo, Rejection> {
     catch_unwind(AssertUnwindSafe(|| thumbnails_of(bytes, sizes, output, limits)))
         .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
 }
@@ -215,14 +249,10 @@ fn test_hook(bytes: &[u8]) {
     }
 }
 
-fn thumbnails_of(
-    bytes: &[u8],
-    sizes: &[BoxSize],
-    output: OutputFormat,
-    limits: Limits,
-) -> Result<Vec<Thumbnail>, Rejection> {
+fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: Limits) -> Result<Photo, Rejection> {
     test_hook(bytes);
-    let Decoded { format, image: mut source, oriented_width, oriented_height } = decode(bytes, sizes, limits)?;
+    let Decoded { format, image: mut source, orientation, oriented_width, oriented_height } =
+        decode(bytes, sizes, limits)?;
     // Resizing must average premultiplied colours, or transparent pixels bleed into the
     // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
     let premultiplied = source.color().has_alpha();
@@ -232,7 +262,8 @@ fn thumbnails_of(
     }
     let output = resolve(output, format);
     let mut resizer = Resizer::new();
-    sizes
+    let mut smallest: Option<Placeholder> = None;
+    let thumbnails = sizes
         .iter()
         .map(|size| {
             let (w, h) = fit_inside(oriented_width, oriented_height, *size);
@@ -240,9 +271,21 @@ fn thumbnails_of(
             if premultiplied {
                 MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
             }
+            if smallest.is_none() {
+                smallest = Some(placeholder(&resized.to_rgba8())); // sizes come sorted, smallest first
+            }
             encode(&resized, *size, output)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let facts = PhotoFacts {
+        format: format_name(format),
+        width: oriented_width,
+        height: oriented_height,
+        orientation: orientation.to_exif(),
+        exif: exif_facts(bytes),
+    };
+    let placeholder = smallest.unwrap_or_else(|| placeholder(&RgbaImage::new(1, 1)));
+    Ok(Photo { thumbnails, facts, placeholder })
 }
 
 /// The memory an image's thumbnails will hold at their peak, in bytes, worked out from
@@ -378,7 +421,7 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
             let mut image = webp::decode(bytes, features, w, h)?;
             image.apply_orientation(orientation);
             let (oriented_width, oriented_height) = oriented(features.width, features.height, orientation);
-            Ok(Decoded { format, image, oriented_width, oriented_height })
+            Ok(Decoded { format, image, orientation, oriented_width, oriented_height })
         }
         ImageFormat::Png => {
             let header = super::png::header(bytes)?;
@@ -387,7 +430,7 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
                     let (mut image, orientation) = super::png::decode_reduced(bytes, factor)?;
                     image.apply_orientation(orientation);
                     let (oriented_width, oriented_height) = oriented(header.width, header.height, orientation);
-                    Ok(Decoded { format, image, oriented_width, oriented_height })
+                    Ok(Decoded { format, image, orientation, oriented_width, oriented_height })
                 }
                 None => decode_full_size(bytes, limits),
             }
@@ -419,7 +462,7 @@ fn decode_full_size(bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> 
     } else {
         DynamicImage::ImageRgb8(image.into_rgb8())
     };
-    Ok(Decoded { format, oriented_width: image.width(), oriented_height: image.height(), image })
+    Ok(Decoded { format, orientation, oriented_width: image.width(), oriented_height: image.height(), image })
 }
 
 fn transposes(orientation: Orientation) -> bool {
@@ -468,7 +511,7 @@ fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decode
     let mut image = run_libjpeg(stream, scale, &structure)?;
     image.apply_orientation(orientation);
     let (oriented_width, oriented_height) = oriented(width, height, orientation);
-    Ok(Decoded { format: ImageFormat::Jpeg, image, oriented_width, oriented_height })
+    Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, oriented_width, oriented_height })
 }
 
 /// libjpeg reports fatal errors by unwinding out of its callbacks (the `mozjpeg`

@@ -124,10 +124,15 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 
 /// A JPEG with an EXIF APP1 segment carrying `orientation`.
 fn jpeg_with_orientation(image: &RgbImage, orientation: u8) -> Vec<u8> {
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 98).encode_image(image).expect("jpeg");
     let mut tiff = b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
     tiff.extend([orientation, 0, 0, 0, 0, 0, 0]);
+    jpeg_with_exif(image, &tiff)
+}
+
+/// A JPEG of `image` with `tiff` (EXIF's TIFF structure) in an APP1 segment, as cameras write it.
+fn jpeg_with_exif(image: &RgbImage, tiff: &[u8]) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, 98).encode_image(image).expect("jpeg");
     let mut app1 = b"Exif\0\0".to_vec();
     app1.extend(tiff);
     let length = u16::try_from(app1.len() + 2).expect("short");
@@ -169,7 +174,7 @@ fn every_exif_orientation_is_applied_to_the_pixels() {
     ];
     for (orientation, (w, h), corners) in cases {
         let bytes = jpeg_with_orientation(&quadrants(), orientation);
-        let thumbnails = make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail");
+        let thumbnails = make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail").thumbnails;
         let image = decode(&thumbnails[0]);
         assert_eq!(image.dimensions(), (w, h), "orientation {orientation}");
         let got = [
@@ -195,7 +200,7 @@ fn each_input_format_and_each_output_format() {
             (OutputFormat::Png, "image/png", "png"),
             (OutputFormat::Webp { quality: 80 }, "image/webp", "webp"),
         ] {
-            let thumbnail = &make_thumbnails(&bytes, &[BOX], output, LIMITS).expect("thumbnail")[0];
+            let thumbnail = &make_thumbnails(&bytes, &[BOX], output, LIMITS).expect("thumbnail").thumbnails[0];
             assert_eq!((thumbnail.content_type, thumbnail.extension), (content_type, extension));
             assert_eq!((thumbnail.width, thumbnail.height), (256, 192));
             assert_eq!(
@@ -203,7 +208,8 @@ fn each_input_format_and_each_output_format() {
                 Some(image::ImageFormat::from_extension(extension).expect("ext"))
             );
         }
-        let same = &make_thumbnails(&bytes, &[BOX], OutputFormat::Same { quality: 80 }, LIMITS).expect("same")[0];
+        let same =
+            &make_thumbnails(&bytes, &[BOX], OutputFormat::Same { quality: 80 }, LIMITS).expect("same").thumbnails[0];
         let expected = match format {
             ImageFormat::Jpeg => "jpg",
             ImageFormat::WebP => "webp",
@@ -217,7 +223,7 @@ fn each_input_format_and_each_output_format() {
 fn several_boxes_and_no_upscaling() {
     let bytes = encode(&DynamicImage::ImageRgb8(RgbImage::new(300, 100)), ImageFormat::Png);
     let sizes = [BoxSize { width: 128, height: 128 }, BoxSize { width: 512, height: 512 }];
-    let thumbnails = make_thumbnails(&bytes, &sizes, OutputFormat::Png, LIMITS).expect("thumbnails");
+    let thumbnails = make_thumbnails(&bytes, &sizes, OutputFormat::Png, LIMITS).expect("thumbnails").thumbnails;
     let dims: Vec<(u32, u32)> = thumbnails.iter().map(|t| (t.width, t.height)).collect();
     assert_eq!(dims, [(128, 43), (300, 100)]);
 }
@@ -227,9 +233,11 @@ fn transparency_is_kept_in_png_and_flattened_onto_white_in_jpeg() {
     let half_clear =
         RgbaImage::from_fn(64, 64, |x, _| if x < 32 { Rgba([0, 0, 0, 0]) } else { Rgba([200, 0, 0, 255]) });
     let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::Png);
-    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     assert_eq!(png.get_pixel(4, 4).0[3], 0, "still transparent");
-    let jpeg = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("jpeg")[0]);
+    let jpeg = decode(
+        &make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("jpeg").thumbnails[0],
+    );
     assert_eq!(colour_at(&jpeg, 4, 4), "white", "not black");
     assert_eq!(colour_at(&jpeg, 60, 4), "red");
 }
@@ -238,7 +246,7 @@ fn transparency_is_kept_in_png_and_flattened_onto_white_in_jpeg() {
 fn sixteen_bit_png_becomes_correct_8_bit_colour() {
     let deep: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_pixel(32, 32, Rgb([65535, 0, 32768]));
     let bytes = encode(&DynamicImage::ImageRgb16(deep), ImageFormat::Png);
-    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     assert_eq!(out.get_pixel(0, 0).0, [255, 0, 128, 255]);
 }
 
@@ -257,7 +265,7 @@ fn an_animated_gif_gives_its_first_frame() {
             encoder.encode_frame(frame).expect("frame");
         }
     }
-    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("gif")[0]);
+    let out = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("gif").thumbnails[0]);
     assert_eq!(colour_at(&out, 8, 8), "red");
 }
 
@@ -347,7 +355,7 @@ fn sixteen_bit_png(width: u32, height: u32) -> Vec<u8> {
 fn a_large_png_is_averaged_row_by_row_and_looks_like_the_whole_decode() {
     let bytes = sixteen_bit_png(2400, 1600);
     let whole = image::load_from_memory(&bytes).expect("decodes").to_rgba8();
-    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail")[0];
+    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail").thumbnails[0];
     assert_eq!((thumbnail.width, thumbnail.height), (256, 171));
     let small = decode(thumbnail);
     // Against the whole image's pixels at the same place: within a few levels.
@@ -416,7 +424,7 @@ fn a_progressive_jpeg_decoded_without_its_luma_ac_scans_gives_the_same_eighth_sc
     assert_eq!((whole.width(), whole.height()), (256, 192));
     assert!(whole.as_bytes() == from_reduced.as_bytes(), "identical 1/8-scale pixels");
 
-    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail")[0];
+    let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("thumbnail").thumbnails[0];
     assert_eq!((thumbnail.width, thumbnail.height), (256, 192));
     // The thumbnail is the image, not grey: compare it with a full-size decode scaled by `image`.
     let reference = image::load_from_memory(&bytes).expect("decodes").thumbnail_exact(256, 192).to_rgba8();
@@ -473,7 +481,9 @@ fn a_cmyk_jpeg_becomes_correct_rgb() {
     }
     let bytes = libjpeg_encode(&pixels, width, height, mozjpeg::ColorSpace::JCS_CMYK, false);
     assert!(jpeg::read_structure(&bytes).expect("structure").adobe);
-    let image = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("cmyk")[0]);
+    let image = decode(
+        &make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 90 }, LIMITS).expect("cmyk").thumbnails[0],
+    );
     let corners =
         [colour_at(&image, 2, 2), colour_at(&image, 37, 2), colour_at(&image, 2, 17), colour_at(&image, 37, 17)];
     assert_eq!(corners, ["red", "green", "blue", "white"]);
@@ -499,11 +509,12 @@ fn webp_in_with_alpha_and_lossy_webp_out() {
     let half_clear =
         RgbaImage::from_fn(600, 300, |x, _| if x < 300 { Rgba([0, 0, 0, 0]) } else { Rgba([0, 0, 200, 255]) });
     let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::WebP);
-    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     assert_eq!(png.dimensions(), (256, 128));
     assert_eq!(png.get_pixel(10, 64).0[3], 0, "still transparent");
     assert_eq!(colour_at(&png, 250, 64), "blue");
-    let webp = &make_thumbnails(&bytes, &[BOX], OutputFormat::Webp { quality: 80 }, LIMITS).expect("webp")[0];
+    let webp =
+        &make_thumbnails(&bytes, &[BOX], OutputFormat::Webp { quality: 80 }, LIMITS).expect("webp").thumbnails[0];
     assert_eq!(&webp.bytes[12..16], b"VP8X", "extended format: lossy with an alpha chunk");
     assert!(webp.bytes.windows(4).any(|w| w == b"VP8 "), "lossy bitstream");
     let out = decode(webp);
@@ -540,10 +551,12 @@ fn broken_jpeg_and_webp_structures_are_rejected() {
 fn half_transparent_pixels_are_blended_onto_white_after_resizing() {
     let half = RgbaImage::from_pixel(600, 400, Rgba([200, 0, 0, 128]));
     let bytes = encode(&DynamicImage::ImageRgba8(half), ImageFormat::Png);
-    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png")[0]);
+    let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     let [r, g, b, a] = png.get_pixel(128, 85).0;
     assert!(r.abs_diff(200) <= 2 && g <= 2 && b <= 2 && a.abs_diff(128) <= 1, "png {:?}", png.get_pixel(128, 85));
-    let jpeg = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 95 }, LIMITS).expect("jpeg")[0]);
+    let jpeg = decode(
+        &make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 95 }, LIMITS).expect("jpeg").thumbnails[0],
+    );
     let [r, g, b, _] = jpeg.get_pixel(128, 85).0;
     // 200 x 128/255 + 255 x 127/255 = 227; 0 + 127 = 127
     assert!(r.abs_diff(227) <= 4 && g.abs_diff(127) <= 4 && b.abs_diff(127) <= 4, "jpeg {:?}", jpeg.get_pixel(128, 85));
@@ -562,7 +575,7 @@ fn very_wide_very_tall_and_small_images_through_every_decoder() {
             ("PNG", encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::Png)),
         ];
         for (name, bytes) in inputs {
-            let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect(name)[0];
+            let thumbnail = &make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect(name).thumbnails[0];
             assert_eq!((thumbnail.width, thumbnail.height), expected, "{name} {width}x{height}");
             assert_eq!(decode(thumbnail).dimensions(), expected, "{name} {width}x{height}: the encoded image");
         }
@@ -607,7 +620,8 @@ fn damaged_files_never_crash_the_pipeline() {
                 _ => bytes.truncate(next(bytes.len())),
             }
             match make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS) {
-                Ok(thumbnails) => {
+                Ok(photo) => {
+                    let thumbnails = photo.thumbnails;
                     assert!(thumbnails[0].width <= 256 && thumbnails[0].height <= 256);
                     made += 1;
                 }
@@ -704,4 +718,138 @@ fn a_small_or_transparent_image_still_has_a_placeholder() {
     let clear = RgbaImage::from_pixel(120, 40, Rgba([0, 0, 0, 0]));
     assert_eq!(placeholder(&clear).dominant_colour, "#ffffff");
     assert!(!placeholder(&clear).thumbhash.is_empty());
+}
+
+fn testdata(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+#[test]
+fn capture_time_camera_and_position_come_from_real_cameras_exif() {
+    let image = RgbImage::from_pixel(64, 48, Rgb([90, 120, 60]));
+    let location = |latitude, longitude, altitude| Some(Location { latitude, longitude, altitude });
+    for (file, captured_at, make, model, position) in [
+        ("exif/canon-eos-40d.tiff", "2008-05-30T15:56:01", "Canon", "Canon EOS 40D", None),
+        ("exif/nikon-d70.tiff", "2008-03-15T09:52:01", "NIKON CORPORATION", "NIKON D70", None),
+        // A phone: the offset from UTC, and where it was (60°8'48.14"N 24°54'24.38"E, written as
+        // signed rationals, out of the standard; no altitude).
+        (
+            "exif/nokia-8.3-5g.tiff",
+            "2022-08-14T14:12:31+03:00",
+            "HMD Global",
+            "Nokia 8.3 5G",
+            location(60.146706, 24.906772, None),
+        ),
+    ] {
+        let bytes = jpeg_with_exif(&image, &testdata(file));
+        let photo = make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).expect(file);
+        let exif = &photo.facts.exif;
+        assert_eq!(exif.captured_at.as_deref(), Some(captured_at), "{file}");
+        assert_eq!(exif.camera_make.as_deref(), Some(make), "{file}");
+        assert_eq!(exif.camera_model.as_deref(), Some(model), "{file}");
+        assert_eq!(exif.location, position, "{file}");
+        assert_eq!((photo.facts.format, photo.facts.width, photo.facts.height), ("jpeg", 64, 48), "{file}");
+        assert_eq!(photo.facts.orientation, 1, "{file}");
+        // The thumbnail carries none of it.
+        let thumbnail = &photo.thumbnails[0].bytes;
+        assert!(exif_facts(thumbnail) == ExifFacts::default(), "{file}: the thumbnail has no EXIF");
+        assert!(!thumbnail.windows(4).any(|w| w == b"Exif"), "{file}");
+    }
+}
+
+/// A TIFF structure with these primary-image ASCII fields (and GPS rationals), written by
+/// kamadak-exif's own writer.
+fn tiff_with(ascii: &[(::exif::Tag, &[u8])], gps: &[(::exif::Tag, ::exif::Value)]) -> Vec<u8> {
+    let mut fields: Vec<::exif::Field> = ascii
+        .iter()
+        .map(|(tag, text)| ::exif::Field {
+            tag: *tag,
+            ifd_num: ::exif::In::PRIMARY,
+            value: ::exif::Value::Ascii(vec![text.to_vec()]),
+        })
+        .collect();
+    fields.extend(gps.iter().map(|(tag, value)| ::exif::Field {
+        tag: *tag,
+        ifd_num: ::exif::In::PRIMARY,
+        value: value.clone(),
+    }));
+    let mut writer = ::exif::experimental::Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    let mut tiff = Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).expect("a TIFF structure");
+    tiff.into_inner()
+}
+
+#[test]
+fn exif_that_lies_is_left_out_not_trusted() {
+    use ::exif::{Rational, Tag, Value};
+    let facts = |tiff: Vec<u8>| exif_facts(&jpeg_with_exif(&RgbImage::new(8, 8), &tiff));
+    let dms = |d: u32, m: u32, s: u32| Value::Rational(vec![(d, 1).into(), (m, 1).into(), (s, 1).into()]);
+    for (date, offset, expected) in [
+        (&b"2024:02:29 23:59:59"[..], &b"-05:30"[..], Some("2024-02-29T23:59:59-05:30")),
+        (b"2024:02:29 23:59:59", b"   :  ", Some("2024-02-29T23:59:59")),
+        (b"2023:02:29 10:00:00", b"+01:00", None), // not a leap year
+        (b"2008:13:45 10:00:00", b"+01:00", None),
+        (b"0000:00:00 00:00:00", b"+01:00", None), // what some cameras write for "not set"
+        (b"    :  :     :  :  ", b"+01:00", None),
+        (b"yesterday", b"+01:00", None),
+        (b"2024:01:01 10:00:00", b"+99:00", Some("2024-01-01T10:00:00")), // an impossible offset is dropped
+    ] {
+        let got = facts(tiff_with(&[(Tag::DateTimeOriginal, date), (Tag::OffsetTimeOriginal, offset)], &[]));
+        assert_eq!(got.captured_at.as_deref(), expected, "{:?} {:?}", String::from_utf8_lossy(date), offset);
+    }
+    let got = facts(tiff_with(&[(Tag::Make, b"  Acme\x07 \0"), (Tag::Model, b"   ")], &[]));
+    assert_eq!((got.camera_make.as_deref(), got.camera_model), (Some("Acme"), None));
+    let long = "X".repeat(500);
+    let got = facts(tiff_with(&[(Tag::Model, long.as_bytes())], &[]));
+    assert_eq!(got.camera_model.map(|m| m.len()), Some(64));
+
+    // South and west are negative; a zero denominator or an impossible latitude is no position.
+    let position = |latitude: Value, reference: &'static [u8]| {
+        facts(tiff_with(
+            &[(Tag::GPSLatitudeRef, reference), (Tag::GPSLongitudeRef, b"W")],
+            &[(Tag::GPSLatitude, latitude), (Tag::GPSLongitude, dms(70, 30, 0))],
+        ))
+        .location
+    };
+    assert_eq!(
+        position(dms(33, 52, 4), b"S"),
+        Some(Location { latitude: -33.867778, longitude: -70.5, altitude: None })
+    );
+    assert_eq!(position(dms(91, 0, 0), b"N"), None);
+    let broken = Value::Rational(vec![Rational { num: 1, denom: 0 }, (0, 1).into(), (0, 1).into()]);
+    assert_eq!(position(broken, b"N"), None);
+    let below_sea = facts(tiff_with(
+        &[(Tag::GPSLatitudeRef, b"N"), (Tag::GPSLongitudeRef, b"E")],
+        &[
+            (Tag::GPSLatitude, dms(31, 30, 0)),
+            (Tag::GPSLongitude, dms(35, 30, 0)),
+            (Tag::GPSAltitude, Value::Rational(vec![(4305, 10).into()])),
+            (Tag::GPSAltitudeRef, Value::Byte(vec![1])),
+        ],
+    ));
+    assert_eq!(below_sea.location, Some(Location { latitude: 31.5, longitude: 35.5, altitude: Some(-430.5) }));
+    // No EXIF at all, or not even an image: no facts, and no error.
+    assert_eq!(exif_facts(b"not an image"), ExifFacts::default());
+}
+
+#[test]
+fn a_photo_reports_its_oriented_size_and_its_placeholder_matches_its_smallest_thumbnail() {
+    use base64::Engine as _;
+    let bytes = jpeg_with_orientation(&quadrants(), 6);
+    let sizes = [BoxSize { width: 16, height: 16 }, BOX];
+    let photo = make_thumbnails(&bytes, &sizes, OutputFormat::Png, LIMITS).expect("photo");
+    let (w, h) = quadrants().dimensions();
+    assert_eq!((photo.facts.width, photo.facts.height, photo.facts.orientation), (h, w, 6), "turned a quarter");
+    let smallest = decode(&photo.thumbnails[0]);
+    let hash = base64::engine::general_purpose::STANDARD.decode(&photo.placeholder.thumbhash).expect("base64");
+    let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
+    let pixels = f64::from(smallest.width() * smallest.height());
+    let mean = |c: usize| smallest.pixels().map(|p| f64::from(p[c])).sum::<f64>() / pixels / 255.0;
+    for (decoded, expected) in [(r, mean(0)), (g, mean(1)), (b, mean(2))] {
+        assert!((f64::from(decoded) - expected).abs() < 0.06, "{decoded} vs {expected}");
+    }
 }
