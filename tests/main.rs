@@ -12,3 +12,4 @@ mod iam_export_lambda;
 mod support;
 mod thumbnailer;
 mod thumbnailer_lambda;
+mod thumbnailer_photos;

@@ -9,6 +9,7 @@ pub mod iam_seed;
 pub mod images;
 pub mod lambda;
 pub mod moto;
+pub mod photos;
 pub mod slow_proxy;
 // The soak plays S3 and Lambda with all of it; the integration tests read queues with part of it.
 #[allow(dead_code)]

@@ -30,6 +30,49 @@ pub struct Config {
     pub delete_with_source: bool,
     /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
     pub metrics: shared::metrics::MetricsConfig,
+    /// The photo catalogue (`PHOTOS_TABLE`), off when unset.
+    pub photos: Option<PhotosConfig>,
+}
+
+/// Each photo's record in DynamoDB and, with a topic, its announcement on SNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotosConfig {
+    pub table: String,
+    pub topic_arn: Option<String>,
+    /// How many leading folders of a key name its owner (`PHOTOS_OWNER_DEPTH`, default 1).
+    pub owner_depth: usize,
+    /// Whether the record keeps the photo's GPS position (`STORE_LOCATION`, default false).
+    pub store_location: bool,
+}
+
+impl PhotosConfig {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let topic_arn = env.optional("PHOTOS_TOPIC_ARN");
+        if let Some(topic) = &topic_arn
+            && !topic.starts_with("arn:")
+        {
+            return Err(ConfigError::invalid("PHOTOS_TOPIC_ARN", topic.clone(), "an SNS topic ARN, arn:aws:sns:..."));
+        }
+        let Some(table) = env.optional("PHOTOS_TABLE") else {
+            if let Some(topic) = topic_arn {
+                return Err(ConfigError::invalid(
+                    "PHOTOS_TOPIC_ARN",
+                    topic,
+                    "PHOTOS_TABLE set too: the photo record is what makes each change announced once",
+                ));
+            }
+            return Ok(None);
+        };
+        let owner_depth = env.parse_or("PHOTOS_OWNER_DEPTH", 1usize, "a number of folders from 0 to 10")?;
+        if owner_depth > 10 {
+            return Err(ConfigError::invalid(
+                "PHOTOS_OWNER_DEPTH",
+                owner_depth.to_string(),
+                "a number of folders from 0 to 10",
+            ));
+        }
+        Ok(Some(Self { table, topic_arn, owner_depth, store_location: env.bool_or("STORE_LOCATION", false)? }))
+    }
 }
 
 /// The memory a batch may use for images, derived from the function's memory size
@@ -131,6 +174,7 @@ impl Config {
             max_concurrent_records,
             delete_with_source: env.bool_or("DELETE_WITH_SOURCE", false)?,
             metrics: shared::metrics::MetricsConfig::from_env(env, "thumbnailer")?,
+            photos: PhotosConfig::from_env(env)?,
         })
     }
 }
@@ -158,6 +202,12 @@ mod tests {
             MemoryBudget { memory_size_mb: 512, input_bytes: 108 * MIB, decode_bytes: 324 * MIB, decoders: 1 }
         );
         assert_eq!(config.limits.max_alloc_bytes, 324 * MIB);
+        assert_eq!(config.photos, None);
+        let photos = parse_settings(Config::from_env, &[("PHOTOS_TABLE", "photos")]).expect("a table").photos;
+        assert_eq!(
+            photos,
+            Some(PhotosConfig { table: "photos".to_owned(), topic_arn: None, owner_depth: 1, store_location: false })
+        );
     }
 
     #[test]
@@ -203,6 +253,22 @@ mod tests {
             ),
             (&[("JPEG_QUALITY", "0")][..], "invalid setting JPEG_QUALITY=\"0\""),
             (&[("MAX_INPUT_BYTES", "50MB")][..], "invalid setting MAX_INPUT_BYTES=\"50MB\""),
+            (
+                &[("PHOTOS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:photos")][..],
+                "invalid setting PHOTOS_TOPIC_ARN=\"arn:aws:sns:eu-west-1:123456789012:photos\": expected PHOTOS_TABLE set too",
+            ),
+            (
+                &[("PHOTOS_TABLE", "photos"), ("PHOTOS_TOPIC_ARN", "photos")][..],
+                "invalid setting PHOTOS_TOPIC_ARN=\"photos\"",
+            ),
+            (
+                &[("PHOTOS_TABLE", "photos"), ("PHOTOS_OWNER_DEPTH", "11")][..],
+                "invalid setting PHOTOS_OWNER_DEPTH=\"11\"",
+            ),
+            (
+                &[("PHOTOS_TABLE", "photos"), ("STORE_LOCATION", "maybe")][..],
+                "invalid setting STORE_LOCATION=\"maybe\"",
+            ),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

@@ -12,6 +12,12 @@
 //! reserves its bytes and a decode the memory its header says it needs (two pools carved
 //! from the function's memory size, see `MemoryBudget`), and decodes run one per vCPU.
 //! A record starts only while the time left can cover one; the rest go back to SQS.
+//!
+//! The photo catalogue (`PHOTOS_TABLE`, #11): every outcome that changes what a photo is
+//! (thumbnails written, rejected, deleted) is filed as the photo's record with a
+//! conditional write that only a newer event can win, and then announced on
+//! `PHOTOS_TOPIC_ARN`, and marked announced. A repeated event finds its record filed and
+//! announced, and changes nothing; a retried one finishes what its first attempt left.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,8 +35,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, info, warn};
 
 use crate::aws::{self, S3Failure};
+use crate::catalog::{self, Filed};
 use crate::config::Config;
-use crate::core::{self, ObjectAction, ObjectEvent, OutputFormat, Rejection, RejectionClass, Trigger};
+use crate::core::{
+    self, ObjectAction, ObjectEvent, OutputFormat, PhotoRecord, RecordOf, Rejection, RejectionClass, ThumbnailEntry,
+    Trigger,
+};
 use crate::error::ThumbnailerError;
 
 /// Kept at the end of an invocation to return its result before Lambda's deadline.
@@ -44,6 +54,8 @@ const NO_DEADLINE: Duration = Duration::from_secs(900);
 pub struct Deps {
     pub config: Config,
     pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
     pools: Arc<Pools>,
 }
 
@@ -84,7 +96,13 @@ impl Deps {
             decodes: Pool::new(config.memory.decode_bytes),
             decoders: Arc::new(Semaphore::new(config.memory.decoders.min(cpus).max(1))),
         };
-        Self { config, s3: aws.s3(), pools: Arc::new(pools) }
+        Self {
+            config,
+            s3: aws.s3(),
+            dynamodb: shared::aws_client!(aws_sdk_dynamodb, aws),
+            sns: shared::aws_client!(aws_sdk_sns, aws),
+            pools: Arc::new(pools),
+        }
     }
 }
 
@@ -282,9 +300,15 @@ async fn process(deps: &Deps, object: &ObjectEvent, tally: &Tally) -> ObjectResu
     match &object.action {
         ObjectAction::Removed => delete_thumbnails(deps, object, &dest_bucket).await,
         ObjectAction::Created { etag, .. } => match make(deps, object, &dest_bucket, etag.as_deref(), tally).await {
-            Ok(Made::Written(keys)) => {
+            Ok(Made::Written { keys, record }) => {
                 info!(bucket = %object.bucket, key = %object.key, thumbnails = keys.len(), "thumbnails written");
-                result(object, Outcome::Written, "", keys)
+                match catalogue(deps, record.as_deref(), &[]).await {
+                    Ok(catalogued) => result(object, Outcome::Written, catalogued.detail(), keys),
+                    Err(reason) => {
+                        warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "will be retried");
+                        result(object, Outcome::Retry, format!("thumbnails written, but {reason}"), keys)
+                    }
+                }
             }
             Ok(Made::UpToDate(keys)) => {
                 info!(bucket = %object.bucket, key = %object.key, "thumbnails already written for this version");
@@ -310,8 +334,74 @@ async fn process(deps: &Deps, object: &ObjectEvent, tally: &Tally) -> ObjectResu
 }
 
 enum Made {
-    Written(Vec<String>),
+    /// Thumbnails written, and the photo's record to file when the catalogue is on.
+    Written {
+        keys: Vec<String>,
+        record: Option<Box<PhotoRecord>>,
+    },
     UpToDate(Vec<String>),
+}
+
+/// What the catalogue did with an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Catalogued {
+    Off,
+    /// Filed (or found filed) and announced now.
+    Announced,
+    /// Filed, with no topic to announce it on.
+    Filed,
+    /// A repeated event: filed and announced before.
+    AlreadyAnnounced,
+    /// A newer event's record stands.
+    Superseded,
+}
+
+impl Catalogued {
+    fn detail(self) -> &'static str {
+        match self {
+            Self::Off => "",
+            Self::Announced => "recorded and announced",
+            Self::Filed => "recorded",
+            Self::AlreadyAnnounced => "already recorded and announced (a repeated event)",
+            Self::Superseded => "a newer event's record stands; the record is unchanged",
+        }
+    }
+}
+
+/// The record for `object`'s event, when the catalogue is on.
+fn record_of<'a>(deps: &'a Deps, object: &'a ObjectEvent, processed_at: &'a str) -> Option<RecordOf<'a>> {
+    deps.config.photos.as_ref().map(|photos| RecordOf {
+        bucket: &object.bucket,
+        key: &object.key,
+        sequencer: object.sequencer.as_ref(),
+        owner_depth: photos.owner_depth,
+        processed_at,
+    })
+}
+
+fn now_text() -> String {
+    Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Files the record, then announces it unless that already happened.
+async fn catalogue(deps: &Deps, record: Option<&PhotoRecord>, removed: &[String]) -> Result<Catalogued, String> {
+    let (Some(photos), Some(record)) = (&deps.config.photos, record) else {
+        return Ok(Catalogued::Off);
+    };
+    match catalog::file(&deps.dynamodb, &photos.table, record).await? {
+        Filed::Superseded => Ok(Catalogued::Superseded),
+        Filed::AlreadyFiled { announced: true } => Ok(Catalogued::AlreadyAnnounced),
+        Filed::Fresh | Filed::AlreadyFiled { announced: false } => announce(deps, record, removed).await,
+    }
+}
+
+/// Publishes the record's announcement and marks the record announced (no topic: nothing).
+async fn announce(deps: &Deps, record: &PhotoRecord, removed: &[String]) -> Result<Catalogued, String> {
+    let Some(photos) = &deps.config.photos else { return Ok(Catalogued::Off) };
+    let Some(topic) = &photos.topic_arn else { return Ok(Catalogued::Filed) };
+    catalog::announce(&deps.sns, topic, &core::announcement(record, removed)).await?;
+    catalog::mark_announced(&deps.dynamodb, &photos.table, record).await?;
+    Ok(Catalogued::Announced)
 }
 
 enum Failure {
@@ -377,17 +467,20 @@ async fn make(
     let metadata: HashMap<String, String> =
         core::thumbnail_metadata(&object.key, &info.etag).map_err(rejected)?.into_iter().collect();
 
-    // A repeated event: the last thumbnail is written last, so if it is this version's, all are.
+    // A repeated event: the last thumbnail is written last, so if it is this version's, all
+    // are; with the catalogue on, the record must be this version's and announced too, or
+    // the photo is made again to file it (a retry after the record or announcement failed).
     if let Some(last) = keys.last()
         && let Some(existing) = aws::head_output(&deps.s3, dest_bucket, last).await?
         && existing.source_etag.as_deref() == Some(info.etag.as_str())
         && existing.source_key.as_deref() == Some(object.key.as_str())
+        && record_complete(deps, object, &info.etag).await.map_err(Failure::Retry)?
     {
         return Ok(Made::UpToDate(keys));
     }
 
     let needed = core::memory_need(&bytes, &config.sizes, config.limits).map_err(rejected)?;
-    let thumbnails = {
+    let photo = {
         // Over the allowance: `make_thumbnails` refuses it without allocating, so it
         // takes no reservation that could hold the others back.
         let fits = needed <= config.limits.max_alloc_bytes;
@@ -400,15 +493,21 @@ async fn make(
         let image_started = Instant::now();
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
-            core::make_thumbnails(&bytes, &sizes, format, limits).map(|photo| photo.thumbnails)
+            core::make_thumbnails(&bytes, &sizes, format, limits)
         })
         .await;
         let image_ms = u64::try_from(image_started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tally.image_ms.fetch_add(image_ms, Ordering::Relaxed);
         made.map_err(|err| Failure::Retry(format!("the image worker was stopped: {err}")))?.map_err(rejected)?
     };
+    let processed_at = now_text();
+    let record = record_of(deps, object, &processed_at).map(|of| {
+        let entries = photo.thumbnails.iter().zip(&keys).map(|(t, key)| ThumbnailEntry::new(key.clone(), t));
+        let store_location = config.photos.as_ref().is_some_and(|p| p.store_location);
+        Box::new(of.ready(&info.etag, info.size, &photo, entries.collect(), store_location))
+    });
     let mut written = Vec::new();
-    for (thumbnail, key) in thumbnails.into_iter().zip(keys) {
+    for (thumbnail, key) in photo.thumbnails.into_iter().zip(keys) {
         let put = aws::put(
             &deps.s3,
             dest_bucket,
@@ -426,7 +525,18 @@ async fn make(
             Err(other) => return Err(other.into()),
         }
     }
-    Ok(Made::Written(written))
+    Ok(Made::Written { keys: written, record })
+}
+
+/// With the catalogue on, whether the photo's record is this version's, ready, and
+/// announced (or there is no topic); with it off, always.
+async fn record_complete(deps: &Deps, object: &ObjectEvent, etag: &str) -> Result<bool, String> {
+    let Some(photos) = &deps.config.photos else { return Ok(true) };
+    let photo_id = format!("{}/{}", object.bucket, object.key);
+    let stored = catalog::stored(&deps.dynamodb, &photos.table, &photo_id).await?.unwrap_or_default();
+    Ok(stored.status.as_deref() == Some("ready")
+        && stored.etag.as_deref() == Some(etag)
+        && (stored.announced || photos.topic_arn.is_none()))
 }
 
 /// Logs the rejection and records it under `FAILED_PREFIX`, so operators can find every
@@ -452,7 +562,7 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
             Vec::new(),
         );
     }
-    let mut keys = vec![record_key];
+    let mut keys = vec![record_key.clone()];
     // A photo replaced by a file that is rejected: its earlier version's thumbnails would
     // otherwise go on showing a picture the key no longer holds.
     if deps.config.delete_with_source && !etag.is_empty() {
@@ -468,6 +578,11 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
             }
         }
     }
+    let processed_at = now_text();
+    let record = record_of(deps, object, &processed_at).map(|of| of.rejected(Some(etag), reason, &record_key));
+    if let Err(failure) = catalogue(deps, record.as_ref(), &[]).await {
+        return result(object, Outcome::Retry, format!("{reason}; and {failure}"), Vec::new());
+    }
     result(object, Outcome::Rejected, reason, keys)
 }
 
@@ -476,6 +591,9 @@ async fn reject(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, reason: &s
 /// and only thumbnails whose `source-key` is the deleted key (today's names and the
 /// names earlier versions wrote).
 async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> ObjectResult {
+    if deps.config.photos.is_some() {
+        return delete_photo(deps, object, dest_bucket).await;
+    }
     if !deps.config.delete_with_source {
         return result(object, Outcome::Skipped, "a deletion, and DELETE_WITH_SOURCE is off", Vec::new());
     }
@@ -488,6 +606,55 @@ async fn delete_thumbnails(deps: &Deps, object: &ObjectEvent, dest_bucket: &str)
         ),
         Ok(Removal::Removed(keys)) => result(object, Outcome::Deleted, "", keys),
         Err(failure) => result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+    }
+}
+
+/// A deletion with the catalogue on: only if the source is really gone and this delete is
+/// the newest event (the record's rule), the record becomes `deleted`, the thumbnails are
+/// removed (`DELETE_WITH_SOURCE`), and then the deletion is announced.
+async fn delete_photo(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> ObjectResult {
+    match aws::head(&deps.s3, &object.bucket, &object.key, None).await {
+        Ok(_) => {
+            let detail = "the source exists again (uploaded after this delete): its thumbnails and record are kept";
+            return result(object, Outcome::Skipped, detail, Vec::new());
+        }
+        Err(S3Failure::Gone) => {}
+        Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+    }
+    let processed_at = now_text();
+    let Some(record) = record_of(deps, object, &processed_at).map(|of| of.deleted()) else {
+        return result(object, Outcome::Skipped, "the photo catalogue is off", Vec::new());
+    };
+    let table = deps.config.photos.as_ref().map(|p| p.table.as_str()).unwrap_or_default();
+    match catalog::file(&deps.dynamodb, table, &record).await {
+        Err(reason) => return result(object, Outcome::Retry, reason, Vec::new()),
+        Ok(Filed::Superseded) => {
+            let detail = "a newer event's record stands: nothing removed";
+            return result(object, Outcome::Skipped, detail, Vec::new());
+        }
+        // Removing comes before announcing: an announced deletion is a finished one.
+        Ok(Filed::AlreadyFiled { announced: true }) => {
+            return result(object, Outcome::Deleted, Catalogued::AlreadyAnnounced.detail(), Vec::new());
+        }
+        Ok(Filed::Fresh | Filed::AlreadyFiled { announced: false }) => {}
+    }
+    let removed = if deps.config.delete_with_source {
+        match remove_outdated_thumbnails(deps, object, dest_bucket, None).await {
+            Ok(Removal::Removed(keys)) => keys,
+            // Uploaded again meanwhile: its own event files the new record.
+            Ok(Removal::Superseded) => Vec::new(),
+            Err(failure) => return result(object, Outcome::Retry, failure_reason(failure), Vec::new()),
+        }
+    } else {
+        Vec::new()
+    };
+    match announce(deps, &record, &removed).await {
+        Ok(catalogued) => {
+            let kept =
+                if deps.config.delete_with_source { "" } else { "; thumbnails kept (DELETE_WITH_SOURCE is off)" };
+            result(object, Outcome::Deleted, format!("{}{kept}", catalogued.detail()), removed)
+        }
+        Err(reason) => result(object, Outcome::Retry, format!("thumbnails removed, but {reason}"), removed),
     }
 }
 

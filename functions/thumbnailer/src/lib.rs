@@ -2,7 +2,8 @@
 //! EventBridge events, with partial batch failures and a record of every rejected file.
 //!
 //! `core` is pure (the image pipeline is CPU work, no I/O), `aws` is the thin S3 layer,
-//! `handler` applies the failure policy.
+//! `catalog` the photo record (DynamoDB) and its announcement (SNS), `handler` applies
+//! the failure policy.
 
 // The failure policy depends on unwinding: libjpeg's fatal errors unwind out of its error
 // callback and a panicking image worker is caught, both becoming a recorded rejection.
@@ -14,6 +15,7 @@ compile_error!(
 );
 
 pub mod aws;
+pub mod catalog;
 pub mod config;
 pub mod core;
 pub mod error;

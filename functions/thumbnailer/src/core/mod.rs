@@ -9,6 +9,7 @@ mod keys;
 mod pipeline;
 mod placeholder;
 mod png;
+mod record;
 mod sequencer;
 mod sizes;
 mod webp;
@@ -24,6 +25,9 @@ pub use pipeline::{
     make_thumbnails, memory_need, output_extension, probe,
 };
 pub use placeholder::{Placeholder, placeholder};
+pub use record::{
+    Announcement, PhotoRecord, PhotoStatus, RecordOf, ThumbnailEntry, WriteRule, announcement, key_prefix, owner_of,
+};
 pub use sequencer::{SEQUENCER_WIDTH, Sequencer};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};
 

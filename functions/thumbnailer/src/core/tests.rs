@@ -853,3 +853,75 @@ fn a_photo_reports_its_oriented_size_and_its_placeholder_matches_its_smallest_th
         assert!((f64::from(decoded) - expected).abs() < 0.06, "{decoded} vs {expected}");
     }
 }
+
+#[test]
+fn a_photos_owner_is_its_bucket_and_first_folders() {
+    for (key, depth, owner) in [
+        ("uploads/alice/2026/beach.jpg", 1, "b/uploads/"),
+        ("uploads/alice/2026/beach.jpg", 2, "b/uploads/alice/"),
+        ("uploads/alice/2026/beach.jpg", 9, "b/uploads/alice/2026/"),
+        ("uploads/alice/2026/beach.jpg", 0, "b/"),
+        ("beach.jpg", 1, "b/"),
+        ("a//b.jpg", 2, "b/a//"),
+    ] {
+        assert_eq!(owner_of("b", key, depth), owner, "{key} at {depth}");
+    }
+    assert_eq!(key_prefix("uploads/alice/beach.jpg"), "uploads/alice/");
+    assert_eq!(key_prefix("beach.jpg"), "");
+}
+
+#[test]
+fn records_and_announcements_say_what_happened_and_order_by_sequencer() {
+    let sequencer = Sequencer::parse("0055AED6DCD90281E5").expect("a sequencer");
+    let of = RecordOf {
+        bucket: "photos",
+        key: "uploads/alice/beach.jpg",
+        sequencer: Some(&sequencer),
+        owner_depth: 2,
+        processed_at: "2026-11-23T06:00:00Z",
+    };
+    let bytes = jpeg_with_exif(&RgbImage::from_pixel(64, 48, Rgb([200, 20, 20])), &testdata("exif/nokia-8.3-5g.tiff"));
+    let photo = make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS).expect("a photo");
+    let entries =
+        vec![ThumbnailEntry::new("thumbnails/uploads/alice/beach.jpg-256x256.jpg".to_owned(), &photo.thumbnails[0])];
+    let ready = of.ready("abc", 1234, &photo, entries.clone(), false);
+    assert_eq!(
+        (ready.photo_id.as_str(), ready.owner.as_str()),
+        ("photos/uploads/alice/beach.jpg", "photos/uploads/alice/")
+    );
+    assert_eq!(ready.version, "ready:abc");
+    assert_eq!(ready.sequencer.as_deref(), Some(sequencer.padded().as_str()));
+    assert_eq!(ready.write_rule(), WriteRule::NewerThan(sequencer.padded()));
+    assert_eq!((ready.location, entries[0].format, entries[0].fitted_box.as_str()), (None, "jpeg", "256x256"));
+    assert!(of.ready("abc", 1234, &photo, entries, true).location.is_some(), "kept when asked");
+    assert!(ready.is_same_write(Some(&sequencer.padded()), None));
+    assert!(!ready.is_same_write(None, Some("ready:abc")), "a sequenced record is never an unsequenced one's write");
+
+    let message = announcement(&ready, &[]);
+    assert_eq!(message.event, "photo.ready");
+    assert_eq!(
+        message.attributes,
+        [
+            ("event", "photo.ready".to_owned()),
+            ("bucket", "photos".to_owned()),
+            ("key_prefix", "uploads/alice/".to_owned()),
+            ("format", "jpeg".to_owned())
+        ]
+    );
+    let body: Value = serde_json::from_str(&message.body).expect("JSON");
+    assert_eq!(body["thumbnails"], serde_json::json!(["thumbnails/uploads/alice/beach.jpg-256x256.jpg"]));
+    assert_eq!(body["captured_at"], "2022-08-14T14:12:31+03:00");
+    assert!(body.get("location").is_none() && body.get("photo_id").is_none(), "{body}");
+
+    let unsequenced = RecordOf { sequencer: None, key: "beach.jpg", ..of };
+    let deleted = unsequenced.deleted();
+    assert_eq!(deleted.write_rule(), WriteRule::Unsequenced { version: "deleted:".to_owned() });
+    assert!(deleted.is_same_write(None, Some("deleted:")));
+    assert!(!deleted.is_same_write(Some("00"), Some("deleted:")));
+    let message = announcement(&deleted, &["thumbnails/beach.jpg-256x256.jpg".to_owned()]);
+    assert_eq!(message.attributes, [("event", "photo.deleted".to_owned()), ("bucket", "photos".to_owned())]);
+    let body: Value = serde_json::from_str(&message.body).expect("JSON");
+    assert_eq!(body["thumbnails_removed"], serde_json::json!(["thumbnails/beach.jpg-256x256.jpg"]));
+    let rejected = of.rejected(Some(""), "not an image", "thumbnails/_failed/x.json");
+    assert_eq!((rejected.etag, rejected.version.as_str()), (None, "rejected:"));
+}

@@ -1,0 +1,200 @@
+//! The photo catalogue (#11): thin async functions that file a photo's record in DynamoDB
+//! with a conditional write (the ordering rule is `core::WriteRule`) and announce it on SNS.
+//! Every failure here is transient for the record (a missing table, a denied call,
+//! throttling): the handler retries it, and the conditional write makes the retry safe.
+//! The messages name the table or topic and the setting or permission to check.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use shared::error::describe;
+
+use crate::core::{Announcement, PhotoRecord, WriteRule};
+
+/// What filing a record found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filed {
+    /// Written: a change to announce.
+    Fresh,
+    /// This event's record is already there (a repeated or retried event): announce it
+    /// only if that has not happened yet.
+    AlreadyFiled { announced: bool },
+    /// A newer event's record stands; this event changes nothing.
+    Superseded,
+}
+
+/// What the table holds for a photo, as far as deciding goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub status: Option<String>,
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+    pub version: Option<String>,
+    pub announced: bool,
+}
+
+fn table_failed(table: &str, doing: &str, message: String) -> String {
+    format!(
+        "{doing} in DynamoDB table {table} failed: {message}; check that PHOTOS_TABLE names a table in this region and that the function's role allows dynamodb:GetItem, PutItem and UpdateItem on it"
+    )
+}
+
+/// A JSON value as DynamoDB stores it; `null` is left out (absent, not NULL).
+fn attribute(value: &Value) -> Option<AttributeValue> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().filter_map(attribute).collect()),
+        Value::Object(fields) => {
+            AttributeValue::M(fields.iter().filter_map(|(k, v)| Some((k.clone(), attribute(v)?))).collect())
+        }
+    })
+}
+
+/// The record as an item.
+pub fn item(record: &PhotoRecord) -> HashMap<String, AttributeValue> {
+    match attribute(&serde_json::to_value(record).unwrap_or_default()) {
+        Some(AttributeValue::M(fields)) => fields,
+        _ => HashMap::new(),
+    }
+}
+
+/// Writes the record if its rule allows; if not, reads what stands to tell a repeat of
+/// this event from a newer one.
+pub async fn file(dynamodb: &aws_sdk_dynamodb::Client, table: &str, record: &PhotoRecord) -> Result<Filed, String> {
+    let put = dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item(record)))
+        .expression_attribute_names("#sequencer", "sequencer");
+    let put = match record.write_rule() {
+        WriteRule::NewerThan(sequencer) => put
+            .condition_expression("attribute_not_exists(#sequencer) OR #sequencer < :sequencer")
+            .expression_attribute_values(":sequencer", AttributeValue::S(sequencer)),
+        WriteRule::Unsequenced { version } => put
+            .condition_expression(
+                "attribute_not_exists(#sequencer) AND (attribute_not_exists(#version) OR #version <> :version)",
+            )
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", AttributeValue::S(version)),
+    };
+    match put.send().await {
+        Ok(_) => Ok(Filed::Fresh),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            let stored = stored(dynamodb, table, &record.photo_id).await?.unwrap_or_default();
+            if record.is_same_write(stored.sequencer.as_deref(), stored.version.as_deref()) {
+                Ok(Filed::AlreadyFiled { announced: stored.announced })
+            } else {
+                Ok(Filed::Superseded)
+            }
+        }
+        Err(err) => Err(table_failed(table, &format!("writing the record of {}", record.photo_id), describe(&err))),
+    }
+}
+
+/// The stored record's deciding fields, read consistently (a write just refused must be seen).
+pub async fn stored(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    photo_id: &str,
+) -> Result<Option<Stored>, String> {
+    let got = dynamodb
+        .get_item()
+        .table_name(table)
+        .key("photo_id", AttributeValue::S(photo_id.to_owned()))
+        .consistent_read(true)
+        .projection_expression("#status, etag, #sequencer, #version, announced")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#sequencer", "sequencer")
+        .expression_attribute_names("#version", "version")
+        .send()
+        .await
+        .map_err(|err| table_failed(table, &format!("reading the record of {photo_id}"), describe(&err)))?;
+    Ok(got.item().map(|item| {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        Stored {
+            status: text("status"),
+            etag: text("etag"),
+            sequencer: text("sequencer"),
+            version: text("version"),
+            announced: item.get("announced").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        }
+    }))
+}
+
+/// Notes that the record's announcement went out, unless a newer record replaced it
+/// meanwhile (that one has its own announcement to make).
+pub async fn mark_announced(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &PhotoRecord,
+) -> Result<(), String> {
+    let update = dynamodb
+        .update_item()
+        .table_name(table)
+        .key("photo_id", AttributeValue::S(record.photo_id.clone()))
+        .update_expression("SET announced = :yes")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .expression_attribute_names("#sequencer", "sequencer");
+    let update = match record.write_rule() {
+        WriteRule::NewerThan(sequencer) => update
+            .condition_expression("#sequencer = :sequencer")
+            .expression_attribute_values(":sequencer", AttributeValue::S(sequencer)),
+        WriteRule::Unsequenced { version } => update
+            .condition_expression("attribute_not_exists(#sequencer) AND #version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", AttributeValue::S(version)),
+    };
+    match update.send().await {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        Err(err) => {
+            Err(table_failed(table, &format!("marking the record of {} as announced", record.photo_id), describe(&err)))
+        }
+    }
+}
+
+pub async fn announce(sns: &aws_sdk_sns::Client, topic_arn: &str, announcement: &Announcement) -> Result<(), String> {
+    use aws_sdk_sns::types::MessageAttributeValue;
+    let failed = |message: String| {
+        format!(
+            "publishing {} to SNS topic {topic_arn} failed: {message}; check PHOTOS_TOPIC_ARN and that the function's role allows sns:Publish on it (and kms:GenerateDataKey on its key if it is encrypted)",
+            announcement.event
+        )
+    };
+    let mut publish = sns.publish().topic_arn(topic_arn).message(&announcement.body);
+    for (name, value) in &announcement.attributes {
+        let value = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .map_err(|err| failed(err.to_string()))?;
+        publish = publish.message_attributes(*name, value);
+    }
+    publish.send().await.map_err(|err| failed(describe(&err)))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_becomes_dynamodb_attributes_without_nulls() {
+        let value =
+            serde_json::json!({ "s": "x", "n": 1.5, "b": true, "none": null, "l": [1, null], "m": { "k": "v" } });
+        let Some(AttributeValue::M(fields)) = attribute(&value) else { panic!("a map") };
+        assert_eq!(fields.get("s"), Some(&AttributeValue::S("x".to_owned())));
+        assert_eq!(fields.get("n"), Some(&AttributeValue::N("1.5".to_owned())));
+        assert_eq!(fields.get("b"), Some(&AttributeValue::Bool(true)));
+        assert!(!fields.contains_key("none"));
+        assert_eq!(fields.get("l"), Some(&AttributeValue::L(vec![AttributeValue::N("1".to_owned())])));
+        assert_eq!(
+            fields.get("m"),
+            Some(&AttributeValue::M([("k".to_owned(), AttributeValue::S("v".to_owned()))].into()))
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! A photo's record (one DynamoDB item per source object) and its announcement (one SNS
+//! message per change), built from what the pipeline found (#11). Pure: the handler
+//! brings the time, the AWS layer writes them.
+//!
+//! Ordering: S3 delivers events at least once and out of order. Each record carries its
+//! event's sequencer, right-padded ([`Sequencer::padded`]) so that a conditional write
+//! can compare it as a string, and a write succeeds only when its sequencer is newer than
+//! the stored one ([`WriteRule`]). An event without a sequencer (a hand-made event, an
+//! emulator's) never replaces a record that has one, and among its kind a write happens
+//! only when the record's `version` (status and ETag) changes.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::pipeline::{Photo, Thumbnail};
+use super::sequencer::Sequencer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhotoStatus {
+    Ready,
+    Rejected,
+    Deleted,
+}
+
+impl PhotoStatus {
+    /// The announcement's `event`.
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Ready => "photo.ready",
+            Self::Rejected => "photo.rejected",
+            Self::Deleted => "photo.deleted",
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Rejected => "rejected",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// One thumbnail as the record lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThumbnailEntry {
+    pub key: String,
+    /// The box it was fitted into, `256x256`.
+    #[serde(rename = "box")]
+    pub fitted_box: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub format: &'static str,
+    pub content_type: &'static str,
+}
+
+impl ThumbnailEntry {
+    pub fn new(key: String, thumbnail: &Thumbnail) -> Self {
+        Self {
+            key,
+            fitted_box: format!("{}x{}", thumbnail.size.width, thumbnail.size.height),
+            width: thumbnail.width,
+            height: thumbnail.height,
+            bytes: thumbnail.bytes.len() as u64,
+            format: match thumbnail.extension {
+                "jpg" => "jpeg",
+                other => other,
+            },
+            content_type: thumbnail.content_type,
+        }
+    }
+}
+
+/// The item, attribute by attribute (absent values are left out, not stored as null).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhotoRecord {
+    /// The table's partition key: `<bucket>/<key>`.
+    pub photo_id: String,
+    /// The `by-owner` index's partition key: `<bucket>/` and the key's first folders.
+    pub owner: String,
+    pub bucket: String,
+    pub key: String,
+    pub status: PhotoStatus,
+    /// `<status>:<etag>`: what orders events that have no sequencer.
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where the rejection's JSON record was written (`FAILED_PREFIX`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_make: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<super::exif::Location>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thumbnails: Vec<ThumbnailEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dominant_colour: Option<String>,
+    pub processed_at: String,
+}
+
+/// Which object, which event, when: what every record starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordOf<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub sequencer: Option<&'a Sequencer>,
+    /// Folders of the key that make its owner (`PHOTOS_OWNER_DEPTH`).
+    pub owner_depth: usize,
+    /// RFC 3339, UTC.
+    pub processed_at: &'a str,
+}
+
+impl RecordOf<'_> {
+    fn record(&self, status: PhotoStatus, etag: Option<&str>) -> PhotoRecord {
+        PhotoRecord {
+            photo_id: format!("{}/{}", self.bucket, self.key),
+            owner: owner_of(self.bucket, self.key, self.owner_depth),
+            bucket: self.bucket.to_owned(),
+            key: self.key.to_owned(),
+            status,
+            version: format!("{}:{}", status.as_str(), etag.unwrap_or_default()),
+            sequencer: self.sequencer.map(Sequencer::padded),
+            etag: etag.map(str::to_owned),
+            size: None,
+            reason: None,
+            failure_record: None,
+            format: None,
+            width: None,
+            height: None,
+            orientation: None,
+            captured_at: None,
+            camera_make: None,
+            camera_model: None,
+            location: None,
+            thumbnails: Vec::new(),
+            placeholder: None,
+            dominant_colour: None,
+            processed_at: self.processed_at.to_owned(),
+        }
+    }
+
+    /// A photo whose thumbnails are written. Its GPS position is kept only if asked for.
+    pub fn ready(
+        &self,
+        etag: &str,
+        size: u64,
+        photo: &Photo,
+        thumbnails: Vec<ThumbnailEntry>,
+        store_location: bool,
+    ) -> PhotoRecord {
+        let facts = &photo.facts;
+        PhotoRecord {
+            size: Some(size),
+            format: Some(facts.format),
+            width: Some(facts.width),
+            height: Some(facts.height),
+            orientation: Some(facts.orientation),
+            captured_at: facts.exif.captured_at.clone(),
+            camera_make: facts.exif.camera_make.clone(),
+            camera_model: facts.exif.camera_model.clone(),
+            location: facts.exif.location.filter(|_| store_location),
+            thumbnails,
+            placeholder: Some(photo.placeholder.thumbhash.clone()),
+            dominant_colour: Some(photo.placeholder.dominant_colour.clone()),
+            ..self.record(PhotoStatus::Ready, Some(etag))
+        }
+    }
+
+    /// An upload that can never become a thumbnail, and why (`etag` is unknown when S3
+    /// refused to give the object).
+    pub fn rejected(&self, etag: Option<&str>, reason: &str, failure_record: &str) -> PhotoRecord {
+        PhotoRecord {
+            reason: Some(reason.to_owned()),
+            failure_record: Some(failure_record.to_owned()),
+            ..self.record(PhotoStatus::Rejected, etag.filter(|e| !e.is_empty()))
+        }
+    }
+
+    pub fn deleted(&self) -> PhotoRecord {
+        self.record(PhotoStatus::Deleted, None)
+    }
+}
+
+/// `<bucket>/` and the key's first `depth` folders, each ending in `/` (fewer when the key
+/// has fewer): `uploads/alice/2026/beach.jpg` at depth 2 is owned by `bucket/uploads/alice/`.
+pub fn owner_of(bucket: &str, key: &str, depth: usize) -> String {
+    let folders: Vec<&str> = key.split('/').collect();
+    let kept = depth.min(folders.len().saturating_sub(1));
+    let mut owner = format!("{bucket}/");
+    for folder in &folders[..kept] {
+        owner.push_str(folder);
+        owner.push('/');
+    }
+    owner
+}
+
+/// The folder part of a key, `uploads/alice/` for `uploads/alice/beach.jpg`.
+pub fn key_prefix(key: &str) -> &str {
+    key.rfind('/').map_or("", |slash| &key[..=slash])
+}
+
+/// When a conditional write may replace the stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteRule {
+    /// Only over a record with an older sequencer, or none.
+    NewerThan(String),
+    /// Only over a record without a sequencer whose version differs.
+    Unsequenced { version: String },
+}
+
+impl PhotoRecord {
+    pub fn write_rule(&self) -> WriteRule {
+        match &self.sequencer {
+            Some(sequencer) => WriteRule::NewerThan(sequencer.clone()),
+            None => WriteRule::Unsequenced { version: self.version.clone() },
+        }
+    }
+
+    /// Whether a stored record (its `sequencer` and `version`) is this record's own write.
+    pub fn is_same_write(&self, stored_sequencer: Option<&str>, stored_version: Option<&str>) -> bool {
+        match &self.sequencer {
+            Some(sequencer) => stored_sequencer == Some(sequencer.as_str()),
+            None => stored_sequencer.is_none() && stored_version == Some(self.version.as_str()),
+        }
+    }
+}
+
+/// One SNS message: a JSON body and the attributes subscribers filter on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announcement {
+    pub event: &'static str,
+    pub body: String,
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+/// The announcement of a record: its main fields, the thumbnails' keys (for a deletion,
+/// the keys removed), and the attributes `event`, `bucket`, `key_prefix` and `format`
+/// (the source's), the last two only when they have a value (SNS refuses empty ones).
+pub fn announcement(record: &PhotoRecord, removed: &[String]) -> Announcement {
+    let event = record.status.event();
+    let mut body = json!({
+        "event": event,
+        "bucket": record.bucket,
+        "key": record.key,
+        "status": record.status,
+        "processed_at": record.processed_at,
+    });
+    let optional: [(&str, Option<Value>); 12] = [
+        ("sequencer", record.sequencer.clone().map(Value::from)),
+        ("etag", record.etag.clone().map(Value::from)),
+        ("size", record.size.map(Value::from)),
+        ("format", record.format.map(Value::from)),
+        ("width", record.width.map(Value::from)),
+        ("height", record.height.map(Value::from)),
+        ("captured_at", record.captured_at.clone().map(Value::from)),
+        ("camera_make", record.camera_make.clone().map(Value::from)),
+        ("camera_model", record.camera_model.clone().map(Value::from)),
+        ("placeholder", record.placeholder.clone().map(Value::from)),
+        ("dominant_colour", record.dominant_colour.clone().map(Value::from)),
+        ("reason", record.reason.clone().map(Value::from)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            body[name] = value;
+        }
+    }
+    if !record.thumbnails.is_empty() {
+        body["thumbnails"] = record.thumbnails.iter().map(|t| Value::from(t.key.clone())).collect();
+    }
+    if record.status == PhotoStatus::Deleted {
+        body["thumbnails_removed"] = removed.iter().cloned().map(Value::from).collect();
+    }
+    let mut attributes = vec![("event", event.to_owned()), ("bucket", record.bucket.clone())];
+    let prefix = key_prefix(&record.key);
+    if !prefix.is_empty() {
+        attributes.push(("key_prefix", prefix.to_owned()));
+    }
+    if let Some(format) = record.format {
+        attributes.push(("format", format.to_owned()));
+    }
+    Announcement { event, body: body.to_string(), attributes }
+}

@@ -1,0 +1,94 @@
+//! The photo catalogue's AWS side for tests and the soak: its table (as the template
+//! creates it), items read back as JSON, S3 events with sequencers, and a photo with a
+//! real camera's EXIF.
+
+use anyhow::{Context as _, Result};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use serde_json::{Value, json};
+
+/// The table the template creates: `photo_id` as the key, the `by-owner` index.
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let string =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string("photo_id")?)
+        .attribute_definitions(string("owner")?)
+        .attribute_definitions(string("key")?)
+        .key_schema(key("photo_id", KeyType::Hash)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-owner")
+                .key_schema(key("owner", KeyType::Hash)?)
+                .key_schema(key("key", KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()?,
+        )
+        .send()
+        .await
+        .with_context(|| format!("creating table {name}"))?;
+    Ok(())
+}
+
+/// A stored attribute as JSON (numbers as JSON numbers).
+pub fn json_of(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::from(s.clone()),
+        AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::Null),
+        AttributeValue::Bool(b) => Value::from(*b),
+        AttributeValue::L(items) => items.iter().map(json_of).collect(),
+        AttributeValue::M(fields) => fields.iter().map(|(k, v)| (k.clone(), json_of(v))).collect(),
+        other => panic!("an attribute the catalogue never writes: {other:?}"),
+    }
+}
+
+/// The photo's item as JSON, if there is one.
+pub async fn item(dynamodb: &aws_sdk_dynamodb::Client, table: &str, photo_id: &str) -> Result<Option<Value>> {
+    let got = dynamodb
+        .get_item()
+        .table_name(table)
+        .key("photo_id", AttributeValue::S(photo_id.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(got.item().map(|item| item.iter().map(|(k, v)| (k.clone(), json_of(v))).collect()))
+}
+
+/// An S3 notification for one object, as S3 sends it (`kind` like `ObjectCreated:Put`).
+pub fn s3_event(bucket: &str, key: &str, kind: &str, etag: Option<&str>, sequencer: Option<&str>) -> Value {
+    let mut object = json!({ "key": key });
+    if let Some(etag) = etag {
+        object["eTag"] = etag.into();
+    }
+    if let Some(sequencer) = sequencer {
+        object["sequencer"] = sequencer.into();
+    }
+    json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-23T06:00:00.000Z", "eventName": kind,
+        "s3": { "s3SchemaVersion": "1.0", "bucket": { "name": bucket, "arn": format!("arn:aws:s3:::{bucket}") }, "object": object }
+    }]})
+}
+
+/// A JPEG with the EXIF block of a real phone's photo (capture time with its offset,
+/// camera, GPS position): the thumbnailer's test data.
+pub fn phone_photo(width: u32, height: u32) -> Vec<u8> {
+    let tiff = std::fs::read(super::workspace_root().join("functions/thumbnailer/testdata/exif/nokia-8.3-5g.tiff"))
+        .expect("the EXIF test data");
+    let jpeg = super::images::photo(width, height, image::ImageFormat::Jpeg);
+    let mut segment = b"Exif\0\0".to_vec();
+    segment.extend(tiff);
+    let length = u16::try_from(segment.len() + 2).expect("a short EXIF block");
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(length.to_be_bytes());
+    out.extend(segment);
+    out.extend(&jpeg[2..]);
+    out
+}
