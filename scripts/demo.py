@@ -143,7 +143,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "sesv2", "secretsmanager")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -511,7 +511,26 @@ UPLOADS = [
     ("uploads/2026/pixels.webp", "pixels-l.webp"),
     ("uploads/2026/storm-truncated.jpg", "Storm.jpg"),  # cut in half below
     ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
+    ("uploads/alice/IMG_20220814_141231.jpg", "Dune.jpg"),  # with a real phone's EXIF, spliced in below
 ]
+PHONE_EXIF = ROOT / "functions/thumbnailer/testdata/exif/nokia-8.3-5g.tiff"
+
+
+def with_phone_exif(jpeg: bytes) -> bytes:
+    """The JPEG with a real phone's EXIF block (capture time, camera, GPS) as its APP1 segment."""
+    segment = b"Exif\0\0" + PHONE_EXIF.read_bytes()
+    return jpeg[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + jpeg[2:]
+
+
+class Sequencers:
+    """S3's per-key event order: increasing hexadecimal strings, as S3 writes them."""
+
+    def __init__(self) -> None:
+        self.next = int(time.time() * 1000) << 16
+
+    def __call__(self) -> str:
+        self.next += 1
+        return f"{self.next:018X}"
 
 
 def image_size(data: bytes) -> str:
@@ -521,18 +540,20 @@ def image_size(data: bytes) -> str:
         return f"{image.width}x{image.height}"
 
 
-def sqs_batch(bucket: str, objects: list[dict]) -> dict:
+def sqs_batch(bucket: str, objects: list[dict], event: str = "ObjectCreated:Put") -> dict:
     """An SQS batch whose messages are S3 notifications, keys URL-encoded as S3 does."""
     from urllib.parse import quote_plus
 
     records = []
     for number, obj in enumerate(objects, 1):
+        s3_object = {"key": quote_plus(obj["key"], safe="/"), "sequencer": obj["sequencer"]}
+        if event.startswith("ObjectCreated"):
+            s3_object |= {"size": obj["size"], "eTag": obj["etag"]}
         body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
                              "eventTime": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                             "eventName": "ObjectCreated:Put",
+                             "eventName": event,
                              "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                                    "object": {"key": quote_plus(obj["key"], safe="/"), "size": obj["size"],
-                                               "eTag": obj["etag"]}}}]}
+                                    "object": s3_object}}]}
         records.append({"messageId": f"demo-{number:04d}", "receiptHandle": "demo", "body": json.dumps(body),
                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
                         "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:photo-uploads-events",
@@ -540,29 +561,74 @@ def sqs_batch(bucket: str, objects: list[dict]) -> dict:
     return {"Records": records}
 
 
+def photo_catalog(aws: dict) -> tuple[str, str, str]:
+    """The photos table and topic as the template makes them, and a queue subscribed to the
+    topic, standing in for the application that reads the announcements."""
+    table = "photos"
+    key = lambda name, kind: {"AttributeName": name, "KeyType": kind}  # noqa: E731
+    aws["dynamodb"].create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("photo_id", "owner", "key")],
+        KeySchema=[key("photo_id", "HASH")],
+        GlobalSecondaryIndexes=[{"IndexName": "by-owner", "KeySchema": [key("owner", "HASH"), key("key", "RANGE")],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    topic = aws["sns"].create_topic(Name="photos")["TopicArn"]
+    queue_url = aws["sqs"].create_queue(QueueName="photo-app")["QueueUrl"]
+    queue_arn = aws["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return table, topic, queue_url
+
+
+def announcements(sqs, queue_url: str) -> list[dict]:
+    """Every message the application's queue holds, as (attributes, body), deleted once read."""
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        for message in batch:
+            envelope = json.loads(message["Body"])
+            attributes = {name: a["Value"] for name, a in envelope.get("MessageAttributes", {}).items()}
+            messages.append({**attributes, "body": json.loads(envelope["Message"])})
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    return messages
+
+
+def plain(value: dict):
+    """A DynamoDB attribute as plain Python."""
+    (kind, inner), = value.items()
+    return {"S": lambda v: v, "N": lambda v: float(v) if "." in v else int(v), "BOOL": lambda v: v,
+            "L": lambda v: [plain(x) for x in v], "M": lambda v: {k: plain(x) for k, x in v.items()}}[kind](inner)
+
+
 def demo_thumbnailer(endpoint: str) -> bool:
-    heading("thumbnailer: real photos uploaded to S3, thumbnails written back, bad files recorded")
+    heading("thumbnailer: real photos uploaded to S3, thumbnails written back, bad files recorded, each photo filed and announced")
     sys.path.insert(0, str(ROOT / "scripts"))
     from photos import photos
 
     by_name = {path.name: path for path in photos()}
-    s3 = clients(endpoint)["s3"]
+    aws = clients(endpoint)
+    s3 = aws["s3"]
     bucket = "photo-uploads"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    table_name, topic, queue_url = photo_catalog(aws)
+    sequencer = Sequencers()
     uploaded = []
     for key, name in UPLOADS:
         data = by_name[name].read_bytes() if name else b"Meeting notes, not a photo.\n"
         if "truncated" in key:
             data = data[: len(data) // 2]
+        if "IMG_" in key:
+            data = with_phone_exif(data)
         etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
-        uploaded.append({"key": key, "size": len(data), "etag": etag, "source": name or "(text)",
+        uploaded.append({"key": key, "size": len(data), "etag": etag, "source": name or "(text)", "sequencer": sequencer(),
                          "dimensions": image_size(data) if name and "truncated" not in key else "-"})
     s3.delete_object(Bucket=bucket, Key="uploads/2026/deleted-before-processing.jpg")
     print(f"Uploaded {len(uploaded)} files to s3://{bucket}/uploads/ (Debian's wallpaper photos, a text file named .jpg,")
-    print("a JPEG cut in half, and one deleted again before its event is delivered).")
+    print("a JPEG cut in half, one deleted again before its event is delivered, one with a phone's EXIF).")
     table([{**u, "size": f"{u['size']:,}"} for u in uploaded], ["key", "source", "dimensions", "size"])
     ok = True
-    env = {"THUMBNAIL_SIZES": "256x256,1024x1024", "THUMBNAIL_FORMAT": "jpeg", "JPEG_QUALITY": "80"}
+    env = {"THUMBNAIL_SIZES": "256x256,1024x1024", "THUMBNAIL_FORMAT": "jpeg", "JPEG_QUALITY": "80",
+           "DELETE_WITH_SOURCE": "true", "PHOTOS_TABLE": table_name, "PHOTOS_TOPIC_ARN": topic, "PHOTOS_OWNER_DEPTH": "2"}
+    deleted = "uploads/2026/dune.jpg"
     with lambda_function("thumbnailer", endpoint, env) as invoke:
         # Two SQS batches as S3 would send them: each event carries its object's real ETag, and
         # the function reads only that version (If-Match), so the sample events' made-up ETags
@@ -580,6 +646,18 @@ def demo_thumbnailer(endpoint: str) -> bool:
             results += response["results"]
         print("\nWhat the function did with each upload:")
         table(results, ["key", "outcome", "detail"])
+        # S3 delivers at least once and out of order: the first batch comes again, and one
+        # photo is deleted (its delete event has a newer sequencer than its upload's).
+        s3.delete_object(Bucket=bucket, Key=deleted)
+        removal = [{**u, "sequencer": sequencer()} for u in uploaded if u["key"] == deleted]
+        print(f"\nThe first batch delivered again, and {deleted} deleted:")
+        for event_file, payload in (("thumbnailer-batch-1-again.json", sqs_batch(bucket, first)),
+                                    ("thumbnailer-delete.json", sqs_batch(bucket, removal, "ObjectRemoved:Delete"))):
+            ok_invoke, response = invoke(event_file, payload)
+            if not ok_invoke:
+                return False
+            table(response["results"], ["key", "outcome", "detail"])
+            ok = ok and not response["batchItemFailures"]
     out_dir = OUTPUT / "thumbnails"
     shutil.rmtree(out_dir, ignore_errors=True)
     rows = []
@@ -604,10 +682,43 @@ def demo_thumbnailer(endpoint: str) -> bool:
     print(f"\nRejected uploads, each recorded under s3://{bucket}/thumbnails/_failed/ and acknowledged:")
     failed = [json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) for o in records]
     table(failed, ["source_key", "reason"])
-    images = [u for u in uploaded if u["dimensions"] != "-" and "deleted" not in u["key"]]
+    images = [u for u in uploaded if u["dimensions"] != "-" and "deleted" not in u["key"] and u["key"] != deleted]
     expected_thumbnails = 2 * len(images)
     if len(rows) != expected_thumbnails or len(failed) != 2:
         print(f"  expected {expected_thumbnails} thumbnails and 2 rejection records, found {len(rows)} and {len(failed)}")
+        ok = False
+
+    items = [{k: plain(v) for k, v in item.items()} for item in aws["dynamodb"].scan(TableName=table_name)["Items"]]
+    print(f"\nThe photos table ({table_name}), one item per upload (the demo scans it; an application gets an item by")
+    print("photo_id or queries the by-owner index):")
+    table([{"key": i["key"], "status": i["status"], "format": i.get("format", "-"),
+            "size": f"{i['width']}x{i['height']}" if "width" in i else "-",
+            "captured_at": i.get("captured_at", "-"), "camera": f"{i.get('camera_make', '')} {i.get('camera_model', '')}".strip() or "-",
+            "thumbnails": len(i.get("thumbnails", [])), "colour": i.get("dominant_colour", "-"),
+            "placeholder": i.get("placeholder", i.get("reason", "-"))} for i in sorted(items, key=lambda i: i["key"])],
+          ["key", "status", "format", "size", "captured_at", "camera", "thumbnails", "colour", "placeholder"])
+    alice = aws["dynamodb"].query(TableName=table_name, IndexName="by-owner", KeyConditionExpression="#o = :o",
+                                  ExpressionAttributeNames={"#o": "owner"},
+                                  ExpressionAttributeValues={":o": {"S": f"{bucket}/uploads/alice/"}})["Items"]
+    print(f"  Query by-owner, owner = {bucket}/uploads/alice/: {[plain(i['key']) for i in alice]}")
+
+    messages = announcements(aws["sqs"], queue_url)
+    print("\nAnnounced on the photos topic, as the application's subscribed queue received them (one per change;")
+    print("the repeated batch announced nothing):")
+    table([{"event": m["event"], "key": m["body"]["key"], "key_prefix": m.get("key_prefix", "-"), "format": m.get("format", "-"),
+            "thumbnails": len(m["body"].get("thumbnails", m["body"].get("thumbnails_removed", [])))}
+           for m in sorted(messages, key=lambda m: (m["body"]["key"], m["event"]))],
+          ["event", "key", "key_prefix", "format", "thumbnails"])
+    example = next((m for m in messages if m["event"] == "photo.ready" and "IMG_" in m["body"]["key"]), None)
+    if example:
+        print("  The phone photo's message body:")
+        print("  " + json.dumps(example["body"], indent=2, ensure_ascii=False).replace("\n", "\n  "))
+    statuses = sorted(i["status"] for i in items)
+    expected_statuses = sorted(["ready"] * len(images) + ["rejected"] * 2 + ["deleted"])
+    events = sorted(m["event"] for m in messages)
+    expected_events = sorted(["photo.ready"] * (len(images) + 1) + ["photo.rejected"] * 2 + ["photo.deleted"])
+    if statuses != expected_statuses or events != expected_events:
+        print(f"  expected records {expected_statuses} and messages {expected_events}, found {statuses} and {events}")
         ok = False
     return ok
 
