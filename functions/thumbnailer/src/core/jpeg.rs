@@ -30,6 +30,9 @@ pub struct JpegStructure {
     pub orientation: Orientation,
     /// An APP14 "Adobe" marker: Photoshop's CMYK files store inverted ink values.
     pub adobe: bool,
+    /// Where the embedded ICC profile's pieces lie (APP2 `ICC_PROFILE`): sequence
+    /// number, start and end of its data.
+    icc_chunks: Vec<(u8, usize, usize)>,
     /// Byte ranges of every scan (its SOS marker through its entropy-coded data).
     scans: Vec<Scan>,
 }
@@ -48,6 +51,8 @@ const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
 const SOS: u8 = 0xDA;
 const APP1: u8 = 0xE1;
+const APP2: u8 = 0xE2;
+const ICC_SIGNATURE: &[u8] = b"ICC_PROFILE\0";
 const APP14: u8 = 0xEE;
 
 fn corrupt(reason: &str) -> Rejection {
@@ -63,6 +68,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
     let mut frame: Option<Frame> = None;
     let mut orientation = Orientation::NoTransforms;
     let mut adobe = false;
+    let mut icc_chunks = Vec::new();
     let mut scans = Vec::new();
     let mut at = 2;
     loop {
@@ -104,6 +110,11 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
                 }
             }
             APP14 if payload.starts_with(b"Adobe") => adobe = true,
+            // The signature, the piece's number and the count, then its data.
+            APP2 if payload.starts_with(ICC_SIGNATURE) && payload.len() > ICC_SIGNATURE.len() + 2 => {
+                let data_start = segment_start + 4 + ICC_SIGNATURE.len() + 2;
+                icc_chunks.push((payload[ICC_SIGNATURE.len()], data_start, segment_start + 2 + length));
+            }
             SOS => {
                 if frame.is_none() {
                     return Err(corrupt("the JPEG has a scan before its frame header"));
@@ -129,7 +140,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
     if scans.is_empty() {
         return Err(corrupt("the JPEG has no image data"));
     }
-    Ok(JpegStructure { width, height, progressive, sampling, component_ids, orientation, adobe, scans })
+    Ok(JpegStructure { width, height, progressive, sampling, component_ids, orientation, adobe, icc_chunks, scans })
 }
 
 struct Frame {
@@ -176,6 +187,22 @@ fn end_of_entropy_data(bytes: &[u8], mut at: usize) -> usize {
 }
 
 impl JpegStructure {
+    /// The embedded ICC profile, its pieces joined in their numbered order; `None` when
+    /// there is none or a piece is missing or repeated (a profile in pieces that do not
+    /// fit together is no profile).
+    pub fn icc_profile(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut chunks = self.icc_chunks.clone();
+        chunks.sort_by_key(|&(sequence, _, _)| sequence);
+        if chunks.is_empty() || chunks.iter().enumerate().any(|(i, &(sequence, _, _))| usize::from(sequence) != i + 1) {
+            return None;
+        }
+        let mut profile = Vec::new();
+        for (_, start, end) in chunks {
+            profile.extend_from_slice(bytes.get(start..end)?);
+        }
+        Some(profile)
+    }
+
     /// How many scans the file has (a baseline photo has one).
     pub fn scan_count(&self) -> usize {
         self.scans.len()

@@ -28,6 +28,7 @@ use image::codecs::png::PngEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
+use super::colour;
 use super::exif::{ExifFacts, exif_facts};
 use super::jpeg::{JpegStructure, Slices, read_structure};
 use super::placeholder::{Placeholder, placeholder};
@@ -167,6 +168,8 @@ pub struct PhotoFacts {
     pub height: u32,
     /// The EXIF orientation, 1 to 8 (1 when there is none).
     pub orientation: u8,
+    /// The embedded ICC profile's description (`Display P3`), when there is one.
+    pub colour_profile: Option<String>,
     pub exif: ExifFacts,
 }
 
@@ -214,6 +217,8 @@ struct Decoded {
     format: ImageFormat,
     image: DynamicImage,
     orientation: Orientation,
+    /// The embedded ICC profile (a CMYK JPEG's is already applied).
+    icc: Option<Vec<u8>>,
     oriented_width: u32,
     oriented_height: u32,
 }
@@ -251,8 +256,12 @@ fn test_hook(bytes: &[u8]) {
 
 fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: Limits) -> Result<Photo, Rejection> {
     test_hook(bytes);
-    let Decoded { format, image: mut source, orientation, oriented_width, oriented_height } =
+    let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
         decode(bytes, sizes, limits)?;
+    // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
+    if let Some(icc) = &icc {
+        colour::rgb_to_srgb(&mut source, icc);
+    }
     // Resizing must average premultiplied colours, or transparent pixels bleed into the
     // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
     let premultiplied = source.color().has_alpha();
@@ -282,6 +291,7 @@ fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: 
         width: oriented_width,
         height: oriented_height,
         orientation: orientation.to_exif(),
+        colour_profile: icc.as_deref().and_then(colour::profile_name),
         exif: exif_facts(bytes),
     };
     let placeholder = smallest.unwrap_or_else(|| placeholder(&RgbaImage::new(1, 1)));
@@ -421,7 +431,7 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
             let mut image = webp::decode(bytes, features, w, h)?;
             image.apply_orientation(orientation);
             let (oriented_width, oriented_height) = oriented(features.width, features.height, orientation);
-            Ok(Decoded { format, image, orientation, oriented_width, oriented_height })
+            Ok(Decoded { format, image, orientation, icc: icc_profile(bytes, format), oriented_width, oriented_height })
         }
         ImageFormat::Png => {
             let header = super::png::header(bytes)?;
@@ -430,13 +440,26 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
                     let (mut image, orientation) = super::png::decode_reduced(bytes, factor)?;
                     image.apply_orientation(orientation);
                     let (oriented_width, oriented_height) = oriented(header.width, header.height, orientation);
-                    Ok(Decoded { format, image, orientation, oriented_width, oriented_height })
+                    let icc = icc_profile(bytes, format);
+                    Ok(Decoded { format, image, orientation, icc, oriented_width, oriented_height })
                 }
                 None => decode_full_size(bytes, limits),
             }
         }
         ImageFormat::Gif => decode_full_size(bytes, limits),
         _ => Err(Rejection::NotAnImage),
+    }
+}
+
+/// The embedded ICC profile of a PNG (iCCP) or WebP (ICCP), read by the `image` crate's
+/// decoders from the headers. (A JPEG's comes from its structure.)
+fn icc_profile(bytes: &[u8], format: ImageFormat) -> Option<Vec<u8>> {
+    match format {
+        ImageFormat::Png | ImageFormat::WebP => {
+            let mut decoder = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_decoder().ok()?;
+            decoder.icc_profile().ok()?
+        }
+        _ => None,
     }
 }
 
@@ -462,7 +485,8 @@ fn decode_full_size(bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> 
     } else {
         DynamicImage::ImageRgb8(image.into_rgb8())
     };
-    Ok(Decoded { format, orientation, oriented_width: image.width(), oriented_height: image.height(), image })
+    let icc = icc_profile(bytes, format);
+    Ok(Decoded { format, orientation, icc, oriented_width: image.width(), oriented_height: image.height(), image })
 }
 
 fn transposes(orientation: Orientation) -> bool {
@@ -508,10 +532,11 @@ fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decode
     let scale = jpeg_scale(width, height, need_w, need_h);
     let reduced = if scale == 1 { structure.stream_for_eighth_scale(bytes) } else { None };
     let stream = Slices::new(reduced.unwrap_or_else(|| vec![bytes]));
-    let mut image = run_libjpeg(stream, scale, &structure)?;
+    let icc = structure.icc_profile(bytes);
+    let mut image = run_libjpeg(stream, scale, &structure, icc.as_deref())?;
     image.apply_orientation(orientation);
     let (oriented_width, oriented_height) = oriented(width, height, orientation);
-    Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, oriented_width, oriented_height })
+    Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, icc, oriented_width, oriented_height })
 }
 
 /// libjpeg reports fatal errors by unwinding out of its callbacks (the `mozjpeg`
@@ -522,6 +547,7 @@ pub(super) fn run_libjpeg(
     stream: Slices<'_>,
     scale: u32,
     structure: &JpegStructure,
+    icc: Option<&[u8]>,
 ) -> Result<DynamicImage, Rejection> {
     let adobe = structure.adobe;
     let decoded = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<DynamicImage> {
@@ -550,7 +576,7 @@ pub(super) fn run_libjpeg(
                 let cmyk: Vec<u8> = started.read_scanlines()?;
                 started.finish()?;
                 let (w, h) = (u32::try_from(w).map_err(invalid)?, u32::try_from(h).map_err(invalid)?);
-                let rgb = cmyk_to_rgb(&cmyk, adobe);
+                let rgb = colour::cmyk_to_srgb(&cmyk, adobe, icc).unwrap_or_else(|| cmyk_to_rgb(&cmyk, adobe));
                 DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or(std::io::ErrorKind::InvalidData)?)
             }
         })
@@ -565,7 +591,7 @@ pub(super) fn run_libjpeg(
 }
 
 /// CMYK (YCCK is converted to CMYK by libjpeg) to RGB, without a colour profile: the
-/// naive conversion libvips and Pillow also fall back to. Files with an Adobe marker
+/// naive conversion Pillow uses, and the fallback when no profile can be used. Files with an Adobe marker
 /// (Photoshop's) store inverted ink values, 255 meaning no ink.
 pub(super) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);

@@ -104,6 +104,9 @@ pub struct PhotoRecord {
     pub height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orientation: Option<u8>,
+    /// The embedded ICC profile's description; the thumbnails are sRGB either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colour_profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,6 +154,7 @@ impl RecordOf<'_> {
             width: None,
             height: None,
             orientation: None,
+            colour_profile: None,
             captured_at: None,
             camera_make: None,
             camera_model: None,
@@ -178,6 +182,7 @@ impl RecordOf<'_> {
             width: Some(facts.width),
             height: Some(facts.height),
             orientation: Some(facts.orientation),
+            colour_profile: facts.colour_profile.clone(),
             captured_at: facts.exif.captured_at.clone(),
             camera_make: facts.exif.camera_make.clone(),
             camera_model: facts.exif.camera_model.clone(),

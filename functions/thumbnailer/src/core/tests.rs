@@ -419,8 +419,8 @@ fn a_progressive_jpeg_decoded_without_its_luma_ac_scans_gives_the_same_eighth_sc
     let reduced = jpeg::Slices::new(structure.stream_for_eighth_scale(&bytes).expect("progressive"));
     assert!(reduced.len() * 2 < bytes.len(), "kept {} of {} bytes", reduced.len(), bytes.len());
 
-    let whole = run_libjpeg(jpeg::Slices::new(vec![&bytes]), 1, &structure).expect("whole file");
-    let from_reduced = run_libjpeg(reduced, 1, &structure).expect("reduced stream");
+    let whole = run_libjpeg(jpeg::Slices::new(vec![&bytes]), 1, &structure, None).expect("whole file");
+    let from_reduced = run_libjpeg(reduced, 1, &structure, None).expect("reduced stream");
     assert_eq!((whole.width(), whole.height()), (256, 192));
     assert!(whole.as_bytes() == from_reduced.as_bytes(), "identical 1/8-scale pixels");
 
@@ -924,4 +924,63 @@ fn records_and_announcements_say_what_happened_and_order_by_sequencer() {
     assert_eq!(body["thumbnails_removed"], serde_json::json!(["thumbnails/beach.jpg-256x256.jpg"]));
     let rejected = of.rejected(Some(""), "not an image", "thumbnails/_failed/x.json");
     assert_eq!((rejected.etag, rejected.version.as_str()), (None, "rejected:"));
+}
+
+/// The reference: LittleCMS's sRGB for each test image's three stripes
+/// (`scripts/make_icc_testdata.py` wrote both).
+fn littlecms_expects(file: &str) -> Vec<[u8; 3]> {
+    let expected: Value = serde_json::from_slice(&testdata("icc/expected.json")).expect("JSON");
+    serde_json::from_value(expected[file].clone()).expect("three RGB triples")
+}
+
+fn stripes_of(photo: &Photo) -> Vec<[u8; 3]> {
+    let image = decode(&photo.thumbnails[0]);
+    assert_eq!(image.dimensions(), (48, 16), "not resized");
+    (0..3).map(|stripe| {
+        let [r, g, b, _] = image.get_pixel(stripe * 16 + 8, 8).0;
+        [r, g, b]
+    })
+    .collect()
+}
+
+#[test]
+fn embedded_profiles_give_the_colours_littlecms_gives() {
+    // (file, tolerance in levels: JPEG's own loss for the JPEGs, fixed-point arithmetic;
+    // the profile's description, which these compact profiles keep short)
+    for (file, tolerance, profile) in [
+        ("display-p3.png", 2, "sP3"),
+        ("display-p3.jpg", 3, "sP3"),
+        ("adobe-rgb.jpg", 3, "A98C"),
+        ("cmyk.jpg", 4, "uCMY"),
+    ] {
+        let photo = make_thumbnails(&testdata(&format!("icc/{file}")), &[BOX], OutputFormat::Png, LIMITS).expect(file);
+        let (got, expected) = (stripes_of(&photo), littlecms_expects(file));
+        for (stripe, (got, expected)) in got.iter().zip(&expected).enumerate() {
+            let off = got.iter().zip(expected).map(|(g, e)| g.abs_diff(*e)).max().unwrap_or(0);
+            assert!(off <= tolerance, "{file} stripe {stripe}: {got:?}, LittleCMS gives {expected:?}");
+        }
+        assert_eq!(photo.facts.colour_profile.as_deref(), Some(profile), "{file}");
+    }
+    // Unmanaged, the wide-gamut red would be off by far more than that: the test can tell.
+    assert!(littlecms_expects("display-p3.png")[0][0].abs_diff(230) > 15);
+}
+
+#[test]
+fn an_image_without_a_usable_profile_is_taken_as_srgb_and_left_alone() {
+    let stripes = RgbImage::from_fn(48, 16, |x, _| match x / 16 {
+        0 => Rgb([230, 40, 30]),
+        1 => Rgb([60, 200, 70]),
+        _ => Rgb([128, 128, 128]),
+    });
+    let plain = encode(&DynamicImage::ImageRgb8(stripes.clone()), ImageFormat::Png);
+    let mut garbage = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut garbage);
+    use image::ImageEncoder as _;
+    encoder.set_icc_profile(b"not an ICC profile at all".to_vec()).expect("an iCCP chunk");
+    encoder.write_image(stripes.as_raw(), 48, 16, image::ExtendedColorType::Rgb8).expect("png");
+    for bytes in [plain, garbage] {
+        let photo = make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("a photo");
+        assert_eq!(stripes_of(&photo), [[230, 40, 30], [60, 200, 70], [128, 128, 128]]);
+        assert_eq!(photo.facts.colour_profile, None);
+    }
 }
