@@ -405,3 +405,44 @@ async fn a_thumbnail_rewritten_since_it_was_read_is_not_deleted() -> Result<()> 
     assert_eq!(thumbnailer::aws::delete_if_unchanged(&setup.deps.s3, &setup.bucket, key, &current).await, Ok(false));
     Ok(())
 }
+
+/// Decodes an image with the Pillow of the repository's `.venv` (libavif and dav1d inside
+/// its wheel): its size and the mean of each RGB channel.
+fn decoded_by_pillow(bytes: &[u8]) -> Result<((u32, u32), [f64; 3])> {
+    let path = std::env::temp_dir().join(format!("thumbnail-{}-{}.img", std::process::id(), bytes.len()));
+    std::fs::write(&path, bytes)?;
+    let script = "import sys, json; from PIL import Image, ImageStat\n\
+                  im = Image.open(sys.argv[1]); im.load()\n\
+                  print(json.dumps([im.format, im.size, ImageStat.Stat(im.convert('RGB')).mean]))";
+    let output = std::process::Command::new(crate::support::moto::python()).args(["-c", script]).arg(&path).output()?;
+    std::fs::remove_file(&path).ok();
+    anyhow::ensure!(output.status.success(), "Pillow: {}", String::from_utf8_lossy(&output.stderr));
+    let (format, size, mean): (String, (u32, u32), [f64; 3]) = serde_json::from_slice(&output.stdout)?;
+    anyhow::ensure!(format == "AVIF", "Pillow read it as {format}");
+    Ok((size, mean))
+}
+
+#[tokio::test]
+async fn avif_thumbnails_decode_to_the_photo_in_another_decoder() -> Result<()> {
+    let setup = setup(&[("THUMBNAIL_FORMAT", "avif"), ("THUMBNAIL_SIZES", "256x256")]).await?;
+    let source = photo(1200, 800, ImageFormat::Jpeg);
+    setup.upload("uploads/beach.jpg", source.clone()).await?;
+
+    let response = setup.run(setup.event("s3-put.json").await).await?;
+
+    let key = "thumbnails/uploads/beach.jpg-256x256.avif";
+    assert_eq!(response.results[0].keys, [key], "{:?}", response.results);
+    let (bytes, object) = setup.read(key).await?;
+    assert_eq!(object.content_type(), Some("image/avif"));
+    let (size, mean) = decoded_by_pillow(&bytes)?;
+    assert_eq!(size, (256, 171));
+    // The same colours as the photo (a lossy encode of a resize: within a few levels).
+    let original =
+        image::load_from_memory(&source)?.resize_exact(256, 171, image::imageops::FilterType::Triangle).to_rgb8();
+    let pixels = f64::from(original.width() * original.height());
+    for (channel, decoded) in mean.iter().enumerate() {
+        let expected = original.pixels().map(|p| f64::from(p[channel])).sum::<f64>() / pixels;
+        assert!((decoded - expected).abs() < 4.0, "channel {channel}: {decoded} vs {expected}");
+    }
+    Ok(())
+}

@@ -72,6 +72,6 @@ impl Moto {
 }
 
 /// The Python with moto installed: `MOTO_PYTHON`, or the repository's `.venv`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     std::env::var_os("MOTO_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv/bin/python"))
 }

@@ -140,10 +140,15 @@ impl Config {
         let format = match env.optional("THUMBNAIL_FORMAT").map(|f| f.to_ascii_lowercase()).as_deref() {
             None | Some("jpeg" | "jpg") => OutputFormat::Jpeg { quality },
             Some("webp") => OutputFormat::Webp { quality },
+            Some("avif") => OutputFormat::Avif { quality },
             Some("png") => OutputFormat::Png,
             Some("same") => OutputFormat::Same { quality },
             Some(other) => {
-                return Err(ConfigError::invalid("THUMBNAIL_FORMAT", other.to_owned(), "jpeg, webp, png or same"));
+                return Err(ConfigError::invalid(
+                    "THUMBNAIL_FORMAT",
+                    other.to_owned(),
+                    "jpeg, webp, avif, png or same",
+                ));
             }
         };
         let max_input_bytes = env.parse_or("MAX_INPUT_BYTES", 50_000_000u64, "a number of bytes")?;
@@ -248,8 +253,8 @@ mod tests {
         for (pairs, expected) in [
             (&[("THUMBNAIL_SIZES", "big")][..], "invalid setting THUMBNAIL_SIZES=\"big\""),
             (
-                &[("THUMBNAIL_FORMAT", "avif")][..],
-                "invalid setting THUMBNAIL_FORMAT=\"avif\": expected jpeg, webp, png or same",
+                &[("THUMBNAIL_FORMAT", "heic")][..],
+                "invalid setting THUMBNAIL_FORMAT=\"heic\": expected jpeg, webp, avif, png or same",
             ),
             (&[("JPEG_QUALITY", "0")][..], "invalid setting JPEG_QUALITY=\"0\""),
             (&[("MAX_INPUT_BYTES", "50MB")][..], "invalid setting MAX_INPUT_BYTES=\"50MB\""),

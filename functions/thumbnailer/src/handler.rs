@@ -681,6 +681,7 @@ async fn remove_outdated_thumbnails(
         OutputFormat::Jpeg { .. } => &["jpg"],
         OutputFormat::Png => &["png"],
         OutputFormat::Webp { .. } => &["webp"],
+        OutputFormat::Avif { .. } => &["avif"],
         OutputFormat::Same { .. } => &["jpg", "png", "webp"],
     };
     let mut candidates: Vec<String> = Vec::new();

@@ -2,6 +2,7 @@
 //! decoding object keys, naming outputs, fitting sizes, and the image pipeline
 //! (probe, decode, orient, resize, flatten, encode). No I/O; CPU work only.
 
+mod avif;
 mod colour;
 mod event;
 mod exif;

@@ -45,6 +45,10 @@ pub enum OutputFormat {
     Webp {
         quality: u8,
     },
+    /// AVIF (AV1), with alpha.
+    Avif {
+        quality: u8,
+    },
     Png,
     Same {
         quality: u8,
@@ -401,6 +405,7 @@ pub fn output_extension(output: OutputFormat, bytes: &[u8]) -> &'static str {
     match resolve(output, input) {
         OutputFormat::Jpeg { .. } | OutputFormat::Same { .. } => "jpg",
         OutputFormat::Webp { .. } => "webp",
+        OutputFormat::Avif { .. } => "avif",
         OutputFormat::Png => "png",
     }
 }
@@ -641,6 +646,10 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
         OutputFormat::Webp { quality } => {
             bytes = webp::encode_lossy(image, quality)?;
             ("image/webp", "webp")
+        }
+        OutputFormat::Avif { quality } => {
+            bytes = super::avif::encode(image, quality)?;
+            ("image/avif", "avif")
         }
     };
     Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, content_type, extension })

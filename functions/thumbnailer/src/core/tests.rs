@@ -936,11 +936,12 @@ fn littlecms_expects(file: &str) -> Vec<[u8; 3]> {
 fn stripes_of(photo: &Photo) -> Vec<[u8; 3]> {
     let image = decode(&photo.thumbnails[0]);
     assert_eq!(image.dimensions(), (48, 16), "not resized");
-    (0..3).map(|stripe| {
-        let [r, g, b, _] = image.get_pixel(stripe * 16 + 8, 8).0;
-        [r, g, b]
-    })
-    .collect()
+    (0..3)
+        .map(|stripe| {
+            let [r, g, b, _] = image.get_pixel(stripe * 16 + 8, 8).0;
+            [r, g, b]
+        })
+        .collect()
 }
 
 #[test]
@@ -983,4 +984,31 @@ fn an_image_without_a_usable_profile_is_taken_as_srgb_and_left_alone() {
         assert_eq!(stripes_of(&photo), [[230, 40, 30], [60, 200, 70], [128, 128, 128]]);
         assert_eq!(photo.facts.colour_profile, None);
     }
+}
+
+/// The width and height an AVIF file declares (its `ispe` property), and whether it has an
+/// alpha plane (an auxiliary image of type alpha).
+fn avif_header(bytes: &[u8]) -> ((u32, u32), bool) {
+    assert_eq!(&bytes[4..12], b"ftypavif", "an AVIF file");
+    let at = bytes.windows(4).position(|w| w == b"ispe").expect("an ispe property") + 8;
+    let read = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"));
+    let alpha = bytes.windows(14).any(|w| w == b"auxiliary:alph");
+    ((read(at), read(at + 4)), alpha)
+}
+
+#[test]
+fn avif_thumbnails_are_avif_files_of_the_right_size_with_alpha_when_the_source_has_it() {
+    let opaque = encode(&DynamicImage::ImageRgb8(quadrants()), ImageFormat::Png);
+    let sizes = [BoxSize { width: 32, height: 32 }, BOX];
+    let photo = make_thumbnails(&opaque, &sizes, OutputFormat::Avif { quality: 70 }, LIMITS).expect("avif");
+    for (thumbnail, expected) in photo.thumbnails.iter().zip([(32, 16), (40, 20)]) {
+        assert_eq!((thumbnail.content_type, thumbnail.extension), ("image/avif", "avif"));
+        assert_eq!((thumbnail.width, thumbnail.height), expected);
+        assert_eq!(avif_header(&thumbnail.bytes), (expected, false));
+    }
+    let transparent = RgbaImage::from_fn(40, 20, |x, _| Rgba([200, 30, 30, if x < 20 { 0 } else { 255 }]));
+    let bytes = encode(&DynamicImage::ImageRgba8(transparent), ImageFormat::Png);
+    let photo = make_thumbnails(&bytes, &[BOX], OutputFormat::Avif { quality: 70 }, LIMITS).expect("avif");
+    assert_eq!(avif_header(&photo.thumbnails[0].bytes), ((40, 20), true));
+    assert_eq!(output_extension(OutputFormat::Avif { quality: 70 }, &bytes), "avif");
 }
