@@ -399,3 +399,32 @@ async fn an_announcement_that_failed_is_made_on_the_retry_and_only_once() -> Res
     assert!(catalogue.messages().await?.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn the_same_photo_uploaded_again_is_filed_as_the_newer_upload() -> Result<()> {
+    // Found by the soak: a new upload of the very same bytes (same ETag, a newer sequencer)
+    // found its thumbnails written and the record ready, and left the record at the older
+    // event, which an older event still in flight could then win.
+    let catalogue = Catalogue::new().await?;
+    let deps = catalogue.deps(&[], None)?;
+    let key = "uploads/dave/pier.jpg";
+    let bytes = photo(500, 400, ImageFormat::Jpeg);
+    let etag = catalogue.upload(key, bytes.clone()).await?;
+    let first = catalogue.created(key, &etag, Some("0062A1B2C3D4E5F640"));
+    assert_eq!(catalogue.run(&deps, first.clone()).await?.outcome, Outcome::Written);
+    assert_eq!(catalogue.messages().await?.len(), 1);
+
+    assert_eq!(catalogue.upload(key, bytes).await?, etag, "the same bytes, the same ETag");
+    let again = catalogue.run(&deps, catalogue.created(key, &etag, Some("0062A1B2C3D4E5F641"))).await?;
+
+    assert_eq!((again.outcome, again.detail.as_str()), (Outcome::Written, "recorded and announced"), "{again:?}");
+    assert_eq!(catalogue.record(key).await?["sequencer"], padded("0062A1B2C3D4E5F641"));
+    let messages = catalogue.messages().await?;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0].1["sequencer"], padded("0062A1B2C3D4E5F641"));
+    // The first upload's event, delivered again now, changes nothing.
+    assert_eq!(catalogue.run(&deps, first).await?.outcome, Outcome::UpToDate);
+    assert_eq!(catalogue.record(key).await?["sequencer"], padded("0062A1B2C3D4E5F641"));
+    assert!(catalogue.messages().await?.is_empty());
+    Ok(())
+}

@@ -6,7 +6,10 @@ bytes in memory: decode, orient, fit, flatten, encode. Prints, for JPEG and for 
 images/s, megapixels/s, median and p95 ms, peak RSS, our ratio to each peer, and the
 1/8-scale decode-only rate (libjpeg-turbo through Pillow) as the limit; the last line is
 machine-readable. Then what a whole batch costs with S3 in the loop (batch_costs). Before it, the cold start (scripts/bench/cold_start.py): the release
-binary's size and the time from process start to its first runtime-API request.
+binary's size and the time from process start to its first runtime-API request. And the two
+costs of #11: colour management (the JPEGs with a Display P3 profile embedded, against
+without) and AVIF thumbnails (256 and 1024 boxes, against our JPEG and sharp's and Pillow's
+AVIF), per thumbnail.
 """
 
 import json
@@ -99,10 +102,55 @@ def main() -> None:
     limit = table[("jpeg", "decode 1/8 (limit)")]["images_s"]
     rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer")
     lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only)
+    colour = colour_cost(ours, jpeg)
+    avif = avif_cost(runners, jpeg)
     batches = batch_costs(files)
     print(f"\nsummary: jpeg_vs_best_peer={ours_jpeg / best_jpeg:.2f} other_vs_sharp={other_vs_sharp:.2f} "
           f"jpeg_vs_decode_limit={ours_jpeg / limit:.2f} rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
+          f"colour_management_overhead={colour:.3f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
           f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
+
+
+def colour_cost(ours: list[str], jpeg: list[Path]) -> float:
+    """The thumbnail of every corpus JPEG, as it is and with a Display P3 profile embedded
+    (so converted to sRGB before resizing): the share colour management adds."""
+    profile = ROOT / "functions/thumbnailer/testdata/icc/DisplayP3-v4.icc"
+    plain = figures(run(ours, jpeg)["results"])
+    managed = figures(run(ours, jpeg, {"EMBED_PROFILE": str(profile)})["results"])
+    overhead = plain["images_s"] / managed["images_s"] - 1
+    print("\ncolour management: the JPEG corpus with a Display P3 profile embedded in each, one core, 256x256 JPEG q80")
+    print("| profile | images/s | median ms |\n|---|---|---|")
+    print(f"| none (sRGB assumed) | {plain['images_s']:.1f} | {plain['median']:.1f} |")
+    print(f"| Display P3, converted to sRGB | {managed['images_s']:.1f} | {managed['median']:.1f} |")
+    print(f"overhead: {overhead:+.1%}")
+    return overhead
+
+
+def avif_cost(runners: dict, jpeg: list[Path]) -> dict[int, float]:
+    """AVIF against JPEG thumbnails of the first ten corpus JPEGs, for a small and a large
+    box, ours and the peers that write AVIF (sharp: libvips and libaom; Pillow: libavif).
+    Returns our median AVIF encode cost per box: AVIF's median time less JPEG's."""
+    sample = jpeg[:10]
+    print(f"\nAVIF: {len(sample)} corpus JPEGs, one core, quality 80; encode = the AVIF thumbnail's time less our JPEG's")
+    print("| box | implementation | format | median ms | mean KiB |\n|---|---|---|---|---|")
+    encode = {}
+    for side in (256, 1024):
+        ours_jpeg = None
+        for name, fmt in (("thumbnailer", "jpeg"), ("thumbnailer", "avif"), ("sharp", "avif"), ("pillow", "avif")):
+            command, env = runners[name]
+            measured = figures_with_bytes(run(command, sample, {**env, "THUMB_FORMAT": fmt, "THUMB_SIZE": str(side)}))
+            print(f"| {side} | {name} | {fmt} | {measured['median']:.1f} | {measured['kib']:.1f} |")
+            if name == "thumbnailer" and fmt == "jpeg":
+                ours_jpeg = measured["median"]
+            elif name == "thumbnailer":
+                encode[side] = measured["median"] - ours_jpeg
+        print(f"| {side} | thumbnailer | AVIF encode | {encode[side]:.1f} | |")
+    return encode
+
+
+def figures_with_bytes(measured: dict) -> dict:
+    results = measured["results"]
+    return {**figures(results), "kib": statistics.mean(r.get("bytes", 0) for r in results) / 1024}
 
 
 def batch_costs(files: list[Path]) -> dict:

@@ -2,48 +2,56 @@
 
     python thumbnails_peers.py pillow|pyvips|decode-limit FILE...
 
-Prints one JSON object: per-file milliseconds and input megapixels, and peak RSS in KiB.
+Prints one JSON object: per-file milliseconds, input megapixels and output bytes, and peak
+RSS in KiB. THUMB_FORMAT=avif and THUMB_SIZE=N (Pillow only) as for the thumbnailer's bench.
 """
 
 import json
+import os
 import resource
 import sys
 import time
 from io import BytesIO
 
 
-def pillow(data: bytes) -> None:
+SIDE = int(os.environ.get("THUMB_SIZE", "256"))
+FORMAT = "AVIF" if os.environ.get("THUMB_FORMAT") == "avif" else "JPEG"
+
+
+def pillow(data: bytes) -> int:
     from PIL import Image, ImageOps
 
     image = Image.open(BytesIO(data))
-    image.draft("RGB", (256, 256))  # shrink-on-load for JPEG
+    image.draft("RGB", (SIDE, SIDE))  # shrink-on-load for JPEG
     image = ImageOps.exif_transpose(image)
-    image.thumbnail((256, 256))
+    image.thumbnail((SIDE, SIDE))
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         white = Image.new("RGB", image.size, (255, 255, 255))
         white.paste(image, mask=image.getchannel("A"))
         image = white
     out = BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=80)
+    image.convert("RGB").save(out, FORMAT, quality=80)
+    return out.tell()
 
 
-def pyvips(data: bytes) -> None:
+def pyvips(data: bytes) -> int:
     import pyvips as vips
 
     image = vips.Image.thumbnail_buffer(data, 256, height=256, size="down")  # auto-rotates
     if image.hasalpha():
         image = image.flatten(background=[255, 255, 255])
-    image.jpegsave_buffer(Q=80, strip=True)
+    return len(image.jpegsave_buffer(Q=80, strip=True))
 
 
-def decode_limit(data: bytes) -> None:
+def decode_limit(data: bytes) -> int:
     """libjpeg-turbo decoding at 1/8 scale and nothing else: the floor for JPEG."""
     from PIL import Image
 
     image = Image.open(BytesIO(data))
     image.draft("RGB", (image.width // 8, image.height // 8))
     image.load()
+    return 0
 
 
 def megapixels(data: bytes) -> float:
@@ -65,8 +73,8 @@ def main() -> None:
         data = open(path, "rb").read()
         run(data)  # warm-up: libraries loaded, caches primed
         start = time.perf_counter()
-        run(data)
-        results.append({"file": path, "ms": (time.perf_counter() - start) * 1000, "mp": megapixels(data)})
+        written = run(data)
+        results.append({"file": path, "ms": (time.perf_counter() - start) * 1000, "mp": megapixels(data), "bytes": written})
     print(json.dumps({"peer": peer, "results": results, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 

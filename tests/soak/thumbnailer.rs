@@ -8,6 +8,11 @@
 //! exactly one of: its live version's thumbnails, byte for byte; its live version's
 //! failure record; or its last event in the dead-letter queue, with the reason the
 //! function gave. No thumbnail may outlive its source.
+//!
+//! The photo catalogue is on (#11), its DynamoDB and SNS calls faulted too: every key whose
+//! last event was processed must end with the record of that event (its sequencer, and the
+//! status its live state says), announced, and a message for it must have arrived on the
+//! topic's subscribed queue.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -20,6 +25,7 @@ use serde_json::{Value, json};
 use crate::support::fault_proxy::FaultProxy;
 use crate::support::images::{flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo};
 use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use crate::support::photos::{create_table, json_of};
 use crate::support::sqs::{Queue, Received, lambda_record};
 use crate::support::{TestAccount, s3_event_key};
 use crate::{Rng, Row, plan};
@@ -65,14 +71,78 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// The thumbnailer's environment, with its S3 calls sent to `endpoint`.
-fn environment(endpoint: &str) -> Vec<(&str, &str)> {
-    vec![("AWS_ENDPOINT_URL", endpoint), ("THUMBNAIL_SIZES", SIZE), ("DELETE_WITH_SOURCE", "true")]
+/// The thumbnailer's environment, with its AWS calls sent to `endpoint`, and the photo
+/// catalogue (table, topic) when given.
+fn environment<'a>(endpoint: &'a str, catalogue: Option<&'a Catalogue>) -> Vec<(&'a str, &'a str)> {
+    let mut environment =
+        vec![("AWS_ENDPOINT_URL", endpoint), ("THUMBNAIL_SIZES", SIZE), ("DELETE_WITH_SOURCE", "true")];
+    if let Some(catalogue) = catalogue {
+        environment
+            .extend([("PHOTOS_TABLE", catalogue.table.as_str()), ("PHOTOS_TOPIC_ARN", catalogue.topic.as_str())]);
+    }
+    environment
 }
 
-async fn start_function(endpoint: &str) -> LocalLambda {
+async fn start_function(endpoint: &str, catalogue: Option<&Catalogue>) -> LocalLambda {
     let limits = Limits { memory_mb: MEMORY_MB, cpu_share: false };
-    LocalLambda::start(packaged_binary("thumbnailer"), limits, &environment(endpoint)).await
+    LocalLambda::start(packaged_binary("thumbnailer"), limits, &environment(endpoint, catalogue)).await
+}
+
+/// The photos table and topic, and the queue an application would read the topic from.
+struct Catalogue {
+    table: String,
+    topic: String,
+    messages: Queue,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Catalogue {
+    async fn create(moto: &str, account: &TestAccount, name: &str) -> Result<Self> {
+        let dynamodb = shared::aws_client!(aws_sdk_dynamodb, &account.aws);
+        let table = format!("{name}-photos");
+        create_table(&dynamodb, &table).await?;
+        let sns = shared::aws_client!(aws_sdk_sns, &account.aws);
+        let topic = sns.create_topic().name(format!("{name}-photos")).send().await?.topic_arn.context("a topic")?;
+        let messages = Queue::create(moto, &format!("{name}-photo-messages"), None).await?;
+        sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&messages.arn).send().await?;
+        Ok(Self { table, topic, messages, dynamodb })
+    }
+
+    /// Every record, by key.
+    async fn records(&self) -> Result<HashMap<String, Value>> {
+        let mut records = HashMap::new();
+        let mut pages = self.dynamodb.scan().table_name(&self.table).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for item in page?.items() {
+                let record: Value = item.iter().map(|(k, v)| (k.clone(), json_of(v))).collect();
+                records.insert(record["key"].as_str().unwrap_or_default().to_owned(), record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Every announcement received: (key, sequencer, event) and how many times.
+    async fn announcements(&self) -> Result<HashMap<(String, String, String), usize>> {
+        let mut seen = HashMap::new();
+        loop {
+            let received = self.messages.receive(10, Duration::from_secs(60), 0).await?;
+            if received.is_empty() {
+                return Ok(seen);
+            }
+            self.messages.delete(&received.iter().collect::<Vec<_>>()).await?;
+            for message in received {
+                let envelope: Value = serde_json::from_str(&message.body)?;
+                let body: Value = serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}"))?;
+                let text = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+                *seen.entry((text("key"), text("sequencer"), text("event"))).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// A soak sequencer as the record stores it (right-padded to 32 digits).
+fn stored_sequencer(sequencer: u64) -> String {
+    thumbnailer::core::Sequencer::parse(&format!("{sequencer:016X}")).map(|s| s.padded()).unwrap_or_default()
 }
 
 fn s3_event(bucket: &str, key: &str, created: Option<(&str, usize)>, sequencer: u64) -> String {
@@ -106,7 +176,7 @@ async fn expectations(moto: &str, corpus: &[(&str, Vec<u8>)]) -> Result<Vec<Expe
         let message = Received { id: format!("reference-{n}"), receipt_handle: String::new(), body, receive_count: 1 };
         records.push(lambda_record(&message, "arn:aws:sqs:us-east-1:123456789012:reference"));
     }
-    let function = start_function(moto).await;
+    let function = start_function(moto, None).await;
     let mut expected = Vec::new();
     for (n, record) in records.into_iter().enumerate() {
         let invoked = function.invoke(&json!({"Records": [record]}), Duration::from_secs(60)).await;
@@ -273,14 +343,16 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, operations: usize) -> Result
     s3.create_bucket().bucket(&bucket).send().await?;
     let dlq = Queue::create(moto, &format!("{bucket}-dlq"), None).await?;
     let queue = Queue::create(moto, &bucket, Some((&dlq, MAX_RECEIVE_COUNT))).await?;
+    let catalogue = Catalogue::create(moto, &account, &bucket).await?;
     // Writes fail more often: enough to fail some records past the SDK's retries.
-    let proxy = FaultProxy::start(moto, plan(seed, rate, &[("s3", "PutObject"), ("s3", "DeleteObject")])).await;
+    let hot = [("s3", "PutObject"), ("s3", "DeleteObject"), ("dynamodb", "PutItem"), ("sns", "Publish")];
+    let proxy = FaultProxy::start(moto, plan(seed, rate, &hot)).await;
 
     let producing = Arc::new(Mutex::new(true));
     let stats = Arc::new(Mutex::new(PollerStats::default()));
     let mut pollers = Vec::new();
     for _ in 0..POLLERS {
-        let function = start_function(&proxy.url).await;
+        let function = start_function(&proxy.url, Some(&catalogue)).await;
         pollers.push(tokio::spawn(poll(function, queue.clone(), producing.clone(), stats.clone())));
     }
     let produced = produce(s3.clone(), bucket.clone(), queue.clone(), corpus.clone(), operations, Rng::new(seed)).await;
@@ -308,7 +380,16 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, operations: usize) -> Result
         }
     }
 
-    let violations = check(&s3, &bucket, &live, &last_sequencer, &dead, &expected).await?;
+    let mut violations = check(&s3, &bucket, &live, &last_sequencer, &dead, &expected).await?;
+    let announcements = catalogue.announcements().await?;
+    violations.extend(check_catalogue(
+        &catalogue.records().await?,
+        &announcements,
+        &live,
+        &last_sequencer,
+        &dead,
+        &expected,
+    ));
     let dead_letters: usize = dead.values().map(Vec::len).sum();
     let mut notes = vec![format!(
         "{operations} operations, {messages} messages, {} keys; {} invocations failed whole; {} messages outlived their visibility timeout and came again",
@@ -316,6 +397,11 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, operations: usize) -> Result
         stats.failed_invocations,
         stats.stale_deletes
     )];
+    let repeated: usize = announcements.values().map(|n| n - 1).sum();
+    notes.push(format!(
+        "{} announcements, {repeated} of them a repeat (at least once: a publish whose answer was lost and was sent again, or whose marking failed and was retried)",
+        announcements.values().sum::<usize>()
+    ));
     if dead_letters > 0 {
         let reasons: Vec<String> = dead.values().flatten().map(|(_, r)| r.clone()).take(3).collect();
         notes.push(format!("{dead_letters} in the dead-letter queue, e.g. {}", reasons.join("; ")));
@@ -403,6 +489,51 @@ async fn check(
         }
     }
     Ok(violations)
+}
+
+/// The catalogue's invariants: every key whose last event was processed has that event's
+/// record, with the status its live state says, announced, and its announcement arrived.
+fn check_catalogue(
+    records: &HashMap<String, Value>,
+    announcements: &HashMap<(String, String, String), usize>,
+    live: &BTreeMap<String, Live>,
+    last_sequencer: &BTreeMap<String, u64>,
+    dead: &HashMap<String, Vec<(u64, String)>>,
+    expected: &[Expected],
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (key, state) in live {
+        let Some(last) = last_sequencer.get(key) else { continue };
+        if dead.get(&s3_event_key(key)).is_some_and(|events| events.iter().any(|(sequencer, _)| sequencer == last)) {
+            continue;
+        }
+        let Some(record) = records.get(key) else {
+            violations.push(format!("{key}: no photo record"));
+            continue;
+        };
+        let (wanted_status, wanted_etag) = match state {
+            Live::Deleted => ("deleted", None),
+            Live::Version { file, etag } => match &expected[*file] {
+                Expected::Thumbnail { .. } => ("ready", Some(etag.as_str())),
+                Expected::Rejected => ("rejected", Some(etag.as_str())),
+            },
+        };
+        let sequencer = stored_sequencer(*last);
+        let got = (record["status"].as_str(), record["sequencer"].as_str(), record["etag"].as_str());
+        if got != (Some(wanted_status), Some(sequencer.as_str()), wanted_etag) {
+            violations.push(format!(
+                "{key}: its record is {got:?}, its last event says ({wanted_status}, {sequencer}, {wanted_etag:?})"
+            ));
+        }
+        if record["announced"] != true {
+            violations.push(format!("{key}: its record was never announced"));
+        }
+        let event = format!("photo.{wanted_status}");
+        if !announcements.contains_key(&(key.clone(), sequencer.clone(), event.clone())) {
+            violations.push(format!("{key}: no {event} message for its last event ({sequencer})"));
+        }
+    }
+    violations
 }
 
 async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {

@@ -82,13 +82,5 @@ pub fn phone_photo(width: u32, height: u32) -> Vec<u8> {
     let tiff = std::fs::read(super::workspace_root().join("functions/thumbnailer/testdata/exif/nokia-8.3-5g.tiff"))
         .expect("the EXIF test data");
     let jpeg = super::images::photo(width, height, image::ImageFormat::Jpeg);
-    let mut segment = b"Exif\0\0".to_vec();
-    segment.extend(tiff);
-    let length = u16::try_from(segment.len() + 2).expect("a short EXIF block");
-    let mut out = jpeg[..2].to_vec();
-    out.extend([0xFF, 0xE1]);
-    out.extend(length.to_be_bytes());
-    out.extend(segment);
-    out.extend(&jpeg[2..]);
-    out
+    thumbnailer::core::jpeg_with_segment(&jpeg, 0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()).expect("a JPEG")
 }

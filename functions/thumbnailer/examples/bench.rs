@@ -1,26 +1,44 @@
 //! Times this crate's thumbnail core on files, like `scripts/bench/thumbnails_peers.py`:
 //! `cargo run --release -p thumbnailer --example bench -- FILE...` prints one JSON line.
+//!
+//! `THUMB_FORMAT` (`jpeg`, default, or `avif`) and `THUMB_SIZE` (the box's side, 256) choose
+//! the thumbnail; `EMBED_PROFILE=FILE.icc` first embeds that ICC profile in each JPEG (as
+//! a phone's Display P3 photo carries one), to time colour management.
 
 #![allow(clippy::print_stdout)] // a command-line report
 
 use std::time::Instant;
 
-use thumbnailer::core::{BoxSize, Limits, OutputFormat, make_thumbnails, probe};
+use thumbnailer::core::{BoxSize, Limits, OutputFormat, jpeg_with_segment, make_thumbnails, probe};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     thumbnailer::memory::return_large_buffers_to_the_system(); // as main.rs does
     let limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 384 * 1024 * 1024 };
-    let size = [BoxSize { width: 256, height: 256 }];
+    let side: u32 = std::env::var("THUMB_SIZE").ok().and_then(|s| s.parse().ok()).unwrap_or(256);
+    let size = [BoxSize { width: side, height: side }];
+    let format = match std::env::var("THUMB_FORMAT").as_deref() {
+        Ok("avif") => OutputFormat::Avif { quality: 80 },
+        _ => OutputFormat::Jpeg { quality: 80 },
+    };
+    let profile = std::env::var_os("EMBED_PROFILE").map(std::fs::read).transpose()?;
     let mut results = Vec::new();
     for path in std::env::args().skip(1) {
-        let data = std::fs::read(&path)?;
+        let mut data = std::fs::read(&path)?;
+        // One APP2 piece (profiles under 64 KiB): the signature, piece 1 of 1, the profile.
+        if let Some(icc) = &profile
+            && let Some(with_profile) =
+                jpeg_with_segment(&data, 0xE2, &[b"ICC_PROFILE\0\x01\x01".as_slice(), icc].concat())
+        {
+            data = with_profile;
+        }
         let info = probe(&data, limits)?;
-        make_thumbnails(&data, &size, OutputFormat::Jpeg { quality: 80 }, limits)?;
+        make_thumbnails(&data, &size, format, limits)?;
         let start = Instant::now();
-        make_thumbnails(&data, &size, OutputFormat::Jpeg { quality: 80 }, limits)?;
+        let photo = make_thumbnails(&data, &size, format, limits)?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let mp = f64::from(info.width) * f64::from(info.height) / 1e6;
-        results.push(serde_json::json!({"file": path, "ms": ms, "mp": mp}));
+        let bytes = photo.thumbnails.first().map_or(0, |t| t.bytes.len());
+        results.push(serde_json::json!({"file": path, "ms": ms, "mp": mp, "bytes": bytes}));
     }
     let peak = std::fs::read_to_string("/proc/self/status")?
         .lines()

@@ -528,15 +528,23 @@ async fn make(
     Ok(Made::Written { keys: written, record })
 }
 
-/// With the catalogue on, whether the photo's record is this version's, ready, and
-/// announced (or there is no topic); with it off, always.
+/// With the catalogue on, whether the photo's record is this version's, ready, announced
+/// (or there is no topic), and filed by this event or a newer one; with it off, always. A
+/// newer event for the same bytes (the photo uploaded again) is not complete: it files its
+/// own record, so that an older event in flight cannot win the record afterwards.
 async fn record_complete(deps: &Deps, object: &ObjectEvent, etag: &str) -> Result<bool, String> {
     let Some(photos) = &deps.config.photos else { return Ok(true) };
     let photo_id = format!("{}/{}", object.bucket, object.key);
     let stored = catalog::stored(&deps.dynamodb, &photos.table, &photo_id).await?.unwrap_or_default();
+    let filed_by_this_or_newer = match &object.sequencer {
+        Some(sequencer) => stored.sequencer.as_deref().is_some_and(|filed| filed >= sequencer.padded().as_str()),
+        // An event without a sequencer never replaces a record that has one.
+        None => stored.sequencer.is_some() || stored.version.as_deref() == Some(&format!("ready:{etag}")),
+    };
     Ok(stored.status.as_deref() == Some("ready")
         && stored.etag.as_deref() == Some(etag)
-        && (stored.announced || photos.topic_arn.is_none()))
+        && (stored.announced || photos.topic_arn.is_none())
+        && filed_by_this_or_newer)
 }
 
 /// Logs the rejection and records it under `FAILED_PREFIX`, so operators can find every

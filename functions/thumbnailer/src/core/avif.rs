@@ -1,16 +1,17 @@
 //! AVIF thumbnails (#11): rav1e through `ravif`, pure Rust (built without its assembly, so
 //! no nasm is needed and the Lambda build stays one `cargo lambda build`). AVIF costs
-//! encode time, not decode time: at rav1e's speed [`SPEED`] a 256-pixel thumbnail takes
-//! tens of milliseconds (`make bench-thumbnails` measures it per size).
+//! encode time, not decode time (`make bench-thumbnails` measures it per size; the README
+//! has the figures).
 
 use image::DynamicImage;
 use ravif::{Encoder, Img, RGB8, RGBA8};
 
 use super::pipeline::Rejection;
 
-/// rav1e's preset, 1 (slowest, smallest) to 10: 8 keeps a thumbnail's encode near a JPEG
-/// decode's cost at sizes where AVIF's gain in bytes is still most of what slower presets give.
-pub const SPEED: u8 = 8;
+/// rav1e's preset, 1 (slowest, smallest) to 10 (fastest). Without rav1e's assembly even
+/// the fastest is an order of magnitude slower than a JPEG encode, and still gives files
+/// about half a JPEG's size: for thumbnails time is what costs.
+pub const SPEED: u8 = 10;
 
 /// Encodes 8-bit RGB or RGBA (straight alpha) at `quality` (1 to 100, as for JPEG).
 pub fn encode(image: &DynamicImage, quality: u8) -> Result<Vec<u8>, Rejection> {

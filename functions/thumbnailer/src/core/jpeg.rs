@@ -172,6 +172,23 @@ fn read_frame(payload: &[u8], progressive: bool) -> Result<Frame, Rejection> {
     Ok(Frame { width, height, progressive, sampling, component_ids })
 }
 
+/// `jpeg` with one more marker segment right after its start-of-image marker: how cameras
+/// place their EXIF (`APP1`) and ICC profile (`APP2`). For tests, benchmarks and the demo's
+/// data; `None` when `payload` is over a segment's 65,533 bytes or `jpeg` is no JPEG.
+pub fn with_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> Option<Vec<u8>> {
+    let length = u16::try_from(payload.len() + 2).ok()?;
+    if !jpeg.starts_with(&[0xFF, SOI]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(jpeg.len() + payload.len() + 4);
+    out.extend_from_slice(&jpeg[..2]);
+    out.extend([0xFF, marker]);
+    out.extend(length.to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&jpeg[2..]);
+    Some(out)
+}
+
 /// The index just past a scan's entropy-coded data: the next marker that is not a
 /// stuffed zero (FF 00), a restart marker or fill.
 fn end_of_entropy_data(bytes: &[u8], mut at: usize) -> usize {

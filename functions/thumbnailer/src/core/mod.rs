@@ -7,6 +7,7 @@ mod colour;
 mod event;
 mod exif;
 mod jpeg;
+pub use jpeg::with_segment as jpeg_with_segment;
 mod keys;
 mod pipeline;
 mod placeholder;

@@ -133,15 +133,7 @@ fn jpeg_with_orientation(image: &RgbImage, orientation: u8) -> Vec<u8> {
 fn jpeg_with_exif(image: &RgbImage, tiff: &[u8]) -> Vec<u8> {
     let mut jpeg = Vec::new();
     JpegEncoder::new_with_quality(&mut jpeg, 98).encode_image(image).expect("jpeg");
-    let mut app1 = b"Exif\0\0".to_vec();
-    app1.extend(tiff);
-    let length = u16::try_from(app1.len() + 2).expect("short");
-    let mut out = jpeg[..2].to_vec();
-    out.extend([0xFF, 0xE1]);
-    out.extend(length.to_be_bytes());
-    out.extend(app1);
-    out.extend(&jpeg[2..]);
-    out
+    jpeg_with_segment(&jpeg, 0xE1, &[b"Exif\0\0".as_slice(), tiff].concat()).expect("a short EXIF block")
 }
 
 fn decode(thumbnail: &Thumbnail) -> RgbaImage {
