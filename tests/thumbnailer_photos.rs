@@ -113,6 +113,11 @@ impl Catalogue {
         Ok(all)
     }
 
+    /// Files a record straight into the table, as the handler does.
+    async fn file(&self, record: &thumbnailer::core::PhotoRecord) -> Result<Filed> {
+        catalog::file(&self.dynamodb, &self.table, record).await.map_err(anyhow::Error::msg)
+    }
+
     async fn keys(&self, prefix: &str) -> Result<Vec<String>> {
         let listed = self.account.aws.s3().list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await?;
         Ok(listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect())
@@ -300,29 +305,22 @@ async fn an_older_event_never_replaces_a_newer_record() -> Result<()> {
         owner_depth: 1,
         processed_at: "2026-11-23T06:00:00Z",
     };
-    let table = catalogue.table.as_str();
     let stale = at("0062A1B2C3D4E5F6").rejected(Some(&first), "stale", "x"); // shorter, so smaller once padded
-    assert_eq!(catalog::file(&catalogue.dynamodb, table, &stale).await.map_err(anyhow::Error::msg)?, Filed::Superseded);
+    assert_eq!(catalogue.file(&stale).await?, Filed::Superseded);
     assert_eq!(catalogue.record(key).await?, stored);
     let unsequenced = RecordOf { sequencer: None, ..at("00") }.deleted();
     assert_eq!(
-        catalog::file(&catalogue.dynamodb, table, &unsequenced).await.map_err(anyhow::Error::msg)?,
+        catalogue.file(&unsequenced).await?,
         Filed::Superseded,
         "an event without a sequencer never replaces one with"
     );
     let same = at("0062A1B2C3D4E5F621").deleted();
-    assert_eq!(
-        catalog::file(&catalogue.dynamodb, table, &same).await.map_err(anyhow::Error::msg)?,
-        Filed::AlreadyFiled { announced: true }
-    );
+    assert_eq!(catalogue.file(&same).await?, Filed::AlreadyFiled { announced: true });
     assert_eq!(catalogue.record(key).await?, stored);
     let newest = at("0062A1B2C3D4E5F62100").deleted(); // equal once padded: the same event
-    assert_eq!(
-        catalog::file(&catalogue.dynamodb, table, &newest).await.map_err(anyhow::Error::msg)?,
-        Filed::AlreadyFiled { announced: true }
-    );
+    assert_eq!(catalogue.file(&newest).await?, Filed::AlreadyFiled { announced: true });
     let newest = at("0062A1B2C3D4E5F622").deleted();
-    assert_eq!(catalog::file(&catalogue.dynamodb, table, &newest).await.map_err(anyhow::Error::msg)?, Filed::Fresh);
+    assert_eq!(catalogue.file(&newest).await?, Filed::Fresh);
     assert_eq!(catalogue.record(key).await?["status"], "deleted");
     Ok(())
 }

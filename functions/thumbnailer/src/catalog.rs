@@ -24,6 +24,45 @@ pub enum Filed {
     Superseded,
 }
 
+/// Which stored record a write may go over, by the record's [`WriteRule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    /// Filing: only an older record (or none).
+    OlderRecord,
+    /// Marking: only this record itself, not one a newer event wrote meanwhile.
+    ThisRecord,
+}
+
+/// A DynamoDB condition with the names and values it uses.
+#[derive(Debug)]
+struct Condition {
+    expression: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    fn of(record: &PhotoRecord, over: Over) -> Self {
+        let (expression, name, value) = match (record.write_rule(), over) {
+            (WriteRule::NewerThan(sequencer), Over::OlderRecord) => {
+                ("attribute_not_exists(#sequencer) OR #sequencer < :value", "sequencer", sequencer)
+            }
+            (WriteRule::NewerThan(sequencer), Over::ThisRecord) => ("#sequencer = :value", "sequencer", sequencer),
+            (WriteRule::Unsequenced { version }, Over::OlderRecord) => (
+                "attribute_not_exists(#sequencer) AND (attribute_not_exists(#version) OR #version <> :value)",
+                "version",
+                version,
+            ),
+            (WriteRule::Unsequenced { version }, Over::ThisRecord) => {
+                ("attribute_not_exists(#sequencer) AND #version = :value", "version", version)
+            }
+        };
+        let mut names = HashMap::from([("#sequencer".to_owned(), "sequencer".to_owned())]);
+        names.insert(format!("#{name}"), name.to_owned());
+        Self { expression, names, values: HashMap::from([(":value".to_owned(), AttributeValue::S(value))]) }
+    }
+}
+
 /// What the table holds for a photo, as far as deciding goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stored {
@@ -65,22 +104,14 @@ pub fn item(record: &PhotoRecord) -> HashMap<String, AttributeValue> {
 /// Writes the record if its rule allows; if not, reads what stands to tell a repeat of
 /// this event from a newer one.
 pub async fn file(dynamodb: &aws_sdk_dynamodb::Client, table: &str, record: &PhotoRecord) -> Result<Filed, String> {
+    let condition = Condition::of(record, Over::OlderRecord);
     let put = dynamodb
         .put_item()
         .table_name(table)
         .set_item(Some(item(record)))
-        .expression_attribute_names("#sequencer", "sequencer");
-    let put = match record.write_rule() {
-        WriteRule::NewerThan(sequencer) => put
-            .condition_expression("attribute_not_exists(#sequencer) OR #sequencer < :sequencer")
-            .expression_attribute_values(":sequencer", AttributeValue::S(sequencer)),
-        WriteRule::Unsequenced { version } => put
-            .condition_expression(
-                "attribute_not_exists(#sequencer) AND (attribute_not_exists(#version) OR #version <> :version)",
-            )
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", AttributeValue::S(version)),
-    };
+        .condition_expression(condition.expression)
+        .set_expression_attribute_names(Some(condition.names))
+        .set_expression_attribute_values(Some(condition.values));
     match put.send().await {
         Ok(_) => Ok(Filed::Fresh),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
@@ -132,22 +163,16 @@ pub async fn mark_announced(
     table: &str,
     record: &PhotoRecord,
 ) -> Result<(), String> {
+    let condition = Condition::of(record, Over::ThisRecord);
     let update = dynamodb
         .update_item()
         .table_name(table)
         .key("photo_id", AttributeValue::S(record.photo_id.clone()))
         .update_expression("SET announced = :yes")
-        .expression_attribute_values(":yes", AttributeValue::Bool(true))
-        .expression_attribute_names("#sequencer", "sequencer");
-    let update = match record.write_rule() {
-        WriteRule::NewerThan(sequencer) => update
-            .condition_expression("#sequencer = :sequencer")
-            .expression_attribute_values(":sequencer", AttributeValue::S(sequencer)),
-        WriteRule::Unsequenced { version } => update
-            .condition_expression("attribute_not_exists(#sequencer) AND #version = :version")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", AttributeValue::S(version)),
-    };
+        .condition_expression(condition.expression)
+        .set_expression_attribute_names(Some(condition.names))
+        .set_expression_attribute_values(Some(condition.values))
+        .expression_attribute_values(":yes", AttributeValue::Bool(true));
     match update.send().await {
         Ok(_) => Ok(()),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),

@@ -673,7 +673,6 @@ fn events_carry_their_sequencer_and_a_malformed_one_is_named() {
 
 #[test]
 fn a_placeholder_decodes_to_the_photos_colours_and_shape() {
-    use base64::Engine as _;
     // A landscape photo stand-in: a red field with a blue band along the bottom third.
     let (width, height) = (480, 320);
     let image =
@@ -684,16 +683,9 @@ fn a_placeholder_decodes_to_the_photos_colours_and_shape() {
         );
     let made = placeholder(&image);
 
-    let hash = base64::engine::general_purpose::STANDARD.decode(&made.thumbhash).expect("base64");
-    assert!(hash.len() <= 40, "a few dozen bytes, not {}", hash.len());
     // Its average colour is the image's, and it keeps the image's shape.
-    let (r, g, b, a) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
-    let mean =
-        |channel: usize| image.pixels().map(|p| f64::from(p[channel])).sum::<f64>() / f64::from(width * height) / 255.0;
-    for (decoded, expected) in [(r, mean(0)), (g, mean(1)), (b, mean(2))] {
-        assert!((f64::from(decoded) - expected).abs() < 0.05, "{decoded} vs {expected}");
-    }
-    assert!(a > 0.99);
+    let hash = placeholder_averages(&made.thumbhash, &image, 0.05);
+    assert!(hash.len() <= 40, "a few dozen bytes, not {}", hash.len());
     let ratio = thumbhash::thumb_hash_to_approximate_aspect_ratio(&hash).expect("a ratio");
     assert!((ratio - 1.5).abs() < 0.2, "aspect {ratio}");
     let (w, h, _) = thumbhash::thumb_hash_to_rgba(&hash).expect("decodes");
@@ -701,6 +693,21 @@ fn a_placeholder_decodes_to_the_photos_colours_and_shape() {
 
     // The dominant colour is the field's red, not the average's purple.
     assert_eq!(made.dominant_colour, "#c81e28");
+}
+
+/// Decodes a placeholder and checks that its average colour is `image`'s within
+/// `tolerance` (0 to 1) and that it is opaque; gives the ThumbHash's bytes.
+fn placeholder_averages(thumbhash: &str, image: &RgbaImage, tolerance: f64) -> Vec<u8> {
+    use base64::Engine as _;
+    let hash = base64::engine::general_purpose::STANDARD.decode(thumbhash).expect("base64");
+    let (r, g, b, a) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
+    let pixels = f64::from(image.width() * image.height());
+    let mean = |channel: usize| image.pixels().map(|p| f64::from(p[channel])).sum::<f64>() / pixels / 255.0;
+    for (decoded, expected) in [(r, mean(0)), (g, mean(1)), (b, mean(2))] {
+        assert!((f64::from(decoded) - expected).abs() < tolerance, "{decoded} vs {expected}");
+    }
+    assert!(a > 0.99);
+    hash
 }
 
 #[test]
@@ -830,20 +837,12 @@ fn exif_that_lies_is_left_out_not_trusted() {
 
 #[test]
 fn a_photo_reports_its_oriented_size_and_its_placeholder_matches_its_smallest_thumbnail() {
-    use base64::Engine as _;
     let bytes = jpeg_with_orientation(&quadrants(), 6);
     let sizes = [BoxSize { width: 16, height: 16 }, BOX];
     let photo = make_thumbnails(&bytes, &sizes, OutputFormat::Png, LIMITS).expect("photo");
     let (w, h) = quadrants().dimensions();
     assert_eq!((photo.facts.width, photo.facts.height, photo.facts.orientation), (h, w, 6), "turned a quarter");
-    let smallest = decode(&photo.thumbnails[0]);
-    let hash = base64::engine::general_purpose::STANDARD.decode(&photo.placeholder.thumbhash).expect("base64");
-    let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
-    let pixels = f64::from(smallest.width() * smallest.height());
-    let mean = |c: usize| smallest.pixels().map(|p| f64::from(p[c])).sum::<f64>() / pixels / 255.0;
-    for (decoded, expected) in [(r, mean(0)), (g, mean(1)), (b, mean(2))] {
-        assert!((f64::from(decoded) - expected).abs() < 0.06, "{decoded} vs {expected}");
-    }
+    placeholder_averages(&photo.placeholder.thumbhash, &decode(&photo.thumbnails[0]), 0.06);
 }
 
 #[test]
