@@ -4,14 +4,131 @@ Prints one line, `listening on http://127.0.0.1:PORT`, once it accepts requests,
 stops when its standard input closes: the test binary or demo that started it holds
 the other end, so the server cannot outlive it, however that process ends.
 
+One thing is added to moto: STS `AssumeRole` checks the role's trust policy, as AWS does.
+moto hands out credentials for any role ARN, existing or not, whatever the external id;
+AWS refuses with `AccessDenied` when the role does not exist, when its trust policy does
+not name the caller's account (or a principal in it), or when it requires an
+`sts:ExternalId` the request does not carry. Without this, a test of a missing member role
+or a wrong external id would pass against a check that never happens.
+
     python scripts/moto_server.py [--port 0]
 """
 
 import argparse
+import io
+import json
 import logging
 import sys
+import uuid
+from urllib.parse import parse_qs, unquote
 
+from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+
+class TrustPolicyGate:
+    """WSGI middleware: refuses an STS AssumeRole that AWS would refuse (see the module doc)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and "sts" in environ.get("HTTP_AUTHORIZATION", ""):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            if params.get("Action") == "AssumeRole":
+                refusal = self.refusal(environ, params)
+                if refusal:
+                    return self.deny(start_response, refusal)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def caller_account(environ):
+        if "HTTP_X_MOTO_ACCOUNT_ID" in environ:
+            return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        key = authorization.split("Credential=", 1)[-1].split("/", 1)[0]
+        return get_account_id_from(key)
+
+    def refusal(self, environ, params):
+        """The AccessDenied message, or None when AWS would let the caller in."""
+        role_arn = params.get("RoleArn", "")
+        caller = self.caller_account(environ)
+        denied = f"User: arn:aws:sts::{caller}:assumed-role/caller/session is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[2] != "iam":
+            return None  # not a role in another account: leave it to moto
+        account, partition = parts[4], parts[1]
+        try:
+            role = iam_backends[account][partition].get_role_by_arn(role_arn)
+        except Exception:
+            return denied
+        document = role.assume_role_policy_document
+        try:
+            policy = json.loads(document if document.lstrip().startswith("{") else unquote(document))
+        except (TypeError, ValueError):
+            return denied
+        statements = policy.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        for statement in statements:
+            if statement.get("Effect") != "Allow" or not self.allows_action(statement.get("Action")):
+                continue
+            if not self.names_account(statement.get("Principal"), caller):
+                continue
+            if not self.conditions_hold(statement.get("Condition", {}), params):
+                continue
+            return None
+        return denied
+
+    @staticmethod
+    def allows_action(action):
+        actions = action if isinstance(action, list) else [action]
+        return any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions)
+
+    @staticmethod
+    def names_account(principal, account):
+        if principal == "*":
+            return True
+        aws = (principal or {}).get("AWS", []) if isinstance(principal, dict) else []
+        aws = aws if isinstance(aws, list) else [aws]
+        # A principal in the caller's account: its root, or a role or user there. The
+        # caller's own name is not checked: the tests act as an unnamed identity.
+        return any(p == "*" or p == account or f":iam::{account}:" in str(p) for p in aws)
+
+    @staticmethod
+    def conditions_hold(conditions, params):
+        for operator, clauses in conditions.items():
+            for key, expected in clauses.items():
+                if key.lower() != "sts:externalid":
+                    continue  # only the external id is checked
+                expected = expected if isinstance(expected, list) else [expected]
+                if operator not in ("StringEquals", "StringLike") or params.get("ExternalId") not in expected:
+                    return False
+        return True
+
+    @staticmethod
+    def deny(start_response, message):
+        body = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        ).encode()
+        start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class GatedMotoServer(ThreadedMotoServer):
+    """moto's threaded server with the trust policy gate in front of it."""
+
+    def _server_entry(self) -> None:
+        app = TrustPolicyGate(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def main() -> None:
@@ -21,7 +138,7 @@ def main() -> None:
     # One line per request, and a traceback for each action the emulator lacks, drown test output.
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server = GatedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     print(f"listening on http://{host}:{port}", flush=True)

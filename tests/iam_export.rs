@@ -20,6 +20,7 @@ fn config(bucket: &str) -> Config {
         kms_key_id: None,
         include_roles: false,
         metrics: shared::metrics::MetricsConfig::local("iam-export"),
+        accounts: Default::default(),
     }
 }
 

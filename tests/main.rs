@@ -9,6 +9,7 @@ mod events;
 mod fault_proxy;
 mod iam_export;
 mod iam_export_lambda;
+mod organization;
 mod support;
 mod thumbnailer;
 mod thumbnailer_lambda;

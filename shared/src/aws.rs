@@ -53,6 +53,19 @@ impl Aws {
         self
     }
 
+    /// The same settings, interceptors and request counter, acting with `credentials`:
+    /// another account's clients (a member role's), counted with this function's calls.
+    pub fn with_credentials(&self, credentials: aws_credential_types::Credentials) -> Self {
+        let provider = aws_credential_types::provider::SharedCredentialsProvider::new(credentials);
+        Self { sdk_config: self.sdk_config.to_builder().credentials_provider(provider).build(), ..self.clone() }
+    }
+
+    /// The same, in another region.
+    pub fn in_region(&self, region: &str) -> Self {
+        let region = aws_config::Region::new(region.to_owned());
+        Self { sdk_config: self.sdk_config.to_builder().region(region).build(), ..self.clone() }
+    }
+
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.sdk_config
     }

@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: typed settings read from environment variables, with errors that
 //!   name the variable and the form it expects.
+//! - [`accounts`]: many accounts from one deployment: which ones (AWS Organizations),
+//!   how to reach each (STS, the member role), and how many at once.
 //! - [`aws`]: the SDK configuration loaded once at cold start, clients built from it,
 //!   and a counter of the HTTP requests they send.
 //! - [`deadline`]: the time an invocation has left.
@@ -10,6 +12,7 @@
 //! - [`metrics`]: one CloudWatch Embedded Metric Format document per invocation.
 //! - [`spreadsheet`]: CSV cells that a spreadsheet will not run as formulas.
 
+pub mod accounts;
 pub mod aws;
 pub mod config;
 pub mod deadline;

@@ -20,6 +20,7 @@ fn config(bucket: &str, prefix: &str) -> Config {
         kms_key_id: None,
         include_roles: true,
         metrics: shared::metrics::MetricsConfig::silent("iam-export"),
+        accounts: Default::default(),
     }
 }
 

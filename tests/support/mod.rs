@@ -9,6 +9,7 @@ pub mod iam_seed;
 pub mod images;
 pub mod lambda;
 pub mod moto;
+pub mod org_seed;
 pub mod photos;
 pub mod slow_proxy;
 // The soak plays S3 and Lambda with all of it; the integration tests read queues with part of it.
@@ -91,11 +92,16 @@ impl TestAccount {
         Self::with_id(endpoint, format!("{:012}", NEXT.fetch_add(1, Ordering::Relaxed))).await
     }
 
+    /// An account whose id the emulator gave (an organization's member, made by `CreateAccount`).
+    pub async fn existing(endpoint: &str, id: &str) -> Self {
+        Self::with_id(endpoint, id.to_owned()).await
+    }
+
     async fn with_id(endpoint: &str, id: String) -> Self {
         let sdk_config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .credentials_provider(Credentials::new(TEST_ACCESS_KEY, "testing", None, None, "tests"))
             .retry_config(RetryConfig::standard().with_max_attempts(2))
             .load()
             .await;
@@ -109,7 +115,7 @@ impl TestAccount {
         let sdk_config = Aws::loader()
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .credentials_provider(Credentials::new(TEST_ACCESS_KEY, "testing", None, None, "tests"))
             .load()
             .await;
         Aws::from_sdk_config(sdk_config).with_interceptor(AccountHeader(self.id.clone()))
@@ -121,9 +127,14 @@ impl TestAccount {
     }
 }
 
-/// Tells moto which account a request belongs to (its `x-moto-account-id` header).
+/// Tells moto which account a request belongs to (its `x-moto-account-id` header), for
+/// requests signed with the tests' own key: a member role's credentials (STS `AssumeRole`)
+/// act in the role's account, as on AWS, and a header would override that.
 #[derive(Debug)]
 struct AccountHeader(String);
+
+/// The access key every test account signs with.
+const TEST_ACCESS_KEY: &str = "testing";
 
 impl Intercept for AccountHeader {
     fn name(&self) -> &'static str {
@@ -136,7 +147,14 @@ impl Intercept for AccountHeader {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        let signed_by_tests = context
+            .request()
+            .headers()
+            .get("authorization")
+            .is_some_and(|value| value.contains(&format!("Credential={TEST_ACCESS_KEY}/")));
+        if signed_by_tests {
+            context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        }
         Ok(())
     }
 }

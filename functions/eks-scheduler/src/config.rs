@@ -1,5 +1,6 @@
 //! The scheduler's settings, read once at cold start.
 
+use shared::accounts::AccountsConfig;
 use shared::config::{ConfigError, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,10 @@ pub struct Config {
     pub event_bus: Option<String>,
     /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
     pub metrics: shared::metrics::MetricsConfig,
+    /// Which accounts a run covers (`ACCOUNTS` and the settings beside it); empty: this one.
+    pub accounts: AccountsConfig,
+    /// `REGIONS`: where clusters are looked for in each account; empty: the function's own region.
+    pub regions: Vec<String>,
 }
 
 impl Config {
@@ -81,8 +86,38 @@ impl Config {
             notify_topic_arn,
             event_bus: env.optional("EVENT_BUS_NAME"),
             metrics: shared::metrics::MetricsConfig::from_env(env, "eks-scheduler")?,
+            accounts: AccountsConfig::from_env(env)?,
+            regions: regions(env.optional("REGIONS").as_deref())?,
         })
     }
+
+    /// True when clusters are named `<account>/<region>/<cluster>`: a run across accounts or regions.
+    pub fn spans_sites(&self) -> bool {
+        self.accounts.is_multi_account() || !self.regions.is_empty()
+    }
+}
+
+/// Region names separated by commas or spaces, like `eu-west-1, us-east-1`.
+fn regions(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    let mut regions: Vec<String> = Vec::new();
+    for region in value.split(|c: char| c == ',' || c.is_whitespace()).filter(|r| !r.is_empty()) {
+        let parts: Vec<&str> = region.split('-').collect();
+        let valid = parts.len() >= 3
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if !valid {
+            return Err(ConfigError::invalid(
+                "REGIONS",
+                value,
+                format!("AWS region names separated by commas, like eu-west-1,us-east-1 ({region:?} is not one)"),
+            ));
+        }
+        if !regions.iter().any(|r| r == region) {
+            regions.push(region.to_owned());
+        }
+    }
+    Ok(regions)
 }
 
 #[cfg(test)]
@@ -106,8 +141,21 @@ mod tests {
                 notify_topic_arn: None,
                 event_bus: None,
                 metrics: shared::metrics::MetricsConfig::local("eks-scheduler"),
+                accounts: AccountsConfig::default(),
+                regions: Vec::new(),
             }
         );
+        assert!(!config.spans_sites());
+    }
+
+    #[test]
+    fn regions_and_accounts() {
+        let config = parse_settings(Config::from_env, &[("REGIONS", "eu-west-1, us-east-1 eu-west-1,us-gov-west-1")])
+            .expect("valid");
+        assert_eq!(config.regions, ["eu-west-1", "us-east-1", "us-gov-west-1"]);
+        assert!(config.spans_sites(), "regions alone name clusters by account and region");
+        let config = parse_settings(Config::from_env, &[("ACCOUNTS", "organization")]).expect("valid");
+        assert!(config.spans_sites() && config.regions.is_empty());
     }
 
     #[test]
@@ -126,6 +174,11 @@ mod tests {
                 "invalid setting MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 50",
             ),
             (&[("STOP_TAG", "stop(now)")][..], "invalid setting STOP_TAG=\"stop(now)\": expected a valid EKS tag key"),
+            (
+                &[("REGIONS", "eu-west-1,Ireland")][..],
+                "invalid setting REGIONS=\"eu-west-1,Ireland\": expected AWS region names separated by commas, like eu-west-1,us-east-1 (\"Ireland\" is not one)",
+            ),
+            (&[("ACCOUNTS", "everything")][..], "invalid setting ACCOUNTS=\"everything\""),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

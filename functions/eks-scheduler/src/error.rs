@@ -17,6 +17,10 @@ pub enum EksSchedulerError {
     #[error("EKS {operation} failed: {message}")]
     Eks { operation: String, message: String, transient: bool },
 
+    /// `ACCOUNTS` is set and the accounts could not be chosen (Organizations, or STS).
+    #[error("{0}")]
+    Accounts(String),
+
     /// A nodegroup's scaling update could not be applied or did not complete.
     #[error("{0}")]
     Update(String),
@@ -39,6 +43,7 @@ impl EksSchedulerError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::Config(_) => "InvalidConfiguration",
+            Self::Accounts(_) => "AccountsUnavailable",
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::Eks { transient: true, .. } => "Retryable",
             Self::Eks { .. } | Self::Update(_) => "NonRetryable",

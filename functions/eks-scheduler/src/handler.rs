@@ -2,12 +2,14 @@
 //! plans every nodegroup, then stops (dependents first) and starts (dependencies first).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use shared::accounts::Fleet;
 use shared::aws::{ApiCallCounter, Aws};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -19,6 +21,7 @@ use crate::core::{
     NodegroupPlans, NodegroupReport, Report, Request, RequestedAction, START_SIZE_TAG, saved_tag_key,
 };
 use crate::error::EksSchedulerError;
+use crate::sites::{self, Sites};
 
 /// Time kept back from the Lambda deadline to finish the report.
 const TIME_RESERVED: Duration = Duration::from_secs(15);
@@ -33,16 +36,25 @@ pub struct Deps {
     pub sns: aws_sdk_sns::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub api_calls: ApiCallCounter,
+    /// The accounts and regions a run spans (`ACCOUNTS`, `REGIONS`); `None`: this account and region.
+    pub fleet: Option<Arc<Fleet>>,
+    /// The function's own region: the one `REGIONS` defaults to.
+    pub region: String,
 }
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
+        let fleet = config
+            .spans_sites()
+            .then(|| Arc::new(Fleet::including_this_account(aws, &config.accounts, "eks-scheduler")));
         Self {
-            config,
             eks: shared::aws_client!(aws_sdk_eks, aws),
             sns: shared::aws_client!(aws_sdk_sns, aws),
             events: shared::aws_client!(aws_sdk_eventbridge, aws),
             api_calls: aws.api_calls().clone(),
+            fleet,
+            region: aws.sdk_config().region().map(|region| region.to_string()).unwrap_or_default(),
+            config,
         }
     }
 }
@@ -165,12 +177,21 @@ pub async fn run(
     request_id: &str,
 ) -> Result<Report, EksSchedulerError> {
     let calls_before = deps.api_calls.get();
-    let eks = &deps.eks;
     let config = &deps.config;
     let in_flight = config.max_concurrency;
 
-    let existing: BTreeSet<String> = aws::list_clusters(eks).await?.into_iter().collect();
-    let candidates: Vec<String> = request.clusters.clone().unwrap_or_else(|| existing.iter().cloned().collect());
+    // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
+    let found = Box::pin(sites::find_clusters(&deps.eks, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
+    let (sites, existing) = (&found.sites, &found.existing);
+    let candidates: Vec<String> = match &request.clusters {
+        Some(named) => {
+            let mut keys: Vec<String> =
+                named.iter().flat_map(|name| core::resolve_named(name, existing.iter())).collect();
+            keys.dedup();
+            keys
+        }
+        None => existing.iter().cloned().collect(),
+    };
     let named = request.clusters.is_some();
     let fixed = request.action.fixed();
     let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
@@ -180,7 +201,12 @@ pub async fn run(
             let exists = existing.contains(&name);
             async move {
                 let info = if exists {
-                    aws::describe_cluster(eks, &name).await.map_err(|err| err.to_string())
+                    let (eks, cluster) = sites.locate(&name);
+                    // The report and every decision know the cluster by its key.
+                    let described = aws::describe_cluster(eks, cluster).await;
+                    described.map(|info| ClusterInfo { name: name.clone(), ..info }).map_err(|err| err.to_string())
+                } else if deps.fleet.is_some() {
+                    Err("the cluster does not exist in any account and region this run reaches".to_owned())
                 } else {
                     Err("the cluster does not exist in this account and region".to_owned())
                 };
@@ -203,7 +229,7 @@ pub async fn run(
                 matches!(core::choose(&config.selection(), request.action, named, info, now), core::Choice::Act(..))
             })
             .collect();
-        let outcomes = take_leases(eks, &wanted, &lease, now, in_flight).await;
+        let outcomes = take_leases(sites, &wanted, &lease, now, in_flight).await;
         for (name, described) in &mut described {
             let Some(outcome) = outcomes.get(name.as_str()) else { continue };
             match outcome {
@@ -263,6 +289,7 @@ pub async fn run(
         .values()
         .map(|info| {
             let needs = info.tags.get(&config.dependency_tag).map(|v| core::parse_dependencies(v)).unwrap_or_default();
+            let needs = needs.iter().map(|need| core::qualify_dependency(need, &info.name)).collect();
             (info.name.clone(), needs)
         })
         .collect();
@@ -271,7 +298,7 @@ pub async fn run(
     let mut waves: BTreeMap<Action, Vec<Vec<String>>> = BTreeMap::new();
     let mut plans: BTreeMap<String, Chosen<'_>> = BTreeMap::new();
     for (action, clusters) in &chosen {
-        let order = core::plan_waves(clusters, &dependencies, &existing);
+        let order = core::plan_waves(clusters, &dependencies, existing);
         for (name, reason) in &order.blocked {
             reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()).held_back());
         }
@@ -293,7 +320,7 @@ pub async fn run(
             .filter_map(|name| infos.get(name))
             .collect();
         let read: Vec<(&ClusterInfo, Result<NodegroupPlans, ClusterReport>)> = stream::iter(ordered)
-            .map(|info| async move { (info, plan_cluster(eks, *action, info).await) })
+            .map(|info| async move { (info, plan_cluster(sites, *action, info).await) })
             .buffer_unordered(in_flight)
             .collect()
             .await;
@@ -322,7 +349,9 @@ pub async fn run(
                 }
             }
         }
-        return Ok(finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before));
+        let mut report = finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
+        report.sites = found.reports;
+        return Ok(report);
     }
 
     // Stop dependents before what they need; start what is needed before its dependents.
@@ -354,7 +383,7 @@ pub async fn run(
                 }
             }
             let done: Vec<ClusterReport> = stream::iter(ready)
-                .map(|chosen| execute(eks, action, chosen, now, deadline))
+                .map(|chosen| execute(sites, action, chosen, now, deadline))
                 .buffer_unordered(in_flight)
                 .collect()
                 .await;
@@ -368,9 +397,10 @@ pub async fn run(
         }
     }
     let scaling_seconds = scaling_started.elapsed().as_secs();
-    release_leases(eks, &infos, &leased, &mut reports).await;
+    release_leases(sites, &infos, &leased, &mut reports).await;
     let mut report = finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
     report.scaling_seconds = scaling_seconds;
+    report.sites = found.reports;
     Ok(report)
 }
 
@@ -397,7 +427,7 @@ enum LeaseRefused {
 /// waits [`LEASE_SETTLE`] once for all, and reads each back. Returns, per cluster, its
 /// tags as read back (ours is in them), or why it is not ours.
 async fn take_leases(
-    eks: &aws_sdk_eks::Client,
+    sites: &Sites,
     clusters: &[&ClusterInfo],
     lease: &Lease,
     now: Timestamp,
@@ -412,6 +442,7 @@ async fn take_leases(
         .map(|info| {
             let lease_tag = &lease_tag;
             async move {
+                let (eks, _) = sites.locate(&info.name);
                 let taken = async {
                     let tags =
                         aws::cluster_tags(eks, &info.arn).await.map_err(|err| LeaseRefused::Failed(err.to_string()))?;
@@ -434,6 +465,7 @@ async fn take_leases(
     }
     stream::iter(written)
         .map(|(info, taken)| async move {
+            let (eks, _) = sites.locate(&info.name);
             let checked = match taken {
                 Err(refused) => Err(refused),
                 Ok(()) => match aws::cluster_tags(eks, &info.arn).await {
@@ -457,7 +489,7 @@ async fn take_leases(
 /// until the invocation's deadline, and the run ends before it. A lease left behind only
 /// delays the next run until it expires, so a failure here is reported, not fatal.
 async fn release_leases(
-    eks: &aws_sdk_eks::Client,
+    sites: &Sites,
     infos: &BTreeMap<String, ClusterInfo>,
     leased: &[String],
     reports: &mut BTreeMap<String, ClusterReport>,
@@ -465,6 +497,7 @@ async fn release_leases(
     let released: Vec<(String, Result<(), EksSchedulerError>)> =
         stream::iter(leased.iter().filter_map(|name| infos.get(name)))
             .map(|info| async move {
+                let (eks, _) = sites.locate(&info.name);
                 (info.name.clone(), aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await)
             })
             .buffer_unordered(8)
@@ -480,16 +513,13 @@ async fn release_leases(
 
 /// Reads a cluster's nodegroups and plans each. A cluster with none, or one whose
 /// saved sizes would not fit in EKS's tag limit, comes back as its report.
-async fn plan_cluster(
-    eks: &aws_sdk_eks::Client,
-    action: Action,
-    info: &ClusterInfo,
-) -> Result<NodegroupPlans, ClusterReport> {
-    let nodegroups = aws::nodegroup_sizes(eks, &info.name)
+async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Result<NodegroupPlans, ClusterReport> {
+    let (eks, cluster) = sites.locate(&info.name);
+    let nodegroups = aws::nodegroup_sizes(eks, cluster)
         .await
         .map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
     if nodegroups.is_empty() {
-        let fargate = aws::fargate_profile_count(eks, &info.name).await.unwrap_or(0);
+        let fargate = aws::fargate_profile_count(eks, cluster).await.unwrap_or(0);
         let reason = format!(
             "no managed nodegroups ({fargate} Fargate profiles); Fargate and Karpenter capacity is not touched, and the control plane keeps billing"
         );
@@ -521,13 +551,14 @@ fn planned_report(action: Action, chosen: &Chosen<'_>) -> ClusterReport {
 
 /// Carries out one cluster's plan.
 async fn execute(
-    eks: &aws_sdk_eks::Client,
+    sites: &Sites,
     action: Action,
     chosen: &Chosen<'_>,
     now: Timestamp,
     deadline: Instant,
 ) -> ClusterReport {
     let info = chosen.info;
+    let (eks, cluster) = sites.locate(&info.name);
     let mut report = planned_report(action, chosen);
     let last_action = LastAction { action, at: now }.tag_value();
     let changes: Vec<(usize, &str, core::Sizes, bool)> = chosen
@@ -555,7 +586,7 @@ async fn execute(
 
     let results: Vec<(usize, &str, bool, Result<(), EksSchedulerError>)> =
         futures_util::future::join_all(changes.iter().map(|(index, name, after, clear_saved)| async move {
-            (*index, *name, *clear_saved, aws::scale_nodegroup(eks, &info.name, name, *after, deadline).await)
+            (*index, *name, *clear_saved, aws::scale_nodegroup(eks, cluster, name, *after, deadline).await)
         }))
         .await;
     let mut restored = Vec::new();
@@ -619,5 +650,6 @@ fn finish(
         clusters,
         api_calls,
         scaling_seconds: 0,
+        sites: Vec::new(),
     }
 }

@@ -9,6 +9,7 @@ pub mod core;
 pub mod error;
 pub mod handler;
 pub mod metrics;
+pub mod sites;
 
 pub use config::Config;
 pub use error::EksSchedulerError;

@@ -1,6 +1,7 @@
 //! What one run tells CloudWatch: its heartbeat, the nodegroups it stopped, started,
 //! failed on and skipped, the clusters its dependencies held back, and its scaling time.
 
+use shared::accounts::AccountStatus;
 use shared::metrics::{Metrics, Unit};
 
 use crate::core::{Action, Report, Status};
@@ -33,6 +34,11 @@ pub fn of_run(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> M
             .put("ScalingTime", Unit::Seconds, report.scaling_seconds as f64)
             .property("Action", report.action.clone())
             .property("DryRun", report.dry_run);
+        if !report.sites.is_empty() {
+            // An account or region that could not be read hides its clusters: it needs an alarm of its own.
+            let failed = report.sites.iter().filter(|site| site.status == AccountStatus::Failed).count();
+            metrics.count("SitesFailed", failed);
+        }
     }
     if let Some(err) = failure {
         metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
@@ -75,6 +81,7 @@ mod tests {
             clusters,
             api_calls: 9,
             scaling_seconds: 120,
+            sites: Vec::new(),
         }
     }
 

@@ -100,15 +100,16 @@ pub async fn authorization_details(
     Ok((users, roles))
 }
 
-/// Writes one CSV file with server-side encryption: SSE-KMS with `kms_key_id`, SSE-S3 without.
-pub async fn put_csv(
+/// Writes one file with server-side encryption: SSE-KMS with `kms_key_id`, the bucket's default without.
+pub async fn put_file(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     body: Vec<u8>,
+    content_type: &str,
     kms_key_id: Option<&str>,
 ) -> Result<(), IamExportError> {
-    shared::aws::put_encrypted(s3, bucket, key, body, "text/csv; charset=utf-8", kms_key_id).await.map_err(|failure| {
+    shared::aws::put_encrypted(s3, bucket, key, body, content_type, kms_key_id).await.map_err(|failure| {
         if failure.bucket_missing {
             return IamExportError::BucketNotFound { bucket: bucket.to_owned() };
         }

@@ -1,5 +1,6 @@
 //! The export's settings, read once at cold start.
 
+use shared::accounts::AccountsConfig;
 use shared::config::{ConfigError, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,8 @@ pub struct Config {
     pub include_roles: bool,
     /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
     pub metrics: shared::metrics::MetricsConfig,
+    /// Which accounts a run exports (`ACCOUNTS` and the settings beside it); empty: this one.
+    pub accounts: AccountsConfig,
 }
 
 impl Config {
@@ -36,6 +39,7 @@ impl Config {
             kms_key_id: env.optional("KMS_KEY_ID"),
             include_roles: env.bool_or("INCLUDE_ROLES", false)?,
             metrics: shared::metrics::MetricsConfig::from_env(env, "iam-export")?,
+            accounts: AccountsConfig::from_env(env)?,
         })
     }
 }
@@ -65,6 +69,7 @@ mod tests {
                 kms_key_id: None,
                 include_roles: false,
                 metrics: shared::metrics::MetricsConfig::local("iam-export"),
+                accounts: AccountsConfig::default(),
             }
         );
         let config = parse_settings(

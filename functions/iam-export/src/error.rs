@@ -1,9 +1,14 @@
 //! Everything that can go wrong in an export, each naming the thing and the fix.
 
 use lambda_runtime::Diagnostic;
+use shared::accounts::AccountsError;
+use shared::accounts::access::AccessError;
 use shared::config::ConfigError;
 
 use crate::core::CoreError;
+
+/// Failed accounts named in the error itself; the summary file lists them all.
+const MAX_ACCOUNTS_NAMED: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IamExportError {
@@ -41,6 +46,25 @@ pub enum IamExportError {
 
     #[error("rendering the CSV failed: {0}")]
     Csv(#[from] csv::Error),
+
+    #[error("rendering the accounts summary failed: {0}")]
+    Summary(String),
+
+    /// ACCOUNTS is set and the organization's accounts could not be chosen.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+
+    /// A member account could not be reached.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+
+    #[error(
+        "{} of {total} accounts were not exported (the others are in the export; each account's status is in {summary_key}): {}{}",
+        failed.len(),
+        failed.iter().take(MAX_ACCOUNTS_NAMED).cloned().collect::<Vec<_>>().join("; "),
+        if failed.len() > MAX_ACCOUNTS_NAMED { format!("; and {} more", failed.len() - MAX_ACCOUNTS_NAMED) } else { String::new() }
+    )]
+    AccountsFailed { failed: Vec<String>, total: usize, summary_key: String },
 }
 
 impl IamExportError {
@@ -50,6 +74,8 @@ impl IamExportError {
             Self::Iam { transient, .. } | Self::Upload { transient, .. } => *transient,
             Self::CredentialReportTimeout { .. } => true,
             Self::PartialExport { cause, .. } => cause.is_transient(),
+            Self::Accounts(err) => err.is_transient(),
+            Self::Access(err) => err.is_transient(),
             _ => false,
         }
     }
@@ -60,6 +86,8 @@ impl IamExportError {
             Self::Config(_) => "InvalidConfiguration",
             Self::Core(CoreError::Event(_)) => "InvalidEvent",
             Self::BucketNotFound { .. } | Self::BucketNotUsable { .. } => "ReportBucketUnavailable",
+            Self::Accounts(_) => "AccountsUnavailable",
+            Self::AccountsFailed { .. } => "AccountsFailed",
             _ if self.is_transient() => "Retryable",
             _ => "NonRetryable",
         }

@@ -1,17 +1,19 @@
 //! One export: event in, summary out. Orchestrates the core and the AWS layer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
+use shared::accounts::{Account, Fleet};
 use shared::aws::{ApiCallCounter, Aws};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::aws;
 use crate::config::Config;
-use crate::core::{self, FindingCounts, RunOptions};
+use crate::core::{self, AccountExport, AccountSummary, FindingCounts, RunOptions};
 use crate::error::IamExportError;
 
 /// Time kept back from the Lambda deadline for reading the details and writing the files.
@@ -26,11 +28,20 @@ pub struct Deps {
     pub iam: aws_sdk_iam::Client,
     pub s3: aws_sdk_s3::Client,
     pub api_calls: ApiCallCounter,
+    /// The accounts an organization-wide run covers (`ACCOUNTS`); `None`: this account only.
+    pub fleet: Option<Arc<Fleet>>,
 }
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
-        Self { config, iam: shared::aws_client!(aws_sdk_iam, aws), s3: aws.s3(), api_calls: aws.api_calls().clone() }
+        let fleet = Fleet::new(aws, &config.accounts, "iam-export").map(Arc::new);
+        Self {
+            iam: shared::aws_client!(aws_sdk_iam, aws),
+            s3: aws.s3(),
+            api_calls: aws.api_calls().clone(),
+            fleet,
+            config,
+        }
     }
 }
 
@@ -39,18 +50,22 @@ impl Deps {
 pub struct ExportSummary {
     pub bucket: String,
     pub keys: Vec<String>,
-    /// IAM users, not counting the root account's row.
+    /// IAM users, not counting the root account's row (of every account, organization-wide).
     pub user_count: usize,
     pub role_count: usize,
     pub root_account_included: bool,
     /// Users created after the credential report was generated: their credential columns are empty.
     pub users_not_in_credential_report: usize,
+    /// Organization-wide, the oldest account's report.
     pub credential_report_generated_at: Option<String>,
     /// How old the credential report was when read: AWS reuses a report for 4 hours.
     pub credential_report_age_seconds: Option<i64>,
     pub findings: FindingCounts,
     /// HTTP requests sent to AWS by this invocation, retries included.
     pub api_calls: u64,
+    /// Organization-wide runs only: every account seen, with its status, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountSummary>,
 }
 
 /// One export, and its metrics on stdout whatever the outcome.
@@ -73,62 +88,137 @@ async fn export(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSummary,
     aws::check_bucket(&deps.s3, bucket).await?;
     let budget =
         shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED_AFTER_REPORT, DEFAULT_REPORT_BUDGET);
-    // The users are read while AWS builds the credential report (which can take minutes
-    // in a large account), not after it: a throttled account then does not run out of time.
-    let (report, (users, roles)) = tokio::try_join!(
-        aws::credential_report(&deps.iam, budget),
-        aws::authorization_details(&deps.iam, options.include_roles)
-    )?;
-    let report_rows = core::parse_credential_report(&report.content)?;
-
     let now = Timestamp::now();
-    let user_rows = core::build_user_rows(&users, &report_rows, now);
-    let role_rows = if options.include_roles { core::build_role_rows(&roles)? } else { Vec::new() };
-    let (users_key, roles_key) = core::report_keys(&deps.config.report_prefix, now);
-    let kms_key_id = deps.config.kms_key_id.as_deref();
+    let keys = core::report_keys(&deps.config.report_prefix, now);
+    let include_roles = options.include_roles;
 
-    // Both files are rendered before either is written: a rendering error writes nothing.
-    let users_csv = core::render_users_csv(&user_rows)?;
-    let roles_csv = options.include_roles.then(|| core::render_roles_csv(&role_rows)).transpose()?;
-    let mut keys = vec![users_key.clone()];
-    let mut written = aws::put_csv(&deps.s3, bucket, &users_key, users_csv, kms_key_id).await;
-    if let (Ok(()), Some(roles_csv)) = (&written, roles_csv) {
-        written = aws::put_csv(&deps.s3, bucket, &roles_key, roles_csv, kms_key_id).await;
-        keys.push(roles_key.clone());
-    }
-    if let Err(err) = written {
-        if matches!(err, IamExportError::BucketNotFound { .. }) {
-            return Err(err);
+    let (files, exports, accounts, failed) = match &deps.fleet {
+        None => {
+            let export = read_account(&deps.iam, Account::unnamed(""), budget, include_roles, now).await?;
+            // Both files are rendered before either is written: a rendering error writes nothing.
+            let mut files = vec![(keys.users.clone(), core::render_users_csv(&export.users)?, CSV)];
+            if include_roles {
+                files.push((keys.roles.clone(), core::render_roles_csv(&export.roles)?, CSV));
+            }
+            (files, vec![export], Vec::new(), Vec::new())
         }
-        // A write that failed may still have landed (S3 stored it, then the answer was
-        // lost), and a users file without its roles file is half an export: a failed run
-        // removes what it may have written, so it leaves nothing to take for an export.
-        return Err(match aws::delete_keys(&deps.s3, bucket, &[&users_key, &roles_key]).await {
-            Ok(()) => err,
-            Err(cleanup) => IamExportError::PartialExport { cause: Box::new(err), keys: keys.join(", "), cleanup },
-        });
-    }
-
-    let summary = ExportSummary {
-        bucket: bucket.to_owned(),
-        keys,
-        user_count: users.len(),
-        role_count: role_rows.len(),
-        root_account_included: user_rows.first().is_some_and(|row| row.is_root_account),
-        users_not_in_credential_report: user_rows.iter().filter(|row| !row.in_credential_report).count(),
-        credential_report_generated_at: report.generated_at.map(core::format_time),
-        credential_report_age_seconds: report.generated_at.map(|generated| now.as_second() - generated.as_second()),
-        findings: core::count_findings(&user_rows),
-        api_calls: deps.api_calls.get() - calls_before,
+        Some(fleet) => {
+            let selection = fleet.select().await?;
+            let results = fleet
+                .each(&selection.accounts, |account| async move {
+                    let iam = match fleet.aws_for(account).await {
+                        Ok(member) => shared::aws_client!(aws_sdk_iam, &member),
+                        Err(err) => return Err(IamExportError::from(err)),
+                    };
+                    read_account(&iam, account.clone(), budget, include_roles, now).await
+                })
+                .await;
+            let (mut exports, mut failed) = (Vec::new(), Vec::new());
+            for (account, result) in selection.accounts.iter().zip(results) {
+                match result {
+                    Ok(export) => exports.push(export),
+                    Err(err) => {
+                        warn!(account = %account.id, error = %err, "account not exported");
+                        failed.push((account.clone(), err.to_string()));
+                    }
+                }
+            }
+            core::by_account(&mut exports);
+            let accounts = core::summarize_accounts(&exports, &failed, &selection.excluded, &selection.inactive);
+            let mut files = vec![(keys.users.clone(), core::render_org_users_csv(&exports)?, CSV)];
+            if include_roles {
+                files.push((keys.roles.clone(), core::render_org_roles_csv(&exports)?, CSV));
+            }
+            (files, exports, accounts, failed)
+        }
     };
+
+    let users = exports.iter().flat_map(|export| &export.users);
+    let oldest_report = exports.iter().filter_map(|export| export.credential_report_generated_at).min();
+    let mut summary = ExportSummary {
+        bucket: bucket.to_owned(),
+        keys: files.iter().map(|(key, _, _)| key.clone()).collect(),
+        user_count: users.clone().filter(|row| !row.is_root_account).count(),
+        role_count: exports.iter().map(|export| export.roles.len()).sum(),
+        root_account_included: users.clone().any(|row| row.is_root_account),
+        users_not_in_credential_report: users.clone().filter(|row| !row.in_credential_report).count(),
+        credential_report_generated_at: oldest_report.map(core::format_time),
+        credential_report_age_seconds: oldest_report.map(|generated| now.as_second() - generated.as_second()),
+        findings: exports.iter().map(|export| core::count_findings(&export.users)).sum(),
+        api_calls: 0,
+        accounts,
+    };
+    let mut files = files;
+    if deps.fleet.is_some() {
+        // The summary beside the CSV says which accounts are in it, and why the others are not.
+        summary.keys.push(keys.accounts.clone());
+        let json = serde_json::to_vec_pretty(&summary).map_err(|err| IamExportError::Summary(err.to_string()))?;
+        files.push((keys.accounts.clone(), json, JSON));
+    }
+    write_files(deps, bucket, &files).await?;
+    summary.api_calls = deps.api_calls.get() - calls_before;
     info!(
         bucket = %summary.bucket,
         keys = ?summary.keys,
         users = summary.user_count,
         roles = summary.role_count,
+        accounts = summary.accounts.len(),
+        accounts_failed = failed.len(),
         api_calls = summary.api_calls,
         findings = ?summary.findings,
         "IAM export written"
     );
+    if !failed.is_empty() {
+        return Err(IamExportError::AccountsFailed {
+            failed: failed.iter().map(|(account, reason)| format!("{}: {reason}", account.label())).collect(),
+            total: failed.len() + exports.len(),
+            summary_key: format!("s3://{bucket}/{}", keys.accounts),
+        });
+    }
     Ok(summary)
+}
+
+const CSV: &str = "text/csv; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// One account's users (and roles), read with `iam`: the credential report, while the
+/// users are read beside it, not after it, so a throttled account does not run out of time
+/// (AWS can take minutes to build a report in a large account).
+async fn read_account(
+    iam: &aws_sdk_iam::Client,
+    account: Account,
+    budget: Duration,
+    include_roles: bool,
+    now: Timestamp,
+) -> Result<AccountExport, IamExportError> {
+    let (report, (users, roles)) =
+        tokio::try_join!(aws::credential_report(iam, budget), aws::authorization_details(iam, include_roles))?;
+    let report_rows = core::parse_credential_report(&report.content)?;
+    Ok(AccountExport {
+        account,
+        users: core::build_user_rows(&users, &report_rows, now),
+        roles: if include_roles { core::build_role_rows(&roles)? } else { Vec::new() },
+        credential_report_generated_at: report.generated_at,
+    })
+}
+
+/// Writes the run's files in order. A failed write may still have landed (S3 stored it,
+/// then the answer was lost), and a users file without the rest is half an export: a failed
+/// run removes what it may have written, so it leaves nothing to take for an export.
+async fn write_files(deps: &Deps, bucket: &str, files: &[(String, Vec<u8>, &str)]) -> Result<(), IamExportError> {
+    let kms_key_id = deps.config.kms_key_id.as_deref();
+    for (written, (key, body, content_type)) in files.iter().enumerate() {
+        let Err(err) = aws::put_file(&deps.s3, bucket, key, body.clone(), content_type, kms_key_id).await else {
+            continue;
+        };
+        if matches!(err, IamExportError::BucketNotFound { .. }) {
+            return Err(err);
+        }
+        let tried: Vec<&str> = files[..=written].iter().map(|(key, _, _)| key.as_str()).collect();
+        return Err(match aws::delete_keys(&deps.s3, bucket, &tried).await {
+            Ok(()) => err,
+            Err(cleanup) => IamExportError::PartialExport { cause: Box::new(err), keys: tried.join(", "), cleanup },
+        });
+    }
+    Ok(())
 }

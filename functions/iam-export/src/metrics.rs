@@ -1,6 +1,7 @@
 //! What one export tells CloudWatch: its heartbeat, what it exported, what it found, and
 //! what it cost in IAM calls. The README's "Operating it" lists them.
 
+use shared::accounts::AccountStatus;
 use shared::metrics::{Metrics, Unit};
 
 use crate::error::IamExportError;
@@ -22,8 +23,16 @@ pub fn of_run(result: &Result<ExportSummary, IamExportError>, api_calls: u64) ->
             if let Some(age) = summary.credential_report_age_seconds {
                 metrics.put("CredentialReportAge", Unit::Seconds, age.max(0) as f64);
             }
+            if !summary.accounts.is_empty() {
+                let exported = summary.accounts.iter().filter(|a| a.status == AccountStatus::Ok).count();
+                metrics.count("AccountsExported", exported).count("AccountsFailed", 0);
+            }
         }
         Err(err) => {
+            if let IamExportError::AccountsFailed { failed, total, .. } = err {
+                // The export was written without these accounts: the alarm needs the count.
+                metrics.count("AccountsExported", total - failed.len()).count("AccountsFailed", failed.len());
+            }
             metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
         }
     }
@@ -50,6 +59,7 @@ mod tests {
             credential_report_age_seconds: Some(600),
             findings: FindingCounts { no_mfa_with_console: 2, key_older_than_90d: 4, unused_45d: 5 },
             api_calls: 12,
+            accounts: Vec::new(),
         }
     }
 
@@ -80,5 +90,25 @@ mod tests {
         assert_eq!(document["ApiCalls"], json!(1.0));
         assert_eq!(document["ErrorType"], json!("ReportBucketUnavailable"));
         assert!(document.get("Users").is_none());
+    }
+
+    #[test]
+    fn an_organization_run_counts_its_accounts() {
+        let failure = Err(IamExportError::AccountsFailed {
+            failed: vec!["111111111111: AccessDenied".into(), "222222222222: throttled".into()],
+            total: 50,
+            summary_key: "s3://audit/iam-accounts.json".into(),
+        });
+        let document = of_run(&failure, 300).document(&MetricsConfig::local("iam-export"), 0);
+        check_document(&document).unwrap_or_else(|err| panic!("{err}: {document}"));
+        assert_eq!(
+            (
+                &document["Succeeded"],
+                &document["AccountsExported"],
+                &document["AccountsFailed"],
+                &document["ErrorType"]
+            ),
+            (&json!(0.0), &json!(48.0), &json!(2.0), &json!("AccountsFailed"))
+        );
     }
 }

@@ -10,6 +10,7 @@ mod lease;
 mod plan;
 mod report;
 mod schedule;
+mod sites;
 mod tags;
 mod waves;
 
@@ -25,6 +26,7 @@ pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
+pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};
 pub use tags::{LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem};
 pub use waves::{DependencyPlan, held_by_undescribed, parse_dependencies, plan_waves};
 

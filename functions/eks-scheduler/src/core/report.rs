@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Action, NodegroupPlan, Sizes};
+use super::{Action, NodegroupPlan, SiteReport, Sizes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,6 +128,9 @@ pub struct Report {
     pub api_calls: u64,
     /// Time from the first scaling call to the last update's end, waits included.
     pub scaling_seconds: u64,
+    /// A run across accounts or regions: every account and region, with what it found there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<SiteReport>,
 }
 
 impl Report {
@@ -161,7 +164,30 @@ impl Report {
                 format!("{}: {detail}", c.name)
             })
             .collect();
-        (!failures.is_empty())
-            .then(|| format!("{} of {} clusters failed: {}", failures.len(), self.clusters.len(), failures.join(" | ")))
+        let unreached: Vec<String> = self
+            .sites
+            .iter()
+            .filter(|site| site.status == shared::accounts::AccountStatus::Failed)
+            .map(|site| match site.region.as_str() {
+                "" => format!("account {}: {}", site.account_id, site.reason),
+                region => format!("account {} in {region}: {}", site.account_id, site.reason),
+            })
+            .collect();
+        let clusters = (!failures.is_empty()).then(|| {
+            format!("{} of {} clusters failed: {}", failures.len(), self.clusters.len(), failures.join(" | "))
+        });
+        let sites = (!unreached.is_empty()).then(|| {
+            let reached = self.sites.iter().filter(|s| s.status == shared::accounts::AccountStatus::Ok).count();
+            format!(
+                "{} accounts or regions could not be read ({reached} were): {}",
+                unreached.len(),
+                unreached.join(" | ")
+            )
+        });
+        match (clusters, sites) {
+            (None, None) => None,
+            (Some(one), None) | (None, Some(one)) => Some(one),
+            (Some(clusters), Some(sites)) => Some(format!("{clusters}; {sites}")),
+        }
     }
 }

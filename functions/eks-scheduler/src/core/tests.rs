@@ -655,5 +655,43 @@ fn stop_report(clusters: Vec<ClusterReport>) -> Report {
         clusters,
         api_calls: 0,
         scaling_seconds: 0,
+        sites: Vec::new(),
+    }
+}
+
+#[test]
+fn cluster_keys_and_qualified_dependencies() {
+    let site = site_key("111111111111", "eu-west-1");
+    assert_eq!(site, "111111111111/eu-west-1");
+    for (site, name, key) in [("", "api", "api"), (site.as_str(), "api", "111111111111/eu-west-1/api")] {
+        assert_eq!(cluster_key(site, name), key);
+        assert_eq!(split_key(key), (site, name));
+    }
+    for (dependency, dependent, expected) in [
+        // A plain name is in the dependent's own account and region.
+        ("data", "111111111111/eu-west-1/api", "111111111111/eu-west-1/data"),
+        // A qualified one is anywhere the run reaches.
+        ("222222222222/us-east-1/data", "111111111111/eu-west-1/api", "222222222222/us-east-1/data"),
+        // A single-account run is unchanged.
+        ("data", "api", "data"),
+    ] {
+        assert_eq!(qualify_dependency(dependency, dependent), expected, "{dependency} of {dependent}");
+    }
+}
+
+#[test]
+fn a_named_cluster_is_its_key_or_its_name_in_every_site() {
+    let existing: Vec<String> = ["1/us-east-1/api", "1/eu-west-1/api", "2/us-east-1/api", "2/us-east-1/db"]
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
+    for (named, expected) in [
+        ("1/eu-west-1/api", vec!["1/eu-west-1/api"]),
+        ("api", vec!["1/us-east-1/api", "1/eu-west-1/api", "2/us-east-1/api"]),
+        ("db", vec!["2/us-east-1/db"]),
+        ("cache", vec!["cache"]),
+        ("3/us-east-1/api", vec!["3/us-east-1/api"]),
+    ] {
+        assert_eq!(resolve_named(named, existing.iter()), expected, "{named}");
     }
 }

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use shared::spreadsheet::neutralize_formula;
 
+use super::accounts::{ACCOUNT_COLUMNS, AccountExport, account_cells};
 use super::format_time;
 use super::roles::RoleRow;
 use super::users::UserRow;
@@ -60,6 +61,24 @@ pub fn render_users_csv(rows: &[UserRow]) -> Result<Vec<u8>, csv::Error> {
 
 pub fn render_roles_csv(rows: &[RoleRow]) -> Result<Vec<u8>, csv::Error> {
     render(ROLE_COLUMNS, rows.iter().map(role_cells))
+}
+
+/// The organization's users file: [`ACCOUNT_COLUMNS`], then [`USER_COLUMNS`], accounts in the given order.
+pub fn render_org_users_csv(exports: &[AccountExport]) -> Result<Vec<u8>, csv::Error> {
+    let columns: Vec<&str> = ACCOUNT_COLUMNS.iter().chain(USER_COLUMNS).copied().collect();
+    let rows = exports.iter().flat_map(|export| {
+        export.users.iter().map(|row| account_cells(&export.account).into_iter().chain(user_cells(row)).collect())
+    });
+    render(&columns, rows)
+}
+
+/// The organization's roles file: [`ACCOUNT_COLUMNS`], then [`ROLE_COLUMNS`].
+pub fn render_org_roles_csv(exports: &[AccountExport]) -> Result<Vec<u8>, csv::Error> {
+    let columns: Vec<&str> = ACCOUNT_COLUMNS.iter().chain(ROLE_COLUMNS).copied().collect();
+    let rows = exports.iter().flat_map(|export| {
+        export.roles.iter().map(|row| account_cells(&export.account).into_iter().chain(role_cells(row)).collect())
+    });
+    render(&columns, rows)
 }
 
 fn render(columns: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Error> {

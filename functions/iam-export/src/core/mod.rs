@@ -3,14 +3,18 @@
 //!
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
+mod accounts;
 mod credential_report;
 mod csv_out;
 mod event;
 mod roles;
 mod users;
 
+pub use accounts::{ACCOUNT_COLUMNS, AccountExport, AccountSummary, by_account, summarize_accounts};
 pub use credential_report::{AccessKeyUsage, CredentialRow, ROOT_ACCOUNT_USER, parse_credential_report};
-pub use csv_out::{ROLE_COLUMNS, USER_COLUMNS, render_roles_csv, render_users_csv};
+pub use csv_out::{
+    ROLE_COLUMNS, USER_COLUMNS, render_org_roles_csv, render_org_users_csv, render_roles_csv, render_users_csv,
+};
 pub use event::{RunOptions, parse_event};
 pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
 pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};
@@ -28,15 +32,29 @@ pub enum CoreError {
     Event(String),
 }
 
-/// Where this run's files go: `<prefix>/YYYY/MM/DD/iam-users-<UTC timestamp>.csv` and the roles beside it.
-pub fn report_keys(prefix: &str, now: Timestamp) -> (String, String) {
+/// Where one run's files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportKeys {
+    /// `<prefix>/YYYY/MM/DD/iam-users-<UTC timestamp>.csv`
+    pub users: String,
+    /// `iam-roles-<UTC timestamp>.csv` beside it.
+    pub roles: String,
+    /// `iam-accounts-<UTC timestamp>.json` beside it: an organization-wide run's per-account summary.
+    pub accounts: String,
+}
+
+pub fn report_keys(prefix: &str, now: Timestamp) -> ReportKeys {
     let day = now.strftime("%Y/%m/%d");
     let stamp = now.strftime("%Y%m%dT%H%M%SZ");
     let folder = match prefix.trim_matches('/') {
         "" => day.to_string(),
         prefix => format!("{prefix}/{day}"),
     };
-    (format!("{folder}/iam-users-{stamp}.csv"), format!("{folder}/iam-roles-{stamp}.csv"))
+    ReportKeys {
+        users: format!("{folder}/iam-users-{stamp}.csv"),
+        roles: format!("{folder}/iam-roles-{stamp}.csv"),
+        accounts: format!("{folder}/iam-accounts-{stamp}.json"),
+    }
 }
 
 /// Whole days from `then` to `now`; 0 when `then` is in the future (clock skew).

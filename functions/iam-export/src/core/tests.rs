@@ -460,9 +460,10 @@ fn report_keys_are_dated_and_prefix_slashes_are_tidied() {
         ("/audit/iam/", "audit/iam/2026/03/04/iam-users-20260304T050607Z.csv"),
         ("", "2026/03/04/iam-users-20260304T050607Z.csv"),
     ] {
-        let (users, roles) = report_keys(prefix, at);
-        assert_eq!(users, expected);
-        assert_eq!(roles, expected.replace("iam-users-", "iam-roles-"));
+        let keys = report_keys(prefix, at);
+        assert_eq!(keys.users, expected);
+        assert_eq!(keys.roles, expected.replace("iam-users-", "iam-roles-"));
+        assert_eq!(keys.accounts, expected.replace("iam-users-", "iam-accounts-").replace(".csv", ".json"));
     }
 }
 

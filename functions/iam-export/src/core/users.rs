@@ -87,6 +87,16 @@ fn same_user(user: &UserDetail, line: &CredentialRow) -> bool {
     }
 }
 
+impl std::iter::Sum for FindingCounts {
+    fn sum<I: Iterator<Item = Self>>(counts: I) -> Self {
+        counts.fold(Self::default(), |total, more| Self {
+            no_mfa_with_console: total.no_mfa_with_console + more.no_mfa_with_console,
+            key_older_than_90d: total.key_older_than_90d + more.key_older_than_90d,
+            unused_45d: total.unused_45d + more.unused_45d,
+        })
+    }
+}
+
 pub fn count_findings(rows: &[UserRow]) -> FindingCounts {
     let count = |flag: fn(&UserRow) -> bool| rows.iter().filter(|row| flag(row)).count();
     FindingCounts {

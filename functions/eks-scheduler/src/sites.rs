@@ -1,0 +1,109 @@
+//! Where a run's clusters live: one EKS client per account and region, found through the
+//! shared fleet (`ACCOUNTS`, `REGIONS`), and every cluster there by its key
+//! (`core::cluster_key`). A single-account run has one site, the function's own client,
+//! and keys that are plain names, as before.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use shared::accounts::{Account, AccountStatus, Fleet};
+
+use crate::aws;
+use crate::core::{self, SiteReport};
+use crate::error::EksSchedulerError;
+
+/// The EKS clients of a run, by site (`<account>/<region>`; `""` for a single-account run).
+#[derive(Debug, Clone)]
+pub struct Sites {
+    own: aws_sdk_eks::Client,
+    clients: BTreeMap<String, aws_sdk_eks::Client>,
+}
+
+/// What a run found: the clients, every cluster's key, and per account and region what happened there.
+#[derive(Debug)]
+pub struct Found {
+    pub sites: Sites,
+    pub existing: BTreeSet<String>,
+    pub reports: Vec<SiteReport>,
+}
+
+impl Sites {
+    /// The client and the cluster name for a key. A key of a site the run does not reach
+    /// gets the function's own client, where the cluster is then not found.
+    pub fn locate<'a>(&'a self, key: &'a str) -> (&'a aws_sdk_eks::Client, &'a str) {
+        let (site, name) = core::split_key(key);
+        (self.clients.get(site).unwrap_or(&self.own), name)
+    }
+}
+
+/// Lists the clusters of every site. One account or region that cannot be read is reported
+/// and the others go on; a run whose accounts cannot even be chosen fails.
+pub async fn find_clusters(
+    own: &aws_sdk_eks::Client,
+    fleet: Option<&Fleet>,
+    regions: &[String],
+    own_region: &str,
+) -> Result<Found, EksSchedulerError> {
+    let Some(fleet) = fleet else {
+        let existing = aws::list_clusters(own).await?.into_iter().collect();
+        let sites = Sites { own: own.clone(), clients: BTreeMap::new() };
+        return Ok(Found { sites, existing, reports: Vec::new() });
+    };
+    let selection = fleet.select().await.map_err(|err| EksSchedulerError::Accounts(err.to_string()))?;
+    let regions: Vec<String> = if regions.is_empty() { vec![own_region.to_owned()] } else { regions.to_vec() };
+    let per_account = fleet
+        .each(&selection.accounts, |account| {
+            let regions = &regions;
+            async move {
+                let aws = match fleet.aws_for(account).await {
+                    Ok(aws) => aws,
+                    Err(err) => return Err(err.to_string()),
+                };
+                let mut found = Vec::new();
+                for region in regions {
+                    let eks = shared::aws_client!(aws_sdk_eks, &aws.in_region(region));
+                    let listed = aws::list_clusters(&eks).await.map_err(|err| err.to_string());
+                    found.push((region.clone(), eks, listed));
+                }
+                Ok(found)
+            }
+        })
+        .await;
+
+    let mut sites = Sites { own: own.clone(), clients: BTreeMap::new() };
+    let (mut existing, mut reports) = (BTreeSet::new(), Vec::new());
+    let line = |account: &Account, region: &str, status, clusters, reason: String| SiteReport {
+        account_id: account.id.clone(),
+        account_name: account.name.clone(),
+        ou_path: account.ou_path.clone(),
+        region: region.to_owned(),
+        status,
+        clusters,
+        reason,
+    };
+    for (account, result) in selection.accounts.iter().zip(per_account) {
+        match result {
+            Err(reason) => reports.push(line(account, "", AccountStatus::Failed, 0, reason)),
+            Ok(found) => {
+                for (region, eks, listed) in found {
+                    let site = core::site_key(&account.id, &region);
+                    match listed {
+                        Ok(names) => {
+                            reports.push(line(account, &region, AccountStatus::Ok, names.len(), String::new()));
+                            existing.extend(names.iter().map(|name| core::cluster_key(&site, name)));
+                            sites.clients.insert(site, eks);
+                        }
+                        Err(reason) => reports.push(line(account, &region, AccountStatus::Failed, 0, reason)),
+                    }
+                }
+            }
+        }
+    }
+    for account in &selection.excluded {
+        reports.push(line(account, "", AccountStatus::Excluded, 0, String::new()));
+    }
+    for account in &selection.inactive {
+        reports.push(line(account, "", AccountStatus::Inactive, 0, String::new()));
+    }
+    reports.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+    Ok(Found { sites, existing, reports })
+}
