@@ -45,7 +45,7 @@ lambda-binaries: venv
 	cargo lambda build --release --locked --bin iam-export
 
 lint-template: venv
-	cfn-lint template.yaml
+	cfn-lint template.yaml member-role.yaml
 	$(VENV)/bin/python scripts/check_template_alarms.py --self-test
 	sam validate --lint --template-file template.yaml
 
