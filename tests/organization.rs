@@ -417,3 +417,121 @@ mod eks {
         Ok(())
     }
 }
+
+mod cost {
+    use std::time::Duration;
+
+    use anyhow::{Context as _, Result};
+    use cost_report::core::Request;
+    use cost_report::{Config, Deps, RunSummary, run};
+    use jiff::civil::Date;
+    use serde_json::{Value, json};
+
+    use crate::support::cost_seed::queue_cost_results;
+    use crate::support::http_listener::{Answer, HttpListener};
+    use crate::support::org_seed::Org;
+
+    /// One `GetCostAndUsage` answer grouped by two keys: every day of the window, each group
+    /// `(keys, amount)` the same every day.
+    fn two_key_page(first: Date, last: Date, groups: &[(&[&str], &str)]) -> Value {
+        let mut results = Vec::new();
+        let mut day = first;
+        while day <= last {
+            let groups: Vec<Value> = groups
+                .iter()
+                .map(|(keys, amount)| json!({"Keys": keys, "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}))
+                .collect();
+            let end = day.tomorrow().expect("tomorrow");
+            results.push(json!({"TimePeriod": {"Start": day.to_string(), "End": end.to_string()}, "Total": {}, "Groups": groups, "Estimated": false}));
+            day = end;
+        }
+        json!({"ResultsByTime": results, "DimensionValueAttributes": [], "GroupDefinitions": []})
+    }
+
+    async fn report(org: &Org, group_by: &str, slack: &HttpListener) -> Result<(Deps, RunSummary)> {
+        let bucket = org.hub.bucket("finops");
+        let env = shared::config::Env::from_pairs([
+            ("REPORT_BUCKET", bucket.as_str()),
+            ("SLACK_WEBHOOK_URL", slack.url.as_str()),
+            ("GROUP_BY", group_by),
+            ("TOP_N", "5"),
+        ]);
+        let deps = Deps::load(Config::from_env(&env)?, &org.hub.aws).await?;
+        deps.s3.create_bucket().bucket(&bucket).send().await?;
+        let now = "2026-11-22T07:00:00Z".parse()?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let summary = run(&deps, Request::default(), now, deadline, "org-costs").await?;
+        Ok((deps, summary))
+    }
+
+    async fn csv(deps: &Deps, key: &str) -> Result<Vec<String>> {
+        let bucket = &deps.config.csv.as_ref().context("csv target")?.bucket;
+        let object = deps.s3.get_object().bucket(bucket).key(key).send().await?;
+        let text = String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?;
+        Ok(text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect())
+    }
+
+    #[tokio::test]
+    async fn costs_by_account_and_team_name_the_accounts_and_show_untagged_spend() -> Result<()> {
+        // Given an organization whose costs carry a team tag, except one account's
+        let org = Org::new(3).await?;
+        let (a, b) = (org.members[0].account.id.as_str(), org.members[1].account.id.as_str());
+        let page = two_key_page(
+            "2026-10-01".parse()?,
+            "2026-11-21".parse()?,
+            &[
+                (&[a, "team$checkout"], "40.00"),
+                (&[a, "team$search"], "10.00"),
+                (&[b, "team$"], "25.50"),
+                (&[&org.hub.id, "team$platform"], "5.00"),
+            ],
+        );
+        queue_cost_results(&org.hub, vec![page]).await?;
+        let slack = HttpListener::start(vec![Answer::ok()]).await?;
+
+        // When the report runs grouped by linked account and team
+        let (deps, summary) = report(&org, "LINKED_ACCOUNT,TAG:team", &slack).await?;
+
+        // Then accounts carry their names from Organizations, and spend without the tag is "untagged"
+        assert!(summary.cost_explorer_requests <= 3, "{}", summary.cost_explorer_requests);
+        let names: Vec<&str> = summary.top.iter().map(|line| line.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("member-00 ({a}) · checkout"),
+                format!("member-01 ({b}) · untagged"),
+                format!("member-00 ({a}) · search"),
+                format!("master ({}) · platform", org.hub.id), // moto names the management account "master"
+            ]
+        );
+        let rows = csv(&deps, summary.csv_key.as_deref().context("csv")?).await?;
+        assert_eq!(rows[0], "date,linked_account,tag:team,amount,unit,estimated");
+        assert!(rows.contains(&format!("2026-11-21,member-01 ({b}),untagged,25.5,USD,false")), "{:?}", &rows[..5]);
+        let message = slack.bodies().last().cloned().context("a Slack post")?;
+        assert!(message.contains(&format!("member-00 ({a}) · checkout")), "{message}");
+        assert!(message.contains("linked account and tag team"), "{message}");
+        assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_tag_no_cost_carries_is_pointed_out() -> Result<()> {
+        // Given costs whose owner tag is empty everywhere: a key never activated for cost allocation
+        let org = Org::new(1).await?;
+        let page = two_key_page("2026-10-01".parse()?, "2026-11-21".parse()?, &[(&["owner$"], "12.00")]);
+        queue_cost_results(&org.hub, vec![page]).await?;
+        let slack = HttpListener::start(vec![Answer::ok()]).await?;
+
+        let (_, summary) = report(&org, "TAG:owner", &slack).await?;
+
+        assert_eq!(summary.notes.len(), 1, "{:?}", summary.notes);
+        assert!(
+            summary.notes[0]
+                .contains("carries the tag owner: if resources have it, activate it as a cost allocation tag")
+        );
+        let message = slack.bodies().last().cloned().context("a Slack post")?;
+        assert!(message.contains("activate it as a cost allocation tag"), "{message}");
+        assert_eq!(summary.top[0].name, "untagged");
+        Ok(())
+    }
+}

@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use aws_sdk_costexplorer::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+use aws_sdk_costexplorer::types::{
+    DateInterval, DimensionValues, Expression, Granularity, GroupDefinition, GroupDefinitionType,
+};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Attachment, Body, Content, Destination, EmailContent as SesContent, Message};
 use jiff::civil::Date;
@@ -11,7 +13,10 @@ use rust_decimal::Decimal;
 use shared::error::{describe, is_transient};
 
 use crate::config::EmailTarget;
-use crate::core::{CSV_FILE_NAME, CostDay, CostQuery, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric};
+use crate::core::{
+    CSV_FILE_NAME, CostDay, CostQuery, Dimension, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric,
+    RecordTypes,
+};
 use crate::error::CostReportError;
 
 /// Every page of the one `GetCostAndUsage` request, as core days (pages not merged yet).
@@ -19,11 +24,20 @@ pub async fn cost_and_usage(
     ce: &aws_sdk_costexplorer::Client,
     query: &CostQuery,
 ) -> Result<Vec<CostDay>, CostReportError> {
-    let (kind, key) = match &query.group_by {
-        GroupBy::Service => (GroupDefinitionType::Dimension, "SERVICE".to_owned()),
-        GroupBy::LinkedAccount => (GroupDefinitionType::Dimension, "LINKED_ACCOUNT".to_owned()),
-        GroupBy::Tag(tag) => (GroupDefinitionType::Tag, tag.clone()),
-    };
+    let groupings: Vec<GroupDefinition> = query
+        .group_by
+        .dimensions()
+        .iter()
+        .map(|dimension| {
+            let (kind, key) = match dimension {
+                Dimension::Service => (GroupDefinitionType::Dimension, "SERVICE"),
+                Dimension::LinkedAccount => (GroupDefinitionType::Dimension, "LINKED_ACCOUNT"),
+                Dimension::Tag(tag) => (GroupDefinitionType::Tag, tag.as_str()),
+                Dimension::CostCategory(name) => (GroupDefinitionType::CostCategory, name.as_str()),
+            };
+            GroupDefinition::builder().r#type(kind).key(key).build()
+        })
+        .collect();
     let metric = query.metric.as_str();
     let mut days = Vec::new();
     let mut page_token: Option<String> = None;
@@ -33,7 +47,8 @@ pub async fn cost_and_usage(
             .time_period(interval(query.start, query.end_exclusive)?)
             .granularity(Granularity::Daily)
             .metrics(metric)
-            .group_by(GroupDefinition::builder().r#type(kind.clone()).key(&key).build())
+            .set_group_by(Some(groupings.clone()))
+            .set_filter(record_type_filter(query.record_types))
             .set_next_page_token(page_token.take())
             .send()
             .await
@@ -50,7 +65,7 @@ pub async fn cost_and_usage(
             let mut unit = None;
             let mut groups = Vec::new();
             for group in result.groups() {
-                let name = group.keys().first().cloned().unwrap_or_default();
+                let name = GroupBy::join_keys(group.keys());
                 if let Some(value) = group.metrics().and_then(|m| m.get(metric)) {
                     groups.push((name, amount(value.amount())?));
                     unit = unit.or_else(|| value.unit().map(str::to_owned));
@@ -83,6 +98,7 @@ pub async fn cost_forecast(
         .time_period(period)
         .metric(metric.forecast_name().into())
         .granularity(Granularity::Monthly)
+        .set_filter(record_type_filter(query.record_types))
         .customize()
         .config_override(no_retries)
         .send()
@@ -191,6 +207,19 @@ pub async fn send_email(
         })
 }
 
+/// Leaves out the record types `record_types` does not count: `Not` a `RECORD_TYPE` list.
+fn record_type_filter(record_types: RecordTypes) -> Option<Expression> {
+    let excluded = record_types.excluded();
+    if excluded.is_empty() {
+        return None;
+    }
+    let values = DimensionValues::builder()
+        .key(aws_sdk_costexplorer::types::Dimension::RecordType)
+        .set_values(Some(excluded.iter().map(|value| (*value).to_owned()).collect()))
+        .build();
+    Some(Expression::builder().not(Expression::builder().dimensions(values).build()).build())
+}
+
 fn interval(start: Date, end_exclusive: Date) -> Result<DateInterval, CostReportError> {
     DateInterval::builder()
         .start(start.to_string())
@@ -204,4 +233,19 @@ fn amount(text: Option<&str>) -> Result<Decimal, CostReportError> {
     Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))
         .map_err(|_| CostReportError::CostExplorerAnswer(format!("amount {text:?} is not a number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_leaves_out_credits_refunds_and_discounts_and_all_filters_nothing() {
+        let filter = record_type_filter(RecordTypes::Usage).expect("a filter");
+        let values = filter.not().and_then(|inner| inner.dimensions()).expect("Not of a dimension list");
+        assert_eq!(values.key(), Some(&aws_sdk_costexplorer::types::Dimension::RecordType));
+        assert_eq!(values.values(), RecordTypes::EXCLUDED.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>());
+        assert!(values.values().contains(&"Credit".to_owned()) && values.values().contains(&"Refund".to_owned()));
+        assert!(record_type_filter(RecordTypes::All).is_none());
+    }
 }

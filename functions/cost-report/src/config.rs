@@ -6,7 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use shared::config::{ConfigError, Env};
 
-use crate::core::{Alerts, GroupBy, Metric};
+use crate::core::{Alerts, GroupBy, Metric, RecordTypes};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvTarget {
@@ -97,6 +97,8 @@ pub struct Config {
     pub top_n: usize,
     pub metric: Metric,
     pub group_by: GroupBy,
+    /// `INCLUDE_CREDITS`: whether credits, refunds and discounts count (by default they do not).
+    pub record_types: RecordTypes,
     pub alerts: Alerts,
     pub notify: Notify,
     /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
@@ -175,7 +177,8 @@ impl Config {
             return Err(ConfigError::invalid("TOP_N", top_n.to_string(), "a whole number from 1 to 100"));
         }
         let metric = env.parse_or("COST_METRIC", Metric::UnblendedCost, Metric::FORM)?;
-        let group_by = env.parse_or("GROUP_BY", GroupBy::Service, GroupBy::FORM)?;
+        let group_by = env.parse_or("GROUP_BY", GroupBy::service(), GroupBy::FORM)?;
+        let record_types = if env.bool_or("INCLUDE_CREDITS", false)? { RecordTypes::All } else { RecordTypes::Usage };
         let amount = |name: &'static str, form: &str| -> Result<Option<Decimal>, ConfigError> {
             env.optional(name)
                 .map(|value| {
@@ -197,7 +200,7 @@ impl Config {
             Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
         let metrics = shared::metrics::MetricsConfig::from_env(env, "cost-report")?;
-        Ok(Self { csv, email, slack, top_n, metric, group_by, alerts, notify, metrics })
+        Ok(Self { csv, email, slack, top_n, metric, group_by, record_types, alerts, notify, metrics })
     }
 }
 
@@ -273,7 +276,7 @@ mod tests {
             ),
             (
                 &[("REPORT_BUCKET", "b"), ("GROUP_BY", "REGION")][..],
-                "invalid setting GROUP_BY=\"REGION\": expected SERVICE, LINKED_ACCOUNT or TAG:",
+                "invalid setting GROUP_BY=\"REGION\": expected one or two of SERVICE, LINKED_ACCOUNT, TAG:<cost allocation tag key> and COST_CATEGORY:<name>",
             ),
             (
                 &[("REPORT_BUCKET", "b"), ("ALERT_DAILY_ABOVE", "lots")][..],

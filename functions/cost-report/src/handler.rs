@@ -30,6 +30,8 @@ pub struct Deps {
     pub config: Config,
     pub ce: aws_sdk_costexplorer::Client,
     pub ses: aws_sdk_sesv2::Client,
+    /// Names the linked accounts (`GROUP_BY` with `LINKED_ACCOUNT`).
+    pub organizations: aws_sdk_organizations::Client,
     pub s3: aws_sdk_s3::Client,
     pub slack: Option<SlackWebhook>,
     /// Counts Cost Explorer requests only: each one is billed.
@@ -71,6 +73,7 @@ impl Deps {
             slack: slack.map(SlackWebhook::new),
             ce,
             ses: shared::aws_client!(aws_sdk_sesv2, aws),
+            organizations: shared::aws_client!(aws_sdk_organizations, aws),
             s3: aws.s3(),
             cost_explorer_requests: counter,
             config,
@@ -140,6 +143,9 @@ pub struct RunSummary {
     pub forecast_note: String,
     pub top: Vec<TopLine>,
     pub alerts: Vec<String>,
+    /// What a reader must know about the breakdown (a tag key no cost carries).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub figures_from: FiguresFrom,
     /// Billed Cost Explorer requests made by this run: 1 + extra pages + 1 forecast, or 0
     /// when the day's figures were stored by an earlier run.
@@ -339,6 +345,21 @@ impl Delivering<'_> {
     }
 }
 
+/// Account names by id, from Organizations, when the report is grouped by linked account.
+/// Without them (not the management account, or no permission) accounts show as ids.
+async fn account_names(deps: &Deps, warnings: &mut Vec<String>) -> BTreeMap<String, String> {
+    if !deps.config.group_by.dimensions().contains(&core::Dimension::LinkedAccount) {
+        return BTreeMap::new();
+    }
+    match shared::accounts::organization::read_tree(&deps.organizations).await {
+        Ok(tree) => tree.accounts.into_iter().map(|account| (account.id, account.name)).collect(),
+        Err(err) => {
+            warnings.push(format!("linked accounts are shown by id: {err}"));
+            BTreeMap::new()
+        }
+    }
+}
+
 /// Reads the day's figures: those an earlier run stored, unless `resend` asks for fresh
 /// ones; otherwise from Cost Explorer (then stored for a retry).
 async fn figures_for(
@@ -354,7 +375,7 @@ async fn figures_for(
         let key = core::figures_key(&target.prefix, day);
         match aws::read_object(&deps.s3, &target.bucket, &key).await {
             Ok(Some(bytes)) => match serde_json::from_slice::<StoredFigures>(&bytes) {
-                Ok(stored) if stored.answers(day, config.metric, &config.group_by) => {
+                Ok(stored) if stored.answers(day, config.metric, &config.group_by, config.record_types) => {
                     return Ok((stored, FiguresFrom::StoredFigures));
                 }
                 Ok(_) => {} // read for other settings: read again
@@ -368,9 +389,9 @@ async fn figures_for(
         }
     }
     let window = core::window_for(day);
-    let query = core::cost_query(&window, config.metric, &config.group_by);
+    let query = core::cost_query(&window, config.metric, &config.group_by, config.record_types);
     let days = core::merge_pages(aws::cost_and_usage(&deps.ce, &query).await?);
-    let forecast = match core::forecast_query(&window, core::today_utc(now)) {
+    let forecast = match core::forecast_query(&window, core::today_utc(now), config.record_types) {
         Some(forecast) => aws::cost_forecast(&deps.ce, &forecast, config.metric).await,
         None => ForecastOutcome::NotAsked,
     };
@@ -378,6 +399,7 @@ async fn figures_for(
         report_day: day,
         metric: config.metric.as_str().to_owned(),
         group_by: config.group_by.label(),
+        record_types: config.record_types.as_str().to_owned(),
         read_at: now,
         days,
         forecast,
@@ -420,10 +442,12 @@ pub async fn run(
     let mut warnings = Vec::new();
     let (figures, figures_from) = figures_for(deps, day, request, now, &mut warnings).await?;
     warnings.extend(figures.forecast.warning());
+    let account_names = account_names(deps, &mut warnings).await;
     let report = core::build_report(
         core::window_for(day),
         config.metric,
         config.group_by.clone(),
+        &account_names,
         &figures.days,
         figures.forecast.rest_of_month(),
         config.top_n,
@@ -549,9 +573,14 @@ fn summarize(
             .top
             .iter()
             .chain(report.other.iter())
-            .map(|line| TopLine { name: line.name.clone(), amount: line.report_day, change: line.change_text() })
+            .map(|line| TopLine {
+                name: core::GroupBy::for_people(&line.name),
+                amount: line.report_day,
+                change: line.change_text(),
+            })
             .collect(),
         alerts: report.alerts.clone(),
+        notes: report.notes.clone(),
         figures_from,
         cost_explorer_requests,
         channels,

@@ -69,6 +69,7 @@ mod tests {
             forecast_note: String::new(),
             top: Vec::new(),
             alerts: vec!["over 100".into()],
+            notes: Vec::new(),
             figures_from: FiguresFrom::CostExplorer,
             cost_explorer_requests: 2,
             channels: BTreeMap::from([

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::figures::{GroupBy, Metric};
+use super::figures::{GroupBy, Metric, RecordTypes};
 
 /// Days of daily totals in the chart.
 pub const CHART_DAYS: i32 = 30;
@@ -30,6 +30,7 @@ pub struct CostQuery {
     pub end_exclusive: Date,
     pub metric: Metric,
     pub group_by: GroupBy,
+    pub record_types: RecordTypes,
 }
 
 /// The `GetCostForecast` request for the rest of the report day's month.
@@ -37,6 +38,7 @@ pub struct CostQuery {
 pub struct ForecastQuery {
     pub start: Date,
     pub end_exclusive: Date,
+    pub record_types: RecordTypes,
 }
 
 /// Today as Cost Explorer counts days: in UTC.
@@ -68,15 +70,24 @@ pub fn window_for(report_day: Date) -> Window {
     }
 }
 
-pub fn cost_query(window: &Window, metric: Metric, group_by: &GroupBy) -> CostQuery {
-    CostQuery { start: window.start, end_exclusive: window.end_exclusive, metric, group_by: group_by.clone() }
+pub fn cost_query(window: &Window, metric: Metric, group_by: &GroupBy, record_types: RecordTypes) -> CostQuery {
+    CostQuery {
+        start: window.start,
+        end_exclusive: window.end_exclusive,
+        metric,
+        group_by: group_by.clone(),
+        record_types,
+    }
 }
 
 /// The rest of the report day's month, from `today` (UTC) on (Cost Explorer forecasts
 /// only from the current day). `None` when the month is over or the report day is not the
 /// latest complete day (a backfill of an older day has nothing left to forecast).
-pub fn forecast_query(window: &Window, today: Date) -> Option<ForecastQuery> {
+pub fn forecast_query(window: &Window, today: Date, record_types: RecordTypes) -> Option<ForecastQuery> {
     let next_month = window.report_day.last_of_month().tomorrow().ok()?;
-    (window.end_exclusive == today && today < next_month)
-        .then_some(ForecastQuery { start: today, end_exclusive: next_month })
+    (window.end_exclusive == today && today < next_month).then_some(ForecastQuery {
+        start: today,
+        end_exclusive: next_month,
+        record_types,
+    })
 }

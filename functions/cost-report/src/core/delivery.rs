@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::figures::{CostDay, GroupBy, Metric};
+use super::figures::{CostDay, GroupBy, Metric, RecordTypes};
 
 /// Where a report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -91,6 +91,9 @@ pub struct StoredFigures {
     /// `Metric::as_str`, and `GroupBy`'s label: figures read for other settings are not reused.
     pub metric: String,
     pub group_by: String,
+    /// `RecordTypes::as_str`; figures stored before it existed counted every record type.
+    #[serde(default = "all_record_types")]
+    pub record_types: String,
     pub read_at: Timestamp,
     pub days: Vec<CostDay>,
     pub forecast: ForecastOutcome,
@@ -98,9 +101,16 @@ pub struct StoredFigures {
 
 impl StoredFigures {
     /// True when these figures answer the same question as `metric` and `group_by` ask.
-    pub fn answers(&self, report_day: Date, metric: Metric, group_by: &GroupBy) -> bool {
-        self.report_day == report_day && self.metric == metric.as_str() && self.group_by == group_by.label()
+    pub fn answers(&self, report_day: Date, metric: Metric, group_by: &GroupBy, record_types: RecordTypes) -> bool {
+        self.report_day == report_day
+            && self.metric == metric.as_str()
+            && self.group_by == group_by.label()
+            && self.record_types == record_types.as_str()
     }
+}
+
+fn all_record_types() -> String {
+    RecordTypes::All.as_str().to_owned()
 }
 
 /// A channel delivered for a report day.

@@ -22,20 +22,18 @@ const SLACK_TREND_DAYS: usize = 14;
 /// One row per day and group over the whole window; a group with no cost on a day is 0.
 pub fn render_csv(report: &CostReport) -> Result<Vec<u8>, csv::Error> {
     let keys: BTreeSet<&String> = report.days.iter().flat_map(|(_, _, groups)| groups.keys()).collect();
-    let column = match &report.group_by {
-        GroupBy::Service => "service".to_owned(),
-        GroupBy::LinkedAccount => "linked_account".to_owned(),
-        GroupBy::Tag(key) => format!("tag:{key}"),
-    };
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    writer.write_record(["date", column.as_str(), "amount", "unit", "estimated"])?;
+    let mut header = vec!["date".to_owned()];
+    header.extend(report.group_by.columns());
+    header.extend(["amount", "unit", "estimated"].map(str::to_owned));
+    writer.write_record(&header)?;
     for (date, estimated, groups) in &report.days {
         for key in &keys {
             let amount = groups.get(*key).copied().unwrap_or_default();
-            let date = date.to_string();
-            let amount = amount.normalize().to_string();
-            let estimated = estimated.to_string();
-            writer.write_record([date.as_str(), &neutralize_formula(key), &amount, &report.unit, &estimated])?;
+            let mut row = vec![date.to_string()];
+            row.extend(GroupBy::parts(key).into_iter().map(|part| neutralize_formula(part).into_owned()));
+            row.extend([amount.normalize().to_string(), report.unit.clone(), estimated.to_string()]);
+            writer.write_record(&row)?;
         }
     }
     writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))
@@ -110,7 +108,10 @@ fn render_text(report: &CostReport) -> String {
     for alert in &report.alerts {
         let _ = writeln!(text, "ALERT: {alert}");
     }
-    if !report.alerts.is_empty() {
+    for note in &report.notes {
+        let _ = writeln!(text, "NOTE: {note}");
+    }
+    if !report.alerts.is_empty() || !report.notes.is_empty() {
         text.push('\n');
     }
     for (label, value) in summary_rows(report) {
@@ -121,7 +122,7 @@ fn render_text(report: &CostReport) -> String {
         let _ = writeln!(
             text,
             "  {:<40} {:>14} {:>10}",
-            truncate(&line.name, 40),
+            truncate(&GroupBy::for_people(&line.name), 40),
             report.money(line.report_day),
             line.change_text()
         );
@@ -175,6 +176,14 @@ fn render_html(report: &CostReport) -> String {
             escape_html(alert)
         );
     }
+    for note in &report.notes {
+        let _ = write!(
+            html,
+            "<tr><td style=\"padding:8px 24px\"><div style=\"background:#eef2f7;border-left:4px solid #52606d;padding:10px 12px;font-size:14px\">\
+             <strong>Note:</strong> {}</div></td></tr>",
+            escape_html(note)
+        );
+    }
     html.push_str("<tr><td style=\"padding:8px 24px\"><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\">");
     for (label, value) in summary_rows(report) {
         let _ = write!(
@@ -202,7 +211,7 @@ fn render_html(report: &CostReport) -> String {
         let _ = write!(
             html,
             "<tr><td style=\"{CELL}\">{}</td><td style=\"{NUMBER}\">{}</td><td style=\"{NUMBER}\">{}</td><td style=\"{NUMBER};color:{color}\">{}</td></tr>",
-            escape_html(&line.name),
+            escape_html(&GroupBy::for_people(&line.name)),
             report.money(line.report_day),
             report.money(line.day_before),
             line.change_text(),
@@ -292,6 +301,11 @@ pub fn render_slack(report: &CostReport) -> Value {
             report.alerts.iter().map(|a| format!(":rotating_light: *Alert:* {}", escape_mrkdwn(a))).collect();
         blocks.push(section(&fit_lines(&alerts, MAX_SLACK_TEXT, "alerts")));
     }
+    if !report.notes.is_empty() {
+        let notes: Vec<String> =
+            report.notes.iter().map(|n| format!(":information_source: *Note:* {}", escape_mrkdwn(n))).collect();
+        blocks.push(section(&fit_lines(&notes, MAX_SLACK_TEXT, "notes")));
+    }
     let fields: Vec<Value> = summary_rows(report)
         .into_iter()
         .map(|(label, value)| json!({"type": "mrkdwn", "text": format!("*{}*\n{}", escape_mrkdwn(&label), escape_mrkdwn(&value))}))
@@ -304,7 +318,7 @@ pub fn render_slack(report: &CostReport) -> Value {
         .map(|line| {
             format!(
                 "• {} — {} ({})",
-                escape_mrkdwn(&truncate(&line.name, 80)),
+                escape_mrkdwn(&truncate(&GroupBy::for_people(&line.name), 80)),
                 report.money(line.report_day),
                 line.change_text()
             )

@@ -1,5 +1,6 @@
 #![allow(clippy::type_complexity)] // case tables
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use jiff::Timestamp;
@@ -58,7 +59,7 @@ fn windows_cover_last_month_and_30_days_with_an_exclusive_end() {
     ] {
         let window = window_for(date(report_day));
         assert_eq!((window.start, window.end_exclusive), (date(start), date(end)), "{report_day}");
-        let query = cost_query(&window, Metric::UnblendedCost, &GroupBy::Service);
+        let query = cost_query(&window, Metric::UnblendedCost, &GroupBy::service(), RecordTypes::Usage);
         assert_eq!((query.start, query.end_exclusive), (date(start), date(end)));
     }
 }
@@ -72,7 +73,8 @@ fn the_forecast_covers_the_rest_of_the_month_from_today() {
         ("2026-12-31", "2027-01-01", None),
         ("2026-11-10", "2026-11-22", None),
     ] {
-        let got = forecast_query(&window_for(date(report_day)), date(today)).map(|q| (q.start, q.end_exclusive));
+        let got = forecast_query(&window_for(date(report_day)), date(today), RecordTypes::Usage)
+            .map(|q| (q.start, q.end_exclusive));
         assert_eq!(got, expected.map(|(s, e)| (date(s), date(e))), "{report_day} seen on {today}");
     }
 }
@@ -89,14 +91,41 @@ fn metrics_and_groupings_parse() {
         assert_eq!((parsed, parsed.forecast_name()), (metric, forecast));
     }
     assert!("BlendedCost".parse::<Metric>().is_err());
-    assert_eq!("SERVICE".parse::<GroupBy>(), Ok(GroupBy::Service));
-    assert_eq!("linked_account".parse::<GroupBy>(), Ok(GroupBy::LinkedAccount));
-    assert_eq!("TAG:team".parse::<GroupBy>(), Ok(GroupBy::Tag("team".into())));
-    assert!("TAG:".parse::<GroupBy>().is_err());
-    assert!("REGION".parse::<GroupBy>().is_err());
-    let tag = GroupBy::Tag("team".into());
-    assert_eq!(tag.display_key("team$payments"), "payments");
-    assert_eq!(tag.display_key("team$"), "(no team tag)");
+    let by = |dimensions: Vec<Dimension>| GroupBy::new(dimensions).expect("a grouping");
+    for (text, expected, label) in [
+        ("SERVICE", by(vec![Dimension::Service]), "service"),
+        ("linked_account", by(vec![Dimension::LinkedAccount]), "linked account"),
+        ("TAG:team", by(vec![Dimension::Tag("team".into())]), "tag team"),
+        (
+            "COST_CATEGORY:Business unit",
+            by(vec![Dimension::CostCategory("Business unit".into())]),
+            "cost category Business unit",
+        ),
+        (
+            "LINKED_ACCOUNT, tag:team",
+            by(vec![Dimension::LinkedAccount, Dimension::Tag("team".into())]),
+            "linked account and tag team",
+        ),
+    ] {
+        let parsed: GroupBy = text.parse().expect(text);
+        assert_eq!((&parsed, parsed.label().as_str()), (&expected, label), "{text}");
+    }
+    for bad in ["TAG:", "REGION", "SERVICE,SERVICE", "SERVICE,LINKED_ACCOUNT,TAG:team", "COST_CATEGORY:"] {
+        assert!(bad.parse::<GroupBy>().is_err(), "{bad}");
+    }
+    let names = BTreeMap::from([("111111111111".to_owned(), "payments-prod".to_owned())]);
+    let two = by(vec![Dimension::LinkedAccount, Dimension::Tag("team".into())]);
+    for (keys, people) in [
+        (["111111111111", "team$checkout"], "payments-prod (111111111111) · checkout"),
+        (["222222222222", "team$"], "222222222222 · untagged"),
+    ] {
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        assert_eq!(GroupBy::for_people(&two.display_key(&GroupBy::join_keys(&keys), &names)), people);
+    }
+    let category = by(vec![Dimension::CostCategory("unit".into())]);
+    assert_eq!(category.display_key("unit$", &names), "uncategorized");
+    assert_eq!(category.columns(), ["cost_category:unit"]);
+    assert_eq!(two.columns(), ["linked_account", "tag:team"]);
 }
 
 #[test]
@@ -152,7 +181,16 @@ fn day(on: &str, estimated: bool, groups: &[(&str, &str)]) -> CostDay {
 }
 
 fn report(days: &[CostDay], forecast: Result<Option<Decimal>, String>, top_n: usize, alerts: Alerts) -> CostReport {
-    build_report(window_for(date("2026-11-21")), Metric::UnblendedCost, GroupBy::Service, days, forecast, top_n, alerts)
+    build_report(
+        window_for(date("2026-11-21")),
+        Metric::UnblendedCost,
+        GroupBy::service(),
+        &BTreeMap::new(),
+        days,
+        forecast,
+        top_n,
+        alerts,
+    )
 }
 
 #[test]
@@ -203,7 +241,8 @@ fn month_over_month_uses_the_same_days_or_all_of_a_shorter_month() {
     let report = build_report(
         window_for(date("2026-03-31")),
         Metric::UnblendedCost,
-        GroupBy::Service,
+        GroupBy::service(),
+        &BTreeMap::new(),
         &days,
         Ok(None),
         10,
