@@ -13,13 +13,13 @@ export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-thumbnails soak package clean
+.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
-	@echo "make bench    every benchmark (bench-eks, bench-thumbnails)"
+	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails)"
 	@echo "make soak     the functions under injected AWS faults (SOAK_SEEDS=1 SOAK_RATE=0.1 SOAK_BUDGET=ci|full)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 
@@ -62,7 +62,7 @@ email-preview: venv
 		--screenshot=$(CURDIR)/demo-output/cost-report-email.png file://$(CURDIR)/demo-output/cost-report-email.html 2>/dev/null
 	@echo "The email as recipients see it: demo-output/cost-report-email.png"
 
-bench: bench-eks bench-thumbnails
+bench: bench-eks bench-org bench-thumbnails
 
 # The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core;
 # then the packaged binary on SQS batches with S3 in the loop, sequential and concurrent.
@@ -73,6 +73,10 @@ bench-thumbnails: venv
 # Stops and starts 30 clusters x 3 nodegroups against the emulator, concurrent and one at a time.
 bench-eks: venv
 	cargo run --quiet --locked -p integration-tests --example bench-eks-scheduler
+
+# 100 member accounts x 200 IAM users and x 2 EKS clusters, 30 ms a request: accounts one at a time and at once.
+bench-org: venv
+	cargo run --quiet --locked -p integration-tests --example bench-org
 
 # Every AWS call of the functions through a proxy that throttles, fails, resets and cuts
 # responses short by a seeded schedule; exits non-zero on any lost or duplicated work.

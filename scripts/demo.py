@@ -67,11 +67,12 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server():
-    """The emulator, in this process, so the demo can also read what it holds (sent emails)."""
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    """The emulator, in this process, so the demo can also read what it holds (sent emails);
+    with the tests' trust policy check on STS AssumeRole (scripts/moto_server.py)."""
+    from moto_server import GatedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = GatedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
@@ -81,8 +82,9 @@ def moto_server():
 
 
 @contextmanager
-def lambda_function(package: str, endpoint: str, env: dict[str, str]):
-    """`cargo lambda watch` serving one function's real binary; yields an invoke callable."""
+def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: str | None = None):
+    """`cargo lambda watch` serving one function's real binary; yields an invoke callable.
+    Its log is demo-output/`log_name` (the package's name by default).log."""
     subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", package, "--bin", package], cwd=ROOT, check=True)
     port = free_port()
     variables = {
@@ -96,10 +98,10 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str]):
     command = ["cargo", "lambda", "watch", "--quiet", "--ignore-changes", "--invoke-address", "127.0.0.1",
                "--invoke-port", str(port), "-p", package]
     # An env file, not --env-var: that option splits values on commas.
-    env_file = OUTPUT / f"{package}.env"
+    env_file = OUTPUT / f"{log_name or package}.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
     command += ["--env-file", str(env_file)]
-    log_path = OUTPUT / f"{package}.log"
+    log_path = OUTPUT / f"{log_name or package}.log"
     log = open(log_path, "w")
     watch = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -723,8 +725,177 @@ def demo_thumbnailer(endpoint: str) -> bool:
     return ok
 
 
+# ---------------------------------------------------------------- across an organization
+
+EXTERNAL_ID = "acme-ops-7f3a9c"
+MEMBERS = [
+    # name, OU, IAM users
+    ("payments-prod", "/Workloads/Prod/", ["deploy-bot", "oncall.payments"]),
+    ("search-prod", "/Workloads/Prod/", ["indexer", "oncall.search", "=cmd|' /C calc'!A0"]),
+    ("payments-dev", "/Workloads/Dev/", ["dev.bob", "dev.chloe"]),
+    ("data-dev", "/Workloads/Dev/", ["etl-runner"]),
+    ("alice-sandbox", "/Sandbox/", ["alice"]),
+]
+
+
+def member_client(endpoint: str, service: str, account: str, region: str = REGION):
+    """A client acting in `account` (moto's x-moto-account-id header), as that account's own admin would."""
+    config = Config(region_name=region, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
+    client = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
+        service, endpoint_url=endpoint, config=config)
+    client.meta.events.register("before-send", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+    return client
+
+
+def build_organization(endpoint: str) -> dict[str, dict]:
+    """The organization: this account (the hub) manages it; OUs; the members; member-role.yaml
+    deployed to the OUs by a service-managed StackSet; one account that joined after it."""
+    org = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
+        "organizations", endpoint_url=endpoint, region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    workloads = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+    units = {"/Workloads/Prod/": org.create_organizational_unit(ParentId=workloads, Name="Prod")["OrganizationalUnit"]["Id"],
+             "/Workloads/Dev/": org.create_organizational_unit(ParentId=workloads, Name="Dev")["OrganizationalUnit"]["Id"],
+             "/Sandbox/": org.create_organizational_unit(ParentId=root, Name="Sandbox")["OrganizationalUnit"]["Id"]}
+
+    def add(name: str, unit: str) -> str:
+        account = org.create_account(AccountName=name, Email=f"aws+{name}@acme.example")["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=units[unit])
+        return account
+
+    members = {name: {"id": add(name, unit), "ou": unit, "users": users} for name, unit, users in MEMBERS}
+    cloudformation = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
+        "cloudformation", endpoint_url=endpoint, region_name=REGION)
+    cloudformation.create_stack_set(
+        StackSetName="cloud-ops-toolkit-member", TemplateBody=(ROOT / "member-role.yaml").read_text(),
+        PermissionModel="SERVICE_MANAGED", AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
+                    {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}])
+    cloudformation.create_stack_instances(StackSetName="cloud-ops-toolkit-member", Regions=[REGION],
+                                          DeploymentTargets={"OrganizationalUnitIds": [workloads, units["/Sandbox/"]]})
+    # Joined after the StackSet ran, and its automatic deployment has not reached it yet.
+    members["legacy-tools"] = {"id": add("legacy-tools", "/Sandbox/"), "ou": "/Sandbox/", "users": ["old-admin"]}
+    for member in members.values():
+        iam = member_client(endpoint, "iam", member["id"])
+        for user in member["users"]:
+            iam.create_user(UserName=user, Path="/people/", Tags=[{"Key": "team", "Value": user.split(".")[-1][:20]}])
+        iam.create_access_key(UserName=member["users"][0])
+    return members
+
+
+def demo_organization(endpoint: str) -> bool:
+    heading("Across an AWS Organization: one hub stack, member-role.yaml in every member account")
+    members = build_organization(endpoint)
+    by_id = {m["id"]: name for name, m in members.items()}
+    print(f"This account ({ACCOUNT}) manages an organization of {len(members)} members in /Workloads/Prod/, /Workloads/Dev/")
+    print("and /Sandbox/. member-role.yaml went to those OUs by a service-managed StackSet (ExternalId set);")
+    print("legacy-tools joined later and has no role yet; alice-sandbox is excluded.")
+    table([{"account": m["id"], "name": name, "ou": m["ou"], "iam users": len(m["users"])} for name, m in members.items()],
+          ["account", "name", "ou", "iam users"])
+    accounts = {"ACCOUNTS": "organization", "MEMBER_EXTERNAL_ID": EXTERNAL_ID}
+    ok = True
+
+    # iam-export: one CSV for the organization, and the accounts it could not reach named.
+    clients(endpoint)["s3"].create_bucket(Bucket="acme-org-audit", CreateBucketConfiguration={"LocationConstraint": REGION})
+    env = {"REPORT_BUCKET": "acme-org-audit", "REPORT_PREFIX": "iam-export-org",
+           "EXCLUDE_ACCOUNTS": members["alice-sandbox"]["id"], **accounts}
+    with lambda_function("iam-export", endpoint, env, log_name="iam-export-org") as invoke:
+        succeeded, result = invoke("iam-export-scheduled.json")
+    s3 = clients(endpoint)["s3"]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="acme-org-audit", Prefix="iam-export-org/").get("Contents", []))
+    summary_key = next((k for k in keys if "/iam-accounts-" in k), None)
+    users_key = next((k for k in keys if "/iam-users-" in k), None)
+    if succeeded or not summary_key or not users_key or "legacy-tools" not in str(result):
+        print("  expected: the run fails naming legacy-tools, after writing the export of the others")
+        return False
+    print("  (the run failed, as it must: the alarm fires, and the message names the account, the role and the fix)")
+    summary = json.loads(s3.get_object(Bucket="acme-org-audit", Key=summary_key)["Body"].read())
+    print(f"\ns3://acme-org-audit/{summary_key}: every account with its status")
+    table([{**line, "reason": line.get("reason", "")} for line in summary["accounts"]],
+          ["account_id", "account_name", "ou_path", "status", "users", "reason"])
+    rows = read_csv(s3, "acme-org-audit", users_key)
+    print(f"\ns3://acme-org-audit/{users_key}: {len(rows)} users of {len({r['account_id'] for r in rows})} accounts, first rows:")
+    table(rows, ["account_id", "account_name", "ou_path", "user_name", "arn", "access_key_1_active"], limit=6)
+    statuses = {line["account_name"]: line["status"] for line in summary["accounts"]}
+    ok &= statuses.get("legacy-tools") == "failed" and statuses.get("alice-sandbox") == "excluded"
+    ok &= all(statuses.get(name) == "ok" for name in ("payments-prod", "search-prod", "payments-dev", "data-dev"))
+
+    # eks-scheduler: clusters in two regions of several accounts, one needing a cluster in another account.
+    shared_db = f"{members['data-dev']['id']}/us-east-1/shared-db"
+    clusters = [("payments-prod", REGION, "payments-api", {"dependency": shared_db}, ("workers", 2, 4, 8)),
+                ("search-prod", REGION, "search", {}, ("indexers", 1, 3, 6)),
+                ("data-dev", "us-east-1", "shared-db", {}, ("db", 1, 2, 3)),
+                ("payments-dev", "us-east-1", "payments-api-dev", {}, ("workers", 0, 2, 4))]
+    for member, region, name, tags, (nodegroup, low, desired, high) in clusters:
+        eks = member_client(endpoint, "eks", members[member]["id"], region)
+        eks.create_cluster(name=name, roleArn=EKS_ROLE, resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+                           tags={"auto-stop": "true", "auto-start": "true", **tags})
+        eks.create_nodegroup(clusterName=name, nodegroupName=nodegroup, nodeRole=EKS_ROLE, subnets=["subnet-0a1b2c3d"],
+                             scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high})
+
+    def sizes() -> dict[str, str]:
+        found = {}
+        for member, region, name, _, (nodegroup, *_rest) in clusters:
+            eks = member_client(endpoint, "eks", members[member]["id"], region)
+            scaling = eks.describe_nodegroup(clusterName=name, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"]
+            found[f"{members[member]['id']}/{region}/{name}"] = f"{scaling['minSize']}/{scaling['desiredSize']}/{scaling['maxSize']}"
+        return found
+
+    print(f"\neks-scheduler across the organization, REGIONS={REGION},us-east-1; payments-api needs {shared_db}:")
+    before = sizes()
+    env = {"REGIONS": f"{REGION},us-east-1", "DEFAULT_TIMEZONE": "UTC",
+           "EXCLUDE_ACCOUNTS": f"{members['alice-sandbox']['id']},{members['legacy-tools']['id']}", **accounts}
+    stopped = started = {}
+    with lambda_function("eks-scheduler", endpoint, env, log_name="eks-scheduler-org") as invoke:
+        stop_ok, stopped = invoke("eks-stop.json")
+        after_stop = sizes()
+        start_ok, started = invoke("eks-start.json")
+    if not (stop_ok and start_ok):
+        return False
+    table([{"cluster": key, "account": by_id.get(key.split("/")[0], key.split("/")[0]), "before": before[key],
+            "after stop": after_stop[key], "after start": size} for key, size in sizes().items()],
+          ["cluster", "account", "before", "after stop", "after start"])
+    print(f"  stop waves (in reverse): {stopped['waves'].get('stop')}")
+    print(f"  start waves: {started['waves'].get('start')}")
+    ok &= sizes() == before and all(size.split("/")[1] == "0" for size in after_stop.values())
+
+    # cost-report: by account (named from Organizations) and team, from the management account.
+    report_day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    first = min((report_day.replace(day=1) - dt.timedelta(days=1)).replace(day=1), report_day - dt.timedelta(days=29))
+    spend = [(members["payments-prod"]["id"], "team$payments", 182.0), (members["search-prod"]["id"], "team$search", 96.5),
+             (members["search-prod"]["id"], "team$", 31.2), (members["payments-dev"]["id"], "team$payments", 24.8),
+             (members["data-dev"]["id"], "team$data", 12.3), (ACCOUNT, "team$platform", 8.9)]
+    results, day = [], first
+    while day <= report_day:
+        groups = [{"Keys": [account, team], "Metrics": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}}}
+                  for account, team, amount in spend]
+        results.append({"TimePeriod": {"Start": day.isoformat(), "End": (day + dt.timedelta(days=1)).isoformat()},
+                        "Total": {}, "Groups": groups, "Estimated": False})
+        day += dt.timedelta(days=1)
+    page = {"ResultsByTime": results, "DimensionValueAttributes": [], "GroupDefinitions": []}
+    request = urllib.request.Request(f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+                                     data=json.dumps({"results": [page]}).encode(),
+                                     headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(request).close()
+    s3.create_bucket(Bucket="acme-finops-org", CreateBucketConfiguration={"LocationConstraint": REGION})
+    env = {"REPORT_BUCKET": "acme-finops-org", "GROUP_BY": "LINKED_ACCOUNT,TAG:team", "TOP_N": "8"}
+    with lambda_function("cost-report", endpoint, env, log_name="cost-report-org") as invoke:
+        cost_ok, costs = invoke("cost-report-scheduled.json")
+    if not cost_ok:
+        return False
+    print(f"\ncost-report from the management account, GROUP_BY=LINKED_ACCOUNT,TAG:team "
+          f"({costs['cost_explorer_requests']} Cost Explorer requests; credits and refunds left out):")
+    table([{"account · team": line["name"], "amount": f"{float(line['amount']):,.2f} USD", "change": line["change"]}
+           for line in costs["top"]], ["account · team", "amount", "change"])
+    ok &= any("untagged" in line["name"] for line in costs["top"]) and any("payments-prod (" in line["name"] for line in costs["top"])
+    return bool(ok)
+
+
 DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "cost-report": demo_cost_report,
-         "thumbnailer": demo_thumbnailer}
+         "thumbnailer": demo_thumbnailer, "organization": demo_organization}
+LOGS = {"organization": ["iam-export-org", "eks-scheduler-org", "cost-report-org"]}
 
 
 def print_metrics(package: str) -> None:
@@ -757,7 +928,8 @@ def main() -> int:
         results = {name: demo(endpoint) for name, demo in DEMOS.items() if not args.only or name in args.only}
     heading("Metrics each function emitted")
     for name in results:
-        print_metrics(name)
+        for log in LOGS.get(name, [name]):
+            print_metrics(log)
     heading("Summary")
     for name, ok in results.items():
         print(f"  {name}: {'ok' if ok else 'FAILED'}")
