@@ -19,6 +19,8 @@ import io
 import json
 import logging
 import sys
+import threading
+import time
 import uuid
 from urllib.parse import parse_qs, unquote
 
@@ -121,11 +123,44 @@ class TrustPolicyGate:
         return [body]
 
 
+class BusyClock:
+    """WSGI middleware: how long the emulator has been busy (at least one request in
+    progress), answered at `GET /_toolkit/busy` as `{"busy_seconds": …}`. moto is one Python
+    process whose requests take turns, so a benchmark can tell the time its client waited for
+    the emulator's own work from the time it spent on the latency it models."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.since = 0.0
+        self.busy = 0.0
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_toolkit/busy":
+            with self.lock:
+                busy = self.busy + (time.monotonic() - self.since if self.in_flight else 0.0)
+            body = json.dumps({"busy_seconds": busy}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        with self.lock:
+            if self.in_flight == 0:
+                self.since = time.monotonic()
+            self.in_flight += 1
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                if self.in_flight == 0:
+                    self.busy += time.monotonic() - self.since
+
+
 class GatedMotoServer(ThreadedMotoServer):
-    """moto's threaded server with the trust policy gate in front of it."""
+    """moto's threaded server with the trust policy gate in front of it, and its busy clock."""
 
     def _server_entry(self) -> None:
-        app = TrustPolicyGate(DomainDispatcherApplication(create_backend_app))
+        app = BusyClock(TrustPolicyGate(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

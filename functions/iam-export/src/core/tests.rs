@@ -392,6 +392,53 @@ fn users_csv_is_rfc4180_with_documented_columns() {
 }
 
 #[test]
+fn the_organization_file_leads_with_the_account_and_keeps_each_accounts_order() {
+    use shared::accounts::{Account, AccountStatus};
+    let account = |id: &str, name: &str, ou: &str| Account { id: id.into(), name: name.into(), ou_path: ou.into() };
+    let export = |account: Account, users: &[&str]| AccountExport {
+        account,
+        users: build_user_rows(&users.iter().map(|name| user(name)).collect::<Vec<_>>(), &[], now()),
+        roles: Vec::new(),
+        credential_report_generated_at: Some(now()),
+    };
+    let mut exports = vec![
+        export(account("222222222222", "=search, prod", "/Workloads/Prod/"), &["zed", "amy"]),
+        export(account("111111111111", "payments", "/"), &["bob"]),
+    ];
+    by_account(&mut exports);
+    let text = String::from_utf8(render_org_users_csv(&exports).expect("renders")).expect("utf-8");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().expect("headers").iter().map(str::to_owned).collect();
+    assert_eq!(headers[..3], ["account_id", "account_name", "ou_path"]);
+    assert_eq!(headers[3..], USER_COLUMNS.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>());
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.expect("a row").iter().take(4).map(str::to_owned).collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            ["111111111111", "payments", "/", "bob"],
+            ["222222222222", "'=search, prod", "/Workloads/Prod/", "amy"],
+            ["222222222222", "'=search, prod", "/Workloads/Prod/", "zed"],
+        ]
+    );
+
+    let failed = [(account("333333333333", "legacy", "/Sandbox/"), "cannot assume …".to_owned())];
+    let excluded = [account("000000000009", "alice", "/Sandbox/")];
+    let lines = summarize_accounts(&exports, &failed, &excluded, &[]);
+    let got: Vec<(&str, AccountStatus, usize, Option<&str>)> =
+        lines.iter().map(|l| (l.account_id.as_str(), l.status, l.users, l.reason.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("000000000009", AccountStatus::Excluded, 0, None),
+            ("111111111111", AccountStatus::Ok, 1, None),
+            ("222222222222", AccountStatus::Ok, 2, None),
+            ("333333333333", AccountStatus::Failed, 0, Some("cannot assume …")),
+        ]
+    );
+}
+
+#[test]
 fn trust_principals_from_plain_and_url_encoded_documents() {
     let plain = json!({
         "Version": "2012-10-17",
