@@ -12,8 +12,12 @@ export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
+# CI builds once: incremental compilation's caches would only take disk space there.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 
-.PHONY: help venv test lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
+.PHONY: help venv test corpus lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
@@ -43,6 +47,9 @@ lambda-binaries: venv
 	cargo lambda build --release --locked --bin eks-scheduler
 	cargo lambda build --release --locked --bin cost-report
 	cargo lambda build --release --locked --bin iam-export
+
+corpus: venv
+	$(VENV)/bin/python scripts/photos.py > /dev/null
 
 lint-template: venv
 	cfn-lint template.yaml member-role.yaml

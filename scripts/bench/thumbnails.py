@@ -2,10 +2,12 @@
 
 On one core (taskset -c 0), on the same corpus of real photos (Debian's wallpaper
 packages, fetched with apt-get download), each makes a 256x256 JPEG q80 thumbnail from
-bytes in memory: decode, orient, fit, flatten, encode. Prints, for JPEG and for PNG/WebP,
-images/s, megapixels/s, median and p95 ms, peak RSS, our ratio to each peer, and the
-1/8-scale decode-only rate (libjpeg-turbo through Pillow) as the limit; the last line is
-machine-readable. Then what a whole batch costs with S3 in the loop (batch_costs). Before it, the cold start (scripts/bench/cold_start.py): the release
+bytes in memory: decode, orient, fit, flatten, encode. Prints, for baseline JPEG,
+progressive JPEG, all JPEG and PNG/WebP, images/s, megapixels/s, median and p95 ms, peak
+RSS and our ratio to each; for JPEG also our thumbnails with libjpeg alone (today's path
+before the 1/8-scale decoder) and the 1/8-scale decode-only rates: ours, ours through
+libjpeg alone, and libjpeg-turbo through Pillow; then the share of the corpus the 1/8-scale
+decoder takes. The last line is machine-readable. Then what a whole batch costs with S3 in the loop (batch_costs). Before it, the cold start (scripts/bench/cold_start.py): the release
 binary's size and the time from process start to its first runtime-API request. And the two
 costs of #11: colour management (the JPEGs with a Display P3 profile embedded, against
 without) and AVIF thumbnails (256 and 1024 boxes, against our JPEG and sharp's and Pillow's
@@ -58,10 +60,28 @@ def figures(results: list[dict]) -> dict:
             "median": statistics.median(ms), "p95": sorted(ms)[max(0, round(len(ms) * 0.95) - 1)]}
 
 
+def progressive(path: Path) -> bool:
+    """Whether a JPEG's frame header is progressive (SOF2), read from its markers."""
+    data = path.read_bytes()
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:
+            at += 1
+            continue
+        if marker in (0xC2, 0xC6, 0xCA, 0xCE):
+            return True
+        if marker in (0xC0, 0xC1, 0xC3, 0xDA):
+            return False
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return False
+
+
 def main() -> None:
     files = photos()
     jpeg = [f for f in files if f.suffix.lower() in (".jpg", ".jpeg")]
     other = [f for f in files if f not in jpeg]
+    baseline = [f for f in jpeg if not progressive(f)]
     peers()
     sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--example", "bench", "--bin", "thumbnailer",
        cwd=ROOT)
@@ -74,39 +94,80 @@ def main() -> None:
         "pyvips": ([sys.executable, script, "pyvips"], {"VIPS_CONCURRENCY": "1"}),
         "sharp": (["node", str(Path(__file__).with_name("thumbnails_sharp.js"))], node_env),
     }
-    print(f"corpus: {len(jpeg)} JPEG and {len(other)} PNG/WebP photos from {', '.join(PACKAGES)}; one core; 256x256 JPEG q80")
-    table = {}
-    for group, group_files in (("jpeg", jpeg), ("png/webp", other)):
+    # Today's libjpeg path beside the new decoder, and the 1/8-scale decodes alone.
+    jpeg_runners = {
+        "thumbnailer, libjpeg only": (ours, {"THUMB_DECODER": "libjpeg"}),
+        "decode 1/8: ours": (ours, {"THUMB_STAGE": "decode"}),
+        "decode 1/8: ours, libjpeg only": (ours, {"THUMB_STAGE": "decode", "THUMB_DECODER": "libjpeg"}),
+        "decode 1/8: libjpeg-turbo (Pillow)": ([sys.executable, script, "decode-limit"], {}),
+    }
+    print(f"corpus: {len(jpeg)} JPEG ({len(baseline)} baseline, {len(jpeg) - len(baseline)} progressive) and "
+          f"{len(other)} PNG/WebP photos from {', '.join(PACKAGES)}; one core; 256x256 JPEG q80")
+    groups = (("jpeg baseline", baseline), ("jpeg progressive", [f for f in jpeg if f not in baseline]),
+              ("png/webp", other))
+    table, measured_jpeg, decoders = {}, {}, {}
+    for group, group_files in groups:
         if not group_files:
             continue
-        for name, (command, env) in runners.items():
+        group_runners = {**runners, **(jpeg_runners if group.startswith("jpeg") else {})}
+        for name, (command, env) in group_runners.items():
             measured = run(command, group_files, env)
             table[(group, name)] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024}
-        if group == "jpeg":
-            measured = run([sys.executable, script, "decode-limit"], group_files)
-            table[(group, "decode 1/8 (limit)")] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024}
+            if group.startswith("jpeg"):
+                measured_jpeg.setdefault(name, []).extend(measured["results"])
+            if name == "thumbnailer":
+                decoders.update({r["file"]: r.get("decoder") for r in measured["results"]})
+    # The baseline files the 1/8-scale decoder serves (their 1/8 covers the box), from the
+    # same runs: where the new decoder's own speed shows.
+    served = {file for file, decoder in decoders.items() if decoder == "eighth-scale"}
+    for name, results in measured_jpeg.items():
+        subset = [r for r in results if r["file"] in served]
+        if subset and not name.startswith("decode"):
+            table[("jpeg baseline, 1/8 decoder", name)] = {**figures(subset), "rss_mib": float("nan")}
+    for name, results in measured_jpeg.items():
+        table[("jpeg (all)", name)] = {**figures(results), "rss_mib": max(v["rss_mib"] for (g, n), v in table.items()
+                                                                          if n == name and g.startswith("jpeg"))}
     print("\n| input | implementation | images/s | MP/s | median ms | p95 ms | peak RSS MiB | ours vs it |")
     print("|---|---|---|---|---|---|---|---|")
     for (group, name), f in table.items():
-        ratio = table[(group, "thumbnailer")]["images_s"] / f["images_s"]
-        print(f"| {group} | {name} | {f['images_s']:.1f} | {f['mp_s']:.0f} | {f['median']:.1f} | {f['p95']:.1f} | {f['rss_mib']:.0f} | {ratio:.2f}x |")
+        reference = table[(group, "decode 1/8: ours" if name.startswith("decode") else "thumbnailer")]["images_s"]
+        print(f"| {group} | {name} | {f['images_s']:.1f} | {f['mp_s']:.0f} | {f['median']:.1f} | {f['p95']:.1f} | "
+              f"{f['rss_mib']:.0f} | {reference / f['images_s']:.2f}x |")
+    eighth = sum(1 for d in decoders.values() if d == "eighth-scale")
+    print(f"\n1/8-scale decoder: {eighth} of {len(jpeg)} JPEGs ({eighth / len(jpeg):.0%}; {eighth} of {len(baseline)} "
+          f"baseline) and {eighth / len(files):.0%} of all {len(files)} photos take it for a 256 box; the rest "
+          f"(progressive, or a photo whose 1/8 is smaller than the box) take libjpeg. Decode-only rows: ours against the "
+          f"decoder named.")
     cold = json.loads(subprocess.run([sys.executable, str(Path(__file__).with_name("cold_start.py")),
                                       str(ROOT / "target/release/thumbnailer"), "20"],
                                      check=True, capture_output=True, text=True).stdout)
     print(f"\ncold start: release binary {cold['binary_mib']:.1f} MiB; process start to its first runtime-API request "
           f"(GET /runtime/invocation/next): median {cold['median_ms']:.1f} ms, p95 {cold['p95_ms']:.1f} ms over {cold['runs']} runs")
     peers_only = ("pillow", "pyvips", "sharp")
-    ours_jpeg = table[("jpeg", "thumbnailer")]["images_s"]
-    best_jpeg = max(table[("jpeg", p)]["images_s"] for p in peers_only)
-    other_vs_sharp = (table[("png/webp", "thumbnailer")]["images_s"] / table[("png/webp", "sharp")]["images_s"]) if other else float("nan")
-    limit = table[("jpeg", "decode 1/8 (limit)")]["images_s"]
+
+    def versus_best_peer(group: str) -> float:
+        return table[(group, "thumbnailer")]["images_s"] / max(table[(group, p)]["images_s"] for p in peers_only)
+
+    def ratio(group: str, ours_name: str, theirs: str) -> float:
+        return table[(group, ours_name)]["images_s"] / table[(group, theirs)]["images_s"]
+
+    other_vs_sharp = ratio("png/webp", "thumbnailer", "sharp") if other else float("nan")
     rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer")
     lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only)
     colour = colour_cost(ours, jpeg)
     avif = avif_cost(runners, jpeg)
     batches = batch_costs(files)
-    print(f"\nsummary: jpeg_vs_best_peer={ours_jpeg / best_jpeg:.2f} other_vs_sharp={other_vs_sharp:.2f} "
-          f"jpeg_vs_decode_limit={ours_jpeg / limit:.2f} rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
+    print(f"\nsummary: jpeg_vs_best_peer={versus_best_peer('jpeg (all)'):.2f} "
+          f"baseline_vs_best_peer={versus_best_peer('jpeg baseline'):.2f} "
+          f"eighth_scale_files_vs_best_peer={versus_best_peer('jpeg baseline, 1/8 decoder'):.2f} "
+          f"progressive_vs_best_peer={versus_best_peer('jpeg progressive'):.2f} "
+          f"baseline_decode_vs_libjpeg={ratio('jpeg baseline', 'decode 1/8: ours', 'decode 1/8: ours, libjpeg only'):.2f} "
+          f"baseline_decode_vs_pillow={ratio('jpeg baseline', 'decode 1/8: ours', 'decode 1/8: libjpeg-turbo (Pillow)'):.2f} "
+          f"baseline_vs_libjpeg_path={ratio('jpeg baseline', 'thumbnailer', 'thumbnailer, libjpeg only'):.2f} "
+          f"eighth_scale_share_of_jpeg={eighth / len(jpeg):.2f} "
+          f"other_vs_sharp={other_vs_sharp:.2f} "
+          f"jpeg_vs_decode_limit={ratio('jpeg (all)', 'thumbnailer', 'decode 1/8: libjpeg-turbo (Pillow)'):.2f} "
+          f"rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
           f"colour_management_overhead={colour:.3f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
           f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
 

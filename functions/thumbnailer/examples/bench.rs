@@ -4,12 +4,21 @@
 //! `THUMB_FORMAT` (`jpeg`, default, or `avif`) and `THUMB_SIZE` (the box's side, 256) choose
 //! the thumbnail; `EMBED_PROFILE=FILE.icc` first embeds that ICC profile in each JPEG (as
 //! a phone's Display P3 photo carries one), to time colour management.
+//!
+//! `THUMB_DECODER=libjpeg` decodes every JPEG with libjpeg, as before the 1/8-scale
+//! decoder; `THUMB_STAGE=decode` times the JPEG's 1/8-scale decode alone. Each result
+//! says which decoder its file takes (`eighth-scale` or `libjpeg`).
 
 #![allow(clippy::print_stdout)] // a command-line report
 
 use std::time::Instant;
 
-use thumbnailer::core::{BoxSize, Limits, OutputFormat, jpeg_with_segment, make_thumbnails, probe};
+use image::ImageFormat;
+
+use thumbnailer::core::{
+    BoxSize, JpegDecoder, Limits, OutputFormat, eighth_scale_decode, fit_inside, jpeg_eighth_scale, jpeg_with_segment,
+    make_thumbnails_with, probe,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     thumbnailer::memory::return_large_buffers_to_the_system(); // as main.rs does
@@ -21,9 +30,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => OutputFormat::Jpeg { quality: 80 },
     };
     let profile = std::env::var_os("EMBED_PROFILE").map(std::fs::read).transpose()?;
+    let decoder = match std::env::var("THUMB_DECODER").as_deref() {
+        Ok("libjpeg") => JpegDecoder::LibjpegOnly,
+        _ => JpegDecoder::Fastest,
+    };
+    let decode_only = std::env::var("THUMB_STAGE").as_deref() == Ok("decode");
     let mut results = Vec::new();
-    for path in std::env::args().skip(1) {
-        let mut data = std::fs::read(&path)?;
+    for file in std::env::args().skip(1) {
+        let mut data = std::fs::read(&file)?;
         // One APP2 piece (profiles under 64 KiB): the signature, piece 1 of 1, the profile.
         if let Some(icc) = &profile
             && let Some(with_profile) =
@@ -32,13 +46,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             data = with_profile;
         }
         let info = probe(&data, limits)?;
-        make_thumbnails(&data, &size, format, limits)?;
+        let run = || -> Result<usize, Box<dyn std::error::Error>> {
+            if decode_only {
+                return Ok(jpeg_eighth_scale(&data, decoder)?.as_bytes().len());
+            }
+            let photo = make_thumbnails_with(&data, &size, format, limits, decoder)?;
+            Ok(photo.thumbnails.first().map_or(0, |t| t.bytes.len()))
+        };
+        run()?; // warm-up
         let start = Instant::now();
-        let photo = make_thumbnails(&data, &size, format, limits)?;
+        let bytes = run()?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let mp = f64::from(info.width) * f64::from(info.height) / 1e6;
-        let bytes = photo.thumbnails.first().map_or(0, |t| t.bytes.len());
-        results.push(serde_json::json!({"file": path, "ms": ms, "mp": mp, "bytes": bytes}));
+        // The 1/8-scale decoder serves a JPEG whose 1/8 still covers the box (a square box,
+        // so orientation does not matter).
+        let (fit_w, fit_h) = fit_inside(info.width, info.height, size[0]);
+        let eighth_covers = decode_only || (info.width.div_ceil(8) >= fit_w && info.height.div_ceil(8) >= fit_h);
+        let path = match eighth_scale_decode(&data) {
+            _ if info.format != ImageFormat::Jpeg => "not JPEG",
+            Ok(_) if decoder == JpegDecoder::Fastest && eighth_covers => "eighth-scale",
+            _ => "libjpeg",
+        };
+        results.push(serde_json::json!({"file": file, "ms": ms, "mp": mp, "bytes": bytes, "decoder": path}));
     }
     let peak = std::fs::read_to_string("/proc/self/status")?
         .lines()

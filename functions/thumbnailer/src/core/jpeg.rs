@@ -192,7 +192,7 @@ pub fn with_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> Option<Vec<u8>> 
 /// The index just past a scan's entropy-coded data: the next marker that is not a
 /// stuffed zero (FF 00), a restart marker or fill.
 fn end_of_entropy_data(bytes: &[u8], mut at: usize) -> usize {
-    while let Some(offset) = bytes[at..].iter().position(|&b| b == 0xFF) {
+    while let Some(offset) = memchr::memchr(0xFF, &bytes[at..]) {
         at += offset;
         match bytes.get(at + 1) {
             Some(0x00 | 0xD0..=0xD7 | 0xFF) => at += 1,
@@ -232,7 +232,9 @@ impl JpegStructure {
     ///   scans (`has_multiple_scans` in libjpeg's `jdinput.c`);
     /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a
     ///   second buffer) and its rotated copy when the orientation turns it;
-    /// - a few rows of MCUs.
+    /// - a few rows of MCUs;
+    /// - for a sequential file at 1/8, the 1/8-scale decoder's copy of the scan data and
+    ///   its component planes.
     pub fn decode_bytes(&self, scale_num: u32, rotated: bool) -> u64 {
         let (max_h, max_v) = self.sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
         let (w, h) = (u64::from(self.width), u64::from(self.height));
@@ -250,7 +252,15 @@ impl JpegStructure {
         } + if rotated { 3 } else { 0 };
         let output = out_w * out_h * bytes_per_pixel;
         let rows = mcus_x * mcu_w * mcu_h * self.sampling.len() as u64 * 2;
-        coefficients + output + rows
+        // The 1/8-scale decoder (sequential files at 1/8): its copy of the entropy-coded
+        // data and each component's samples before upsampling.
+        let eighth_scale = if scale_num == 1 && !self.progressive {
+            let scans: u64 = self.scans.iter().map(|scan| (scan.end - scan.start) as u64 + 8).sum();
+            scans + self.sampling.len() as u64 * (out_w + 4) * (out_h + 4)
+        } else {
+            0
+        };
+        coefficients + output + rows + eighth_scale
     }
 
     /// Whether libjpeg's 1/8-scale decode reads AC coefficients of this component: it

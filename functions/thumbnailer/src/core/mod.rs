@@ -4,6 +4,8 @@
 
 mod avif;
 mod colour;
+mod eighth_scale;
+pub use eighth_scale::{Fallback as EighthScaleFallback, decode as eighth_scale_decode};
 mod event;
 mod exif;
 mod jpeg;
@@ -24,8 +26,8 @@ pub use keys::{
     rejection_record_key, thumbnail_metadata,
 };
 pub use pipeline::{
-    Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Photo, PhotoFacts, Rejection, RejectionClass, Thumbnail,
-    make_thumbnails, memory_need, output_extension, probe,
+    JpegDecoder, Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Photo, PhotoFacts, Rejection, RejectionClass,
+    Thumbnail, jpeg_eighth_scale, make_thumbnails, make_thumbnails_with, memory_need, output_extension, probe,
 };
 pub use placeholder::{Placeholder, placeholder};
 pub use record::{

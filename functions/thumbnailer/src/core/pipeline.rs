@@ -29,6 +29,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
 use super::colour;
+use super::eighth_scale;
 use super::exif::{ExifFacts, exif_facts};
 use super::jpeg::{JpegStructure, Slices, read_structure};
 use super::placeholder::{Placeholder, placeholder};
@@ -236,7 +237,18 @@ pub fn make_thumbnails(
     output: OutputFormat,
     limits: Limits,
 ) -> Result<Photo, Rejection> {
-    catch_unwind(AssertUnwindSafe(|| thumbnails_of(bytes, sizes, output, limits)))
+    make_thumbnails_with(bytes, sizes, output, limits, JpegDecoder::Fastest)
+}
+
+/// [`make_thumbnails`] with a choice of JPEG decoder, for the benchmark.
+pub fn make_thumbnails_with(
+    bytes: &[u8],
+    sizes: &[BoxSize],
+    output: OutputFormat,
+    limits: Limits,
+    decoder: JpegDecoder,
+) -> Result<Photo, Rejection> {
+    catch_unwind(AssertUnwindSafe(|| thumbnails_of(bytes, sizes, output, limits, decoder)))
         .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
 }
 
@@ -258,10 +270,16 @@ fn test_hook(bytes: &[u8]) {
     }
 }
 
-fn thumbnails_of(bytes: &[u8], sizes: &[BoxSize], output: OutputFormat, limits: Limits) -> Result<Photo, Rejection> {
+fn thumbnails_of(
+    bytes: &[u8],
+    sizes: &[BoxSize],
+    output: OutputFormat,
+    limits: Limits,
+    decoder: JpegDecoder,
+) -> Result<Photo, Rejection> {
     test_hook(bytes);
     let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
-        decode(bytes, sizes, limits)?;
+        decode(bytes, sizes, limits, decoder)?;
     // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
     if let Some(icc) = &icc {
         colour::rgb_to_srgb(&mut source, icc);
@@ -410,7 +428,7 @@ pub fn output_extension(output: OutputFormat, bytes: &[u8]) -> &'static str {
     }
 }
 
-fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
+fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDecoder) -> Result<Decoded, Rejection> {
     let needed = memory_need(bytes, sizes, limits)?;
     if needed > limits.max_alloc_bytes {
         let probe = probe(bytes, limits)?;
@@ -423,7 +441,7 @@ fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Re
     }
     let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
     match format {
-        ImageFormat::Jpeg => decode_jpeg(bytes, sizes, limits),
+        ImageFormat::Jpeg => decode_jpeg(bytes, sizes, limits, decoder),
         ImageFormat::WebP => {
             let features = webp::features(bytes)?;
             if features.animated {
@@ -528,17 +546,55 @@ pub(super) fn jpeg_scale(width: u32, height: u32, need_w: u32, need_h: u32) -> u
     (1..=8).find(|n| (width * n).div_ceil(8) >= need_w && (height * n).div_ceil(8) >= need_h).unwrap_or(8)
 }
 
-fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<Decoded, Rejection> {
+/// Which decoder makes a JPEG's image: the one each file takes (see [`decode_jpeg_at`]),
+/// or libjpeg for every file, as before the 1/8-scale decoder existed (for the benchmark
+/// and the oracle tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpegDecoder {
+    Fastest,
+    LibjpegOnly,
+}
+
+/// A JPEG decoded at `scale`/8:
+/// - a sequential file at 1/8 by `eighth_scale`, which is exact and several times faster,
+///   unless it falls back (anything but a plain baseline grey or YCbCr file, or damage);
+/// - a progressive file at 1/8 by libjpeg without the scans 1/8 does not read;
+/// - everything else, and every fallback, by libjpeg.
+pub fn decode_jpeg_at(
+    bytes: &[u8],
+    scale: u32,
+    structure: &JpegStructure,
+    icc: Option<&[u8]>,
+    decoder: JpegDecoder,
+) -> Result<DynamicImage, Rejection> {
+    if scale == 1 && !structure.progressive && decoder == JpegDecoder::Fastest {
+        // A bug in the new decoder must cost speed, not the photo: a panic falls back too.
+        if let Ok(Ok(image)) = catch_unwind(|| eighth_scale::decode(bytes)) {
+            return Ok(image);
+        }
+    }
+    let reduced = if scale == 1 { structure.stream_for_eighth_scale(bytes) } else { None };
+    let stream = Slices::new(reduced.unwrap_or_else(|| vec![bytes]));
+    run_libjpeg(stream, scale, structure, icc)
+}
+
+/// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the
+/// benchmark's decode-only rates.
+pub fn jpeg_eighth_scale(bytes: &[u8], decoder: JpegDecoder) -> Result<DynamicImage, Rejection> {
+    let structure = read_structure(bytes)?;
+    let icc = structure.icc_profile(bytes);
+    decode_jpeg_at(bytes, 1, &structure, icc.as_deref(), decoder)
+}
+
+fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDecoder) -> Result<Decoded, Rejection> {
     let structure = read_structure(bytes)?;
     check_jpeg(&structure, limits)?;
     let (width, height) = (structure.width, structure.height);
     let orientation = structure.orientation;
     let (need_w, need_h) = stored_size_for(width, height, orientation, sizes, |w, h| (w, h));
     let scale = jpeg_scale(width, height, need_w, need_h);
-    let reduced = if scale == 1 { structure.stream_for_eighth_scale(bytes) } else { None };
-    let stream = Slices::new(reduced.unwrap_or_else(|| vec![bytes]));
     let icc = structure.icc_profile(bytes);
-    let mut image = run_libjpeg(stream, scale, &structure, icc.as_deref())?;
+    let mut image = decode_jpeg_at(bytes, scale, &structure, icc.as_deref(), decoder)?;
     image.apply_orientation(orientation);
     let (oriented_width, oriented_height) = oriented(width, height, orientation);
     Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, icc, oriented_width, oriented_height })

@@ -1,0 +1,700 @@
+//! A baseline JPEG decoded straight to 1/8 scale, pixel for pixel as libjpeg-turbo decodes
+//! it at 1/8 (the oracle tests compare the two byte for byte), in a fraction of the time.
+//!
+//! At 1/8 scale libjpeg's inverse DCT of a block is one pixel: the block's DC coefficient,
+//! dequantized and descaled (`jpeg_idct_1x1`). The AC coefficients, most of the file's
+//! bits, are thrown away, yet libjpeg still decodes every one of them a symbol at a time.
+//! Here they are skipped several symbols at a time through a table of whole symbols
+//! (`huffman::SkipTable`), and never given a value.
+//!
+//! The exception is a chroma component subsampled 2:1 both ways (4:2:0): libjpeg gives it
+//! a 2 x 2 inverse DCT (`jpeg_idct_2x2`, reading 25 coefficients) instead of upsampling
+//! its 1 x 1 one, so its blocks are decoded whole and inverse-transformed as libjpeg does.
+//! Then upsampling is plain replication (libjpeg uses no fancy upsampling below 2/8) and
+//! the colour conversion is libjpeg's own fixed-point tables (`jdcolor.c`).
+//!
+//! Only what libjpeg would decode the same way is taken: one interleaved Huffman scan
+//! (SOF0 or SOF1) of 8-bit samples, grey or YCbCr, with or without restart markers.
+//! Anything else, and any damage (a bad code, a run past the block, missing data, a
+//! restart marker out of place), is a [`Fallback`]: the caller hands the file to libjpeg,
+//! which decodes or refuses it as before. Nothing here guesses.
+
+mod huffman;
+#[cfg(test)]
+mod tests;
+
+use image::{DynamicImage, RgbImage};
+
+use huffman::{BadData, BitReader, HuffmanTable, SkipTable};
+
+/// Why a file is left to libjpeg: what this decoder does not take, or damage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fallback(pub &'static str);
+
+impl std::fmt::Display for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<BadData> for Fallback {
+    fn from(_: BadData) -> Self {
+        Fallback("damaged entropy-coded data")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameComponent {
+    id: u8,
+    h: usize,
+    v: usize,
+    quant_table: usize,
+}
+
+/// The tables and frame read so far, as they stand when the scan starts.
+#[derive(Debug, Default)]
+struct Header {
+    width: usize,
+    height: usize,
+    components: Vec<FrameComponent>,
+    dc_tables: [Option<HuffmanTable>; 4],
+    ac_tables: [Option<HuffmanTable>; 4],
+    quant_tables: [Option<[u16; 64]>; 4],
+    restart_interval: usize,
+}
+
+/// The 1/8-scale image of `bytes` as 8-bit RGB (grey made RGB, as the libjpeg path does).
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Fallback> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Err(Fallback("not a JPEG"));
+    }
+    let mut header = Header::default();
+    let mut planes: Vec<Plane> = Vec::new();
+    let mut at = 2;
+    loop {
+        if end_of_image(bytes, at) {
+            if planes.is_empty() || planes.iter().any(|plane| plane.quant.is_none()) {
+                return Err(Fallback("a component without a scan"));
+            }
+            return to_rgb(&header, &planes);
+        }
+        let (marker, payload, next) = segment(bytes, at)?;
+        at = next;
+        match marker {
+            0xC0 | 0xC1 => read_frame(&mut header, payload)?,
+            0xC4 => read_huffman_tables(&mut header, payload)?,
+            0xDB => read_quant_tables(&mut header, payload)?,
+            0xDD => {
+                let &[high, low] = payload else { return Err(Fallback("a malformed restart interval")) };
+                header.restart_interval = usize::from(u16::from_be_bytes([high, low]));
+            }
+            0xEE if payload.starts_with(b"Adobe") => return Err(Fallback("an Adobe colour transform marker")),
+            0xE0..=0xEF | 0xFE => {}
+            0xDA => {
+                if planes.is_empty() {
+                    planes = planes_of(&header)?;
+                }
+                at = decode_scan(&header, &mut planes, bytes, payload, next)?;
+            }
+            0xC2 | 0xC6 | 0xCA | 0xCE => return Err(Fallback("progressive")),
+            0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCC | 0xCD | 0xCF => {
+                return Err(Fallback("arithmetic-coded, lossless or hierarchical"));
+            }
+            _ => return Err(Fallback("an unusual marker")),
+        }
+    }
+}
+
+/// Whether the end-of-image marker (after any fill bytes) is at `at`.
+fn end_of_image(bytes: &[u8], mut at: usize) -> bool {
+    while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
+        at += 1;
+    }
+    bytes.get(at..at + 2) == Some(&[0xFF, 0xD9])
+}
+
+/// The marker at `at` (after any fill bytes), its payload, and where the next one starts.
+fn segment(bytes: &[u8], mut at: usize) -> Result<(u8, &[u8], usize), Fallback> {
+    while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
+        at += 1;
+    }
+    let broken = Fallback("a broken marker structure");
+    match bytes.get(at..at + 4) {
+        Some(&[0xFF, marker, high, low]) if !matches!(marker, 0x00 | 0x01 | 0xD0..=0xD9) => {
+            let length = usize::from(u16::from_be_bytes([high, low]));
+            let payload = bytes.get(at + 4..at + 2 + length).filter(|_| length >= 2).ok_or(broken)?;
+            Ok((marker, payload, at + 2 + length))
+        }
+        _ => Err(broken),
+    }
+}
+
+fn read_frame(header: &mut Header, payload: &[u8]) -> Result<(), Fallback> {
+    if !header.components.is_empty() {
+        return Err(Fallback("a second frame header"));
+    }
+    let bad = Fallback("a malformed frame header");
+    let &[precision, h1, h0, w1, w0, count, ref rest @ ..] = payload else { return Err(bad) };
+    if precision != 8 {
+        return Err(Fallback("not 8-bit samples"));
+    }
+    header.height = usize::from(u16::from_be_bytes([h1, h0]));
+    header.width = usize::from(u16::from_be_bytes([w1, w0]));
+    if header.height == 0 || header.width == 0 {
+        return Err(Fallback("a height given later (DNL) or none"));
+    }
+    if !matches!(count, 1 | 3) || rest.len() != 3 * usize::from(count) {
+        return Err(Fallback("neither grey nor three components"));
+    }
+    for c in rest.chunks_exact(3) {
+        let (h, v) = (usize::from(c[1] >> 4), usize::from(c[1] & 15));
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) || c[2] > 3 {
+            return Err(bad);
+        }
+        if header.components.iter().any(|other| other.id == c[0]) {
+            return Err(bad);
+        }
+        header.components.push(FrameComponent { id: c[0], h, v, quant_table: usize::from(c[2]) });
+    }
+    // libjpeg takes three components with these ids and no JFIF or Adobe marker as RGB.
+    if header.components.iter().map(|c| c.id).eq(*b"RGB") {
+        return Err(Fallback("RGB components"));
+    }
+    Ok(())
+}
+
+fn read_huffman_tables(header: &mut Header, mut payload: &[u8]) -> Result<(), Fallback> {
+    let bad = Fallback("a malformed Huffman table");
+    while let Some((&class_and_id, rest)) = payload.split_first() {
+        let counts: &[u8; 16] = rest.get(..16).and_then(|c| c.try_into().ok()).ok_or(bad)?;
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let symbols = rest.get(16..16 + total).ok_or(bad)?;
+        let (is_dc, id) = match class_and_id {
+            0x00..=0x03 => (true, usize::from(class_and_id)),
+            0x10..=0x13 => (false, usize::from(class_and_id - 0x10)),
+            _ => return Err(bad),
+        };
+        let table = HuffmanTable::new(counts, symbols, is_dc).ok_or(bad)?;
+        if is_dc {
+            header.dc_tables[id] = Some(table)
+        } else {
+            header.ac_tables[id] = Some(table)
+        }
+        payload = &rest[16 + total..];
+    }
+    Ok(())
+}
+
+fn read_quant_tables(header: &mut Header, mut payload: &[u8]) -> Result<(), Fallback> {
+    let bad = Fallback("a malformed quantization table");
+    while let Some((&precision_and_id, rest)) = payload.split_first() {
+        let (wide, id) = (precision_and_id >> 4, usize::from(precision_and_id & 15));
+        if wide > 1 || id > 3 {
+            return Err(bad);
+        }
+        let size = if wide == 1 { 128 } else { 64 };
+        let values = rest.get(..size).ok_or(bad)?;
+        let mut zigzag = [0u16; 64];
+        for (k, value) in zigzag.iter_mut().enumerate() {
+            *value =
+                if wide == 1 { u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) } else { u16::from(values[k]) };
+        }
+        header.quant_tables[id] = Some(huffman::natural_order(&zigzag));
+        payload = &rest[size..];
+    }
+    Ok(())
+}
+
+/// One component's samples at 1/8 scale, as its scan fills them and the output reads them.
+#[derive(Debug)]
+struct Plane {
+    /// Latched when the component's scan starts, as libjpeg does; `None` before.
+    quant: Option<[u16; 64]>,
+    h: usize,
+    v: usize,
+    width_in_blocks: usize,
+    height_in_blocks: usize,
+    /// Output samples per block side: 1, or 2 for a 2 x 2 inverse DCT.
+    block_side: usize,
+    /// How many output pixels each sample covers, across and down.
+    expand_x: usize,
+    expand_y: usize,
+    samples: Vec<u8>,
+}
+
+impl Plane {
+    fn stride(&self) -> usize {
+        self.width_in_blocks * self.block_side
+    }
+}
+
+fn max_sampling(header: &Header) -> (usize, usize) {
+    let max_h = header.components.iter().map(|c| c.h).max().unwrap_or(1);
+    let max_v = header.components.iter().map(|c| c.v).max().unwrap_or(1);
+    (max_h, max_v)
+}
+
+/// Each component's geometry at 1/8 scale, from the frame.
+fn planes_of(header: &Header) -> Result<Vec<Plane>, Fallback> {
+    if header.components.is_empty() {
+        return Err(Fallback("a scan before the frame header"));
+    }
+    let (max_h, max_v) = max_sampling(header);
+    let mut planes = Vec::with_capacity(header.components.len());
+    for component in &header.components {
+        // libjpeg's choice of inverse DCT size at 1/8 (`jpeg_calc_output_dimensions`): a
+        // subsampled component is scaled up by the DCT while that keeps sizes whole.
+        let mut block_side = 1;
+        while block_side < 8
+            && max_h % (component.h * block_side * 2) == 0
+            && max_v % (component.v * block_side * 2) == 0
+        {
+            block_side *= 2;
+        }
+        if block_side > 2 {
+            return Err(Fallback("a component needing a 4 x 4 inverse DCT"));
+        }
+        let (in_h, in_v) = (component.h * block_side, component.v * block_side);
+        if max_h % in_h != 0 || max_v % in_v != 0 {
+            return Err(Fallback("fractional sampling factors"));
+        }
+        let width_in_blocks = (header.width * component.h).div_ceil(max_h).div_ceil(8);
+        let height_in_blocks = (header.height * component.v).div_ceil(max_v).div_ceil(8);
+        planes.push(Plane {
+            quant: None,
+            h: component.h,
+            v: component.v,
+            width_in_blocks,
+            height_in_blocks,
+            block_side,
+            expand_x: max_h / in_h,
+            expand_y: max_v / in_v,
+            samples: vec![0u8; width_in_blocks * height_in_blocks * block_side * block_side],
+        });
+    }
+    Ok(planes)
+}
+
+/// One component as a scan codes it.
+#[derive(Debug)]
+struct ScanComponent<'t> {
+    plane: usize,
+    dc: &'t HuffmanTable,
+    ac: &'t HuffmanTable,
+    /// Present when only DC is needed: the AC coefficients are skipped.
+    skip: Option<&'t SkipTable>,
+    quant: [u16; 64],
+    /// Blocks in the MCU, across and down, and in the image's last MCU column and row
+    /// (libjpeg's `last_col_width`, `last_row_height`): the rest are padding.
+    mcu_width: usize,
+    mcu_height: usize,
+    last_column_width: usize,
+    last_row_height: usize,
+    dc_predictor: i32,
+}
+
+/// Decodes one scan into its components' planes; returns where the marker after it starts.
+fn decode_scan(
+    header: &Header,
+    planes: &mut [Plane],
+    bytes: &[u8],
+    payload: &[u8],
+    data_start: usize,
+) -> Result<usize, Fallback> {
+    let count = usize::from(*payload.first().unwrap_or(&0));
+    if count == 0 || payload.len() != 4 + 2 * count {
+        return Err(Fallback("a malformed scan header"));
+    }
+    if payload[1 + 2 * count..] != [0, 63, 0] {
+        return Err(Fallback("not a sequential scan"));
+    }
+    let interleaved = count > 1;
+    let selectors: Vec<&[u8]> = payload[1..1 + 2 * count].chunks_exact(2).collect();
+    let missing = Fallback("a table the scan uses is not defined");
+    // One skip table per AC table that a DC-only component uses (Cb and Cr share theirs).
+    let mut skip_tables: [Option<SkipTable>; 4] = Default::default();
+    for selector in &selectors {
+        let id = usize::from(selector[1] & 15);
+        let index = header.components.iter().position(|c| c.id == selector[0]);
+        let dc_only = index.is_some_and(|i| planes[i].block_side == 1);
+        if dc_only && skip_tables.get(id).is_some_and(Option::is_none) {
+            let ac = header.ac_tables.get(id).and_then(Option::as_ref).ok_or(missing)?;
+            skip_tables[id] = Some(SkipTable::new(ac));
+        }
+    }
+    let mut scan: Vec<ScanComponent<'_>> = Vec::with_capacity(count);
+    for selector in selectors {
+        let index = header.components.iter().position(|c| c.id == selector[0]);
+        // Components come in frame order, each in one scan only.
+        let in_order = scan.last().is_none_or(|last| index > Some(last.plane));
+        let Some(index) = index.filter(|&i| in_order && planes[i].quant.is_none()) else {
+            return Err(Fallback("scan components out of order or repeated"));
+        };
+        let dc = header.dc_tables.get(usize::from(selector[1] >> 4)).and_then(Option::as_ref).ok_or(missing)?;
+        let ac_id = usize::from(selector[1] & 15);
+        let ac = header.ac_tables.get(ac_id).and_then(Option::as_ref).ok_or(missing)?;
+        let quant = header.quant_tables[header.components[index].quant_table].ok_or(missing)?;
+        let plane = &mut planes[index];
+        plane.quant = Some(quant);
+        let (mcu_width, mcu_height) = if interleaved { (plane.h, plane.v) } else { (1, 1) };
+        let last = |blocks: usize, per_mcu: usize| match blocks % per_mcu {
+            0 => per_mcu,
+            partial => partial,
+        };
+        scan.push(ScanComponent {
+            plane: index,
+            dc,
+            ac,
+            skip: if plane.block_side == 1 { skip_tables[ac_id].as_ref() } else { None },
+            quant,
+            mcu_width,
+            mcu_height,
+            last_column_width: last(plane.width_in_blocks, mcu_width),
+            last_row_height: last(plane.height_in_blocks, mcu_height),
+            dc_predictor: 0,
+        });
+    }
+    if interleaved && scan.iter().map(|c| c.mcu_width * c.mcu_height).sum::<usize>() > 10 {
+        return Err(Fallback("more than 10 blocks in an MCU"));
+    }
+    let (mcus_x, mcus_y) = if interleaved {
+        let (max_h, max_v) = max_sampling(header);
+        (header.width.div_ceil(8 * max_h), header.height.div_ceil(8 * max_v))
+    } else {
+        (planes[scan[0].plane].width_in_blocks, planes[scan[0].plane].height_in_blocks)
+    };
+    let entropy = read_entropy(bytes, data_start)?;
+    let total_mcus = mcus_x * mcus_y;
+    let per_interval = if header.restart_interval == 0 { total_mcus } else { header.restart_interval };
+    if entropy.intervals.len() != total_mcus.div_ceil(per_interval).max(1) {
+        return Err(Fallback("restart markers that do not match the restart interval"));
+    }
+    let mut intervals = entropy.intervals.iter();
+    let mut reader = BitReader::new(&entropy.data, 0);
+    let (mut interval_end, mut left_in_interval) = (0, 0);
+    for mcu_y in 0..mcus_y {
+        for mcu_x in 0..mcus_x {
+            if left_in_interval == 0 {
+                if mcu_x + mcu_y > 0 {
+                    finish_interval(&reader, interval_end)?;
+                }
+                let &(start, end) = intervals.next().ok_or(Fallback("missing restart intervals"))?;
+                reader = BitReader::new(&entropy.data, start);
+                (interval_end, left_in_interval) = (end, per_interval);
+                scan.iter_mut().for_each(|component| component.dc_predictor = 0);
+            }
+            left_in_interval -= 1;
+            let edges = (mcu_x + 1 == mcus_x, mcu_y + 1 == mcus_y);
+            for component in &mut scan {
+                decode_mcu_blocks(&mut reader, component, &mut planes[component.plane], (mcu_x, mcu_y), edges)?;
+            }
+        }
+    }
+    finish_interval(&reader, interval_end)?;
+    Ok(entropy.end)
+}
+
+/// Decodes one component's blocks of one MCU. Blocks past the component's edge (padding
+/// of the last MCU column or row) are decoded and dropped, as libjpeg's `decompress_onepass`.
+#[inline(always)]
+fn decode_mcu_blocks(
+    reader: &mut BitReader<'_>,
+    component: &mut ScanComponent<'_>,
+    plane: &mut Plane,
+    (mcu_x, mcu_y): (usize, usize),
+    (last_column, last_row): (bool, bool),
+) -> Result<(), Fallback> {
+    let useful_width = if last_column { component.last_column_width } else { component.mcu_width };
+    let useful_height = if last_row { component.last_row_height } else { component.mcu_height };
+    let stride = plane.stride();
+    for y in 0..component.mcu_height {
+        for x in 0..component.mcu_width {
+            let difference = huffman::dc_difference(reader, component.dc)?;
+            // libjpeg keeps the predictor in an int with wrapping arithmetic and stores
+            // the coefficient in 16 bits.
+            component.dc_predictor = component.dc_predictor.wrapping_add(difference);
+            let dc = component.dc_predictor as i16;
+            let (column, row) = (mcu_x * component.mcu_width + x, mcu_y * component.mcu_height + y);
+            let kept = x < useful_width && y < useful_height;
+            if let Some(skip) = component.skip {
+                huffman::skip_ac(reader, component.ac, skip)?;
+                if kept {
+                    let sample = plane.samples.get_mut(row * stride + column).ok_or(Fallback("a block outside"))?;
+                    *sample = idct_1x1(dc, component.quant[0]);
+                }
+            } else {
+                let mut block = [0i16; 64];
+                block[0] = dc;
+                let written = huffman::decode_ac(reader, component.ac, &mut block)?;
+                if kept {
+                    let pixels = idct_2x2(&block, &component.quant, written);
+                    for (dy, pair) in pixels.chunks_exact(2).enumerate() {
+                        let at = (row * 2 + dy) * stride + column * 2;
+                        plane.samples.get_mut(at..at + 2).ok_or(Fallback("a block outside"))?.copy_from_slice(pair);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An interval's data must be read to its last byte, whose unused bits are padding.
+fn finish_interval(reader: &BitReader<'_>, end: usize) -> Result<(), Fallback> {
+    let consumed = reader.consumed_bits();
+    if consumed > end * 8 {
+        return Err(Fallback("entropy-coded data that ends too soon"));
+    }
+    if end * 8 - consumed >= 8 {
+        return Err(Fallback("entropy-coded data longer than the image"));
+    }
+    Ok(())
+}
+
+/// The scan's entropy-coded data without its stuffed zero bytes, split at its restart
+/// markers, and where the marker after it starts.
+#[derive(Debug)]
+struct Entropy {
+    data: Vec<u8>,
+    /// Each restart interval's start and end in `data`.
+    intervals: Vec<(usize, usize)>,
+    end: usize,
+}
+
+fn read_entropy(bytes: &[u8], start: usize) -> Result<Entropy, Fallback> {
+    let mut data = Vec::with_capacity(bytes.len().saturating_sub(start) + 8);
+    let mut intervals = Vec::new();
+    let (mut interval_start, mut next_restart, mut at) = (0, 0u8, start);
+    loop {
+        let rest = bytes.get(at..).unwrap_or(&[]);
+        let Some(offset) = memchr::memchr(0xFF, rest) else {
+            return Err(Fallback("a scan without an end"));
+        };
+        data.extend_from_slice(&rest[..offset]);
+        at += offset;
+        match bytes.get(at + 1) {
+            Some(0x00) => {
+                data.push(0xFF);
+                at += 2;
+            }
+            Some(&marker @ 0xD0..=0xD7) => {
+                if marker != 0xD0 + next_restart {
+                    return Err(Fallback("a restart marker out of sequence"));
+                }
+                next_restart = (next_restart + 1) % 8;
+                intervals.push((interval_start, data.len()));
+                interval_start = data.len();
+                at += 2;
+            }
+            Some(0xFF) => return Err(Fallback("fill bytes inside the entropy-coded data")),
+            Some(_) => {
+                intervals.push((interval_start, data.len()));
+                data.extend_from_slice(&[0; 8]);
+                return Ok(Entropy { data, intervals, end: at });
+            }
+            None => return Err(Fallback("a scan without an end")),
+        }
+    }
+}
+
+/// libjpeg's range limit after the inverse DCT (`prepare_range_limit_table`, indexed with
+/// `RANGE_MASK`): values wrap modulo 1024, then clamp to the sample range.
+#[inline(always)]
+fn range_limit(value: i32) -> u8 {
+    IDCT_RANGE_LIMIT[(value & 1023) as usize]
+}
+
+static IDCT_RANGE_LIMIT: [u8; 1024] = {
+    let mut table = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        let wrapped = if i < 512 { i as i32 } else { i as i32 - 1024 };
+        table[i] = (if wrapped < -128 {
+            0
+        } else if wrapped > 127 {
+            255
+        } else {
+            wrapped + 128
+        }) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// `jpeg_idct_1x1`: the block's average, its DC coefficient dequantized over 8.
+#[inline(always)]
+fn idct_1x1(dc: i16, quant: u16) -> u8 {
+    let dequantized = i64::from(dc) * i64::from(quant);
+    range_limit(((dequantized + 4) >> 3) as i32)
+}
+
+/// The natural positions of the coefficients `jpeg_idct_2x2` reads besides DC: rows and
+/// columns 0, 1, 3, 5 and 7.
+const READ_BY_IDCT_2X2: u64 = {
+    let mut mask = 0u64;
+    let lines = [0, 1, 3, 5, 7];
+    let mut i = 0;
+    while i < 25 {
+        mask |= 1 << (lines[i / 5] * 8 + lines[i % 5]);
+        i += 1;
+    }
+    mask & !1
+};
+
+/// The odd rows (1, 3, 5, 7) of a column.
+const fn odd_rows(column: usize) -> u64 {
+    (1 << (8 + column)) | (1 << (24 + column)) | (1 << (40 + column)) | (1 << (56 + column))
+}
+
+/// `jpeg_idct_2x2` of libjpeg-turbo's `jidctred.c` (8-bit samples, 64-bit `JLONG`), step
+/// for step, with its shortcuts for columns and rows without odd terms (which give the
+/// same values as the full computation): the even part is the DC term, the odd part
+/// coefficients 1, 3, 5 and 7. `written` says which coefficients are not zero.
+#[inline(always)]
+fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [u8; 4] {
+    const CONST_BITS: u32 = 13;
+    const PASS1_BITS: u32 = 2;
+    let descale = |x: i64, n: u32| (x + (1 << (n - 1))) >> n;
+    let dc = || i64::from(block[0]) * i64::from(quant[0]);
+    if written & READ_BY_IDCT_2X2 == 0 {
+        // Both passes' shortcuts: the flat column 0, then flat rows.
+        let column = (dc() << PASS1_BITS) as i32;
+        return [range_limit(descale(i64::from(column), PASS1_BITS + 3) as i32); 4];
+    }
+    // FIX(0.720959822), FIX(0.850430095), FIX(1.272758580), FIX(3.624509785).
+    let odd = |c7: i64, c5: i64, c3: i64, c1: i64| c7 * -5906 + c5 * 6967 + c3 * -10426 + c1 * 29692;
+    let mut workspace = [0i32; 16];
+    for column in [0, 1, 3, 5, 7] {
+        let at = |row: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
+        if written & odd_rows(column) == 0 {
+            let flat = (at(0) << PASS1_BITS) as i32;
+            (workspace[column], workspace[8 + column]) = (flat, flat);
+            continue;
+        }
+        let even = at(0) << (CONST_BITS + 2);
+        let odd = odd(at(7), at(5), at(3), at(1));
+        workspace[column] = descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32;
+        workspace[8 + column] = descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32;
+    }
+    let mut out = [0u8; 4];
+    for row in 0..2 {
+        let w = &workspace[row * 8..row * 8 + 8];
+        if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
+            let flat = range_limit(descale(i64::from(w[0]), PASS1_BITS + 3) as i32);
+            (out[row * 2], out[row * 2 + 1]) = (flat, flat);
+            continue;
+        }
+        let even = i64::from(w[0]) << (CONST_BITS + 2);
+        let odd = odd(i64::from(w[7]), i64::from(w[5]), i64::from(w[3]), i64::from(w[1]));
+        let shift = CONST_BITS + PASS1_BITS + 3 + 2;
+        out[row * 2] = range_limit(descale(even + odd, shift) as i32);
+        out[row * 2 + 1] = range_limit(descale(even - odd, shift) as i32);
+    }
+    out
+}
+
+/// Upsamples by replication and converts to RGB with libjpeg's tables.
+fn to_rgb(header: &Header, planes: &[Plane]) -> Result<DynamicImage, Fallback> {
+    let (width, height) = (header.width.div_ceil(8), header.height.div_ceil(8));
+    for plane in planes {
+        let rows = plane.height_in_blocks * plane.block_side;
+        if (width - 1) / plane.expand_x >= plane.stride() || (height - 1) / plane.expand_y >= rows {
+            return Err(Fallback("components that do not cover the image"));
+        }
+    }
+    // Which sample of each plane every output column reads.
+    let columns: Vec<Vec<usize>> =
+        planes.iter().map(|plane| (0..width).map(|x| x / plane.expand_x).collect()).collect();
+    let mut rgb = vec![0u8; width * height * 3];
+    for (y, out) in rgb.chunks_exact_mut(width * 3).enumerate() {
+        let row = |i: usize| {
+            let plane = &planes[i];
+            let start = (y / plane.expand_y) * plane.stride();
+            &plane.samples[start..start + plane.stride()]
+        };
+        if planes.len() == 1 {
+            let grey = row(0);
+            for (pixel, &x) in out.chunks_exact_mut(3).zip(&columns[0]) {
+                pixel.fill(grey[x]);
+            }
+            continue;
+        }
+        let (luma, cb, cr) = (row(0), row(1), row(2));
+        let pixels = out.chunks_exact_mut(3);
+        if planes.iter().all(|plane| plane.expand_x == 1) {
+            // 4:4:4, and 4:2:0 whose chroma the 2 x 2 inverse DCT already brought to size.
+            for (pixel, ((&y, &cb), &cr)) in pixels.zip(luma.iter().zip(cb).zip(cr)) {
+                pixel.copy_from_slice(&ycc_to_rgb(y, cb, cr));
+            }
+        } else {
+            let sources = columns[0].iter().zip(&columns[1]).zip(&columns[2]);
+            for (pixel, ((&x0, &x1), &x2)) in pixels.zip(sources) {
+                pixel.copy_from_slice(&ycc_to_rgb(luma[x0], cb[x1], cr[x2]));
+            }
+        }
+    }
+    let image = RgbImage::from_raw(width as u32, height as u32, rgb).ok_or(Fallback("an image too large"))?;
+    Ok(DynamicImage::ImageRgb8(image))
+}
+
+/// libjpeg's `sample_range_limit` for colour conversion: values from -384 to 639 clamped
+/// to 0..=255 (the conversion's results lie well inside).
+/// `ycc_rgb_convert` for one pixel.
+#[inline(always)]
+fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    let (y, cb, cr) = (i32::from(y), usize::from(cb), usize::from(cr));
+    let green = ((COLOUR.cb_g[cb] + COLOUR.cr_g[cr]) >> 16) as i32;
+    [clamp(y + COLOUR.cr_r[cr]), clamp(y + green), clamp(y + COLOUR.cb_b[cb])]
+}
+
+#[inline(always)]
+fn clamp(value: i32) -> u8 {
+    SAMPLE_RANGE_LIMIT[((value + 384) & 1023) as usize]
+}
+
+static SAMPLE_RANGE_LIMIT: [u8; 1024] = {
+    let mut table = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        let value = i as i32 - 384;
+        table[i] = (if value < 0 {
+            0
+        } else if value > 255 {
+            255
+        } else {
+            value
+        }) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// libjpeg's YCbCr to RGB tables (`build_ycc_rgb_table`), 16-bit fixed point.
+struct ColourTables {
+    cr_r: [i32; 256],
+    cb_b: [i32; 256],
+    cr_g: [i64; 256],
+    cb_g: [i64; 256],
+}
+
+static COLOUR: ColourTables = colour_tables();
+
+const fn colour_tables() -> ColourTables {
+    const ONE_HALF: i64 = 1 << 15;
+    // FIX(x) = x * 65536 + 0.5, truncated: FIX(1.40200), FIX(1.77200), FIX(0.71414), FIX(0.34414).
+    const CR_R: i64 = 91_881;
+    const CB_B: i64 = 116_130;
+    const CR_G: i64 = 46_802;
+    const CB_G: i64 = 22_554;
+    let mut tables = ColourTables { cr_r: [0; 256], cb_b: [0; 256], cr_g: [0; 256], cb_g: [0; 256] };
+    let mut i = 0;
+    while i < 256 {
+        let x = i as i64 - 128;
+        tables.cr_r[i] = ((CR_R * x + ONE_HALF) >> 16) as i32;
+        tables.cb_b[i] = ((CB_B * x + ONE_HALF) >> 16) as i32;
+        tables.cr_g[i] = -CR_G * x;
+        tables.cb_g[i] = -CB_G * x + ONE_HALF;
+        i += 1;
+    }
+    tables
+}

@@ -1,0 +1,378 @@
+//! The oracle: for every file the 1/8-scale decoder takes, its pixels must equal
+//! libjpeg-turbo's own 1/8-scale decode byte for byte; everything else must fall back.
+
+use std::path::{Path, PathBuf};
+
+use image::DynamicImage;
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+use super::{Fallback, decode, idct_2x2, range_limit};
+use crate::core::jpeg::{Slices, read_structure};
+use crate::core::pipeline::run_libjpeg;
+
+/// libjpeg-turbo (mozjpeg's build, as the thumbnailer uses it) at 1/8 scale.
+fn libjpeg_eighth(bytes: &[u8]) -> Option<DynamicImage> {
+    let structure = read_structure(bytes).ok()?;
+    run_libjpeg(Slices::new(vec![bytes]), 1, &structure, None).ok()
+}
+
+/// Decodes `bytes` both ways; the new decoder must take it and agree to the byte.
+fn check_exact(bytes: &[u8], case: &str) {
+    let ours = decode(bytes).unwrap_or_else(|fallback| panic!("{case}: fell back ({fallback})"));
+    let theirs = libjpeg_eighth(bytes).unwrap_or_else(|| panic!("{case}: libjpeg failed"));
+    assert_eq!((ours.width(), ours.height()), (theirs.width(), theirs.height()), "{case}: size");
+    if ours.as_bytes() != theirs.as_bytes() {
+        let first = ours.as_bytes().iter().zip(theirs.as_bytes()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "{case}: pixels differ first at byte {first} (pixel {}, {}): ours {:?}, libjpeg {:?}",
+            first / 3 % ours.width() as usize,
+            first / 3 / ours.width() as usize,
+            &ours.as_bytes()[first - first % 3..][..3],
+            &theirs.as_bytes()[first - first % 3..][..3]
+        );
+    }
+}
+
+/// A photo-like test pattern: gradients, hard edges and noise, so that every coefficient
+/// size and run occurs.
+fn pattern(width: u16, height: u16, channels: usize) -> Vec<u8> {
+    let (w, h) = (u32::from(width), u32::from(height));
+    let mut pixels = Vec::with_capacity(w as usize * h as usize * channels);
+    for y in 0..h {
+        for x in 0..w {
+            let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(2_246_822_519)) >> 26;
+            let edge = if (x / 5 + y / 7) % 3 == 0 { 90 } else { 0 };
+            for c in 0..channels as u32 {
+                let base = match c {
+                    0 => x * 255 / w.max(1),
+                    1 => y * 255 / h.max(1),
+                    2 => (x * y) % 251,
+                    _ => (x + 3 * y) % 256,
+                };
+                pixels.push(((base + noise + edge + 40 * c) % 256) as u8);
+            }
+        }
+    }
+    pixels
+}
+
+struct Case {
+    width: u16,
+    height: u16,
+    colour: ColorType,
+    sampling: SamplingFactor,
+    restart: Option<u16>,
+    optimized: bool,
+    quality: u8,
+}
+
+fn encode(case: &Case) -> Vec<u8> {
+    let channels = match case.colour {
+        ColorType::Luma => 1,
+        ColorType::Cmyk | ColorType::Ycck | ColorType::CmykAsYcck => 4,
+        _ => 3,
+    };
+    let mut bytes = Vec::new();
+    let mut encoder = Encoder::new(&mut bytes, case.quality);
+    encoder.set_sampling_factor(case.sampling);
+    encoder.set_optimized_huffman_tables(case.optimized);
+    if let Some(interval) = case.restart {
+        encoder.set_restart_interval(interval);
+    }
+    encoder.encode(&pattern(case.width, case.height, channels), case.width, case.height, case.colour).expect("encodes");
+    bytes
+}
+
+const SAMPLINGS: [SamplingFactor; 8] = [
+    SamplingFactor::F_1_1,
+    SamplingFactor::F_2_1,
+    SamplingFactor::F_1_2,
+    SamplingFactor::F_2_2,
+    SamplingFactor::F_4_1,
+    SamplingFactor::F_4_2,
+    SamplingFactor::F_1_4,
+    SamplingFactor::F_2_4,
+];
+
+/// Odd sizes (a partial block, a partial MCU, one pixel), every sampling factor the
+/// encoders write, restart intervals of one MCU and of several, low and highest quality.
+/// (jpeg-encoder writes factors of 4 as one scan per component, so those files also
+/// cover sequential files in several scans.)
+#[test]
+fn every_sampling_size_and_restart_interval_decodes_exactly_as_libjpeg() {
+    let sizes = [(1, 1), (7, 9), (8, 8), (17, 33), (65, 47), (129, 97), (301, 203)];
+    let mut checked = 0;
+    for sampling in SAMPLINGS {
+        for &(width, height) in &sizes {
+            for restart in [None, Some(1), Some(7)] {
+                // (jpeg-encoder's optimized tables have a bug that the mozjpeg files cover.)
+                for (optimized, quality) in [(false, 100), (false, 35)] {
+                    let case = Case { width, height, colour: ColorType::Rgb, sampling, restart, optimized, quality };
+                    let label = format!("{sampling:?} {width}x{height} restart {restart:?} q{quality}");
+                    check_exact(&encode(&case), &label);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 8 * 7 * 3 * 2);
+}
+
+#[test]
+fn grey_files_decode_exactly_as_libjpeg() {
+    for (width, height) in [(1, 1), (9, 7), (64, 64), (333, 111)] {
+        for restart in [None, Some(3)] {
+            for sampling in [SamplingFactor::F_1_1, SamplingFactor::F_2_2] {
+                let case =
+                    Case { width, height, colour: ColorType::Luma, sampling, restart, optimized: true, quality: 90 };
+                check_exact(&encode(&case), &format!("grey {width}x{height} {sampling:?} restart {restart:?}"));
+            }
+        }
+    }
+}
+
+/// Files from the other encoders the project meets: libjpeg's own (mozjpeg, baseline)
+/// and the `image` crate's, and a photo-sized 4:2:0 file at the highest quality, whose
+/// long codes and large coefficients exercise every table path.
+#[test]
+fn files_from_other_encoders_decode_exactly_as_libjpeg() {
+    let (width, height) = (1024u32, 768u32);
+    let rgb = pattern(width as u16, height as u16, 3);
+    let mozjpeg_file = |chroma: (u8, u8)| {
+        let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        compress.set_fastest_defaults();
+        compress.set_optimize_coding(true);
+        compress.set_size(width as usize, height as usize);
+        compress.set_quality(92.0);
+        compress.set_chroma_sampling_pixel_sizes(chroma, chroma);
+        let mut started = compress.start_compress(Vec::new()).expect("start");
+        started.write_scanlines(&rgb).expect("pixels");
+        started.finish().expect("finish")
+    };
+    let mut image_crate_file = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut image_crate_file, 85)
+        .encode(&rgb, width, height, image::ExtendedColorType::Rgb8)
+        .expect("encodes");
+    let large = Case {
+        width: 2048,
+        height: 1536,
+        colour: ColorType::Rgb,
+        sampling: SamplingFactor::F_2_2,
+        restart: None,
+        optimized: false,
+        quality: 100,
+    };
+    let files = [
+        ("mozjpeg 4:2:0, optimized tables", mozjpeg_file((2, 2))),
+        ("mozjpeg 4:2:2, optimized tables", mozjpeg_file((2, 1))),
+        ("mozjpeg 4:4:4, optimized tables", mozjpeg_file((1, 1))),
+        ("image crate", image_crate_file),
+        ("2048x1536 q100", encode(&large)),
+    ];
+    for (label, bytes) in files {
+        let structure = read_structure(&bytes).expect("structure");
+        assert!(!structure.progressive && structure.scan_count() == 1, "{label}: baseline, one scan");
+        check_exact(&bytes, label);
+    }
+}
+
+#[test]
+fn what_it_does_not_take_falls_back_with_the_reason() {
+    let base = Case {
+        width: 64,
+        height: 48,
+        colour: ColorType::Rgb,
+        sampling: SamplingFactor::F_2_2,
+        restart: Some(2),
+        optimized: false,
+        quality: 80,
+    };
+    let baseline = encode(&base);
+    let marker_at = |bytes: &[u8], marker: u8| {
+        bytes.windows(2).position(|w| w == [0xFF, marker]).unwrap_or_else(|| panic!("marker {marker:02X}"))
+    };
+    let mut progressive = Vec::new();
+    let mut encoder = Encoder::new(&mut progressive, 80);
+    encoder.set_progressive(true);
+    encoder.encode(&pattern(64, 48, 3), 64, 48, ColorType::Rgb).expect("encodes");
+    let mut cmyk = encode(&Case { colour: ColorType::Cmyk, ..base });
+    let adobe_at = marker_at(&cmyk, 0xEE);
+    let adobe_length = usize::from(cmyk[adobe_at + 3]) + 2;
+    cmyk.drain(adobe_at..adobe_at + adobe_length); // so that the component count is what falls back
+    let with = |change: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = baseline.clone();
+        change(&mut bytes);
+        bytes
+    };
+    let sof = marker_at(&baseline, 0xC0);
+    let arithmetic = with(&|b| b[sof + 1] = 0xC9);
+    let twelve_bit = with(&|b| b[sof + 4] = 12);
+    let lossless = with(&|b| b[sof + 1] = 0xC3);
+    let rst = marker_at(&baseline, 0xD0);
+    let restart_out_of_order = with(&|b| b[rst + 1] = 0xD3);
+    let adobe = crate::core::jpeg_with_segment(&baseline, 0xEE, b"Adobe\0\x64\0\0\0\0\x01").expect("segment");
+    let rgb_ids = with(&|b| {
+        for (i, id) in b"RGB".iter().enumerate() {
+            b[sof + 10 + 3 * i] = *id;
+        }
+        let sos = marker_at(b, 0xDA);
+        for (i, id) in b"RGB".iter().enumerate() {
+            b[sos + 5 + 2 * i] = *id;
+        }
+    });
+    let eoi = baseline.len() - 2;
+    let truncated = baseline[..eoi - 10].to_vec();
+    let sos = marker_at(&baseline, 0xDA);
+    let repeated_scan = with(&|b| b.splice(eoi..eoi, baseline[sos..eoi].to_vec()).for_each(drop));
+    let no_scan = with(&|b| b.splice(sos..eoi, []).for_each(drop));
+    let cases: [(&str, &[u8], &str); 12] = [
+        ("progressive", &progressive, "progressive"),
+        ("CMYK", &cmyk, "neither grey nor three components"),
+        ("arithmetic", &arithmetic, "arithmetic-coded, lossless or hierarchical"),
+        ("lossless", &lossless, "arithmetic-coded, lossless or hierarchical"),
+        ("12-bit", &twelve_bit, "not 8-bit samples"),
+        ("restart out of order", &restart_out_of_order, "a restart marker out of sequence"),
+        ("Adobe", &adobe, "an Adobe colour transform marker"),
+        ("RGB ids", &rgb_ids, "RGB components"),
+        ("truncated", &truncated, "a scan without an end"),
+        ("a component's second scan", &repeated_scan, "scan components out of order or repeated"),
+        ("no scan", &no_scan, "a component without a scan"),
+        ("not a JPEG", b"GIF89a", "not a JPEG"),
+    ];
+    for (label, bytes, reason) in cases {
+        assert_eq!(decode(bytes).err(), Some(Fallback(reason)), "{label}");
+    }
+    check_exact(&baseline, "the unchanged file");
+    // A comment after the scan changes nothing, to libjpeg or here.
+    check_exact(
+        &with(&|b| b.splice(eoi..eoi, [0xFF, 0xFE, 0, 4, b'o', b'k']).for_each(drop)),
+        "a comment after the scan",
+    );
+}
+
+/// Damaged copies of baseline files (bytes overwritten, runs deleted, bits flipped in the
+/// entropy-coded data, cut short) never panic or read out of bounds; when the decoder
+/// takes one anyway (the damage decodes as valid codes), libjpeg takes it too and the
+/// pixels are the same.
+#[test]
+fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
+    let originals: Vec<Vec<u8>> = [
+        (SamplingFactor::F_2_2, None, ColorType::Rgb, false),
+        (SamplingFactor::F_2_2, Some(3), ColorType::Rgb, false),
+        (SamplingFactor::F_1_1, None, ColorType::Rgb, true),
+        (SamplingFactor::F_2_1, Some(1), ColorType::Rgb, false),
+        (SamplingFactor::F_1_1, Some(5), ColorType::Luma, false),
+    ]
+    .into_iter()
+    .map(|(sampling, restart, colour, optimized)| {
+        encode(&Case { width: 200, height: 150, colour, sampling, restart, optimized, quality: 90 })
+    })
+    .collect();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let (mut taken, mut fell_back) = (0, 0);
+    for original in &originals {
+        let data_start = original.windows(2).position(|w| w == [0xFF, 0xDA]).expect("scan") + 14;
+        for _ in 0..400 {
+            let mut bytes = original.clone();
+            match next(4) {
+                0 => {
+                    for _ in 0..=next(4) {
+                        let at = next(bytes.len());
+                        bytes[at] = next(256) as u8;
+                    }
+                }
+                1 => {
+                    let at = data_start + next(bytes.len() - data_start - 2);
+                    bytes[at] ^= 1 << next(8);
+                }
+                2 => {
+                    let at = next(bytes.len());
+                    let end = (at + 1 + next(32)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                _ => bytes.truncate(next(bytes.len())),
+            }
+            match decode(&bytes) {
+                Ok(ours) => {
+                    taken += 1;
+                    let theirs = libjpeg_eighth(&bytes).expect("libjpeg decodes what the new decoder takes");
+                    assert!(ours.as_bytes() == theirs.as_bytes(), "a damaged file decoded differently");
+                }
+                Err(_) => fell_back += 1,
+            }
+        }
+    }
+    assert_eq!(taken + fell_back, 2000);
+    assert!(fell_back > 1000, "most damage is detected: {fell_back} fell back, {taken} taken");
+}
+
+/// The inverse DCTs against libjpeg's arithmetic at its extremes: the range limit wraps
+/// modulo 1024 as libjpeg's table does, and a flat 2 x 2 block is its DC.
+#[test]
+fn range_limit_and_idct_follow_libjpeg_at_the_extremes() {
+    for (value, expected) in
+        [(0, 128), (127, 255), (128, 255), (511, 255), (512, 0), (-128, 0), (-129, 0), (-513, 255), (1024, 128)]
+    {
+        assert_eq!(range_limit(value), expected, "{value}");
+    }
+    let mut block = [0i16; 64];
+    block[0] = 40;
+    let quant = [2u16; 64];
+    assert_eq!(idct_2x2(&block, &quant, 0), [138; 4], "a flat block: 128 + 40 x 2 / 8");
+    block[1] = 30;
+    let [left, right, ..] = idct_2x2(&block, &quant, 1 << 1);
+    assert!(left > right, "a positive first horizontal coefficient makes the left brighter");
+}
+
+/// The benchmark's corpus of real photos (`scripts/photos.py`, which `make test` runs
+/// first): every JPEG the decoder takes must decode exactly as libjpeg does, and every
+/// baseline one must be taken.
+#[test]
+fn every_corpus_jpeg_the_decoder_takes_decodes_exactly_as_libjpeg() {
+    let corpus = std::env::var_os("JPEG_CORPUS")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.bench/corpus"), PathBuf::from);
+    let mut files = Vec::new();
+    collect_jpegs(&corpus, &mut files);
+    assert!(
+        !files.is_empty(),
+        "no JPEGs under {}: fetch the corpus with `python3 scripts/photos.py` (make test does), or set JPEG_CORPUS",
+        corpus.display()
+    );
+    let (mut taken, mut baseline) = (0, 0);
+    for file in &files {
+        let bytes = std::fs::read(file).expect("readable");
+        let Ok(structure) = read_structure(&bytes) else { continue };
+        let label = file.display().to_string();
+        if structure.progressive {
+            assert_eq!(decode(&bytes).err(), Some(Fallback("progressive")), "{label}");
+            continue;
+        }
+        baseline += 1;
+        check_exact(&bytes, &label);
+        taken += 1;
+    }
+    assert!(baseline >= 20, "the corpus has {baseline} baseline JPEGs");
+    assert_eq!(taken, baseline);
+}
+
+fn collect_jpegs(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            collect_jpegs(&path, files);
+        } else if kind.is_file()
+            && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+}
