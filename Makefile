@@ -34,10 +34,12 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-test: venv lambda-binaries
+# The JPEG decoder's oracle test reads the benchmark's corpus of real photos (.bench/corpus,
+# fetched once with apt-get download by scripts/photos.py).
+test: venv lambda-binaries corpus
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	cargo test --workspace --locked
+	JPEG_CORPUS=$(CURDIR)/.bench/corpus cargo test --workspace --locked
 	$(MAKE) --no-print-directory lint-template
 
 # The functions built as `make package` builds them (cargo-lambda's release build, not

@@ -3,7 +3,8 @@
 Debian's wallpaper packages are photos and artwork at 1 to 18 megapixels, in JPEG
 (baseline and progressive), PNG and WebP. `apt-get download` fetches the packages
 (no installation, no root needed for that step beyond apt's own cache) and
-`dpkg-deb -x` unpacks them under .bench/corpus, which later runs reuse.
+`dpkg-deb -x` unpacks them under .bench/corpus, which later runs reuse; the packages
+and their files that are not photos are deleted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ def photos() -> list[Path]:
             subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
             for deb in debs.glob(f"{package}_*.deb"):
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(CORPUS)], check=True)
+                deb.unlink()  # the photos are unpacked: the package would only take disk space
+        for path in sorted(CORPUS.rglob("*"), reverse=True):
+            if ".unpacked" in path.relative_to(CORPUS).parts:
+                continue
+            if path.is_file() and not path.is_symlink() and path.suffix.lower() not in EXTENSIONS:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()) and path.name != ".unpacked":
+                path.rmdir()
+        for package in missing:
             (CORPUS / ".unpacked").mkdir(parents=True, exist_ok=True)
             (CORPUS / ".unpacked" / package).touch()
     # Symbolic links repeat a photo under other names; screenshots are the packages' own previews.
