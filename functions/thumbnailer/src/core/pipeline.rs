@@ -556,8 +556,8 @@ pub enum JpegDecoder {
 }
 
 /// A JPEG decoded at `scale`/8:
-/// - a sequential file at 1/8 by `eighth_scale`, which is exact and several times faster,
-///   unless it falls back (anything but a plain baseline grey or YCbCr file, or damage);
+/// - a sequential file at 1/8 or 2/8 by `eighth_scale`, which is exact and faster, unless
+///   it falls back (anything but a plain baseline grey or YCbCr file, or damage);
 /// - a progressive file at 1/8 by libjpeg without the scans 1/8 does not read;
 /// - everything else, and every fallback, by libjpeg.
 pub fn decode_jpeg_at(
@@ -567,9 +567,9 @@ pub fn decode_jpeg_at(
     icc: Option<&[u8]>,
     decoder: JpegDecoder,
 ) -> Result<DynamicImage, Rejection> {
-    if scale == 1 && !structure.progressive && decoder == JpegDecoder::Fastest {
+    if scale <= 2 && !structure.progressive && decoder == JpegDecoder::Fastest {
         // A bug in the new decoder must cost speed, not the photo: a panic falls back too.
-        if let Ok(Ok(image)) = catch_unwind(|| eighth_scale::decode(bytes)) {
+        if let Ok(Ok(image)) = catch_unwind(|| eighth_scale::decode(bytes, scale as usize)) {
             return Ok(image);
         }
     }

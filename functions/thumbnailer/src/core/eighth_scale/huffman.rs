@@ -10,7 +10,7 @@ const LOOKUP_BITS: u32 = 9;
 /// one look-up ([`HuffmanTable`]'s `values`).
 const VALUE_BITS: u32 = 10;
 
-/// The bits a skip-table entry covers: 4096 entries of 4 bytes, which stay in L1 cache.
+/// The bits a skip-table entry covers: 4096 entries of 2 bytes, which stay in L1 cache.
 const SKIP_BITS: u32 = 12;
 
 /// An AC coefficient of 8-bit samples needs at most 10 extra bits, a DC difference 11.
@@ -331,10 +331,10 @@ pub(super) fn skip_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, skip: &Skip
 }
 
 /// Decodes one block's AC coefficients into `block` (natural order, all zero on entry);
-/// returns which natural positions it wrote, as bits of a mask.
+/// returns whether it may have written any (false: the block is its DC alone).
 #[inline(always)]
-pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &mut [i16; 64]) -> Result<u64, BadData> {
-    let (mut k, mut written) = (1usize, 0u64);
+pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &mut [i16; 64]) -> Result<bool, BadData> {
+    let mut k = 1usize;
     while k < 64 {
         reader.ensure(32);
         let entry = ac.values[reader.peek(VALUE_BITS) as usize];
@@ -344,9 +344,7 @@ pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &m
             if k > 63 {
                 return Err(BadData);
             }
-            let at = NATURAL_ORDER[k] & 63;
-            block[at] = entry as u16 as i16;
-            written |= 1 << at;
+            block[NATURAL_ORDER[k] & 63] = entry as u16 as i16;
             k += 1;
             continue;
         }
@@ -354,7 +352,7 @@ pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &m
         let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
         if size == 0 {
             if run != 15 {
-                return Ok(written);
+                return Ok(k > 1);
             }
             k += 16;
             if k > 64 {
@@ -366,12 +364,10 @@ pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &m
         if k > 63 || size > MAX_AC_SIZE {
             return Err(BadData);
         }
-        let at = NATURAL_ORDER[k] & 63;
-        block[at] = reader.signed(size) as i16;
-        written |= 1 << at;
+        block[NATURAL_ORDER[k] & 63] = reader.signed(size) as i16;
         k += 1;
     }
-    Ok(written)
+    Ok(true)
 }
 
 /// Where the k-th coefficient in zig-zag order sits in the 8 x 8 block.

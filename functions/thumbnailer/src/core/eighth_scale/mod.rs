@@ -1,5 +1,6 @@
-//! A baseline JPEG decoded straight to 1/8 scale, pixel for pixel as libjpeg-turbo decodes
-//! it at 1/8 (the oracle tests compare the two byte for byte), in a fraction of the time.
+//! A baseline JPEG decoded straight to 1/8 or 2/8 scale, pixel for pixel as libjpeg-turbo
+//! decodes it at that scale (the oracle tests compare the two byte for byte), in a fraction
+//! of the time.
 //!
 //! At 1/8 scale libjpeg's inverse DCT of a block is one pixel: the block's DC coefficient,
 //! dequantized and descaled (`jpeg_idct_1x1`). The AC coefficients, most of the file's
@@ -7,11 +8,14 @@
 //! Here they are skipped several symbols at a time through a table of whole symbols
 //! (`huffman::SkipTable`), and never given a value.
 //!
-//! The exception is a chroma component subsampled 2:1 both ways (4:2:0): libjpeg gives it
-//! a 2 x 2 inverse DCT (`jpeg_idct_2x2`, reading 25 coefficients) instead of upsampling
-//! its 1 x 1 one, so its blocks are decoded whole and inverse-transformed as libjpeg does.
-//! Then upsampling is plain replication (libjpeg uses no fancy upsampling below 2/8) and
-//! the colour conversion is libjpeg's own fixed-point tables (`jdcolor.c`).
+//! libjpeg gives a subsampled chroma component a larger inverse DCT instead of upsampling
+//! it: at 1/8 a 4:2:0 file's chroma gets `jpeg_idct_2x2` (25 coefficients), at 2/8 the luma
+//! gets `jpeg_idct_2x2` and 4:2:0 chroma `jpeg_idct_4x4` (49). Such blocks are decoded
+//! whole, a symbol at a time, and inverse-transformed step for step as libjpeg does. Then
+//! upsampling: replication at 1/8 (libjpeg uses no fancy upsampling there), at 2/8 a 4:2:2
+//! file's chroma by libjpeg's `h2v1_fancy_upsample`; and the colour conversion is libjpeg's
+//! own fixed-point tables (`jdcolor.c`). Upsampling that libjpeg does across rows (fancy
+//! 4:4:0 and 4:2:0 at 2/8, which 4:2:0 never needs there) falls back.
 //!
 //! Only what libjpeg would decode the same way is taken: one interleaved Huffman scan
 //! (SOF0 or SOF1) of 8-bit samples, grey or YCbCr, with or without restart markers.
@@ -63,8 +67,12 @@ struct Header {
     restart_interval: usize,
 }
 
-/// The 1/8-scale image of `bytes` as 8-bit RGB (grey made RGB, as the libjpeg path does).
-pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Fallback> {
+/// The image of `bytes` at `scale`/8 (1 or 2) as 8-bit RGB (grey made RGB, as the libjpeg
+/// path does).
+pub fn decode(bytes: &[u8], scale: usize) -> Result<DynamicImage, Fallback> {
+    if !matches!(scale, 1 | 2) {
+        return Err(Fallback("a scale other than 1/8 and 2/8"));
+    }
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return Err(Fallback("not a JPEG"));
     }
@@ -76,7 +84,7 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Fallback> {
             if planes.is_empty() || planes.iter().any(|plane| plane.quant.is_none()) {
                 return Err(Fallback("a component without a scan"));
             }
-            return to_rgb(&header, &planes);
+            return to_rgb(&header, &planes, scale);
         }
         let (marker, payload, next) = segment(bytes, at)?;
         at = next;
@@ -92,7 +100,7 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Fallback> {
             0xE0..=0xEF | 0xFE => {}
             0xDA => {
                 if planes.is_empty() {
-                    planes = planes_of(&header)?;
+                    planes = planes_of(&header, scale)?;
                 }
                 at = decode_scan(&header, &mut planes, bytes, payload, next)?;
             }
@@ -205,7 +213,7 @@ fn read_quant_tables(header: &mut Header, mut payload: &[u8]) -> Result<(), Fall
     Ok(())
 }
 
-/// One component's samples at 1/8 scale, as its scan fills them and the output reads them.
+/// One component's samples at the output scale, as its scan fills them and the output reads them.
 #[derive(Debug)]
 struct Plane {
     /// Latched when the component's scan starts, as libjpeg does; `None` before.
@@ -214,11 +222,15 @@ struct Plane {
     v: usize,
     width_in_blocks: usize,
     height_in_blocks: usize,
-    /// Output samples per block side: 1, or 2 for a 2 x 2 inverse DCT.
+    /// Output samples per block side: the inverse DCT's size, 1, 2 or 4.
     block_side: usize,
     /// How many output pixels each sample covers, across and down.
     expand_x: usize,
     expand_y: usize,
+    /// Upsampled 2:1 across by `h2v1_fancy_upsample` rather than replicated.
+    fancy: bool,
+    /// libjpeg's `downsampled_width`: the samples of a row that upsampling reads.
+    downsampled_width: usize,
     samples: Vec<u8>,
 }
 
@@ -234,29 +246,38 @@ fn max_sampling(header: &Header) -> (usize, usize) {
     (max_h, max_v)
 }
 
-/// Each component's geometry at 1/8 scale, from the frame.
-fn planes_of(header: &Header) -> Result<Vec<Plane>, Fallback> {
+/// Each component's geometry at `scale`/8, from the frame.
+fn planes_of(header: &Header, scale: usize) -> Result<Vec<Plane>, Fallback> {
     if header.components.is_empty() {
         return Err(Fallback("a scan before the frame header"));
     }
     let (max_h, max_v) = max_sampling(header);
     let mut planes = Vec::with_capacity(header.components.len());
     for component in &header.components {
-        // libjpeg's choice of inverse DCT size at 1/8 (`jpeg_calc_output_dimensions`): a
+        // libjpeg's choice of inverse DCT size (`jpeg_core_output_dimensions`): a
         // subsampled component is scaled up by the DCT while that keeps sizes whole.
-        let mut block_side = 1;
+        let mut block_side = scale;
         while block_side < 8
-            && max_h % (component.h * block_side * 2) == 0
-            && max_v % (component.v * block_side * 2) == 0
+            && (max_h * scale).is_multiple_of(component.h * block_side * 2)
+            && (max_v * scale).is_multiple_of(component.v * block_side * 2)
         {
             block_side *= 2;
         }
-        if block_side > 2 {
-            return Err(Fallback("a component needing a 4 x 4 inverse DCT"));
+        if block_side > 4 {
+            return Err(Fallback("a component needing an 8 x 8 inverse DCT"));
         }
-        let (in_h, in_v) = (component.h * block_side, component.v * block_side);
+        // libjpeg's `jinit_upsampler`: an input group of samples becomes max_h x max_v pixels.
+        let (in_h, in_v) = (component.h * block_side / scale, component.v * block_side / scale);
         if max_h % in_h != 0 || max_v % in_v != 0 {
             return Err(Fallback("fractional sampling factors"));
+        }
+        let (expand_x, expand_y) = (max_h / in_h, max_v / in_v);
+        let downsampled_width = (header.width * component.h * block_side).div_ceil(max_h * 8);
+        // Fancy upsampling is on from 2/8 (libjpeg's `do_fancy`); 2:1 across only for a
+        // component more than 2 samples wide, 2:1 down for any.
+        let fancy = scale > 1 && (downsampled_width > 2 || (expand_x, expand_y) == (1, 2));
+        if fancy && matches!((expand_x, expand_y), (1, 2) | (2, 2)) {
+            return Err(Fallback("fancy upsampling across rows"));
         }
         let width_in_blocks = (header.width * component.h).div_ceil(max_h).div_ceil(8);
         let height_in_blocks = (header.height * component.v).div_ceil(max_v).div_ceil(8);
@@ -267,8 +288,10 @@ fn planes_of(header: &Header) -> Result<Vec<Plane>, Fallback> {
             width_in_blocks,
             height_in_blocks,
             block_side,
-            expand_x: max_h / in_h,
-            expand_y: max_v / in_v,
+            expand_x,
+            expand_y,
+            fancy: fancy && (expand_x, expand_y) == (2, 1),
+            downsampled_width,
             samples: vec![0u8; width_in_blocks * height_in_blocks * block_side * block_side],
         });
     }
@@ -425,12 +448,17 @@ fn decode_mcu_blocks(
             } else {
                 let mut block = [0i16; 64];
                 block[0] = dc;
-                let written = huffman::decode_ac(reader, component.ac, &mut block)?;
+                let has_ac = huffman::decode_ac(reader, component.ac, &mut block)?;
                 if kept {
-                    let pixels = idct_2x2(&block, &component.quant, written);
-                    for (dy, pair) in pixels.chunks_exact(2).enumerate() {
-                        let at = (row * 2 + dy) * stride + column * 2;
-                        plane.samples.get_mut(at..at + 2).ok_or(Fallback("a block outside"))?.copy_from_slice(pair);
+                    let side = plane.block_side;
+                    let pixels = if side == 2 {
+                        &idct_2x2(&block, &component.quant, has_ac)[..]
+                    } else {
+                        &idct_4x4(&block, &component.quant, has_ac)[..]
+                    };
+                    for (dy, line) in pixels.chunks_exact(side).enumerate() {
+                        let at = (row * side + dy) * stride + column * side;
+                        plane.samples.get_mut(at..at + side).ok_or(Fallback("a block outside"))?.copy_from_slice(line);
                     }
                 }
             }
@@ -528,90 +556,135 @@ fn idct_1x1(dc: i16, quant: u16) -> u8 {
     range_limit(((dequantized + 4) >> 3) as i32)
 }
 
-/// The natural positions of the coefficients `jpeg_idct_2x2` reads besides DC: rows and
-/// columns 0, 1, 3, 5 and 7.
-const READ_BY_IDCT_2X2: u64 = {
-    let mut mask = 0u64;
-    let lines = [0, 1, 3, 5, 7];
-    let mut i = 0;
-    while i < 25 {
-        mask |= 1 << (lines[i / 5] * 8 + lines[i % 5]);
-        i += 1;
-    }
-    mask & !1
-};
+/// `jidctred.c`'s scaling for 8-bit samples.
+const CONST_BITS: u32 = 13;
+const PASS1_BITS: u32 = 2;
 
-/// The odd rows (1, 3, 5, 7) of a column.
-const fn odd_rows(column: usize) -> u64 {
-    (1 << (8 + column)) | (1 << (24 + column)) | (1 << (40 + column)) | (1 << (56 + column))
+/// libjpeg's `DESCALE`: a right shift that rounds.
+#[inline(always)]
+fn descale(x: i64, n: u32) -> i64 {
+    (x + (1 << (n - 1))) >> n
 }
 
-/// `jpeg_idct_2x2` of libjpeg-turbo's `jidctred.c` (8-bit samples, 64-bit `JLONG`), step
-/// for step, with its shortcuts for columns and rows without odd terms (which give the
-/// same values as the full computation): the even part is the DC term, the odd part
-/// coefficients 1, 3, 5 and 7. `written` says which coefficients are not zero.
+/// A reduced inverse DCT's every pixel when the block has only its DC term (both passes'
+/// shortcuts).
 #[inline(always)]
-fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [u8; 4] {
-    const CONST_BITS: u32 = 13;
-    const PASS1_BITS: u32 = 2;
-    let descale = |x: i64, n: u32| (x + (1 << (n - 1))) >> n;
-    let dc = || i64::from(block[0]) * i64::from(quant[0]);
-    if written & READ_BY_IDCT_2X2 == 0 {
-        // Both passes' shortcuts: the flat column 0, then flat rows.
-        let column = (dc() << PASS1_BITS) as i32;
-        return [range_limit(descale(i64::from(column), PASS1_BITS + 3) as i32); 4];
+fn flat(block: &[i16; 64], quant: &[u16; 64]) -> u8 {
+    let column = (i64::from(block[0]) * i64::from(quant[0])) << PASS1_BITS;
+    range_limit(descale(column, PASS1_BITS + 3) as i32)
+}
+
+/// `jpeg_idct_2x2` of libjpeg-turbo's `jidctred.c` (8-bit samples, 64-bit `JLONG`): the
+/// even part is the DC term, the odd part coefficients 1, 3, 5 and 7 of rows and columns 0,
+/// 1, 3, 5 and 7. Its shortcuts for columns and rows without odd terms give the same values
+/// as the full computation (a flat value shifted up, then descaled back), so only the
+/// whole-block one (`has_ac` false: DC alone) is kept; the rest runs without branches.
+#[inline(always)]
+fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 4] {
+    if !has_ac {
+        return [flat(block, quant); 4];
     }
     // FIX(0.720959822), FIX(0.850430095), FIX(1.272758580), FIX(3.624509785).
     let odd = |c7: i64, c5: i64, c3: i64, c1: i64| c7 * -5906 + c5 * 6967 + c3 * -10426 + c1 * 29692;
-    let mut workspace = [0i32; 16];
-    for column in [0, 1, 3, 5, 7] {
+    let mut workspace = [[0i64; 5]; 2];
+    for (i, column) in [0, 1, 3, 5, 7].into_iter().enumerate() {
         let at = |row: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
-        if written & odd_rows(column) == 0 {
-            let flat = (at(0) << PASS1_BITS) as i32;
-            (workspace[column], workspace[8 + column]) = (flat, flat);
-            continue;
-        }
         let even = at(0) << (CONST_BITS + 2);
         let odd = odd(at(7), at(5), at(3), at(1));
-        workspace[column] = descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32;
-        workspace[8 + column] = descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32;
+        workspace[0][i] = i64::from(descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32);
+        workspace[1][i] = i64::from(descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32);
     }
     let mut out = [0u8; 4];
-    for row in 0..2 {
-        let w = &workspace[row * 8..row * 8 + 8];
-        if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
-            let flat = range_limit(descale(i64::from(w[0]), PASS1_BITS + 3) as i32);
-            (out[row * 2], out[row * 2 + 1]) = (flat, flat);
-            continue;
-        }
-        let even = i64::from(w[0]) << (CONST_BITS + 2);
-        let odd = odd(i64::from(w[7]), i64::from(w[5]), i64::from(w[3]), i64::from(w[1]));
+    for (pair, w) in out.chunks_exact_mut(2).zip(workspace) {
+        let even = w[0] << (CONST_BITS + 2);
+        let odd = odd(w[4], w[3], w[2], w[1]);
         let shift = CONST_BITS + PASS1_BITS + 3 + 2;
-        out[row * 2] = range_limit(descale(even + odd, shift) as i32);
-        out[row * 2 + 1] = range_limit(descale(even - odd, shift) as i32);
+        pair[0] = range_limit(descale(even + odd, shift) as i32);
+        pair[1] = range_limit(descale(even - odd, shift) as i32);
     }
     out
 }
 
-/// Upsamples by replication and converts to RGB with libjpeg's tables.
-fn to_rgb(header: &Header, planes: &[Plane]) -> Result<DynamicImage, Fallback> {
-    let (width, height) = (header.width.div_ceil(8), header.height.div_ceil(8));
+/// `jpeg_idct_4x4` of libjpeg-turbo's `jidctred.c` (8-bit samples, 64-bit `JLONG`), which
+/// reads every row and column but 4; shortcuts as in [`idct_2x2`].
+#[inline(always)]
+fn idct_4x4(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 16] {
+    if !has_ac {
+        return [flat(block, quant); 16];
+    }
+    // FIX(1.847759065), FIX(0.765366865); the odd part's FIX(0.211164243) to FIX(2.562915447).
+    let even = |c0: i64, c2: i64, c6: i64| {
+        let (tmp0, tmp2) = (c0 << (CONST_BITS + 1), c2 * 15137 + c6 * -6270);
+        (tmp0 + tmp2, tmp0 - tmp2)
+    };
+    let odd = |z1: i64, z2: i64, z3: i64, z4: i64| {
+        (z1 * -1730 + z2 * 11893 + z3 * -17799 + z4 * 8697, z1 * -4176 + z2 * -4926 + z3 * 7373 + z4 * 20995)
+    };
+    let mut workspace = [0i32; 32];
+    for column in [0, 1, 2, 3, 5, 6, 7] {
+        let at = |row: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
+        let (tmp10, tmp12) = even(at(0), at(2), at(6));
+        let (tmp0, tmp2) = odd(at(7), at(5), at(3), at(1));
+        let shift = CONST_BITS - PASS1_BITS + 1;
+        workspace[column] = descale(tmp10 + tmp2, shift) as i32;
+        workspace[24 + column] = descale(tmp10 - tmp2, shift) as i32;
+        workspace[8 + column] = descale(tmp12 + tmp0, shift) as i32;
+        workspace[16 + column] = descale(tmp12 - tmp0, shift) as i32;
+    }
+    let mut out = [0u8; 16];
+    for (row, line) in out.chunks_exact_mut(4).enumerate() {
+        let w = |i: usize| i64::from(workspace[row * 8 + i]);
+        let (tmp10, tmp12) = even(w(0), w(2), w(6));
+        let (tmp0, tmp2) = odd(w(7), w(5), w(3), w(1));
+        let shift = CONST_BITS + PASS1_BITS + 3 + 1;
+        line[0] = range_limit(descale(tmp10 + tmp2, shift) as i32);
+        line[3] = range_limit(descale(tmp10 - tmp2, shift) as i32);
+        line[1] = range_limit(descale(tmp12 + tmp0, shift) as i32);
+        line[2] = range_limit(descale(tmp12 - tmp0, shift) as i32);
+    }
+    out
+}
+
+/// Upsamples (replication, or libjpeg's fancy 2:1 across) and converts to RGB with libjpeg's tables.
+fn to_rgb(header: &Header, planes: &[Plane], scale: usize) -> Result<DynamicImage, Fallback> {
+    let (width, height) = ((header.width * scale).div_ceil(8), (header.height * scale).div_ceil(8));
     for plane in planes {
         let rows = plane.height_in_blocks * plane.block_side;
-        if (width - 1) / plane.expand_x >= plane.stride() || (height - 1) / plane.expand_y >= rows {
+        let covered = if plane.fancy {
+            plane.downsampled_width <= plane.stride() && 2 * plane.downsampled_width >= width
+        } else {
+            (width - 1) / plane.expand_x < plane.stride()
+        };
+        if !covered || (height - 1) / plane.expand_y >= rows {
             return Err(Fallback("components that do not cover the image"));
         }
     }
-    // Which sample of each plane every output column reads.
+    // Which sample of each replicated plane every output column reads.
     let columns: Vec<Vec<usize>> =
         planes.iter().map(|plane| (0..width).map(|x| x / plane.expand_x).collect()).collect();
+    // A fancy-upsampled plane's current row at full width.
+    let mut upsampled: Vec<Vec<u8>> = planes
+        .iter()
+        .map(|plane| if plane.fancy { vec![0; 2 * plane.downsampled_width] } else { Vec::new() })
+        .collect();
     let mut rgb = vec![0u8; width * height * 3];
     for (y, out) in rgb.chunks_exact_mut(width * 3).enumerate() {
+        for (plane, row) in planes.iter().zip(&mut upsampled) {
+            if plane.fancy {
+                let start = (y / plane.expand_y) * plane.stride();
+                h2v1_fancy_upsample(&plane.samples[start..start + plane.downsampled_width], row);
+            }
+        }
         let row = |i: usize| {
             let plane = &planes[i];
+            if plane.fancy {
+                return &upsampled[i][..];
+            }
             let start = (y / plane.expand_y) * plane.stride();
             &plane.samples[start..start + plane.stride()]
         };
+        // Straight through: full-size and fancy-upsampled planes; by `columns`: replicated ones.
+        let direct = |i: usize| planes[i].expand_x == 1 || planes[i].fancy;
         if planes.len() == 1 {
             let grey = row(0);
             for (pixel, &x) in out.chunks_exact_mut(3).zip(&columns[0]) {
@@ -621,20 +694,36 @@ fn to_rgb(header: &Header, planes: &[Plane]) -> Result<DynamicImage, Fallback> {
         }
         let (luma, cb, cr) = (row(0), row(1), row(2));
         let pixels = out.chunks_exact_mut(3);
-        if planes.iter().all(|plane| plane.expand_x == 1) {
-            // 4:4:4, and 4:2:0 whose chroma the 2 x 2 inverse DCT already brought to size.
+        if (0..3).all(direct) {
+            // 4:4:4, 4:2:0 whose chroma a larger inverse DCT already brought to size, fancy 4:2:2.
             for (pixel, ((&y, &cb), &cr)) in pixels.zip(luma.iter().zip(cb).zip(cr)) {
                 pixel.copy_from_slice(&ycc_to_rgb(y, cb, cr));
             }
         } else {
-            let sources = columns[0].iter().zip(&columns[1]).zip(&columns[2]);
-            for (pixel, ((&x0, &x1), &x2)) in pixels.zip(sources) {
-                pixel.copy_from_slice(&ycc_to_rgb(luma[x0], cb[x1], cr[x2]));
+            let source = |i: usize, x: usize| if direct(i) { x } else { columns[i][x] };
+            for (x, pixel) in pixels.enumerate() {
+                pixel.copy_from_slice(&ycc_to_rgb(luma[source(0, x)], cb[source(1, x)], cr[source(2, x)]));
             }
         }
     }
     let image = RgbImage::from_raw(width as u32, height as u32, rgb).ok_or(Fallback("an image too large"))?;
     Ok(DynamicImage::ImageRgb8(image))
+}
+
+/// libjpeg's `h2v1_fancy_upsample`: each sample becomes two, 3/4 of it and 1/4 of its
+/// neighbour on that side, rounding alternately down and up; the edge samples are kept.
+fn h2v1_fancy_upsample(input: &[u8], output: &mut [u8]) {
+    let n = input.len();
+    let at = |i: usize| i32::from(input[i]);
+    output[0] = input[0];
+    output[1] = ((at(0) * 3 + at(1) + 2) >> 2) as u8;
+    for i in 1..n - 1 {
+        let nearer = at(i) * 3;
+        output[2 * i] = ((nearer + at(i - 1) + 1) >> 2) as u8;
+        output[2 * i + 1] = ((nearer + at(i + 1) + 2) >> 2) as u8;
+    }
+    output[2 * n - 2] = ((at(n - 1) * 3 + at(n - 2) + 1) >> 2) as u8;
+    output[2 * n - 1] = input[n - 1];
 }
 
 /// libjpeg's `sample_range_limit` for colour conversion: values from -384 to 639 clamped

@@ -1,25 +1,45 @@
-//! The oracle: for every file the 1/8-scale decoder takes, its pixels must equal
-//! libjpeg-turbo's own 1/8-scale decode byte for byte; everything else must fall back.
+//! The oracle: for every file the decoder takes, at 1/8 and at 2/8, its pixels must equal
+//! libjpeg-turbo's own decode at that scale byte for byte; everything else must fall back.
 
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
-use super::{Fallback, decode, idct_2x2, range_limit};
+use super::{Fallback, decode, h2v1_fancy_upsample, idct_2x2, idct_4x4, range_limit};
 use crate::core::jpeg::{Slices, read_structure};
 use crate::core::pipeline::run_libjpeg;
 
-/// libjpeg-turbo (mozjpeg's build, as the thumbnailer uses it) at 1/8 scale.
-fn libjpeg_eighth(bytes: &[u8]) -> Option<DynamicImage> {
+/// libjpeg-turbo (mozjpeg's build, as the thumbnailer uses it) at `scale`/8.
+fn libjpeg_at(bytes: &[u8], scale: usize) -> Option<DynamicImage> {
     let structure = read_structure(bytes).ok()?;
-    run_libjpeg(Slices::new(vec![bytes]), 1, &structure, None).ok()
+    run_libjpeg(Slices::new(vec![bytes]), scale as u32, &structure, None).ok()
 }
 
-/// Decodes `bytes` both ways; the new decoder must take it and agree to the byte.
-fn check_exact(bytes: &[u8], case: &str) {
-    let ours = decode(bytes).unwrap_or_else(|fallback| panic!("{case}: fell back ({fallback})"));
-    let theirs = libjpeg_eighth(bytes).unwrap_or_else(|| panic!("{case}: libjpeg failed"));
+/// The one reason a file taken at 1/8 may fall back at 2/8: libjpeg's fancy upsampling
+/// across rows (4:4:0 chroma, and 4:2:0 chroma a 4 x 4 inverse DCT does not bring to size).
+const ACROSS_ROWS: Fallback = Fallback("fancy upsampling across rows");
+
+/// Decodes `bytes` both ways at 1/8 and at 2/8; the new decoder must take it (at 2/8 unless
+/// it needs upsampling across rows) and agree to the byte. Returns the scales it took.
+fn check_exact(bytes: &[u8], case: &str) -> Vec<usize> {
+    let mut taken = Vec::new();
+    for scale in [1, 2] {
+        match decode(bytes, scale) {
+            Err(ACROSS_ROWS) if scale == 2 => {}
+            Err(fallback) => panic!("{case} at {scale}/8: fell back ({fallback})"),
+            Ok(ours) => {
+                check_same(&ours, bytes, scale, case);
+                taken.push(scale);
+            }
+        }
+    }
+    taken
+}
+
+fn check_same(ours: &DynamicImage, bytes: &[u8], scale: usize, case: &str) {
+    let case = format!("{case} at {scale}/8");
+    let theirs = libjpeg_at(bytes, scale).unwrap_or_else(|| panic!("{case}: libjpeg failed"));
     assert_eq!((ours.width(), ours.height()), (theirs.width(), theirs.height()), "{case}: size");
     if ours.as_bytes() != theirs.as_bytes() {
         let first = ours.as_bytes().iter().zip(theirs.as_bytes()).position(|(a, b)| a != b).unwrap_or(0);
@@ -109,8 +129,11 @@ fn every_sampling_size_and_restart_interval_decodes_exactly_as_libjpeg() {
                 for (optimized, quality) in [(false, 100), (false, 35)] {
                     let case = Case { width, height, colour: ColorType::Rgb, sampling, restart, optimized, quality };
                     let label = format!("{sampling:?} {width}x{height} restart {restart:?} q{quality}");
-                    check_exact(&encode(&case), &label);
+                    let taken = check_exact(&encode(&case), &label);
                     checked += 1;
+                    // Only 4:4:0 and 2x4 chroma need libjpeg's upsampling across rows at 2/8.
+                    let across_rows = matches!(sampling, SamplingFactor::F_1_2 | SamplingFactor::F_2_4);
+                    assert!(taken.contains(&2) || across_rows, "{label}: taken at 2/8");
                 }
             }
         }
@@ -240,8 +263,9 @@ fn what_it_does_not_take_falls_back_with_the_reason() {
         ("not a JPEG", b"GIF89a", "not a JPEG"),
     ];
     for (label, bytes, reason) in cases {
-        assert_eq!(decode(bytes).err(), Some(Fallback(reason)), "{label}");
+        assert_eq!(decode(bytes, 1).err(), Some(Fallback(reason)), "{label}");
     }
+    assert_eq!(decode(&baseline, 4).err(), Some(Fallback("a scale other than 1/8 and 2/8")));
     check_exact(&baseline, "the unchanged file");
     // A comment after the scan changes nothing, to libjpeg or here.
     check_exact(
@@ -298,11 +322,12 @@ fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
                 }
                 _ => bytes.truncate(next(bytes.len())),
             }
-            match decode(&bytes) {
+            let scale = 1 + next(2);
+            match decode(&bytes, scale) {
                 Ok(ours) => {
                     taken += 1;
-                    let theirs = libjpeg_eighth(&bytes).expect("libjpeg decodes what the new decoder takes");
-                    assert!(ours.as_bytes() == theirs.as_bytes(), "a damaged file decoded differently");
+                    let theirs = libjpeg_at(&bytes, scale).expect("libjpeg decodes what the new decoder takes");
+                    assert!(ours.as_bytes() == theirs.as_bytes(), "a damaged file decoded differently at {scale}/8");
                 }
                 Err(_) => fell_back += 1,
             }
@@ -312,8 +337,8 @@ fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
     assert!(fell_back > 1000, "most damage is detected: {fell_back} fell back, {taken} taken");
 }
 
-/// The inverse DCTs against libjpeg's arithmetic at its extremes: the range limit wraps
-/// modulo 1024 as libjpeg's table does, and a flat 2 x 2 block is its DC.
+/// The inverse DCTs and upsampling against libjpeg's arithmetic at its extremes: the range
+/// limit wraps modulo 1024 as libjpeg's table does, and a flat block is its DC.
 #[test]
 fn range_limit_and_idct_follow_libjpeg_at_the_extremes() {
     for (value, expected) in
@@ -324,10 +349,17 @@ fn range_limit_and_idct_follow_libjpeg_at_the_extremes() {
     let mut block = [0i16; 64];
     block[0] = 40;
     let quant = [2u16; 64];
-    assert_eq!(idct_2x2(&block, &quant, 0), [138; 4], "a flat block: 128 + 40 x 2 / 8");
+    assert_eq!(idct_2x2(&block, &quant, false), [138; 4], "a flat block: 128 + 40 x 2 / 8");
+    assert_eq!(idct_4x4(&block, &quant, false), [138; 16], "a flat 4 x 4 block too");
     block[1] = 30;
-    let [left, right, ..] = idct_2x2(&block, &quant, 1 << 1);
+    let [left, right, ..] = idct_2x2(&block, &quant, true);
     assert!(left > right, "a positive first horizontal coefficient makes the left brighter");
+    let row = idct_4x4(&block, &quant, true);
+    assert!(row[0] > row[1] && row[1] > row[2] && row[2] > row[3], "and falls across a 4 x 4 row: {row:?}");
+    // 3/4 of the nearer sample and 1/4 of the further, rounding down then up; edges kept.
+    let mut upsampled = [0u8; 6];
+    h2v1_fancy_upsample(&[0, 100, 200], &mut upsampled);
+    assert_eq!(upsampled, [0, 25, 75, 125, 175, 200]);
 }
 
 /// The benchmark's corpus of real photos (`scripts/photos.py`, which `make test` runs
@@ -350,12 +382,13 @@ fn every_corpus_jpeg_the_decoder_takes_decodes_exactly_as_libjpeg() {
         let Ok(structure) = read_structure(&bytes) else { continue };
         let label = file.display().to_string();
         if structure.progressive {
-            assert_eq!(decode(&bytes).err(), Some(Fallback("progressive")), "{label}");
+            assert_eq!(decode(&bytes, 1).err(), Some(Fallback("progressive")), "{label}");
             continue;
         }
         baseline += 1;
-        check_exact(&bytes, &label);
-        taken += 1;
+        if check_exact(&bytes, &label) == [1, 2] {
+            taken += 1;
+        }
     }
     assert!(baseline >= 20, "the corpus has {baseline} baseline JPEGs");
     assert_eq!(taken, baseline);
