@@ -233,8 +233,8 @@ impl JpegStructure {
     /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a
     ///   second buffer) and its rotated copy when the orientation turns it;
     /// - a few rows of MCUs;
-    /// - for a sequential file at 1/8 or 2/8, the `eighth_scale` decoder's copy of the scan
-    ///   data and its component planes (each at most the output's size, padded to blocks).
+    /// - for a sequential file at 1/8 or 2/8, the `eighth_scale` decoder's component planes
+    ///   (each at most the output's size, padded to blocks).
     pub fn decode_bytes(&self, scale_num: u32, rotated: bool) -> u64 {
         let (max_h, max_v) = self.sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
         let (w, h) = (u64::from(self.width), u64::from(self.height));
@@ -252,11 +252,10 @@ impl JpegStructure {
         } + if rotated { 3 } else { 0 };
         let output = out_w * out_h * bytes_per_pixel;
         let rows = mcus_x * mcu_w * mcu_h * self.sampling.len() as u64 * 2;
-        // The `eighth_scale` decoder (sequential files at 1/8 and 2/8): its copy of the
-        // entropy-coded data and each component's samples before upsampling.
+        // The `eighth_scale` decoder (sequential files at 1/8 and 2/8): each component's
+        // samples before upsampling.
         let eighth_scale = if scale_num <= 2 && !self.progressive {
-            let scans: u64 = self.scans.iter().map(|scan| (scan.end - scan.start) as u64 + 8).sum();
-            scans + self.sampling.len() as u64 * (out_w + 8) * (out_h + 8)
+            self.sampling.len() as u64 * (out_w + 8) * (out_h + 8)
         } else {
             0
         };

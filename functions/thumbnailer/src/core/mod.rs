@@ -4,6 +4,8 @@
 
 mod avif;
 mod colour;
+#[cfg(test)]
+mod damage;
 mod eighth_scale;
 pub use eighth_scale::{Fallback as EighthScaleFallback, decode as eighth_scale_decode};
 mod event;

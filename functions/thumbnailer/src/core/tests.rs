@@ -579,41 +579,23 @@ fn very_wide_very_tall_and_small_images_through_every_decoder() {
 #[test]
 fn damaged_files_never_crash_the_pipeline() {
     let pixels = textured(320, 240);
-    // Large enough that 1/8 covers the box: the 1/8-scale decoder's path, then libjpeg's.
+    // Large enough that 1/8 covers the box, and one that needs 2/8: our decoder's paths, then libjpeg's.
     let large = textured(2048, 1536);
+    let medium = textured(1600, 1000);
     let originals = [
         libjpeg_encode(large.as_raw(), 2048, 1536, mozjpeg::ColorSpace::JCS_RGB, false),
+        libjpeg_encode(medium.as_raw(), 1600, 1000, mozjpeg::ColorSpace::JCS_RGB, false),
         libjpeg_encode(pixels.as_raw(), 320, 240, mozjpeg::ColorSpace::JCS_RGB, false),
         libjpeg_encode(pixels.as_raw(), 320, 240, mozjpeg::ColorSpace::JCS_RGB, true),
         encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::Png),
         encode(&DynamicImage::ImageRgb8(pixels.clone()), ImageFormat::WebP),
         encode(&DynamicImage::ImageRgb8(pixels), ImageFormat::Gif),
     ];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move |bound: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        usize::try_from(state % bound as u64).unwrap_or(0)
-    };
+    let mut damage = super::damage::Damage::new(0x2545_F491_4F6C_DD1D);
     let (mut made, mut rejected) = (0, 0);
     for original in &originals {
         for _ in 0..100 {
-            let mut bytes = original.clone();
-            match next(3) {
-                0 => {
-                    for _ in 0..=next(8) {
-                        let at = next(bytes.len());
-                        bytes[at] = u8::try_from(next(256)).unwrap_or(0);
-                    }
-                }
-                1 => {
-                    let at = next(bytes.len());
-                    let end = (at + 1 + next(64)).min(bytes.len());
-                    bytes.drain(at..end);
-                }
-                _ => bytes.truncate(next(bytes.len())),
-            }
+            let bytes = damage.copy(original, original.len() / 2);
             match make_thumbnails(&bytes, &[BOX], OutputFormat::Jpeg { quality: 80 }, LIMITS) {
                 Ok(photo) => {
                     let thumbnails = photo.thumbnails;
@@ -624,7 +606,7 @@ fn damaged_files_never_crash_the_pipeline() {
             }
         }
     }
-    assert_eq!(made + rejected, 600);
+    assert_eq!(made + rejected, 700);
     assert!(rejected > 60, "much of the damage is detected: {rejected} rejected, {made} made");
 }
 

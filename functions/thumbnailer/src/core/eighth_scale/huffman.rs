@@ -21,12 +21,16 @@ pub(super) const MAX_DC_SIZE: u32 = 11;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BadData;
 
-/// Reads the de-stuffed entropy data most significant bit first, 64 bits at a time.
+/// Reads one restart interval's entropy-coded data, as the file holds it (each 0xFF
+/// followed by a stuffed zero byte, which the reader drops), most significant bit first,
+/// 64 bits at a time.
 #[derive(Debug)]
 pub(super) struct BitReader<'a> {
     data: &'a [u8],
     /// The next byte to load.
     position: usize,
+    /// The stuffed zero bytes dropped so far.
+    stuffed: usize,
     /// Unread bits, left-aligned; below the `count` valid ones sit the next bits of the
     /// stream again (a refill ORs the same values over them).
     bits: u64,
@@ -34,33 +38,44 @@ pub(super) struct BitReader<'a> {
 }
 
 impl<'a> BitReader<'a> {
-    pub(super) fn new(data: &'a [u8], start: usize) -> Self {
-        Self { data, position: start, bits: 0, count: 0 }
+    /// `data` is the interval's bytes, up to the marker after it: every 0xFF in it is
+    /// followed by a zero byte (`read_entropy` checked).
+    pub(super) fn new(data: &'a [u8]) -> Self {
+        Self { data, position: 0, stuffed: 0, bits: 0, count: 0 }
     }
 
     /// Tops the buffer up to at least 56 valid bits; past the end of the data the stream
     /// reads as zeros (consuming them is caught by [`Self::consumed_bits`]).
     #[inline(always)]
     pub(super) fn refill(&mut self) {
-        let word = match self.data.get(self.position..self.position + 8) {
-            Some(chunk) => {
-                u64::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]])
+        if let Some(chunk) = self.data.get(self.position..self.position + 8) {
+            let word =
+                u64::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            // The usual case: eight bytes without a 0xFF, so nothing to drop.
+            let inverted = !word;
+            if inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080 == 0 {
+                self.bits |= word >> self.count;
+                self.position += ((63 - self.count) >> 3) as usize;
+                self.count |= 56;
+                return;
             }
-            None => self.tail_word(),
-        };
-        self.bits |= word >> self.count;
-        self.position += ((63 - self.count) >> 3) as usize;
-        self.count |= 56;
+        }
+        self.refill_bytewise();
     }
 
-    #[cold]
-    fn tail_word(&self) -> u64 {
-        let mut chunk = [0u8; 8];
-        if let Some(rest) = self.data.get(self.position..) {
-            let n = rest.len().min(8);
-            chunk[..n].copy_from_slice(&rest[..n]);
+    /// A byte at a time, dropping the zero after each 0xFF; zeros past the end.
+    #[inline(never)]
+    fn refill_bytewise(&mut self) {
+        while self.count < 56 {
+            let byte = self.data.get(self.position).copied().unwrap_or(0);
+            self.position += 1;
+            if byte == 0xFF {
+                self.position += 1;
+                self.stuffed += 1;
+            }
+            self.bits |= u64::from(byte) << (56 - self.count);
+            self.count += 8;
         }
-        u64::from_be_bytes(chunk)
     }
 
     #[inline(always)]
@@ -93,9 +108,9 @@ impl<'a> BitReader<'a> {
         extend(raw, size)
     }
 
-    /// How many bits have been read from the start of the data.
+    /// How many bits of the interval have been read, stuffed bytes not counted.
     pub(super) fn consumed_bits(&self) -> usize {
-        self.position * 8 - self.count as usize
+        (self.position - self.stuffed) * 8 - self.count as usize
     }
 }
 

@@ -393,7 +393,7 @@ fn decode_scan(
         return Err(Fallback("restart markers that do not match the restart interval"));
     }
     let mut intervals = entropy.intervals.iter();
-    let mut reader = BitReader::new(&entropy.data, 0);
+    let mut reader = BitReader::new(&[]);
     let (mut interval_end, mut left_in_interval) = (0, 0);
     for mcu_y in 0..mcus_y {
         for mcu_x in 0..mcus_x {
@@ -401,9 +401,9 @@ fn decode_scan(
                 if mcu_x + mcu_y > 0 {
                     finish_interval(&reader, interval_end)?;
                 }
-                let &(start, end) = intervals.next().ok_or(Fallback("missing restart intervals"))?;
-                reader = BitReader::new(&entropy.data, start);
-                (interval_end, left_in_interval) = (end, per_interval);
+                let interval = intervals.next().ok_or(Fallback("missing restart intervals"))?;
+                reader = BitReader::new(&bytes[interval.start..interval.end]);
+                (interval_end, left_in_interval) = (interval.end - interval.start - interval.stuffed, per_interval);
                 scan.iter_mut().for_each(|component| component.dc_predictor = 0);
             }
             left_in_interval -= 1;
@@ -467,7 +467,8 @@ fn decode_mcu_blocks(
     Ok(())
 }
 
-/// An interval's data must be read to its last byte, whose unused bits are padding.
+/// An interval's data (`end` bytes, stuffing not counted) must be read to its last byte,
+/// whose unused bits are padding.
 fn finish_interval(reader: &BitReader<'_>, end: usize) -> Result<(), Fallback> {
     let consumed = reader.consumed_bits();
     if consumed > end * 8 {
@@ -479,30 +480,37 @@ fn finish_interval(reader: &BitReader<'_>, end: usize) -> Result<(), Fallback> {
     Ok(())
 }
 
-/// The scan's entropy-coded data without its stuffed zero bytes, split at its restart
-/// markers, and where the marker after it starts.
+/// Where a scan's restart intervals lie in the file, and where the marker after it starts.
 #[derive(Debug)]
 struct Entropy {
-    data: Vec<u8>,
-    /// Each restart interval's start and end in `data`.
-    intervals: Vec<(usize, usize)>,
+    intervals: Vec<Interval>,
     end: usize,
 }
 
+/// One restart interval's bytes in the file (up to the marker after it), and how many of
+/// them are stuffed zero bytes.
+#[derive(Debug)]
+struct Interval {
+    start: usize,
+    end: usize,
+    stuffed: usize,
+}
+
+/// Finds the scan's restart intervals and its end, and checks what lies between: a 0xFF
+/// inside the data must be followed by a stuffed zero or the next restart marker in
+/// sequence.
 fn read_entropy(bytes: &[u8], start: usize) -> Result<Entropy, Fallback> {
-    let mut data = Vec::with_capacity(bytes.len().saturating_sub(start) + 8);
     let mut intervals = Vec::new();
-    let (mut interval_start, mut next_restart, mut at) = (0, 0u8, start);
+    let (mut interval_start, mut stuffed, mut next_restart, mut at) = (start, 0, 0u8, start);
     loop {
         let rest = bytes.get(at..).unwrap_or(&[]);
         let Some(offset) = memchr::memchr(0xFF, rest) else {
             return Err(Fallback("a scan without an end"));
         };
-        data.extend_from_slice(&rest[..offset]);
         at += offset;
         match bytes.get(at + 1) {
             Some(0x00) => {
-                data.push(0xFF);
+                stuffed += 1;
                 at += 2;
             }
             Some(&marker @ 0xD0..=0xD7) => {
@@ -510,15 +518,14 @@ fn read_entropy(bytes: &[u8], start: usize) -> Result<Entropy, Fallback> {
                     return Err(Fallback("a restart marker out of sequence"));
                 }
                 next_restart = (next_restart + 1) % 8;
-                intervals.push((interval_start, data.len()));
-                interval_start = data.len();
+                intervals.push(Interval { start: interval_start, end: at, stuffed });
+                (interval_start, stuffed) = (at + 2, 0);
                 at += 2;
             }
             Some(0xFF) => return Err(Fallback("fill bytes inside the entropy-coded data")),
             Some(_) => {
-                intervals.push((interval_start, data.len()));
-                data.extend_from_slice(&[0; 8]);
-                return Ok(Entropy { data, intervals, end: at });
+                intervals.push(Interval { start: interval_start, end: at, stuffed });
+                return Ok(Entropy { intervals, end: at });
             }
             None => return Err(Fallback("a scan without an end")),
         }

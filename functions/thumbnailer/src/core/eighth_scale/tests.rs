@@ -292,37 +292,13 @@ fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
         encode(&Case { width: 200, height: 150, colour, sampling, restart, optimized, quality: 90 })
     })
     .collect();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move |bound: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % bound as u64) as usize
-    };
+    let mut damage = crate::core::damage::Damage::new(0x9E37_79B9_7F4A_7C15);
     let (mut taken, mut fell_back) = (0, 0);
     for original in &originals {
         let data_start = original.windows(2).position(|w| w == [0xFF, 0xDA]).expect("scan") + 14;
         for _ in 0..400 {
-            let mut bytes = original.clone();
-            match next(4) {
-                0 => {
-                    for _ in 0..=next(4) {
-                        let at = next(bytes.len());
-                        bytes[at] = next(256) as u8;
-                    }
-                }
-                1 => {
-                    let at = data_start + next(bytes.len() - data_start - 2);
-                    bytes[at] ^= 1 << next(8);
-                }
-                2 => {
-                    let at = next(bytes.len());
-                    let end = (at + 1 + next(32)).min(bytes.len());
-                    bytes.drain(at..end);
-                }
-                _ => bytes.truncate(next(bytes.len())),
-            }
-            let scale = 1 + next(2);
+            let bytes = damage.copy(original, data_start);
+            let scale = 1 + damage.next(2);
             match decode(&bytes, scale) {
                 Ok(ours) => {
                     taken += 1;
