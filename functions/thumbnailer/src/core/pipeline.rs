@@ -19,6 +19,7 @@
 //!
 //! Every decoder's output is 8-bit RGB or RGBA.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -303,7 +304,7 @@ fn thumbnails_of(
                 MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
             }
             if smallest.is_none() {
-                smallest = Some(placeholder(&resized.to_rgba8())); // sizes come sorted, smallest first
+                smallest = Some(placeholder(&resized)); // sizes come sorted, smallest first
             }
             encode(&resized, *size, output)
         })
@@ -316,7 +317,7 @@ fn thumbnails_of(
         colour_profile: icc.as_deref().and_then(colour::profile_name),
         exif: exif_facts(bytes),
     };
-    let placeholder = smallest.unwrap_or_else(|| placeholder(&RgbaImage::new(1, 1)));
+    let placeholder = smallest.unwrap_or_else(|| placeholder(&DynamicImage::new_rgba8(1, 1)));
     Ok(Photo { thumbnails, facts, placeholder })
 }
 
@@ -689,7 +690,7 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
     let (content_type, extension) = match output {
         OutputFormat::Jpeg { quality } | OutputFormat::Same { quality } => {
             let rgb = flatten_onto_white(image);
-            JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(&rgb).map_err(failed)?;
+            JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(rgb.as_ref()).map_err(failed)?;
             ("image/jpeg", "jpg")
         }
         OutputFormat::Png => {
@@ -712,14 +713,17 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
 }
 
 /// JPEG has no transparency: composite onto white, so transparent areas do not turn black.
-fn flatten_onto_white(image: &DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.to_rgb8();
-    }
-    let rgba = image.to_rgba8();
-    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+/// An RGB image is used as it is (`image`'s conversions go through floating point).
+fn flatten_onto_white(image: &DynamicImage) -> Cow<'_, RgbImage> {
+    let rgba = match image {
+        DynamicImage::ImageRgb8(rgb) => return Cow::Borrowed(rgb),
+        DynamicImage::ImageRgba8(rgba) => Cow::Borrowed(rgba),
+        other if !other.color().has_alpha() => return Cow::Owned(other.to_rgb8()),
+        other => Cow::Owned(other.to_rgba8()),
+    };
+    Cow::Owned(RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;
         let blend = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
         image::Rgb([blend(r), blend(g), blend(b)])
-    })
+    }))
 }

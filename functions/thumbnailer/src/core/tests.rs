@@ -666,7 +666,7 @@ fn a_placeholder_decodes_to_the_photos_colours_and_shape() {
             height,
             |_, y| if y < 213 { Rgba([200, 30, 40, 255]) } else { Rgba([20, 40, 190, 255]) },
         );
-    let made = placeholder(&image);
+    let made = placeholder(&DynamicImage::ImageRgba8(image.clone()));
 
     // Its average colour is the image's, and it keeps the image's shape.
     let hash = placeholder_averages(&made.thumbhash, &image, 0.05);
@@ -697,9 +697,9 @@ fn placeholder_averages(thumbhash: &str, image: &RgbaImage, tolerance: f64) -> V
 
 #[test]
 fn a_small_or_transparent_image_still_has_a_placeholder() {
-    let tiny = RgbaImage::from_pixel(1, 1, Rgba([0, 128, 0, 255]));
+    let tiny = DynamicImage::ImageRgba8(RgbaImage::from_pixel(1, 1, Rgba([0, 128, 0, 255])));
     assert_eq!(placeholder(&tiny).dominant_colour, "#008000");
-    let clear = RgbaImage::from_pixel(120, 40, Rgba([0, 0, 0, 0]));
+    let clear = DynamicImage::ImageRgba8(RgbaImage::from_pixel(120, 40, Rgba([0, 0, 0, 0])));
     assert_eq!(placeholder(&clear).dominant_colour, "#ffffff");
     assert!(!placeholder(&clear).thumbhash.is_empty());
 }
