@@ -67,7 +67,7 @@ const LANES: usize = 8;
 /// ThumbHash's encoder: the `thumbhash` crate's `rgba_to_thumb_hash`, the same arithmetic
 /// in the same order, so the same bytes, except that the DCT coefficients are summed
 /// [`LANES`] at a time. Each sum is a chain of dependent additions over every pixel, and
-/// one at a time the CPU waits on each: the crate's took a tenth of a thumbnail.
+/// one at a time the CPU waits on each: the crate's took about 7% of a thumbnail.
 /// `rgba` holds `w` x `h` (each at most 100) pixels, not premultiplied.
 fn thumb_hash(w: usize, h: usize, rgba: &[u8]) -> Vec<u8> {
     // The average colour.
