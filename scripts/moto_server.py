@@ -11,10 +11,16 @@ not name the caller's account (or a principal in it), or when it requires an
 `sts:ExternalId` the request does not carry. Without this, a test of a missing member role
 or a wrong external id would pass against a check that never happens.
 
+And two answers are made AWS's, so that the functions' code can be written for AWS alone
+(`AwsAnswers`): EKS `UntagResource` removes every key the request names (moto removed only
+the first), and the IAM credential report quotes a user name or ARN that holds a comma, as
+CSV and AWS do (moto wrote them bare, shifting every later column).
+
     python scripts/moto_server.py [--port 0]
 """
 
 import argparse
+import csv
 import io
 import json
 import logging
@@ -24,7 +30,9 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote
 
-from moto.iam.models import get_account_id_from, iam_backends
+from moto.core.responses import EmptyResult
+from moto.eks.responses import EKSResponse
+from moto.iam.models import User, get_account_id_from, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -121,6 +129,40 @@ class TrustPolicyGate:
         ).encode()
         start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+class AwsAnswers:
+    """Where moto answers differently from AWS in a way the functions depend on, AWS's answer
+    (see the module doc). Applied once, when this module is imported."""
+
+    @staticmethod
+    def apply() -> None:
+        EKSResponse.untag_resource = AwsAnswers.untag_every_key
+        if not getattr(User.to_csv, "quotes_commas", False):
+            User.to_csv = AwsAnswers.quoted_report_line(User.to_csv)
+
+    @staticmethod
+    def untag_every_key(response):
+        keys = response.querystring.get("tagKeys", [])
+        response.eks_backend.untag_resource(response._extract_arn_from_path(), list(keys))
+        return EmptyResult()
+
+    @staticmethod
+    def quoted_report_line(to_csv):
+        def quoted(user):
+            line = to_csv(user)
+            bare = f"{user.name},{user.arn},"
+            if not line.startswith(bare):
+                return line
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow([user.name, user.arn])
+            return f"{out.getvalue()},{line[len(bare):]}"
+
+        quoted.quotes_commas = True
+        return quoted
+
+
+AwsAnswers.apply()
 
 
 class BusyClock:

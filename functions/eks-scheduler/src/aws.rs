@@ -122,19 +122,19 @@ pub async fn tag_cluster(
         .map_err(|err| failed("TagResource", &err))
 }
 
-/// Removes tags from a cluster, one key per request: the moto emulator removes only the
-/// first of several keys in one request (AWS takes up to 50). Only start calls this, once
-/// per restored nodegroup, so the extra requests are few.
+/// Removes tags from a cluster, every key in one request (EKS takes up to 50, the most a
+/// resource can carry); no keys, no request (EKS requires at least one).
 pub async fn untag_cluster(eks: &aws_sdk_eks::Client, arn: &str, keys: Vec<String>) -> Result<(), EksSchedulerError> {
-    for key in keys {
-        eks.untag_resource()
-            .resource_arn(arn)
-            .tag_keys(&key)
-            .send()
-            .await
-            .map_err(|err| failed(&format!("UntagResource {key}"), &err))?;
+    if keys.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    eks.untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| failed("UntagResource", &err))
 }
 
 /// Sets a nodegroup's scaling configuration and waits until EKS has applied it.

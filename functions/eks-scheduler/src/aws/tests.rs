@@ -129,3 +129,22 @@ async fn an_update_still_running_at_the_deadline_is_reported_not_waited_for_fore
     assert!(elapsed <= Duration::from_secs(100));
     assert_eq!(describe.num_calls(), 7, "polls at 2, 6, 14, 30, 50, 70 and 90 s; the next would pass 100 s");
 }
+
+#[tokio::test]
+async fn restored_sizes_are_untagged_in_one_request_and_none_makes_no_request() {
+    use aws_sdk_eks::operation::untag_resource::UntagResourceOutput;
+    // AWS removes every key of one UntagResource (the emulator only the first: its launcher
+    // makes it answer as AWS does), and refuses a request with no key.
+    let untag = mock!(Client::untag_resource)
+        .match_requests(|req| {
+            req.resource_arn() == Some("arn:aws:eks:us-east-1:123456789012:cluster/dev")
+                && req.tag_keys() == ["eks-scheduler/saved/a", "eks-scheduler/saved/b"]
+        })
+        .then_output(|| UntagResourceOutput::builder().build());
+    let eks = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&untag]);
+    let arn = "arn:aws:eks:us-east-1:123456789012:cluster/dev";
+    let keys = vec!["eks-scheduler/saved/a".to_owned(), "eks-scheduler/saved/b".to_owned()];
+    untag_cluster(&eks, arn, keys).await.expect("one request with both keys");
+    untag_cluster(&eks, arn, Vec::new()).await.expect("nothing to remove");
+    assert_eq!(untag.num_calls(), 1, "both keys in one request, and none for no key");
+}

@@ -66,9 +66,15 @@ pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreErr
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
         let record = record.map_err(|err| CoreError::CredentialReport(format!("line {line}: {err}")))?;
-        let record = repair_unquoted_commas(record, &headers, &columns).ok_or_else(|| {
-            CoreError::CredentialReport(format!("line {line}: has a different number of fields than the header"))
-        })?;
+        // AWS quotes a user name with a comma (IAM names may hold `,`), so a line with
+        // more or fewer fields than the header is damaged, not something to guess at.
+        if record.len() != headers.len() {
+            return Err(CoreError::CredentialReport(format!(
+                "line {line}: has {} fields where the header has {}",
+                record.len(),
+                headers.len()
+            )));
+        }
         let cell = Cell { record: &record, headers: &headers, line };
         let key = |k: &KeyColumns| -> Result<AccessKeyUsage, CoreError> {
             Ok(AccessKeyUsage {
@@ -91,33 +97,6 @@ pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreErr
         });
     }
     Ok(rows)
-}
-
-/// IAM user names may contain commas, and a report that does not quote them (seen
-/// from the emulator) has two extra fields per comma: one in `user`, one in the ARN.
-/// Those are joined back; any other field-count mismatch is `None`.
-fn repair_unquoted_commas(
-    record: csv::StringRecord,
-    headers: &csv::StringRecord,
-    columns: &Columns,
-) -> Option<csv::StringRecord> {
-    let extra = record.len().checked_sub(headers.len())?;
-    if extra == 0 {
-        return Some(record);
-    }
-    if extra % 2 != 0 || columns.user != 0 || columns.arn != 1 {
-        return None;
-    }
-    let commas = extra / 2;
-    let fields: Vec<&str> = record.iter().collect();
-    let user = fields[..=commas].join(",");
-    let arn = fields[commas + 1..=2 * commas + 1].join(",");
-    let user_matches_arn = arn.ends_with(&format!("/{user}"));
-    user_matches_arn.then(|| {
-        let mut repaired = csv::StringRecord::from(vec![user, arn]);
-        repaired.extend(fields[2 * commas + 2..].iter().copied());
-        repaired
-    })
 }
 
 /// The value of a report cell, or `None` for an empty cell or a sentinel.

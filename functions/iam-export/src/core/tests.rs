@@ -141,18 +141,20 @@ fn report_errors_name_the_line_and_column() {
 }
 
 #[test]
-fn unquoted_commas_in_user_names_are_repaired() {
-    let line = Line { user: "a,b,c", mfa: "true", ..Line::default() }.render();
-    let rows = report(&[line]);
-    assert_eq!(rows[0].user, "a,b,c");
-    assert_eq!(rows[0].arn, "arn:aws:iam::123456789012:user/a,b,c");
-    assert_eq!(rows[0].mfa_active, Some(true), "the fields after the name are in place");
-    let quoted = Line { user: "\"x,y\"", ..Line::default() }.render().replacen("/\"x,y\"", "/x,y", 1);
-    let rows =
-        report(&[quoted.replace("arn:aws:iam::123456789012:user/x,y", "\"arn:aws:iam::123456789012:user/x,y\"")]);
+fn quoted_commas_in_user_names_are_read_and_unquoted_ones_refused() {
+    // AWS quotes a field holding a comma, as CSV does.
+    let quoted = Line { user: "x,y", ..Line::default() }
+        .render()
+        .replacen("x,y", "\"x,y\"", 1)
+        .replace("arn:aws:iam::123456789012:user/x,y", "\"arn:aws:iam::123456789012:user/x,y\"");
+    let rows = report(&[quoted]);
     assert_eq!((rows[0].user.as_str(), rows[0].arn.as_str()), ("x,y", "arn:aws:iam::123456789012:user/x,y"));
+    // An unquoted comma shifts every later column: refused, never guessed at.
+    let unquoted = Line { user: "a,b", mfa: "true", ..Line::default() }.render();
+    let err = parse_credential_report(&format!("{HEADER}\n{unquoted}")).expect_err("unquoted comma");
+    assert!(err.to_string().starts_with("credential report: line 2: has 24 fields where the header has 22"), "{err}");
     let err = parse_credential_report(&format!("{HEADER}\nonly,three,fields")).expect_err("short line");
-    assert_eq!(err.to_string(), "credential report: line 2: has a different number of fields than the header");
+    assert_eq!(err.to_string(), "credential report: line 2: has 3 fields where the header has 22");
 }
 
 #[test]
