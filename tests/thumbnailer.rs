@@ -7,10 +7,10 @@ use anyhow::{Context as _, Result};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use thumbnailer::handler::{Outcome, Response};
+use thumbnailer::core::{Outcome, Response};
 use thumbnailer::{Config, Deps, ThumbnailerError, handle};
 
-use crate::support::{TestAccount, event};
+use support::{TestAccount, event};
 
 /// A photo-like image: gradients, so the encoders have real work (with a transparent
 /// band on the left in PNG).
@@ -414,7 +414,7 @@ fn decoded_by_pillow(bytes: &[u8]) -> Result<((u32, u32), [f64; 3])> {
     let script = "import sys, json; from PIL import Image, ImageStat\n\
                   im = Image.open(sys.argv[1]); im.load()\n\
                   print(json.dumps([im.format, im.size, ImageStat.Stat(im.convert('RGB')).mean]))";
-    let output = std::process::Command::new(crate::support::moto::python()).args(["-c", script]).arg(&path).output()?;
+    let output = std::process::Command::new(support::moto::python()).args(["-c", script]).arg(&path).output()?;
     std::fs::remove_file(&path).ok();
     anyhow::ensure!(output.status.success(), "Pillow: {}", String::from_utf8_lossy(&output.stderr));
     let (format, size, mean): (String, (u32, u32), [f64; 3]) = serde_json::from_slice(&output.stdout)?;

@@ -1,4 +1,4 @@
-//! The photo catalogue (#11) against the emulator: each photo's record in a real DynamoDB
+//! The photo catalogue against the emulator: each photo's record in a real DynamoDB
 //! table, its announcement on a real SNS topic read from a subscribed SQS queue, under
 //! repeated, late and out-of-order S3 events.
 
@@ -11,14 +11,14 @@ use image::ImageFormat;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use thumbnailer::catalog::{self, Filed};
+use thumbnailer::core::{ObjectResult, Outcome};
 use thumbnailer::core::{RecordOf, Sequencer};
-use thumbnailer::handler::{ObjectResult, Outcome};
 use thumbnailer::{Config, Deps, handle};
 
-use crate::support::images::photo;
-use crate::support::photos::{create_table, item, phone_photo, s3_event};
-use crate::support::sqs::Queue;
-use crate::support::{Moto, TestAccount};
+use support::images::photo;
+use support::photos::{create_table, item, phone_photo, s3_event};
+use support::sqs::Queue;
+use support::{Moto, TestAccount};
 
 const CREATED: &str = "ObjectCreated:Put";
 const REMOVED: &str = "ObjectRemoved:Delete";

@@ -1,16 +1,20 @@
-//! The photo catalogue (#11): thin async functions that file a photo's record in DynamoDB
-//! with a conditional write (the ordering rule is `core::WriteRule`) and announce it on SNS.
-//! Every failure here is transient for the record (a missing table, a denied call,
-//! throttling): the handler retries it, and the conditional write makes the retry safe.
-//! The messages name the table or topic and the setting or permission to check.
+//! The photo catalogue: thin async functions that file a photo's record in DynamoDB with a
+//! conditional write (the ordering rule is `core::WriteRule`) and announce it on SNS.
+//! Every failure here is retried for the record (a missing table, a denied call,
+//! throttling): the conditional write makes the retry safe. The errors name the table or
+//! topic, the step, the setting or permission to check, and whether the cause is transient.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
-use shared::error::describe;
+use shared::error::{describe, is_transient};
 
-use crate::core::{Announcement, PhotoRecord, WriteRule};
+use crate::core::{Announcement, PhotoRecord, PhotoStatus, StoredRecord, WriteRule};
+use crate::error::{TableStep, ThumbnailerError};
 
 /// What filing a record found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,20 +67,19 @@ impl Condition {
     }
 }
 
-/// What the table holds for a photo, as far as deciding goes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stored {
-    pub status: Option<String>,
-    pub etag: Option<String>,
-    pub sequencer: Option<String>,
-    pub version: Option<String>,
-    pub announced: bool,
-}
-
-fn table_failed(table: &str, doing: &str, message: String) -> String {
-    format!(
-        "{doing} in DynamoDB table {table} failed: {message}; check that PHOTOS_TABLE names a table in this region and that the function's role allows dynamodb:GetItem, PutItem and UpdateItem on it"
-    )
+fn table_failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    table: &str,
+    photo_id: &str,
+    step: TableStep,
+    err: &SdkError<E, HttpResponse>,
+) -> ThumbnailerError {
+    ThumbnailerError::Table {
+        table: table.to_owned(),
+        photo_id: photo_id.to_owned(),
+        step,
+        message: describe(err),
+        transient: is_transient(err),
+    }
 }
 
 /// A JSON value as DynamoDB stores it; `null` is left out (absent, not NULL).
@@ -103,7 +106,11 @@ pub fn item(record: &PhotoRecord) -> HashMap<String, AttributeValue> {
 
 /// Writes the record if its rule allows; if not, reads what stands to tell a repeat of
 /// this event from a newer one.
-pub async fn file(dynamodb: &aws_sdk_dynamodb::Client, table: &str, record: &PhotoRecord) -> Result<Filed, String> {
+pub async fn file(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &PhotoRecord,
+) -> Result<Filed, ThumbnailerError> {
     let condition = Condition::of(record, Over::OlderRecord);
     let put = dynamodb
         .put_item()
@@ -122,7 +129,7 @@ pub async fn file(dynamodb: &aws_sdk_dynamodb::Client, table: &str, record: &Pho
                 Ok(Filed::Superseded)
             }
         }
-        Err(err) => Err(table_failed(table, &format!("writing the record of {}", record.photo_id), describe(&err))),
+        Err(err) => Err(table_failed(table, &record.photo_id, TableStep::Writing, &err)),
     }
 }
 
@@ -131,7 +138,7 @@ pub async fn stored(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
     photo_id: &str,
-) -> Result<Option<Stored>, String> {
+) -> Result<Option<StoredRecord>, ThumbnailerError> {
     let got = dynamodb
         .get_item()
         .table_name(table)
@@ -143,11 +150,11 @@ pub async fn stored(
         .expression_attribute_names("#version", "version")
         .send()
         .await
-        .map_err(|err| table_failed(table, &format!("reading the record of {photo_id}"), describe(&err)))?;
+        .map_err(|err| table_failed(table, photo_id, TableStep::Reading, &err))?;
     Ok(got.item().map(|item| {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        Stored {
-            status: text("status"),
+        StoredRecord {
+            status: text("status").as_deref().and_then(PhotoStatus::parse),
             etag: text("etag"),
             sequencer: text("sequencer"),
             version: text("version"),
@@ -162,7 +169,7 @@ pub async fn mark_announced(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
     record: &PhotoRecord,
-) -> Result<(), String> {
+) -> Result<(), ThumbnailerError> {
     let condition = Condition::of(record, Over::ThisRecord);
     let update = dynamodb
         .update_item()
@@ -176,19 +183,21 @@ pub async fn mark_announced(
     match update.send().await {
         Ok(_) => Ok(()),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-        Err(err) => {
-            Err(table_failed(table, &format!("marking the record of {} as announced", record.photo_id), describe(&err)))
-        }
+        Err(err) => Err(table_failed(table, &record.photo_id, TableStep::MarkingAnnounced, &err)),
     }
 }
 
-pub async fn announce(sns: &aws_sdk_sns::Client, topic_arn: &str, announcement: &Announcement) -> Result<(), String> {
+pub async fn announce(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    announcement: &Announcement,
+) -> Result<(), ThumbnailerError> {
     use aws_sdk_sns::types::MessageAttributeValue;
-    let failed = |message: String| {
-        format!(
-            "publishing {} to SNS topic {topic_arn} failed: {message}; check PHOTOS_TOPIC_ARN and that the function's role allows sns:Publish on it (and kms:GenerateDataKey on its key if it is encrypted)",
-            announcement.event
-        )
+    let failed = |message: String, transient: bool| ThumbnailerError::Topic {
+        topic_arn: topic_arn.to_owned(),
+        event: announcement.event.to_string(),
+        message,
+        transient,
     };
     let mut publish = sns.publish().topic_arn(topic_arn).message(&announcement.body);
     for (name, value) in &announcement.attributes {
@@ -196,10 +205,10 @@ pub async fn announce(sns: &aws_sdk_sns::Client, topic_arn: &str, announcement: 
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(|err| failed(err.to_string()))?;
+            .map_err(|err| failed(err.to_string(), false))?;
         publish = publish.message_attributes(*name, value);
     }
-    publish.send().await.map_err(|err| failed(describe(&err)))?;
+    publish.send().await.map_err(|err| failed(describe(&err), is_transient(&err)))?;
     Ok(())
 }
 

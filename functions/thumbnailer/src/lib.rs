@@ -24,5 +24,6 @@ pub mod memory;
 pub mod metrics;
 
 pub use config::Config;
+pub use core::Response;
 pub use error::ThumbnailerError;
-pub use handler::{Deps, Response, handle};
+pub use handler::{Deps, handle};

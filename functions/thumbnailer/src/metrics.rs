@@ -4,9 +4,8 @@
 
 use shared::metrics::{Metrics, Unit};
 
-use crate::core::{RejectionClass, Trigger};
+use crate::core::{Measured, Outcome, RejectionClass, Response, Trigger};
 use crate::error::ThumbnailerError;
-use crate::handler::{Measured, Outcome, Response};
 
 /// The metrics of one batch. Its heartbeat is 1 when nothing has to be tried again.
 /// `time_left_ms`: before Lambda's deadline, when the invocation has one.
@@ -55,7 +54,7 @@ mod tests {
     use shared::metrics::{MetricsConfig, check_document};
 
     use super::*;
-    use crate::handler::ObjectResult;
+    use crate::core::ObjectResult;
 
     fn object(outcome: Outcome, keys: usize) -> ObjectResult {
         ObjectResult {

@@ -1,4 +1,4 @@
-//! AVIF thumbnails (#11): rav1e through `ravif`, pure Rust (built without its assembly, so
+//! AVIF thumbnails: rav1e through `ravif`, pure Rust (built without its assembly, so
 //! no nasm is needed and the Lambda build stays one `cargo lambda build`). AVIF costs
 //! encode time, not decode time (`make bench-thumbnails` measures it per size; the README
 //! has the figures).

@@ -1,4 +1,4 @@
-//! Colour management (#11): an image with an embedded ICC profile (Display P3 from phones,
+//! Colour management: an image with an embedded ICC profile (Display P3 from phones,
 //! Adobe RGB from cameras, a CMYK press profile) is converted to sRGB before it is resized,
 //! so its thumbnail, which carries no profile, shows the colours the photo has. Through
 //! `moxcms`, pure Rust. An image without a profile is taken as sRGB and left alone; so is

@@ -1,4 +1,4 @@
-//! What a photo's EXIF says about it, for its record (#11): when it was taken, with which
+//! What a photo's EXIF says about it, for its record: when it was taken, with which
 //! camera, and where. Read with `kamadak-exif` from the container (JPEG APP1, PNG eXIf,
 //! WebP EXIF), never trusted: a field that is blank, out of range or not text is left out,
 //! and EXIF that cannot be read at all gives no facts rather than a rejection (the image

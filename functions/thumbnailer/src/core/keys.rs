@@ -39,6 +39,30 @@ pub fn legacy_output_key(dest_prefix: &str, source_key: &str, size: BoxSize, ext
     format!("{dest_prefix}{folder}{stem}-{}x{}.{extension}", size.width, size.height)
 }
 
+/// Every key a thumbnail of `source_key` may have, once each: each box, each extension,
+/// today's names and the names earlier versions wrote.
+pub fn thumbnail_key_candidates(
+    dest_prefix: &str,
+    source_key: &str,
+    sizes: &[BoxSize],
+    extensions: &[&str],
+) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    for size in sizes {
+        for extension in extensions {
+            for key in [
+                output_key(dest_prefix, source_key, *size, extension),
+                legacy_output_key(dest_prefix, source_key, *size, extension),
+            ] {
+                if !candidates.contains(&key) {
+                    candidates.push(key);
+                }
+            }
+        }
+    }
+    candidates
+}
+
 /// A thumbnail key S3 accepts, or the permanent reason it cannot exist.
 pub fn checked_output_key(
     dest_prefix: &str,

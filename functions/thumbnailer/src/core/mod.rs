@@ -3,6 +3,7 @@
 //! (probe, decode, orient, resize, flatten, encode). No I/O; CPU work only.
 
 mod avif;
+mod batch;
 mod colour;
 #[cfg(test)]
 mod damage;
@@ -21,11 +22,12 @@ mod sequencer;
 mod sizes;
 mod webp;
 
+pub use batch::{BatchItemFailure, Measured, ObjectResult, Outcome, Response};
 pub use event::{Item, ObjectAction, ObjectEvent, Trigger, parse_payload};
 pub use exif::{ExifFacts, Location, exif_facts};
 pub use keys::{
     MAX_KEY_BYTES, checked_output_key, decode_s3_key, is_own_output, legacy_output_key, output_key,
-    rejection_record_key, thumbnail_metadata,
+    rejection_record_key, thumbnail_key_candidates, thumbnail_metadata,
 };
 pub use pipeline::{
     JpegDecoder, Limits, MAX_JPEG_SCANS, OutputFormat, PANIC_HOOK_INPUT, Photo, PhotoFacts, Rejection, RejectionClass,
@@ -33,7 +35,8 @@ pub use pipeline::{
 };
 pub use placeholder::{Placeholder, placeholder};
 pub use record::{
-    Announcement, PhotoRecord, PhotoStatus, RecordOf, ThumbnailEntry, WriteRule, announcement, key_prefix, owner_of,
+    Announcement, PhotoRecord, PhotoStatus, RecordOf, StoredRecord, ThumbnailEntry, WriteRule, announcement,
+    key_prefix, owner_of, photo_id,
 };
 pub use sequencer::{SEQUENCER_WIDTH, Sequencer};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};

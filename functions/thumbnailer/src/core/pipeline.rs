@@ -428,6 +428,20 @@ pub fn output_extension(output: OutputFormat, bytes: &[u8]) -> &'static str {
     }
 }
 
+impl OutputFormat {
+    /// Every extension thumbnails in this format may have: `Same` writes JPEG, PNG or
+    /// WebP, by the input.
+    pub fn possible_extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg { .. } => &["jpg"],
+            Self::Png => &["png"],
+            Self::Webp { .. } => &["webp"],
+            Self::Avif { .. } => &["avif"],
+            Self::Same { .. } => &["jpg", "png", "webp"],
+        }
+    }
+}
+
 fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDecoder) -> Result<Decoded, Rejection> {
     let needed = memory_need(bytes, sizes, limits)?;
     if needed > limits.max_alloc_bytes {

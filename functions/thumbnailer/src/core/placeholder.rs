@@ -1,4 +1,4 @@
-//! A photo's placeholder for its record (#11): a ThumbHash (a few dozen bytes that decode
+//! A photo's placeholder for its record: a ThumbHash (a few dozen bytes that decode
 //! to a blurred preview with the photo's aspect ratio, shown while the thumbnail loads) and
 //! its dominant colour, both computed from a small thumbnail's pixels.
 

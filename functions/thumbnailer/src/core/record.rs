@@ -1,5 +1,5 @@
 //! A photo's record (one DynamoDB item per source object) and its announcement (one SNS
-//! message per change), built from what the pipeline found (#11). Pure: the handler
+//! message per change), built from what the pipeline found. Pure: the handler
 //! brings the time, the AWS layer writes them.
 //!
 //! Ordering: S3 delivers events at least once and out of order. Each record carries its
@@ -33,12 +33,60 @@ impl PhotoStatus {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Ready => "ready",
             Self::Rejected => "rejected",
             Self::Deleted => "deleted",
         }
+    }
+
+    /// The status a stored record names, `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Ready, Self::Rejected, Self::Deleted].into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// A record's `version`: its status and the source's ETag, what an event without a
+    /// sequencer is ordered by.
+    pub fn version(self, etag: Option<&str>) -> String {
+        format!("{}:{}", self.as_str(), etag.unwrap_or_default())
+    }
+}
+
+/// A photo's id in the table: `<bucket>/<key>`.
+pub fn photo_id(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// What the table holds for a photo, as far as deciding goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub status: Option<PhotoStatus>,
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+    pub version: Option<String>,
+    pub announced: bool,
+}
+
+impl StoredRecord {
+    /// Whether this stored record already finishes the upload event of `etag` (with its
+    /// `sequencer`): ready for those bytes, announced (when `announcing`), and filed by this
+    /// event or a newer one. A newer event for the same bytes (the photo uploaded again) is
+    /// not finished by an older record: it files its own, so that an older event still in
+    /// flight cannot win the record afterwards. An event without a sequencer never
+    /// replaces a record that has one.
+    pub fn completes(&self, etag: &str, sequencer: Option<&Sequencer>, announcing: bool) -> bool {
+        let filed_by_this_or_newer = match sequencer {
+            Some(sequencer) => self.sequencer.as_deref().is_some_and(|filed| filed >= sequencer.padded().as_str()),
+            None => {
+                self.sequencer.is_some()
+                    || self.version.as_deref() == Some(PhotoStatus::Ready.version(Some(etag)).as_str())
+            }
+        };
+        self.status == Some(PhotoStatus::Ready)
+            && self.etag.as_deref() == Some(etag)
+            && (self.announced || !announcing)
+            && filed_by_this_or_newer
     }
 }
 
@@ -139,12 +187,12 @@ pub struct RecordOf<'a> {
 impl RecordOf<'_> {
     fn record(&self, status: PhotoStatus, etag: Option<&str>) -> PhotoRecord {
         PhotoRecord {
-            photo_id: format!("{}/{}", self.bucket, self.key),
+            photo_id: photo_id(self.bucket, self.key),
             owner: owner_of(self.bucket, self.key, self.owner_depth),
             bucket: self.bucket.to_owned(),
             key: self.key.to_owned(),
             status,
-            version: format!("{}:{}", status.as_str(), etag.unwrap_or_default()),
+            version: status.version(etag),
             sequencer: self.sequencer.map(Sequencer::padded),
             etag: etag.map(str::to_owned),
             size: None,

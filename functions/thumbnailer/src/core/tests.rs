@@ -988,3 +988,113 @@ fn avif_thumbnails_are_avif_files_of_the_right_size_with_alpha_when_the_source_h
     assert_eq!(avif_header(&photo.thumbnails[0].bytes), ((40, 20), true));
     assert_eq!(output_extension(OutputFormat::Avif { quality: 70 }, &bytes), "avif");
 }
+
+#[test]
+fn a_stored_record_completes_an_upload_only_when_ready_announced_and_filed_by_it_or_newer() {
+    let sequencer = |text: &str| Sequencer::parse(text).expect("test sequencer");
+    let ready = |etag: &str, sequencer: Option<&str>, announced: bool| StoredRecord {
+        status: Some(PhotoStatus::Ready),
+        etag: Some(etag.to_owned()),
+        sequencer: sequencer.map(|s| Sequencer::parse(s).expect("test sequencer").padded()),
+        version: Some(PhotoStatus::Ready.version(Some(etag))),
+        announced,
+    };
+    // (case, stored, event's etag, event's sequencer, a topic to announce on, complete)
+    type Case<'a> = (&'a str, StoredRecord, &'a str, Option<Sequencer>, bool, bool);
+    let cases: Vec<Case<'_>> = vec![
+        ("this event's own record", ready("e1", Some("0A"), true), "e1", Some(sequencer("0A")), true, true),
+        (
+            "a newer event's record of the same bytes",
+            ready("e1", Some("0B"), true),
+            "e1",
+            Some(sequencer("0A")),
+            true,
+            true,
+        ),
+        (
+            "an older event's record of the same bytes",
+            ready("e1", Some("0A"), true),
+            "e1",
+            Some(sequencer("0B")),
+            true,
+            false,
+        ),
+        ("not announced yet", ready("e1", Some("0A"), false), "e1", Some(sequencer("0A")), true, false),
+        ("not announced, and no topic", ready("e1", Some("0A"), false), "e1", Some(sequencer("0A")), false, true),
+        ("other bytes", ready("e0", Some("0A"), true), "e1", Some(sequencer("0A")), true, false),
+        (
+            "rejected, not ready",
+            StoredRecord { status: Some(PhotoStatus::Rejected), ..ready("e1", Some("0A"), true) },
+            "e1",
+            Some(sequencer("0A")),
+            true,
+            false,
+        ),
+        ("nothing stored", StoredRecord::default(), "e1", Some(sequencer("0A")), true, false),
+        ("no sequencer: this version's record", ready("e1", None, true), "e1", None, true, true),
+        ("no sequencer: a sequenced record stands", ready("e1", Some("0A"), true), "e1", None, true, true),
+        (
+            "no sequencer: another version",
+            StoredRecord { version: Some("ready:e0".to_owned()), ..ready("e1", None, true) },
+            "e1",
+            None,
+            true,
+            false,
+        ),
+    ];
+    for (name, stored, etag, sequencer, announcing, expected) in cases {
+        assert_eq!(stored.completes(etag, sequencer.as_ref(), announcing), expected, "{name}");
+    }
+}
+
+#[test]
+fn a_status_reads_back_as_written() {
+    for status in [PhotoStatus::Ready, PhotoStatus::Rejected, PhotoStatus::Deleted] {
+        assert_eq!(PhotoStatus::parse(status.as_str()), Some(status));
+    }
+    assert_eq!(PhotoStatus::parse("READY"), None);
+    assert_eq!(PhotoStatus::Ready.version(Some("abc")), "ready:abc");
+    assert_eq!(PhotoStatus::Deleted.version(None), "deleted:");
+}
+
+#[test]
+fn an_sqs_message_is_a_batch_item_failure_when_any_of_its_objects_must_be_retried() {
+    let object = |key: &str, outcome: Outcome| ObjectResult {
+        bucket: "b".to_owned(),
+        key: key.to_owned(),
+        outcome,
+        detail: format!("{outcome:?}"),
+        keys: Vec::new(),
+    };
+    let response = Response::of_items([
+        (Some("m1".to_owned()), vec![object("a", Outcome::Written), object("b", Outcome::Retry)]),
+        (Some("m2".to_owned()), vec![object("c", Outcome::Rejected), object("d", Outcome::UpToDate)]),
+        (Some("m3".to_owned()), vec![object("e", Outcome::Retry)]),
+        // S3 and EventBridge items have no message id: their retries fail the invocation.
+        (None, vec![object("f", Outcome::Retry)]),
+    ]);
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m1", "m3"]);
+    assert_eq!(response.results.len(), 6, "every object's result, in order");
+    assert_eq!(response.retries(), ["b/b: Retry", "b/e: Retry", "b/f: Retry"]);
+}
+
+#[test]
+fn outdated_thumbnails_are_looked_for_under_every_name_they_may_have() {
+    let sizes = [BoxSize { width: 256, height: 256 }, BoxSize { width: 1024, height: 1024 }];
+    let jpeg = OutputFormat::Jpeg { quality: 80 }.possible_extensions();
+    assert_eq!(
+        thumbnail_key_candidates("thumbnails/", "uploads/a.png", &sizes, jpeg),
+        [
+            "thumbnails/uploads/a.png-256x256.jpg",
+            "thumbnails/uploads/a-256x256.jpg",
+            "thumbnails/uploads/a.png-1024x1024.jpg",
+            "thumbnails/uploads/a-1024x1024.jpg",
+        ]
+    );
+    // A key without an extension has one name: listed once.
+    let same = OutputFormat::Same { quality: 80 }.possible_extensions();
+    assert_eq!(same, ["jpg", "png", "webp"]);
+    let keys = thumbnail_key_candidates("t/", "raw", &sizes[..1], same);
+    assert_eq!(keys, ["t/raw-256x256.jpg", "t/raw-256x256.png", "t/raw-256x256.webp"]);
+}
