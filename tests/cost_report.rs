@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use cost_report::core::{Channel, Request};
-use cost_report::handler::{Delivery, csv_key_for};
+use cost_report::core::{Delivery, csv_key_for};
 use cost_report::{Config, CostReportError, Deps, RunSummary, handle, run};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -19,10 +19,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::support::cost_seed::{SeedDay, ce_page, emails_sent, month_of_costs, queue_cost_results};
-use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
-use crate::support::http_listener::{Answer, HttpListener};
-use crate::support::{Moto, TestAccount, default_encryption, event};
+use support::cost_seed::{SeedDay, ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
+use support::http_listener::{Answer, HttpListener};
+use support::{Moto, TestAccount, default_encryption, event};
 
 const SENDER: &str = "costs@example.com";
 
@@ -181,12 +181,36 @@ async fn an_unverified_sender_fails_clearly_while_csv_and_slack_are_delivered() 
     );
     assert!(message.ends_with("(delivered: csv, slack)"), "{message}");
     assert!(!message.contains("test-secret"), "the webhook URL never appears");
-    assert!(matches!(err, CostReportError::ChannelsFailed(_)));
+    assert!(matches!(err, CostReportError::ChannelsFailed { transient: false, .. }), "a rejection is not transient");
     assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "ChannelsFailed");
     assert_eq!(emails_sent(&setup.account).await?, 0);
     assert_eq!(setup.slack.bodies().len(), 1);
     let rows = csv_rows(&setup, "cost-report/2026/11/20/cost-by-service.csv").await?;
     assert!(rows.contains(&"2026-11-20,Amazon Elastic Compute Cloud - Compute,300,USD,true".to_owned()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_slack_throttle_past_the_wait_is_a_transient_failure_of_that_channel_alone() -> Result<()> {
+    // Given a Slack that asks to wait longer than the report waits
+    let setup = setup(SENDER, vec![Answer::too_many_requests(3600)]).await?;
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await?;
+
+    // When the report runs
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    // Then Slack failed as retryable, the other channels were delivered, and the run's
+    // error says its cause is transient
+    let slack = &summary.channels[&Channel::Slack];
+    assert_eq!((slack.status, slack.retryable), (Delivery::Failed, true), "{slack:?}");
+    assert!(slack.detail.starts_with("Slack answered 429 Too Many Requests (Retry-After 3600s)"), "{slack:?}");
+    assert_eq!(summary.channels[&Channel::Email].status, Delivery::Sent);
+    assert_eq!(summary.channels[&Channel::Csv].status, Delivery::Sent);
+    let failure = summary.failure().context("the run fails")?;
+    assert!(failure.is_transient(), "{failure}");
+    assert_eq!(failure.error_type(), "ChannelsFailed");
+    assert_eq!(setup.slack.bodies().len(), 1, "not retried within the run");
     Ok(())
 }
 

@@ -156,11 +156,16 @@ pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Re
             Ok(output) => match output.body.collect().await {
                 Ok(body) => return Ok(Some(body.into_bytes().to_vec())),
                 Err(_) if attempt < BODY_READS => {}
-                Err(err) => return Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {err}"))),
+                Err(err) => {
+                    // A body cut short every time: the connection, not the object.
+                    let message = format!("reading s3://{bucket}/{key} failed: {err}");
+                    return Err(CostReportError::S3 { message, transient: true });
+                }
             },
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
             Err(err) => {
-                return Err(CostReportError::S3(format!("reading s3://{bucket}/{key} failed: {}", describe(&err))));
+                let message = format!("reading s3://{bucket}/{key} failed: {}", describe(&err));
+                return Err(CostReportError::S3 { message, transient: is_transient(&err) });
             }
         }
     }
@@ -173,7 +178,10 @@ pub async fn send_email(
     email: &EmailContent,
     csv: &[u8],
 ) -> Result<(), CostReportError> {
-    let unbuildable = |e: aws_sdk_sesv2::error::BuildError| CostReportError::Email(format!("building the email: {e}"));
+    let unbuildable = |e: aws_sdk_sesv2::error::BuildError| CostReportError::Email {
+        message: format!("building the email: {e}"),
+        transient: false,
+    };
     let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(unbuildable);
     let attachment = Attachment::builder()
         .raw_content(Blob::new(csv.to_vec()))
@@ -195,7 +203,7 @@ pub async fn send_email(
         .map(|_| ())
         .map_err(|err| {
             let rejected = err.as_service_error().is_some_and(|e| e.is_message_rejected());
-            CostReportError::Email(if rejected {
+            let message = if rejected {
                 format!(
                     "SES rejected the email from {}: {}; verify that address (or its domain) in SES, and while the account is in the SES sandbox, the recipients too",
                     target.from,
@@ -203,7 +211,8 @@ pub async fn send_email(
                 )
             } else {
                 format!("SES SendEmail failed: {}", describe(&err))
-            })
+            };
+            CostReportError::Email { message, transient: is_transient(&err) }
         })
 }
 

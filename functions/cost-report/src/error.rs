@@ -26,36 +26,55 @@ pub enum CostReportError {
     Csv(#[from] csv::Error),
 
     /// SES did not send the email: the reason, and the fix when it is known.
-    #[error("{0}")]
-    Email(String),
+    #[error("{message}")]
+    Email { message: String, transient: bool },
 
     /// Slack did not take the message.
-    #[error("{0}")]
-    Slack(String),
+    #[error("{message}")]
+    Slack { message: String, transient: bool },
 
     /// An S3 object (the CSV, a delivery record, the stored figures) could not be read or written.
-    #[error("{0}")]
-    S3(String),
+    #[error("{message}")]
+    S3 { message: String, transient: bool },
 
-    /// The report was computed; these channels failed (the others were delivered).
-    #[error("{0}")]
-    ChannelsFailed(String),
+    /// The report was computed; these channels failed (the others were delivered). Each
+    /// entry is `channel: why`; `transient` when every one of them may succeed on a retry.
+    #[error("cost report for {report_day}: {} (delivered: {delivered})", failed.join(" | "))]
+    ChannelsFailed { report_day: String, failed: Vec<String>, delivered: String, transient: bool },
 
     /// Every channel was delivered, without the forecast, which failed in a way only the
     /// operator can fix (access denied, validation).
-    #[error("{0}")]
-    ForecastFailed(String),
+    #[error("cost report for {report_day}: {reason} (the report was delivered without a forecast: {delivered})")]
+    ForecastFailed { report_day: String, reason: String, delivered: String },
 }
 
 impl CostReportError {
+    /// Whether the same request may succeed later with nothing changed (throttling, 5xx,
+    /// a dropped connection), from the cause itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::CostExplorer { transient, .. }
+            | Self::Email { transient, .. }
+            | Self::Slack { transient, .. }
+            | Self::S3 { transient, .. }
+            | Self::ChannelsFailed { transient, .. } => *transient,
+            Self::Config(_)
+            | Self::InvalidEvent(_)
+            | Self::SlackSecret { .. }
+            | Self::CostExplorerAnswer(_)
+            | Self::Csv(_)
+            | Self::ForecastFailed { .. } => false,
+        }
+    }
+
     /// The stable error type Lambda reports, and the metrics' `ErrorType`.
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::Config(_) | Self::SlackSecret { .. } => "InvalidConfiguration",
             Self::InvalidEvent(_) => "InvalidEvent",
-            Self::CostExplorer { transient: true, .. } => "Retryable",
-            Self::ChannelsFailed(_) => "ChannelsFailed",
-            Self::ForecastFailed(_) => "ForecastFailed",
+            Self::ChannelsFailed { .. } => "ChannelsFailed",
+            Self::ForecastFailed { .. } => "ForecastFailed",
+            _ if self.is_transient() => "Retryable",
             _ => "NonRetryable",
         }
     }

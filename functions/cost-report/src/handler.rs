@@ -8,8 +8,6 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use lambda_runtime::LambdaEvent;
-use rust_decimal::Decimal;
-use serde::Serialize;
 use serde_json::Value;
 use shared::aws::{ApiCallCounter, Aws, IfExists, Put};
 use tokio::time::Instant;
@@ -17,7 +15,10 @@ use tracing::{error, info, warn};
 
 use crate::aws;
 use crate::config::{Config, Notify, SecretUrl, SlackSource};
-use crate::core::{self, Channel, CostReport, DeliveryRecord, Forecast, ForecastOutcome, Request, StoredFigures};
+use crate::core::{
+    self, Channel, ChannelStatus, Delivery, DeliveryRecord, FiguresFrom, ForecastOutcome, Request, RunSummary,
+    StoredFigures,
+};
 use crate::error::CostReportError;
 use crate::slack::SlackWebhook;
 
@@ -78,118 +79,6 @@ impl Deps {
             cost_explorer_requests: counter,
             config,
         }
-    }
-}
-
-/// What happened on one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Delivery {
-    Sent,
-    /// Delivered for this report day by an earlier run (Lambda's retry of a failed run).
-    AlreadySent,
-    Skipped,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChannelStatus {
-    pub status: Delivery,
-    pub detail: String,
-}
-
-impl ChannelStatus {
-    fn sent(detail: impl Into<String>) -> Self {
-        Self { status: Delivery::Sent, detail: detail.into() }
-    }
-    fn skipped(detail: impl Into<String>) -> Self {
-        Self { status: Delivery::Skipped, detail: detail.into() }
-    }
-    fn failed(detail: impl Into<String>) -> Self {
-        Self { status: Delivery::Failed, detail: detail.into() }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TopLine {
-    pub name: String,
-    pub amount: Decimal,
-    pub change: String,
-}
-
-/// Where the run's figures came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FiguresFrom {
-    CostExplorer,
-    /// Stored by an earlier run for the same day: Cost Explorer was not asked again.
-    StoredFigures,
-}
-
-/// The function's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunSummary {
-    /// The last complete UTC day (Cost Explorer's day), or the requested one.
-    pub report_day: String,
-    pub metric: &'static str,
-    pub group_by: String,
-    pub unit: String,
-    pub total: Decimal,
-    pub estimated: bool,
-    pub change_from_day_before: String,
-    pub month_to_date: Decimal,
-    pub month_change_from_same_days_last_month: String,
-    pub forecast_month_total: Option<Decimal>,
-    pub forecast_note: String,
-    pub top: Vec<TopLine>,
-    pub alerts: Vec<String>,
-    /// What a reader must know about the breakdown (a tag key no cost carries).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    pub figures_from: FiguresFrom,
-    /// Billed Cost Explorer requests made by this run: 1 + extra pages + 1 forecast, or 0
-    /// when the day's figures were stored by an earlier run.
-    pub cost_explorer_requests: u64,
-    pub channels: BTreeMap<Channel, ChannelStatus>,
-    pub csv_key: Option<String>,
-    /// Problems that did not stop the report: a transient forecast failure, state that
-    /// could not be read or written. A permanent forecast failure fails the run too.
-    pub warnings: Vec<String>,
-    /// A forecast failure that needs the operator (access denied, validation): it fails the run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub forecast_failure: Option<String>,
-}
-
-impl RunSummary {
-    /// Why the run failed, if it did: channels that failed (the others were delivered)
-    /// and a forecast that will not work without the operator.
-    pub fn failure(&self) -> Option<CostReportError> {
-        let failed: Vec<String> = self
-            .channels
-            .iter()
-            .filter(|(_, status)| status.status == Delivery::Failed)
-            .map(|(channel, status)| format!("{channel}: {}", status.detail))
-            .collect();
-        let delivered: Vec<&str> = self
-            .channels
-            .iter()
-            .filter(|(_, s)| matches!(s.status, Delivery::Sent | Delivery::AlreadySent))
-            .map(|(channel, _)| channel.as_str())
-            .collect();
-        let delivered = if delivered.is_empty() { "nothing".to_owned() } else { delivered.join(", ") };
-        if !failed.is_empty() {
-            return Some(CostReportError::ChannelsFailed(format!(
-                "cost report for {}: {} (delivered: {delivered})",
-                self.report_day,
-                failed.join(" | ")
-            )));
-        }
-        self.forecast_failure.as_ref().map(|reason| {
-            CostReportError::ForecastFailed(format!(
-                "cost report for {}: {reason} (the report was delivered without a forecast: {delivered})",
-                self.report_day
-            ))
-        })
     }
 }
 
@@ -284,6 +173,7 @@ impl Delivering<'_> {
                                 "delivered at {} by request {}: {}; invoke with {{\"resend\": true}} to send it again",
                                 record.delivered_at, record.request_id, record.detail
                             ),
+                            retryable: false,
                         };
                     }
                     Err(err) => self
@@ -292,15 +182,18 @@ impl Delivering<'_> {
                 },
                 Ok(None) => {}
                 Err(reason) => {
-                    return ChannelStatus::failed(format!(
-                        "{reason}: not sent, since an earlier run may have sent it; the run's retry will try again"
-                    ));
+                    return ChannelStatus::failed(
+                        format!(
+                            "{reason}: not sent, since an earlier run may have sent it; the run's retry will try again"
+                        ),
+                        reason.is_transient(),
+                    );
                 }
             }
         }
         let detail = match send.await {
             Ok(detail) => detail,
-            Err(err) => return ChannelStatus::failed(err.to_string()),
+            Err(err) => return ChannelStatus::failed(err.to_string(), err.is_transient()),
         };
         if let Some(target) = state {
             let record = DeliveryRecord {
@@ -461,7 +354,7 @@ pub async fn run(
     let csv_status = match &config.csv {
         None => ChannelStatus::skipped("REPORT_BUCKET is not set"),
         Some(target) => {
-            let key = csv_key_for(&target.prefix, day);
+            let key = core::csv_key_for(&target.prefix, day);
             let put = async {
                 shared::aws::put_encrypted(
                     &deps.s3,
@@ -473,32 +366,32 @@ pub async fn run(
                 )
                 .await
                 .map(|()| format!("s3://{}/{key}", target.bucket))
-                .map_err(|failure| {
-                    CostReportError::S3(if failure.bucket_missing {
+                .map_err(|failure| CostReportError::S3 {
+                    message: if failure.bucket_missing {
                         format!(
                             "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
                             target.bucket
                         )
                     } else {
                         format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)
-                    })
+                    },
+                    transient: failure.transient,
                 })
             };
             delivering.channel(Channel::Csv, put).await
         }
     };
     let csv_key = match (&config.csv, csv_status.status) {
-        (Some(target), Delivery::Sent | Delivery::AlreadySent) => Some(csv_key_for(&target.prefix, day)),
+        (Some(target), Delivery::Sent | Delivery::AlreadySent) => Some(core::csv_key_for(&target.prefix, day)),
         _ => None,
     };
     channels.insert(Channel::Csv, csv_status);
 
-    let quiet = config.notify == Notify::OnAlert && report.alerts.is_empty();
-    let quiet_reason = "NOTIFY=on_alert and no alert threshold was crossed";
-    let email_status = match &config.email {
-        None => ChannelStatus::skipped("SES_FROM and SES_TO are not set"),
-        Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
-        Some(target) => {
+    let quiet = core::quiet_reason(config.notify == Notify::OnAlert, &report);
+    let email_status = match (&config.email, quiet) {
+        (None, _) => ChannelStatus::skipped("SES_FROM and SES_TO are not set"),
+        (Some(_), Some(reason)) => ChannelStatus::skipped(reason),
+        (Some(target), None) => {
             let send = async {
                 aws::send_email(&deps.ses, target, &core::render_email(&report), &csv)
                     .await
@@ -508,10 +401,10 @@ pub async fn run(
         }
     };
     channels.insert(Channel::Email, email_status);
-    let slack_status = match &deps.slack {
-        None => ChannelStatus::skipped("SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ARN are not set"),
-        Some(_) if quiet => ChannelStatus::skipped(quiet_reason),
-        Some(slack) => {
+    let slack_status = match (&deps.slack, quiet) {
+        (None, _) => ChannelStatus::skipped("SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ARN are not set"),
+        (Some(_), Some(reason)) => ChannelStatus::skipped(reason),
+        (Some(slack), None) => {
             let post = async {
                 slack
                     .post(&core::render_slack(&report), deadline)
@@ -524,7 +417,7 @@ pub async fn run(
     channels.insert(Channel::Slack, slack_status);
 
     let forecast_failure = figures.forecast.permanent_failure().map(str::to_owned);
-    Ok(summarize(
+    Ok(core::summarize(
         &report,
         figures_from,
         cost_explorer_requests,
@@ -533,59 +426,4 @@ pub async fn run(
         delivering.warnings,
         forecast_failure,
     ))
-}
-
-/// `<prefix>/YYYY/MM/DD/cost-by-service.csv` for the report day.
-pub fn csv_key_for(prefix: &str, day: Date) -> String {
-    let path = format!("{}/{}", day.strftime("%Y/%m/%d"), core::CSV_FILE_NAME);
-    if prefix.is_empty() { path } else { format!("{prefix}/{path}") }
-}
-
-fn summarize(
-    report: &CostReport,
-    figures_from: FiguresFrom,
-    cost_explorer_requests: u64,
-    channels: BTreeMap<Channel, ChannelStatus>,
-    csv_key: Option<String>,
-    warnings: Vec<String>,
-    forecast_failure: Option<String>,
-) -> RunSummary {
-    let (forecast_month_total, forecast_note) = match &report.forecast {
-        Forecast::Available { month_total } => {
-            (Some(*month_total), "month to date plus Cost Explorer's forecast".to_owned())
-        }
-        Forecast::Complete { month_total } => (Some(*month_total), "the month is complete".to_owned()),
-        Forecast::Unavailable { reason } => (None, format!("forecast unavailable: {reason}")),
-    };
-    RunSummary {
-        report_day: report.window.report_day.to_string(),
-        metric: report.metric.as_str(),
-        group_by: report.group_by.label(),
-        unit: report.unit.clone(),
-        total: report.report_day_total,
-        estimated: report.report_day_estimated(),
-        change_from_day_before: report.day_change_text(),
-        month_to_date: report.month_to_date,
-        month_change_from_same_days_last_month: report.month_change_text(),
-        forecast_month_total,
-        forecast_note,
-        top: report
-            .top
-            .iter()
-            .chain(report.other.iter())
-            .map(|line| TopLine {
-                name: core::GroupBy::for_people(&line.name),
-                amount: line.report_day,
-                change: line.change_text(),
-            })
-            .collect(),
-        alerts: report.alerts.clone(),
-        notes: report.notes.clone(),
-        figures_from,
-        cost_explorer_requests,
-        channels,
-        csv_key,
-        warnings,
-        forecast_failure,
-    }
 }

@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod slack;
 
 pub use config::Config;
+pub use core::RunSummary;
 pub use error::CostReportError;
-pub use handler::{Deps, RunSummary, handle, run};
+pub use handler::{Deps, handle, run};

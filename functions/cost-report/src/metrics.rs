@@ -4,8 +4,8 @@
 use rust_decimal::prelude::ToPrimitive;
 use shared::metrics::{Metrics, Unit};
 
+use crate::core::{Delivery, RunSummary};
 use crate::error::CostReportError;
-use crate::handler::{Delivery, RunSummary};
 
 /// The metrics of one run. A summary with a failed channel is a failed run (its heartbeat
 /// is 0) that still reports its figures. `cost_explorer_requests`: counted by the client.
@@ -51,10 +51,10 @@ mod tests {
 
     use super::*;
     use crate::core::Channel;
-    use crate::handler::{ChannelStatus, FiguresFrom};
+    use crate::core::{ChannelStatus, FiguresFrom};
 
     fn summary(slack: Delivery) -> RunSummary {
-        let status = |status| ChannelStatus { status, detail: String::new() };
+        let status = |status| ChannelStatus { status, detail: String::new(), retryable: false };
         RunSummary {
             report_day: "2026-11-22".into(),
             metric: "UnblendedCost",

@@ -55,7 +55,7 @@ impl SlackWebhook {
                     last_problem =
                         format!("Slack answered 429 Too Many Requests (Retry-After {}s)", retry_after.as_secs());
                     if retry_after > MAX_RETRY_AFTER {
-                        return Err(CostReportError::Slack(last_problem));
+                        return Err(CostReportError::Slack { message: last_problem, transient: true });
                     }
                     retry_after
                 }
@@ -67,9 +67,12 @@ impl SlackWebhook {
                     let status = response.status();
                     let said = response.text().await.unwrap_or_default();
                     let said: String = said.chars().take(200).collect();
-                    return Err(CostReportError::Slack(format!(
-                        "Slack answered {status}: {said:?}; check that the webhook URL (SLACK_WEBHOOK_URL, or the secret SLACK_WEBHOOK_SECRET_ARN names) is a current incoming-webhook URL"
-                    )));
+                    return Err(CostReportError::Slack {
+                        message: format!(
+                            "Slack answered {status}: {said:?}; check that the webhook URL (SLACK_WEBHOOK_URL, or the secret SLACK_WEBHOOK_SECRET_ARN names) is a current incoming-webhook URL"
+                        ),
+                        transient: false,
+                    });
                 }
                 Err(err) => {
                     last_problem = format!("posting to Slack failed: {}", err.without_url());
@@ -82,6 +85,7 @@ impl SlackWebhook {
             tokio::time::sleep(wait).await;
             backoff *= 2;
         }
-        Err(CostReportError::Slack(format!("{last_problem}; gave up after retrying")))
+        // Only throttling, 5xx and network errors are retried here: all transient.
+        Err(CostReportError::Slack { message: format!("{last_problem}; gave up after retrying"), transient: true })
     }
 }

@@ -1,4 +1,4 @@
-//! Which day is reported and which dates are asked for. Cost Explorer's days are UTC
+//! Which day is reported and which dates a run covers. Cost Explorer's days are UTC
 //! days, whatever the schedule's time zone: the report day is the last complete UTC day,
 //! so at 07:00 in Tokyo it is not a day still being billed. Its end dates are exclusive:
 //! a window "through yesterday" ends today (aws-billing-to-slack's "yesterday" was the
@@ -7,8 +7,6 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-
-use super::figures::{GroupBy, Metric, RecordTypes};
 
 /// Days of daily totals in the chart.
 pub const CHART_DAYS: i32 = 30;
@@ -21,24 +19,6 @@ pub struct Window {
     pub start: Date,
     /// The day after the report day: Cost Explorer's exclusive end.
     pub end_exclusive: Date,
-}
-
-/// The one `GetCostAndUsage` request a run makes (plus its pages).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CostQuery {
-    pub start: Date,
-    pub end_exclusive: Date,
-    pub metric: Metric,
-    pub group_by: GroupBy,
-    pub record_types: RecordTypes,
-}
-
-/// The `GetCostForecast` request for the rest of the report day's month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ForecastQuery {
-    pub start: Date,
-    pub end_exclusive: Date,
-    pub record_types: RecordTypes,
 }
 
 /// Today as Cost Explorer counts days: in UTC.
@@ -68,26 +48,4 @@ pub fn window_for(report_day: Date) -> Window {
         start: first_of_previous.min(chart_start),
         end_exclusive: report_day.tomorrow().unwrap_or(report_day),
     }
-}
-
-pub fn cost_query(window: &Window, metric: Metric, group_by: &GroupBy, record_types: RecordTypes) -> CostQuery {
-    CostQuery {
-        start: window.start,
-        end_exclusive: window.end_exclusive,
-        metric,
-        group_by: group_by.clone(),
-        record_types,
-    }
-}
-
-/// The rest of the report day's month, from `today` (UTC) on (Cost Explorer forecasts
-/// only from the current day). `None` when the month is over or the report day is not the
-/// latest complete day (a backfill of an older day has nothing left to forecast).
-pub fn forecast_query(window: &Window, today: Date, record_types: RecordTypes) -> Option<ForecastQuery> {
-    let next_month = window.report_day.last_of_month().tomorrow().ok()?;
-    (window.end_exclusive == today && today < next_month).then_some(ForecastQuery {
-        start: today,
-        end_exclusive: next_month,
-        record_types,
-    })
 }

@@ -10,7 +10,8 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::figures::{CostDay, GroupBy, Metric, RecordTypes};
+use super::figures::CostDay;
+use super::settings::{GroupBy, Metric, RecordTypes};
 
 /// Where a report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -8,19 +8,22 @@ mod delivery;
 mod event;
 mod figures;
 mod money;
+mod query;
 mod render;
+mod settings;
+mod summary;
 
-pub use dates::{CostQuery, ForecastQuery, Window, cost_query, forecast_query, report_day, today_utc, window_for};
+pub use dates::{Window, report_day, today_utc, window_for};
 pub use delivery::{Channel, DeliveryRecord, ForecastOutcome, STATE_FOLDER, StoredFigures, delivery_key, figures_key};
 pub use event::{Request, parse_event};
-pub use figures::{
-    Alerts, CostDay, CostReport, Dimension, Forecast, GroupBy, Line, Metric, RecordTypes, UNCATEGORIZED, UNTAGGED,
-    build_report, merge_pages,
-};
+pub use figures::{Alerts, CostDay, CostReport, Forecast, Line, build_report, merge_pages};
 pub use money::{format_money, format_percent};
+pub use query::{CostQuery, ForecastQuery, cost_query, forecast_query};
 pub use render::{
     CSV_FILE_NAME, EmailContent, MAX_SLACK_BLOCKS, MAX_SLACK_TEXT, render_csv, render_email, render_slack,
 };
+pub use settings::{Dimension, GroupBy, Metric, RecordTypes, UNCATEGORIZED, UNTAGGED};
+pub use summary::{ChannelStatus, Delivery, FiguresFrom, RunSummary, TopLine, csv_key_for, quiet_reason, summarize};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,8 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use shared::spreadsheet::neutralize_formula;
 
-use super::figures::{CostReport, Forecast, GroupBy, Line};
+use super::figures::{CostReport, Forecast, Line};
+use super::settings::GroupBy;
 
 pub const CSV_FILE_NAME: &str = "cost-by-service.csv";
 /// Slack's limits: blocks per message, characters per section text, per header.

@@ -401,3 +401,58 @@ fn csv_has_one_row_per_day_and_service_with_zeros_and_flags() {
     assert!(lines.contains(&"2026-11-21,EC2,2,USD,true"));
     assert!(lines.contains(&"2026-10-01,EC2,0,USD,false"));
 }
+
+#[test]
+fn the_csv_key_and_the_quiet_rule() {
+    for (prefix, expected) in
+        [("cost-report", "cost-report/2026/11/21/cost-by-service.csv"), ("", "2026/11/21/cost-by-service.csv")]
+    {
+        assert_eq!(csv_key_for(prefix, date("2026-11-21")), expected, "{prefix:?}");
+    }
+    let days = [day("2026-11-20", false, &[("EC2", "100")]), day("2026-11-21", false, &[("EC2", "130")])];
+    let alerting = report(&days, Ok(None), 10, Alerts { daily_above: Some(dec("1")), change_pct_above: None });
+    let calm = report(&days, Ok(None), 10, Alerts::default());
+    let quiet = "NOTIFY=on_alert and no alert threshold was crossed";
+    for (on_alert_only, report, expected) in
+        [(false, &calm, None), (false, &alerting, None), (true, &alerting, None), (true, &calm, Some(quiet))]
+    {
+        assert_eq!(quiet_reason(on_alert_only, report), expected, "{on_alert_only} {:?}", report.alerts);
+    }
+}
+
+#[test]
+fn a_run_fails_for_its_failed_channels_transient_only_if_each_is() {
+    let days = [day("2026-11-21", false, &[("EC2", "130")])];
+    let summary = |channels: &[(Channel, ChannelStatus)], forecast_failure: Option<&str>| {
+        summarize(
+            &report(&days, Ok(None), 10, Alerts::default()),
+            FiguresFrom::CostExplorer,
+            1,
+            channels.iter().cloned().collect(),
+            None,
+            Vec::new(),
+            forecast_failure.map(str::to_owned),
+        )
+    };
+    let sent = ChannelStatus::sent("ok");
+    let throttled = ChannelStatus::failed("Slack answered 429", true);
+    let rejected = ChannelStatus::failed("SES rejected the email", false);
+
+    assert!(summary(&[(Channel::Csv, sent.clone()), (Channel::Email, sent.clone())], None).failure().is_none());
+    let failure = summary(&[(Channel::Csv, sent.clone()), (Channel::Slack, throttled.clone())], None)
+        .failure()
+        .expect("slack failed");
+    assert_eq!(failure.to_string(), "cost report for 2026-11-21: slack: Slack answered 429 (delivered: csv)");
+    assert!(failure.is_transient());
+    assert_eq!(failure.error_type(), "ChannelsFailed");
+    let failure =
+        summary(&[(Channel::Email, rejected), (Channel::Slack, throttled)], None).failure().expect("both failed");
+    assert!(!failure.is_transient(), "one channel needs the operator: {failure}");
+    assert!(failure.to_string().ends_with("(delivered: nothing)"), "{failure}");
+    let failure = summary(&[(Channel::Csv, sent)], Some("AccessDeniedException: no")).failure().expect("forecast");
+    assert_eq!(failure.error_type(), "ForecastFailed");
+    assert_eq!(
+        failure.to_string(),
+        "cost report for 2026-11-21: AccessDeniedException: no (the report was delivered without a forecast: csv)"
+    );
+}
