@@ -122,15 +122,15 @@ pub async fn put_file(
     })
 }
 
-/// Deletes `keys` (missing ones are fine), each on its own; the failures, described.
-pub async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[&str]) -> Result<(), String> {
-    let mut failures = Vec::new();
+/// Deletes `keys` (missing ones are fine), each on its own, and names every one that failed.
+pub async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[&str]) -> Result<(), IamExportError> {
+    let mut failed = Vec::new();
     for key in keys {
         if let Err(err) = s3.delete_object().bucket(bucket).key(*key).send().await {
-            failures.push(format!("DeleteObject s3://{bucket}/{key}: {}", describe(&err)));
+            failed.push(format!("{key}: {}", describe(&err)));
         }
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+    if failed.is_empty() { Ok(()) } else { Err(IamExportError::Delete { bucket: bucket.to_owned(), failed }) }
 }
 
 fn iam_error<E>(operation: &'static str, err: &aws_sdk_iam::error::SdkError<E>) -> IamExportError

@@ -42,7 +42,11 @@ pub enum IamExportError {
     #[error(
         "{cause}; and the files this run may have written could not be removed ({cleanup}): delete {keys} by hand, they are not a complete export (the function's role needs s3:DeleteObject on the report prefix)"
     )]
-    PartialExport { cause: Box<IamExportError>, keys: String, cleanup: String },
+    PartialExport { cause: Box<IamExportError>, keys: String, cleanup: Box<IamExportError> },
+
+    /// Removing what a failed run wrote failed; each entry is `key: why`.
+    #[error("DeleteObject in bucket {bucket} failed for {}", failed.join("; "))]
+    Delete { bucket: String, failed: Vec<String> },
 
     #[error("rendering the CSV failed: {0}")]
     Csv(#[from] csv::Error),

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use lambda_runtime::LambdaEvent;
-use serde::Serialize;
 use serde_json::Value;
 use shared::accounts::{Account, Fleet};
 use shared::aws::{ApiCallCounter, Aws};
@@ -13,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::aws;
 use crate::config::Config;
-use crate::core::{self, AccountExport, AccountSummary, FindingCounts, RunOptions};
+use crate::core::{self, AccountExport, ExportSummary, RunOptions};
 use crate::error::IamExportError;
 
 /// Time kept back from the Lambda deadline for reading the details and writing the files.
@@ -43,29 +42,6 @@ impl Deps {
             config,
         }
     }
-}
-
-/// The function's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExportSummary {
-    pub bucket: String,
-    pub keys: Vec<String>,
-    /// IAM users, not counting the root account's row (of every account, organization-wide).
-    pub user_count: usize,
-    pub role_count: usize,
-    pub root_account_included: bool,
-    /// Users created after the credential report was generated: their credential columns are empty.
-    pub users_not_in_credential_report: usize,
-    /// Organization-wide, the oldest account's report.
-    pub credential_report_generated_at: Option<String>,
-    /// How old the credential report was when read: AWS reuses a report for 4 hours.
-    pub credential_report_age_seconds: Option<i64>,
-    pub findings: FindingCounts,
-    /// HTTP requests sent to AWS by this invocation, retries included.
-    pub api_calls: u64,
-    /// Organization-wide runs only: every account seen, with its status, by id.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub accounts: Vec<AccountSummary>,
 }
 
 /// One export, and its metrics on stdout whatever the outcome.
@@ -133,21 +109,8 @@ async fn export(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSummary,
         }
     };
 
-    let users = exports.iter().flat_map(|export| &export.users);
-    let oldest_report = exports.iter().filter_map(|export| export.credential_report_generated_at).min();
-    let mut summary = ExportSummary {
-        bucket: bucket.to_owned(),
-        keys: files.iter().map(|(key, _, _)| key.clone()).collect(),
-        user_count: users.clone().filter(|row| !row.is_root_account).count(),
-        role_count: exports.iter().map(|export| export.roles.len()).sum(),
-        root_account_included: users.clone().any(|row| row.is_root_account),
-        users_not_in_credential_report: users.clone().filter(|row| !row.in_credential_report).count(),
-        credential_report_generated_at: oldest_report.map(core::format_time),
-        credential_report_age_seconds: oldest_report.map(|generated| now.as_second() - generated.as_second()),
-        findings: exports.iter().map(|export| core::count_findings(&export.users)).sum(),
-        api_calls: 0,
-        accounts,
-    };
+    let keys_written = files.iter().map(|(key, _, _)| key.clone()).collect();
+    let mut summary = ExportSummary::of(bucket, keys_written, &exports, accounts, now);
     let mut files = files;
     if deps.fleet.is_some() {
         // The summary beside the CSV says which accounts are in it, and why the others are not.
@@ -217,7 +180,11 @@ async fn write_files(deps: &Deps, bucket: &str, files: &[(String, Vec<u8>, &str)
         let tried: Vec<&str> = files[..=written].iter().map(|(key, _, _)| key.as_str()).collect();
         return Err(match aws::delete_keys(&deps.s3, bucket, &tried).await {
             Ok(()) => err,
-            Err(cleanup) => IamExportError::PartialExport { cause: Box::new(err), keys: tried.join(", "), cleanup },
+            Err(cleanup) => IamExportError::PartialExport {
+                cause: Box::new(err),
+                keys: tried.join(", "),
+                cleanup: Box::new(cleanup),
+            },
         });
     }
     Ok(())

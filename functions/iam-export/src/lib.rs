@@ -11,5 +11,6 @@ pub mod handler;
 pub mod metrics;
 
 pub use config::Config;
+pub use core::ExportSummary;
 pub use error::IamExportError;
-pub use handler::{Deps, ExportSummary, handle};
+pub use handler::{Deps, handle};

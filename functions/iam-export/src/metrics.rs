@@ -4,8 +4,8 @@
 use shared::accounts::AccountStatus;
 use shared::metrics::{Metrics, Unit};
 
+use crate::core::ExportSummary;
 use crate::error::IamExportError;
-use crate::handler::ExportSummary;
 
 /// The metrics of one run, a success or a failure. `api_calls`: HTTP requests sent to AWS.
 pub fn of_run(result: &Result<ExportSummary, IamExportError>, api_calls: u64) -> Metrics {

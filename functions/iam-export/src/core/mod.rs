@@ -8,6 +8,7 @@ mod credential_report;
 mod csv_out;
 mod event;
 mod roles;
+mod summary;
 mod users;
 
 pub use accounts::{ACCOUNT_COLUMNS, AccountExport, AccountSummary, by_account, summarize_accounts};
@@ -17,6 +18,7 @@ pub use csv_out::{
 };
 pub use event::{RunOptions, parse_event};
 pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
+pub use summary::ExportSummary;
 pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};
 
 use jiff::Timestamp;
