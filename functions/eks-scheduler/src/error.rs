@@ -17,6 +17,13 @@ pub enum EksSchedulerError {
     #[error("EKS {operation} failed: {message}")]
     Eks { operation: String, message: String, transient: bool },
 
+    /// A named cluster is not where this run looks.
+    #[error(
+        "the cluster does not exist in {}",
+        if *across_accounts { "any account and region this run reaches" } else { "this account and region" }
+    )]
+    NoSuchCluster { across_accounts: bool },
+
     /// `ACCOUNTS` is set and the accounts could not be chosen (Organizations, or STS).
     #[error("{0}")]
     Accounts(String),
@@ -46,7 +53,7 @@ impl EksSchedulerError {
             Self::Accounts(_) => "AccountsUnavailable",
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::Eks { transient: true, .. } => "Retryable",
-            Self::Eks { .. } | Self::Update(_) => "NonRetryable",
+            Self::Eks { .. } | Self::Update(_) | Self::NoSuchCluster { .. } => "NonRetryable",
             Self::ClustersFailed(_) | Self::ClustersFailedUnannounced { .. } => "ClustersFailed",
             Self::Notify { .. } => "NotificationFailed",
         }

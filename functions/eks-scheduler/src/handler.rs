@@ -18,7 +18,7 @@ use crate::aws;
 use crate::config::Config;
 use crate::core::{
     self, Action, ClusterInfo, ClusterReport, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease, LeaseState, NodegroupPlan,
-    NodegroupPlans, NodegroupReport, Report, Request, RequestedAction, START_SIZE_TAG, saved_tag_key,
+    NodegroupPlans, Report, Request, RunPlan, saved_tag_key,
 };
 use crate::error::EksSchedulerError;
 use crate::sites::{self, Sites};
@@ -168,7 +168,9 @@ struct Chosen<'a> {
 }
 
 /// The run itself, with `now` and `deadline` given so tests control time. `request_id`
-/// names the run in the lease it takes on each cluster it acts on.
+/// names the run in the lease it takes on each cluster it acts on. It sequences I/O and
+/// the core's decisions: find and describe the clusters, lease the ones it would act on,
+/// plan (`core::plan_run`), read and plan their nodegroups, then scale wave by wave.
 pub async fn run(
     deps: &Deps,
     request: &Request,
@@ -183,19 +185,7 @@ pub async fn run(
     // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
     let found = Box::pin(sites::find_clusters(&deps.eks, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
     let (sites, existing) = (&found.sites, &found.existing);
-    let candidates: Vec<String> = match &request.clusters {
-        Some(named) => {
-            let mut keys: Vec<String> =
-                named.iter().flat_map(|name| core::resolve_named(name, existing.iter())).collect();
-            keys.dedup();
-            keys
-        }
-        None => existing.iter().cloned().collect(),
-    };
-    let named = request.clusters.is_some();
-    let fixed = request.action.fixed();
-    let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
-
+    let candidates = core::candidates(request.clusters.as_deref(), existing);
     let mut described: Vec<(String, Result<ClusterInfo, String>)> = stream::iter(candidates)
         .map(|name| {
             let exists = existing.contains(&name);
@@ -204,13 +194,11 @@ pub async fn run(
                     let (eks, cluster) = sites.locate(&name);
                     // The report and every decision know the cluster by its key.
                     let described = aws::describe_cluster(eks, cluster).await;
-                    described.map(|info| ClusterInfo { name: name.clone(), ..info }).map_err(|err| err.to_string())
-                } else if deps.fleet.is_some() {
-                    Err("the cluster does not exist in any account and region this run reaches".to_owned())
+                    described.map(|info| ClusterInfo { name: name.clone(), ..info })
                 } else {
-                    Err("the cluster does not exist in this account and region".to_owned())
+                    Err(EksSchedulerError::NoSuchCluster { across_accounts: deps.fleet.is_some() })
                 };
-                (name, info)
+                (name, info.map_err(|err| err.to_string()))
             }
         })
         .buffer_unordered(in_flight)
@@ -219,106 +207,50 @@ pub async fn run(
 
     // Lease every cluster this run would act on, then decide again from the tags read
     // back with the lease: an overlapping run may have just acted on it.
-    let lease = Lease::new(request_id, lease_end(now, deadline));
+    let fixed = request.action.fixed();
+    let mut lease_refusals = BTreeMap::new();
     let mut leased: Vec<String> = Vec::new();
     if !request.dry_run {
+        let lease = Lease::new(request_id, lease_end(now, deadline));
         let wanted: Vec<&ClusterInfo> = described
             .iter()
             .filter_map(|(_, d)| d.as_ref().ok())
-            .filter(|info| {
-                matches!(core::choose(&config.selection(), request.action, named, info, now), core::Choice::Act(..))
-            })
+            .filter(|info| core::would_act(&config.selection(), request, info, now))
             .collect();
         let outcomes = take_leases(sites, &wanted, &lease, now, in_flight).await;
         for (name, described) in &mut described {
-            let Some(outcome) = outcomes.get(name.as_str()) else { continue };
-            match outcome {
-                Ok(fresh_tags) => {
+            match outcomes.get(name.as_str()) {
+                None => {}
+                Some(Ok(fresh_tags)) => {
                     leased.push(name.clone());
                     if let Ok(info) = described {
                         info.tags = fresh_tags.clone();
                     }
                 }
-                Err(LeaseRefused::Held(reason)) => {
-                    reports.insert(name.clone(), ClusterReport::skipped(name, fixed, reason.clone()));
+                Some(Err(LeaseRefused::Held(reason))) => {
+                    lease_refusals.insert(name.clone(), ClusterReport::skipped(name, fixed, reason.clone()));
                 }
-                Err(LeaseRefused::Failed(reason)) => {
-                    reports.insert(name.clone(), ClusterReport::failed(name, fixed, reason.clone()));
+                Some(Err(LeaseRefused::Failed(reason))) => {
+                    lease_refusals.insert(name.clone(), ClusterReport::failed(name, fixed, reason.clone()));
                 }
             }
         }
     }
-    let refused_leases: BTreeSet<String> = reports.keys().cloned().collect();
-    let undescribed: BTreeMap<String, String> = described
-        .iter()
-        .filter_map(|(name, d)| d.as_ref().err().map(|reason| (name.clone(), reason.clone())))
-        .collect();
 
-    let mut infos: BTreeMap<String, ClusterInfo> = BTreeMap::new();
-    let mut chosen: BTreeMap<Action, BTreeSet<String>> = BTreeMap::new();
-    // Why auto chose an action, shown on clusters that did not fail.
-    let mut reasons: BTreeMap<String, String> = BTreeMap::new();
-    for (name, described) in described {
-        let info = match described {
-            Ok(info) => info,
-            Err(reason) => {
-                reports.insert(name.clone(), ClusterReport::failed(&name, fixed, reason));
-                continue;
-            }
-        };
-        if refused_leases.contains(&name) {
-            infos.insert(name, info);
-            continue;
-        }
-        match core::choose(&config.selection(), request.action, named, &info, now) {
-            core::Choice::Act(action, why) => {
-                chosen.entry(action).or_default().insert(name.clone());
-                if let Some(why) = why {
-                    reasons.insert(name.clone(), why);
-                }
-            }
-            core::Choice::Report(report) => {
-                reports.insert(name.clone(), report);
-            }
-            core::Choice::NotSelected => {}
-        }
-        infos.insert(name, info);
-    }
+    let planning = core::Planning {
+        selection: config.selection(),
+        request,
+        now,
+        dependency_tag: &config.dependency_tag,
+        existing,
+    };
+    let RunPlan { infos, actions, dependencies, reasons, mut reports } =
+        core::plan_run(&planning, described, lease_refusals);
 
-    let dependencies: BTreeMap<String, Vec<String>> = infos
-        .values()
-        .map(|info| {
-            let needs = info.tags.get(&config.dependency_tag).map(|v| core::parse_dependencies(v)).unwrap_or_default();
-            let needs = needs.iter().map(|need| core::qualify_dependency(need, &info.name)).collect();
-            (info.name.clone(), needs)
-        })
-        .collect();
-
-    // Order each action's clusters; read and plan their nodegroups.
-    let mut waves: BTreeMap<Action, Vec<Vec<String>>> = BTreeMap::new();
+    // Read and plan the nodegroups of each action's clusters.
     let mut plans: BTreeMap<String, Chosen<'_>> = BTreeMap::new();
-    for (action, clusters) in &chosen {
-        let order = core::plan_waves(clusters, &dependencies, existing);
-        for (name, reason) in &order.blocked {
-            reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason.clone()).held_back());
-        }
-        // A start waits for what it needs; a dependency that could not be described may be down.
-        let mut unknown_needs = BTreeSet::new();
-        if *action == Action::Start {
-            for name in order.waves.iter().flatten() {
-                if let Some(reason) = core::held_by_undescribed(name, &dependencies, &undescribed) {
-                    reports.insert(name.clone(), ClusterReport::failed(name, Some(*action), reason).held_back());
-                    unknown_needs.insert(name.clone());
-                }
-            }
-        }
-        let ordered: Vec<&ClusterInfo> = order
-            .waves
-            .iter()
-            .flatten()
-            .filter(|name| !unknown_needs.contains(*name))
-            .filter_map(|name| infos.get(name))
-            .collect();
+    for (action, action_plan) in &actions {
+        let ordered: Vec<&ClusterInfo> = action_plan.to_plan.iter().filter_map(|name| infos.get(name)).collect();
         let read: Vec<(&ClusterInfo, Result<NodegroupPlans, ClusterReport>)> = stream::iter(ordered)
             .map(|info| async move { (info, plan_cluster(sites, *action, info).await) })
             .buffer_unordered(in_flight)
@@ -330,26 +262,26 @@ pub async fn run(
                     plans.insert(info.name.clone(), Chosen { info, plans: nodegroup_plans });
                 }
                 Err(mut report) => {
-                    report.wave = order.wave_of(&info.name);
+                    report.wave = action_plan.wave_of(&info.name);
                     reports.insert(info.name.clone(), report);
                 }
             }
         }
-        waves.insert(*action, order.waves);
     }
+    let waves = RunPlan::waves_of(&actions);
 
     if request.dry_run {
         for (action, action_waves) in &waves {
             for (wave, name) in action_waves.iter().enumerate().flat_map(|(i, w)| w.iter().map(move |n| (i, n))) {
                 if let Some(chosen) = plans.get(name) {
-                    let mut report = planned_report(*action, chosen);
+                    let mut report = core::planned_report(name, *action, &chosen.plans);
                     report.wave = Some(wave);
                     report.settle();
                     reports.insert(name.clone(), report);
                 }
             }
         }
-        let mut report = finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
+        let mut report = core::assemble_report(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
         report.sites = found.reports;
         return Ok(report);
     }
@@ -359,24 +291,18 @@ pub async fn run(
     let mut failed: BTreeSet<String> =
         reports.values().filter(|r| r.status == core::Status::Failed).map(|r| r.name.clone()).collect();
     for action in [Action::Stop, Action::Start] {
-        let Some(action_waves) = waves.get(&action) else { continue };
+        let Some(action_plan) = actions.get(&action) else { continue };
         let in_order: Vec<(usize, &Vec<String>)> = match action {
-            Action::Stop => action_waves.iter().enumerate().rev().collect(),
-            Action::Start => action_waves.iter().enumerate().collect(),
+            Action::Stop => action_plan.waves.iter().enumerate().rev().collect(),
+            Action::Start => action_plan.waves.iter().enumerate().collect(),
         };
         for (wave, names) in in_order {
             let mut ready = Vec::new();
             for name in names {
                 let Some(planned) = plans.get(name) else { continue };
-                let acting = chosen.get(&action).map(|set| set as &BTreeSet<String>);
-                match core::held_back_by(action, name, acting.unwrap_or(&BTreeSet::new()), &dependencies, &failed) {
+                match core::held_back_by(action, name, &action_plan.clusters, &dependencies, &failed) {
                     Some(reason) => {
-                        let mut report = planned_report(action, planned);
-                        report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
-                        report.status = core::Status::Failed;
-                        report.reason = reason;
-                        report.held_back = true;
-                        report.wave = Some(wave);
+                        let report = core::held_back_report(name, action, &planned.plans, reason, wave);
                         reports.insert(name.clone(), report);
                     }
                     None => ready.push(planned),
@@ -398,7 +324,7 @@ pub async fn run(
     }
     let scaling_seconds = scaling_started.elapsed().as_secs();
     release_leases(sites, &infos, &leased, &mut reports).await;
-    let mut report = finish(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
+    let mut report = core::assemble_report(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
     report.scaling_seconds = scaling_seconds;
     report.sites = found.reports;
     Ok(report)
@@ -511,8 +437,8 @@ async fn release_leases(
     }
 }
 
-/// Reads a cluster's nodegroups and plans each. A cluster with none, or one whose
-/// saved sizes would not fit in EKS's tag limit, comes back as its report.
+/// Reads a cluster's nodegroups and plans each (`core::plan_nodegroups`). A cluster with
+/// none, or one whose saved sizes would not fit in EKS's tag limit, comes back as its report.
 async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Result<NodegroupPlans, ClusterReport> {
     let (eks, cluster) = sites.locate(&info.name);
     let nodegroups = aws::nodegroup_sizes(eks, cluster)
@@ -520,33 +446,9 @@ async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Resu
         .map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
     if nodegroups.is_empty() {
         let fargate = aws::fargate_profile_count(eks, cluster).await.unwrap_or(0);
-        let reason = format!(
-            "no managed nodegroups ({fargate} Fargate profiles); Fargate and Karpenter capacity is not touched, and the control plane keeps billing"
-        );
-        return Err(ClusterReport::skipped(&info.name, Some(action), reason));
+        return Err(core::no_nodegroups(&info.name, action, fargate));
     }
-    let start_size = info.tags.get(START_SIZE_TAG).map(String::as_str);
-    let plans: NodegroupPlans = nodegroups
-        .into_iter()
-        .map(|(name, sizes)| {
-            let saved = info.tags.get(&saved_tag_key(&name)).map(String::as_str);
-            let plan = match action {
-                Action::Stop => core::plan_stop(sizes, saved),
-                Action::Start => core::plan_start(&name, sizes, saved, start_size),
-            };
-            (name, plan)
-        })
-        .collect();
-    if action == Action::Stop {
-        core::check_tags_fit(info, &plans).map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
-    }
-    Ok(plans)
-}
-
-fn planned_report(action: Action, chosen: &Chosen<'_>) -> ClusterReport {
-    let mut report = ClusterReport::new(&chosen.info.name, Some(action));
-    report.nodegroups = chosen.plans.iter().map(|(name, plan)| NodegroupReport::planned(name, plan)).collect();
-    report
+    core::plan_nodegroups(action, info, nodegroups)
 }
 
 /// Carries out one cluster's plan.
@@ -559,7 +461,7 @@ async fn execute(
 ) -> ClusterReport {
     let info = chosen.info;
     let (eks, cluster) = sites.locate(&info.name);
-    let mut report = planned_report(action, chosen);
+    let mut report = core::planned_report(&info.name, action, &chosen.plans);
     let last_action = LastAction { action, at: now }.tag_value();
     let changes: Vec<(usize, &str, core::Sizes, bool)> = chosen
         .plans
@@ -622,34 +524,4 @@ async fn execute(
     }
     report.settle();
     report
-}
-
-fn finish(
-    request: &Request,
-    mut reports: BTreeMap<String, ClusterReport>,
-    reasons: &BTreeMap<String, String>,
-    waves: &BTreeMap<Action, Vec<Vec<String>>>,
-    api_calls: u64,
-) -> Report {
-    for (name, why) in reasons {
-        if let Some(report) = reports.get_mut(name).filter(|r| r.reason.is_empty()) {
-            report.reason = why.clone();
-        }
-    }
-    let clusters: Vec<ClusterReport> = reports.into_values().collect();
-    Report {
-        action: match request.action {
-            RequestedAction::Stop => "stop",
-            RequestedAction::Start => "start",
-            RequestedAction::Auto => "auto",
-        }
-        .to_owned(),
-        dry_run: request.dry_run,
-        waves: waves.iter().map(|(action, w)| (action.to_string(), w.clone())).collect(),
-        totals: Report::totals_of(&clusters),
-        clusters,
-        api_calls,
-        scaling_seconds: 0,
-        sites: Vec::new(),
-    }
 }

@@ -9,6 +9,7 @@ mod event;
 mod lease;
 mod plan;
 mod report;
+mod run_plan;
 mod schedule;
 mod sites;
 mod tags;
@@ -25,6 +26,10 @@ pub use event::{Request, RequestedAction, parse_event};
 pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
+pub use run_plan::{
+    ActionPlan, Planning, RunPlan, assemble_report, candidates, held_back_report, no_nodegroups, plan_nodegroups,
+    plan_run, planned_report, would_act,
+};
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};
 pub use tags::{LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem};

@@ -695,3 +695,132 @@ fn a_named_cluster_is_its_key_or_its_name_in_every_site() {
         assert_eq!(resolve_named(named, existing.iter()), expected, "{named}");
     }
 }
+
+/// A run's plan in words: each action's waves and the clusters it plans, then every
+/// report decided before any nodegroup is read, `<name>: <status> [held back]: <reason>`.
+fn plan_text(plan: &RunPlan) -> Vec<String> {
+    let mut lines: Vec<String> = plan
+        .actions
+        .iter()
+        .map(|(action, a)| format!("{action}: waves {:?}, plans {:?}", a.waves, a.to_plan))
+        .collect();
+    for (name, report) in &plan.reports {
+        let status = format!("{:?}", report.status).to_lowercase();
+        let held = if report.held_back { " held back" } else { "" };
+        lines.push(format!("{name}: {status}{held}: {}", report.reason));
+    }
+    lines
+}
+
+#[test]
+fn a_run_plan_orders_chosen_clusters_and_reports_the_ones_it_leaves() {
+    let now = ts("2026-11-23T19:30:00Z");
+    let existing = set(&["api", "db", "web", "cache", "stray", "cyc-a", "cyc-b", "gone-dep"]);
+    let request = |action, named: Option<&[&str]>| Request {
+        action,
+        dry_run: false,
+        clusters: named.map(|n| n.iter().map(|s| (*s).to_owned()).collect()),
+    };
+    let described = |infos: Vec<ClusterInfo>, unreadable: &[&str]| -> Vec<(String, Result<ClusterInfo, String>)> {
+        let mut all: Vec<_> = infos.into_iter().map(|i| (i.name.clone(), Ok(i))).collect();
+        all.extend(unreadable.iter().map(|n| ((*n).to_owned(), Err("DescribeCluster failed: Throttling".to_owned()))));
+        all
+    };
+    let stop = ("auto-stop", "true");
+    let start = ("auto-start", "true");
+    let fleet = || {
+        vec![
+            cluster("db", &[stop, start]),
+            cluster("api", &[stop, start, ("dependency", "db cache")]),
+            cluster("web", &[stop, start, ("dependency", "api")]),
+            cluster("stray", &[]),
+            cluster("cyc-a", &[stop, ("dependency", "cyc-b")]),
+            cluster("cyc-b", &[stop, ("dependency", "cyc-a")]),
+            cluster("gone-dep", &[stop, ("dependency", "nowhere")]),
+        ]
+    };
+    let plan_for = |request: &Request, described, refused: BTreeMap<String, ClusterReport>| {
+        let planning =
+            Planning { selection: SELECTION, request, now, dependency_tag: "dependency", existing: &existing };
+        plan_text(&plan_run(&planning, described, refused))
+    };
+
+    // A stop: dependents first (the report lists start order); a cycle and a missing
+    // dependency block only their clusters; an unreadable cluster fails alone.
+    let stopping = request(RequestedAction::Stop, None);
+    assert_eq!(
+        plan_for(&stopping, described(fleet(), &["cache"]), BTreeMap::new()),
+        [
+            r#"stop: waves [["db"], ["api"], ["web"]], plans ["db", "api", "web"]"#,
+            "cache: failed: DescribeCluster failed: Throttling",
+            "cyc-a: failed held back: dependency cycle: cyc-a -> cyc-b -> cyc-a",
+            "cyc-b: failed held back: dependency cycle: cyc-b -> cyc-a -> cyc-b",
+            "gone-dep: failed held back: depends on nowhere, which does not exist",
+        ]
+    );
+
+    // A start holds back what needs an unreadable cluster, and what needs that in turn
+    // waits in a later wave (held back at execution, by `held_back_by`).
+    let starting = request(RequestedAction::Start, None);
+    assert_eq!(
+        plan_for(&starting, described(fleet(), &["cache"]), BTreeMap::new()),
+        [
+            r#"start: waves [["db"], ["api"], ["web"]], plans ["db", "web"]"#,
+            "api: failed held back: not started: it needs cache, which could not be described (DescribeCluster failed: Throttling); it starts once cache can be read",
+            "cache: failed: DescribeCluster failed: Throttling",
+        ]
+    );
+
+    // A cluster whose lease another run holds keeps that report and is not chosen.
+    let refused = BTreeMap::from([(
+        "db".to_owned(),
+        ClusterReport::skipped("db", Some(Action::Stop), "another run holds the lease"),
+    )]);
+    assert_eq!(
+        plan_for(
+            &request(RequestedAction::Stop, Some(&["db", "stray"])),
+            described(fleet().into_iter().filter(|c| c.name == "db" || c.name == "stray").collect(), &[]),
+            refused
+        ),
+        [r#"stop: waves [["stray"]], plans ["stray"]"#, "db: skipped: another run holds the lease"]
+    );
+
+    // Auto: each cluster's schedule decides; one without a schedule is left out unless named.
+    let office = ("eks-scheduler/schedule", "off=weekdays@19:00 on=weekdays@08:00");
+    let auto = vec![cluster("db", &[office]), cluster("stray", &[])];
+    let planned = plan_for(&request(RequestedAction::Auto, None), described(auto, &[]), BTreeMap::new());
+    assert_eq!(planned, [r#"stop: waves [["db"]], plans ["db"]"#]);
+}
+
+#[test]
+fn candidates_are_the_named_clusters_or_every_one() {
+    let existing = set(&["111111111111/us-east-1/api", "222222222222/eu-west-1/api", "111111111111/us-east-1/db"]);
+    assert_eq!(candidates(None, &existing).len(), 3);
+    let named = ["api".to_owned(), "111111111111/us-east-1/db".to_owned(), "missing".to_owned()];
+    assert_eq!(
+        candidates(Some(&named), &existing),
+        ["111111111111/us-east-1/api", "222222222222/eu-west-1/api", "111111111111/us-east-1/db", "missing"]
+    );
+}
+
+#[test]
+fn nodegroup_plans_and_the_reports_built_from_them() {
+    let info = cluster("c", &[("eks-scheduler/saved/ng-a", "1/2/3")]);
+    let nodegroups = vec![("ng-a".to_owned(), sizes("0/0/3")), ("ng-b".to_owned(), sizes("2/3/5"))];
+    let plans = plan_nodegroups(Action::Start, &info, nodegroups.clone()).expect("plans");
+    let report = planned_report("c", Action::Start, &plans);
+    let text: Vec<String> =
+        report.nodegroups.iter().map(|n| format!("{} {} -> {}", n.name, n.before, n.after)).collect();
+    assert_eq!(text, ["ng-a 0/0/3 -> 1/2/3", "ng-b 2/3/5 -> 2/3/5"]);
+    let held = held_back_report("c", Action::Start, &plans, "not started: it needs db, which failed".into(), 2);
+    assert_eq!((held.status, held.held_back, held.wave), (Status::Failed, true, Some(2)));
+    assert!(held.nodegroups.iter().all(|n| n.status == Status::Failed));
+
+    // A stop whose saved sizes would take the cluster past 50 tags is refused whole.
+    let crowded: Vec<(String, String)> = (0..49).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    let crowded: Vec<(&str, &str)> = crowded.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refused = plan_nodegroups(Action::Stop, &cluster("c", &crowded), nodegroups).expect_err("too many tags");
+    assert_eq!(refused.status, Status::Failed);
+    assert!(refused.reason.starts_with("saving the nodegroup sizes needs"), "{}", refused.reason);
+    assert_eq!(no_nodegroups("c", Action::Stop, 2).status, Status::Skipped);
+}

@@ -1,0 +1,251 @@
+//! A run's plan, decided before any nodegroup is read: which clusters a run looks at, which
+//! each action takes and in what waves, which are held back and why, and the reports of the
+//! clusters it leaves alone. The handler describes clusters, takes leases and reads
+//! nodegroups, and hands what it found to these functions; then it executes the plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use super::Action;
+use super::decide::{Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose};
+use super::event::{Request, RequestedAction};
+use super::plan::{plan_start, plan_stop};
+use super::report::{ClusterReport, NodegroupReport, Report};
+use super::sites::{qualify_dependency, resolve_named};
+use super::tags::{START_SIZE_TAG, saved_tag_key};
+use super::waves::{held_by_undescribed, parse_dependencies, plan_waves};
+use super::{Sizes, Status};
+
+/// The clusters a run looks at, by key: the named ones (each name resolved in every site
+/// that has it, a key taken as it is), or every cluster that exists.
+pub fn candidates(named: Option<&[String]>, existing: &BTreeSet<String>) -> Vec<String> {
+    match named {
+        Some(named) => {
+            let mut keys: Vec<String> = named.iter().flat_map(|name| resolve_named(name, existing.iter())).collect();
+            keys.dedup();
+            keys
+        }
+        None => existing.iter().cloned().collect(),
+    }
+}
+
+/// What the run decides from the request alone, before any lease: whether it would act on
+/// this described cluster (only those are leased).
+pub fn would_act(selection: &Selection<'_>, request: &Request, info: &ClusterInfo, now: Timestamp) -> bool {
+    matches!(choose(selection, request.action, request.clusters.is_some(), info, now), Choice::Act(..))
+}
+
+/// The run's settings and moment, for planning.
+#[derive(Debug, Clone, Copy)]
+pub struct Planning<'a> {
+    pub selection: Selection<'a>,
+    pub request: &'a Request,
+    pub now: Timestamp,
+    /// The tag naming a cluster's dependencies (`DEPENDENCY_TAG`).
+    pub dependency_tag: &'a str,
+    /// Every cluster that exists in the sites the run reaches, by key.
+    pub existing: &'a BTreeSet<String>,
+}
+
+/// One action's share of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionPlan {
+    /// The clusters chosen for the action.
+    pub clusters: BTreeSet<String>,
+    /// Start order: wave 0 needs nothing else chosen; a stop goes through them in reverse.
+    pub waves: Vec<Vec<String>>,
+    /// The clusters whose nodegroups are read and planned, in wave order: the chosen ones
+    /// that are neither blocked nor held back.
+    pub to_plan: Vec<String>,
+}
+
+impl ActionPlan {
+    pub fn wave_of(&self, cluster: &str) -> Option<usize> {
+        self.waves.iter().position(|wave| wave.iter().any(|c| c == cluster))
+    }
+}
+
+/// A run's plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunPlan {
+    /// Every cluster described, by key, with its tags as the lease read them back.
+    pub infos: BTreeMap<String, ClusterInfo>,
+    pub actions: BTreeMap<Action, ActionPlan>,
+    /// Each described cluster's dependencies, as keys.
+    pub dependencies: BTreeMap<String, Vec<String>>,
+    /// Why auto chose a cluster's action, shown when nothing else is said of it.
+    pub reasons: BTreeMap<String, String>,
+    /// The reports decided already: clusters not described, not leased, reported without
+    /// an action, blocked by their dependencies, or held back.
+    pub reports: BTreeMap<String, ClusterReport>,
+}
+
+impl RunPlan {
+    /// Each action's waves, as the report lists them.
+    pub fn waves_of(actions: &BTreeMap<Action, ActionPlan>) -> BTreeMap<Action, Vec<Vec<String>>> {
+        actions.iter().map(|(action, plan)| (*action, plan.waves.clone())).collect()
+    }
+}
+
+/// Plans a run from the clusters it described (each one's info, or why it could not be
+/// described) and the reports of the clusters whose lease it did not get.
+pub fn plan_run(
+    planning: &Planning<'_>,
+    described: Vec<(String, Result<ClusterInfo, String>)>,
+    lease_refusals: BTreeMap<String, ClusterReport>,
+) -> RunPlan {
+    let request = planning.request;
+    let (fixed, named) = (request.action.fixed(), request.clusters.is_some());
+    let mut plan = RunPlan { reports: lease_refusals, ..RunPlan::default() };
+    let mut undescribed = BTreeMap::new();
+    let mut chosen: BTreeMap<Action, BTreeSet<String>> = BTreeMap::new();
+    for (name, described) in described {
+        let info = match described {
+            Ok(info) => info,
+            Err(reason) => {
+                plan.reports.insert(name.clone(), ClusterReport::failed(&name, fixed, reason.clone()));
+                undescribed.insert(name, reason);
+                continue;
+            }
+        };
+        if !plan.reports.contains_key(&name) {
+            match choose(&planning.selection, request.action, named, &info, planning.now) {
+                Choice::Act(action, why) => {
+                    chosen.entry(action).or_default().insert(name.clone());
+                    if let Some(why) = why {
+                        plan.reasons.insert(name.clone(), why);
+                    }
+                }
+                Choice::Report(report) => {
+                    plan.reports.insert(name.clone(), report);
+                }
+                Choice::NotSelected => {}
+            }
+        }
+        plan.infos.insert(name, info);
+    }
+
+    plan.dependencies = plan
+        .infos
+        .values()
+        .map(|info| {
+            let needs = info.tags.get(planning.dependency_tag).map(|v| parse_dependencies(v)).unwrap_or_default();
+            (info.name.clone(), needs.iter().map(|need| qualify_dependency(need, &info.name)).collect())
+        })
+        .collect();
+
+    for (action, clusters) in chosen {
+        let order = plan_waves(&clusters, &plan.dependencies, planning.existing);
+        for (name, reason) in &order.blocked {
+            plan.reports.insert(name.clone(), ClusterReport::failed(name, Some(action), reason.clone()).held_back());
+        }
+        // A start waits for what it needs; a dependency that could not be described may be down.
+        let mut to_plan = Vec::new();
+        for name in order.waves.iter().flatten() {
+            let held = match action {
+                Action::Start => held_by_undescribed(name, &plan.dependencies, &undescribed),
+                Action::Stop => None,
+            };
+            match held {
+                Some(reason) => {
+                    plan.reports.insert(name.clone(), ClusterReport::failed(name, Some(action), reason).held_back());
+                }
+                None if plan.infos.contains_key(name) => to_plan.push(name.clone()),
+                None => {}
+            }
+        }
+        plan.actions.insert(action, ActionPlan { clusters, waves: order.waves, to_plan });
+    }
+    plan
+}
+
+/// Plans each of a cluster's nodegroups (their current sizes) for `action`, from the sizes
+/// its tags saved. A stop whose saved sizes would not fit in EKS's tags comes back as the
+/// cluster's report.
+pub fn plan_nodegroups(
+    action: Action,
+    info: &ClusterInfo,
+    nodegroups: Vec<(String, Sizes)>,
+) -> Result<NodegroupPlans, ClusterReport> {
+    let start_size = info.tags.get(START_SIZE_TAG).map(String::as_str);
+    let plans: NodegroupPlans = nodegroups
+        .into_iter()
+        .map(|(name, sizes)| {
+            let saved = info.tags.get(&saved_tag_key(&name)).map(String::as_str);
+            let plan = match action {
+                Action::Stop => plan_stop(sizes, saved),
+                Action::Start => plan_start(&name, sizes, saved, start_size),
+            };
+            (name, plan)
+        })
+        .collect();
+    if action == Action::Stop {
+        check_tags_fit(info, &plans).map_err(|reason| ClusterReport::failed(&info.name, Some(action), reason))?;
+    }
+    Ok(plans)
+}
+
+/// The report of a cluster with no managed nodegroup: nothing to scale.
+pub fn no_nodegroups(cluster: &str, action: Action, fargate_profiles: usize) -> ClusterReport {
+    let reason = format!(
+        "no managed nodegroups ({fargate_profiles} Fargate profiles); Fargate and Karpenter capacity is not touched, and the control plane keeps billing"
+    );
+    ClusterReport::skipped(cluster, Some(action), reason)
+}
+
+/// A cluster's report as planned: each nodegroup's before and after.
+pub fn planned_report(cluster: &str, action: Action, plans: &NodegroupPlans) -> ClusterReport {
+    let mut report = ClusterReport::new(cluster, Some(action));
+    report.nodegroups = plans.iter().map(|(name, plan)| NodegroupReport::planned(name, plan)).collect();
+    report
+}
+
+/// The report of a planned cluster not acted on because `reason` holds it back.
+pub fn held_back_report(
+    cluster: &str,
+    action: Action,
+    plans: &NodegroupPlans,
+    reason: String,
+    wave: usize,
+) -> ClusterReport {
+    let mut report = planned_report(cluster, action, plans);
+    report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
+    report.status = Status::Failed;
+    report.reason = reason;
+    report.held_back = true;
+    report.wave = Some(wave);
+    report
+}
+
+/// The run's report from every cluster's: a cluster with nothing else to say says why
+/// auto chose its action.
+pub fn assemble_report(
+    request: &Request,
+    mut reports: BTreeMap<String, ClusterReport>,
+    reasons: &BTreeMap<String, String>,
+    waves: &BTreeMap<Action, Vec<Vec<String>>>,
+    api_calls: u64,
+) -> Report {
+    for (name, why) in reasons {
+        if let Some(report) = reports.get_mut(name).filter(|r| r.reason.is_empty()) {
+            report.reason = why.clone();
+        }
+    }
+    let clusters: Vec<ClusterReport> = reports.into_values().collect();
+    Report {
+        action: match request.action {
+            RequestedAction::Stop => "stop",
+            RequestedAction::Start => "start",
+            RequestedAction::Auto => "auto",
+        }
+        .to_owned(),
+        dry_run: request.dry_run,
+        waves: waves.iter().map(|(action, w)| (action.to_string(), w.clone())).collect(),
+        totals: Report::totals_of(&clusters),
+        clusters,
+        api_calls,
+        scaling_seconds: 0,
+        sites: Vec::new(),
+    }
+}
