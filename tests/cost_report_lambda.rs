@@ -16,11 +16,11 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use crate::support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
-use crate::support::http_listener::HttpListener;
-use crate::support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
-use crate::support::slow_proxy::{Fault, SlowProxy};
-use crate::support::{Moto, TestAccount, default_encryption, emitted, event, log_with_metrics};
+use support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::http_listener::HttpListener;
+use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
+use support::slow_proxy::{Fault, SlowProxy};
+use support::{Moto, TestAccount, default_encryption, emitted, event, log_with_metrics};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

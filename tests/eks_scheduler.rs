@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
-use crate::support::eks_seed::{Seed, seed};
-use crate::support::{TestAccount, event};
+use support::eks_seed::{Seed, seed};
+use support::{TestAccount, event};
 
 /// Five opted-in clusters with dependencies (web needs api needs data; qa needs data),
 /// one Fargate-only, one not opted in.
@@ -361,12 +361,12 @@ fn eks_events_parse() {
 
 #[tokio::test]
 async fn a_run_announces_each_cluster_it_changed_on_the_topic_and_the_bus() -> Result<()> {
-    use crate::support::sqs::Queue;
+    use support::sqs::Queue;
 
     // Given two opted-in clusters with uniquely named nodegroups in the emulator's default
     // account (where the SQS helper's queues live), a topic and the default bus, each
     // delivering to a queue, the way a team routes them to chat,
-    let moto = crate::support::Moto::shared();
+    let moto = support::Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
     let id = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
     let (web, api) = (format!("announce-web-{id}"), format!("announce-api-{id}"));

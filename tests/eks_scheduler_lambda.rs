@@ -10,10 +10,10 @@ use anyhow::{Context as _, Result};
 use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
-use crate::support::eks_seed::{seed, state_of};
-use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
-use crate::support::slow_proxy::{Fault, SlowProxy};
-use crate::support::{Moto, TestAccount, emitted, event, log_with_metrics};
+use support::eks_seed::{seed, state_of};
+use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::slow_proxy::{Fault, SlowProxy};
+use support::{Moto, TestAccount, emitted, event, log_with_metrics};
 
 #[tokio::test]
 async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> Result<()> {

@@ -1,6 +1,6 @@
 //! Every sample event under `events/` is JSON, and each function accepts its own.
 
-use crate::support::{event, workspace_root};
+use support::{event, workspace_root};
 
 fn event_files() -> Vec<String> {
     let dir = workspace_root().join("events");

@@ -7,8 +7,8 @@ use anyhow::{Result, bail};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
-use crate::support::{Moto, TestAccount};
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
+use support::{Moto, TestAccount};
 
 fn only(service: &str, kind: FaultKind) -> FaultPlan {
     FaultPlan::always(service, "", kind)

@@ -9,9 +9,9 @@ use iam_export::{Config, Deps, ExportSummary, IamExportError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-use crate::support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
-use crate::support::iam_seed::{POLICY_DOCUMENT, seed_account, seed_user};
-use crate::support::{Moto, TestAccount, event};
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
+use support::iam_seed::{POLICY_DOCUMENT, seed_account, seed_user};
+use support::{Moto, TestAccount, event};
 
 fn config(bucket: &str) -> Config {
     Config {
@@ -27,7 +27,7 @@ fn config(bucket: &str) -> Config {
 async fn with_bucket(account: &TestAccount, config: Config) -> Result<Deps> {
     let deps = Deps::new(config, &account.aws);
     deps.s3.create_bucket().bucket(&deps.config.report_bucket).send().await?;
-    crate::support::default_encryption(&deps.s3, &deps.config.report_bucket, None).await?;
+    support::default_encryption(&deps.s3, &deps.config.report_bucket, None).await?;
     Ok(deps)
 }
 

@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use crate::support::iam_seed::seed_account;
-use crate::support::lambda::{Limits, LocalLambda, packaged_binary};
-use crate::support::{Moto, TestAccount, emitted, log_with_metrics};
+use support::iam_seed::seed_account;
+use support::lambda::{Limits, LocalLambda, packaged_binary};
+use support::{Moto, TestAccount, emitted, log_with_metrics};
 
 /// The data rows of a CSV file in S3.
 async fn csv_rows(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<csv::StringRecord>> {

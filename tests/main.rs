@@ -10,7 +10,6 @@ mod fault_proxy;
 mod iam_export;
 mod iam_export_lambda;
 mod organization;
-mod support;
 mod thumbnailer;
 mod thumbnailer_lambda;
 mod thumbnailer_photos;

@@ -1,4 +1,4 @@
-//! One deployment across an AWS Organization (#12): the hub in the management account, the
+//! One deployment across an AWS Organization: the hub in the management account, the
 //! member role deployed to the OUs by a StackSet of `member-role.yaml`, and the emulator's
 //! STS checking each role's trust policy, so a missing role and a wrong external id are
 //! refused as AWS refuses them.
@@ -12,9 +12,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::support::iam_seed::{seed_account, seed_user};
-use crate::support::org_seed::{EXTERNAL_ID, MEMBER_ROLE, Org};
-use crate::support::{Moto, TestAccount};
+use support::iam_seed::{seed_account, seed_user};
+use support::org_seed::{EXTERNAL_ID, MEMBER_ROLE, Org};
+use support::{Moto, TestAccount};
 
 /// Users seeded in member `index`: 2 to 4, the first three with hostile names.
 fn users_of(index: usize) -> usize {
@@ -276,9 +276,9 @@ mod eks {
     use jiff::Timestamp;
     use shared::accounts::AccountStatus;
 
-    use crate::support::Moto;
-    use crate::support::eks_seed::{seed, state_of};
-    use crate::support::org_seed::{EXTERNAL_ID, Org};
+    use support::Moto;
+    use support::eks_seed::{seed, state_of};
+    use support::org_seed::{EXTERNAL_ID, Org};
 
     const OPTED_IN: &[(&str, &str)] = &[("auto-stop", "true"), ("auto-start", "true")];
 
@@ -427,9 +427,9 @@ mod cost {
     use jiff::civil::Date;
     use serde_json::{Value, json};
 
-    use crate::support::cost_seed::queue_cost_results;
-    use crate::support::http_listener::{Answer, HttpListener};
-    use crate::support::org_seed::Org;
+    use support::cost_seed::queue_cost_results;
+    use support::http_listener::{Answer, HttpListener};
+    use support::org_seed::Org;
 
     /// One `GetCostAndUsage` answer grouped by two keys: every day of the window, each group
     /// `(keys, amount)` the same every day.

@@ -11,12 +11,12 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use image::ImageFormat;
 use serde_json::{Value, json};
 
-use crate::support::images::{
+use support::images::{
     animated_webp_canvas, flat_jpeg, flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo,
 };
-use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
-use crate::support::slow_proxy::SlowProxy;
-use crate::support::{Moto, TestAccount, emitted, log_with_metrics, s3_event_key};
+use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::slow_proxy::SlowProxy;
+use support::{Moto, TestAccount, emitted, log_with_metrics, s3_event_key};
 
 /// The template's memory size for the thumbnailer.
 const MEMORY_MB: u32 = 512;

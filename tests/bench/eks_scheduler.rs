@@ -9,10 +9,6 @@
 
 #![allow(clippy::print_stdout)] // a command-line report
 
-#[path = "../support/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! `make bench-org`: one deployment across an organization of 100 member accounts (#12).
+//! `make bench-org`: one deployment across an organization of 100 member accounts.
 //! The IAM export of 200 users per account and an EKS stop and start of 2 clusters per
 //! account, through a loopback proxy that holds every request 30 ms (an AWS round trip),
 //! with accounts one at a time (what a loop over accounts does) and several at once.
@@ -7,10 +7,6 @@
 //! `BENCH_ACCOUNTS` and `BENCH_USERS` make it smaller for a quick look.
 
 #![allow(clippy::print_stdout)] // a command-line report
-
-#[path = "../support/mod.rs"]
-#[allow(dead_code)]
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

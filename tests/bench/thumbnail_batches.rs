@@ -11,10 +11,6 @@
 
 #![allow(clippy::print_stdout)] // a command-line report
 
-#[path = "../support/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::io::BufRead;
 use std::time::Duration;
 

@@ -17,12 +17,12 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use crate::support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
-use crate::support::fault_proxy::{FaultKind, FaultProxy};
-use crate::support::http_listener::HttpListener;
-use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
-use crate::support::{TestAccount, default_encryption};
 use crate::{Row, plan};
+use support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::fault_proxy::{FaultKind, FaultProxy};
+use support::http_listener::HttpListener;
+use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::{TestAccount, default_encryption};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// The functions' SDK attempts per call (`shared::aws`).

@@ -12,11 +12,11 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::support::TestAccount;
-use crate::support::eks_seed::{Seed, seed, state_of};
-use crate::support::fault_proxy::FaultProxy;
-use crate::support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 use crate::{Rng, Row, plan};
+use support::TestAccount;
+use support::eks_seed::{Seed, seed, state_of};
+use support::fault_proxy::FaultProxy;
+use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const SAVED_TAG: &str = "eks-scheduler/saved/";

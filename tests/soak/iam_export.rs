@@ -8,10 +8,10 @@ use iam_export::{Config, Deps, handle};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::json;
 
-use crate::support::TestAccount;
-use crate::support::fault_proxy::{FaultPlan, FaultProxy};
-use crate::support::iam_seed::seed_account;
 use crate::{Row, plan};
+use support::TestAccount;
+use support::fault_proxy::{FaultPlan, FaultProxy};
+use support::iam_seed::seed_account;
 
 fn config(bucket: &str, prefix: &str) -> Config {
     Config {

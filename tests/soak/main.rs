@@ -12,10 +12,6 @@
 
 #![allow(clippy::print_stdout)] // a command-line report
 
-#[path = "../support/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 mod cost_report;
 mod eks_scheduler;
 mod iam_export;

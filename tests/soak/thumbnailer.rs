@@ -9,7 +9,7 @@
 //! failure record; or its last event in the dead-letter queue, with the reason the
 //! function gave. No thumbnail may outlive its source.
 //!
-//! The photo catalogue is on (#11), its DynamoDB and SNS calls faulted too: every key whose
+//! The photo catalogue is on, its DynamoDB and SNS calls faulted too: every key whose
 //! last event was processed must end with the record of that event (its sequencer, and the
 //! status its live state says), announced, and a message for it must have arrived on the
 //! topic's subscribed queue.
@@ -22,13 +22,13 @@ use anyhow::{Context as _, Result, bail};
 use image::ImageFormat;
 use serde_json::{Value, json};
 
-use crate::support::fault_proxy::FaultProxy;
-use crate::support::images::{flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo};
-use crate::support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
-use crate::support::photos::{create_table, json_of};
-use crate::support::sqs::{Queue, Received, lambda_record};
-use crate::support::{TestAccount, s3_event_key};
 use crate::{Rng, Row, plan};
+use support::fault_proxy::FaultProxy;
+use support::images::{flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo};
+use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::photos::{create_table, json_of};
+use support::sqs::{Queue, Received, lambda_record};
+use support::{TestAccount, s3_event_key};
 
 /// The template's memory size; timeout and visibility timeout scaled down from its 60 s
 /// and 660 s so that a redelivery costs seconds, not minutes.

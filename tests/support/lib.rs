@@ -12,8 +12,6 @@ pub mod moto;
 pub mod org_seed;
 pub mod photos;
 pub mod slow_proxy;
-// The soak plays S3 and Lambda with all of it; the integration tests read queues with part of it.
-#[allow(dead_code)]
 pub mod sqs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +55,9 @@ pub async fn log_with_metrics(lambda: &lambda::LocalLambda, documents: usize) ->
 
 /// The repository's root folder.
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    // This crate is tests/support.
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().and_then(std::path::Path::parent).expect("tests/support has two parents").to_path_buf()
 }
 
 /// An AWS account of its own in the shared emulator, so tests run in parallel
