@@ -16,6 +16,16 @@ export AWS_DEFAULT_REGION ?= us-east-1
 ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+
+# The tests' one debug build, linted as it compiles: clippy-driver is the workspace's rustc
+# wrapper (what `cargo clippy` sets up), so the dependencies are compiled once, for the tests,
+# not a second time for clippy's check build. Every target the tests build is linted (libraries
+# with and without cfg(test), binaries, integration tests, examples), as `--all-targets` would.
+# The soak runs the example this same build made, so nothing is compiled again for it.
+CLIPPY_DRIVER := $(shell command -v clippy-driver)
+CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
+	cargo test --workspace --locked
 
 .PHONY: help venv test corpus lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
 
@@ -38,17 +48,19 @@ $(VENV)/.installed: requirements-dev.txt
 # fetched once with apt-get download by scripts/photos.py).
 test: venv lambda-binaries corpus
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
-	JPEG_CORPUS=$(CURDIR)/.bench/corpus cargo test --workspace --locked
+	$(VENV)/bin/python scripts/check_architecture.py --self-test
+	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
+	JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
 	$(MAKE) --no-print-directory lint-template
 
 # The functions built as `make package` builds them (cargo-lambda's release build, not
 # cargo's: other profile settings, other CPU flags), for the tests that run the artifact.
+# In one build: `sam build` builds each function on its own, so each resolves its own features
+# of the shared dependencies (tokio's, the SDK's), and four builds compiled the SDK stack four
+# times. One build unifies them; the code, the profile (unwinding, LTO) and the flags are the
+# same, and `make package` still checks the artifacts sam builds.
 lambda-binaries: venv
-	cargo lambda build --release --locked --bin thumbnailer
-	cargo lambda build --release --locked --bin eks-scheduler
-	cargo lambda build --release --locked --bin cost-report
-	cargo lambda build --release --locked --bin iam-export
+	cargo lambda build --release --locked --bin thumbnailer --bin eks-scheduler --bin cost-report --bin iam-export
 
 corpus: venv
 	$(VENV)/bin/python scripts/photos.py > /dev/null
@@ -94,8 +106,9 @@ SOAK_SEEDS ?= 1
 SOAK_RATE ?= 0.1
 SOAK_BUDGET ?= ci
 soak: venv lambda-binaries
-	cargo run --quiet --locked -p integration-tests --example soak -- \
-		--seeds $(SOAK_SEEDS) --rate $(SOAK_RATE) --budget $(SOAK_BUDGET)
+	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
+	$(CARGO_TEST) --no-run --quiet
+	$(TARGET_DIR)/debug/examples/soak --seeds $(SOAK_SEEDS) --rate $(SOAK_RATE) --budget $(SOAK_BUDGET)
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64
@@ -109,7 +122,7 @@ package: venv
 		EKS_SCHEDULER_BOOTSTRAP=$(CURDIR)/.aws-sam/build/EksSchedulerFunction/bootstrap \
 		COST_REPORT_BOOTSTRAP=$(CURDIR)/.aws-sam/build/CostReportFunction/bootstrap \
 		IAM_EXPORT_BOOTSTRAP=$(CURDIR)/.aws-sam/build/IamExportFunction/bootstrap \
-		cargo test --locked -p integration-tests --test integration -- _lambda::; \
+		$(CARGO_TEST) --test integration -- _lambda::; \
 	else echo "the packaged $(ARCHITECTURE) functions cannot run on this machine: not checked"; fi
 
 clean:

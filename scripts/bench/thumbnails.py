@@ -12,7 +12,7 @@ alone (today's path before our decoder) and the 1/8-scale decode-only rates: our
 through libjpeg alone, and libjpeg-turbo through Pillow; the baseline files ours decodes at
 1/8 and at 2/8 as groups of their own; then the share of the corpus our decoder takes.
 Before the summary: the cold start (scripts/bench/cold_start.py: the release binary's size
-and the time from process start to its first runtime-API request), the two costs of #11
+and the time from process start to its first runtime-API request), the two costs of the photo record
 (colour management: the JPEGs with a Display P3 profile embedded, against without; AVIF
 thumbnails for 256 and 1024 boxes, against our JPEG and sharp's and Pillow's AVIF) and what
 a whole batch costs with S3 in the loop (batch_costs). The last line is machine-readable.
