@@ -15,7 +15,7 @@
 
 use image::metadata::Orientation;
 
-use super::pipeline::Rejection;
+use super::rejection::Rejection;
 
 /// What a JPEG's markers say, read before any pixel is decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! Object keys: decoding them from S3 notifications, naming outputs, and recognising
 //! the function's own outputs so it never processes them.
 
-use super::pipeline::Rejection;
+use super::kind::ImageKind;
+use super::rejection::Rejection;
 use super::sizes::BoxSize;
 
 /// S3's longest key, in bytes.
@@ -39,17 +40,17 @@ pub fn legacy_output_key(dest_prefix: &str, source_key: &str, size: BoxSize, ext
     format!("{dest_prefix}{folder}{stem}-{}x{}.{extension}", size.width, size.height)
 }
 
-/// Every key a thumbnail of `source_key` may have, once each: each box, each extension,
-/// today's names and the names earlier versions wrote.
+/// Every key a thumbnail of `source_key` may have, once each: each box, each kind's
+/// extension, today's names and the names earlier versions wrote.
 pub fn thumbnail_key_candidates(
     dest_prefix: &str,
     source_key: &str,
     sizes: &[BoxSize],
-    extensions: &[&str],
+    kinds: &[ImageKind],
 ) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
     for size in sizes {
-        for extension in extensions {
+        for extension in kinds.iter().map(|kind| kind.extension()) {
             for key in [
                 output_key(dest_prefix, source_key, *size, extension),
                 legacy_output_key(dest_prefix, source_key, *size, extension),

@@ -32,7 +32,9 @@ use super::colour;
 use super::eighth_scale;
 use super::exif::{ExifFacts, exif_facts};
 use super::jpeg::{JpegStructure, Slices, read_structure};
+use super::kind::ImageKind;
 use super::placeholder::{Placeholder, placeholder};
+use super::rejection::Rejection;
 use super::sizes::{BoxSize, fit_inside};
 use super::webp;
 
@@ -64,74 +66,6 @@ pub struct Limits {
     pub max_alloc_bytes: u64,
 }
 
-/// Why an input can never become a thumbnail: retrying cannot help.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error("not an image (or a format other than JPEG, PNG, WebP and GIF)")]
-    NotAnImage,
-    #[error("the image is {width} x {height} = {} pixels, over the limit of {limit} (MAX_INPUT_PIXELS)", u64::from(*width) * u64::from(*height))]
-    TooManyPixels { width: u32, height: u32, limit: u64 },
-    #[error("the object is {size} bytes, over the limit of {limit} (MAX_INPUT_BYTES)")]
-    TooManyBytes { size: u64, limit: u64 },
-    #[error("decoding the {width} x {height} image needs about {} MiB, over the {} MiB this function's memory size allows for one image (a larger MemorySize raises it)", needed / (1024 * 1024), limit / (1024 * 1024))]
-    TooMuchMemory { width: u32, height: u32, needed: u64, limit: u64 },
-    #[error(
-        "the JPEG has {scans} scans, over the limit of {limit}: decoding it would take far longer than any photo (a known denial-of-service pattern)"
-    )]
-    TooManyScans { scans: usize, limit: usize },
-    #[error("the image is corrupt or truncated: {0}")]
-    Corrupt(String),
-    /// The upload's name makes a thumbnail impossible (S3's key or metadata limits).
-    #[error("{0}")]
-    NameTooLong(String),
-    /// The decoder panicked: a bug in a decoder this input reaches, the same every time.
-    #[error("the image decoder failed on this file ({0})")]
-    DecoderPanic(String),
-}
-
-/// What kind of rejection, for the metrics: a handful of classes an operator can chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RejectionClass {
-    NotAnImage,
-    /// Over a limit: bytes, pixels, memory, scans.
-    TooLarge,
-    /// Corrupt, truncated, or a decoder that failed on it.
-    Corrupt,
-    /// A name S3 cannot take for the thumbnail.
-    BadName,
-    /// S3 refused to give the object (an archived object, say).
-    Unreadable,
-}
-
-impl RejectionClass {
-    pub const ALL: [Self; 5] = [Self::NotAnImage, Self::TooLarge, Self::Corrupt, Self::BadName, Self::Unreadable];
-
-    /// The metric that counts this class.
-    pub fn metric_name(self) -> &'static str {
-        match self {
-            Self::NotAnImage => "RejectedNotAnImage",
-            Self::TooLarge => "RejectedTooLarge",
-            Self::Corrupt => "RejectedCorrupt",
-            Self::BadName => "RejectedBadName",
-            Self::Unreadable => "RejectedUnreadable",
-        }
-    }
-}
-
-impl Rejection {
-    pub fn class(&self) -> RejectionClass {
-        match self {
-            Self::NotAnImage => RejectionClass::NotAnImage,
-            Self::TooManyPixels { .. }
-            | Self::TooManyBytes { .. }
-            | Self::TooMuchMemory { .. }
-            | Self::TooManyScans { .. } => RejectionClass::TooLarge,
-            Self::Corrupt(_) | Self::DecoderPanic(_) => RejectionClass::Corrupt,
-            Self::NameTooLong(_) => RejectionClass::BadName,
-        }
-    }
-}
-
 /// The most scans a JPEG may have. Encoders write up to about a dozen; libjpeg-turbo's
 /// own tools suggest a limit, as each scan is a pass over the whole image.
 pub const MAX_JPEG_SCANS: usize = 100;
@@ -151,8 +85,7 @@ pub struct Thumbnail {
     pub width: u32,
     pub height: u32,
     pub bytes: Vec<u8>,
-    pub content_type: &'static str,
-    pub extension: &'static str,
+    pub kind: ImageKind,
 }
 
 /// What one image gives: its thumbnails, and what its record says about it.
@@ -179,13 +112,14 @@ pub struct PhotoFacts {
 }
 
 fn format_name(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Jpeg => "jpeg",
-        ImageFormat::Png => "png",
-        ImageFormat::WebP => "webp",
-        ImageFormat::Gif => "gif",
-        _ => "unknown",
-    }
+    let kind = match format {
+        ImageFormat::Jpeg => ImageKind::Jpeg,
+        ImageFormat::Png => ImageKind::Png,
+        ImageFormat::WebP => ImageKind::Webp,
+        ImageFormat::Gif => ImageKind::Gif,
+        _ => return "unknown",
+    };
+    kind.name()
 }
 
 fn reader(bytes: &[u8], limits: Limits) -> Result<ImageReader<Cursor<&[u8]>>, Rejection> {
@@ -416,28 +350,34 @@ fn resolve(output: OutputFormat, input: ImageFormat) -> OutputFormat {
     }
 }
 
-/// The extension of the thumbnails `bytes` will get (known before decoding, so a
-/// redelivered record can find the thumbnails it already has).
-pub fn output_extension(output: OutputFormat, bytes: &[u8]) -> &'static str {
+/// The kind of the thumbnails `bytes` will get (known before decoding, so a redelivered
+/// record can find the thumbnails it already has).
+pub fn output_kind(output: OutputFormat, bytes: &[u8]) -> ImageKind {
     let input = image::guess_format(bytes).unwrap_or(ImageFormat::Png);
-    match resolve(output, input) {
-        OutputFormat::Jpeg { .. } | OutputFormat::Same { .. } => "jpg",
-        OutputFormat::Webp { .. } => "webp",
-        OutputFormat::Avif { .. } => "avif",
-        OutputFormat::Png => "png",
-    }
+    resolve(output, input).kind()
 }
 
 impl OutputFormat {
-    /// Every extension thumbnails in this format may have: `Same` writes JPEG, PNG or
-    /// WebP, by the input.
-    pub fn possible_extensions(self) -> &'static [&'static str] {
+    /// The kind this format writes (`Same` is resolved for an input first; unresolved, it
+    /// is JPEG, what it writes for an input it cannot keep).
+    pub fn kind(self) -> ImageKind {
         match self {
-            Self::Jpeg { .. } => &["jpg"],
-            Self::Png => &["png"],
-            Self::Webp { .. } => &["webp"],
-            Self::Avif { .. } => &["avif"],
-            Self::Same { .. } => &["jpg", "png", "webp"],
+            Self::Jpeg { .. } | Self::Same { .. } => ImageKind::Jpeg,
+            Self::Png => ImageKind::Png,
+            Self::Webp { .. } => ImageKind::Webp,
+            Self::Avif { .. } => ImageKind::Avif,
+        }
+    }
+
+    /// Every kind thumbnails in this format may have: `Same` writes JPEG, PNG or WebP, by
+    /// the input.
+    pub fn possible_kinds(self) -> &'static [ImageKind] {
+        match self {
+            Self::Jpeg { .. } => &[ImageKind::Jpeg],
+            Self::Png => &[ImageKind::Png],
+            Self::Webp { .. } => &[ImageKind::Webp],
+            Self::Avif { .. } => &[ImageKind::Avif],
+            Self::Same { .. } => &[ImageKind::Jpeg, ImageKind::Png, ImageKind::Webp],
         }
     }
 }
@@ -700,7 +640,7 @@ fn resize(resizer: &mut Resizer, image: &DynamicImage, width: u32, height: u32) 
 fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<Thumbnail, Rejection> {
     let mut bytes = Vec::new();
     let failed = |err: image::ImageError| Rejection::Corrupt(format!("encoding failed: {err}"));
-    let (content_type, extension) = match output {
+    match output {
         OutputFormat::Jpeg { quality } | OutputFormat::Same { quality } => {
             let rgb = flatten_onto_white(image);
             // jpeg-encoder (AVX2 where the CPU has it): 1.7 times as fast as `image`'s own
@@ -715,25 +655,17 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
             encoder
                 .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
                 .map_err(|err| Rejection::Corrupt(format!("encoding failed: {err}")))?;
-            ("image/jpeg", "jpg")
         }
         OutputFormat::Png => {
             let rgba: RgbaImage = image.to_rgba8();
             PngEncoder::new(&mut bytes)
                 .write_image(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
                 .map_err(failed)?;
-            ("image/png", "png")
         }
-        OutputFormat::Webp { quality } => {
-            bytes = webp::encode_lossy(image, quality)?;
-            ("image/webp", "webp")
-        }
-        OutputFormat::Avif { quality } => {
-            bytes = super::avif::encode(image, quality)?;
-            ("image/avif", "avif")
-        }
-    };
-    Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, content_type, extension })
+        OutputFormat::Webp { quality } => bytes = webp::encode_lossy(image, quality)?,
+        OutputFormat::Avif { quality } => bytes = super::avif::encode(image, quality)?,
+    }
+    Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, kind: output.kind() })
 }
 
 /// JPEG has no transparency: composite onto white, so transparent areas do not turn black.

@@ -14,7 +14,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::pipeline::Rejection;
+use super::rejection::Rejection;
 
 /// What the header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -112,11 +112,8 @@ impl ThumbnailEntry {
             width: thumbnail.width,
             height: thumbnail.height,
             bytes: thumbnail.bytes.len() as u64,
-            format: match thumbnail.extension {
-                "jpg" => "jpeg",
-                other => other,
-            },
-            content_type: thumbnail.content_type,
+            format: thumbnail.kind.name(),
+            content_type: thumbnail.kind.content_type(),
         }
     }
 }

@@ -193,7 +193,7 @@ fn each_input_format_and_each_output_format() {
             (OutputFormat::Webp { quality: 80 }, "image/webp", "webp"),
         ] {
             let thumbnail = &make_thumbnails(&bytes, &[BOX], output, LIMITS).expect("thumbnail").thumbnails[0];
-            assert_eq!((thumbnail.content_type, thumbnail.extension), (content_type, extension));
+            assert_eq!((thumbnail.kind.content_type(), thumbnail.kind.extension()), (content_type, extension));
             assert_eq!((thumbnail.width, thumbnail.height), (256, 192));
             assert_eq!(
                 image::guess_format(&thumbnail.bytes).ok(),
@@ -207,7 +207,7 @@ fn each_input_format_and_each_output_format() {
             ImageFormat::WebP => "webp",
             _ => "png",
         };
-        assert_eq!(same.extension, expected, "{format:?}");
+        assert_eq!(same.kind.extension(), expected, "{format:?}");
     }
 }
 
@@ -978,7 +978,7 @@ fn avif_thumbnails_are_avif_files_of_the_right_size_with_alpha_when_the_source_h
     let sizes = [BoxSize { width: 32, height: 32 }, BOX];
     let photo = make_thumbnails(&opaque, &sizes, OutputFormat::Avif { quality: 70 }, LIMITS).expect("avif");
     for (thumbnail, expected) in photo.thumbnails.iter().zip([(32, 16), (40, 20)]) {
-        assert_eq!((thumbnail.content_type, thumbnail.extension), ("image/avif", "avif"));
+        assert_eq!((thumbnail.kind.content_type(), thumbnail.kind.extension()), ("image/avif", "avif"));
         assert_eq!((thumbnail.width, thumbnail.height), expected);
         assert_eq!(avif_header(&thumbnail.bytes), (expected, false));
     }
@@ -986,7 +986,7 @@ fn avif_thumbnails_are_avif_files_of_the_right_size_with_alpha_when_the_source_h
     let bytes = encode(&DynamicImage::ImageRgba8(transparent), ImageFormat::Png);
     let photo = make_thumbnails(&bytes, &[BOX], OutputFormat::Avif { quality: 70 }, LIMITS).expect("avif");
     assert_eq!(avif_header(&photo.thumbnails[0].bytes), ((40, 20), true));
-    assert_eq!(output_extension(OutputFormat::Avif { quality: 70 }, &bytes), "avif");
+    assert_eq!(output_kind(OutputFormat::Avif { quality: 70 }, &bytes), ImageKind::Avif);
 }
 
 #[test]
@@ -1082,7 +1082,7 @@ fn an_sqs_message_is_a_batch_item_failure_when_any_of_its_objects_must_be_retrie
 #[test]
 fn outdated_thumbnails_are_looked_for_under_every_name_they_may_have() {
     let sizes = [BoxSize { width: 256, height: 256 }, BoxSize { width: 1024, height: 1024 }];
-    let jpeg = OutputFormat::Jpeg { quality: 80 }.possible_extensions();
+    let jpeg = OutputFormat::Jpeg { quality: 80 }.possible_kinds();
     assert_eq!(
         thumbnail_key_candidates("thumbnails/", "uploads/a.png", &sizes, jpeg),
         [
@@ -1093,8 +1093,8 @@ fn outdated_thumbnails_are_looked_for_under_every_name_they_may_have() {
         ]
     );
     // A key without an extension has one name: listed once.
-    let same = OutputFormat::Same { quality: 80 }.possible_extensions();
-    assert_eq!(same, ["jpg", "png", "webp"]);
+    let same = OutputFormat::Same { quality: 80 }.possible_kinds();
+    assert_eq!(same, [ImageKind::Jpeg, ImageKind::Png, ImageKind::Webp]);
     let keys = thumbnail_key_candidates("t/", "raw", &sizes[..1], same);
     assert_eq!(keys, ["t/raw-256x256.jpg", "t/raw-256x256.png", "t/raw-256x256.webp"]);
 }

@@ -2,11 +2,11 @@
 //! from it; with the catalogue on, the record filed as deleted first, then announced.
 
 use super::catalogue::{Catalogued, announce, now_text, record_of};
-use super::upload::Failure;
-use super::{Deps, result};
+use super::outdated::{Removal, remove_outdated_thumbnails};
+use super::{Deps, failure_reason, result};
 use crate::aws::{self, S3Failure};
 use crate::catalog::{self, Filed};
-use crate::core::{self, ObjectEvent, ObjectResult, Outcome};
+use crate::core::{ObjectEvent, ObjectResult, Outcome};
 
 /// Removes a deleted source's thumbnails, and nothing else: only if the source is really
 /// gone (events come out of order: a re-upload after the delete keeps its thumbnails),
@@ -77,62 +77,5 @@ async fn delete_photo(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> O
             result(object, Outcome::Deleted, format!("{}{kept}", catalogued.detail()), removed)
         }
         Err(reason) => result(object, Outcome::Retry, format!("thumbnails removed, but {reason}"), removed),
-    }
-}
-
-pub(super) enum Removal {
-    /// The source is no longer in the state the removal was for: a newer event's business.
-    Superseded,
-    Removed(Vec<String>),
-}
-
-/// Removes `object`'s thumbnails made from any version but `current` (`None`: the source
-/// was deleted), if the source is still in that state: the thumbnails are read first,
-/// then the source, and each thumbnail is deleted only while it is the one read
-/// (conditional delete). So a newer upload's thumbnail, written at any point of this, is
-/// never removed: either the source check sees the newer upload, or the delete's
-/// condition fails on the rewritten thumbnail.
-pub(super) async fn remove_outdated_thumbnails(
-    deps: &Deps,
-    object: &ObjectEvent,
-    dest_bucket: &str,
-    current: Option<&str>,
-) -> Result<Removal, S3Failure> {
-    let config = &deps.config;
-    let candidates = core::thumbnail_key_candidates(
-        &config.dest_prefix,
-        &object.key,
-        &config.sizes,
-        config.format.possible_extensions(),
-    );
-    let mut outdated = Vec::new();
-    for candidate in candidates {
-        if let Some(info) = aws::head_output(&deps.s3, dest_bucket, &candidate).await?
-            && info.source_key.as_deref() == Some(object.key.as_str())
-            && (current.is_none() || info.source_etag.as_deref() != current)
-        {
-            outdated.push((candidate, info.etag));
-        }
-    }
-    let live = match aws::head(&deps.s3, &object.bucket, &object.key, None).await {
-        Ok(info) => Some(info.etag),
-        Err(S3Failure::Gone) => None,
-        Err(failure) => return Err(failure),
-    };
-    if live.as_deref() != current {
-        return Ok(Removal::Superseded);
-    }
-    let mut removed = Vec::new();
-    for (key, etag) in outdated {
-        if aws::delete_if_unchanged(&deps.s3, dest_bucket, &key, &etag).await? {
-            removed.push(key);
-        }
-    }
-    Ok(Removal::Removed(removed))
-}
-
-pub(super) fn failure_reason(failure: S3Failure) -> String {
-    match Failure::from(failure) {
-        Failure::Skipped(reason) | Failure::Retry(reason) | Failure::Rejected { reason, .. } => reason,
     }
 }

@@ -33,6 +33,7 @@ use shared::deadline::time_budget;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, info, warn};
 
+use crate::aws::S3Failure;
 use crate::config::Config;
 use crate::core::{
     self, Measured, ObjectAction, ObjectEvent, ObjectResult, Outcome, RejectionClass, Response, Trigger,
@@ -41,6 +42,7 @@ use crate::error::ThumbnailerError;
 
 mod catalogue;
 mod delete;
+mod outdated;
 mod upload;
 
 /// Kept at the end of an invocation to return its result before Lambda's deadline.
@@ -233,5 +235,36 @@ async fn process(deps: &Deps, object: &ObjectEvent, tally: &Tally) -> ObjectResu
     match &object.action {
         ObjectAction::Removed => delete::delete_thumbnails(deps, object, &dest_bucket).await,
         ObjectAction::Created { etag, .. } => upload::upload(deps, object, &dest_bucket, etag.as_deref(), tally).await,
+    }
+}
+
+/// How one object's step failed, by the failure policy (the module's doc).
+enum Failure {
+    Skipped(String),
+    Retry(String),
+    Rejected { reason: String, class: RejectionClass, etag: String },
+}
+
+impl From<S3Failure> for Failure {
+    fn from(failure: S3Failure) -> Self {
+        match failure {
+            S3Failure::Gone => Failure::Skipped("the object was deleted before it could be processed".to_owned()),
+            S3Failure::Replaced => Failure::Skipped(
+                "the object was replaced after this event; the new version's own event processes it".to_owned(),
+            ),
+            S3Failure::TooLarge { limit } => Failure::Retry(format!(
+                "the object grew past {limit} bytes after its size was checked; it is checked again on retry"
+            )),
+            S3Failure::Permanent(reason) => {
+                Failure::Rejected { reason, class: RejectionClass::Unreadable, etag: String::new() }
+            }
+            S3Failure::Transient(reason) => Failure::Retry(reason),
+        }
+    }
+}
+
+fn failure_reason(failure: S3Failure) -> String {
+    match Failure::from(failure) {
+        Failure::Skipped(reason) | Failure::Retry(reason) | Failure::Rejected { reason, .. } => reason,
     }
 }

@@ -11,11 +11,11 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use super::catalogue::{catalogue, now_text, record_of};
-use super::delete::{Removal, failure_reason, remove_outdated_thumbnails};
-use super::{Deps, Tally, result};
+use super::outdated::{Removal, remove_outdated_thumbnails};
+use super::{Deps, Failure, Tally, failure_reason, result};
 use crate::aws::{self, S3Failure};
 use crate::catalog;
-use crate::core::{self, ObjectEvent, ObjectResult, Outcome, PhotoRecord, Rejection, RejectionClass, ThumbnailEntry};
+use crate::core::{self, ObjectEvent, ObjectResult, Outcome, PhotoRecord, Rejection, ThumbnailEntry};
 use crate::error::ThumbnailerError;
 
 /// An upload: its thumbnails made and written, its record filed and announced; or its
@@ -69,30 +69,6 @@ enum Made {
     UpToDate(Vec<String>),
 }
 
-pub(super) enum Failure {
-    Skipped(String),
-    Retry(String),
-    Rejected { reason: String, class: RejectionClass, etag: String },
-}
-
-impl From<S3Failure> for Failure {
-    fn from(failure: S3Failure) -> Self {
-        match failure {
-            S3Failure::Gone => Failure::Skipped("the object was deleted before it could be processed".to_owned()),
-            S3Failure::Replaced => Failure::Skipped(
-                "the object was replaced after this event; the new version's own event processes it".to_owned(),
-            ),
-            S3Failure::TooLarge { limit } => Failure::Retry(format!(
-                "the object grew past {limit} bytes after its size was checked; it is checked again on retry"
-            )),
-            S3Failure::Permanent(reason) => {
-                Failure::Rejected { reason, class: RejectionClass::Unreadable, etag: String::new() }
-            }
-            S3Failure::Transient(reason) => Failure::Retry(reason),
-        }
-    }
-}
-
 async fn make(
     deps: &Deps,
     object: &ObjectEvent,
@@ -122,7 +98,7 @@ async fn make(
     tally.input_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
 
     // Names and metadata first: a name S3 cannot take is the file's fault, known now.
-    let extension = core::output_extension(config.format, &bytes);
+    let extension = core::output_kind(config.format, &bytes).extension();
     let keys: Vec<String> = config
         .sizes
         .iter()
@@ -178,7 +154,7 @@ async fn make(
             dest_bucket,
             &key,
             thumbnail.bytes,
-            thumbnail.content_type,
+            thumbnail.kind.content_type(),
             Some(&config.cache_control),
             metadata.clone(),
         )
