@@ -17,9 +17,10 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
 use support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::http_listener::HttpListener;
 use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
-use support::slow_proxy::{Fault, SlowProxy};
+use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount, default_encryption, emitted, event, log_with_metrics};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -170,13 +171,8 @@ async fn a_forecast_the_role_may_not_read_fails_the_run_once_delivered_and_is_no
     let account = TestAccount::default_account(moto.url()).await;
     let bucket = seeded(&account, "costs-forecast").await?;
     let slack = HttpListener::start(Vec::new()).await?;
-    let denied = Fault {
-        request_contains: "GetCostForecast".to_owned(),
-        times: 3,
-        status: 400,
-        error_type: "AccessDeniedException".to_owned(),
-    };
-    let proxy = SlowProxy::with_faults(moto.url(), Duration::ZERO, 0, vec![denied]).await;
+    let denied = FaultKind::Refused { status: 400, error_type: "AccessDeniedException" };
+    let proxy = FaultProxy::start(moto.url(), FaultPlan::first("ce", "GetCostForecast", denied, Some(3))).await;
     let lambda = LocalLambda::start(
         packaged_binary("cost-report"),
         Limits { memory_mb: 256, cpu_share: false },
@@ -202,7 +198,7 @@ async fn a_forecast_the_role_may_not_read_fails_the_run_once_delivered_and_is_no
         );
     }
     assert_eq!(slack.bodies().len(), 1, "the report itself was delivered once");
-    assert_eq!(proxy.requests_containing("GetCostForecast"), 1, "a denied forecast is not asked again");
-    assert_eq!(proxy.requests_containing("GetCostAndUsage"), 1);
+    assert_eq!(proxy.requests_for("GetCostForecast"), 1, "a denied forecast is not asked again");
+    assert_eq!(proxy.requests_for("GetCostAndUsage"), 1);
     Ok(())
 }

@@ -11,8 +11,9 @@ use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
 use support::eks_seed::{seed, state_of};
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
-use support::slow_proxy::{Fault, SlowProxy};
+use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount, emitted, event, log_with_metrics};
 
 #[tokio::test]
@@ -27,13 +28,9 @@ async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> 
     seed(&eks, &[(&cluster, &[("eks-scheduler/schedule", &schedule)], &[("system", "2/2/4"), ("workers", "1/3/10")])])
         .await?;
     // and an EKS that refuses the first scaling of one of its nodegroups.
-    let fault = Fault {
-        request_contains: format!("/clusters/{cluster}/node-groups/workers/update-config"),
-        times: 1,
-        status: 400,
-        error_type: "InvalidParameterException".to_owned(),
-    };
-    let proxy = SlowProxy::with_faults(moto.url(), Duration::ZERO, 0, vec![fault]).await;
+    let refused = FaultKind::Refused { status: 400, error_type: "InvalidParameterException" };
+    let update = format!("POST /clusters/{cluster}/node-groups/workers/update-config");
+    let proxy = FaultProxy::start(moto.url(), FaultPlan::first("eks", &update, refused, Some(1))).await;
     let lambda = LocalLambda::start(
         packaged_binary("eks-scheduler"),
         Limits { memory_mb: 256, cpu_share: false },
@@ -133,13 +130,10 @@ async fn a_start_waits_for_a_dependency_that_could_not_be_described() -> Result<
     let needs_database = [("eks-scheduler/saved/ng", "1/2/3"), ("dependency", database.as_str())];
     seed(&eks, &[(&database, &saved, &[("ng", "0/0/3")]), (&app, &needs_database, &[("ng", "0/0/3")])]).await?;
     // and an EKS that cannot describe the database (throttled, or access denied) on any attempt,
-    let fault = Fault {
-        request_contains: format!("GET /clusters/{database} HTTP"),
-        times: 10,
-        status: 403,
-        error_type: "AccessDeniedException".to_owned(),
-    };
-    let proxy = SlowProxy::with_faults(moto.url(), Duration::ZERO, 0, vec![fault]).await;
+    // (the operation of a REST call is its method, path and query names: `GET /clusters/x `)
+    let denied = FaultKind::Refused { status: 403, error_type: "AccessDeniedException" };
+    let describe = format!("GET /clusters/{database} ");
+    let proxy = FaultProxy::start(moto.url(), FaultPlan::first("eks", &describe, denied, Some(10))).await;
     let lambda = scheduler(&[("AWS_ENDPOINT_URL", proxy.url.as_str())]).await;
 
     // when both are started, asynchronously as a schedule does,

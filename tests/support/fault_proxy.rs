@@ -41,6 +41,9 @@ pub enum FaultKind {
     ResetAfterForward,
     /// The response's head and half its body, then the connection closed.
     TruncatedBody,
+    /// Refused with this HTTP status and AWS error type (`AccessDeniedException`), the
+    /// emulator never seeing the request: a fault a test names, never drawn at random.
+    Refused { status: u16, error_type: &'static str },
 }
 
 impl FaultKind {
@@ -63,6 +66,7 @@ impl FaultKind {
             FaultKind::ResetBeforeForward => "reset-before",
             FaultKind::ResetAfterForward => "reset-after",
             FaultKind::TruncatedBody => "truncated",
+            FaultKind::Refused { .. } => "refused",
         }
     }
 }
@@ -368,9 +372,13 @@ async fn serve(client: TcpStream, shared: Shared) {
                 tokio::time::sleep(Duration::from_millis(pick % max)).await;
                 forward_and_answer(&mut client, &shared.upstream, &request).await
             }
-            Some((kind @ (FaultKind::Throttle | FaultKind::InternalError | FaultKind::Unavailable), _)) => {
-                client.stream.write_all(&protocol.error_response(kind, &service)).await.is_ok()
-            }
+            Some((
+                kind @ (FaultKind::Throttle
+                | FaultKind::InternalError
+                | FaultKind::Unavailable
+                | FaultKind::Refused { .. }),
+                _,
+            )) => client.stream.write_all(&protocol.error_response(kind, &service)).await.is_ok(),
             Some((FaultKind::ResetBeforeForward, _)) => {
                 reset(client.stream);
                 return;
@@ -515,6 +523,7 @@ impl Protocol {
     /// The answer AWS gives for `kind` (a throttle, a 500 or a 503) in this protocol.
     fn error_response(self, kind: FaultKind, service: &str) -> Vec<u8> {
         let (status, code, message) = match (kind, self) {
+            (FaultKind::Refused { status, error_type }, _) => (status, error_type, "refused by the test's fault plan"),
             (FaultKind::Throttle, Protocol::RestXml) => (503, "SlowDown", "Please reduce your request rate."),
             (FaultKind::Throttle, Protocol::Query) => (400, "Throttling", "Rate exceeded"),
             (FaultKind::Throttle, Protocol::Ec2) => (503, "RequestLimitExceeded", "Request limit exceeded."),
