@@ -57,6 +57,12 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
     Ok(Setup { account, deps, slack, bucket })
 }
 
+/// One page of costs from 2026-10-01 through 2026-11-21, the report day of a run on the 22nd.
+async fn queue_month_to_the_21st(setup: &Setup) -> Result<()> {
+    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
+        .await
+}
+
 async fn run_at(deps: &Deps, now: &str) -> Result<RunSummary> {
     let now: Timestamp = now.parse()?;
     Ok(run(deps, Request::default(), now, tokio::time::Instant::now() + Duration::from_secs(60), "test-request")
@@ -74,8 +80,7 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     // Given a month of costs with a spike on the report day, a verified sender, and a
     // Slack that rate-limits the first post
     let setup = setup(SENDER, vec![Answer::too_many_requests(1)]).await?;
-    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
-        .await?;
+    queue_month_to_the_21st(&setup).await?;
 
     // When the daily report runs on the morning of 2026-11-22
     let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
@@ -128,8 +133,7 @@ async fn a_bucket_that_enforces_sse_kms_keeps_it_when_no_key_is_set() -> Result<
     let setup = setup(SENDER, Vec::new()).await?;
     let key_arn = format!("arn:aws:kms:us-east-1:{}:key/finance-reports", setup.account.id);
     default_encryption(&setup.deps.s3, &setup.bucket, Some(&key_arn)).await?;
-    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
-        .await?;
+    queue_month_to_the_21st(&setup).await?;
 
     let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
 
@@ -194,8 +198,7 @@ async fn an_unverified_sender_fails_clearly_while_csv_and_slack_are_delivered() 
 async fn a_slack_throttle_past_the_wait_is_a_transient_failure_of_that_channel_alone() -> Result<()> {
     // Given a Slack that asks to wait longer than the report waits
     let setup = setup(SENDER, vec![Answer::too_many_requests(3600)]).await?;
-    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
-        .await?;
+    queue_month_to_the_21st(&setup).await?;
 
     // When the report runs
     let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
@@ -275,8 +278,7 @@ async fn a_delivery_record_whose_first_write_landed_unanswered_is_no_second_deli
     // Given a report whose email delivery record reaches S3, but whose answer is lost (a
     // reset): the SDK writes it again, and S3 refuses that write, as the record exists.
     let setup = setup(SENDER, Vec::new()).await?;
-    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
-        .await?;
+    queue_month_to_the_21st(&setup).await?;
     let record = cost_report::core::delivery_key("cost-report", date("2026-11-21"), Channel::Email);
     let record_put = format!("PutObject /{}/{record}", setup.bucket);
     let plan = FaultPlan::first("s3", &record_put, FaultKind::ResetAfterForward, Some(1));
@@ -308,8 +310,7 @@ async fn a_delivery_record_whose_first_write_landed_unanswered_is_no_second_deli
 async fn a_delivery_record_s3_cannot_read_holds_the_channel_back_instead_of_sending_twice() -> Result<()> {
     // Given a day whose report went out on every channel,
     let setup = setup(SENDER, Vec::new()).await?;
-    queue_cost_results(&setup.account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)])
-        .await?;
+    queue_month_to_the_21st(&setup).await?;
     run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
     assert_eq!(setup.slack.bodies().len(), 1);
     // and an S3 that now cuts short every answer to a read of the Slack delivery record,
