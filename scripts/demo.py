@@ -515,7 +515,7 @@ UPLOADS = [
     ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
     ("uploads/alice/IMG_20220814_141231.jpg", "Dune.jpg"),  # with a real phone's EXIF, spliced in below
 ]
-PHONE_EXIF = ROOT / "functions/thumbnailer/testdata/exif/nokia-8.3-5g.tiff"
+PHONE_EXIF = ROOT / "imaging/testdata/exif/nokia-8.3-5g.tiff"
 
 
 def with_phone_exif(jpeg: bytes) -> bytes:

@@ -3,7 +3,7 @@ Pillow's ImageCms) makes of them in sRGB: the reference the tests compare agains
 
     .venv/bin/python scripts/make_icc_testdata.py
 
-Reads the CC0 profiles in functions/thumbnailer/testdata/icc/ (saucecontrol's Compact ICC
+Reads the CC0 profiles in imaging/testdata/icc/ (saucecontrol's Compact ICC
 Profiles) and writes, beside them, images of three stripes each and expected.json. The
 outputs are committed; run this again only to change them.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageCms
 
-HERE = Path(__file__).resolve().parent.parent / "functions/thumbnailer/testdata/icc"
+HERE = Path(__file__).resolve().parent.parent / "imaging/testdata/icc"
 STRIPE, HEIGHT = 16, 16
 # Saturated colours, where a wide-gamut profile differs most from sRGB, and a grey.
 RGB_STRIPES = [(230, 40, 30), (60, 200, 70), (128, 128, 128)]

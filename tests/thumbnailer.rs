@@ -337,7 +337,7 @@ async fn an_object_replaced_after_its_event_is_left_to_the_new_versions_event() 
 #[tokio::test]
 async fn a_decoder_panic_is_recorded_as_the_files_fault_and_not_retried() -> Result<()> {
     let setup = setup(&[]).await?;
-    setup.upload("uploads/panics.jpg", thumbnailer::core::PANIC_HOOK_INPUT.to_vec()).await?;
+    setup.upload("uploads/panics.jpg", imaging::test_support::PANIC_INPUT.to_vec()).await?;
     setup.upload("uploads/beach.jpg", photo(800, 600, ImageFormat::Jpeg)).await?;
     let mut payload = setup.event("sqs-s3-batch.json").await;
     let records = payload["Records"].as_array_mut().context("records")?;

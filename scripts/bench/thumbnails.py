@@ -108,8 +108,10 @@ def main() -> None:
     other = [f for f in files if f not in jpeg]
     baseline = [f for f in jpeg if not progressive(f)]
     peers()
-    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--example", "bench", "--bin", "thumbnailer",
-       cwd=ROOT)
+    # The bench needs the image library's test seams; the function (its cold start) is built without them.
+    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "imaging", "--features", "test-support",
+       "--example", "bench", cwd=ROOT)
+    sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--bin", "thumbnailer", cwd=ROOT)
     ours = [str(ROOT / "target/release/examples/bench")]
     script = str(Path(__file__).with_name("thumbnails_peers.py"))
     node_env = {"NODE_PATH": str(WORK / "node" / "node_modules"), "VIPS_CONCURRENCY": "1"}
@@ -201,7 +203,7 @@ def main() -> None:
 def colour_cost(ours: list[str], jpeg: list[Path]) -> float:
     """The thumbnail of every corpus JPEG, as it is and with a Display P3 profile embedded
     (so converted to sRGB before resizing): the share colour management adds."""
-    profile = ROOT / "functions/thumbnailer/testdata/icc/DisplayP3-v4.icc"
+    profile = ROOT / "imaging/testdata/icc/DisplayP3-v4.icc"
     measured = measure({"plain": (ours, jpeg, {}), "managed": (ours, jpeg, {"EMBED_PROFILE": str(profile)})})
     plain, managed = (figures(measured[key]["results"]) for key in ("plain", "managed"))
     overhead = plain["images_s"] / managed["images_s"] - 1

@@ -79,8 +79,8 @@ pub fn s3_event(bucket: &str, key: &str, kind: &str, etag: Option<&str>, sequenc
 /// A JPEG with the EXIF block of a real phone's photo (capture time with its offset,
 /// camera, GPS position): the thumbnailer's test data.
 pub fn phone_photo(width: u32, height: u32) -> Vec<u8> {
-    let tiff = std::fs::read(super::workspace_root().join("functions/thumbnailer/testdata/exif/nokia-8.3-5g.tiff"))
+    let tiff = std::fs::read(super::workspace_root().join("imaging/testdata/exif/nokia-8.3-5g.tiff"))
         .expect("the EXIF test data");
     let jpeg = super::images::photo(width, height, image::ImageFormat::Jpeg);
-    thumbnailer::core::jpeg_with_segment(&jpeg, 0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()).expect("a JPEG")
+    imaging::test_support::jpeg_with_segment(&jpeg, 0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()).expect("a JPEG")
 }

@@ -3,7 +3,7 @@
 
 use shared::config::{ConfigError, Env};
 
-use crate::core::{BoxSize, Limits, OutputFormat, parse_sizes};
+use imaging::{BoxSize, Limits, OutputFormat, parse_sizes};
 
 const MIB: u64 = 1024 * 1024;
 /// What the process holds besides images: the binary, the runtime, the SDK and its TLS

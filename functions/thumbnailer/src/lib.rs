@@ -1,9 +1,9 @@
 //! Thumbnailer: resized thumbnails of images uploaded to S3, from S3, SQS or
 //! EventBridge events, with partial batch failures and a record of every rejected file.
 //!
-//! `core` is pure (the image pipeline is CPU work, no I/O), `aws` is the thin S3 layer,
-//! `catalog` the photo record (DynamoDB) and its announcement (SNS), `handler` applies
-//! the failure policy.
+//! `core` is pure (events, keys, records, the batch's results; no I/O and no pixels), the
+//! `imaging` crate makes the thumbnails, `aws` is the thin S3 layer, `catalog` the photo
+//! record (DynamoDB) and its announcement (SNS), `handler` applies the failure policy.
 
 // The failure policy depends on unwinding: libjpeg's fatal errors unwind out of its error
 // callback and a panicking image worker is caught, both becoming a recorded rejection.
@@ -20,7 +20,6 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod handler;
-pub mod memory;
 pub mod metrics;
 
 pub use config::Config;

@@ -2,9 +2,10 @@
 //! its rejections by class, its transient failures, the megabytes it read, the time its
 //! images took, its size, and the time left at its end.
 
+use imaging::RejectionClass;
 use shared::metrics::{Metrics, Unit};
 
-use crate::core::{Measured, Outcome, RejectionClass, Response, Trigger};
+use crate::core::{Measured, Outcome, Response, Trigger};
 use crate::error::ThumbnailerError;
 
 /// The metrics of one batch. Its heartbeat is 1 when nothing has to be tried again.

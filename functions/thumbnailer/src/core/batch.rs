@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::RejectionClass;
+use imaging::RejectionClass;
 
 /// What happened to one object. An enum, rendered for people only in the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,9 +1,7 @@
 //! Object keys: decoding them from S3 notifications, naming outputs, and recognising
 //! the function's own outputs so it never processes them.
 
-use super::kind::ImageKind;
-use super::rejection::Rejection;
-use super::sizes::BoxSize;
+use imaging::{BoxSize, ImageKind, Rejection};
 
 /// S3's longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;

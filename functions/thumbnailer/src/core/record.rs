@@ -12,8 +12,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::pipeline::{Photo, Thumbnail};
 use super::sequencer::Sequencer;
+use imaging::{Photo, Thumbnail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,7 +159,7 @@ pub struct PhotoRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera_model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<super::exif::Location>,
+    pub location: Option<imaging::Location>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub thumbnails: Vec<ThumbnailEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]

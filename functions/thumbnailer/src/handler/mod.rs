@@ -35,9 +35,9 @@ use tracing::{error, info, warn};
 
 use crate::aws::S3Failure;
 use crate::config::Config;
-use crate::core::{
-    self, Measured, ObjectAction, ObjectEvent, ObjectResult, Outcome, RejectionClass, Response, Trigger,
-};
+use imaging::RejectionClass;
+
+use crate::core::{self, Measured, ObjectAction, ObjectEvent, ObjectResult, Outcome, Response, Trigger};
 use crate::error::ThumbnailerError;
 
 mod catalogue;

@@ -15,7 +15,9 @@ use super::outdated::{Removal, remove_outdated_thumbnails};
 use super::{Deps, Failure, Tally, failure_reason, result};
 use crate::aws::{self, S3Failure};
 use crate::catalog;
-use crate::core::{self, ObjectEvent, ObjectResult, Outcome, PhotoRecord, Rejection, ThumbnailEntry};
+use imaging::Rejection;
+
+use crate::core::{self, ObjectEvent, ObjectResult, Outcome, PhotoRecord, ThumbnailEntry};
 use crate::error::ThumbnailerError;
 
 /// An upload: its thumbnails made and written, its record filed and announced; or its
@@ -98,7 +100,7 @@ async fn make(
     tally.input_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
 
     // Names and metadata first: a name S3 cannot take is the file's fault, known now.
-    let extension = core::output_kind(config.format, &bytes).extension();
+    let extension = imaging::output_kind(config.format, &bytes).extension();
     let keys: Vec<String> = config
         .sizes
         .iter()
@@ -120,9 +122,11 @@ async fn make(
         return Ok(Made::UpToDate(keys));
     }
 
-    let needed = core::memory_need(&bytes, &config.sizes, config.limits).map_err(rejected)?;
+    // The header is read once: it prices the decode here and drives it on the worker.
+    let header = imaging::Header::read(&bytes, config.limits).map_err(rejected)?;
+    let needed = header.memory_need(&config.sizes);
     let photo = {
-        // Over the allowance: `make_thumbnails` refuses it without allocating, so it
+        // Over the allowance: `make_thumbnails_from` refuses it without allocating, so it
         // takes no reservation that could hold the others back.
         let fits = needed <= config.limits.max_alloc_bytes;
         let memory = if fits { Some(deps.pools.decodes.reserve(needed).await) } else { None };
@@ -134,7 +138,7 @@ async fn make(
         let image_started = Instant::now();
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
-            core::make_thumbnails(&bytes, &sizes, format, limits)
+            imaging::make_thumbnails_from(&bytes, &header, &sizes, format, limits)
         })
         .await;
         let image_ms = u64::try_from(image_started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -14,7 +14,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::rejection::Rejection;
+use crate::rejection::Rejection;
 
 /// What the header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,14 +53,6 @@ pub fn factor(width: u32, height: u32, need_w: u32, need_h: u32) -> u32 {
     let by_width = width / need_w.max(1);
     let by_height = height / need_h.max(1);
     (by_width.min(by_height) / 2).max(1)
-}
-
-/// Bytes held at the peak while decoding with `factor`: one row of source samples, one
-/// accumulator row (u64 per sample), the reduced image and its oriented copy.
-pub fn streaming_bytes(header: PngHeader, factor: u32) -> u64 {
-    let (w, h, f) = (u64::from(header.width), u64::from(header.height), u64::from(factor));
-    let (out_w, out_h) = (w.div_ceil(f), h.div_ceil(f));
-    w * header.channels * 2 + out_w * 4 * 8 + 2 * out_w * out_h * 4
 }
 
 /// Decodes row by row, averaging `factor` x `factor` blocks. RGBA when the file has

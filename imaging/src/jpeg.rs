@@ -15,7 +15,7 @@
 
 use image::metadata::Orientation;
 
-use super::rejection::Rejection;
+use crate::rejection::Rejection;
 
 /// What a JPEG's markers say, read before any pixel is decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,20 @@ pub struct JpegStructure {
     icc_chunks: Vec<(u8, usize, usize)>,
     /// Byte ranges of every scan (its SOS marker through its entropy-coded data).
     scans: Vec<Scan>,
+    /// Every marker from SOI to EOI, in file order: the 1/8-scale decoder reads its
+    /// tables and scans from here instead of walking the file a second time.
+    segments: Vec<Segment>,
+}
+
+/// One marker, where the walk found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub marker: u8,
+    /// Its payload, after the length; empty for a marker that has none (RSTn, TEM).
+    pub payload: std::ops::Range<usize>,
+    /// Where the next marker starts: after the payload, or for a scan (SOS) after its
+    /// entropy-coded data.
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +84,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
     let mut adobe = false;
     let mut icc_chunks = Vec::new();
     let mut scans = Vec::new();
+    let mut segments = Vec::new();
     let mut at = 2;
     loop {
         // Markers may be preceded by any number of 0xFF fill bytes.
@@ -87,7 +102,12 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
         at += 2;
         match marker {
             EOI => break,
-            0x01 | 0xD0..=0xD7 => continue, // no length
+            0x01 | 0xD0..=0xD7 => {
+                // No length. Out of place outside a scan, but libjpeg skips it; the 1/8-scale
+                // decoder leaves such a file to libjpeg.
+                segments.push(Segment { marker, payload: at..at, end: at });
+                continue;
+            }
             _ => {}
         }
         let length = match bytes.get(at..at + 2) {
@@ -98,6 +118,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
         let Some(payload) = payload else {
             return Err(corrupt("the JPEG ends inside a marker segment"));
         };
+        let payload_range = at + 2..at + length;
         at += length;
         match marker {
             0xC0..=0xC2 => frame = Some(read_frame(payload, marker == 0xC2)?),
@@ -133,6 +154,7 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
             }
             _ => {}
         }
+        segments.push(Segment { marker, payload: payload_range, end: at });
     }
     let Some(Frame { width, height, progressive, sampling, component_ids }) = frame else {
         return Err(corrupt("the JPEG has no frame header"));
@@ -140,7 +162,18 @@ pub fn read_structure(bytes: &[u8]) -> Result<JpegStructure, Rejection> {
     if scans.is_empty() {
         return Err(corrupt("the JPEG has no image data"));
     }
-    Ok(JpegStructure { width, height, progressive, sampling, component_ids, orientation, adobe, icc_chunks, scans })
+    Ok(JpegStructure {
+        width,
+        height,
+        progressive,
+        sampling,
+        component_ids,
+        orientation,
+        adobe,
+        icc_chunks,
+        scans,
+        segments,
+    })
 }
 
 struct Frame {
@@ -175,6 +208,7 @@ fn read_frame(payload: &[u8], progressive: bool) -> Result<Frame, Rejection> {
 /// `jpeg` with one more marker segment right after its start-of-image marker: how cameras
 /// place their EXIF (`APP1`) and ICC profile (`APP2`). For tests, benchmarks and the demo's
 /// data; `None` when `payload` is over a segment's 65,533 bytes or `jpeg` is no JPEG.
+#[cfg(any(test, feature = "test-support"))]
 pub fn with_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> Option<Vec<u8>> {
     let length = u16::try_from(payload.len() + 2).ok()?;
     if !jpeg.starts_with(&[0xFF, SOI]) {
@@ -225,41 +259,16 @@ impl JpegStructure {
         self.scans.len()
     }
 
-    /// Bytes held at the peak of a decode at `scale_num`/8, with margin:
-    /// - libjpeg's whole-image coefficient buffer (2 bytes per coefficient, 64 per block,
-    ///   every component), which it allocates whenever the file has more than one scan:
-    ///   every progressive file, and a sequential one whose components come in separate
-    ///   scans (`has_multiple_scans` in libjpeg's `jdinput.c`);
-    /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a
-    ///   second buffer) and its rotated copy when the orientation turns it;
-    /// - a few rows of MCUs;
-    /// - for a sequential file at 1/8 or 2/8, the `eighth_scale` decoder's component planes
-    ///   (each at most the output's size, padded to blocks).
-    pub fn decode_bytes(&self, scale_num: u32, rotated: bool) -> u64 {
-        let (max_h, max_v) = self.sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
-        let (w, h) = (u64::from(self.width), u64::from(self.height));
-        let mcu_w = 8 * u64::from(max_h);
-        let mcu_h = 8 * u64::from(max_v);
-        let (mcus_x, mcus_y) = (w.div_ceil(mcu_w), h.div_ceil(mcu_h));
-        let blocks_per_mcu: u64 = self.sampling.iter().map(|&(ch, cv)| u64::from(ch) * u64::from(cv)).sum();
-        let buffered = self.progressive || self.scans.len() > 1;
-        let coefficients = if buffered { mcus_x * mcus_y * blocks_per_mcu * 64 * 2 } else { 0 };
-        let (out_w, out_h) = (w * u64::from(scale_num) / 8 + 1, h * u64::from(scale_num) / 8 + 1);
-        let bytes_per_pixel = match self.sampling.len() {
-            1 => 1 + 3,
-            4 => 4 + 3,
-            _ => 3,
-        } + if rotated { 3 } else { 0 };
-        let output = out_w * out_h * bytes_per_pixel;
-        let rows = mcus_x * mcu_w * mcu_h * self.sampling.len() as u64 * 2;
-        // The `eighth_scale` decoder (sequential files at 1/8 and 2/8): each component's
-        // samples before upsampling.
-        let eighth_scale = if scale_num <= 2 && !self.progressive {
-            self.sampling.len() as u64 * (out_w + 8) * (out_h + 8)
-        } else {
-            0
-        };
-        coefficients + output + rows + eighth_scale
+    /// Every marker segment, in file order.
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Whether libjpeg buffers the whole image's coefficients: whenever the file has more
+    /// than one scan (every progressive file, and a sequential one whose components come
+    /// in separate scans: `has_multiple_scans` in libjpeg's `jdinput.c`).
+    pub(crate) fn buffers_coefficients(&self) -> bool {
+        self.progressive || self.scans.len() > 1
     }
 
     /// Whether libjpeg's 1/8-scale decode reads AC coefficients of this component: it

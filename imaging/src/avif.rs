@@ -6,7 +6,7 @@
 use image::DynamicImage;
 use ravif::{Encoder, Img, RGB8, RGBA8};
 
-use super::rejection::Rejection;
+use crate::rejection::Rejection;
 
 /// rav1e's preset, 1 (slowest, smallest) to 10 (fastest). Without rav1e's assembly even
 /// the fastest is an order of magnitude slower than a JPEG encode, and still gives files

@@ -1,4 +1,4 @@
-//! Keeps the process's memory at what the current image needs.
+//! Keeps the process's resident memory at what the current image holds.
 //!
 //! glibc serves an allocation from the heap once a freed one of its size has raised
 //! its dynamic mmap threshold, and a heap fragmented by a 50 MB decode buffer is not

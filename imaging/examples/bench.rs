@@ -1,5 +1,6 @@
-//! Times this crate's thumbnail core on files, like `scripts/bench/thumbnails_peers.py`:
-//! `cargo run --release -p thumbnailer --example bench -- FILE...` prints one JSON line.
+//! Times the image library's thumbnails on files, like `scripts/bench/thumbnails_peers.py`:
+//! `cargo run --release -p imaging --features test-support --example bench -- FILE...`
+//! prints one JSON line.
 //!
 //! `THUMB_FORMAT` (`jpeg`, default, or `avif`) and `THUMB_SIZE` (the box's side, 256) choose
 //! the thumbnail; `EMBED_PROFILE=FILE.icc` first embeds that ICC profile in each JPEG (as
@@ -18,13 +19,13 @@ use std::time::Instant;
 
 use image::ImageFormat;
 
-use thumbnailer::core::{
-    BoxSize, JpegDecoder, Limits, OutputFormat, eighth_scale_decode, fit_inside, jpeg_eighth_scale, jpeg_with_segment,
-    make_thumbnails_with, probe,
+use imaging::test_support::{
+    JpegDecoder, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment, make_thumbnails_with,
 };
+use imaging::{BoxSize, Limits, OutputFormat, fit_inside, probe};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    thumbnailer::memory::return_large_buffers_to_the_system(); // as main.rs does
+    imaging::allocator::return_large_buffers_to_the_system(); // as the thumbnailer's main.rs does
     let limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 384 * 1024 * 1024 };
     let side: u32 = std::env::var("THUMB_SIZE").ok().and_then(|s| s.parse().ok()).unwrap_or(256);
     let size = [BoxSize { width: side, height: side }];
@@ -70,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (fit_w, fit_h) = fit_inside(info.width, info.height, size[0]);
         let covers = |n: u32| (info.width * n).div_ceil(8) >= fit_w && (info.height * n).div_ceil(8) >= fit_h;
         let scale: u32 = if decode_only || covers(1) { 1 } else { 2 };
-        let path = match eighth_scale_decode(&data, scale as usize) {
+        let path = match eighth_scale_takes(&data, scale as usize) {
             _ if info.format != ImageFormat::Jpeg => "not JPEG",
             Ok(_) if decoder == JpegDecoder::Fastest && covers(scale) && scale == 1 => "eighth-scale 1/8",
             Ok(_) if decoder == JpegDecoder::Fastest && covers(scale) => "eighth-scale 2/8",

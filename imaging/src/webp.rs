@@ -10,7 +10,7 @@
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libwebp_sys as ffi;
 
-use super::rejection::Rejection;
+use crate::rejection::Rejection;
 
 /// The header: size, alpha, animation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

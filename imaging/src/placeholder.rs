@@ -197,7 +197,7 @@ fn dominant_colour(rgba: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::damage::Damage;
+    use crate::damage::Damage;
 
     /// The same bytes as the `thumbhash` crate's encoder, on noise (the worst case for
     /// rounding: every coefficient matters), smooth gradients (the usual photo) and partial

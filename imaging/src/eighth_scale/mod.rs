@@ -31,6 +31,8 @@ use image::{DynamicImage, RgbImage};
 
 use huffman::{BadData, BitReader, HuffmanTable, SkipTable};
 
+use crate::jpeg::JpegStructure;
+
 /// Why a file is left to libjpeg: what this decoder does not take, or damage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fallback(pub &'static str);
@@ -68,27 +70,18 @@ struct Header {
 }
 
 /// The image of `bytes` at `scale`/8 (1 or 2) as 8-bit RGB (grey made RGB, as the libjpeg
-/// path does).
-pub fn decode(bytes: &[u8], scale: usize) -> Result<DynamicImage, Fallback> {
+/// path does). `structure` is the file's, from [`read_structure`](crate::jpeg::read_structure):
+/// its walk of the markers (which has already refused a truncated file) is the one this
+/// decoder reads its tables and scans from.
+pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<DynamicImage, Fallback> {
     if !matches!(scale, 1 | 2) {
         return Err(Fallback("a scale other than 1/8 and 2/8"));
     }
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
-        return Err(Fallback("not a JPEG"));
-    }
     let mut header = Header::default();
     let mut planes: Vec<Plane> = Vec::new();
-    let mut at = 2;
-    loop {
-        if end_of_image(bytes, at) {
-            if planes.is_empty() || planes.iter().any(|plane| plane.quant.is_none()) {
-                return Err(Fallback("a component without a scan"));
-            }
-            return to_rgb(&header, &planes, scale);
-        }
-        let (marker, payload, next) = segment(bytes, at)?;
-        at = next;
-        match marker {
+    for segment in structure.segments() {
+        let payload = bytes.get(segment.payload.clone()).ok_or(Fallback("a broken marker structure"))?;
+        match segment.marker {
             0xC0 | 0xC1 => read_frame(&mut header, payload)?,
             0xC4 => read_huffman_tables(&mut header, payload)?,
             0xDB => read_quant_tables(&mut header, payload)?,
@@ -102,7 +95,10 @@ pub fn decode(bytes: &[u8], scale: usize) -> Result<DynamicImage, Fallback> {
                 if planes.is_empty() {
                     planes = planes_of(&header, scale)?;
                 }
-                at = decode_scan(&header, &mut planes, bytes, payload, next)?;
+                let end = decode_scan(&header, &mut planes, bytes, payload, segment.payload.end)?;
+                if end != segment.end {
+                    return Err(Fallback("a scan that ends elsewhere than its markers say"));
+                }
             }
             0xC2 | 0xC6 | 0xCA | 0xCE => return Err(Fallback("progressive")),
             0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCC | 0xCD | 0xCF => {
@@ -111,30 +107,10 @@ pub fn decode(bytes: &[u8], scale: usize) -> Result<DynamicImage, Fallback> {
             _ => return Err(Fallback("an unusual marker")),
         }
     }
-}
-
-/// Whether the end-of-image marker (after any fill bytes) is at `at`.
-fn end_of_image(bytes: &[u8], mut at: usize) -> bool {
-    while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
-        at += 1;
+    if planes.is_empty() || planes.iter().any(|plane| plane.quant.is_none()) {
+        return Err(Fallback("a component without a scan"));
     }
-    bytes.get(at..at + 2) == Some(&[0xFF, 0xD9])
-}
-
-/// The marker at `at` (after any fill bytes), its payload, and where the next one starts.
-fn segment(bytes: &[u8], mut at: usize) -> Result<(u8, &[u8], usize), Fallback> {
-    while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
-        at += 1;
-    }
-    let broken = Fallback("a broken marker structure");
-    match bytes.get(at..at + 4) {
-        Some(&[0xFF, marker, high, low]) if !matches!(marker, 0x00 | 0x01 | 0xD0..=0xD9) => {
-            let length = usize::from(u16::from_be_bytes([high, low]));
-            let payload = bytes.get(at + 4..at + 2 + length).filter(|_| length >= 2).ok_or(broken)?;
-            Ok((marker, payload, at + 2 + length))
-        }
-        _ => Err(broken),
-    }
+    to_rgb(&header, &planes, scale)
 }
 
 fn read_frame(header: &mut Header, payload: &[u8]) -> Result<(), Fallback> {

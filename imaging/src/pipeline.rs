@@ -11,8 +11,9 @@
 //! - PNG row by row, averaging blocks of pixels as the rows arrive (see `png.rs`), so a
 //!   large PNG never exists at full size; interlaced PNG and GIF at full size.
 //!
-//! Before any of that, [`memory_need`] works out from the header what the decode will
-//! hold at its peak, for every format; an image over the allowance is refused there.
+//! Before any of that, the [`Header`] is read once, and what the decode will hold at its
+//! peak is priced from it for every format (`peak.rs`); an image over the allowance is
+//! refused there.
 //!
 //! Resizing is a Lanczos3 convolution with SIMD (`fast_image_resize`), on
 //! premultiplied alpha so that transparent pixels do not bleed colour.
@@ -21,22 +22,24 @@
 
 use std::borrow::Cow;
 use std::io::Cursor;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fast_image_resize::{FilterType, MulDiv, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::png::PngEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
-use super::colour;
-use super::eighth_scale;
-use super::exif::{ExifFacts, exif_facts};
-use super::jpeg::{JpegStructure, Slices, read_structure};
-use super::kind::ImageKind;
-use super::placeholder::{Placeholder, placeholder};
-use super::rejection::Rejection;
-use super::sizes::{BoxSize, fit_inside};
-use super::webp;
+use crate::colour;
+use crate::eighth_scale;
+use crate::exif::{ExifFacts, exif_facts};
+use crate::jpeg::{JpegStructure, Slices, read_structure};
+use crate::kind::ImageKind;
+use crate::panics::{caught, panic_on_test_input};
+use crate::peak;
+use crate::placeholder::{Placeholder, placeholder};
+use crate::png::{self, PngHeader};
+use crate::rejection::Rejection;
+use crate::sizes::{BoxSize, fit_inside};
+use crate::webp::{self, WebpFeatures};
 
 /// The output format; `Same` keeps the input's where it can (GIF becomes PNG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,158 +165,161 @@ struct Decoded {
     oriented_height: u32,
 }
 
-/// Every thumbnail of one image, one per box, and its facts. A panic anywhere in the pipeline (a
-/// decoder's bug that this file reaches) is caught and becomes a rejection: the same
-/// bytes would panic again on every retry.
+/// What a file's header says, read once: its format, its stored size, and what pricing
+/// and decoding it need (a JPEG's whole marker structure). Holds no pixels and borrows
+/// nothing, so it can travel with the bytes to the thread that decodes them.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub(crate) kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Jpeg(JpegStructure),
+    Webp(WebpFeatures),
+    Png(PngHeader),
+    Gif { width: u32, height: u32 },
+}
+
+impl Header {
+    /// Reads the header of `bytes`, refusing an image over the pixel or scan limits or
+    /// one that is not a JPEG, PNG, WebP or GIF. A panic in a header parser is a rejection.
+    pub fn read(bytes: &[u8], limits: Limits) -> Result<Self, Rejection> {
+        caught(|| read_header(bytes, limits)).unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic)))
+    }
+
+    /// The memory making `sizes` from this image will hold at its peak, in bytes (the input
+    /// bytes not included): what `peak.rs` prices from the header.
+    pub fn memory_need(&self, sizes: &[BoxSize]) -> u64 {
+        peak::peak_bytes(self, sizes)
+    }
+
+    pub fn format(&self) -> ImageFormat {
+        match self.kind {
+            Kind::Jpeg(_) => ImageFormat::Jpeg,
+            Kind::Webp(_) => ImageFormat::WebP,
+            Kind::Png(_) => ImageFormat::Png,
+            Kind::Gif { .. } => ImageFormat::Gif,
+        }
+    }
+
+    /// Width and height as stored, before any EXIF orientation.
+    pub fn dimensions(&self) -> (u32, u32) {
+        match &self.kind {
+            Kind::Jpeg(structure) => (structure.width, structure.height),
+            Kind::Webp(features) => (features.width, features.height),
+            Kind::Png(png) => (png.width, png.height),
+            Kind::Gif { width, height } => (*width, *height),
+        }
+    }
+}
+
+fn read_header(bytes: &[u8], limits: Limits) -> Result<Header, Rejection> {
+    panic_on_test_input(bytes);
+    let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
+    let kind = match format {
+        ImageFormat::Jpeg => {
+            let structure = read_structure(bytes)?;
+            check_jpeg(&structure, limits)?;
+            Kind::Jpeg(structure)
+        }
+        ImageFormat::WebP => {
+            let features = webp::features(bytes)?;
+            check_pixels(features.width, features.height, limits)?;
+            Kind::Webp(features)
+        }
+        ImageFormat::Png => {
+            let header = png::header(bytes)?;
+            check_pixels(header.width, header.height, limits)?;
+            Kind::Png(header)
+        }
+        ImageFormat::Gif => {
+            let probe = probe(bytes, limits)?; // the logical screen, which every frame is composed onto
+            Kind::Gif { width: probe.width, height: probe.height }
+        }
+        _ => return Err(Rejection::NotAnImage),
+    };
+    Ok(Header { kind })
+}
+
+/// Every thumbnail of one image, one per box, and its facts. A panic anywhere in the
+/// pipeline (a decoder's bug that this file reaches) is caught and becomes a rejection:
+/// the same bytes would panic again on every retry.
 pub fn make_thumbnails(
     bytes: &[u8],
     sizes: &[BoxSize],
     output: OutputFormat,
     limits: Limits,
 ) -> Result<Photo, Rejection> {
-    make_thumbnails_with(bytes, sizes, output, limits, JpegDecoder::Fastest)
+    let header = Header::read(bytes, limits)?;
+    make_thumbnails_from(bytes, &header, sizes, output, limits)
 }
 
-/// [`make_thumbnails`] with a choice of JPEG decoder, for the benchmark.
-pub fn make_thumbnails_with(
+/// [`make_thumbnails`] from the header of `bytes`, read before (to reserve the memory it
+/// needs) and not read again.
+pub fn make_thumbnails_from(
     bytes: &[u8],
+    header: &Header,
+    sizes: &[BoxSize],
+    output: OutputFormat,
+    limits: Limits,
+) -> Result<Photo, Rejection> {
+    thumbnails_with(bytes, header, sizes, output, limits, JpegDecoder::Fastest)
+}
+
+/// [`make_thumbnails_from`] with a choice of JPEG decoder (the benchmark's libjpeg-only
+/// runs, through `test_support`). A panic anywhere in it becomes a rejection.
+pub(crate) fn thumbnails_with(
+    bytes: &[u8],
+    header: &Header,
     sizes: &[BoxSize],
     output: OutputFormat,
     limits: Limits,
     decoder: JpegDecoder,
 ) -> Result<Photo, Rejection> {
-    catch_unwind(AssertUnwindSafe(|| thumbnails_of(bytes, sizes, output, limits, decoder)))
-        .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic")
-}
-
-/// Test builds (the `test-hooks` feature, never in the packaged binary) panic on this
-/// input, standing in for a decoder bug that no known file reaches.
-pub const PANIC_HOOK_INPUT: &[u8] = b"THUMBNAILER-TEST-HOOK: panic in the image worker";
-
-fn test_hook(bytes: &[u8]) {
-    if cfg!(feature = "test-hooks") && bytes.starts_with(PANIC_HOOK_INPUT) {
-        panic!("test hook: the image worker panicked");
-    }
-}
-
-fn thumbnails_of(
-    bytes: &[u8],
-    sizes: &[BoxSize],
-    output: OutputFormat,
-    limits: Limits,
-    decoder: JpegDecoder,
-) -> Result<Photo, Rejection> {
-    test_hook(bytes);
-    let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
-        decode(bytes, sizes, limits, decoder)?;
-    // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
-    if let Some(icc) = &icc {
-        colour::rgb_to_srgb(&mut source, icc);
-    }
-    // Resizing must average premultiplied colours, or transparent pixels bleed into the
-    // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
-    let premultiplied = source.color().has_alpha();
-    let resize_failed = |err: &dyn std::fmt::Display| Rejection::Corrupt(format!("resizing failed: {err}"));
-    if premultiplied {
-        MulDiv::default().multiply_alpha_inplace(&mut source).map_err(|err| resize_failed(&err))?;
-    }
-    let output = resolve(output, format);
-    let mut resizer = Resizer::new();
-    let mut smallest: Option<Placeholder> = None;
-    let thumbnails = sizes
-        .iter()
-        .map(|size| {
-            let (w, h) = fit_inside(oriented_width, oriented_height, *size);
-            let mut resized = resize(&mut resizer, &source, w, h)?;
-            if premultiplied {
-                MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
-            }
-            if smallest.is_none() {
-                smallest = Some(placeholder(&resized)); // sizes come sorted, smallest first
-            }
-            encode(&resized, *size, output)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let facts = PhotoFacts {
-        format: format_name(format),
-        width: oriented_width,
-        height: oriented_height,
-        orientation: orientation.to_exif(),
-        colour_profile: icc.as_deref().and_then(colour::profile_name),
-        exif: exif_facts(bytes),
-    };
-    let placeholder = smallest.unwrap_or_else(|| placeholder(&DynamicImage::new_rgba8(1, 1)));
-    Ok(Photo { thumbnails, facts, placeholder })
-}
-
-/// The memory an image's thumbnails will hold at their peak, in bytes, worked out from
-/// the header alone: the decoder's own buffers (libjpeg's whole-image coefficient buffer
-/// whenever it allocates one, libwebp's full-size buffer for lossless files, a GIF's
-/// logical screen, an animated WebP's canvas), the decoded image, its conversion to 8-bit
-/// RGB(A), its rotated copy and the resized thumbnails. Also refuses an image over the
-/// pixel or scan limits. The input bytes themselves are not included.
-pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u64, Rejection> {
-    // Header parsers have bugs too; one must not take the whole batch down with it.
-    catch_unwind(AssertUnwindSafe(|| need_of(bytes, sizes, limits)))
-        .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic_message(&*panic).to_owned())))
-}
-
-fn need_of(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u64, Rejection> {
-    test_hook(bytes);
-    let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
-    let thumbnails: u64 = sizes.iter().map(|s| u64::from(s.width) * u64::from(s.height) * 4 * 3).sum();
-    let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
-    let decoding = match format {
-        ImageFormat::Jpeg => {
-            let structure = read_structure(bytes)?;
-            check_jpeg(&structure, limits)?;
-            let (need_w, need_h) =
-                stored_size_for(structure.width, structure.height, structure.orientation, sizes, |w, h| (w, h));
-            let scale = jpeg_scale(structure.width, structure.height, need_w, need_h);
-            structure.decode_bytes(scale, transposes(structure.orientation))
+    caught(|| -> Result<Photo, Rejection> {
+        let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
+            decode(bytes, header, sizes, limits, decoder)?;
+        // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
+        if let Some(icc) = &icc {
+            colour::rgb_to_srgb(&mut source, icc);
         }
-        ImageFormat::WebP => {
-            let features = webp::features(bytes)?;
-            check_pixels(features.width, features.height, limits)?;
-            let full = pixels(features.width, features.height) * 4;
-            if features.animated {
-                2 * full // the canvas and the frame it composes
-            } else {
-                let (w, h) =
-                    stored_size_for(features.width, features.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
-                // A lossless bitstream is decoded whole (ARGB) before libwebp scales it.
-                let lossless = if features.lossless { full } else { 0 };
-                lossless + 2 * pixels(w, h) * 4
-            }
+        // Resizing must average premultiplied colours, or transparent pixels bleed into the
+        // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
+        let premultiplied = source.color().has_alpha();
+        let resize_failed = |err: &dyn std::fmt::Display| Rejection::Corrupt(format!("resizing failed: {err}"));
+        if premultiplied {
+            MulDiv::default().multiply_alpha_inplace(&mut source).map_err(|err| resize_failed(&err))?;
         }
-        ImageFormat::Png => {
-            let header = super::png::header(bytes)?;
-            check_pixels(header.width, header.height, limits)?;
-            match png_factor(header, sizes) {
-                Some(factor) => super::png::streaming_bytes(header, factor),
-                None => {
-                    let full = pixels(header.width, header.height);
-                    let decoded = full * header.channels * if header.sixteen_bit { 2 } else { 1 };
-                    let eight_bit = if header.sixteen_bit || header.channels < 3 { full * 4 } else { 0 };
-                    decoded + eight_bit + full * 4 // and the rotated copy an EXIF orientation may ask for
+        let output = resolve(output, format);
+        let mut resizer = Resizer::new();
+        let mut smallest: Option<Placeholder> = None;
+        let thumbnails = sizes
+            .iter()
+            .map(|size| {
+                let (w, h) = fit_inside(oriented_width, oriented_height, *size);
+                let mut resized = resize(&mut resizer, &source, w, h)?;
+                if premultiplied {
+                    MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
                 }
-            }
-        }
-        ImageFormat::Gif => {
-            let probe = probe(bytes, limits)?; // the logical screen, which every frame is composed onto
-            2 * pixels(probe.width, probe.height) * 4
-        }
-        _ => return Err(Rejection::NotAnImage),
-    };
-    Ok(decoding + thumbnails)
+                if smallest.is_none() {
+                    smallest = Some(placeholder(&resized)); // sizes come sorted, smallest first
+                }
+                encode(&resized, *size, output)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let facts = PhotoFacts {
+            format: format_name(format),
+            width: oriented_width,
+            height: oriented_height,
+            orientation: orientation.to_exif(),
+            colour_profile: icc.as_deref().and_then(colour::profile_name),
+            exif: exif_facts(bytes),
+        };
+        let placeholder = smallest.unwrap_or_else(|| placeholder(&DynamicImage::new_rgba8(1, 1)));
+        Ok(Photo { thumbnails, facts, placeholder })
+    })
+    .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic)))
 }
 
 fn check_jpeg(structure: &JpegStructure, limits: Limits) -> Result<(), Rejection> {
@@ -325,16 +331,14 @@ fn check_jpeg(structure: &JpegStructure, limits: Limits) -> Result<(), Rejection
 }
 
 /// The block-averaging factor for a non-interlaced PNG, when averaging pays (2 or more).
-fn png_factor(header: super::png::PngHeader, sizes: &[BoxSize]) -> Option<u32> {
+pub(crate) fn png_factor(header: PngHeader, sizes: &[BoxSize]) -> Option<u32> {
     if header.interlaced {
         return None;
     }
-    let (need_w, need_h) =
-        stored_size_for(header.width, header.height, Orientation::NoTransforms, sizes, |w, h| (w, h));
+    let (need_w, need_h) = stored_size_for(header.width, header.height, Orientation::NoTransforms, sizes);
     // Rotation swaps the sides a box binds; the smaller factor of the two covers both.
-    let (turned_w, turned_h) =
-        stored_size_for(header.width, header.height, Orientation::Rotate90, sizes, |w, h| (w, h));
-    let factor = super::png::factor(header.width, header.height, need_w.max(turned_w), need_h.max(turned_h));
+    let (turned_w, turned_h) = stored_size_for(header.width, header.height, Orientation::Rotate90, sizes);
+    let factor = png::factor(header.width, header.height, need_w.max(turned_w), need_h.max(turned_h));
     (factor >= 2).then_some(factor)
 }
 
@@ -382,49 +386,45 @@ impl OutputFormat {
     }
 }
 
-fn decode(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDecoder) -> Result<Decoded, Rejection> {
-    let needed = memory_need(bytes, sizes, limits)?;
+fn decode(
+    bytes: &[u8],
+    header: &Header,
+    sizes: &[BoxSize],
+    limits: Limits,
+    decoder: JpegDecoder,
+) -> Result<Decoded, Rejection> {
+    let needed = header.memory_need(sizes);
     if needed > limits.max_alloc_bytes {
-        let probe = probe(bytes, limits)?;
-        return Err(Rejection::TooMuchMemory {
-            width: probe.width,
-            height: probe.height,
-            needed,
-            limit: limits.max_alloc_bytes,
-        });
+        let (width, height) = header.dimensions();
+        return Err(Rejection::TooMuchMemory { width, height, needed, limit: limits.max_alloc_bytes });
     }
-    let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
-    match format {
-        ImageFormat::Jpeg => decode_jpeg(bytes, sizes, limits, decoder),
-        ImageFormat::WebP => {
-            let features = webp::features(bytes)?;
+    let format = header.format();
+    match &header.kind {
+        Kind::Jpeg(structure) => decode_jpeg(bytes, structure, sizes, decoder),
+        Kind::Webp(features) => {
             if features.animated {
                 return decode_full_size(bytes, limits); // the first frame, through the `image` crate
             }
             // libwebp cannot apply an EXIF orientation: read it from the header, decode in
             // stored orientation at the size that becomes the biggest thumbnail once turned.
             let orientation = orientation_of(bytes, limits)?;
-            let (w, h) = stored_size_for(features.width, features.height, orientation, sizes, |w, h| (w, h));
-            let mut image = webp::decode(bytes, features, w, h)?;
+            let (w, h) = stored_size_for(features.width, features.height, orientation, sizes);
+            let mut image = webp::decode(bytes, *features, w, h)?;
             image.apply_orientation(orientation);
             let (oriented_width, oriented_height) = oriented(features.width, features.height, orientation);
             Ok(Decoded { format, image, orientation, icc: icc_profile(bytes, format), oriented_width, oriented_height })
         }
-        ImageFormat::Png => {
-            let header = super::png::header(bytes)?;
-            match png_factor(header, sizes) {
-                Some(factor) => {
-                    let (mut image, orientation) = super::png::decode_reduced(bytes, factor)?;
-                    image.apply_orientation(orientation);
-                    let (oriented_width, oriented_height) = oriented(header.width, header.height, orientation);
-                    let icc = icc_profile(bytes, format);
-                    Ok(Decoded { format, image, orientation, icc, oriented_width, oriented_height })
-                }
-                None => decode_full_size(bytes, limits),
+        Kind::Png(png) => match png_factor(*png, sizes) {
+            Some(factor) => {
+                let (mut image, orientation) = png::decode_reduced(bytes, factor)?;
+                image.apply_orientation(orientation);
+                let (oriented_width, oriented_height) = oriented(png.width, png.height, orientation);
+                let icc = icc_profile(bytes, format);
+                Ok(Decoded { format, image, orientation, icc, oriented_width, oriented_height })
             }
-        }
-        ImageFormat::Gif => decode_full_size(bytes, limits),
-        _ => Err(Rejection::NotAnImage),
+            None => decode_full_size(bytes, limits),
+        },
+        Kind::Gif { .. } => decode_full_size(bytes, limits),
     }
 }
 
@@ -466,7 +466,7 @@ fn decode_full_size(bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> 
     Ok(Decoded { format, orientation, icc, oriented_width: image.width(), oriented_height: image.height(), image })
 }
 
-fn transposes(orientation: Orientation) -> bool {
+pub(crate) fn transposes(orientation: Orientation) -> bool {
     matches!(
         orientation,
         Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
@@ -478,32 +478,31 @@ fn oriented(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
 }
 
 /// The smallest decoded size, in the stored orientation, that still covers every box
-/// once oriented. `decoded_size(w, h)` is the size the decoder will produce when asked
-/// for at least `w` x `h` (libjpeg rounds to eighths; libwebp gives what is asked).
-fn stored_size_for(
-    width: u32,
-    height: u32,
-    orientation: Orientation,
-    sizes: &[BoxSize],
-    decoded_size: impl Fn(u32, u32) -> (u32, u32),
-) -> (u32, u32) {
+/// once oriented.
+pub(crate) fn stored_size_for(width: u32, height: u32, orientation: Orientation, sizes: &[BoxSize]) -> (u32, u32) {
     let (ow, oh) = oriented(width, height, orientation);
     let (need_w, need_h) =
         sizes.iter().map(|size| fit_inside(ow, oh, *size)).fold((1, 1), |(w, h), (fw, fh)| (w.max(fw), h.max(fh)));
-    let (need_w, need_h) = if transposes(orientation) { (need_h, need_w) } else { (need_w, need_h) };
-    decoded_size(need_w, need_h)
+    if transposes(orientation) { (need_h, need_w) } else { (need_w, need_h) }
+}
+
+/// The N of the N/8 scale a JPEG is decoded at for `sizes`.
+pub(crate) fn jpeg_scale_for(structure: &JpegStructure, sizes: &[BoxSize]) -> u32 {
+    let (need_w, need_h) = stored_size_for(structure.width, structure.height, structure.orientation, sizes);
+    jpeg_scale(structure.width, structure.height, need_w, need_h)
 }
 
 /// The numerator N of libjpeg's N/8 scaling: the smallest that still decodes at least
 /// `need_w` x `need_h` (libjpeg rounds scaled sizes up).
-pub(super) fn jpeg_scale(width: u32, height: u32, need_w: u32, need_h: u32) -> u32 {
+pub(crate) fn jpeg_scale(width: u32, height: u32, need_w: u32, need_h: u32) -> u32 {
     (1..=8).find(|n| (width * n).div_ceil(8) >= need_w && (height * n).div_ceil(8) >= need_h).unwrap_or(8)
 }
 
 /// Which decoder makes a JPEG's image: the one each file takes (see [`decode_jpeg_at`]),
-/// or libjpeg for every file, as before the 1/8-scale decoder existed (for the benchmark
-/// and the oracle tests).
+/// or libjpeg for every file, as before the 1/8-scale decoder existed (the benchmark's
+/// comparison, through `test_support`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "test-support"), allow(dead_code))]
 pub enum JpegDecoder {
     Fastest,
     LibjpegOnly,
@@ -514,7 +513,7 @@ pub enum JpegDecoder {
 ///   it falls back (anything but a plain baseline grey or YCbCr file, or damage);
 /// - a progressive file at 1/8 by libjpeg without the scans 1/8 does not read;
 /// - everything else, and every fallback, by libjpeg.
-pub fn decode_jpeg_at(
+pub(crate) fn decode_jpeg_at(
     bytes: &[u8],
     scale: u32,
     structure: &JpegStructure,
@@ -523,7 +522,7 @@ pub fn decode_jpeg_at(
 ) -> Result<DynamicImage, Rejection> {
     if scale <= 2 && !structure.progressive && decoder == JpegDecoder::Fastest {
         // A bug in the new decoder must cost speed, not the photo: a panic falls back too.
-        if let Ok(Ok(image)) = catch_unwind(|| eighth_scale::decode(bytes, scale as usize)) {
+        if let Ok(Ok(image)) = caught(|| eighth_scale::decode(bytes, structure, scale as usize)) {
             return Ok(image);
         }
     }
@@ -532,23 +531,16 @@ pub fn decode_jpeg_at(
     run_libjpeg(stream, scale, structure, icc)
 }
 
-/// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the
-/// benchmark's decode-only rates.
-pub fn jpeg_eighth_scale(bytes: &[u8], decoder: JpegDecoder) -> Result<DynamicImage, Rejection> {
-    let structure = read_structure(bytes)?;
+fn decode_jpeg(
+    bytes: &[u8],
+    structure: &JpegStructure,
+    sizes: &[BoxSize],
+    decoder: JpegDecoder,
+) -> Result<Decoded, Rejection> {
+    let (width, height, orientation) = (structure.width, structure.height, structure.orientation);
+    let scale = jpeg_scale_for(structure, sizes);
     let icc = structure.icc_profile(bytes);
-    decode_jpeg_at(bytes, 1, &structure, icc.as_deref(), decoder)
-}
-
-fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDecoder) -> Result<Decoded, Rejection> {
-    let structure = read_structure(bytes)?;
-    check_jpeg(&structure, limits)?;
-    let (width, height) = (structure.width, structure.height);
-    let orientation = structure.orientation;
-    let (need_w, need_h) = stored_size_for(width, height, orientation, sizes, |w, h| (w, h));
-    let scale = jpeg_scale(width, height, need_w, need_h);
-    let icc = structure.icc_profile(bytes);
-    let mut image = decode_jpeg_at(bytes, scale, &structure, icc.as_deref(), decoder)?;
+    let mut image = decode_jpeg_at(bytes, scale, structure, icc.as_deref(), decoder)?;
     image.apply_orientation(orientation);
     let (oriented_width, oriented_height) = oriented(width, height, orientation);
     Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, icc, oriented_width, oriented_height })
@@ -558,14 +550,14 @@ fn decode_jpeg(bytes: &[u8], sizes: &[BoxSize], limits: Limits, decoder: JpegDec
 /// crate's error manager); they are caught here and become a rejection. Recoverable
 /// damage (a corrupt Huffman code) is decoded as well as it can be, as Pillow and
 /// libvips do; truncation was refused earlier from the structure.
-pub(super) fn run_libjpeg(
+pub(crate) fn run_libjpeg(
     stream: Slices<'_>,
     scale: u32,
     structure: &JpegStructure,
     icc: Option<&[u8]>,
 ) -> Result<DynamicImage, Rejection> {
     let adobe = structure.adobe;
-    let decoded = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<DynamicImage> {
+    let decoded = caught(|| -> std::io::Result<DynamicImage> {
         let mut decompress = mozjpeg::Decompress::builder().from_reader(stream)?;
         decompress.scale(u8::try_from(scale).unwrap_or(8));
         decompress.do_block_smoothing(false);
@@ -595,20 +587,18 @@ pub(super) fn run_libjpeg(
                 DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or(std::io::ErrorKind::InvalidData)?)
             }
         })
-    }));
+    });
     match decoded {
         Ok(Ok(image)) => Ok(image),
         Ok(Err(err)) => Err(Rejection::Corrupt(format!("libjpeg: {err}"))),
-        Err(panic) => {
-            Err(Rejection::Corrupt(panic_message(&*panic).trim_start_matches("libjpeg fatal error: ").to_owned()))
-        }
+        Err(panic) => Err(Rejection::Corrupt(panic.trim_start_matches("libjpeg fatal error: ").to_owned())),
     }
 }
 
 /// CMYK (YCCK is converted to CMYK by libjpeg) to RGB, without a colour profile: the
 /// naive conversion Pillow uses, and the fallback when no profile can be used. Files with an Adobe marker
 /// (Photoshop's) store inverted ink values, 255 meaning no ink.
-pub(super) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
+pub(crate) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
     for pixel in cmyk.chunks_exact(4) {
         let [c, m, y, k] = if inverted {
@@ -663,7 +653,7 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
                 .map_err(failed)?;
         }
         OutputFormat::Webp { quality } => bytes = webp::encode_lossy(image, quality)?,
-        OutputFormat::Avif { quality } => bytes = super::avif::encode(image, quality)?,
+        OutputFormat::Avif { quality } => bytes = crate::avif::encode(image, quality)?,
     }
     Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, kind: output.kind() })
 }

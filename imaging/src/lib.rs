@@ -1,0 +1,53 @@
+//! Bytes in, thumbnails and a photo's facts out. One call, [`make_thumbnails`], reads the
+//! header, refuses what is over the [`Limits`] before any pixel is decoded, decodes no
+//! larger than the biggest box needs, orients, converts colours to sRGB, resizes into
+//! each [`BoxSize`] and encodes in the [`OutputFormat`]; [`memory_need`] and [`probe`]
+//! answer from the header alone. A file that cannot be made into thumbnails is a
+//! [`Rejection`] that says why, never a panic.
+//!
+//! This crate knows no AWS, no events, no records and no async runtime: the thumbnailer
+//! (functions/thumbnailer) decides what to do with a photo, this crate only makes it.
+//!
+//! - `pipeline`: the steps above, and which decoder each format takes;
+//! - `peak`: what each decoder holds at its peak, priced from the header;
+//! - `jpeg`: the one reader of a JPEG's markers, used by both JPEG decoders:
+//!   `eighth_scale` (baseline files at 1/8 and 2/8) and libjpeg-turbo (everything else);
+//! - `png`, `webp`, `avif`: the other codecs; `colour` (ICC to sRGB), `exif` (capture
+//!   facts), `placeholder` (ThumbHash and dominant colour), `sizes`, `kind`;
+//! - `rejection`: what a file gets instead of thumbnails; `panics`: the one place a
+//!   decoder's panic is caught;
+//! - `allocator`: glibc's mmap threshold, so freed image buffers go back to the system.
+
+pub mod allocator;
+mod avif;
+mod colour;
+#[cfg(test)]
+mod damage;
+mod eighth_scale;
+mod exif;
+mod jpeg;
+mod kind;
+mod panics;
+mod peak;
+mod pipeline;
+mod placeholder;
+mod png;
+mod rejection;
+mod sizes;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod webp;
+
+pub use exif::{ExifFacts, Location};
+pub use kind::ImageKind;
+pub use peak::memory_need;
+pub use pipeline::{
+    Header, Limits, MAX_JPEG_SCANS, OutputFormat, Photo, PhotoFacts, Probe, Thumbnail, make_thumbnails,
+    make_thumbnails_from, output_kind, probe,
+};
+pub use placeholder::Placeholder;
+pub use rejection::{Rejection, RejectionClass};
+pub use sizes::{BoxSize, fit_inside, parse_sizes};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,38 @@
+//! Seams for tests and the benchmark, compiled only with the `test-support` feature (the
+//! thumbnailer's `test-hooks`, which tests/ turns on): never in the packaged function.
+
+use image::DynamicImage;
+
+pub use crate::jpeg::with_segment as jpeg_with_segment;
+pub use crate::panics::PANIC_INPUT;
+pub use crate::pipeline::JpegDecoder;
+use crate::pipeline::{Header, Limits, OutputFormat, Photo, decode_jpeg_at, thumbnails_with};
+use crate::rejection::Rejection;
+use crate::sizes::BoxSize;
+
+/// [`make_thumbnails`](crate::make_thumbnails) with a choice of JPEG decoder.
+pub fn make_thumbnails_with(
+    bytes: &[u8],
+    sizes: &[BoxSize],
+    output: OutputFormat,
+    limits: Limits,
+    decoder: JpegDecoder,
+) -> Result<Photo, Rejection> {
+    let header = Header::read(bytes, limits)?;
+    thumbnails_with(bytes, &header, sizes, output, limits, decoder)
+}
+
+/// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the
+/// benchmark's decode-only rates.
+pub fn jpeg_eighth_scale(bytes: &[u8], decoder: JpegDecoder) -> Result<DynamicImage, Rejection> {
+    let structure = crate::jpeg::read_structure(bytes)?;
+    let icc = structure.icc_profile(bytes);
+    decode_jpeg_at(bytes, 1, &structure, icc.as_deref(), decoder)
+}
+
+/// Whether the 1/8-scale decoder takes `bytes` at `scale`/8 (1 or 2), or why it leaves
+/// the file to libjpeg: the benchmark's count of which files take which decoder.
+pub fn eighth_scale_takes(bytes: &[u8], scale: usize) -> Result<(), String> {
+    let structure = crate::jpeg::read_structure(bytes).map_err(|err| err.to_string())?;
+    crate::eighth_scale::decode(bytes, &structure, scale).map(drop).map_err(|fallback| fallback.to_string())
+}
