@@ -186,7 +186,7 @@ pub async fn run(
     let found = Box::pin(sites::find_clusters(&deps.eks, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
     let (sites, existing) = (&found.sites, &found.existing);
     let candidates = core::candidates(request.clusters.as_deref(), existing);
-    let mut described: Vec<(String, Result<ClusterInfo, String>)> = stream::iter(candidates)
+    let mut described: Vec<(String, Result<ClusterInfo, EksSchedulerError>)> = stream::iter(candidates)
         .map(|name| {
             let exists = existing.contains(&name);
             async move {
@@ -198,7 +198,7 @@ pub async fn run(
                 } else {
                     Err(EksSchedulerError::NoSuchCluster { across_accounts: deps.fleet.is_some() })
                 };
-                (name, info.map_err(|err| err.to_string()))
+                (name, info)
             }
         })
         .buffer_unordered(in_flight)

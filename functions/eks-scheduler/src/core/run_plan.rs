@@ -88,11 +88,12 @@ impl RunPlan {
     }
 }
 
-/// Plans a run from the clusters it described (each one's info, or why it could not be
-/// described) and the reports of the clusters whose lease it did not get.
-pub fn plan_run(
+/// Plans a run from the clusters it described (each one's info, or the error that kept it
+/// from being described, which the cluster's report gives in words) and the reports of the
+/// clusters whose lease it did not get.
+pub fn plan_run<E: std::fmt::Display>(
     planning: &Planning<'_>,
-    described: Vec<(String, Result<ClusterInfo, String>)>,
+    described: Vec<(String, Result<ClusterInfo, E>)>,
     lease_refusals: BTreeMap<String, ClusterReport>,
 ) -> RunPlan {
     let request = planning.request;
@@ -103,7 +104,8 @@ pub fn plan_run(
     for (name, described) in described {
         let info = match described {
             Ok(info) => info,
-            Err(reason) => {
+            Err(error) => {
+                let reason = error.to_string();
                 plan.reports.insert(name.clone(), ClusterReport::failed(&name, fixed, reason.clone()));
                 undescribed.insert(name, reason);
                 continue;
