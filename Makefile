@@ -68,6 +68,7 @@ corpus: venv
 lint-template: venv
 	cfn-lint template.yaml member-role.yaml
 	$(VENV)/bin/python scripts/check_template_alarms.py --self-test
+	$(VENV)/bin/python scripts/check_template_rules.py
 	sam validate --lint --template-file template.yaml
 
 demo: venv

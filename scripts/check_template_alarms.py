@@ -3,7 +3,11 @@
 - every function: an `Errors` alarm and a `Duration` alarm under its timeout (AWS/Lambda);
 - every scheduled function (a Schedule or ScheduleV2 event): a heartbeat alarm on its own
   `Succeeded` metric that treats missing data as breaching, so a run that never happens alarms;
-- every alarm: AlarmActions and OKActions, so it tells someone when it fires and when it clears.
+- every alarm: AlarmActions and OKActions, so it tells someone when it fires and when it clears;
+- every queue that holds failures (a function's on-failure destination, a schedule's dead-letter
+  queue, a queue's redrive target): an alarm that fires on each new failure, not only the first.
+  A queue the services send to: NumberOfMessagesSent, summed. A redrive target, which SQS fills
+  without counting NumberOfMessagesSent: a rise (DIFF) of ApproximateNumberOfMessagesVisible.
 
 Run by `make lint-template`. `--self-test` also checks that the checks catch what they must, on
 copies of the template with one alarm removed or changed.
@@ -32,10 +36,70 @@ def alarms_for(resources, function, namespace, metric):
     return found
 
 
+def getatt_target(value):
+    """`X` of `!GetAtt X.Arn` (either form), else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return target[0] if isinstance(target, list) else str(target).split(".")[0]
+    return None
+
+
+def walk(value):
+    if isinstance(value, dict):
+        yield value
+        for child in value.values():
+            yield from walk(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from walk(child)
+
+
+def failure_queues(resources):
+    """{queue: "sent" or "redrive"}: the queues failures end up in, and how they get there."""
+    queues = {}
+    for resource in resources.values():
+        for node in walk(resource.get("Properties", {})):
+            redrive = node.get("RedrivePolicy")
+            if isinstance(redrive, dict) and getatt_target(redrive.get("deadLetterTargetArn")):
+                queues[getatt_target(redrive["deadLetterTargetArn"])] = "redrive"
+            for key in ("OnFailure", "DeadLetterConfig"):
+                target = node.get(key)
+                if isinstance(target, dict):
+                    found = getatt_target(target.get("Destination")) or getatt_target(target.get("Arn"))
+                    if found and resources.get(found, {}).get("Type") == "AWS::SQS::Queue":
+                        queues.setdefault(found, "sent")
+    return queues
+
+
+def alarms_each_failure(resources, queue, how):
+    for alarm in resources.values():
+        if alarm.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = alarm.get("Properties", {})
+        metrics = [props] + [m.get("MetricStat", {}).get("Metric", {}) for m in props.get("Metrics", [])]
+        on_queue = any(
+            d.get("Name") == "QueueName" and getatt_target(d.get("Value")) == queue
+            for metric in metrics
+            for d in metric.get("Dimensions", [])
+        )
+        if not on_queue:
+            continue
+        if how == "sent" and props.get("MetricName") == "NumberOfMessagesSent" and props.get("Statistic") == "Sum":
+            return True
+        visible = [m.get("Id") for m in props.get("Metrics", []) if m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+        if how == "redrive" and any(f"DIFF({v})" in str(m.get("Expression", "")) for v in visible for m in props.get("Metrics", [])):
+            return True
+    return False
+
+
 def problems(template):
     resources = template.get("Resources", {})
     globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     found = []
+    for queue, how in failure_queues(resources).items():
+        if not alarms_each_failure(resources, queue, how):
+            expected = "NumberOfMessagesSent, Sum" if how == "sent" else "DIFF of ApproximateNumberOfMessagesVisible"
+            found.append(f"failure queue {queue} has no alarm that fires on each new failure ({expected})")
     for name, resource in resources.items():
         if resource.get("Type") == "AWS::CloudWatch::Alarm":
             props = resource.get("Properties", {})
@@ -92,6 +156,16 @@ def self_test(template):
     first_alarm = next(n for n, r in broken["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm")
     del broken["Resources"][first_alarm]["Properties"]["OKActions"]
     cases.append((f"{first_alarm} without OKActions", broken))
+    for queue, how in failure_queues(resources).items():
+        broken = copy.deepcopy(template)
+        for alarm, resource in broken["Resources"].items():
+            props = resource.get("Properties", {})
+            if props.get("MetricName") == "NumberOfMessagesSent":
+                props["MetricName"] = "ApproximateNumberOfMessagesVisible"
+            for metric in props.get("Metrics", []):
+                if "DIFF(" in str(metric.get("Expression", "")):
+                    metric["Expression"] = metric["Expression"].replace("DIFF(", "(")
+        cases.append((f"{queue} ({how}) alarmed only on its backlog", broken))
     missed = [what for what, broken in cases if not problems(broken)]
     return len(cases), missed
 

@@ -46,6 +46,8 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
         ("SES_FROM", sender),
         ("SES_TO", "finops@example.com, platform@example.com"),
         ("SLACK_WEBHOOK_URL", slack.url.as_str()),
+        // A local run (the emulator): the webhook may be this machine's listener.
+        ("AWS_ENDPOINT_URL", Moto::shared().url()),
         ("TOP_N", "2"),
         ("ALERT_CHANGE_PCT", "50"),
     ]);
@@ -218,6 +220,29 @@ async fn a_slack_throttle_past_the_wait_is_a_transient_failure_of_that_channel_a
 }
 
 #[tokio::test]
+async fn a_webhook_that_redirects_is_a_failure_and_the_report_goes_nowhere_else() -> Result<()> {
+    // Given a Slack webhook that answers with a redirect to another listener
+    let elsewhere = HttpListener::start(Vec::new()).await?;
+    let redirect =
+        Answer { status: 307, headers: vec![("Location".to_owned(), elsewhere.url.clone())], body: String::new() };
+    let setup = setup(SENDER, vec![redirect]).await?;
+    queue_month_to_the_21st(&setup).await?;
+
+    // When the report runs
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    // Then the redirect is not followed: Slack failed with what it answered, and the other
+    // listener received nothing
+    let slack = &summary.channels[&Channel::Slack];
+    assert_eq!(slack.status, Delivery::Failed, "{slack:?}");
+    assert!(slack.detail.starts_with("Slack answered 307"), "{slack:?}");
+    assert_eq!(setup.slack.bodies().len(), 1);
+    assert!(elsewhere.bodies().is_empty(), "the report followed the redirect");
+    assert_eq!(summary.channels[&Channel::Email].status, Delivery::Sent);
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_slack_webhook_can_come_from_secrets_manager() -> Result<()> {
     // Given the webhook URL in a secret, as the console's key/value form stores it,
     let account = TestAccount::new().await;
@@ -231,7 +256,13 @@ async fn the_slack_webhook_can_come_from_secrets_manager() -> Result<()> {
         .await?;
     let arn = created.arn().context("secret arn")?.to_owned();
     queue_cost_results(&account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)]).await?;
-    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", arn.as_str())]))?;
+    let local_run = |arn: &str| {
+        Config::from_env(&shared::config::Env::from_pairs([
+            ("SLACK_WEBHOOK_SECRET_ARN", arn),
+            ("AWS_ENDPOINT_URL", Moto::shared().url()),
+        ]))
+    };
+    let config = local_run(&arn)?;
 
     // when the function starts and reports,
     let deps = Deps::load(config, &account.aws).await?;
@@ -243,7 +274,7 @@ async fn the_slack_webhook_can_come_from_secrets_manager() -> Result<()> {
 
     // A secret that does not exist stops the cold start, naming it and the fix.
     let missing = arn.replace("slack-webhook", "slack-hook-gone");
-    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", missing.as_str())]))?;
+    let config = local_run(&missing)?;
     let err = Deps::load(config, &account.aws).await.expect_err("no such secret");
     let message = err.to_string();
     assert!(
@@ -257,7 +288,7 @@ async fn the_slack_webhook_can_come_from_secrets_manager() -> Result<()> {
 
     // And a secret holding something else says so, without showing it.
     secrets.put_secret_value().secret_id(&arn).secret_string("xoxb-not-a-webhook-token").send().await?;
-    let config = Config::from_env(&shared::config::Env::from_pairs([("SLACK_WEBHOOK_SECRET_ARN", arn.as_str())]))?;
+    let config = local_run(&arn)?;
     let message = Deps::load(config, &account.aws).await.expect_err("not a URL").to_string();
     assert!(message.contains("the secret's value is not a Slack incoming-webhook URL"), "{message}");
     assert!(!message.contains("xoxb"), "{message}");
@@ -288,6 +319,7 @@ async fn a_delivery_record_whose_first_write_landed_unanswered_is_no_second_deli
         ("SES_FROM", SENDER),
         ("SES_TO", "finops@example.com"),
         ("SLACK_WEBHOOK_URL", setup.slack.url.as_str()),
+        ("AWS_ENDPOINT_URL", Moto::shared().url()),
     ]);
     let deps = Deps::load(Config::from_env(&env)?, &setup.account.as_deployed(&proxy.url).await).await?;
 

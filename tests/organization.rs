@@ -427,6 +427,7 @@ mod cost {
     use jiff::civil::Date;
     use serde_json::{Value, json};
 
+    use support::Moto;
     use support::cost_seed::queue_cost_results;
     use support::http_listener::{Answer, HttpListener};
     use support::org_seed::Org;
@@ -453,6 +454,7 @@ mod cost {
         let env = shared::config::Env::from_pairs([
             ("REPORT_BUCKET", bucket.as_str()),
             ("SLACK_WEBHOOK_URL", slack.url.as_str()),
+            ("AWS_ENDPOINT_URL", Moto::shared().url()),
             ("GROUP_BY", group_by),
             ("TOP_N", "5"),
         ]);

@@ -32,22 +32,58 @@ impl SecretUrl {
     }
 }
 
+/// The hosts of Slack's incoming webhooks (hooks.slack-gov.com is GovSlack's).
+const SLACK_WEBHOOK_HOSTS: [&str; 2] = ["hooks.slack.com", "hooks.slack-gov.com"];
+
+/// Where a webhook URL may send the report. Whoever can write the setting or the secret
+/// would otherwise choose where the report goes: any host, or the Lambda Runtime API on
+/// 127.0.0.1. So only Slack's hosts, over HTTPS; and this machine too when the AWS
+/// endpoint is overridden (`AWS_ENDPOINT_URL`), which is a local run against an emulator
+/// (the tests and the demo post to a local listener), never a deployed function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookHosts {
+    Slack,
+    SlackAndThisMachine,
+}
+
+impl WebhookHosts {
+    pub fn from_env(env: &Env) -> Self {
+        if env.optional("AWS_ENDPOINT_URL").is_some() { Self::SlackAndThisMachine } else { Self::Slack }
+    }
+
+    /// Whether `url` is an incoming webhook these hosts take: `https://<Slack's host>/...`
+    /// (no port, no user, nothing that makes another host of it), or a local `http://` one.
+    fn allow(self, url: &str) -> bool {
+        let slack = url.strip_prefix("https://").and_then(|rest| rest.split_once('/')).is_some_and(|(host, path)| {
+            SLACK_WEBHOOK_HOSTS.contains(&host) && !path.is_empty() && !path.contains(['\\', '@', ' '])
+        });
+        let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+        slack || (self == Self::SlackAndThisMachine && local.iter().any(|prefix| url.starts_with(prefix)))
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Self::Slack => "a Slack incoming-webhook URL, https://hooks.slack.com/services/...",
+            Self::SlackAndThisMachine => {
+                "a Slack incoming-webhook URL, https://hooks.slack.com/services/..., or http://localhost:<port>/... (AWS_ENDPOINT_URL is set)"
+            }
+        }
+    }
+}
+
 impl SecretUrl {
     /// A webhook URL from setting `name`, or why not (without showing the value).
-    pub fn parse(name: &'static str, url: String) -> Result<Self, ConfigError> {
-        if is_webhook_url(&url) {
+    pub fn parse(name: &'static str, url: String, hosts: WebhookHosts) -> Result<Self, ConfigError> {
+        if hosts.allow(&url) {
             Ok(Self(url))
         } else {
-            Err(ConfigError::InvalidSecret {
-                name,
-                expected: "a Slack incoming-webhook URL, https://hooks.slack.com/services/...".to_owned(),
-            })
+            Err(ConfigError::InvalidSecret { name, expected: hosts.expected().to_owned() })
         }
     }
 
     /// The URL in a Secrets Manager secret's string: the URL itself, or a JSON object
     /// holding it as `url` or `webhook_url` (the console's key/value form).
-    pub fn from_secret_string(secret: &str) -> Result<Self, String> {
+    pub fn from_secret_string(secret: &str, hosts: WebhookHosts) -> Result<Self, String> {
         let text = secret.trim();
         let url = if text.starts_with('{') {
             let object: serde_json::Value =
@@ -60,9 +96,8 @@ impl SecretUrl {
         } else {
             text.to_owned()
         };
-        Self::parse("SLACK_WEBHOOK_SECRET_ARN", url).map_err(|_| {
-            "the secret's value is not a Slack incoming-webhook URL (https://hooks.slack.com/services/...)".to_owned()
-        })
+        Self::parse("SLACK_WEBHOOK_SECRET_ARN", url, hosts)
+            .map_err(|_| format!("the secret's value is not {}", hosts.expected()))
     }
 }
 
@@ -94,6 +129,8 @@ pub struct Config {
     pub csv: Option<CsvTarget>,
     pub email: Option<EmailTarget>,
     pub slack: Option<SlackSource>,
+    /// Where a webhook URL, set or read from the secret, may point.
+    pub webhook_hosts: WebhookHosts,
     pub top_n: usize,
     pub metric: Metric,
     pub group_by: GroupBy,
@@ -144,9 +181,10 @@ impl Config {
                 Some(EmailTarget { from, to })
             }
         };
+        let webhook_hosts = WebhookHosts::from_env(env);
         let slack = match (env.optional("SLACK_WEBHOOK_URL"), env.optional("SLACK_WEBHOOK_SECRET_ARN")) {
             (None, None) => None,
-            (Some(url), None) => Some(SlackSource::Url(SecretUrl::parse("SLACK_WEBHOOK_URL", url)?)),
+            (Some(url), None) => Some(SlackSource::Url(SecretUrl::parse("SLACK_WEBHOOK_URL", url, webhook_hosts)?)),
             (None, Some(arn)) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
                 Some(SlackSource::Secret { arn })
             }
@@ -200,7 +238,7 @@ impl Config {
             Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
         let metrics = shared::metrics::MetricsConfig::from_env(env, "cost-report")?;
-        Ok(Self { csv, email, slack, top_n, metric, group_by, record_types, alerts, notify, metrics })
+        Ok(Self { csv, email, slack, webhook_hosts, top_n, metric, group_by, record_types, alerts, notify, metrics })
     }
 }
 
@@ -208,12 +246,6 @@ fn looks_like_address(address: &str) -> bool {
     address
         .split_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !address.contains(' '))
-}
-
-/// `https://…`, or `http://` to this machine (tests and the demo post to a local listener).
-fn is_webhook_url(url: &str) -> bool {
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    (url.starts_with("https://") && url.len() > "https://".len()) || local.iter().any(|prefix| url.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -302,7 +334,7 @@ mod tests {
             format!(r#"{{"url": "{url}"}}"#),
             format!(r#"{{"webhook_url": "{url}", "channel": "costs"}}"#),
         ] {
-            let parsed = SecretUrl::from_secret_string(&secret).expect("a webhook");
+            let parsed = SecretUrl::from_secret_string(&secret, WebhookHosts::Slack).expect("a webhook");
             assert_eq!(parsed.expose(), url);
         }
         for (secret, expected) in [
@@ -310,9 +342,48 @@ mod tests {
             (r#"{"token": "xoxb-very-secret-token"}"#, "the secret's JSON has no \"url\" or \"webhook_url\" key"),
             ("{very-secret-token", "the secret is neither a URL nor a JSON object"),
         ] {
-            let err = SecretUrl::from_secret_string(secret).expect_err(secret);
+            let err = SecretUrl::from_secret_string(secret, WebhookHosts::Slack).expect_err(secret);
             assert!(err.starts_with(expected), "{err}");
             assert!(!err.contains("very-secret-token"));
         }
+    }
+
+    #[test]
+    fn a_webhook_goes_to_slack_and_to_this_machine_only_in_a_local_run() {
+        use WebhookHosts::{Slack, SlackAndThisMachine};
+        for (url, deployed, local) in [
+            ("https://hooks.slack.com/services/T000/B000/XXXX", true, true),
+            ("https://hooks.slack-gov.com/services/T000/B000/XXXX", true, true),
+            ("https://hooks.slack.com/workflows/T000/A000/123/XXXX", true, true),
+            ("https://hooks.slack.com/", false, false),
+            ("https://hooks.slack.com", false, false),
+            ("http://hooks.slack.com/services/T000/B000/XXXX", false, false),
+            ("https://hooks.slack.com:8443/services/T000/B000/XXXX", false, false),
+            ("https://hooks.slack.com.example.com/services/T000/B000/XXXX", false, false),
+            ("https://evil.example.com/hooks.slack.com/services/T000", false, false),
+            ("https://hooks.slack.com@evil.example.com/services/T000", false, false),
+            ("https://hooks.slack.com/services/T000@evil.example.com", false, false),
+            ("https://hooks.slack.com\\@evil.example.com/services/T000", false, false),
+            ("https://example.com/webhook", false, false),
+            // The Lambda Runtime API, and any local listener: only in a local run.
+            ("http://127.0.0.1:9001/2018-06-01/runtime/invocation/next", false, true),
+            ("http://localhost:8080/slack", false, true),
+            ("http://[::1]:8080/slack", false, true),
+            ("http://127.0.0.1.example.com/slack", false, false),
+        ] {
+            assert_eq!((Slack.allow(url), SlackAndThisMachine.allow(url)), (deployed, local), "{url}");
+        }
+        let local = "http://127.0.0.1:9001/slack";
+        let err = parse_settings(Config::from_env, &[("SLACK_WEBHOOK_URL", local)]).expect_err("deployed");
+        assert!(err.ends_with("expected a Slack incoming-webhook URL, https://hooks.slack.com/services/..."), "{err}");
+        let config = parse_settings(
+            Config::from_env,
+            &[("SLACK_WEBHOOK_URL", local), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")],
+        )
+        .expect("a local run");
+        assert_eq!(config.webhook_hosts, SlackAndThisMachine);
+        let err = SecretUrl::from_secret_string(local, Slack).expect_err("deployed");
+        assert!(err.starts_with("the secret's value is not a Slack incoming-webhook URL"), "{err}");
+        assert!(SecretUrl::from_secret_string(local, SlackAndThisMachine).is_ok());
     }
 }

@@ -49,9 +49,11 @@ impl Deps {
             Some(SlackSource::Secret { arn }) => {
                 let secrets = shared::aws_client!(aws_sdk_secretsmanager, aws);
                 let value = aws::secret_string(&secrets, arn).await?;
-                Some(SecretUrl::from_secret_string(&value).map_err(|reason| CostReportError::SlackSecret {
-                    arn: arn.clone(),
-                    reason: format!("{reason}; put the webhook URL in it"),
+                Some(SecretUrl::from_secret_string(&value, config.webhook_hosts).map_err(|reason| {
+                    CostReportError::SlackSecret {
+                        arn: arn.clone(),
+                        reason: format!("{reason}; put the webhook URL in it"),
+                    }
                 })?)
             }
         };

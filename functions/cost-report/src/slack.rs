@@ -25,7 +25,13 @@ pub struct SlackWebhook {
 
 impl SlackWebhook {
     pub fn new(url: SecretUrl) -> Self {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        // No redirects: the URL was checked to be Slack's; an answer must not send the
+        // report somewhere else.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
         Self { client, url }
     }
 

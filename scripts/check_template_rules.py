@@ -1,0 +1,136 @@
+"""What a deploy with given parameters would be refused for, before CloudFormation refuses it.
+
+Evaluates, as CloudFormation does when a stack is created or updated, each parameter's
+constraints (AllowedValues, AllowedPattern, MinValue/MaxValue, MinLength/MaxLength) and each
+of the template's `Rules` (its RuleCondition, then its Assertions), for a set of parameter
+values over the template's defaults. The rule functions CloudFormation allows are evaluated:
+Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn.
+
+Run by `make lint-template`: a table of deploys, each with what it must be refused for (or that
+it must go through), so every Rule and pattern is shown refusing a broken value.
+
+    python scripts/check_template_rules.py [--template template.yaml]
+"""
+
+import argparse
+import re
+import sys
+
+from cfnlint.decode import decode
+
+
+def evaluate(expression, values):
+    """The value of a rule expression, given the parameters' values."""
+    if isinstance(expression, list):
+        return [evaluate(item, values) for item in expression]
+    if not isinstance(expression, dict):
+        return expression
+    if len(expression) != 1:
+        raise ValueError(f"not a rule function: {expression}")
+    (name, argument), = expression.items()
+    if name == "Ref":
+        return values[argument]
+    args = evaluate(argument, values)
+    if name == "Fn::Equals":
+        return str(args[0]) == str(args[1])
+    if name == "Fn::Not":
+        return not args[0]
+    if name == "Fn::And":
+        return all(args)
+    if name == "Fn::Or":
+        return any(args)
+    if name == "Fn::Contains":
+        return str(args[1]) in [str(item) for item in args[0]]
+    if name == "Fn::EachMemberEquals":
+        return all(str(item) == str(args[1]) for item in args[0])
+    if name == "Fn::EachMemberIn":
+        return all(str(item) in [str(allowed) for allowed in args[1]] for item in args[0])
+    raise ValueError(f"{name} is not a function this check evaluates")
+
+
+def parameter_problems(name, spec, value):
+    text = str(value)
+    problems = []
+    if "AllowedValues" in spec and text not in [str(v) for v in spec["AllowedValues"]]:
+        problems.append(f"{name}: {text!r} is not one of {spec['AllowedValues']}")
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], text):
+        problems.append(f"{name}: {text!r} does not match its pattern ({spec.get('ConstraintDescription', '')})")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(text)
+        except ValueError:
+            return problems + [f"{name}: {text!r} is not a number"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            problems.append(f"{name}: {text} is under {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            problems.append(f"{name}: {text} is over {spec['MaxValue']}")
+    if "MinLength" in spec and len(text) < int(spec["MinLength"]):
+        problems.append(f"{name}: shorter than {spec['MinLength']}")
+    if "MaxLength" in spec and len(text) > int(spec["MaxLength"]):
+        problems.append(f"{name}: longer than {spec['MaxLength']}")
+    return problems
+
+
+def refusals(template, overrides):
+    """Why CloudFormation would refuse a deploy with `overrides`: parameter names and rule names."""
+    parameters = template.get("Parameters", {})
+    unknown = set(overrides) - set(parameters)
+    if unknown:
+        raise KeyError(f"no such parameters: {sorted(unknown)}")
+    values = {name: overrides.get(name, spec.get("Default")) for name, spec in parameters.items()}
+    refused = []
+    for name, spec in parameters.items():
+        if values[name] is None:
+            refused.append(name)  # no default and no value
+        elif parameter_problems(name, spec, values[name]):
+            refused.append(name)
+    if refused:
+        return refused  # CloudFormation checks the parameters before the rules
+    for rule_name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):
+            continue
+        if not all(evaluate(assertion["Assert"], values) for assertion in rule.get("Assertions", [])):
+            refused.append(rule_name)
+    return refused
+
+
+RECIPIENT = {"AlarmEmail": "ops@example.com"}
+
+# (what, parameter values, what it is refused for: [] when it deploys)
+CASES = [
+    ("the defaults: the alarms would reach nobody", {}, ["AlarmsHaveARecipient"]),
+    ("an alarm e-mail", RECIPIENT, []),
+    ("an existing alarm topic", {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, []),
+    ("silence, chosen", {"AlarmsNotifyNobody": "true"}, []),
+    ("silence, misspelt", {"AlarmsNotifyNobody": "yes"}, ["AlarmsNotifyNobody"]),
+    ("a batch over 10 without a window", {**RECIPIENT, "ThumbnailBatchSize": "50", "ThumbnailBatchWindowSeconds": "0"}, ["LargeBatchesNeedABatchingWindow"]),
+    ("a batch over 10 with a window", {**RECIPIENT, "ThumbnailBatchSize": "50", "ThumbnailBatchWindowSeconds": "5"}, []),
+    ("reserved concurrency, a number", {**RECIPIENT, "EksSchedulerReservedConcurrency": "1", "CostReportReservedConcurrency": "2"}, []),
+    ("reserved concurrency 0", {**RECIPIENT, "EksSchedulerReservedConcurrency": "0"}, ["EksSchedulerReservedConcurrency"]),
+    ("reserved concurrency, not a number", {**RECIPIENT, "CostReportReservedConcurrency": "one"}, ["CostReportReservedConcurrency"]),
+    ("reserved concurrency, negative", {**RECIPIENT, "ThumbnailReservedConcurrency": "-5"}, ["ThumbnailReservedConcurrency"]),
+    ("a maximum concurrency Lambda refuses", {**RECIPIENT, "ThumbnailMaximumConcurrency": "1"}, ["ThumbnailMaximumConcurrency"]),
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--template", default="template.yaml")
+    args = parser.parse_args()
+    template, matches = decode(args.template)
+    if matches:
+        sys.exit(f"{args.template} does not parse: {matches}")
+    wrong = []
+    for what, overrides, expected in CASES:
+        got = refusals(template, overrides)
+        if sorted(got) != sorted(expected):
+            wrong.append(f"{what}: refused for {got or 'nothing'}, expected {expected or 'nothing'}")
+    for line in wrong:
+        print(f"{args.template}: {line}", file=sys.stderr)
+    if wrong:
+        sys.exit(1)
+    print(f"rules and patterns: all {len(CASES)} deploys refused, or not, as they must be")
+
+
+if __name__ == "__main__":
+    main()
