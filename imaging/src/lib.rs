@@ -8,6 +8,7 @@
 //! This crate knows no AWS, no events, no records and no async runtime: the thumbnailer
 //! (functions/thumbnailer) decides what to do with a photo, this crate only makes it.
 //!
+//! - `header`: what a file's header says, read once, and the decode size that follows;
 //! - `pipeline`: the steps above, and which decoder each format takes;
 //! - `peak`: what each decoder holds at its peak, priced from the header;
 //! - `jpeg`: the one reader of a JPEG's markers, used by both JPEG decoders:
@@ -25,6 +26,7 @@ mod colour;
 mod damage;
 mod eighth_scale;
 mod exif;
+mod header;
 mod jpeg;
 mod kind;
 mod panics;
@@ -39,12 +41,10 @@ pub mod test_support;
 mod webp;
 
 pub use exif::{ExifFacts, Location};
+pub use header::{Header, Limits, MAX_JPEG_SCANS, Probe, probe};
 pub use kind::ImageKind;
 pub use peak::memory_need;
-pub use pipeline::{
-    Header, Limits, MAX_JPEG_SCANS, OutputFormat, Photo, PhotoFacts, Probe, Thumbnail, make_thumbnails,
-    make_thumbnails_from, output_kind, probe,
-};
+pub use pipeline::{OutputFormat, Photo, PhotoFacts, Thumbnail, make_thumbnails, make_thumbnails_from, output_kind};
 pub use placeholder::Placeholder;
 pub use rejection::{Rejection, RejectionClass};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};

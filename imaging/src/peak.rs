@@ -5,8 +5,8 @@
 
 use image::metadata::Orientation;
 
+use crate::header::{Header, Kind, Limits, jpeg_scale_for, png_factor, stored_size_for, transposes};
 use crate::jpeg::JpegStructure;
-use crate::pipeline::{Header, Kind, Limits, jpeg_scale_for, png_factor, stored_size_for, transposes};
 use crate::png::PngHeader;
 use crate::rejection::Rejection;
 use crate::sizes::BoxSize;
@@ -18,11 +18,19 @@ pub fn memory_need(bytes: &[u8], sizes: &[BoxSize], limits: Limits) -> Result<u6
     Ok(Header::read(bytes, limits)?.memory_need(sizes))
 }
 
+impl Header {
+    /// The memory making `sizes` from this image will hold at its peak, in bytes (the input
+    /// bytes not included).
+    pub fn memory_need(&self, sizes: &[BoxSize]) -> u64 {
+        peak_bytes(self, sizes)
+    }
+}
+
 /// The decoder's own buffers (libjpeg's whole-image coefficient buffer whenever it
 /// allocates one, libwebp's full-size buffer for lossless files, a GIF's logical screen,
 /// an animated WebP's canvas), the decoded image, its conversion to 8-bit RGB(A), its
 /// rotated copy, and the resized thumbnails.
-pub(crate) fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
+fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
     let thumbnails: u64 = sizes.iter().map(|s| u64::from(s.width) * u64::from(s.height) * 4 * 3).sum();
     let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
     let decoding = match &header.kind {

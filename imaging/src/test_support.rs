@@ -3,10 +3,11 @@
 
 use image::DynamicImage;
 
+use crate::header::{Header, Limits};
 pub use crate::jpeg::with_segment as jpeg_with_segment;
 pub use crate::panics::PANIC_INPUT;
 pub use crate::pipeline::JpegDecoder;
-use crate::pipeline::{Header, Limits, OutputFormat, Photo, decode_jpeg_at, thumbnails_with};
+use crate::pipeline::{OutputFormat, Photo, decode_jpeg_at, thumbnails_with};
 use crate::rejection::Rejection;
 use crate::sizes::BoxSize;
 

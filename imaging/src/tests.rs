@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::*;
 use crate::exif::exif_facts;
+use crate::header::jpeg_scale;
 use crate::jpeg::with_segment as jpeg_with_segment;
 use crate::panics::PANIC_INPUT;
-use crate::pipeline::{cmyk_to_rgb, jpeg_scale, run_libjpeg};
+use crate::pipeline::{cmyk_to_rgb, run_libjpeg};
 use crate::placeholder::placeholder;
 
 const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 400 * 1024 * 1024 };
