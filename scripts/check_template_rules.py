@@ -4,10 +4,12 @@ Evaluates, as CloudFormation does when a stack is created or updated, each param
 constraints (AllowedValues, AllowedPattern, MinValue/MaxValue, MinLength/MaxLength) and each
 of the template's `Rules` (its RuleCondition, then its Assertions), for a set of parameter
 values over the template's defaults. The rule functions CloudFormation allows are evaluated:
-Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn.
+Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn;
+and for the template's Conditions also Condition, Fn::Select, Fn::Split and Fn::Join.
 
 Run by `make lint-template`: a table of deploys, each with what it must be refused for (or that
-it must go through), so every Rule and pattern is shown refusing a broken value.
+it must go through), so every Rule and pattern is shown refusing a broken value; and a table of
+conditions that decide a permission, each with the values it must take.
 
     python scripts/check_template_rules.py [--template template.yaml]
 """
@@ -19,8 +21,9 @@ import sys
 from cfnlint.decode import decode
 
 
-def evaluate(expression, values):
-    """The value of a rule expression, given the parameters' values."""
+def evaluate(expression, values, conditions=None):
+    """The value of a rule or condition expression, given the parameters' values (and, for
+    a condition that names another, the template's conditions)."""
     if isinstance(expression, list):
         return [evaluate(item, values) for item in expression]
     if not isinstance(expression, dict):
@@ -30,7 +33,9 @@ def evaluate(expression, values):
     (name, argument), = expression.items()
     if name == "Ref":
         return values[argument]
-    args = evaluate(argument, values)
+    if name == "Condition":
+        return evaluate(conditions[argument], values, conditions)
+    args = evaluate(argument, values, conditions)
     if name == "Fn::Equals":
         return str(args[0]) == str(args[1])
     if name == "Fn::Not":
@@ -43,6 +48,12 @@ def evaluate(expression, values):
         return str(args[1]) in [str(item) for item in args[0]]
     if name == "Fn::EachMemberEquals":
         return all(str(item) == str(args[1]) for item in args[0])
+    if name == "Fn::Select":
+        return args[1][int(args[0])]
+    if name == "Fn::Split":
+        return str(args[1]).split(args[0])
+    if name == "Fn::Join":
+        return args[0].join(str(item) for item in args[1])
     if name == "Fn::EachMemberIn":
         return all(str(item) in [str(allowed) for allowed in args[1]] for item in args[0])
     raise ValueError(f"{name} is not a function this check evaluates")
@@ -134,6 +145,21 @@ CASES = [
 ]
 
 
+# (condition, parameter values, what it must be)
+CONDITION_CASES = [
+    ("CostReportNamesAccounts", {"CostReportGroupBy": "SERVICE"}, False),
+    ("CostReportNamesAccounts", {"CostReportGroupBy": "LINKED_ACCOUNT"}, True),
+    ("CostReportNamesAccounts", {"CostReportGroupBy": "SERVICE,LINKED_ACCOUNT"}, True),
+    ("CostReportNamesAccounts", {"CostReportGroupBy": "LINKED_ACCOUNT,TAG:team"}, True),
+    ("CostReportNamesAccounts", {"CostReportGroupBy": "TAG:LINKED_ACCOUNT"}, False),
+]
+
+
+def condition_value(template, condition, overrides):
+    values = {name: overrides.get(name, spec.get("Default")) for name, spec in template["Parameters"].items()}
+    return bool(evaluate(template["Conditions"][condition], values, template["Conditions"]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--template", default="template.yaml")
@@ -146,11 +172,18 @@ def main():
         got = refusals(template, overrides)
         if sorted(got) != sorted(expected):
             wrong.append(f"{what}: refused for {got or 'nothing'}, expected {expected or 'nothing'}")
+    for condition, overrides, expected in CONDITION_CASES:
+        got = condition_value(template, condition, overrides)
+        if got != expected:
+            wrong.append(f"condition {condition} with {overrides}: {got}, expected {expected}")
     for line in wrong:
         print(f"{args.template}: {line}", file=sys.stderr)
     if wrong:
         sys.exit(1)
-    print(f"rules and patterns: all {len(CASES)} deploys refused, or not, as they must be")
+    print(
+        f"rules and patterns: all {len(CASES)} deploys refused, or not, as they must be; "
+        f"all {len(CONDITION_CASES)} conditions as they must be"
+    )
 
 
 if __name__ == "__main__":
