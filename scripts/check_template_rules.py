@@ -152,6 +152,8 @@ CONDITION_CASES = [
     ("CostReportNamesAccounts", {"CostReportGroupBy": "SERVICE,LINKED_ACCOUNT"}, True),
     ("CostReportNamesAccounts", {"CostReportGroupBy": "LINKED_ACCOUNT,TAG:team"}, True),
     ("CostReportNamesAccounts", {"CostReportGroupBy": "TAG:LINKED_ACCOUNT"}, False),
+    ("AccountsFromOrganization", {"Accounts": "organization"}, True),
+    ("AccountsFromOrganization", {"Accounts": "111111111111,222222222222"}, False),
 ]
 
 
