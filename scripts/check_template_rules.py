@@ -137,6 +137,7 @@ CASES = [
     ("a time zone that is an offset", {**RECIPIENT, "ScheduleTimezone": "+02:00"}, ["ScheduleTimezone"]),
     ("a KMS key", {**RECIPIENT, "IamExportKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []),
     ("a KMS alias", {**RECIPIENT, "CostReportKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:alias/reports"}, ["CostReportKmsKeyArn"]),
+    ("an uploads key that is an alias", {**RECIPIENT, "UploadsKmsKeyArn": "alias/photos"}, ["UploadsKmsKeyArn"]),
     ("an alarm topic that is a name", {"AlarmTopicArn": "ops-alarms"}, ["AlarmTopicArn"]),
     ("an alarm address without @", {"AlarmEmail": "ops"}, ["AlarmEmail"]),
     ("a photos table name", {**RECIPIENT, "ExistingPhotosTable": "photos"}, []),
@@ -152,6 +153,8 @@ CONDITION_CASES = [
     ("CostReportNamesAccounts", {"CostReportGroupBy": "SERVICE,LINKED_ACCOUNT"}, True),
     ("CostReportNamesAccounts", {"CostReportGroupBy": "LINKED_ACCOUNT,TAG:team"}, True),
     ("CostReportNamesAccounts", {"CostReportGroupBy": "TAG:LINKED_ACCOUNT"}, False),
+    ("UploadsUseKms", {}, False),
+    ("UploadsUseKms", {"UploadsKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, True),
     ("AccountsFromOrganization", {"Accounts": "organization"}, True),
     ("AccountsFromOrganization", {"Accounts": "111111111111,222222222222"}, False),
 ]
