@@ -153,11 +153,20 @@ fn several_boxes_and_no_upscaling() {
     assert_eq!(dims, [(128, 43), (300, 100)]);
 }
 
+/// A `width` x `height` image whose left half is fully transparent and right half `opaque`.
+fn half_clear(width: u32, height: u32, opaque: Rgba<u8>) -> DynamicImage {
+    DynamicImage::ImageRgba8(RgbaImage::from_fn(
+        width,
+        height,
+        |x, _| {
+            if x < width / 2 { Rgba([0, 0, 0, 0]) } else { opaque }
+        },
+    ))
+}
+
 #[test]
 fn transparency_is_kept_in_png_and_flattened_onto_white_in_jpeg() {
-    let half_clear =
-        RgbaImage::from_fn(64, 64, |x, _| if x < 32 { Rgba([0, 0, 0, 0]) } else { Rgba([200, 0, 0, 255]) });
-    let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::Png);
+    let bytes = encode(&half_clear(64, 64, Rgba([200, 0, 0, 255])), ImageFormat::Png);
     let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     assert_eq!(png.get_pixel(4, 4).0[3], 0, "still transparent");
     let jpeg = decode(
@@ -413,9 +422,7 @@ fn cmyk_to_rgb_with_and_without_inverted_values() {
 
 #[test]
 fn webp_in_with_alpha_and_lossy_webp_out() {
-    let half_clear =
-        RgbaImage::from_fn(600, 300, |x, _| if x < 300 { Rgba([0, 0, 0, 0]) } else { Rgba([0, 0, 200, 255]) });
-    let bytes = encode(&DynamicImage::ImageRgba8(half_clear), ImageFormat::WebP);
+    let bytes = encode(&half_clear(600, 300, Rgba([0, 0, 200, 255])), ImageFormat::WebP);
     let png = decode(&make_thumbnails(&bytes, &[BOX], OutputFormat::Png, LIMITS).expect("png").thumbnails[0]);
     assert_eq!(png.dimensions(), (256, 128));
     assert_eq!(png.get_pixel(10, 64).0[3], 0, "still transparent");
