@@ -69,6 +69,7 @@ lint-template: venv
 	cfn-lint template.yaml member-role.yaml
 	$(VENV)/bin/python scripts/check_template_alarms.py --self-test
 	$(VENV)/bin/python scripts/check_template_rules.py
+	$(VENV)/bin/python scripts/check_template_deploys.py --self-test
 	sam validate --lint --template-file template.yaml
 
 demo: venv

@@ -25,7 +25,7 @@ def evaluate(expression, values, conditions=None):
     """The value of a rule or condition expression, given the parameters' values (and, for
     a condition that names another, the template's conditions)."""
     if isinstance(expression, list):
-        return [evaluate(item, values) for item in expression]
+        return [evaluate(item, values, conditions) for item in expression]
     if not isinstance(expression, dict):
         return expression
     if len(expression) != 1:
@@ -111,6 +111,12 @@ RECIPIENT = {"AlarmEmail": "ops@example.com"}
 CASES = [
     ("the defaults: the alarms would reach nobody", {}, ["AlarmsHaveARecipient"]),
     ("an alarm e-mail", RECIPIENT, []),
+    ("the thumbnailer alone", {**RECIPIENT, "DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false"}, []),
+    (
+        "no function at all",
+        {**RECIPIENT, "DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false", "DeployThumbnailer": "false"},
+        ["DeploySomething"],
+    ),
     ("an existing alarm topic", {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, []),
     ("silence, chosen", {"AlarmsNotifyNobody": "true"}, []),
     ("silence, misspelt", {"AlarmsNotifyNobody": "yes"}, ["AlarmsNotifyNobody"]),
@@ -157,6 +163,11 @@ CONDITION_CASES = [
     ("UploadsUseKms", {"UploadsKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, True),
     ("AccountsFromOrganization", {"Accounts": "organization"}, True),
     ("AccountsFromOrganization", {"Accounts": "111111111111,222222222222"}, False),
+    ("CreateNotificationTopic", {}, True),
+    ("CreateNotificationTopic", {"DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false"}, True),
+    ("CreateNotificationTopic", {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, False),
+    ("CreateReportBucket", {"DeployIamExport": "false"}, True),
+    ("CreateReportBucket", {"DeployIamExport": "false", "DeployCostReport": "false"}, False),
 ]
 
 

@@ -1,0 +1,313 @@
+"""What a stack deploying some of the functions holds, read from the template as `sam build` translates it.
+
+Translates template.yaml with aws-sam-translator (what `sam build` and CloudFormation's SAM
+transform run) for each function alone, all four and none, evaluates the template's conditions
+for those parameter values, keeps the resources CloudFormation would create and resolves every
+Fn::If in them. Then checks, for each set of functions:
+
+- each resource exists exactly when a deployed function needs it: each resource's owners are
+  told by its name below (a resource this table does not know fails the check, so a new one is
+  placed on purpose), and a shared one exists when any of its owners is deployed;
+- no kept resource names one that is not kept (a Ref, GetAtt or ${} that would not resolve);
+- the IAM actions the stack grants include none that only a function left out needs;
+- the dashboard's body is JSON with one section per deployed function;
+- the parameter groups shown by `sam deploy --guided` and the console hold every parameter
+  once, in the Parameters' own order, each with a label.
+
+    python scripts/check_template_deploys.py [--template template.yaml] [--self-test]
+
+--self-test also runs the check on broken copies of the template, each of which it must fail.
+"""
+
+import argparse
+import copy
+import json
+import logging
+import os
+import re
+import sys
+
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+from check_template_rules import evaluate, refusals
+
+FUNCTIONS = ["IamExport", "EksScheduler", "CostReport", "Thumbnailer"]
+DEPLOY_PARAMETER = {function: f"Deploy{function}" for function in FUNCTIONS}
+
+# Which functions need a resource, by its logical id's start (the longest match wins).
+# SAM's generated resources start with their function's id (its role, schedules, mappings).
+OWNERS = {
+    "IamExport": {"IamExport"},
+    "EksScheduler": {"EksScheduler"},
+    "CostReport": {"CostReport"},
+    "Thumbnailer": {"Thumbnailer"},
+    "Uploads": {"Thumbnailer"},
+    "Photos": {"Thumbnailer"},
+    "ReportBucket": {"IamExport", "CostReport"},
+    "ScheduledRunFailure": {"IamExport", "EksScheduler", "CostReport"},
+    "Notification": set(FUNCTIONS),
+    "Dashboard": set(FUNCTIONS),
+}
+
+# Actions only one function's work needs: a stack without that function grants none of them.
+OWN_ACTIONS = {
+    "IamExport": {"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails"},
+    "EksScheduler": {"eks:UpdateNodegroupConfig", "eks:TagResource", "eks:ListClusters", "events:PutEvents"},
+    "CostReport": {"ce:GetCostAndUsage", "ce:GetCostForecast", "ses:SendEmail", "secretsmanager:GetSecretValue"},
+    "Thumbnailer": {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:ReceiveMessage", "sqs:DeleteMessage"},
+}
+
+SECTION_TITLE = {
+    "IamExport": "## IAM export",
+    "EksScheduler": "## EKS scheduler",
+    "CostReport": "## Cost report",
+    "Thumbnailer": "## Thumbnailer",
+}
+
+PSEUDO = {
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "ops",
+    "AWS::StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/ops/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::NoValue": None,
+}
+
+# The translator reads the region for its pseudo parameters; no AWS call is made.
+os.environ.setdefault("AWS_DEFAULT_REGION", PSEUDO["AWS::Region"])
+
+# The translator's own usage metrics, never sent from here, warn on every run.
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+REMOVED = object()  # what AWS::NoValue leaves: the property or list item is dropped
+
+
+def owners_of(logical_id):
+    prefixes = [prefix for prefix in OWNERS if logical_id.startswith(prefix)]
+    if not prefixes:
+        return None
+    return OWNERS[max(prefixes, key=len)]
+
+
+def resolve_ifs(node, conditions):
+    """The node as CloudFormation sees it once the conditions are known: each Fn::If replaced by
+    its chosen branch, and AWS::NoValue removed."""
+    if isinstance(node, list):
+        items = [resolve_ifs(item, conditions) for item in node]
+        return [item for item in items if item is not REMOVED]
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return resolve_ifs(when_true if conditions[condition] else when_false, conditions)
+        if node == {"Ref": "AWS::NoValue"}:
+            return REMOVED
+        items = {key: resolve_ifs(value, conditions) for key, value in node.items()}
+        return {key: value for key, value in items.items() if value is not REMOVED}
+    return node
+
+
+def names_used(node):
+    """Every logical id or parameter a node names: Ref, Fn::GetAtt and the ${} of Fn::Sub."""
+    if isinstance(node, list):
+        for item in node:
+            yield from names_used(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                yield value
+            elif key == "Fn::GetAtt":
+                yield (value.split(".")[0] if isinstance(value, str) else value[0])
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else value
+                for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if name.split(".")[0] not in variables:
+                        yield name.split(".")[0]
+                yield from names_used(variables)
+            else:
+                yield from names_used(value)
+
+
+def substituted(node, values):
+    """A dashboard body's text: Fn::Join and Fn::Sub evaluated with placeholder values."""
+    if isinstance(node, str):
+        return node
+    if "Fn::Join" in node:
+        separator, items = node["Fn::Join"]
+        return separator.join(substituted(item, values) for item in items)
+    if "Fn::Sub" in node:
+        text = node["Fn::Sub"]
+        return re.sub(r"\$\{([^}]*)\}", lambda match: str(values.get(match.group(1), match.group(1))), text)
+    raise ValueError(f"not a text: {node}")
+
+
+def stack_for(template, deployed, base):
+    """The resources a stack deploying `deployed` creates, with every Fn::If resolved."""
+    overrides = {**base, **{DEPLOY_PARAMETER[f]: "true" if f in deployed else "false" for f in FUNCTIONS}}
+    parameters = template["Parameters"]
+    values = {name: overrides.get(name, spec.get("Default")) for name, spec in parameters.items()}
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    packaged = copy.deepcopy(template)
+    for logical_id, resource in packaged["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            # What `sam package` puts there: the uploaded build of the function.
+            resource["Properties"]["CodeUri"] = f"s3://artifacts/{logical_id}.zip"
+    translated = transform(packaged, dict(values), NoManagedPolicies())
+    values.update(PSEUDO)
+    raw_conditions = translated.get("Conditions", {})
+    conditions = {name: bool(evaluate(expr, values, raw_conditions)) for name, expr in raw_conditions.items()}
+    resources = {}
+    for logical_id, resource in translated["Resources"].items():
+        if "Condition" in resource and not conditions[resource["Condition"]]:
+            continue
+        resources[logical_id] = resolve_ifs(resource, conditions)
+    return overrides, values, resources
+
+
+def problems_of(template, deployed, every_resource, base):
+    overrides, values, resources = stack_for(template, deployed, base)
+    what = "+".join(deployed) or "none"
+    problems = []
+    for logical_id in sorted(every_resource):
+        owners = owners_of(logical_id)
+        if owners is None:
+            problems.append(f"{logical_id}: which function needs it? Add its name's start to OWNERS")
+            continue
+        wanted = bool(owners & set(deployed))
+        if wanted != (logical_id in resources):
+            verb = "lacks" if wanted else "holds"
+            problems.append(f"{what}: {verb} {logical_id} (needed by {sorted(owners)})")
+    for logical_id, resource in resources.items():
+        for name in set(names_used(resource)):
+            if name not in resources and name not in values:
+                problems.append(f"{what}: {logical_id} names {name}, which this stack does not have")
+    granted = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement.get("Action", [])
+                granted |= set([actions] if isinstance(actions, str) else actions)
+    for function in FUNCTIONS:
+        if function in deployed:
+            continue
+        wrongly = granted & OWN_ACTIONS[function]
+        if wrongly:
+            problems.append(f"{what}: grants {sorted(wrongly)}, which only {function} needs")
+    if "Dashboard" in resources:
+        body_node = resources["Dashboard"]["Properties"]["DashboardBody"]
+        body = substituted(body_node, {**values, **{name: name for name in resources}})
+        try:
+            widgets = json.loads(body)["widgets"]
+        except ValueError as error:
+            problems.append(f"{what}: the dashboard's body is not JSON ({error})")
+        else:
+            titles = [w["properties"].get("markdown") for w in widgets if w["type"] == "text"]
+            expected = [SECTION_TITLE[f] for f in FUNCTIONS if f in deployed]
+            if titles[1:] != expected:
+                problems.append(f"{what}: the dashboard's sections are {titles[1:]}, expected {expected}")
+    if not deployed and not refusals(template, overrides):
+        problems.append("none: a deploy of no function goes through; a Rule must refuse it")
+    return problems, len(resources)
+
+
+def interface_problems(template):
+    interface = template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {})
+    grouped = [name for group in interface.get("ParameterGroups", []) for name in group["Parameters"]]
+    parameters = list(template["Parameters"])
+    problems = []
+    if grouped != parameters:
+        missing = sorted(set(parameters) - set(grouped))
+        twice = sorted({name for name in grouped if grouped.count(name) > 1})
+        problems.append(
+            "the parameter groups must hold every parameter once, in the Parameters' order "
+            f"(sam deploy --guided asks in that order); not grouped: {missing}, grouped twice: {twice}"
+        )
+    unlabelled = sorted(set(parameters) - set(interface.get("ParameterLabels", {})))
+    if unlabelled:
+        problems.append(f"parameters without a label: {unlabelled}")
+    return problems
+
+
+def check(template):
+    """Every problem of `template`, and how many resources each set of functions deploys."""
+    # A deploy the Rules let through: someone hears of the alarms.
+    base = {"AlarmEmail": "ops@example.com"}
+    _, _, every_resource = stack_for(template, FUNCTIONS, base)
+    problems = interface_problems(template)
+    counts = {}
+    for deployed in [[]] + [[function] for function in FUNCTIONS] + [FUNCTIONS]:
+        found, count = problems_of(template, deployed, every_resource, base)
+        problems += found
+        counts["+".join(deployed) or "none"] = count
+    return problems, counts
+
+
+def broken_copies(template):
+    """(what is broken, a copy of the template with it broken), for the self-test."""
+    copies = []
+
+    def broken(what, change):
+        copy_ = copy.deepcopy(template)
+        change(copy_)
+        copies.append((what, copy_))
+
+    broken("the uploads queue deployed always", lambda t: t["Resources"]["UploadsQueue"].pop("Condition"))
+    broken(
+        "the failure queue only with the thumbnailer",
+        lambda t: t["Resources"]["ScheduledRunFailureQueue"].update(Condition="ThumbnailerOn"),
+    )
+    broken("no Rule against deploying nothing", lambda t: t["Rules"].pop("DeploySomething"))
+    broken(
+        "a parameter in no group",
+        lambda t: t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][0]["Parameters"].pop(),
+    )
+
+    def iam_export_row_on_eks(t):
+        rows = t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Join"][1]
+        rows[1]["Fn::If"][0] = "EksSchedulerOn"
+
+    broken("the IAM export's dashboard row shown with the EKS scheduler", iam_export_row_on_eks)
+
+    def cost_reads_on_thumbnailer(t):
+        statements = t["Resources"]["ThumbnailerFunction"]["Properties"]["Policies"][0]["Statement"]
+        statements.append({"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"})
+
+    broken("the thumbnailer granted Cost Explorer reads", cost_reads_on_thumbnailer)
+    return copies
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--self-test", action="store_true")
+    args = parser.parse_args()
+    with open(args.template) as handle:
+        template = yaml_parse(handle.read())
+    problems, counts = check(template)
+    for problem in problems:
+        print(f"{args.template}: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    caught = 0
+    if args.self_test:
+        copies = broken_copies(template)
+        for what, broken in copies:
+            found, _ = check(broken)
+            if not found:
+                print(f"self-test: the check missed a broken copy: {what}", file=sys.stderr)
+                sys.exit(1)
+            caught += 1
+    summary = ", ".join(f"{deployed} {count}" for deployed, count in counts.items())
+    print(f"deploys: each function alone, all four and none hold what they need and nothing else ({summary} resources)")
+    if args.self_test:
+        print(f"deploys: the check caught all {caught} broken copies")
+
+if __name__ == "__main__":
+    main()
