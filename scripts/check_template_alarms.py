@@ -92,6 +92,25 @@ def alarms_each_failure(resources, queue, how):
     return False
 
 
+def choices(template, value):
+    """The values a setting can take: each allowed value of the parameter it names, or itself."""
+    if isinstance(value, dict) and "Ref" in value:
+        spec = template["Parameters"][value["Ref"]]
+        return [str(allowed) for allowed in spec.get("AllowedValues", [spec.get("Default")])]
+    return [value]
+
+
+def resolved(template, value, choice):
+    """A number the template gives by a parameter (Ref) or a table keyed by one (Fn::FindInMap),
+    for the parameter's value `choice`."""
+    if isinstance(value, dict) and "Ref" in value:
+        return choice
+    if isinstance(value, dict) and "Fn::FindInMap" in value:
+        table, _, key = value["Fn::FindInMap"]
+        return template["Mappings"][table][str(choice)][key]
+    return value
+
+
 def problems(template):
     resources = template.get("Resources", {})
     globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
@@ -111,10 +130,11 @@ def problems(template):
         props = resource.get("Properties", {})
         if not alarms_for(resources, name, "AWS/Lambda", "Errors"):
             found.append(f"function {name} has no Errors alarm (AWS/Lambda Errors, FunctionName: !Ref {name})")
-        timeout_ms = int(props.get("Timeout", globals_timeout)) * 1000
         durations = alarms_for(resources, name, "AWS/Lambda", "Duration")
-        if not any(float(p.get("Threshold", 0)) < timeout_ms for p in durations):
-            found.append(f"function {name} has no Duration alarm under its timeout ({timeout_ms} ms)")
+        for choice in choices(template, props.get("Timeout", globals_timeout)):
+            timeout_ms = int(resolved(template, props.get("Timeout", globals_timeout), choice)) * 1000
+            if not any(float(resolved(template, p.get("Threshold", 0), choice)) < timeout_ms for p in durations):
+                found.append(f"function {name} has no Duration alarm under its timeout ({timeout_ms} ms)")
         events = props.get("Events", {}) or {}
         scheduled = any(e.get("Type") in ("Schedule", "ScheduleV2") for e in events.values())
         if scheduled:
@@ -166,6 +186,12 @@ def self_test(template):
                 if "DIFF(" in str(metric.get("Expression", "")):
                     metric["Expression"] = metric["Expression"].replace("DIFF(", "(")
         cases.append((f"{queue} ({how}) alarmed only on its backlog", broken))
+    for table, rows in template.get("Mappings", {}).items():
+        for key, row in rows.items():
+            if "DurationAlarmMs" in row:
+                broken = copy.deepcopy(template)
+                broken["Mappings"][table][key]["DurationAlarmMs"] = int(key) * 1000
+                cases.append((f"the duration alarm of a {key} s timeout at the timeout itself", broken))
     missed = [what for what, broken in cases if not problems(broken)]
     return len(cases), missed
 

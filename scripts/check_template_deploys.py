@@ -200,6 +200,12 @@ def problems_of(template, deployed, every_resource, base):
         wrongly = granted & OWN_ACTIONS[function]
         if wrongly:
             problems.append(f"{what}: grants {sorted(wrongly)}, which only {function} needs")
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        managed = [arn for arn in resource["Properties"].get("ManagedPolicyArns", []) if not _is_basic_execution(arn)]
+        if managed:
+            problems.append(f"{what}: {logical_id} holds managed policies {managed}; grant what it needs in its own statements")
     if "Dashboard" in resources:
         body_node = resources["Dashboard"]["Properties"]["DashboardBody"]
         body = substituted(body_node, {**values, **{name: name for name in resources}})
@@ -215,6 +221,32 @@ def problems_of(template, deployed, every_resource, base):
     if not deployed and not refusals(template, overrides):
         problems.append("none: a deploy of no function goes through; a Rule must refuse it")
     return problems, len(resources)
+
+
+def _is_basic_execution(arn):
+    # Lambda's own logging (SAM adds it to every function role it makes).
+    text = arn["Fn::Sub"] if isinstance(arn, dict) and "Fn::Sub" in arn else arn
+    return isinstance(text, str) and text.endswith(":policy/service-role/AWSLambdaBasicExecutionRole")
+
+
+def visibility_problems(template):
+    """The uploads queue's visibility timeout, for every timeout the thumbnailer may have: at least six
+    times the function's timeout plus the longest batching window, as Lambda asks of an SQS source."""
+    parameters = template["Parameters"]
+    longest_window = int(parameters["ThumbnailBatchWindowSeconds"]["MaxValue"])
+    table = template["Mappings"]["ThumbnailTimeout"]
+    problems = []
+    for timeout in parameters["ThumbnailTimeoutSeconds"]["AllowedValues"]:
+        _, _, resources = stack_for(template, ["Thumbnailer"], {"AlarmEmail": "ops@example.com", "ThumbnailTimeoutSeconds": str(timeout)})
+        function_timeout = resources["ThumbnailerFunction"]["Properties"]["Timeout"]
+        lookup = resources["UploadsQueue"]["Properties"]["VisibilityTimeout"]["Fn::FindInMap"]
+        if function_timeout != {"Ref": "ThumbnailTimeoutSeconds"} or lookup[1] != {"Ref": "ThumbnailTimeoutSeconds"}:
+            problems.append("the thumbnailer's Timeout and the uploads queue's VisibilityTimeout must both follow ThumbnailTimeoutSeconds")
+            break
+        visibility = int(table.get(str(timeout), {}).get("VisibilityTimeout", 0))
+        if visibility < 6 * int(timeout) + longest_window:
+            problems.append(f"a {timeout} s timeout gets a visibility timeout of {visibility} s, under 6 x {timeout} + {longest_window}")
+    return problems
 
 
 def interface_problems(template):
@@ -240,7 +272,7 @@ def check(template):
     # A deploy the Rules let through: someone hears of the alarms.
     base = {"AlarmEmail": "ops@example.com"}
     _, _, every_resource = stack_for(template, FUNCTIONS, base)
-    problems = interface_problems(template)
+    problems = interface_problems(template) + visibility_problems(template)
     counts = {}
     for deployed in [[]] + [[function] for function in FUNCTIONS] + [FUNCTIONS]:
         found, count = problems_of(template, deployed, every_resource, base)
@@ -262,6 +294,16 @@ def broken_copies(template):
     broken(
         "the failure queue only with the thumbnailer",
         lambda t: t["Resources"]["ScheduledRunFailureQueue"].update(Condition="ThumbnailerOn"),
+    )
+    broken(
+        "a visibility timeout too short for a 300 s timeout",
+        lambda t: t["Mappings"]["ThumbnailTimeout"]["300"].update(VisibilityTimeout=1800),
+    )
+    broken(
+        "the uploads read through SAM's SQS event (its managed policy reaches every queue)",
+        lambda t: t["Resources"]["ThumbnailerFunction"]["Properties"].update(
+            Events={"Queue": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["UploadsQueue", "Arn"]}}}}
+        ),
     )
     broken("no Rule against deploying nothing", lambda t: t["Rules"].pop("DeploySomething"))
     broken(
