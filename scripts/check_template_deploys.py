@@ -270,7 +270,7 @@ def interface_problems(template):
 def check(template):
     """Every problem of `template`, and how many resources each set of functions deploys."""
     # A deploy the Rules let through: someone hears of the alarms.
-    base = {"AlarmEmail": "ops@example.com"}
+    base = {"AlarmEmail": "ops@example.com", "EksClusterNamePattern": "staging-*"}
     _, _, every_resource = stack_for(template, FUNCTIONS, base)
     problems = interface_problems(template) + visibility_problems(template)
     counts = {}

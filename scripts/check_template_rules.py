@@ -7,9 +7,10 @@ values over the template's defaults. The rule functions CloudFormation allows ar
 Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn;
 and for the template's Conditions also Condition, Fn::Select, Fn::Split and Fn::Join.
 
-Run by `make lint-template`: a table of deploys, each with what it must be refused for (or that
-it must go through), so every Rule and pattern is shown refusing a broken value; and a table of
-conditions that decide a permission, each with the values it must take.
+Run by `make lint-template`: a table of deploys of the hub (template.yaml) and of the member
+role (member-role.yaml), each with what it must be refused for (or that it must go through), so
+every Rule and pattern is shown refusing a broken value; and a table of conditions that decide a
+permission, each with the values it must take.
 
     python scripts/check_template_rules.py [--template template.yaml]
 """
@@ -64,8 +65,11 @@ def parameter_problems(name, spec, value):
     problems = []
     if "AllowedValues" in spec and text not in [str(v) for v in spec["AllowedValues"]]:
         problems.append(f"{name}: {text!r} is not one of {spec['AllowedValues']}")
-    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], text):
-        problems.append(f"{name}: {text!r} does not match its pattern ({spec.get('ConstraintDescription', '')})")
+    # A list's pattern holds for each of its items, as CloudFormation checks it.
+    items = text.split(",") if spec.get("Type") == "CommaDelimitedList" else [text]
+    for item in items:
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], item):
+            problems.append(f"{name}: {item!r} does not match its pattern ({spec.get('ConstraintDescription', '')})")
     if spec.get("Type") == "Number":
         try:
             number = float(text)
@@ -105,11 +109,15 @@ def refusals(template, overrides):
     return refused
 
 
-RECIPIENT = {"AlarmEmail": "ops@example.com"}
+# A deploy that names who hears of the alarms and which clusters the EKS scheduler may scale.
+RECIPIENT = {"AlarmEmail": "ops@example.com", "EksClusterNamePattern": "staging-*"}
 
 # (what, parameter values, what it is refused for: [] when it deploys)
 CASES = [
-    ("the defaults: the alarms would reach nobody", {}, ["AlarmsHaveARecipient"]),
+    ("the defaults: the alarms would reach nobody, the EKS scheduler scale every cluster", {}, ["AlarmsHaveARecipient", "EksScopeIsChosen"]),
+    ("every cluster, acknowledged", {**RECIPIENT, "EksClusterNamePattern": "*", "EksEveryClusterAcknowledged": "true"}, []),
+    ("every cluster, unsaid", {**RECIPIENT, "EksClusterNamePattern": "*"}, ["EksScopeIsChosen"]),
+    ("every cluster, without the EKS scheduler", {**RECIPIENT, "EksClusterNamePattern": "*", "DeployEksScheduler": "false"}, []),
     ("an alarm e-mail", RECIPIENT, []),
     ("the thumbnailer alone", {**RECIPIENT, "DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false"}, []),
     (
@@ -117,8 +125,8 @@ CASES = [
         {**RECIPIENT, "DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false", "DeployThumbnailer": "false"},
         ["DeploySomething"],
     ),
-    ("an existing alarm topic", {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, []),
-    ("silence, chosen", {"AlarmsNotifyNobody": "true"}, []),
+    ("an existing alarm topic", {"EksClusterNamePattern": "staging-*", "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, []),
+    ("silence, chosen", {"EksClusterNamePattern": "staging-*", "AlarmsNotifyNobody": "true"}, []),
     ("silence, misspelt", {"AlarmsNotifyNobody": "yes"}, ["AlarmsNotifyNobody"]),
     ("a batch over 10 without a window", {**RECIPIENT, "ThumbnailBatchSize": "50", "ThumbnailBatchWindowSeconds": "0"}, ["LargeBatchesNeedABatchingWindow"]),
     ("a batch over 10 with a window", {**RECIPIENT, "ThumbnailBatchSize": "50", "ThumbnailBatchWindowSeconds": "5"}, []),
@@ -146,11 +154,26 @@ CASES = [
     ("a KMS key", {**RECIPIENT, "IamExportKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []),
     ("a KMS alias", {**RECIPIENT, "CostReportKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:alias/reports"}, ["CostReportKmsKeyArn"]),
     ("an uploads key that is an alias", {**RECIPIENT, "UploadsKmsKeyArn": "alias/photos"}, ["UploadsKmsKeyArn"]),
-    ("an alarm topic that is a name", {"AlarmTopicArn": "ops-alarms"}, ["AlarmTopicArn"]),
-    ("an alarm address without @", {"AlarmEmail": "ops"}, ["AlarmEmail"]),
+    ("an alarm topic that is a name", {**RECIPIENT, "AlarmTopicArn": "ops-alarms"}, ["AlarmTopicArn"]),
+    ("an alarm address without @", {**RECIPIENT, "AlarmEmail": "ops"}, ["AlarmEmail"]),
     ("a photos table name", {**RECIPIENT, "ExistingPhotosTable": "photos"}, []),
     ("a photos table that is an ARN", {**RECIPIENT, "ExistingPhotosTable": "arn:aws:dynamodb:eu-west-1:123456789012:table/photos"}, ["ExistingPhotosTable"]),
     ("a photos topic that is a name", {**RECIPIENT, "ExistingPhotosTopicArn": "photos"}, ["ExistingPhotosTopicArn"]),
+]
+
+
+HUB = {"ExternalId": "a-long-shared-secret"}
+HUB_ROLES = "arn:aws:iam::111111111111:role/ops-IamExportFunctionRole-AbC123,arn:aws:iam::111111111111:role/ops-EksSchedulerFunctionRole-dEf456"
+
+# member-role.yaml: (what, parameter values, what it is refused for)
+MEMBER_CASES = [
+    ("the hub's two roles", {**HUB, "HubRoleArns": HUB_ROLES}, []),
+    ("the hub's roles inside its organization", {**HUB, "HubRoleArns": HUB_ROLES, "OrganizationId": "o-a1b2c3d4e5"}, []),
+    ("no hub role", HUB, ["HubRoleArns"]),
+    ("a wildcard for the hub's roles", {**HUB, "HubRoleArns": "arn:aws:iam::111111111111:role/ops-*"}, ["HubRoleArns"]),
+    ("the hub account's root", {**HUB, "HubRoleArns": "arn:aws:iam::111111111111:root"}, ["HubRoleArns"]),
+    ("an organization id that is an account", {**HUB, "HubRoleArns": HUB_ROLES, "OrganizationId": "111111111111"}, ["OrganizationId"]),
+    ("a cluster pattern that is an ARN", {**HUB, "HubRoleArns": HUB_ROLES, "EksClusterNamePattern": "arn:aws:eks:*"}, ["EksClusterNamePattern"]),
 ]
 
 
@@ -181,15 +204,18 @@ def condition_value(template, condition, overrides):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--member-template", default="member-role.yaml")
     args = parser.parse_args()
     template, matches = decode(args.template)
-    if matches:
-        sys.exit(f"{args.template} does not parse: {matches}")
+    member, member_matches = decode(args.member_template)
+    if matches or member_matches:
+        sys.exit(f"{args.template} or {args.member_template} does not parse: {matches or member_matches}")
     wrong = []
-    for what, overrides, expected in CASES:
-        got = refusals(template, overrides)
-        if sorted(got) != sorted(expected):
-            wrong.append(f"{what}: refused for {got or 'nothing'}, expected {expected or 'nothing'}")
+    for source, cases in ((template, CASES), (member, MEMBER_CASES)):
+        for what, overrides, expected in cases:
+            got = refusals(source, overrides)
+            if sorted(got) != sorted(expected):
+                wrong.append(f"{what}: refused for {got or 'nothing'}, expected {expected or 'nothing'}")
     for condition, overrides, expected in CONDITION_CASES:
         got = condition_value(template, condition, overrides)
         if got != expected:
@@ -199,7 +225,8 @@ def main():
     if wrong:
         sys.exit(1)
     print(
-        f"rules and patterns: all {len(CASES)} deploys refused, or not, as they must be; "
+        f"rules and patterns: all {len(CASES) + len(MEMBER_CASES)} deploys (the hub's and the member role's) "
+        "refused, or not, as they must be; "
         f"all {len(CONDITION_CASES)} conditions as they must be"
     )
 

@@ -752,7 +752,7 @@ def build_organization(endpoint: str) -> dict[str, dict]:
     deployed to the OUs by a service-managed StackSet; one account that joined after it."""
     org = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
         "organizations", endpoint_url=endpoint, region_name=REGION)
-    org.create_organization(FeatureSet="ALL")
+    organization_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root = org.list_roots()["Roots"][0]["Id"]
     workloads = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
     units = {"/Workloads/Prod/": org.create_organizational_unit(ParentId=workloads, Name="Prod")["OrganizationalUnit"]["Id"],
@@ -771,7 +771,10 @@ def build_organization(endpoint: str) -> dict[str, dict]:
         StackSetName="cloud-ops-toolkit-member", TemplateBody=(ROOT / "member-role.yaml").read_text(),
         PermissionModel="SERVICE_MANAGED", AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
         Capabilities=["CAPABILITY_NAMED_IAM"],
-        Parameters=[{"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
+        Parameters=[{"ParameterKey": "HubRoleArns", "ParameterValue": ",".join(
+                        f"arn:aws:iam::{ACCOUNT}:role/cloud-ops-toolkit-{function}FunctionRole-DEMO"
+                        for function in ("IamExport", "EksScheduler"))},
+                    {"ParameterKey": "OrganizationId", "ParameterValue": organization_id},
                     {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}])
     cloudformation.create_stack_instances(StackSetName="cloud-ops-toolkit-member", Regions=[REGION],
                                           DeploymentTargets={"OrganizationalUnitIds": [workloads, units["/Sandbox/"]]})

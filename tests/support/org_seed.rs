@@ -12,6 +12,14 @@ use super::{Moto, TestAccount, workspace_root};
 /// The external id the hub is configured with and the StackSet deployed.
 pub const EXTERNAL_ID: &str = "hub-7f3a-external-id";
 pub const MEMBER_ROLE: &str = "CloudOpsToolkitMember";
+/// The hub's function roles, as the hub stack's outputs name them and member-role.yaml's
+/// `HubRoleArns` takes them.
+fn hub_role_arns(hub: &str) -> String {
+    ["IamExport", "EksScheduler"]
+        .map(|function| format!("arn:aws:iam::{hub}:role/cloud-ops-toolkit-{function}FunctionRole-TEST"))
+        .join(",")
+}
+
 /// The OUs, by path; members are spread over the three leaves in turn.
 pub const LEAVES: [&str; 3] = ["/Workloads/Prod/", "/Workloads/Dev/", "/Sandbox/"];
 
@@ -20,6 +28,8 @@ pub struct Org {
     /// The management account, where the hub's functions run.
     pub hub: TestAccount,
     pub root_id: String,
+    /// `o-…`, which the member role admits the hub's roles from (`aws:PrincipalOrgID`).
+    pub organization_id: String,
     /// OU path to id: `/Workloads/`, and the three leaves.
     pub units: Vec<(String, String)>,
     /// In creation order; member `i` is named `member-{i:02}` and sits in `LEAVES[i % 3]`.
@@ -39,14 +49,16 @@ impl Org {
         let endpoint = Moto::shared().url();
         let hub = TestAccount::new().await;
         let organizations = shared::aws_client!(aws_sdk_organizations, &hub.aws);
-        organizations
+        let created = organizations
             .create_organization()
             .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
             .send()
             .await?;
+        let organization_id =
+            created.organization().and_then(|organization| organization.id()).context("an organization id")?.to_owned();
         let roots = organizations.list_roots().send().await?;
         let root_id = roots.roots().first().and_then(|root| root.id()).context("a root")?.to_owned();
-        let mut org = Self { hub, root_id: root_id.clone(), units: Vec::new(), members: Vec::new() };
+        let mut org = Self { hub, root_id: root_id.clone(), organization_id, units: Vec::new(), members: Vec::new() };
         let workloads = org.unit(&organizations, &root_id, "/Workloads/").await?;
         org.unit(&organizations, &workloads, "/Workloads/Prod/").await?;
         org.unit(&organizations, &workloads, "/Workloads/Dev/").await?;
@@ -115,7 +127,8 @@ impl Org {
             .template_body(template)
             .permission_model(PermissionModels::ServiceManaged)
             .capabilities(Capability::CapabilityNamedIam)
-            .parameters(parameter("HubAccountId", &self.hub.id))
+            .parameters(parameter("HubRoleArns", &hub_role_arns(&self.hub.id)))
+            .parameters(parameter("OrganizationId", &self.organization_id))
             .parameters(parameter("ExternalId", EXTERNAL_ID))
             .send()
             .await?;

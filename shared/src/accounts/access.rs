@@ -21,7 +21,7 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     #[error(
-        "cannot assume {role_arn} ({message}): deploy member-role.yaml to account {account} (the StackSet's OUs must include it) with HubAccountId and HubStackName naming this stack and ExternalId equal to MEMBER_EXTERNAL_ID, or add the account to EXCLUDE_ACCOUNTS"
+        "cannot assume {role_arn} ({message}): deploy member-role.yaml to account {account} (the StackSet's OUs must include it) with HubRoleArns naming this function's role (the hub stack's output <Function>RoleArn) and ExternalId equal to MEMBER_EXTERNAL_ID, or add the account to EXCLUDE_ACCOUNTS"
     )]
     Denied { account: String, role_arn: String, message: String },
     #[error("assuming {role_arn} in account {account} failed: {message}")]
