@@ -27,7 +27,7 @@ CLIPPY_DRIVER := $(shell command -v clippy-driver)
 CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
 	cargo test --workspace --locked
 
-.PHONY: help venv test corpus lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
+.PHONY: help venv node-tools test corpus lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
@@ -46,12 +46,25 @@ $(VENV)/.installed: requirements-dev.txt
 
 # The JPEG decoder's oracle test reads the benchmark's corpus of real photos (.bench/corpus,
 # fetched once with apt-get download by scripts/photos.py).
-test: venv lambda-binaries corpus
+# Every request a function makes in the tests is logged by the emulator (AWS_REQUEST_LOG), then
+# checked against the function's role as the template grants it (scripts/check_least_privilege.py).
+REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
+
+test: venv node-tools lambda-binaries corpus
 	cargo fmt --all --check
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
 	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
-	JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
+	rm -f $(REQUEST_LOG)
+	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
 	$(MAKE) --no-print-directory lint-template
+	$(VENV)/bin/python scripts/check_least_privilege.py --log $(REQUEST_LOG) --self-test
+
+# The least-privilege check's IAM evaluator, @cloud-copilot/iam-simulate, at the versions the
+# lock file pins, with the Node.js the venv holds.
+node-tools: scripts/least-privilege/node_modules/.installed
+scripts/least-privilege/node_modules/.installed: scripts/least-privilege/package-lock.json $(VENV)/.installed
+	cd scripts/least-privilege && npm ci --silent --no-audit --no-fund
+	@touch $@
 
 # The functions built as `make package` builds them (cargo-lambda's release build, not
 # cargo's: other profile settings, other CPU flags), for the tests that run the artifact.

@@ -30,7 +30,7 @@ import sys
 from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
 
-from check_template_rules import evaluate, refusals
+from check_template_rules import evaluate, exit_on, refusals
 
 FUNCTIONS = ["IamExport", "EksScheduler", "CostReport", "Thumbnailer"]
 DEPLOY_PARAMETER = {function: f"Deploy{function}" for function in FUNCTIONS}
@@ -194,6 +194,19 @@ def problems_of(template, deployed, every_resource, base):
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = statement.get("Action", [])
                 granted |= set([actions] if isinstance(actions, str) else actions)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                pinned = any("s3:ResourceAccount" in clause for clause in statement.get("Condition", {}).values())
+                if any(action.startswith("s3:") for action in actions) and not pinned:
+                    problems.append(
+                        f"{what}: {logical_id}'s {statement.get('Sid', actions)} names a bucket by name alone; "
+                        "add the condition s3:ResourceAccount (the bucket's owner)"
+                    )
     for function in FUNCTIONS:
         if function in deployed:
             continue
@@ -305,6 +318,11 @@ def broken_copies(template):
             Events={"Queue": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["UploadsQueue", "Arn"]}}}}
         ),
     )
+    def report_writes_by_name_alone(t):
+        statements = t["Resources"]["IamExportFunction"]["Properties"]["Policies"][0]["Statement"]
+        next(s for s in statements if isinstance(s, dict) and s.get("Sid") == "WriteReports").pop("Condition")
+
+    broken("the reports written to a bucket trusted by name alone", report_writes_by_name_alone)
     broken("no Rule against deploying nothing", lambda t: t["Rules"].pop("DeploySomething"))
     broken(
         "a parameter in no group",
@@ -333,10 +351,7 @@ def main():
     with open(args.template) as handle:
         template = yaml_parse(handle.read())
     problems, counts = check(template)
-    for problem in problems:
-        print(f"{args.template}: {problem}", file=sys.stderr)
-    if problems:
-        sys.exit(1)
+    exit_on(problems, args.template)
     caught = 0
     if args.self_test:
         copies = broken_copies(template)

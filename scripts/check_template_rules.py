@@ -60,6 +60,14 @@ def evaluate(expression, values, conditions=None):
     raise ValueError(f"{name} is not a function this check evaluates")
 
 
+def exit_on(problems, label):
+    """Prints each problem on stderr after `label`, and exits 1 when there is one."""
+    for problem in problems:
+        print(f"{label}: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+
+
 def parameter_problems(name, spec, value):
     text = str(value)
     problems = []
@@ -156,6 +164,9 @@ CASES = [
     ("an uploads key that is an alias", {**RECIPIENT, "UploadsKmsKeyArn": "alias/photos"}, ["UploadsKmsKeyArn"]),
     ("an alarm topic that is a name", {**RECIPIENT, "AlarmTopicArn": "ops-alarms"}, ["AlarmTopicArn"]),
     ("an alarm address without @", {**RECIPIENT, "AlarmEmail": "ops"}, ["AlarmEmail"]),
+    ("a central report bucket", {**RECIPIENT, "ExistingReportBucket": "audit-central", "ExistingReportBucketAccount": "999999999999"}, []),
+    ("an owner without its bucket", {**RECIPIENT, "ExistingReportBucketAccount": "999999999999"}, ["ReportBucketAccountNamesAnExistingBucket"]),
+    ("an owner that is no account id", {**RECIPIENT, "ExistingReportBucket": "audit-central", "ExistingReportBucketAccount": "audit"}, ["ExistingReportBucketAccount"]),
     ("a photos table name", {**RECIPIENT, "ExistingPhotosTable": "photos"}, []),
     ("a photos table that is an ARN", {**RECIPIENT, "ExistingPhotosTable": "arn:aws:dynamodb:eu-west-1:123456789012:table/photos"}, ["ExistingPhotosTable"]),
     ("a photos topic that is a name", {**RECIPIENT, "ExistingPhotosTopicArn": "photos"}, ["ExistingPhotosTopicArn"]),
@@ -220,10 +231,7 @@ def main():
         got = condition_value(template, condition, overrides)
         if got != expected:
             wrong.append(f"condition {condition} with {overrides}: {got}, expected {expected}")
-    for line in wrong:
-        print(f"{args.template}: {line}", file=sys.stderr)
-    if wrong:
-        sys.exit(1)
+    exit_on(wrong, args.template)
     print(
         f"rules and patterns: all {len(CASES) + len(MEMBER_CASES)} deploys (the hub's and the member role's) "
         "refused, or not, as they must be; "

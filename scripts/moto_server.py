@@ -11,10 +11,18 @@ not name the caller's account (or a principal in it), or when it requires an
 `sts:ExternalId` the request does not carry. Without this, a test of a missing member role
 or a wrong external id would pass against a check that never happens.
 
-And two answers are made AWS's, so that the functions' code can be written for AWS alone
-(`AwsAnswers`): EKS `UntagResource` removes every key the request names (moto removed only
-the first), and the IAM credential report quotes a user name or ARN that holds a comma, as
-CSV and AWS do (moto wrote them bare, shifting every later column).
+And three answers are made AWS's, so that the functions' code can be written for AWS alone
+(`AwsAnswers`, `BucketOwnerGate`): EKS `UntagResource` removes every key the request names
+(moto removed only the first); the IAM credential report quotes a user name or ARN that holds
+a comma, as CSV and AWS do (moto wrote them bare, shifting every later column); and an S3
+request whose `x-amz-expected-bucket-owner` is not the bucket's owner is refused with 403
+AccessDenied (moto ignored the header).
+
+With `AWS_REQUEST_LOG` set to a file, every request a function makes (its user agent names
+it: `app/iam-export`, …) is appended there as one JSON line, for the least-privilege check
+(`scripts/check_least_privilege.py`): what was asked, of which service, in which account, with
+or without a member role's session, and the tags of an EKS resource being tagged (the
+`aws:ResourceTag` its role's conditions read).
 
     python scripts/moto_server.py [--port 0]
 """
@@ -24,6 +32,8 @@ import csv
 import io
 import json
 import logging
+import os
+import re
 import sys
 import threading
 import time
@@ -31,6 +41,8 @@ import uuid
 from urllib.parse import parse_qs, unquote
 
 from moto.core.responses import EmptyResult
+from moto.eks.models import eks_backends
+from moto.s3.models import s3_backends
 from moto.eks.responses import EKSResponse
 from moto.iam.models import User, get_account_id_from, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -198,11 +210,108 @@ class BusyClock:
                     self.busy += time.monotonic() - self.since
 
 
+class BucketOwnerGate:
+    """WSGI middleware: refuses an S3 request naming an expected bucket owner that is not the
+    bucket's, as S3 does (403 AccessDenied)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        expected = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
+        if expected and "/s3/" in environ.get("HTTP_AUTHORIZATION", ""):
+            bucket = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
+            owner = s3_backends.bucket_accounts.get(bucket, (None, None))[1]
+            if owner is not None and owner != expected:
+                body = (
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
+                    f"<Message>Access Denied</Message><RequestId>{uuid.uuid4()}</RequestId></Error>"
+                ).encode()
+                start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+                return [body]
+        return self.app(environ, start_response)
+
+
+class RequestLog:
+    """WSGI middleware: appends each request a function makes to the file `AWS_REQUEST_LOG`
+    names (see the module doc), before the emulator answers it."""
+
+    FUNCTIONS = re.compile(r"\bapp/(iam-export|eks-scheduler|cost-report|thumbnailer)\b")
+    SCOPE = re.compile(r"Credential=([^/]+)/[0-9]+/([^/]+)/([^/]+)/")
+
+    def __init__(self, app, path):
+        self.app = app
+        self.path = path
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        agent = f"{environ.get('HTTP_X_AMZ_USER_AGENT', '')} {environ.get('HTTP_USER_AGENT', '')}"
+        function = self.FUNCTIONS.search(agent)
+        scope = self.SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if function and scope:
+            self.record(environ, function.group(1), scope)
+        return self.app(environ, start_response)
+
+    def record(self, environ, function, scope):
+        access_key, region, service = scope.groups()
+        body = b""
+        if service != "s3":  # an object's bytes say nothing of the permission
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+        account = TrustPolicyGate.caller_account(environ)
+        path = environ.get("RAW_URI", "").split("?", 1)[0] or environ.get("PATH_INFO", "")
+        line = {
+            "function": function,
+            "service": service,
+            "region": region,
+            "account": account,
+            # A member role's session: its keys are the temporary ones AssumeRole handed out.
+            "access_key": access_key[:4],
+            "method": environ.get("REQUEST_METHOD"),
+            "path": path,
+            "query": environ.get("QUERY_STRING", ""),
+            "target": environ.get("HTTP_X_AMZ_TARGET", ""),
+            "body": self.what_iam_reads(body.decode("utf-8", "replace")),
+        }
+        if service == "eks" and path.startswith("/tags/"):
+            line["resource_tags"] = self.eks_tags(account, region, unquote(path[len("/tags/"):]))
+        with self.lock, open(self.path, "a") as log:
+            log.write(json.dumps(line) + "\n")
+
+    @staticmethod
+    def what_iam_reads(body):
+        """A JSON body's names (its strings and numbers at the top, the tags, and the buses of
+        events), not its contents (an e-mail's HTML, an item's attributes): a line stays short."""
+        if not body.startswith("{"):
+            return body[:4096]
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return ""
+        kept = {key: value for key, value in document.items() if isinstance(value, (str, int, float)) and len(str(value)) < 2048}
+        if isinstance(document.get("tags"), dict):
+            kept["tags"] = document["tags"]
+        if isinstance(document.get("Entries"), list):
+            kept["Entries"] = [{"EventBusName": entry.get("EventBusName")} for entry in document["Entries"]]
+        return json.dumps(kept)
+
+    @staticmethod
+    def eks_tags(account, region, arn):
+        backend = eks_backends[account][region]
+        name = arn.split(":cluster/", 1)[-1]
+        cluster = backend.clusters.get(name)
+        return dict(cluster.tags or {}) if cluster else {}
+
+
 class GatedMotoServer(ThreadedMotoServer):
     """moto's threaded server with the trust policy gate in front of it, and its busy clock."""
 
     def _server_entry(self) -> None:
-        app = BusyClock(TrustPolicyGate(DomainDispatcherApplication(create_backend_app)))
+        app = BucketOwnerGate(TrustPolicyGate(DomainDispatcherApplication(create_backend_app)))
+        if os.environ.get("AWS_REQUEST_LOG"):
+            app = RequestLog(app, os.environ["AWS_REQUEST_LOG"])
+        app = BusyClock(app)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

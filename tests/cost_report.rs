@@ -18,6 +18,7 @@ use jiff::civil::Date;
 use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use support::Harness as _;
 
 use support::cost_seed::{SeedDay, ce_page, emails_sent, month_of_costs, queue_cost_results};
 use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
@@ -52,8 +53,8 @@ async fn setup(sender: &str, slack_script: Vec<Answer>) -> Result<Setup> {
         ("ALERT_CHANGE_PCT", "50"),
     ]);
     let deps = Deps::load(Config::from_env(&env)?, &account.aws).await?;
-    deps.s3.create_bucket().bucket(&bucket).send().await?;
-    default_encryption(&deps.s3, &bucket, None).await?;
+    deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
+    default_encryption(&deps.s3.harness(), &bucket, None).await?;
     let ses = shared::aws_client!(aws_sdk_sesv2, &account.aws);
     ses.create_email_identity().email_identity(SENDER).send().await?;
     Ok(Setup { account, deps, slack, bucket })
@@ -72,7 +73,7 @@ async fn run_at(deps: &Deps, now: &str) -> Result<RunSummary> {
 }
 
 async fn csv_rows(setup: &Setup, key: &str) -> Result<Vec<String>> {
-    let object = setup.deps.s3.get_object().bucket(&setup.bucket).key(key).send().await?;
+    let object = setup.deps.s3.harness().get_object().bucket(&setup.bucket).key(key).send().await?;
     let text = String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?;
     Ok(text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
@@ -111,7 +112,7 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     assert!(rows.contains(&"2026-11-21,Amazon Elastic Compute Cloud - Compute,300,USD,true".to_owned()));
     assert!(rows.contains(&"2026-11-15,AWS Lambda,0,USD,false".to_owned()), "a Sunday without Lambda is a zero");
     assert!(rows.contains(&"2026-10-05,Amazon Simple Storage Service,20,USD,false".to_owned()));
-    let head = setup.deps.s3.head_object().bucket(&setup.bucket).key(&key).send().await?;
+    let head = setup.deps.s3.harness().head_object().bucket(&setup.bucket).key(&key).send().await?;
     assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
 
     // The email was sent once, to both recipients (SES counts each recipient against the quota)
@@ -134,7 +135,7 @@ async fn a_bucket_that_enforces_sse_kms_keeps_it_when_no_key_is_set() -> Result<
     // Given a report bucket whose default encryption is SSE-KMS, and no KMS_KEY_ID,
     let setup = setup(SENDER, Vec::new()).await?;
     let key_arn = format!("arn:aws:kms:us-east-1:{}:key/finance-reports", setup.account.id);
-    default_encryption(&setup.deps.s3, &setup.bucket, Some(&key_arn)).await?;
+    default_encryption(&setup.deps.s3.harness(), &setup.bucket, Some(&key_arn)).await?;
     queue_month_to_the_21st(&setup).await?;
 
     let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
@@ -142,7 +143,7 @@ async fn a_bucket_that_enforces_sse_kms_keeps_it_when_no_key_is_set() -> Result<
     // then the CSV and the run's state are encrypted with the bucket's key, not SSE-S3.
     let state = cost_report::core::figures_key("cost-report", date("2026-11-21"));
     for key in [summary.csv_key.clone().context("csv key")?, state] {
-        let head = setup.deps.s3.head_object().bucket(&setup.bucket).key(&key).send().await?;
+        let head = setup.deps.s3.harness().head_object().bucket(&setup.bucket).key(&key).send().await?;
         assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "{key}");
         assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()), "{key}");
     }

@@ -15,6 +15,7 @@ use eks_scheduler::{Config, Deps, EksSchedulerError, handle, run};
 use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use support::Harness as _;
 
 use support::eks_seed::{Seed, seed};
 use support::{TestAccount, event};
@@ -84,7 +85,7 @@ fn config() -> Config {
 async fn setup(clusters: &[Seed<'_>]) -> Result<Deps> {
     let account = TestAccount::new().await;
     let deps = Deps::new(config(), &account.aws);
-    seed(&deps.eks, clusters).await?;
+    seed(&deps.eks.harness(), clusters).await?;
     Ok(deps)
 }
 
@@ -109,7 +110,7 @@ fn cluster<'a>(report: &'a Report, name: &str) -> &'a eks_scheduler::core::Clust
 async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Result<()> {
     // Given five opted-in clusters with dependencies, a Fargate-only one and one not opted in
     let deps = setup(ACCOUNT).await?;
-    let before = snapshot(&deps.eks).await?;
+    let before = snapshot(&deps.eks.harness()).await?;
 
     // When the evening stop runs
     let stopped = invoke(&deps, "eks-stop.json").await?;
@@ -130,7 +131,7 @@ async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Resu
     assert_eq!(stopped.totals.nodegroups_changed, 7);
     assert_eq!(stopped.totals.clusters_failed, 0);
 
-    let after_stop = snapshot(&deps.eks).await?;
+    let after_stop = snapshot(&deps.eks.harness()).await?;
     every_written_tag_is_valid(&after_stop);
     for (name, _, nodegroups) in
         ACCOUNT.iter().filter(|(name, _, nodegroups)| *name != "production" && !nodegroups.is_empty())
@@ -150,7 +151,7 @@ async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Resu
     // Then nothing changes and the first saved sizes are kept
     assert_eq!(again.totals.nodegroups_changed, 0);
     assert_eq!(again.totals.nodegroups_unchanged, 7);
-    let after_second_stop = snapshot(&deps.eks).await?;
+    let after_second_stop = snapshot(&deps.eks.harness()).await?;
     for (name, state) in &after_stop {
         let saved = |s: &ClusterState| {
             s.tags
@@ -169,7 +170,7 @@ async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Resu
     // Then every nodegroup is back at its exact size and the saved sizes are gone
     assert_eq!(started.totals.nodegroups_changed, 7);
     assert_eq!(started.totals.clusters_failed, 0);
-    let after_start = snapshot(&deps.eks).await?;
+    let after_start = snapshot(&deps.eks.harness()).await?;
     every_written_tag_is_valid(&after_start);
     for (name, state) in &before {
         assert_eq!(after_start[name].sizes, state.sizes, "{name}: exact sizes restored");
@@ -185,7 +186,7 @@ async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Resu
 #[tokio::test]
 async fn dry_run_plans_everything_and_changes_nothing() -> Result<()> {
     let deps = setup(ACCOUNT).await?;
-    let before = snapshot(&deps.eks).await?;
+    let before = snapshot(&deps.eks.harness()).await?;
 
     let plan = invoke(&deps, "eks-dry-run.json").await?;
 
@@ -198,7 +199,7 @@ async fn dry_run_plans_everything_and_changes_nothing() -> Result<()> {
         ("1/3/10", "0/0/10", Status::Changed)
     );
     assert_eq!(plan.totals.nodegroups_changed, 7);
-    assert_eq!(snapshot(&deps.eks).await?, before, "sizes and tags exactly as before");
+    assert_eq!(snapshot(&deps.eks.harness()).await?, before, "sizes and tags exactly as before");
     Ok(())
 }
 
@@ -219,7 +220,7 @@ async fn a_cycle_fails_only_the_clusters_in_it_and_the_run_reports_failure() -> 
     assert_eq!(cluster(&report, "loop-b").reason, "dependency cycle: loop-b -> loop-a -> loop-b");
     assert_eq!(cluster(&report, "needs-ghost").reason, "depends on ghost, which does not exist");
     assert_eq!(cluster(&report, "fine").status, Status::Changed);
-    let state = snapshot(&deps.eks).await?;
+    let state = snapshot(&deps.eks.harness()).await?;
     assert_eq!(state["fine"].sizes["ng"], "0/0/2");
     for name in ["loop-a", "loop-b", "needs-ghost"] {
         assert_eq!(state[name].sizes["ng"], "1/1/2", "{name} untouched");
@@ -244,7 +245,7 @@ async fn a_manual_start_wakes_exactly_the_named_cluster() -> Result<()> {
 
     assert_eq!(report.clusters.len(), 1);
     assert_eq!(cluster(&report, "staging-api").status, Status::Changed);
-    let state = snapshot(&deps.eks).await?;
+    let state = snapshot(&deps.eks.harness()).await?;
     assert_eq!(state["staging-api"].sizes["web"], "2/4/8");
     assert_eq!(state["staging-data"].sizes["workers"], "0/0/10", "its dependency is not started by a named start");
     assert_eq!(state["staging-web"].sizes["frontend"], "0/0/3");
@@ -267,7 +268,7 @@ async fn a_nodegroup_with_no_saved_size_uses_the_start_size_tag_or_is_left_alone
             .starts_with("1 of 3 clusters failed: bad-saved: nodegroup ng: tag eks-scheduler/saved/ng is unreadable"),
         "{err}"
     );
-    let state = snapshot(&deps.eks).await?;
+    let state = snapshot(&deps.eks.harness()).await?;
     assert_eq!(state["with-start-size"].sizes["ng"], "1/2/4");
     assert_eq!(state["without"].sizes["ng"], "0/0/4");
     assert_eq!(state["bad-saved"].sizes["ng"], "0/0/4");
@@ -286,7 +287,7 @@ async fn a_cluster_whose_sizes_would_pass_50_tags_is_reported_not_half_saved() -
     let mut tags: Vec<(&str, &str)> = crowded.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     tags.push(("auto-stop", "true"));
     let deps = setup(&[("crowded", &tags, &[("a", "1/1/1"), ("b", "1/1/1")])]).await?;
-    let before = snapshot(&deps.eks).await?;
+    let before = snapshot(&deps.eks.harness()).await?;
 
     let err = invoke(&deps, "eks-stop.json").await.expect_err("too many tags");
 
@@ -297,7 +298,7 @@ async fn a_cluster_whose_sizes_would_pass_50_tags_is_reported_not_half_saved() -
         ),
         "{err}"
     );
-    assert_eq!(snapshot(&deps.eks).await?, before, "nothing saved, nothing scaled");
+    assert_eq!(snapshot(&deps.eks.harness()).await?, before, "nothing saved, nothing scaled");
     Ok(())
 }
 
@@ -328,7 +329,7 @@ async fn auto_follows_each_clusters_schedule_tag_once_per_moment() -> Result<()>
             .starts_with("tag eks-scheduler/schedule: \"off=weekdays(19h)\" has no @<HH:MM>")
     );
     assert!(report.clusters.iter().all(|c| c.name != "no-schedule"));
-    assert_eq!(snapshot(&deps.eks).await?["office"].sizes["ng"], "0/0/3");
+    assert_eq!(snapshot(&deps.eks.harness()).await?["office"].sizes["ng"], "0/0/3");
 
     // An hour later nothing is due: the stop was handled.
     let later = run(&deps, &auto, "2026-11-23T19:30:00Z".parse()?, deadline(), "test-run").await?;
@@ -338,7 +339,7 @@ async fn auto_follows_each_clusters_schedule_tag_once_per_moment() -> Result<()>
 
     // The next morning the 07:00 start is due and restores the size.
     run(&deps, &auto, "2026-11-24T06:05:00Z".parse()?, deadline(), "test-run").await?;
-    let state = snapshot(&deps.eks).await?;
+    let state = snapshot(&deps.eks.harness()).await?;
     assert_eq!(state["office"].sizes["ng"], "1/2/3");
     assert_eq!(state["office"].tags[LAST_ACTION_TAG], "start@2026-11-24T06:05:00Z");
     Ok(())
@@ -390,7 +391,7 @@ async fn a_run_announces_each_cluster_it_changed_on_the_topic_and_the_bus() -> R
         .await?;
     let config = Config { notify_topic_arn: Some(topic.clone()), event_bus: Some("default".to_owned()), ..config() };
     let deps = Deps::new(config, &account.aws);
-    seed(&deps.eks, &clusters).await?;
+    seed(&deps.eks.harness(), &clusters).await?;
 
     // When the evening stop runs on them,
     let request = serde_json::json!({ "action": "stop", "clusters": [web, api] });
@@ -450,7 +451,7 @@ async fn an_announcement_that_cannot_be_sent_fails_the_run_and_names_the_topic()
     config.notify_topic_arn = Some("arn:aws:sns:us-east-1:123456789012:no-such-topic".to_owned());
     let account = TestAccount::new().await;
     let deps = Deps::new(config, &account.aws);
-    seed(&deps.eks, &[("lonely", &[("auto-stop", "true")], &[("ng", "1/1/2")])]).await?;
+    seed(&deps.eks.harness(), &[("lonely", &[("auto-stop", "true")], &[("ng", "1/1/2")])]).await?;
 
     // When the stop runs, the nodegroup is stopped, and the run fails naming the topic and the fix.
     let err = invoke(&deps, "eks-stop.json").await.expect_err("the announcement failed");
@@ -458,7 +459,7 @@ async fn an_announcement_that_cannot_be_sent_fails_the_run_and_names_the_topic()
     assert!(message.contains("SNS topic arn:aws:sns:us-east-1:123456789012:no-such-topic"), "{message}");
     assert!(message.contains("sns:Publish"), "{message}");
     assert!(matches!(err, EksSchedulerError::Notify { .. }), "{err:?}");
-    let state = snapshot(&deps.eks).await?;
+    let state = snapshot(&deps.eks.harness()).await?;
     assert_eq!(state["lonely"].sizes["ng"], "0/0/2");
     Ok(())
 }

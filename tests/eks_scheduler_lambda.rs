@@ -74,12 +74,17 @@ fn scheduler(env: &[(&str, &str)]) -> impl std::future::Future<Output = LocalLam
 
 #[tokio::test]
 async fn a_stop_that_overlaps_a_slow_start_cannot_lose_the_saved_sizes() -> Result<()> {
-    // Given a stopped cluster with its saved sizes,
+    // Given a stopped cluster with its saved sizes (opted in: the deployed role tags no other),
     let moto = Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let cluster = format!("overlapped-{}", std::process::id());
-    let saved = [("eks-scheduler/saved/system", "2/2/4"), ("eks-scheduler/saved/workers", "1/3/10")];
+    let saved = [
+        ("auto-stop", "true"),
+        ("auto-start", "true"),
+        ("eks-scheduler/saved/system", "2/2/4"),
+        ("eks-scheduler/saved/workers", "1/3/10"),
+    ];
     seed(&eks, &[(&cluster, &saved, &[("system", "0/0/4"), ("workers", "0/0/10")])]).await?;
     let only_this = |action: &str| json!({"action": action, "clusters": [cluster]});
 
@@ -121,13 +126,15 @@ async fn a_stop_that_overlaps_a_slow_start_cannot_lose_the_saved_sizes() -> Resu
 
 #[tokio::test]
 async fn a_start_waits_for_a_dependency_that_could_not_be_described() -> Result<()> {
-    // Given an app that needs its database, both stopped with saved sizes,
+    // Given an app that needs its database, both stopped with saved sizes (and opted in to
+    // starts: the deployed role tags no other cluster),
     let moto = Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let (database, app) = (format!("database-{}", std::process::id()), format!("app-{}", std::process::id()));
-    let saved = [("eks-scheduler/saved/ng", "1/2/3")];
-    let needs_database = [("eks-scheduler/saved/ng", "1/2/3"), ("dependency", database.as_str())];
+    let saved = [("auto-start", "true"), ("eks-scheduler/saved/ng", "1/2/3")];
+    let needs_database =
+        [("auto-start", "true"), ("eks-scheduler/saved/ng", "1/2/3"), ("dependency", database.as_str())];
     seed(&eks, &[(&database, &saved, &[("ng", "0/0/3")]), (&app, &needs_database, &[("ng", "0/0/3")])]).await?;
     // and an EKS that cannot describe the database (throttled, or access denied) on any attempt,
     // (the operation of a REST call is its method, path and query names: `GET /clusters/x `)

@@ -8,6 +8,7 @@ use iam_export::core::USER_COLUMNS;
 use iam_export::{Config, Deps, ExportSummary, IamExportError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use support::Harness as _;
 
 use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::iam_seed::{POLICY_DOCUMENT, seed_account, seed_user};
@@ -16,6 +17,7 @@ use support::{Moto, TestAccount, event};
 fn config(bucket: &str) -> Config {
     Config {
         report_bucket: bucket.to_owned(),
+        report_bucket_owner: None,
         report_prefix: "iam-export".to_owned(),
         kms_key_id: None,
         include_roles: false,
@@ -26,8 +28,8 @@ fn config(bucket: &str) -> Config {
 
 async fn with_bucket(account: &TestAccount, config: Config) -> Result<Deps> {
     let deps = Deps::new(config, &account.aws);
-    deps.s3.create_bucket().bucket(&deps.config.report_bucket).send().await?;
-    support::default_encryption(&deps.s3, &deps.config.report_bucket, None).await?;
+    deps.s3.harness().create_bucket().bucket(&deps.config.report_bucket).send().await?;
+    support::default_encryption(&deps.s3.harness(), &deps.config.report_bucket, None).await?;
     Ok(deps)
 }
 
@@ -37,7 +39,7 @@ async fn run(deps: &Deps, payload: Value) -> Result<ExportSummary, IamExportErro
 
 /// The CSV at `key`, as one map of column to cell per row, keyed by user or role name.
 async fn read_csv(deps: &Deps, key: &str) -> Result<(Vec<String>, HashMap<String, HashMap<String, String>>)> {
-    let object = deps.s3.get_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+    let object = deps.s3.harness().get_object().bucket(&deps.config.report_bucket).key(key).send().await?;
     let bytes = object.body.collect().await?.into_bytes();
     let text = String::from_utf8(bytes.to_vec())?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -70,7 +72,7 @@ async fn exports_1500_users_in_a_few_api_calls_with_every_cell_right() -> Result
     assert!(key.starts_with("iam-export/") && key.contains("/iam-users-") && key.ends_with("Z.csv"), "{key}");
     assert!(summary.api_calls < 10, "API calls grow with pages, not users: {}", summary.api_calls);
 
-    let head = deps.s3.head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+    let head = deps.s3.harness().head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
     assert_eq!(head.content_type(), Some("text/csv; charset=utf-8"));
     assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
 
@@ -165,7 +167,7 @@ async fn manual_invoke_adds_the_roles_file_with_trust_principals_and_sse_kms() -
     assert_eq!(deployer["inline_policies"], "deploy-inline");
     assert_eq!(deployer["trust_principals"], "AWS:arn:aws:iam::111122223333:root;Service:lambda.amazonaws.com");
     for key in &summary.keys {
-        let head = deps.s3.head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+        let head = deps.s3.harness().head_object().bucket(&deps.config.report_bucket).key(key).send().await?;
         assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "{key}");
         assert_eq!(head.ssekms_key_id(), Some("alias/audit-reports"), "{key}");
     }
@@ -185,6 +187,38 @@ async fn a_missing_bucket_fails_clearly_before_any_iam_work() -> Result<()> {
     assert_eq!(deps.api_calls.get(), 1, "one HeadBucket, no IAM calls, nothing written");
     let diagnostic = lambda_runtime::Diagnostic::from(err);
     assert_eq!(diagnostic.error_type, "ReportBucketUnavailable");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bucket_of_another_account_is_refused_and_nothing_is_written_there() -> Result<()> {
+    // Given a report bucket name that another account holds now (the audit bucket was
+    // deleted and its name taken), and the function told which account must own it,
+    let (account, squatter) = (TestAccount::new().await, TestAccount::new().await);
+    seed_account(&shared::aws_client!(aws_sdk_iam, &account.aws), 2).await?;
+    let bucket = squatter.bucket("audit-taken");
+    squatter.aws.s3().create_bucket().bucket(&bucket).send().await?;
+    let owned_by_us = Config { report_bucket_owner: Some(account.id.clone()), ..config(&bucket) };
+    let deps = Deps::new(owned_by_us, &account.aws);
+
+    // when the export runs,
+    let calls_before = deps.api_calls.get();
+    let err = run(&deps, json!({})).await.expect_err("another account's bucket");
+
+    // then S3 refuses the first request, the error says why, and nothing reached the bucket.
+    let message = err.to_string();
+    assert!(message.starts_with(&format!("report bucket {bucket} cannot be used: ")), "{message}");
+    assert!(message.contains("must belong to REPORT_BUCKET_OWNER"), "{message}");
+    assert_eq!(deps.api_calls.get() - calls_before, 1, "one HeadBucket, refused");
+    let listed = squatter.aws.s3().list_objects_v2().bucket(&bucket).send().await?;
+    assert_eq!(listed.key_count(), Some(0), "nothing written to the other account's bucket");
+
+    // And with the bucket's true owner named, the same export is written.
+    let ours = account.bucket("audit-ours");
+    account.aws.s3().create_bucket().bucket(&ours).send().await?;
+    let deps = Deps::new(Config { report_bucket_owner: Some(account.id.clone()), ..config(&ours) }, &account.aws);
+    let summary = run(&deps, json!({})).await?;
+    assert!(!summary.keys.is_empty(), "{summary:?}");
     Ok(())
 }
 

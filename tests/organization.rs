@@ -10,6 +10,7 @@ use iam_export::core::{ACCOUNT_COLUMNS, USER_COLUMNS};
 use iam_export::{Config, Deps, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use support::Harness as _;
 use tokio::task::JoinSet;
 
 use support::iam_seed::{seed_account, seed_user};
@@ -41,18 +42,18 @@ fn iam_config(bucket: &str, settings: &[(&str, &str)]) -> Config {
 async fn iam_deps(org: &Org, settings: &[(&str, &str)]) -> Result<Deps> {
     let bucket = org.hub.bucket("org-audit");
     let deps = Deps::new(iam_config(&bucket, settings), &org.hub.aws);
-    deps.s3.create_bucket().bucket(&bucket).send().await?;
+    deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
     Ok(deps)
 }
 
 async fn read_object(deps: &Deps, key: &str) -> Result<String> {
-    let object = deps.s3.get_object().bucket(&deps.config.report_bucket).key(key).send().await?;
+    let object = deps.s3.harness().get_object().bucket(&deps.config.report_bucket).key(key).send().await?;
     Ok(String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?)
 }
 
 /// The written keys: the users CSV and the accounts summary.
 async fn written_keys(deps: &Deps) -> Result<Vec<String>> {
-    let listed = deps.s3.list_objects_v2().bucket(&deps.config.report_bucket).send().await?;
+    let listed = deps.s3.harness().list_objects_v2().bucket(&deps.config.report_bucket).send().await?;
     let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect();
     keys.sort();
     Ok(keys)
@@ -256,7 +257,7 @@ async fn single_account_runs_are_unchanged_when_accounts_is_empty() -> Result<()
     seed_users(vec![(account.clone(), 2)]).await?;
     let bucket = account.bucket("single");
     let deps = Deps::new(iam_config(&bucket, &[]), &account.aws);
-    deps.s3.create_bucket().bucket(&bucket).send().await?;
+    deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
     let summary = handle(&deps, LambdaEvent::new(json!({}), Context::default())).await?;
     assert!(summary.accounts.is_empty());
     assert_eq!(summary.keys.len(), 1);
@@ -427,6 +428,7 @@ mod cost {
     use jiff::civil::Date;
     use serde_json::{Value, json};
 
+    use support::Harness as _;
     use support::Moto;
     use support::cost_seed::queue_cost_results;
     use support::http_listener::{Answer, HttpListener};
@@ -459,7 +461,7 @@ mod cost {
             ("TOP_N", "5"),
         ]);
         let deps = Deps::load(Config::from_env(&env)?, &org.hub.aws).await?;
-        deps.s3.create_bucket().bucket(&bucket).send().await?;
+        deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
         let now = "2026-11-22T07:00:00Z".parse()?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let summary = run(&deps, Request::default(), now, deadline, "org-costs").await?;
@@ -468,7 +470,7 @@ mod cost {
 
     async fn csv(deps: &Deps, key: &str) -> Result<Vec<String>> {
         let bucket = &deps.config.csv.as_ref().context("csv target")?.bucket;
-        let object = deps.s3.get_object().bucket(bucket).key(key).send().await?;
+        let object = deps.s3.harness().get_object().bucket(bucket).key(key).send().await?;
         let text = String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?;
         Ok(text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect())
     }

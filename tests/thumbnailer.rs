@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use support::Harness as _;
 use thumbnailer::core::{Outcome, Response};
 use thumbnailer::{Config, Deps, ThumbnailerError, handle};
 
@@ -39,13 +40,13 @@ async fn setup(extra: &[(&str, &str)]) -> Result<Setup> {
     let account = TestAccount::new().await;
     let bucket = account.bucket("photo-uploads");
     let deps = Deps::new(Config::from_env(&shared::config::Env::from_pairs(extra.iter().copied()))?, &account.aws);
-    deps.s3.create_bucket().bucket(&bucket).send().await?;
+    deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
     Ok(Setup { deps, bucket })
 }
 
 impl Setup {
     async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
-        self.deps.s3.put_object().bucket(&self.bucket).key(key).body(bytes.into()).send().await?;
+        self.deps.s3.harness().put_object().bucket(&self.bucket).key(key).body(bytes.into()).send().await?;
         Ok(())
     }
 
@@ -78,7 +79,7 @@ impl Setup {
     }
 
     async fn etag(&self, key: &str) -> Option<String> {
-        let head = self.deps.s3.head_object().bucket(&self.bucket).key(key).send().await.ok()?;
+        let head = self.deps.s3.harness().head_object().bucket(&self.bucket).key(key).send().await.ok()?;
         Some(head.e_tag()?.trim_matches('"').to_owned())
     }
 
@@ -87,7 +88,7 @@ impl Setup {
     }
 
     async fn keys(&self) -> Result<Vec<String>> {
-        let listed = self.deps.s3.list_objects_v2().bucket(&self.bucket).send().await?;
+        let listed = self.deps.s3.harness().list_objects_v2().bucket(&self.bucket).send().await?;
         let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect();
         keys.sort();
         Ok(keys)
@@ -95,8 +96,8 @@ impl Setup {
 
     /// The object's bytes, and its headers and metadata.
     async fn read(&self, key: &str) -> Result<(Vec<u8>, aws_sdk_s3::operation::head_object::HeadObjectOutput)> {
-        let object = self.deps.s3.get_object().bucket(&self.bucket).key(key).send().await?;
-        let head = self.deps.s3.head_object().bucket(&self.bucket).key(key).send().await?;
+        let object = self.deps.s3.harness().get_object().bucket(&self.bucket).key(key).send().await?;
+        let head = self.deps.s3.harness().head_object().bucket(&self.bucket).key(key).send().await?;
         Ok((object.body.collect().await?.into_bytes().to_vec(), head))
     }
 }
@@ -126,7 +127,7 @@ async fn a_direct_s3_event_writes_a_checked_thumbnail_and_a_rerun_is_identical()
     assert_eq!(again.results[0].outcome, Outcome::UpToDate);
     // A new upload of the same bytes (another version) is made again, byte for byte.
     setup.upload("uploads/beach.jpg", photo(1200, 800, ImageFormat::Jpeg)).await?;
-    setup.deps.s3.delete_object().bucket(&setup.bucket).key(key).send().await?;
+    setup.deps.s3.harness().delete_object().bucket(&setup.bucket).key(key).send().await?;
     let redone = setup.run(setup.event("s3-put.json").await).await?;
     assert_eq!(redone.results[0].outcome, Outcome::Written);
     assert_eq!(setup.read(key).await?.0, bytes, "the same source gives the same bytes");
@@ -237,7 +238,7 @@ async fn an_eventbridge_event_and_a_deletion_with_delete_with_source() -> Result
     setup.upload("uploads/beach.jpg", photo(800, 600, ImageFormat::Jpeg)).await?;
     setup.run(setup.event("s3-put.json").await).await?;
     // The delete event is processed once the object is really gone.
-    setup.deps.s3.delete_object().bucket(&setup.bucket).key("uploads/beach.jpg").send().await?;
+    setup.deps.s3.harness().delete_object().bucket(&setup.bucket).key("uploads/beach.jpg").send().await?;
     let response = setup.run(setup.event("s3-delete.json").await).await?;
     assert_eq!(response.results[0].outcome, Outcome::Deleted);
     assert!(!setup.keys().await?.contains(&"thumbnails/uploads/beach.jpg-256x256.jpg".to_owned()));
@@ -300,7 +301,7 @@ async fn deletes_never_remove_a_live_images_thumbnails() -> Result<()> {
 
     // When beach.jpg is really gone, only its own thumbnail goes: not beach.png's, not the
     // old-style name that beach.png's earlier thumbnail holds.
-    setup.deps.s3.delete_object().bucket(&setup.bucket).key("uploads/beach.jpg").send().await?;
+    setup.deps.s3.harness().delete_object().bucket(&setup.bucket).key("uploads/beach.jpg").send().await?;
     let response = setup.run(delete_event(&setup, "uploads/beach.jpg").await?).await?;
     assert_eq!(response.results[0].outcome, Outcome::Deleted);
     assert_eq!(response.results[0].keys, [jpg_thumbnail]);
@@ -309,7 +310,7 @@ async fn deletes_never_remove_a_live_images_thumbnails() -> Result<()> {
     assert!(keys.contains(&legacy.to_owned()), "{keys:?}");
 
     // When beach.png goes, its thumbnails under both names go with it.
-    setup.deps.s3.delete_object().bucket(&setup.bucket).key("uploads/beach.png").send().await?;
+    setup.deps.s3.harness().delete_object().bucket(&setup.bucket).key("uploads/beach.png").send().await?;
     let response = setup.run(delete_event(&setup, "uploads/beach.png").await?).await?;
     assert_eq!(response.results[0].keys, [png_thumbnail, legacy]);
     assert!(!setup.keys().await?.iter().any(|k| k.starts_with("thumbnails/uploads/beach")));

@@ -10,7 +10,9 @@ use aws_config::BehaviorVersion;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -60,6 +62,14 @@ impl Aws {
         Self { sdk_config: self.sdk_config.to_builder().credentials_provider(provider).build(), ..self.clone() }
     }
 
+    /// The same, with every request naming `function` in its user agent (`app/<function>`):
+    /// CloudTrail's `userAgent` then tells which function made a call, and the tests'
+    /// least-privilege check tells the function's requests from the test's own.
+    pub fn for_function(&self, function: &'static str) -> Self {
+        let app_name = aws_config::AppName::new(function).expect("a function's name is a valid app name");
+        Self { sdk_config: self.sdk_config.to_builder().app_name(app_name).build(), ..self.clone() }
+    }
+
     /// The same, in another region.
     pub fn in_region(&self, region: &str) -> Self {
         let region = aws_config::Region::new(region.to_owned());
@@ -87,8 +97,20 @@ impl Aws {
     /// An S3 client. Path-style addressing when the endpoint is overridden: an emulator
     /// on `127.0.0.1:port` has no DNS for `bucket.127.0.0.1`.
     pub fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3_owned_by(None)
+    }
+
+    /// An S3 client whose every request names the account that must own its bucket
+    /// (`ExpectedBucketOwner`), when `owner` is given: S3 then refuses (403) a bucket of any
+    /// other account, such as one that took the name of a deleted bucket.
+    pub fn s3_owned_by(&self, owner: Option<&str>) -> aws_sdk_s3::Client {
+        let owner = owner.map(|owner| ExpectedBucketOwner(owner.to_owned()));
         crate::aws_client!(aws_sdk_s3, self, |builder: aws_sdk_s3::config::Builder| {
-            builder.force_path_style(self.endpoint_overridden())
+            let builder = builder.force_path_style(self.endpoint_overridden());
+            match owner {
+                Some(owner) => builder.interceptor(owner),
+                None => builder,
+            }
         })
     }
 }
@@ -110,6 +132,26 @@ macro_rules! aws_client {
         }
         $sdk::Client::from_conf(($customize)(builder).build())
     }};
+}
+
+/// Puts `x-amz-expected-bucket-owner` on every request of an S3 client (see [`Aws::s3_owned_by`]).
+#[derive(Debug, Clone)]
+struct ExpectedBucketOwner(String);
+
+impl Intercept for ExpectedBucketOwner {
+    fn name(&self) -> &'static str {
+        "ExpectedBucketOwner"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().headers_mut().insert("x-amz-expected-bucket-owner", self.0.clone());
+        Ok(())
+    }
 }
 
 /// The number of HTTP requests sent, retries included: what AWS bills and throttles.

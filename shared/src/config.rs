@@ -56,6 +56,16 @@ impl Env {
         self.optional(name).ok_or(ConfigError::Missing { name, expected })
     }
 
+    /// An AWS account id (12 digits), or `None` when unset.
+    pub fn account_id(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.optional(name) {
+            Some(id) if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(ConfigError::invalid(name, id, "an AWS account id (12 digits), or nothing"))
+            }
+            id => Ok(id),
+        }
+    }
+
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case), or `default` when unset.
     pub fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name) {

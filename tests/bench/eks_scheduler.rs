@@ -17,6 +17,7 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
 use eks_scheduler::core::{Request, RequestedAction, Status};
 use eks_scheduler::{Config, Deps, run};
 use jiff::Timestamp;
+use support::Harness as _;
 use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount};
 
@@ -76,7 +77,7 @@ async fn bench(endpoint: &str, max_concurrency: usize) -> Result<(Measured, Meas
     let account = TestAccount::at(endpoint).await;
     let config = Config { max_concurrency, ..Config::from_env(&shared::config::Env::default())? };
     let deps = Deps::new(config, &account.aws);
-    seed(&deps.eks).await?;
+    seed(&deps.eks.harness()).await?;
     let stop = measure(&deps, RequestedAction::Stop).await?;
     let start = measure(&deps, RequestedAction::Start).await?;
     Ok((stop, start))

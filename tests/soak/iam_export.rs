@@ -16,6 +16,7 @@ use support::iam_seed::seed_account;
 fn config(bucket: &str, prefix: &str) -> Config {
     Config {
         report_bucket: bucket.to_owned(),
+        report_bucket_owner: None,
         report_prefix: prefix.to_owned(),
         kms_key_id: None,
         include_roles: true,

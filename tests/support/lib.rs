@@ -28,6 +28,25 @@ use shared::aws::Aws;
 
 pub use moto::Moto;
 
+/// The same client, its requests no longer the function's: a test that seeds or inspects
+/// through a function's own client (`deps.s3`) would otherwise have its requests checked
+/// against the function's role by the least-privilege check (they carry `app/<function>`).
+pub trait Harness {
+    fn harness(&self) -> Self;
+}
+
+macro_rules! harness {
+    ($($sdk:ident),*) => {$(
+        impl Harness for $sdk::Client {
+            fn harness(&self) -> Self {
+                let app_name = aws_config::AppName::new("test-harness").expect("a valid app name");
+                $sdk::Client::from_conf(self.config().to_builder().app_name(app_name).build())
+            }
+        }
+    )*};
+}
+harness!(aws_sdk_s3, aws_sdk_eks);
+
 /// The values of metric `name` in the Embedded Metric Format documents a function wrote
 /// to its log, one per invocation, each checked against the format first.
 pub fn emitted(log: &str, name: &str) -> Vec<f64> {

@@ -11,6 +11,8 @@ use crate::core::{Alerts, GroupBy, Metric, RecordTypes};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvTarget {
     pub bucket: String,
+    /// `REPORT_BUCKET_OWNER`: the account that must own the bucket; S3 refuses any other.
+    pub bucket_owner: Option<String>,
     /// Without leading or trailing slashes; may be empty.
     pub prefix: String,
     pub kms_key_id: Option<String>,
@@ -144,8 +146,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let bucket_owner = env.account_id("REPORT_BUCKET_OWNER")?;
         let csv = env.optional("REPORT_BUCKET").map(|bucket| CsvTarget {
             bucket,
+            bucket_owner,
             prefix: env
                 .optional("REPORT_PREFIX")
                 .unwrap_or_else(|| "cost-report".to_owned())

@@ -43,6 +43,7 @@ impl Deps {
     /// Builds the clients, and reads the Slack webhook from Secrets Manager when the
     /// configuration names a secret: once, at cold start.
     pub async fn load(config: Config, aws: &Aws) -> Result<Self, CostReportError> {
+        let aws = &aws.for_function("cost-report");
         let slack = match &config.slack {
             None => None,
             Some(SlackSource::Url(url)) => Some(url.clone()),
@@ -77,7 +78,7 @@ impl Deps {
             ce,
             ses: shared::aws_client!(aws_sdk_sesv2, aws),
             organizations: shared::aws_client!(aws_sdk_organizations, aws),
-            s3: aws.s3(),
+            s3: aws.s3_owned_by(config.csv.as_ref().and_then(|csv| csv.bucket_owner.as_deref())),
             cost_explorer_requests: counter,
             config,
         }

@@ -44,6 +44,7 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
+        let aws = &aws.for_function("eks-scheduler");
         let fleet = config
             .spans_sites()
             .then(|| Arc::new(Fleet::including_this_account(aws, &config.accounts, "eks-scheduler")));

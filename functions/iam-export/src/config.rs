@@ -6,6 +6,8 @@ use shared::config::{ConfigError, Env};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub report_bucket: String,
+    /// `REPORT_BUCKET_OWNER`: the account that must own the bucket; S3 refuses any other.
+    pub report_bucket_owner: Option<String>,
     /// Without leading or trailing slashes; may be empty.
     pub report_prefix: String,
     /// SSE-KMS with this key when set, SSE-S3 otherwise.
@@ -31,6 +33,7 @@ impl Config {
         }
         Ok(Self {
             report_bucket,
+            report_bucket_owner: env.account_id("REPORT_BUCKET_OWNER")?,
             report_prefix: env
                 .optional("REPORT_PREFIX")
                 .unwrap_or_else(|| "iam-export".to_owned())
@@ -65,6 +68,7 @@ mod tests {
             config,
             Config {
                 report_bucket: "audit-bucket".into(),
+                report_bucket_owner: None,
                 report_prefix: "iam-export".into(),
                 kms_key_id: None,
                 include_roles: false,

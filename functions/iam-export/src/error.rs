@@ -24,7 +24,7 @@ pub enum IamExportError {
     BucketNotFound { bucket: String },
 
     #[error(
-        "report bucket {bucket} cannot be used: {message}; the function's role needs s3:ListBucket on the bucket and s3:PutObject on the report prefix"
+        "report bucket {bucket} cannot be used: {message}; the function's role needs s3:ListBucket on the bucket and s3:PutObject on the report prefix, and the bucket must belong to REPORT_BUCKET_OWNER when that is set (S3 refuses another account's bucket)"
     )]
     BucketNotUsable { bucket: String, message: String },
 

@@ -33,10 +33,11 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
+        let aws = &aws.for_function("iam-export");
         let fleet = Fleet::new(aws, &config.accounts, "iam-export").map(Arc::new);
         Self {
             iam: shared::aws_client!(aws_sdk_iam, aws),
-            s3: aws.s3(),
+            s3: aws.s3_owned_by(config.report_bucket_owner.as_deref()),
             api_calls: aws.api_calls().clone(),
             fleet,
             config,

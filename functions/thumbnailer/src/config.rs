@@ -16,6 +16,9 @@ const MB_PER_VCPU: u32 = 1769;
 pub struct Config {
     /// `None`: the source bucket.
     pub dest_bucket: Option<String>,
+    /// `UPLOADS_BUCKET_OWNER`: the account that must own the uploads (and destination)
+    /// bucket; S3 refuses any other.
+    pub uploads_bucket_owner: Option<String>,
     /// Ends with `/` (or is empty when `dest_bucket` is another bucket).
     pub dest_prefix: String,
     pub failed_prefix: String,
@@ -166,6 +169,7 @@ impl Config {
         }
         Ok(Self {
             dest_bucket,
+            uploads_bucket_owner: env.account_id("UPLOADS_BUCKET_OWNER")?,
             dest_prefix,
             failed_prefix,
             sizes,

@@ -39,3 +39,16 @@ fn parse_or_uses_the_default_and_explains_a_bad_value() {
     let err = env(&[("N", "-3")]).parse_or("N", 10u32, "a whole number").expect_err("invalid");
     assert!(err.to_string().starts_with(r#"invalid setting N="-3": expected a whole number ("#), "{err}");
 }
+
+#[test]
+fn account_id_is_twelve_digits_or_unset() {
+    assert_eq!(env(&[]).account_id("OWNER"), Ok(None));
+    assert_eq!(env(&[("OWNER", " 123456789012 ")]).account_id("OWNER"), Ok(Some("123456789012".to_owned())));
+    for bad in ["12345678901", "1234567890123", "arn:aws:iam::123456789012:root", "my-account"] {
+        let err = env(&[("OWNER", bad)]).account_id("OWNER").expect_err(bad);
+        assert_eq!(
+            err.to_string(),
+            format!("invalid setting OWNER={bad:?}: expected an AWS account id (12 digits), or nothing")
+        );
+    }
+}

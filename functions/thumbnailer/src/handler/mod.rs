@@ -92,15 +92,17 @@ impl Pool {
 
 impl Deps {
     pub fn new(config: Config, aws: &Aws) -> Self {
+        let aws = &aws.for_function("thumbnailer");
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pools = Pools {
             inputs: Pool::new(config.memory.input_bytes),
             decodes: Pool::new(config.memory.decode_bytes),
             decoders: Arc::new(Semaphore::new(config.memory.decoders.min(cpus).max(1))),
         };
+        let s3 = aws.s3_owned_by(config.uploads_bucket_owner.as_deref());
         Self {
             config,
-            s3: aws.s3(),
+            s3,
             dynamodb: shared::aws_client!(aws_sdk_dynamodb, aws),
             sns: shared::aws_client!(aws_sdk_sns, aws),
             pools: Arc::new(pools),
