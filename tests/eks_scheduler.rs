@@ -107,6 +107,39 @@ fn cluster<'a>(report: &'a Report, name: &str) -> &'a eks_scheduler::core::Clust
 }
 
 #[tokio::test]
+async fn a_run_acts_only_on_the_clusters_the_pattern_names_and_says_so_of_a_named_one() -> Result<()> {
+    // Given the opted-in clusters, and a scheduler whose role may touch staging-* only,
+    let account = TestAccount::new().await;
+    let staging_only = Config { cluster_name_pattern: "staging-*".to_owned(), ..config() };
+    let deps = Deps::new(staging_only, &account.aws);
+    seed(&deps.eks.harness(), ACCOUNT).await?;
+    let before = snapshot(&deps.eks.harness()).await?;
+
+    // when the evening stop runs,
+    let request = Request { action: RequestedAction::Stop, dry_run: false, clusters: None };
+    let report = run(&deps, &request, Timestamp::now(), deadline(), "test-run").await?;
+
+    // then only the staging clusters are stopped; qa and dev-batch, opted in but outside the
+    // pattern, are not even looked at (their reads would be denied),
+    let reported: Vec<&str> = report.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(reported, ["staging-api", "staging-data", "staging-web"], "{report:#?}");
+    let after = snapshot(&deps.eks.harness()).await?;
+    assert_eq!(after["staging-api"].sizes["web"], "0/0/8");
+    for untouched in ["qa", "dev-batch", "production"] {
+        assert_eq!(after[untouched], before[untouched], "{untouched}");
+    }
+
+    // and a manual stop that names one outside it fails for that cluster, saying why.
+    let named = Request { action: RequestedAction::Stop, dry_run: false, clusters: Some(vec!["qa".to_owned()]) };
+    let report = run(&deps, &named, Timestamp::now(), deadline(), "test-run").await?;
+    assert_eq!(cluster(&report, "qa").status, Status::Failed);
+    let reason = &cluster(&report, "qa").reason;
+    assert!(reason.contains("outside CLUSTER_NAME_PATTERN=staging-*"), "{reason}");
+    assert_eq!(snapshot(&deps.eks.harness()).await?["qa"], before["qa"]);
+    Ok(())
+}
+
+#[tokio::test]
 async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Result<()> {
     // Given five opted-in clusters with dependencies, a Fargate-only one and one not opted in
     let deps = setup(ACCOUNT).await?;

@@ -27,6 +27,9 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// `REGIONS`: where clusters are looked for in each account; empty: the function's own region.
     pub regions: Vec<String>,
+    /// `CLUSTER_NAME_PATTERN`: an IAM wildcard of the cluster names the run acts on, the same
+    /// as the role's resource ARNs (`*` by default).
+    pub cluster_name_pattern: String,
 }
 
 impl Config {
@@ -88,12 +91,27 @@ impl Config {
             metrics: shared::metrics::MetricsConfig::from_env(env, "eks-scheduler")?,
             accounts: AccountsConfig::from_env(env)?,
             regions: regions(env.optional("REGIONS").as_deref())?,
+            cluster_name_pattern: cluster_name_pattern(env)?,
         })
     }
 
     /// True when clusters are named `<account>/<region>/<cluster>`: a run across accounts or regions.
     pub fn spans_sites(&self) -> bool {
         self.accounts.is_multi_account() || !self.regions.is_empty()
+    }
+}
+
+/// `CLUSTER_NAME_PATTERN`, as the template's pattern allows it: letters, digits, `-`, `_`, `*` and `?`.
+fn cluster_name_pattern(env: &Env) -> Result<String, ConfigError> {
+    let pattern = env.optional("CLUSTER_NAME_PATTERN").unwrap_or_else(|| "*".to_owned());
+    if pattern.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '?')) {
+        Ok(pattern)
+    } else {
+        Err(ConfigError::invalid(
+            "CLUSTER_NAME_PATTERN",
+            pattern,
+            "an IAM wildcard of cluster names, like staging-* (letters, digits, - and _, with * and ?)",
+        ))
     }
 }
 
@@ -143,9 +161,12 @@ mod tests {
                 metrics: shared::metrics::MetricsConfig::local("eks-scheduler"),
                 accounts: AccountsConfig::default(),
                 regions: Vec::new(),
+                cluster_name_pattern: "*".into(),
             }
         );
         assert!(!config.spans_sites());
+        let err = parse_settings(Config::from_env, &[("CLUSTER_NAME_PATTERN", "arn:aws:eks:*")]).expect_err("an ARN");
+        assert!(err.starts_with(r#"invalid setting CLUSTER_NAME_PATTERN="arn:aws:eks:*""#), "{err}");
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub enum EksSchedulerError {
     )]
     NoSuchCluster { across_accounts: bool },
 
+    /// A cluster named in the event whose name `CLUSTER_NAME_PATTERN` does not match.
+    #[error(
+        "its name is outside CLUSTER_NAME_PATTERN={pattern}, the clusters the scheduler's role may read and scale: widen EksClusterNamePattern to include it"
+    )]
+    OutsidePattern { pattern: String },
+
     /// `ACCOUNTS` is set and the accounts could not be chosen (Organizations, or STS).
     #[error("{0}")]
     Accounts(String),
@@ -53,7 +59,9 @@ impl EksSchedulerError {
             Self::Accounts(_) => "AccountsUnavailable",
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::Eks { transient: true, .. } => "Retryable",
-            Self::Eks { .. } | Self::Update(_) | Self::NoSuchCluster { .. } => "NonRetryable",
+            Self::Eks { .. } | Self::Update(_) | Self::NoSuchCluster { .. } | Self::OutsidePattern { .. } => {
+                "NonRetryable"
+            }
             Self::ClustersFailed(_) | Self::ClustersFailedUnannounced { .. } => "ClustersFailed",
             Self::Notify { .. } => "NotificationFailed",
         }

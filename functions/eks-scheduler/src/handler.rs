@@ -186,12 +186,15 @@ pub async fn run(
     // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
     let found = Box::pin(sites::find_clusters(&deps.eks, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
     let (sites, existing) = (&found.sites, &found.existing);
-    let candidates = core::candidates(request.clusters.as_deref(), existing);
+    let pattern = config.cluster_name_pattern.as_str();
+    let candidates = core::candidates(request.clusters.as_deref(), existing, pattern);
     let mut described: Vec<(String, Result<ClusterInfo, EksSchedulerError>)> = stream::iter(candidates)
         .map(|name| {
             let exists = existing.contains(&name);
             async move {
-                let info = if exists {
+                let info = if exists && !core::name_matches(pattern, core::split_key(&name).1) {
+                    Err(EksSchedulerError::OutsidePattern { pattern: pattern.to_owned() })
+                } else if exists {
                     let (eks, cluster) = sites.locate(&name);
                     // The report and every decision know the cluster by its key.
                     let described = aws::describe_cluster(eks, cluster).await;

@@ -27,8 +27,8 @@ pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use run_plan::{
-    ActionPlan, Planning, RunPlan, assemble_report, candidates, held_back_report, no_nodegroups, plan_nodegroups,
-    plan_run, planned_report, would_act,
+    ActionPlan, Planning, RunPlan, assemble_report, candidates, held_back_report, name_matches, no_nodegroups,
+    plan_nodegroups, plan_run, planned_report, would_act,
 };
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};

@@ -12,21 +12,48 @@ use super::decide::{Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_f
 use super::event::{Request, RequestedAction};
 use super::plan::{plan_start, plan_stop};
 use super::report::{ClusterReport, NodegroupReport, Report};
-use super::sites::{qualify_dependency, resolve_named};
+use super::sites::{qualify_dependency, resolve_named, split_key};
 use super::tags::{START_SIZE_TAG, saved_tag_key};
 use super::waves::{held_by_undescribed, parse_dependencies, plan_waves};
 use super::{Sizes, Status};
 
+/// Whether a cluster's name matches an IAM wildcard pattern (`*` any run of characters, `?`
+/// one), as the role's resource ARNs do: the scheduler acts only on clusters whose names match
+/// `CLUSTER_NAME_PATTERN`, the template's `EksClusterNamePattern`.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let (pattern, name): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer match, backtracking to the last `*`.
+    let (mut p, mut n, mut star, mut resume) = (0, 0, None, 0);
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            resume = n;
+            p += 1;
+        } else if let Some(at) = star {
+            p = at + 1;
+            resume += 1;
+            n = resume;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
 /// The clusters a run looks at, by key: the named ones (each name resolved in every site
-/// that has it, a key taken as it is), or every cluster that exists.
-pub fn candidates(named: Option<&[String]>, existing: &BTreeSet<String>) -> Vec<String> {
+/// that has it, a key taken as it is), or every cluster that exists whose name matches
+/// `pattern` (a named one outside it is reported as such, not left out).
+pub fn candidates(named: Option<&[String]>, existing: &BTreeSet<String>, pattern: &str) -> Vec<String> {
     match named {
         Some(named) => {
             let mut keys: Vec<String> = named.iter().flat_map(|name| resolve_named(name, existing.iter())).collect();
             keys.dedup();
             keys
         }
-        None => existing.iter().cloned().collect(),
+        None => existing.iter().filter(|key| name_matches(pattern, split_key(key).1)).cloned().collect(),
     }
 }
 

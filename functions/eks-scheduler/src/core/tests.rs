@@ -793,12 +793,39 @@ fn a_run_plan_orders_chosen_clusters_and_reports_the_ones_it_leaves() {
 }
 
 #[test]
+fn cluster_names_match_iam_wildcards() {
+    let cases = [
+        ("*", "anything", true),
+        ("*", "", true),
+        ("staging-*", "staging-api", true),
+        ("staging-*", "staging-", true),
+        ("staging-*", "prod-staging-api", false),
+        ("*-batch", "dev-batch", true),
+        ("*-batch", "dev-batch-2", false),
+        ("dev-?", "dev-1", true),
+        ("dev-?", "dev-12", false),
+        ("a*b*c", "axxbyyc", true),
+        ("a*b*c", "axxbyy", false),
+        ("exact", "exact", true),
+        ("exact", "Exact", false),
+    ];
+    for (pattern, name, expected) in cases {
+        assert_eq!(name_matches(pattern, name), expected, "{pattern} ~ {name}");
+    }
+}
+
+#[test]
 fn candidates_are_the_named_clusters_or_every_one() {
     let existing = set(&["111111111111/us-east-1/api", "222222222222/eu-west-1/api", "111111111111/us-east-1/db"]);
-    assert_eq!(candidates(None, &existing).len(), 3);
+    assert_eq!(candidates(None, &existing, "*").len(), 3);
+    assert_eq!(
+        candidates(None, &existing, "d*"),
+        ["111111111111/us-east-1/db"],
+        "the pattern reads the name, not the key"
+    );
     let named = ["api".to_owned(), "111111111111/us-east-1/db".to_owned(), "missing".to_owned()];
     assert_eq!(
-        candidates(Some(&named), &existing),
+        candidates(Some(&named), &existing, "d*"),
         ["111111111111/us-east-1/api", "222222222222/eu-west-1/api", "111111111111/us-east-1/db", "missing"]
     );
 }
