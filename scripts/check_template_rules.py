@@ -94,6 +94,18 @@ def parameter_problems(name, spec, value):
     return problems
 
 
+def unconstrained(template):
+    """Free-form parameters (a String with no AllowedValues) without a pattern, or without the
+    ConstraintDescription that tells the fix when the pattern refuses a value."""
+    missing = []
+    for name, spec in template.get("Parameters", {}).items():
+        if spec.get("Type") in ("String", "CommaDelimitedList") and "AllowedValues" not in spec:
+            for field in ("AllowedPattern", "ConstraintDescription"):
+                if field not in spec:
+                    missing.append(f"{name} has no {field}")
+    return missing
+
+
 def refusals(template, overrides):
     """Why CloudFormation would refuse a deploy with `overrides`: parameter names and rule names."""
     parameters = template.get("Parameters", {})
@@ -167,6 +179,16 @@ CASES = [
     ("a central report bucket", {**RECIPIENT, "ExistingReportBucket": "audit-central", "ExistingReportBucketAccount": "999999999999"}, []),
     ("an owner without its bucket", {**RECIPIENT, "ExistingReportBucketAccount": "999999999999"}, ["ReportBucketAccountNamesAnExistingBucket"]),
     ("an owner that is no account id", {**RECIPIENT, "ExistingReportBucket": "audit-central", "ExistingReportBucketAccount": "audit"}, ["ExistingReportBucketAccount"]),
+    ("OUs by id and by path", {**RECIPIENT, "OrganizationalUnits": "ou-ab12-cdef3456, r-ab12,/Workloads/Prod"}, []),
+    ("an OU by its name alone", {**RECIPIENT, "OrganizationalUnits": "Prod"}, ["OrganizationalUnits"]),
+    ("regions", {**RECIPIENT, "EksRegions": "eu-west-1, us-gov-west-1"}, []),
+    ("a region by its city", {**RECIPIENT, "EksRegions": "eu-west-1,Ireland"}, ["EksRegions"]),
+    ("a Slack webhook", {**RECIPIENT, "SlackWebhookUrl": "https://hooks.slack.com/services/T0/B0/x"}, []),
+    ("a webhook on another host", {**RECIPIENT, "SlackWebhookUrl": "https://example.com/hook"}, ["SlackWebhookUrl"]),
+    ("alert thresholds", {**RECIPIENT, "CostReportAlertDailyAbove": "99.50", "CostReportAlertChangePct": "20"}, []),
+    ("an alert threshold in words", {**RECIPIENT, "CostReportAlertDailyAbove": "lots"}, ["CostReportAlertDailyAbove"]),
+    ("thumbnail sizes", {**RECIPIENT, "ThumbnailSizes": "128x128, 512X512"}, []),
+    ("a thumbnail size in words", {**RECIPIENT, "ThumbnailSizes": "big"}, ["ThumbnailSizes"]),
     ("a photos table name", {**RECIPIENT, "ExistingPhotosTable": "photos"}, []),
     ("a photos table that is an ARN", {**RECIPIENT, "ExistingPhotosTable": "arn:aws:dynamodb:eu-west-1:123456789012:table/photos"}, ["ExistingPhotosTable"]),
     ("a photos topic that is a name", {**RECIPIENT, "ExistingPhotosTopicArn": "photos"}, ["ExistingPhotosTopicArn"]),
@@ -184,6 +206,7 @@ MEMBER_CASES = [
     ("a wildcard for the hub's roles", {**HUB, "HubRoleArns": "arn:aws:iam::111111111111:role/ops-*"}, ["HubRoleArns"]),
     ("the hub account's root", {**HUB, "HubRoleArns": "arn:aws:iam::111111111111:root"}, ["HubRoleArns"]),
     ("an organization id that is an account", {**HUB, "HubRoleArns": HUB_ROLES, "OrganizationId": "111111111111"}, ["OrganizationId"]),
+    ("an external id with a space", {**HUB, "HubRoleArns": HUB_ROLES, "ExternalId": "two words"}, ["ExternalId"]),
     ("a cluster pattern that is an ARN", {**HUB, "HubRoleArns": HUB_ROLES, "EksClusterNamePattern": "arn:aws:eks:*"}, ["EksClusterNamePattern"]),
 ]
 
@@ -221,7 +244,8 @@ def main():
     member, member_matches = decode(args.member_template)
     if matches or member_matches:
         sys.exit(f"{args.template} or {args.member_template} does not parse: {matches or member_matches}")
-    wrong = []
+    wrong = [f"{args.template}'s {problem}" for problem in unconstrained(template)]
+    wrong += [f"{args.member_template}'s {problem}" for problem in unconstrained(member)]
     for source, cases in ((template, CASES), (member, MEMBER_CASES)):
         for what, overrides, expected in cases:
             got = refusals(source, overrides)
