@@ -184,7 +184,7 @@ async fn a_missing_bucket_fails_clearly_before_any_iam_work() -> Result<()> {
 
     let message = err.to_string();
     assert!(message.starts_with(&format!("report bucket {bucket} does not exist: create it")), "{message}");
-    assert_eq!(deps.api_calls.get(), 1, "one HeadBucket, no IAM calls, nothing written");
+    assert_eq!(deps.api_calls.get(), 1, "one listing of the bucket, no IAM calls, nothing written");
     let diagnostic = lambda_runtime::Diagnostic::from(err);
     assert_eq!(diagnostic.error_type, "ReportBucketUnavailable");
     Ok(())
@@ -209,7 +209,7 @@ async fn a_bucket_of_another_account_is_refused_and_nothing_is_written_there() -
     let message = err.to_string();
     assert!(message.starts_with(&format!("report bucket {bucket} cannot be used: ")), "{message}");
     assert!(message.contains("must belong to REPORT_BUCKET_OWNER"), "{message}");
-    assert_eq!(deps.api_calls.get() - calls_before, 1, "one HeadBucket, refused");
+    assert_eq!(deps.api_calls.get() - calls_before, 1, "one listing of the bucket, refused");
     let listed = squatter.aws.s3().list_objects_v2().bucket(&bucket).send().await?;
     assert_eq!(listed.key_count(), Some(0), "nothing written to the other account's bucket");
 

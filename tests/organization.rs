@@ -263,7 +263,7 @@ async fn single_account_runs_are_unchanged_when_accounts_is_empty() -> Result<()
     assert_eq!(summary.keys.len(), 1);
     let text = read_object(&deps, &summary.keys[0]).await?;
     assert!(text.starts_with("user_name,arn,"), "{}", &text[..40]);
-    // HeadBucket, GenerateCredentialReport, GetCredentialReport, GetAccountAuthorizationDetails, PutObject.
+    // ListObjectsV2, GenerateCredentialReport, GetCredentialReport, GetAccountAuthorizationDetails, PutObject.
     assert_eq!(summary.api_calls, 5);
     Ok(())
 }

@@ -26,11 +26,15 @@ pub struct CredentialReport {
 }
 
 /// Makes sure the report bucket is there before any work is done, so a missing
-/// bucket costs one request and leaves nothing half-written.
-pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), IamExportError> {
-    match s3.head_bucket().bucket(bucket).send().await {
+/// bucket costs one request and leaves nothing half-written. A listing of the export's own
+/// prefix (no key returned) rather than HeadBucket: the role's s3:ListBucket is then held to
+/// that prefix (`s3:prefix`), where HeadBucket would need it on the whole bucket.
+pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<(), IamExportError> {
+    let folder = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+    let listing = s3.list_objects_v2().bucket(bucket).prefix(folder).max_keys(0);
+    match listing.send().await {
         Ok(_) => Ok(()),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_bucket()) => {
             Err(IamExportError::BucketNotFound { bucket: bucket.to_owned() })
         }
         Err(err) => Err(IamExportError::BucketNotUsable { bucket: bucket.to_owned(), message: describe(&err) }),

@@ -62,7 +62,7 @@ async fn export(deps: &Deps, event: LambdaEvent<Value>) -> Result<ExportSummary,
     let options = core::parse_event(&event.payload, defaults)?;
     let bucket = deps.config.report_bucket.as_str();
 
-    aws::check_bucket(&deps.s3, bucket).await?;
+    aws::check_bucket(&deps.s3, bucket, &deps.config.report_prefix).await?;
     let budget =
         shared::deadline::time_budget(event.context.deadline(), TIME_RESERVED_AFTER_REPORT, DEFAULT_REPORT_BUDGET);
     let now = Timestamp::now();
