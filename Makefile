@@ -49,6 +49,7 @@ $(VENV)/.installed: requirements-dev.txt
 # Every request a function makes in the tests is logged by the emulator (AWS_REQUEST_LOG), then
 # checked against the function's role as the template grants it (scripts/check_least_privilege.py).
 REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
+SOAK_REQUEST_LOG := $(TARGET_DIR)/aws-requests-soak.jsonl
 
 test: venv node-tools lambda-binaries corpus
 	cargo fmt --all --check
@@ -120,10 +121,13 @@ bench-org: venv
 SOAK_SEEDS ?= 1
 SOAK_RATE ?= 0.1
 SOAK_BUDGET ?= ci
-soak: venv lambda-binaries
+# The soak's requests, faults and retries included, are checked against the roles too.
+soak: venv node-tools lambda-binaries
 	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
 	$(CARGO_TEST) --no-run --quiet
-	$(TARGET_DIR)/debug/examples/soak --seeds $(SOAK_SEEDS) --rate $(SOAK_RATE) --budget $(SOAK_BUDGET)
+	rm -f $(SOAK_REQUEST_LOG)
+	AWS_REQUEST_LOG=$(SOAK_REQUEST_LOG) $(TARGET_DIR)/debug/examples/soak --seeds $(SOAK_SEEDS) --rate $(SOAK_RATE) --budget $(SOAK_BUDGET)
+	$(VENV)/bin/python scripts/check_least_privilege.py --log $(SOAK_REQUEST_LOG)
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64

@@ -31,12 +31,14 @@ type Pairs = Vec<(String, String)>;
 /// The same, borrowed, as `seed` takes them.
 type PairViews<'a> = Vec<(&'a str, &'a str)>;
 
-/// Clusters with random nodegroups and dependencies on earlier clusters (no cycles).
+/// Clusters with random nodegroups and dependencies on earlier clusters (no cycles), opted in
+/// to stops and starts as scheduled clusters are (the deployed role tags no other).
 fn clusters(seed: u64, count: usize, rng: &mut Rng) -> Vec<(String, Pairs, Pairs)> {
     let names: Vec<String> = (0..count).map(|i| format!("soak{seed}-{i}")).collect();
     (0..count)
         .map(|i| {
-            let mut tags = Vec::new();
+            let mut tags =
+                vec![("auto-stop".to_owned(), "true".to_owned()), ("auto-start".to_owned(), "true".to_owned())];
             if i > 0 && rng.below(10) < 6 {
                 let mut needs: Vec<String> =
                     (0..1 + rng.below(2)).map(|_| names[rng.below(i as u64) as usize].clone()).collect();
