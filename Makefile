@@ -1,6 +1,6 @@
 # The two commands: `make demo` and `make test`. Everything they need is installed
-# here, from PyPI, into a git-ignored .venv; the Rust toolchain and Python 3 are the
-# only prerequisites.
+# here, from PyPI, into a git-ignored .venv; the Rust toolchain, Python 3, a C compiler and
+# make are the only prerequisites (docs/getting-started/prerequisites.md), root is not one.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,6 +10,8 @@ export PATH := $(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # sam's rust-cargolambda build method is a beta feature.
 export SAM_CLI_BETA_RUST_CARGO_LAMBDA := 1
+# MkDocs Material's banner about its successor, printed on every build.
+export NO_MKDOCS_2_WARNING := 1
 # Region for the offline template checks; nothing is deployed by `make test`.
 export AWS_DEFAULT_REGION ?= us-east-1
 # CI builds once: incremental compilation's caches would only take disk space there.
@@ -27,7 +29,7 @@ CLIPPY_DRIVER := $(shell command -v clippy-driver)
 CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
 	cargo test --workspace --locked
 
-.PHONY: help venv node-tools test corpus lambda-binaries lint-template demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
+.PHONY: help venv node-tools test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
@@ -36,6 +38,9 @@ help:
 	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails)"
 	@echo "make soak     the functions under injected AWS faults (SOAK_SEEDS=1 SOAK_RATE=0.1 SOAK_BUDGET=ci|full)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
+	@echo "make docs     serve the docs site (docs/) on http://127.0.0.1:8000"
+	@echo "make docs-reference  write the configuration reference and the functions' permissions from template.yaml"
+	@echo "make pictures rebuild docs/images/ from the demo's output (needs Chromium)"
 
 venv: $(VENV)/.installed
 
@@ -45,7 +50,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@touch $@
 
 # The JPEG decoder's oracle test reads the benchmark's corpus of real photos (.bench/corpus,
-# fetched once with apt-get download by scripts/photos.py).
+# fetched once from Debian's archive by scripts/photos.py: no apt, no root).
 # Every request a function makes in the tests is logged by the emulator (AWS_REQUEST_LOG), then
 # checked against the function's role as the template grants it (scripts/check_least_privilege.py).
 REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
@@ -59,6 +64,7 @@ test: venv node-tools lambda-binaries corpus
 	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
 	$(MAKE) --no-print-directory lint-template
 	$(VENV)/bin/python scripts/check_least_privilege.py --log $(REQUEST_LOG) --self-test
+	$(MAKE) --no-print-directory docs-check
 
 # The least-privilege check's IAM evaluator, @cloud-copilot/iam-simulate, at the versions the
 # lock file pins, with the Node.js the venv holds.
@@ -89,6 +95,27 @@ lint-template: venv
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
 
+# The docs site. The configuration reference and each function's permissions are written from
+# template.yaml; the check fails when they are stale, then MkDocs fails on a broken link or
+# anchor and on a page missing from the navigation (mkdocs.yml: strict, validation).
+docs: venv
+	$(VENV)/bin/mkdocs serve
+
+docs-reference: venv
+	$(VENV)/bin/python scripts/docs_reference.py
+
+docs-check: venv
+	$(VENV)/bin/python scripts/docs_reference.py --check
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+# Every picture of the docs, from the demo's output: the cost report's e-mail and Slack message
+# rendered by headless Chromium, the photos beside their thumbnails and placeholders.
+pictures: venv
+	$(VENV)/bin/python scripts/demo.py --only cost-report --only thumbnailer > /dev/null
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null
+	$(VENV)/bin/python scripts/pictures.py
+
 # Chromium comes from Debian's package, installed here when missing (needs root, as on CI and dev machines).
 CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
 	--disable-component-update --disable-sync --hide-scrollbars
@@ -109,10 +136,12 @@ bench-thumbnails: venv
 
 # Stops and starts 30 clusters x 3 nodegroups against the emulator, concurrent and one at a time.
 bench-eks: venv
+	@$(PYTHON) scripts/bench/about.py
 	cargo run --quiet --locked -p integration-tests --example bench-eks-scheduler
 
 # 100 member accounts x 200 IAM users and x 2 EKS clusters, 30 ms a request: accounts one at a time and at once.
 bench-org: venv
+	@$(PYTHON) scripts/bench/about.py
 	cargo run --quiet --locked -p integration-tests --example bench-org
 
 # Every AWS call of the functions through a proxy that throttles, fails, resets and cuts
@@ -146,4 +175,4 @@ package: venv
 
 clean:
 	cargo clean
-	rm -rf .aws-sam demo-output
+	rm -rf .aws-sam demo-output .site

@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import sys
-from pathlib import Path
 
 from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
@@ -263,23 +262,6 @@ def visibility_problems(template):
     return problems
 
 
-def readme_groups_problems(template, readme_path):
-    """The README's table of parameter groups must be the template's, group for group."""
-    interface = template["Metadata"]["AWS::CloudFormation::Interface"]
-    expected = [(g["Label"]["default"], list(g["Parameters"])) for g in interface["ParameterGroups"]]
-    text = open(readme_path).read()
-    if "| group | parameters |" not in text:
-        return [f"{readme_path} has no table of the parameter groups (| group | parameters |)"]
-    table = text.split("| group | parameters |", 1)[1].split("\n\n", 1)[0]
-    found = []
-    for line in table.splitlines()[2:]:
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        found.append((cells[0], re.findall(r"`(\w+)`", cells[1])))
-    if found != expected:
-        return [f"{readme_path}'s table of parameter groups is not the template's: write it as {expected}"]
-    return []
-
-
 def interface_problems(template):
     interface = template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {})
     grouped = [name for group in interface.get("ParameterGroups", []) for name in group["Parameters"]]
@@ -304,7 +286,6 @@ def check(template):
     base = {"AlarmEmail": "ops@example.com", "EksClusterNamePattern": "staging-*"}
     _, _, every_resource = stack_for(template, FUNCTIONS, base)
     problems = interface_problems(template) + visibility_problems(template)
-    problems += readme_groups_problems(template, Path(__file__).resolve().parent.parent / "README.md")
     counts = {}
     for deployed in [[]] + [[function] for function in FUNCTIONS] + [FUNCTIONS]:
         found, count = problems_of(template, deployed, every_resource, base)

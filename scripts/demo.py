@@ -511,11 +511,22 @@ UPLOADS = [
     ("uploads/2026/été/fraîche fleur+rosée.jpg", "FreshFlower.jpg"),  # unicode, space and +
     ("uploads/2026/silk.png", "Silk.png"),
     ("uploads/2026/pixels.webp", "pixels-l.webp"),
+    ("uploads/2026/flower-display-p3.jpg", "FreshFlower.jpg"),  # declared Display P3 below, as an iPhone writes
     ("uploads/2026/storm-truncated.jpg", "Storm.jpg"),  # cut in half below
     ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
     ("uploads/alice/IMG_20220814_141231.jpg", "Dune.jpg"),  # with a real phone's EXIF, spliced in below
 ]
 PHONE_EXIF = ROOT / "imaging/testdata/exif/nokia-8.3-5g.tiff"
+DISPLAY_P3 = ROOT / "imaging/testdata/icc/DisplayP3-v4.icc"
+
+
+def with_display_p3(jpeg: bytes) -> bytes:
+    """The photo's pixel values declared Display P3 (the profile embedded): the thumbnailer must
+    convert them to sRGB, or the thumbnail shows duller colours than the photo."""
+    from PIL import Image
+    out = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(out, "JPEG", quality=92, icc_profile=DISPLAY_P3.read_bytes())
+    return out.getvalue()
 
 
 def with_phone_exif(jpeg: bytes) -> bytes:
@@ -620,6 +631,8 @@ def demo_thumbnailer(endpoint: str) -> bool:
             data = data[: len(data) // 2]
         if "IMG_" in key:
             data = with_phone_exif(data)
+        if "display-p3" in key:
+            data = with_display_p3(data)
         etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         uploaded.append({"key": key, "size": len(data), "etag": etag, "source": name or "(text)", "sequencer": sequencer(),
                          "dimensions": image_size(data) if name and "truncated" not in key else "-"})
@@ -691,6 +704,11 @@ def demo_thumbnailer(endpoint: str) -> bool:
         ok = False
 
     items = [{k: plain(v) for k, v in item.items()} for item in aws["dynamodb"].scan(TableName=table_name)["Items"]]
+    # What `make pictures` draws (scripts/pictures.py): each upload's source, its record and thumbnails.
+    (OUTPUT / "photos.json").write_text(json.dumps({
+        "uploads": [{"key": u["key"], "source": str(by_name[u["source"]]) if u["source"] in by_name else None}
+                    for u in uploaded],
+        "records": items, "rejections": failed}, indent=2, ensure_ascii=False, default=str))
     print(f"\nThe photos table ({table_name}), one item per upload (the demo scans it; an application gets an item by")
     print("photo_id or queries the by-owner index):")
     table([{"key": i["key"], "status": i["status"], "format": i.get("format", "-"),

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use support::iam_seed::seed_account;
 use support::lambda::{Limits, LocalLambda, packaged_binary};
@@ -53,6 +53,16 @@ async fn the_packaged_export_reports_in_its_metrics_the_users_and_roles_it_wrote
     assert!(users.len() - root_rows >= 12, "the seeded users are in the file");
     assert_eq!(emitted(&log, "Roles"), [roles.len() as f64]);
     assert_eq!(emitted(&log, "ApiCalls"), [summary["api_calls"].as_f64().context("api_calls")?]);
+    // and the deployed artifact says which version of the toolkit it is, in its cold-start
+    // line and in each metrics document.
+    let versions: Vec<Value> =
+        shared::metrics::documents_in(&log).iter().map(|d| d[shared::metrics::VERSION_PROPERTY].clone()).collect();
+    assert_eq!(versions, [json!(shared::VERSION)], "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("cold start") && l.contains(&format!("\"toolkit_version\":\"{}\"", shared::VERSION))),
+        "{log}"
+    );
     assert_eq!(
         emitted(&log, "FindingsConsoleWithoutMfa"),
         [summary["findings"]["no_mfa_with_console"].as_f64().context("findings")?]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use support::images::{
     animated_webp_canvas, flat_jpeg, flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo,
 };
-use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::lambda::{Confinement, Limits, LocalLambda, Outcome, packaged_binary};
 use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount, emitted, log_with_metrics, s3_event_key};
 
@@ -296,6 +296,17 @@ async fn the_local_lambda_kills_at_the_deadline_and_reports_a_crash() -> Result<
         "{:?}",
         invoked.outcome
     );
+
+    // Past its memory size a process is killed and answers nothing, whether a cgroup holds
+    // it (root, or a delegated cgroup) or the runner only measures (an ordinary user).
+    let grows = script("grows", "exec python3 -c \"import time; b = b'x' * (400 << 20); time.sleep(30)\"")?;
+    let confinements = [Confinement::for_limits(limits), Confinement::Measured];
+    for confinement in confinements {
+        let lambda = LocalLambda::start_confined(grows.clone(), limits, &[], confinement.clone()).await;
+        let invoked = lambda.invoke(&json!({}), Duration::from_secs(20)).await;
+        assert!(matches!(&invoked.outcome, Outcome::Crashed(_)), "{confinement:?}: {:?}", invoked.outcome);
+        assert!(invoked.elapsed < Duration::from_secs(15), "{confinement:?}: not killed until {:?}", invoked.elapsed);
+    }
     std::fs::remove_dir_all(&folder)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! AVIF thumbnails: rav1e through `ravif`, pure Rust (built without its assembly, so
 //! no nasm is needed and the Lambda build stays one `cargo lambda build`). AVIF costs
-//! encode time, not decode time (`make bench-thumbnails` measures it per size; the README
+//! encode time, not decode time (`make bench-thumbnails` measures it per size; docs/performance.md
 //! has the figures).
 
 use image::DynamicImage;

@@ -1,12 +1,14 @@
 """`make bench-thumbnails`: this crate's thumbnail core against Pillow, pyvips and sharp.
 
-On one core (taskset -c 0), on the same corpus of real photos (Debian's wallpaper
-packages, fetched with apt-get download), each makes a 256x256 JPEG q80 thumbnail from
+First a line saying how it was taken (CPU model, cores, commit, rustc: about.py). On one
+core (taskset -c 0), on the same corpus of real photos (Debian's wallpaper packages,
+fetched by scripts/photos.py), each makes a 256x256 JPEG q80 thumbnail from
 bytes in memory: decode, orient, fit, flatten, encode. A file's time is the fastest of
 BENCH_ROUNDS (3) runs, the implementations taking turns, each timing it THUMB_REPEATS (3)
 times after a warm-up: one timing per file moved the peer ratios by 15-30% between runs.
 
-Prints, for baseline JPEG, progressive JPEG, all JPEG and PNG/WebP, images/s, megapixels/s,
+Prints, for baseline JPEG, progressive JPEG, all JPEG and PNG/WebP, images/s with the spread
+of the rounds' own rates, megapixels/s,
 median and p95 ms, peak RSS and our ratio to each; for JPEG also our thumbnails with libjpeg
 alone (today's path before our decoder) and the 1/8-scale decode-only rates: ours, ours
 through libjpeg alone, and libjpeg-turbo through Pillow; the baseline files ours decodes at
@@ -28,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from photos import PACKAGES, photos  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from about import describe, spread  # noqa: E402
 
 WORK = ROOT / ".bench"
 PYTHON_PEERS = ["pillow==13.0.0", "pyvips==3.2.0"]
@@ -68,9 +73,12 @@ def measure(jobs: dict) -> dict:
     for _ in range(ROUNDS):
         for key, (command, files, env) in jobs.items():
             this = run(command, files, env)
+            # Each round's own throughput, whose spread says how far the figures can be trusted.
+            round_images_s = len(this["results"]) / (sum(r["ms"] for r in this["results"]) / 1000)
             if key not in measured:
-                measured[key] = this
+                measured[key] = {**this, "rounds": [round_images_s]}
                 continue
+            measured[key]["rounds"].append(round_images_s)
             best = measured[key]
             best["peak_rss_kib"] = max(best["peak_rss_kib"], this["peak_rss_kib"])
             for kept, new in zip(best["results"], this["results"]):
@@ -128,6 +136,7 @@ def main() -> None:
         "decode 1/8: ours, libjpeg only": (ours, {"THUMB_STAGE": "decode", "THUMB_DECODER": "libjpeg"}),
         "decode 1/8: libjpeg-turbo (Pillow)": ([sys.executable, script, "decode-limit"], {}),
     }
+    print(describe())
     print(f"corpus: {len(jpeg)} JPEG ({len(baseline)} baseline, {len(jpeg) - len(baseline)} progressive) and "
           f"{len(other)} PNG/WebP photos from {', '.join(PACKAGES)}; one core; 256x256 JPEG q80; each file's "
           f"fastest of {ROUNDS} rounds x {os.environ.get('THUMB_REPEATS', '3')} timings")
@@ -137,7 +146,8 @@ def main() -> None:
     jobs = {(group, name): (command, group_files, env) for group, group_files in groups if group_files
             for name, (command, env) in {**runners, **(jpeg_runners if group.startswith("jpeg") else {})}.items()}
     for (group, name), measured in measure(jobs).items():
-        table[(group, name)] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024}
+        table[(group, name)] = {**figures(measured["results"]), "rss_mib": measured["peak_rss_kib"] / 1024,
+                                "spread": spread(measured["rounds"])}
         if group.startswith("jpeg"):
             measured_jpeg.setdefault(name, []).extend(measured["results"])
         if name == "thumbnailer":
@@ -149,16 +159,20 @@ def main() -> None:
         for name, results in measured_jpeg.items():
             subset = [r for r in results if r["file"] in served]
             if subset and not name.startswith("decode"):
-                table[(f"jpeg baseline, ours at {scale}", name)] = {**figures(subset), "rss_mib": float("nan")}
+                # A subset of the runs above: no process of its own, so no peak of its own.
+                table[(f"jpeg baseline, ours at {scale}", name)] = {**figures(subset), "rss_mib": None, "spread": "-"}
     for name, results in measured_jpeg.items():
-        table[("jpeg (all)", name)] = {**figures(results), "rss_mib": max(v["rss_mib"] for (g, n), v in table.items()
-                                                                          if n == name and g.startswith("jpeg"))}
-    print("\n| input | implementation | images/s | MP/s | median ms | p95 ms | peak RSS MiB | ours vs it |")
-    print("|---|---|---|---|---|---|---|---|")
+        table[("jpeg (all)", name)] = {**figures(results), "spread": "-",
+                                       "rss_mib": max(v["rss_mib"] for (g, n), v in table.items()
+                                                      if n == name and g.startswith("jpeg") and v["rss_mib"] is not None)}
+    print(f"spread: (fastest - slowest) / median of the {ROUNDS} rounds' images/s; a subset of those runs has none of its own")
+    print("\n| input | implementation | images/s | spread | MP/s | median ms | p95 ms | peak RSS MiB | ours vs it |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (group, name), f in table.items():
         reference = table[(group, "decode 1/8: ours" if name.startswith("decode") else "thumbnailer")]["images_s"]
-        print(f"| {group} | {name} | {f['images_s']:.1f} | {f['mp_s']:.0f} | {f['median']:.1f} | {f['p95']:.1f} | "
-              f"{f['rss_mib']:.0f} | {reference / f['images_s']:.2f}x |")
+        rss = "-" if f["rss_mib"] is None else f"{f['rss_mib']:.0f}"
+        print(f"| {group} | {name} | {f['images_s']:.1f} | {f['spread']} | {f['mp_s']:.0f} | {f['median']:.1f} | "
+              f"{f['p95']:.1f} | {rss} | {reference / f['images_s']:.2f}x |")
     eighth = sum(1 for d in decoders.values() if d and d.startswith("eighth-scale"))
     at_1_8 = sum(1 for d in decoders.values() if d == "eighth-scale 1/8")
     print(f"\nour decoder: {eighth} of {len(jpeg)} JPEGs ({eighth / len(jpeg):.0%}; {eighth} of {len(baseline)} "
@@ -179,8 +193,8 @@ def main() -> None:
         return table[(group, ours_name)]["images_s"] / table[(group, theirs)]["images_s"]
 
     other_vs_sharp = ratio("png/webp", "thumbnailer", "sharp") if other else float("nan")
-    rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer")
-    lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only)
+    rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer" and v["rss_mib"] is not None)
+    lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only and v["rss_mib"] is not None)
     colour = colour_cost(ours, jpeg)
     avif = avif_cost(runners, jpeg)
     batches = batch_costs(files)

@@ -20,3 +20,7 @@ pub mod error;
 pub mod logging;
 pub mod metrics;
 pub mod spreadsheet;
+
+/// The toolkit's version (the workspace's, as CHANGELOG.md lists them), which every function
+/// reports: in its cold-start log line and in each metrics document.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,7 +4,9 @@
 //! `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL`; the runtime's subscriber
 //! reads them. Locally, `RUST_LOG` sets the level.
 
-/// Installs the global subscriber. Call once, first thing in `main`.
+/// Installs the global subscriber and says which version of the toolkit starts. Call once,
+/// first thing in `main`.
 pub fn init() {
     lambda_runtime::tracing::init_default_subscriber();
+    tracing::info!(toolkit_version = crate::VERSION, "cold start");
 }

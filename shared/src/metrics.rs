@@ -18,6 +18,9 @@ pub const FUNCTION_DIMENSION: &str = "FunctionName";
 /// The heartbeat: 1 for a run that succeeded, 0 for one that failed. A scheduled function's
 /// alarm fires when its sum stays under 1 for longer than the schedule's period.
 pub const SUCCEEDED: &str = "Succeeded";
+/// The property every document carries: the toolkit's version, so that a change in a metric
+/// can be matched to the upgrade that made it (a property, not a dimension: no new metrics).
+pub const VERSION_PROPERTY: &str = "ToolkitVersion";
 const DEFAULT_NAMESPACE: &str = "CloudOpsToolkit";
 /// CloudWatch's limit on metrics per document.
 const MAX_METRICS: usize = 100;
@@ -137,6 +140,7 @@ impl Metrics {
             document.insert(name.clone(), json!(value));
         }
         document.insert(FUNCTION_DIMENSION.to_owned(), json!(config.function_name));
+        document.insert(VERSION_PROPERTY.to_owned(), json!(crate::VERSION));
         document.insert(
             "_aws".to_owned(),
             json!({
@@ -241,6 +245,7 @@ mod tests {
         assert_eq!(document["ThumbnailsWritten"], json!(3.0));
         assert_eq!(document["FunctionName"], json!("stack-fn"));
         assert_eq!(document["RequestId"], json!("abc"));
+        assert_eq!(document["ToolkitVersion"], json!(env!("CARGO_PKG_VERSION")));
         assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Namespace"], json!("Ops"));
         assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Metrics"][2]["Unit"], json!("Milliseconds"));
     }

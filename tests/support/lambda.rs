@@ -9,11 +9,13 @@
 //!   nothing: that invocation is `Crashed`.
 //! - The process's peak resident memory (`VmHWM` from `/proc/<pid>/status`) is sampled
 //!   while it works, so a test can hold it to the memory size it was told it has.
-//! - It runs in a cgroup of its own with the function's memory size as a hard limit (the
-//!   kernel kills it past that, as Lambda does) and, optionally, Lambda's CPU share: one
-//!   vCPU per 1,769 MB (`cpu.cfs_quota_us`). This needs cgroup v1's `cpu` and `memory`
-//!   controllers writable, as they are for root on this project's machines; without
-//!   them the runner fails, saying so, rather than run without the limits.
+//! - It is held to the function's memory size: in a cgroup of its own with the memory size
+//!   as a hard limit (the kernel kills it past that, as Lambda does), cgroup v1 or v2, or,
+//!   where no cgroup can be had (an ordinary user without a delegated cgroup), by
+//!   measuring its peak and failing the invocation past the memory size
+//!   ([`confinement`] says how, and each run says which). Optionally, Lambda's CPU
+//!   share: one vCPU per 1,769 MB, which needs a cgroup; without one the runner fails,
+//!   saying so, rather than run without the limit.
 //!
 //! - `invoke_async` is Lambda's asynchronous invoke (EventBridge Scheduler, S3, SNS): a
 //!   function error, a timeout or a crash is retried up to twice more with the same event.
@@ -36,6 +38,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::workspace_root;
+
+pub mod confinement;
+pub use confinement::Confinement;
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +103,8 @@ pub struct Limits {
 /// A function: its binary, its environment, and the process serving it (if warm).
 pub struct LocalLambda {
     binary: PathBuf,
-    cgroups: Vec<PathBuf>,
+    confinement: Confinement,
+    memory_mb: u32,
     env: Vec<(String, String)>,
     api_address: String,
     api: Arc<Api>,
@@ -118,6 +124,17 @@ impl LocalLambda {
     /// invocation. `env` is the function's configuration (the template's `Environment`),
     /// added to Lambda's own variables; `memory_mb` is the function's memory size.
     pub async fn start(binary: PathBuf, limits: Limits, env: &[(&str, &str)]) -> Self {
+        Self::start_confined(binary, limits, env, Confinement::for_limits(limits)).await
+    }
+
+    /// [`LocalLambda::start`] held to its memory size in a given way (a test of the runner
+    /// itself runs both ways on one machine).
+    pub async fn start_confined(
+        binary: PathBuf,
+        limits: Limits,
+        env: &[(&str, &str)],
+        confinement: Confinement,
+    ) -> Self {
         let memory_mb = limits.memory_mb;
         assert!(
             binary.is_file(),
@@ -153,10 +170,10 @@ impl LocalLambda {
         full_env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), memory_mb.to_string()));
         full_env.push(("AWS_LAMBDA_RUNTIME_API".to_owned(), api_address.clone()));
         full_env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let cgroups = cgroups(limits);
         Self {
             binary,
-            cgroups,
+            confinement,
+            memory_mb,
             env: full_env,
             api_address,
             api,
@@ -189,6 +206,9 @@ impl LocalLambda {
         let mut peak_rss_kib = 0;
         let outcome = loop {
             peak_rss_kib = peak_rss_kib.max(vm_hwm_kib(pid).unwrap_or(0));
+            if let Some(crash) = self.over_memory_size(peak_rss_kib) {
+                break crash;
+            }
             if let Some(reason) = self.init_error() {
                 self.kill();
                 break Outcome::Crashed(format!("init error: {reason}"));
@@ -215,7 +235,30 @@ impl LocalLambda {
         };
         // An invocation that ended without an answer is never handed to another process.
         self.api.replies.lock().expect("replies").remove(&request_id);
+        // A peak reached just before the answer, when only measuring, fails it as Lambda's kill would have.
+        peak_rss_kib = peak_rss_kib.max(vm_hwm_kib(pid).unwrap_or(0));
+        let outcome = self.over_memory_size(peak_rss_kib).unwrap_or(outcome);
         Invoked { outcome, elapsed: started.elapsed(), peak_rss_kib }
+    }
+
+    /// How this runner holds the function to its memory size.
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// When memory is only measured: a process past its memory size is killed and the
+    /// invocation is a crash, as under Lambda (where the kernel would have killed it).
+    fn over_memory_size(&self, peak_rss_kib: u64) -> Option<Outcome> {
+        let limit_kib = u64::from(self.memory_mb) * 1024;
+        if self.confinement != Confinement::Measured || peak_rss_kib <= limit_kib {
+            return None;
+        }
+        self.kill();
+        Some(Outcome::Crashed(format!(
+            "killed: peak resident memory {} MiB passed the memory size, {} MB (measured: no cgroup)",
+            peak_rss_kib / 1024,
+            self.memory_mb
+        )))
     }
 
     /// Lambda's asynchronous invoke with its default retry policy: after a function error
@@ -246,8 +289,8 @@ impl LocalLambda {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for group in &self.cgroups {
-            let pids = std::fs::read_to_string(group.join("cgroup.procs")).unwrap_or_default();
+        for procs in self.confinement.procs_files() {
+            let pids = std::fs::read_to_string(procs).unwrap_or_default();
             let pids: Vec<&str> = pids.split_whitespace().collect();
             if !pids.is_empty() {
                 let _ = Command::new("kill").arg("-KILL").args(&pids).status();
@@ -277,7 +320,7 @@ impl LocalLambda {
         // The shell puts itself into the cgroups, then becomes the function: no moment
         // outside the limits, and no unsafe pre-exec hook.
         let joins: String =
-            self.cgroups.iter().map(|g| format!("echo $$ > '{}/cgroup.procs' && ", g.display())).collect();
+            self.confinement.procs_files().iter().map(|procs| format!("echo $$ > '{}' && ", procs.display())).collect();
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(format!("{joins}exec \"$0\""))
@@ -314,44 +357,15 @@ impl Drop for LocalLambda {
     fn drop(&mut self) {
         self.kill();
         // A cgroup can be removed once the processes just killed have left it.
-        for group in &self.cgroups {
+        for group in self.confinement.groups() {
             for _ in 0..100 {
-                if std::fs::remove_dir(group).is_ok() || !group.exists() {
+                if std::fs::remove_dir(&group).is_ok() || !group.exists() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
-}
-
-/// A memory cgroup limited to the memory size (no swap), and a CPU cgroup with Lambda's
-/// share when asked. Panics, saying why, when cgroups cannot be made.
-fn cgroups(limits: Limits) -> Vec<PathBuf> {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let name = format!("local-lambda-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let make = |controller: &str, settings: &[(&str, String)]| -> PathBuf {
-        let group = Path::new("/sys/fs/cgroup").join(controller).join(&name);
-        let result = std::fs::create_dir_all(&group)
-            .and_then(|()| settings.iter().try_for_each(|(file, value)| std::fs::write(group.join(file), value)));
-        if let Err(err) = result {
-            panic!(
-                "cannot limit the local Lambda's {controller} in {}: {err}. The tests run functions under Lambda's limits \
-                 with cgroup v1 controllers, which need root (as on this project's machines and CI)",
-                group.display()
-            );
-        }
-        group
-    };
-    let bytes = u64::from(limits.memory_mb) * 1024 * 1024;
-    let mut groups =
-        vec![make("memory", &[("memory.limit_in_bytes", bytes.to_string()), ("memory.swappiness", "0".to_owned())])];
-    if limits.cpu_share {
-        let quota = 100_000 * u64::from(limits.memory_mb) / 1769;
-        groups
-            .push(make("cpu", &[("cpu.cfs_period_us", "100000".to_owned()), ("cpu.cfs_quota_us", quota.to_string())]));
-    }
-    groups
 }
 
 /// A request id no other invocation of this test binary has.

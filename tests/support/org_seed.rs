@@ -116,7 +116,7 @@ impl Org {
         Ok(member)
     }
 
-    /// `member-role.yaml` by a service-managed StackSet to `units` (children included), as the README says.
+    /// `member-role.yaml` by a service-managed StackSet to `units` (children included), as docs/organization.md says.
     async fn deploy_member_role(&self, units: &[&str]) -> Result<()> {
         let cloudformation = shared::aws_client!(aws_sdk_cloudformation, &self.hub.aws);
         let template = std::fs::read_to_string(workspace_root().join("member-role.yaml"))?;

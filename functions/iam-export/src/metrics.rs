@@ -1,5 +1,5 @@
 //! What one export tells CloudWatch: its heartbeat, what it exported, what it found, and
-//! what it cost in IAM calls. The README's "Operating it" lists them.
+//! what it cost in IAM calls. docs/operations/metrics.md lists them.
 
 use shared::accounts::AccountStatus;
 use shared::metrics::{Metrics, Unit};

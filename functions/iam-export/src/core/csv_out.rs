@@ -9,7 +9,7 @@ use super::format_time;
 use super::roles::RoleRow;
 use super::users::UserRow;
 
-/// The users file's columns, in order. Documented in the README; change both together.
+/// The users file's columns, in order. Documented in docs/functions/iam-export.md; change both together.
 pub const USER_COLUMNS: &[&str] = &[
     "user_name",
     "arn",

@@ -3,7 +3,7 @@
 //! This module runs the batch and its time budget; `upload`, `delete` and `catalogue`
 //! are the steps of one object.
 //!
-//! The failure policy (the README's table): a *permanent* failure is the file's fault
+//! The failure policy (docs/functions/thumbnailer.md's table): a *permanent* failure is the file's fault
 //! (not an image, corrupt, over a limit, a decoder panic, a name S3 cannot take for its
 //! thumbnail): logged, recorded as JSON under `FAILED_PREFIX`, acknowledged. A
 //! *transient* one is the environment's fault (throttling, 5xx, timeouts, access denied, a
