@@ -160,9 +160,9 @@ soak: venv node-tools lambda-binaries
 
 # arm64 needs the aarch64-unknown-linux-gnu Rust target (rustup target add); cargo-lambda links with zig.
 ARCHITECTURE ?= x86_64
-# Then the artifacts sam built are checked as deployed: the thumbnailer fed a JPEG that
-# libjpeg rejects, decompression bombs and good photos in one SQS batch, under its memory
-# size; the EKS scheduler retried by Lambda after a failed stop.
+# Then the artifacts sam built are checked as deployed: the packaged-binary tests
+# (tests/*_lambda.rs: the four functions under the local Lambda's retries, deadlines and memory
+# size, the thumbnailer's batch of fatal JPEGs, bombs and good photos among them) run on them.
 package: venv
 	sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
 	@if [ "$(ARCHITECTURE)" = x86_64 ]; then \

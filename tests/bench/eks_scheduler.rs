@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use support::{bench_runs, median, spread};
+
 use anyhow::Result;
 use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
 use eks_scheduler::core::{Request, RequestedAction, Status};
@@ -90,30 +92,40 @@ async fn main() -> Result<()> {
     let direct = Moto::shared().url().to_owned();
     // No bandwidth cap: EKS requests and answers are small.
     let delayed = SlowProxy::start(&direct, ROUND_TRIP, 0).await.url;
+    let runs = bench_runs();
     println!(
-        "EKS scheduler: stop then start {CLUSTERS} clusters x {NODEGROUPS_PER_CLUSTER} managed nodegroups, moto server on loopback"
+        "EKS scheduler: stop then start {CLUSTERS} clusters x {NODEGROUPS_PER_CLUSTER} managed nodegroups, moto server on loopback; \
+         median of {runs} runs (BENCH_RUNS), spread = (slowest - fastest) / median"
     );
     println!();
     println!(
-        "| endpoint | mode | clusters in flight | stop wall | start wall | stop calls/nodegroup | start calls/nodegroup |"
+        "| endpoint | mode | clusters in flight | stop wall | start wall | spread (stop + start) | stop calls/nodegroup | start calls/nodegroup |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (endpoint_name, endpoint) in [("emulator", &direct), ("emulator + 50 ms a request", &delayed)] {
         let mut walls = Vec::new();
         for (mode, in_flight) in [("concurrent", concurrent), ("one at a time", 1)] {
-            let (stop, start) = bench(endpoint, in_flight).await?;
+            let mut measured = Vec::new();
+            for _ in 0..runs {
+                measured.push(bench(endpoint, in_flight).await?);
+            }
+            let stops: Vec<f64> = measured.iter().map(|(stop, _)| stop.wall.as_secs_f64()).collect();
+            let starts: Vec<f64> = measured.iter().map(|(_, start)| start.wall.as_secs_f64()).collect();
+            let totals: Vec<f64> = stops.iter().zip(&starts).map(|(stop, start)| stop + start).collect();
+            let (stop, start) = &measured[0];
             println!(
-                "| {endpoint_name} | {mode} | {in_flight} | {:.2} s | {:.2} s | {:.2} | {:.2} |",
-                stop.wall.as_secs_f64(),
-                start.wall.as_secs_f64(),
+                "| {endpoint_name} | {mode} | {in_flight} | {:.2} s | {:.2} s | {} | {:.2} | {:.2} |",
+                median(&stops),
+                median(&starts),
+                spread(&totals),
                 stop.api_calls as f64 / nodegroups,
                 start.api_calls as f64 / nodegroups,
             );
-            walls.push(stop.wall + start.wall);
+            walls.push(median(&totals));
         }
         println!(
-            "| {endpoint_name} | speed-up from concurrency | | {:.2}x (stop + start) | | | |",
-            walls[1].as_secs_f64() / walls[0].as_secs_f64()
+            "| {endpoint_name} | speed-up from concurrency | | {:.2}x (stop + start) | | | | |",
+            walls[1] / walls[0]
         );
     }
     Ok(())

@@ -229,7 +229,9 @@ async fn main() -> Result<()> {
 
     println!();
     println!(
-        "Across an organization: {accounts} member accounts and the hub, {} ms added to every request",
+        "Across an organization: {accounts} member accounts and the hub, {} ms added to every request; \
+         one run per row, so no spread is measured (a run takes minutes): compare ratios only where they differ by \
+         more than the 15-30% run-to-run noise this machine has shown",
         ROUND_TRIP.as_millis()
     );
     println!();

@@ -224,3 +224,30 @@ fn percent_encode_s3(part: &str) -> String {
     }
     out
 }
+
+/// How many times a benchmark repeats each measurement: `BENCH_RUNS`, 3 by default.
+pub fn bench_runs() -> usize {
+    std::env::var("BENCH_RUNS").ok().and_then(|runs| runs.parse().ok()).filter(|runs| *runs > 0).unwrap_or(3)
+}
+
+/// The middle of repeated figures.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// How far repeated figures disagree: (largest - smallest) / median, as a percentage; a
+/// difference smaller than this between two figures is noise.
+pub fn spread(values: &[f64]) -> String {
+    if values.len() < 2 {
+        return "one run".to_owned();
+    }
+    let largest = values.iter().copied().fold(f64::MIN, f64::max);
+    let smallest = values.iter().copied().fold(f64::MAX, f64::min);
+    format!("{:.0}%", 100.0 * (largest - smallest) / median(values))
+}
