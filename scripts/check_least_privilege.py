@@ -83,10 +83,26 @@ STAND_INS = {
     "NotificationTopic": f"arn:aws:sns:{REGION}:{HUB}:notifications",
     "UploadsQueue": f"arn:aws:sqs:{REGION}:{HUB}:uploads",
     "ScheduledRunFailureQueue": f"arn:aws:sqs:{REGION}:{HUB}:scheduled-run-failures",
+    "PhotosApiCursorKey": f"arn:aws:secretsmanager:{REGION}:{HUB}:secret:photos-api-cursor-key-AbCdEf",
 }
-BUCKET_OF = {"iam-export": "report-bucket", "cost-report": "report-bucket", "thumbnailer": "uploads-bucket"}
+# The photos API's role names the uploads bucket as the bucket names itself (from the stack's
+# id), not by Ref: the bucket's CORS names the API, and a Ref back would be a cycle.
+UPLOADS_BUCKET_BY_NAME = "uploads-" + PSEUDO["AWS::StackId"].split("/")[2]
+BUCKET_OF = {
+    "iam-export": "report-bucket",
+    "cost-report": "report-bucket",
+    "thumbnailer": "uploads-bucket",
+    "photos-api": UPLOADS_BUCKET_BY_NAME,
+}
 TOPIC_OF = {"eks-scheduler": STAND_INS["NotificationTopic"], "thumbnailer": STAND_INS["PhotosTopic"]}
-ROLE_OF = {"iam-export": "IamExport", "eks-scheduler": "EksScheduler", "cost-report": "CostReport", "thumbnailer": "Thumbnailer"}
+ROLE_OF = {
+    "iam-export": "IamExport",
+    "eks-scheduler": "EksScheduler",
+    "cost-report": "CostReport",
+    "thumbnailer": "Thumbnailer",
+    "photos-api": "PhotosApi",
+}
+SECRET_OF = {"cost-report": PARAMETERS["SlackWebhookSecretArn"], "photos-api": STAND_INS["PhotosApiCursorKey"]}
 MEMBER_POLICY_OF = {"iam-export": "iam-export", "eks-scheduler": "eks-scheduler"}
 
 # Statements an AWS service uses with the role, on the function's behalf: no request of the
@@ -99,6 +115,7 @@ ON_ITS_BEHALF = {
     "EncryptCostReports": "S3 encrypts and decrypts the cost CSVs and records with the key",
     "OnFailureSQSPolicy": "Lambda's on-failure destination sends the failed invocation's record",
     "ListCostReportState": "S3 consults it to answer a record not yet written with 404, not 403",
+    "SignThumbnails": "S3 authorizes the gallery's presigned thumbnail URLs as the role's GetObject",
 }
 
 
@@ -293,12 +310,15 @@ def understood(line):
     if service == "ce":
         return f"ce:{operation}", "*", context
     if service == "secretsmanager":
-        return "secretsmanager:GetSecretValue", PARAMETERS["SlackWebhookSecretArn"], context
+        return "secretsmanager:GetSecretValue", SECRET_OF[function], context
     if service == "events":
         bus = (document.get("Entries") or [{}])[0].get("EventBusName") or "default"
         return "events:PutEvents", f"arn:aws:events:{region}:{account}:event-bus/{bus}", context
     if service == "dynamodb":
-        return f"dynamodb:{operation}", f"arn:aws:dynamodb:{region}:{account}:table/{STAND_INS['PhotosTable']}", context
+        table = f"arn:aws:dynamodb:{region}:{account}:table/{STAND_INS['PhotosTable']}"
+        # A Query or Scan of an index is authorized on the index's ARN.
+        index = document.get("IndexName")
+        return f"dynamodb:{operation}", f"{table}/index/{index}" if index else table, context
     if service == "sns":
         return f"sns:{form['Action']}", TOPIC_OF[function], context
     if service in ("ses", "email"):
@@ -429,6 +449,7 @@ NEEDED = [
     ("EksSchedulerFunction", "TagOptedInClustersStop"),
     ("CostReportFunction", "ReadCostReportState"),
     ("ThumbnailerFunction", "WriteThumbnails"),
+    ("PhotosApiFunction", "ReadGalleries"),
 ]
 
 

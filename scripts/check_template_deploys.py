@@ -1,7 +1,8 @@
 """What a stack deploying some of the functions holds, read from the template as `sam build` translates it.
 
 Translates template.yaml with aws-sam-translator (what `sam build` and CloudFormation's SAM
-transform run) for each function alone, all four and none, evaluates the template's conditions
+transform run) for each function alone (the photos API beside the thumbnailer it needs), all five
+and none, evaluates the template's conditions
 for those parameter values, keeps the resources CloudFormation would create and resolves every
 Fn::If in them. Then checks, for each set of functions:
 
@@ -32,7 +33,9 @@ from samtranslator.translator.transform import transform
 
 from check_template_rules import evaluate, exit_on, refusals
 
-FUNCTIONS = ["IamExport", "EksScheduler", "CostReport", "Thumbnailer"]
+FUNCTIONS = ["IamExport", "EksScheduler", "CostReport", "Thumbnailer", "PhotosApi"]
+# Functions that are deployed only beside others: the photos API lists the thumbnailer's catalogue.
+NEEDS = {"PhotosApi": ["Thumbnailer"]}
 DEPLOY_PARAMETER = {function: f"Deploy{function}" for function in FUNCTIONS}
 
 # Which functions need a resource, by its logical id's start (the longest match wins).
@@ -44,6 +47,7 @@ OWNERS = {
     "Thumbnailer": {"Thumbnailer"},
     "Uploads": {"Thumbnailer"},
     "Photos": {"Thumbnailer"},
+    "PhotosApi": {"PhotosApi"},
     "ReportBucket": {"IamExport", "CostReport"},
     "ScheduledRunFailure": {"IamExport", "EksScheduler", "CostReport"},
     "Notification": set(FUNCTIONS),
@@ -54,8 +58,9 @@ OWNERS = {
 OWN_ACTIONS = {
     "IamExport": {"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails"},
     "EksScheduler": {"eks:UpdateNodegroupConfig", "eks:TagResource", "eks:ListClusters", "events:PutEvents"},
-    "CostReport": {"ce:GetCostAndUsage", "ce:GetCostForecast", "ses:SendEmail", "secretsmanager:GetSecretValue"},
+    "CostReport": {"ce:GetCostAndUsage", "ce:GetCostForecast", "ses:SendEmail"},
     "Thumbnailer": {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:ReceiveMessage", "sqs:DeleteMessage"},
+    "PhotosApi": {"dynamodb:Query"},
 }
 
 SECTION_TITLE = {
@@ -63,6 +68,7 @@ SECTION_TITLE = {
     "EksScheduler": "## EKS scheduler",
     "CostReport": "## Cost report",
     "Thumbnailer": "## Thumbnailer",
+    "PhotosApi": "## Photos API",
 }
 
 PSEUDO = {
@@ -287,7 +293,7 @@ def check(template):
     _, _, every_resource = stack_for(template, FUNCTIONS, base)
     problems = interface_problems(template) + visibility_problems(template)
     counts = {}
-    for deployed in [[]] + [[function] for function in FUNCTIONS] + [FUNCTIONS]:
+    for deployed in [[]] + [NEEDS.get(function, []) + [function] for function in FUNCTIONS] + [FUNCTIONS]:
         found, count = problems_of(template, deployed, every_resource, base)
         problems += found
         counts["+".join(deployed) or "none"] = count
@@ -362,7 +368,7 @@ def main():
                 sys.exit(1)
             caught += 1
     summary = ", ".join(f"{deployed} {count}" for deployed, count in counts.items())
-    print(f"deploys: each function alone, all four and none hold what they need and nothing else ({summary} resources)")
+    print(f"deploys: each function alone (the photos API with the thumbnailer), all five and none hold what they need and nothing else ({summary} resources)")
     if args.self_test:
         print(f"deploys: the check caught all {caught} broken copies")
 

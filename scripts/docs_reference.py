@@ -32,6 +32,7 @@ FUNCTIONS = {
     "EksSchedulerFunction": "eks-scheduler",
     "CostReportFunction": "cost-report",
     "ThumbnailerFunction": "thumbnailer",
+    "PhotosApiFunction": "photos-api",
 }
 # Quoted capitals in a config.rs that are values, not variables.
 NOT_VARIABLES = {"REGION"}

@@ -236,7 +236,7 @@ class RequestLog:
     """WSGI middleware: appends each request a function makes to the file `AWS_REQUEST_LOG`
     names (see the module doc), before the emulator answers it."""
 
-    FUNCTIONS = re.compile(r"\bapp/(iam-export|eks-scheduler|cost-report|thumbnailer)\b")
+    FUNCTIONS = re.compile(r"\bapp/(iam-export|eks-scheduler|cost-report|thumbnailer|photos-api)\b")
     SCOPE = re.compile(r"Credential=([^/]+)/[0-9]+/([^/]+)/([^/]+)/")
 
     def __init__(self, app, path):

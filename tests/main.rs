@@ -10,6 +10,7 @@ mod fault_proxy;
 mod iam_export;
 mod iam_export_lambda;
 mod organization;
+mod photos_api;
 mod thumbnailer;
 mod thumbnailer_lambda;
 mod thumbnailer_photos;

@@ -1,6 +1,7 @@
 //! Test support shared by every function's tests: the emulator, and an AWS
 //! configuration pointed at it with an account of the test's own.
 
+pub mod cognito;
 pub mod cost_seed;
 pub mod eks_seed;
 pub mod fault_proxy;

@@ -36,17 +36,8 @@ pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Re
     Ok(())
 }
 
-/// A stored attribute as JSON (numbers as JSON numbers).
-pub fn json_of(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => Value::from(s.clone()),
-        AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::Null),
-        AttributeValue::Bool(b) => Value::from(*b),
-        AttributeValue::L(items) => items.iter().map(json_of).collect(),
-        AttributeValue::M(fields) => fields.iter().map(|(k, v)| (k.clone(), json_of(v))).collect(),
-        other => panic!("an attribute the catalogue never writes: {other:?}"),
-    }
-}
+/// A stored attribute as JSON (numbers as JSON numbers): the photos API's own reading.
+pub use photos_api::aws::json_of;
 
 /// The photo's item as JSON, if there is one.
 pub async fn item(dynamodb: &aws_sdk_dynamodb::Client, table: &str, photo_id: &str) -> Result<Option<Value>> {
