@@ -29,13 +29,13 @@ CLIPPY_DRIVER := $(shell command -v clippy-driver)
 CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
 	cargo test --workspace --locked
 
-.PHONY: help venv node-tools test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails soak package clean
+.PHONY: help venv node-tools browser test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails bench-photos-api soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
-	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails)"
+	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails, bench-photos-api)"
 	@echo "make soak     the functions under injected AWS faults (SOAK_SEEDS=1 SOAK_RATE=0.1 SOAK_BUDGET=ci|full)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 	@echo "make docs     serve the docs site (docs/) on http://127.0.0.1:8000"
@@ -56,7 +56,7 @@ $(VENV)/.installed: requirements-dev.txt
 REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
 SOAK_REQUEST_LOG := $(TARGET_DIR)/aws-requests-soak.jsonl
 
-test: venv node-tools lambda-binaries corpus
+test: venv node-tools browser lambda-binaries corpus
 	cargo fmt --all --check
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
 	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
@@ -85,6 +85,17 @@ lambda-binaries: venv
 corpus: venv
 	$(VENV)/bin/python scripts/photos.py > /dev/null
 
+# The photos page's browser test (and the demo's screenshot) drive Debian's Chromium through
+# Debian's chromedriver, the same version: installed here when missing, as root (CI, dev
+# machines); an ordinary user is told which packages to install.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "the photos page's browser test needs Debian's chromium and chromium-driver packages: sudo apt-get install chromium chromium-driver"; exit 1; \
+		fi; }
+
 lint-template: venv
 	cfn-lint template.yaml member-role.yaml
 	$(VENV)/bin/python scripts/check_template_alarms.py --self-test
@@ -92,7 +103,7 @@ lint-template: venv
 	$(VENV)/bin/python scripts/check_template_deploys.py --self-test
 	sam validate --lint --template-file template.yaml
 
-demo: venv
+demo: venv browser
 	$(VENV)/bin/python scripts/demo.py
 
 # The docs site. The configuration reference and each function's permissions are written from
@@ -110,8 +121,8 @@ docs-check: venv
 
 # Every picture of the docs, from the demo's output: the cost report's e-mail and Slack message
 # rendered by headless Chromium, the photos beside their thumbnails and placeholders.
-pictures: venv
-	$(VENV)/bin/python scripts/demo.py --only cost-report --only thumbnailer > /dev/null
+pictures: venv browser
+	$(VENV)/bin/python scripts/demo.py --only cost-report --only thumbnailer --only photos-app > /dev/null
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null
 	$(VENV)/bin/python scripts/pictures.py
@@ -126,7 +137,7 @@ email-preview: venv
 		--screenshot=$(CURDIR)/demo-output/cost-report-email.png file://$(CURDIR)/demo-output/cost-report-email.html 2>/dev/null
 	@echo "The email as recipients see it: demo-output/cost-report-email.png"
 
-bench: bench-eks bench-org bench-thumbnails
+bench: bench-eks bench-org bench-thumbnails bench-photos-api
 
 # The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core;
 # then the packaged binary on SQS batches with S3 in the loop, sequential and concurrent.
@@ -143,6 +154,13 @@ bench-eks: venv
 bench-org: venv
 	@$(PYTHON) scripts/bench/about.py
 	cargo run --quiet --locked -p integration-tests --example bench-org
+
+# A gallery of 50 photos: the packaged photos-api's cold start and warm answer under the local
+# Lambda (256 MB), and the AWS requests one page costs.
+bench-photos-api: venv
+	@$(PYTHON) scripts/bench/about.py
+	cargo lambda build --release --locked --bin photos-api
+	cargo run --quiet --locked -p integration-tests --example bench-photos-api
 
 # Every AWS call of the functions through a proxy that throttles, fails, resets and cuts
 # responses short by a seeded schedule; exits non-zero on any lost or duplicated work.

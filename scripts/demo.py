@@ -19,6 +19,7 @@ import os
 import random
 import shutil
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 import signal
@@ -574,17 +575,22 @@ def sqs_batch(bucket: str, objects: list[dict], event: str = "ObjectCreated:Put"
     return {"Records": records}
 
 
-def photo_catalog(aws: dict) -> tuple[str, str, str]:
-    """The photos table and topic as the template makes them, and a queue subscribed to the
-    topic, standing in for the application that reads the announcements."""
-    table = "photos"
-    key = lambda name, kind: {"AttributeName": name, "KeyType": kind}  # noqa: E731
-    aws["dynamodb"].create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
+def create_photos_table(dynamodb, name: str) -> None:
+    """The photos table as the template makes it: key photo_id, index by-owner on owner and key."""
+    key = lambda attribute, kind: {"AttributeName": attribute, "KeyType": kind}  # noqa: E731
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("photo_id", "owner", "key")],
         KeySchema=[key("photo_id", "HASH")],
         GlobalSecondaryIndexes=[{"IndexName": "by-owner", "KeySchema": [key("owner", "HASH"), key("key", "RANGE")],
                                  "Projection": {"ProjectionType": "ALL"}}])
+
+
+def photo_catalog(aws: dict) -> tuple[str, str, str]:
+    """The photos table and topic as the template makes them, and a queue subscribed to the
+    topic, standing in for the application that reads the announcements."""
+    table = "photos"
+    create_photos_table(aws["dynamodb"], table)
     topic = aws["sns"].create_topic(Name="photos")["TopicArn"]
     queue_url = aws["sqs"].create_queue(QueueName="photo-app")["QueueUrl"]
     queue_arn = aws["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -914,9 +920,142 @@ def demo_organization(endpoint: str) -> bool:
     return bool(ok)
 
 
+# ---------------------------------------------------------------- photos app (photos-api)
+
+APP_USERS = {"alice@example.com": "Alice-Photos-2026", "bob@example.com": "Bob-Photos-2026"}
+APP_UPLOADS = {
+    "alice@example.com": [("Dune.jpg", "image/jpeg"), ("FreshFlower.jpg", "image/jpeg"), ("Silk.png", "image/png"),
+                          ("adwaita-d.webp", "image/webp")],
+    "bob@example.com": [("Elephants_3840x2160.jpg", "image/jpeg"), (None, "image/jpeg")],  # None: text named .jpg
+}
+
+
+def api_call(url: str, method: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def demo_photos_app(endpoint: str) -> bool:
+    heading("photos-api: two users sign in, upload through the API as a browser does, and each sees only their own gallery")
+    import requests
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from photos import photos
+
+    by_name = {path.name: path for path in photos()}
+    aws = clients(endpoint)
+    bucket, catalogue = "photo-app", "photo-app-catalogue"
+    aws["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    create_photos_table(aws["dynamodb"], catalogue)
+    # The user pool where a browser's unsigned InitiateAuth finds it: the emulator's default region.
+    cognito = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
+        "cognito-idp", endpoint_url=endpoint, region_name="us-east-1")
+    pool = cognito.create_user_pool(PoolName="photos", UsernameAttributes=["email"])["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName="photos-page",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+    for user, password in APP_USERS.items():
+        cognito.admin_create_user(UserPoolId=pool, Username=user, MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(UserPoolId=pool, Username=user, Password=password, Permanent=True)
+    print(f"A bucket s3://{bucket}, the catalogue table {catalogue}, a Cognito user pool {pool} with the page's client and")
+    print(f"two users ({', '.join(APP_USERS)}). Starting the photos app: the API's handler over HTTP, the thumbnailer")
+    print("on each upload the bucket receives (cargo run --example photos-app)…", flush=True)
+
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+           "AWS_REGION": REGION, "RUST_LOG": "info", "UPLOADS_BUCKET": bucket, "PHOTOS_TABLE": catalogue,
+           "PHOTOS_OWNER_DEPTH": "2", "THUMBNAIL_SIZES": "256x256,1024x1024", "DELETE_WITH_SOURCE": "true",
+           "JWT_ISSUER": f"https://cognito-idp.us-east-1.amazonaws.com/{pool}", "JWT_AUDIENCE": client_id,
+           "JWKS_URL": f"{endpoint}/{pool}/.well-known/jwks.json", "PAGE_COGNITO_ENDPOINT": f"{endpoint}/",
+           "PAGE_SIZE": "12"}
+    subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", "integration-tests", "--example", "photos-app"],
+                   cwd=ROOT, check=True)
+    log = open(OUTPUT / "photos-app.log", "w")
+    app = subprocess.Popen(["cargo", "run", "--quiet", "--locked", "-p", "integration-tests", "--example", "photos-app"],
+                           cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    ok = True
+    try:
+        url = app.stdout.readline().strip()
+        if not url:
+            raise SystemExit("the photos app did not start; see demo-output/photos-app.log")
+        tokens, uploaded = {}, {}
+        for user, password in APP_USERS.items():
+            answer = cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                           AuthParameters={"USERNAME": user, "PASSWORD": password})
+            tokens[user] = answer["AuthenticationResult"]["AccessToken"]
+            for name, content_type in APP_UPLOADS[user]:
+                data = by_name[name].read_bytes() if name else b"Holiday plans, not a photo.\n"
+                filename = name or "holiday.jpg"
+                status, signed = api_call(f"{url}uploads", "POST", tokens[user],
+                                          {"filename": filename, "content_type": content_type, "bytes": len(data)})
+                if status != 201:
+                    print(f"  POST /uploads for {filename} answered {status}: {signed}")
+                    ok = False
+                    continue
+                posted = requests.post(signed["url"], data=signed["fields"], files={"file": (filename, data, content_type)},
+                                       timeout=60)
+                ok &= posted.ok
+                uploaded.setdefault(user, []).append({"file": filename, "id": signed["id"], "bytes": f"{len(data):,}",
+                                                      "posted": posted.status_code})
+        for user, rows in uploaded.items():
+            print(f"\n{user} asked POST /uploads for each file and posted it to the presigned URL:")
+            table(rows, ["file", "id", "bytes", "posted"])
+        galleries = {}
+        deadline = time.time() + 180
+        for user, token in tokens.items():
+            while True:
+                status, gallery = api_call(f"{url}photos?limit=50", "GET", token)
+                done = status == 200 and len(gallery["photos"]) == len(uploaded.get(user, []))
+                if done or time.time() > deadline:
+                    galleries[user] = gallery
+                    ok &= done
+                    break
+                time.sleep(0.5)
+        for user, gallery in galleries.items():
+            print(f"\nGET /photos as {user}: one Query of the by-owner index, newest first")
+            table([{"id": p["id"], "status": p["status"], "size": f"{p.get('width', '-')}x{p.get('height', '-')}",
+                    "colour": p.get("dominant_colour", "-"), "placeholder or reason": p.get("placeholder", p.get("reason", "-")),
+                    "thumbnails": len(p.get("thumbnails", []))} for p in gallery["photos"]],
+                  ["id", "status", "size", "colour", "placeholder or reason", "thumbnails"])
+        alice, bob = list(APP_USERS)
+        alices = galleries[alice]["photos"][0]["id"] if galleries[alice]["photos"] else "none"
+        status, _ = api_call(f"{url}photos/{urllib.parse.quote(alices)}", "GET", tokens[bob])
+        print(f"\nbob asks for one of alice's photos (GET /photos/{alices}): {status}, as for a photo that does not exist.")
+        ok &= status == 404
+        status, answer = api_call(f"{url}photos", "GET", "not-a-token")
+        print(f"A request without a valid token: {status} ({answer.get('error')}).")
+        ok &= status == 401
+
+        screenshot = OUTPUT / "photos-gallery.png"
+        browser = subprocess.run(
+            [sys.executable, str(ROOT / "tests/browser/photos_page.py"), "--url", url, "--username", alice,
+             "--password", APP_USERS[alice], "--expect", str(len(uploaded.get(alice, []))), "--screenshot", str(screenshot)],
+            cwd=ROOT, capture_output=True, text=True)
+        if browser.returncode == 0:
+            print(f"\nalice's gallery as headless Chromium shows it: {screenshot.relative_to(ROOT)}")
+        else:
+            print(f"\nThe gallery's screenshot failed: {(browser.stdout + browser.stderr).strip()}")
+            ok = False
+        print(f"\nThe photos page: {url}  (sign in as {alice} / {APP_USERS[alice]}, or {bob} / {APP_USERS[bob]})")
+        if sys.stdin.isatty() and os.environ.get("CI") is None:
+            input("Open it in a browser now; press Enter to stop the photos app and finish the demo… ")
+    finally:
+        app.stdin.close()
+        try:
+            app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        log.close()
+    return ok
+
+
 DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "cost-report": demo_cost_report,
-         "thumbnailer": demo_thumbnailer, "organization": demo_organization}
-LOGS = {"organization": ["iam-export-org", "eks-scheduler-org", "cost-report-org"]}
+         "thumbnailer": demo_thumbnailer, "photos-app": demo_photos_app, "organization": demo_organization}
+LOGS = {"organization": ["iam-export-org", "eks-scheduler-org", "cost-report-org"], "photos-app": []}
 
 
 def print_metrics(package: str) -> None:

@@ -1,6 +1,6 @@
 """The docs' pictures, made from the demo's output so that none drifts from what the functions do.
 
-    make pictures     # runs the cost report's and the thumbnailer's demos, then this script
+    make pictures     # runs the cost report's, the thumbnailer's and the photos app's demos, then this script
 
 Writes, under docs/images/ (committed; kept small: palette PNGs and a JPEG):
 
@@ -16,7 +16,9 @@ Writes, under docs/images/ (committed; kept small: palette PNGs and a JPEG):
 - eks-week.png and eks-waves.png: a week of a schedule tag and the start waves of dependent
   clusters, as the EKS scheduler's own code decides them (its `pictures` example prints them);
 - bench-thumbnails.png: the thumbnail benchmark's images/s beside its peers', from the table
-  recorded in docs/performance.md.
+  recorded in docs/performance.md;
+- photos-gallery.png: the photos page as headless Chromium shows alice's gallery in the demo
+  (demo-output/photos-gallery.png, taken by tests/browser/photos_page.py), as a palette PNG.
 """
 
 from __future__ import annotations
@@ -384,11 +386,12 @@ def display_p3(demo: dict, out: Path) -> None:
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    needed = [DEMO / "cost-report-email.html", DEMO / "cost-report-slack.json", DEMO / "photos.json"]
+    needed = [DEMO / "cost-report-email.html", DEMO / "cost-report-slack.json", DEMO / "photos.json",
+              DEMO / "photos-gallery.png"]
     missing = [str(path.relative_to(ROOT)) for path in needed if not path.exists()]
     if missing:
         raise SystemExit(f"{', '.join(missing)} missing: run the demo first "
-                         "(make pictures runs `scripts/demo.py --only cost-report --only thumbnailer`)")
+                         "(make pictures runs `scripts/demo.py --only cost-report --only thumbnailer --only photos-app`)")
     screenshot(DEMO / "cost-report-email.html", IMAGES / "cost-report-email.png", 800)
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "slack.html"
@@ -399,6 +402,8 @@ def main() -> None:
     display_p3(demo, IMAGES / "display-p3.jpg")
     eks_pictures(IMAGES / "eks-week.png", IMAGES / "eks-waves.png")
     bench_chart(IMAGES / "bench-thumbnails.png")
+    gallery = Image.open(DEMO / "photos-gallery.png").convert("RGB")
+    gallery.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(IMAGES / "photos-gallery.png", optimize=True)
     for path in sorted(IMAGES.iterdir()):
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KiB")
 

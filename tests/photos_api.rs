@@ -1,6 +1,6 @@
 //! The photos API against the emulator, with real tokens from its Cognito: uploads through
 //! the presigned POST a browser makes, the thumbnailer filing them, each user's gallery, and
-//! everything a caller may try to reach another user's photos.
+//! everything a caller may try to reach another user's photos; and the page in headless Chromium.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use shared::aws::Aws;
 use support::cognito::{Tokens, UserPool, post_form};
 use support::images::photo;
-use support::photos::{create_table, item, s3_event};
+use support::local_api::LocalApi;
+use support::photos::{create_table, item, phone_photo, s3_event};
+use support::pipeline::Pipeline;
 use support::{Moto, TestAccount, event};
 
 const PASSWORD: &str = "Correct-Horse-9";
@@ -69,15 +71,9 @@ impl App {
     }
 
     fn settings(&self) -> Vec<(&str, String)> {
-        vec![
-            ("UPLOADS_BUCKET", self.bucket.clone()),
-            ("PHOTOS_TABLE", self.table.clone()),
-            ("MAX_INPUT_BYTES", "5000000".to_owned()),
-            ("JWT_ISSUER", self.pool.issuer()),
-            ("JWT_AUDIENCE", self.pool.client_id.clone()),
-            ("JWKS_URL", self.pool.jwks_url()),
-            ("PAGE_SIZE", "2".to_owned()),
-        ]
+        let mut settings = self.pool.api_settings(&self.bucket, &self.table);
+        settings.extend([("MAX_INPUT_BYTES", "5000000".to_owned()), ("PAGE_SIZE", "2".to_owned())]);
+        settings
     }
 
     /// The API, with its own request counter, telling time by `now`.
@@ -199,6 +195,7 @@ async fn an_upload_lands_in_the_callers_folder_becomes_a_record_and_only_its_own
     let (status, gallery) = call(&api, request("GET", "/photos", Some(&app.alice.access), None, &[])).await?;
     assert_eq!(status, 200, "{gallery}");
     assert_eq!(ids(&gallery), std::slice::from_ref(&id));
+    assert_eq!(gallery["next"], Value::Null, "one photo is one page");
     let shown = &gallery["photos"][0];
     assert_eq!(shown["status"], "ready", "{shown}");
     assert!(shown["placeholder"].is_string() && shown["dominant_colour"].is_string(), "{shown}");
@@ -454,5 +451,87 @@ async fn the_sample_event_is_answered_with_the_authorizers_callers_gallery() -> 
     let (api, _) = app.api_at(&settings, SystemTime::now()).await?;
     let (status, gallery) = call(&api, sample).await?;
     assert_eq!((status, ids(&gallery)), (200, vec!["01JZ0000000000000000000001.jpg".to_owned()]), "{gallery}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_in_uploads_shows_placeholders_then_thumbnails_or_the_rejection_pages_and_deletes() -> Result<()>
+{
+    let app = App::new().await?;
+    let mut settings = app.settings();
+    settings.push(("PAGE_COGNITO_ENDPOINT", format!("{}/", Moto::shared().url())));
+    let (api, _) = app.api_at(&settings, SystemTime::now()).await?;
+    let server = LocalApi::start(Arc::new(api)).await?;
+    let thumbnailer = Arc::new(thumbnailer::Deps::new(
+        thumbnailer::Config::from_env(&shared::config::Env::from_pairs([
+            ("PHOTOS_TABLE", app.table.as_str()),
+            ("PHOTOS_OWNER_DEPTH", "2"),
+            ("THUMBNAIL_SIZES", "64x64,256x256"),
+            ("DELETE_WITH_SOURCE", "true"),
+        ]))?,
+        &app.account.aws,
+    ));
+    let _pipeline = Pipeline::start(app.account.aws.s3(), app.bucket.clone(), "uploads/".to_owned(), thumbnailer);
+
+    // Three files as a user has them: a phone's photo, a PNG, and a JPEG that is broken inside.
+    let folder = std::env::temp_dir().join(format!("photos-page-{}", app.bucket));
+    std::fs::create_dir_all(&folder)?;
+    let files = [
+        ("beach.jpg", phone_photo(1200, 900)),
+        ("flower.png", photo(400, 300, image::ImageFormat::Png)),
+        ("broken.jpg", support::images::jpeg_with_a_bad_component_id()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(folder.join(name), bytes)?;
+    }
+    let script = support::workspace_root().join("tests/browser/photos_page.py");
+    let mut command = tokio::process::Command::new(support::moto::python());
+    command.arg(&script).args(["--url", &format!("{}/", server.url), "--username", "alice", "--password", PASSWORD]);
+    for (name, _) in &files {
+        command.arg("--upload").arg(folder.join(name));
+    }
+    command.args(["--rejected", "broken.jpg", "--delete", "flower.png", "--page-size", "2"]);
+    let output = command.output().await.context("running tests/browser/photos_page.py")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "the browser test failed:\n{}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().context("the script's result")?)?;
+
+    // What the page showed is what S3 and the catalogue hold: two uploads left in alice's
+    // folder, one photo ready, one rejected, and the deleted one's record filed as deleted.
+    let id_of = |name: &str| seen["ids"][name].as_str().map(str::to_owned).context("an id");
+    let key_of = |name: &str| -> Result<String> { Ok(format!("uploads/{}/{}", app.alice.subject, id_of(name)?)) };
+    let listed = app
+        .account
+        .aws
+        .s3()
+        .list_objects_v2()
+        .bucket(&app.bucket)
+        .prefix(format!("uploads/{}/", app.alice.subject))
+        .send()
+        .await?;
+    let mut keys: Vec<String> = listed.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect();
+    keys.sort();
+    let mut expected = vec![key_of("beach.jpg")?, key_of("broken.jpg")?];
+    expected.sort();
+    assert_eq!(keys, expected);
+    let status_of = |record: Option<Value>| record.and_then(|record| record["status"].as_str().map(str::to_owned));
+    let record = |name: &str| -> Result<String> { Ok(format!("{}/{}", app.bucket, key_of(name)?)) };
+    assert_eq!(status_of(item(&app.dynamodb, &app.table, &record("beach.jpg")?).await?).as_deref(), Some("ready"));
+    assert_eq!(status_of(item(&app.dynamodb, &app.table, &record("broken.jpg")?).await?).as_deref(), Some("rejected"));
+    let deleted = record("flower.png")?;
+    let mut status = None;
+    for _ in 0..40 {
+        status = status_of(item(&app.dynamodb, &app.table, &deleted).await?);
+        if status.as_deref() == Some("deleted") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status.as_deref(), Some("deleted"));
+    let _ = std::fs::remove_dir_all(&folder);
     Ok(())
 }

@@ -15,6 +15,7 @@
 mod cost_report;
 mod eks_scheduler;
 mod iam_export;
+mod photos_api;
 mod thumbnailer;
 
 use std::collections::BTreeMap;
@@ -160,6 +161,10 @@ async fn main() -> Result<()> {
         if wanted("iam-export") {
             let (users, runs) = if options.full { (1500, 50) } else { (300, 10) };
             rows.push((seed, timed(iam_export::soak(&moto, seed, options.rate, users, runs)).await?));
+        }
+        if wanted("photos-api") {
+            let requests = if options.full { 500 } else { 20 };
+            rows.push((seed, timed(photos_api::soak(&moto, seed, options.rate, requests)).await?));
         }
     }
     print_table(options.rate, &rows);

@@ -96,6 +96,17 @@ impl UserPool {
         format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.id)
     }
 
+    /// The photos API's settings for `bucket` and `table`, verifying this pool's tokens itself.
+    pub fn api_settings(&self, bucket: &str, table: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("UPLOADS_BUCKET", bucket.to_owned()),
+            ("PHOTOS_TABLE", table.to_owned()),
+            ("JWT_ISSUER", self.issuer()),
+            ("JWT_AUDIENCE", self.client_id.clone()),
+            ("JWKS_URL", self.jwks_url()),
+        ]
+    }
+
     /// Where the emulator serves the pool's key set.
     pub fn jwks_url(&self) -> String {
         format!("{}/{}/.well-known/jwks.json", self.endpoint.trim_end_matches('/'), self.id)

@@ -404,8 +404,16 @@ async fn serve(stream: TcpStream, api: Arc<Api>, queue: Arc<tokio::sync::Mutex<m
     let mut read = AsyncBufReader::new(read);
     while let Some(request) = read_request(&mut read).await {
         let (status, headers, body) = if request.method == "GET" && request.path.ends_with("/runtime/invocation/next") {
+            // A client that closes this connection while it waits (it went on with another)
+            // must not take the next invocation with it: that one would be lost.
             let pending = loop {
-                let Some(pending) = queue.lock().await.recv().await else { return };
+                let mut waiting = queue.lock().await;
+                let next = tokio::select! {
+                    next = waiting.recv() => next,
+                    // End of stream, an error, or a request where none may come.
+                    _ = read.fill_buf() => return,
+                };
+                let Some(pending) = next else { return };
                 if api.replies.lock().is_ok_and(|r| r.contains_key(&pending.request_id)) {
                     break pending;
                 }

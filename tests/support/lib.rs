@@ -9,9 +9,11 @@ pub mod http_listener;
 pub mod iam_seed;
 pub mod images;
 pub mod lambda;
+pub mod local_api;
 pub mod moto;
 pub mod org_seed;
 pub mod photos;
+pub mod pipeline;
 pub mod slow_proxy;
 pub mod sqs;
 

@@ -1,13 +1,11 @@
 //! Thin async functions over S3, DynamoDB, Secrets Manager and the token issuer's key set.
-//! A gallery page is one `Query` of the by-owner index; the URLs in it are signed here,
+//! A gallery page is one `Query` of the by-owner index; the URLs in it are signed by the core,
 //! with no request.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials as _;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::presigning::PresigningConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -131,36 +129,7 @@ pub async fn delete_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> 
     Ok(())
 }
 
-/// A presigned GET URL: signed here, no request made.
-pub async fn presigned_get(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    now: SystemTime,
-    expires_in: Duration,
-) -> Result<String, PhotosApiError> {
-    let signing_failed = |message: String| PhotosApiError::Aws {
-        action: format!("signing a URL for s3://{bucket}/{key}"),
-        message,
-        fix: "check the function's credentials",
-        transient: false,
-    };
-    let presigning = PresigningConfig::builder()
-        .start_time(now)
-        .expires_in(expires_in)
-        .build()
-        .map_err(|err| signing_failed(err.to_string()))?;
-    let request = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .presigned(presigning)
-        .await
-        .map_err(|err| signing_failed(describe(&err)))?;
-    Ok(request.uri().to_owned())
-}
-
-/// The credentials that sign presigned POSTs: the function's own, as its S3 client has them.
+/// The credentials that sign presigned POSTs and URLs: the function's own, as its S3 client has them.
 pub async fn signing_credentials(sdk_config: &aws_config::SdkConfig) -> Result<SigningCredentials, PhotosApiError> {
     let unavailable = |message: String| PhotosApiError::Aws {
         action: "loading the function's credentials to sign the upload".to_owned(),

@@ -38,6 +38,10 @@ pub struct Config {
     /// The function's own token check (`JWT_ISSUER`), for a caller that reaches it without
     /// API Gateway's authorizer (a function URL, a local run).
     pub token_check: Option<TokenCheck>,
+    /// `PAGE_CLIENT_ID`: the app client the page signs in with (default: the first of `JWT_AUDIENCE`).
+    pub page_client_id: Option<String>,
+    /// `PAGE_COGNITO_ENDPOINT`: where the page posts `InitiateAuth` (default Cognito's in the region).
+    pub page_cognito_endpoint: Option<String>,
 }
 
 /// How uploads are encrypted at rest; the POST policy requires it of every upload.
@@ -119,6 +123,7 @@ impl Config {
         if !(1..=100).contains(&page_size) {
             return Err(ConfigError::invalid("PAGE_SIZE", page_size.to_string(), "a number of photos from 1 to 100"));
         }
+        let token_check = TokenCheck::from_env(env)?;
         let cursor_key_secret = env.optional("CURSOR_KEY_SECRET_ARN");
         if let Some(arn) = cursor_key_secret.as_ref().filter(|arn| !arn.starts_with("arn:")) {
             return Err(ConfigError::invalid(
@@ -142,7 +147,11 @@ impl Config {
             page_size,
             cursor_ttl: seconds(env, "CURSOR_TTL_SECONDS", 3600, 60..=604_800)?,
             cursor_key_secret,
-            token_check: TokenCheck::from_env(env)?,
+            page_client_id: env
+                .optional("PAGE_CLIENT_ID")
+                .or_else(|| token_check.as_ref().and_then(|check| check.audiences.first().cloned())),
+            page_cognito_endpoint: env.optional("PAGE_COGNITO_ENDPOINT"),
+            token_check,
         })
     }
 }

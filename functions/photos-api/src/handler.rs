@@ -11,17 +11,15 @@ use tokio::sync::RwLock;
 
 use crate::aws::{self, Gallery};
 use crate::config::Config;
+use crate::core::page::{PageSettings, origin_of, page};
 use crate::core::photo::{PhotoView, owner_of_folder, photo_record_id};
-use crate::core::post_policy::bucket_url;
+use crate::core::post_policy::{BucketEndpoint, bucket_url, presign_get};
 use crate::core::upload::{caller_folder, key_of_id, photo_id, photo_key};
 use crate::core::{
-    ApiRequest, ApiResponse, Caller, CursorKey, Jwk, PostUpload, Route, UnverifiedToken, UploadRequest, presign_post,
-    route,
+    ApiRequest, ApiResponse, Caller, CursorKey, Jwk, PostUpload, Route, SigningCredentials, UnverifiedToken,
+    UploadRequest, presign_post, route,
 };
 use crate::error::PhotosApiError;
-
-/// The page, compiled into the binary.
-const PAGE: &str = include_str!("page/index.html");
 
 /// How often at most the issuer's keys are fetched again for a token naming an unknown key.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -52,8 +50,10 @@ pub struct Deps {
     pub config: Config,
     /// Names the bucket's owner in every request (`UPLOADS_BUCKET_OWNER`).
     s3: aws_sdk_s3::Client,
-    /// Signs the gallery's URLs: a browser cannot send the owner header, so URLs carry none.
-    presigner: aws_sdk_s3::Client,
+    /// Where the gallery's URLs point (signed here; a browser cannot send the owner header,
+    /// so they carry none).
+    uploads_endpoint: BucketEndpoint,
+    thumbnails_endpoint: BucketEndpoint,
     dynamodb: aws_sdk_dynamodb::Client,
     sdk_config: aws_config::SdkConfig,
     http: reqwest::Client,
@@ -62,6 +62,8 @@ pub struct Deps {
     post_url: String,
     region: String,
     clock: Arc<dyn Clock>,
+    /// `GET /`, assembled once.
+    page: ApiResponse,
 }
 
 impl Deps {
@@ -87,17 +89,24 @@ impl Deps {
         let sdk_config = aws.sdk_config().clone();
         let region = sdk_config.region().map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
         let post_url = bucket_url(sdk_config.endpoint_url(), &config.uploads_bucket, &region);
+        let thumbnails_url = bucket_url(sdk_config.endpoint_url(), &config.thumbnails_bucket, &region);
+        let page = ApiResponse::page(&page(&PageSettings {
+            cognito_endpoint: config
+                .page_cognito_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/")),
+            client_id: config.page_client_id.clone().unwrap_or_default(),
+            page_size: config.page_size,
+            bucket_origins: vec![origin_of(&post_url), origin_of(&thumbnails_url)],
+        }));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|err| PhotosApiError::Keys { url: "(none yet)".to_owned(), message: err.to_string() })?;
         Ok(Self {
             s3: aws.s3_owned_by(config.uploads_bucket_owner.as_deref()),
-            // Without the shared interceptors: presigning sends nothing, so it is not counted
-            // as a request, and no header a browser cannot send is signed into a URL.
-            presigner: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk_config).force_path_style(aws.endpoint_overridden()).build(),
-            ),
+            uploads_endpoint: BucketEndpoint::of(sdk_config.endpoint_url(), &config.uploads_bucket, &region),
+            thumbnails_endpoint: BucketEndpoint::of(sdk_config.endpoint_url(), &config.thumbnails_bucket, &region),
             dynamodb: shared::aws_client!(aws_sdk_dynamodb, &aws),
             sdk_config,
             http,
@@ -106,6 +115,7 @@ impl Deps {
             post_url,
             region,
             clock: Arc::new(SystemClock),
+            page,
             config,
         })
     }
@@ -196,12 +206,12 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ApiRespons
 async fn answer(deps: &Deps, request: &ApiRequest) -> Result<ApiResponse, PhotosApiError> {
     let route = route(&request.request_context.http.method, &request.raw_path)?;
     if route == Route::Page {
-        return Ok(ApiResponse::page(PAGE));
+        return Ok(deps.page.clone());
     }
     let caller = deps.caller(request).await?;
     let folder = caller_folder(&deps.config.uploads_prefix, &caller.subject);
     match route {
-        Route::Page => Ok(ApiResponse::page(PAGE)),
+        Route::Page => Ok(deps.page.clone()),
         Route::CreateUpload => create_upload(deps, request, &folder).await,
         Route::ListPhotos => list_photos(deps, request, &folder).await,
         Route::GetPhoto(id) => get_photo(deps, &folder, &id).await,
@@ -255,16 +265,14 @@ async fn create_upload(deps: &Deps, request: &ApiRequest, folder: &str) -> Resul
     ))
 }
 
-/// The view of a record with its URLs signed.
-async fn signed(deps: &Deps, view: PhotoView) -> Result<Value, PhotosApiError> {
-    let (now, expiry) = (deps.clock.now(), deps.config.download_expiry);
-    let mut thumbnail_urls = Vec::with_capacity(view.thumbnails.len());
-    for (key, _) in &view.thumbnails {
-        thumbnail_urls
-            .push(aws::presigned_get(&deps.presigner, &deps.config.thumbnails_bucket, key, now, expiry).await?);
-    }
-    let original = aws::presigned_get(&deps.presigner, &deps.config.uploads_bucket, &view.key, now, expiry).await?;
-    Ok(view.into_json(thumbnail_urls, original))
+/// The view of a record with its URLs signed: here, with no request.
+fn signed(deps: &Deps, view: PhotoView, credentials: &SigningCredentials) -> Value {
+    let now = jiff::Timestamp::try_from(deps.clock.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let expiry = deps.config.download_expiry.as_secs();
+    let url = |bucket: &BucketEndpoint, key: &str| presign_get(bucket, key, &deps.region, credentials, now, expiry);
+    let thumbnail_urls = view.thumbnails.iter().map(|(key, _)| url(&deps.thumbnails_endpoint, key)).collect();
+    let original = url(&deps.uploads_endpoint, &view.key);
+    view.into_json(thumbnail_urls, original)
 }
 
 async fn list_photos(deps: &Deps, request: &ApiRequest, folder: &str) -> Result<ApiResponse, PhotosApiError> {
@@ -287,10 +295,12 @@ async fn list_photos(deps: &Deps, request: &ApiRequest, folder: &str) -> Result<
         owner: &owner,
     };
     let (records, last_key) = aws::gallery_page(&deps.dynamodb, gallery, start_after.as_deref(), limit).await?;
-    let mut photos = Vec::with_capacity(records.len());
-    for view in records.iter().filter_map(|record| PhotoView::of(record, folder)) {
-        photos.push(signed(deps, view).await?);
-    }
+    let credentials = aws::signing_credentials(&deps.sdk_config).await?;
+    let photos: Vec<Value> = records
+        .iter()
+        .filter_map(|record| PhotoView::of(record, folder))
+        .map(|view| signed(deps, view, &credentials))
+        .collect();
     let ttl = i64::try_from(config.cursor_ttl.as_secs()).unwrap_or(i64::MAX);
     let next = last_key.map(|key| deps.cursor_key.seal(folder, &key, deps.now_unix().saturating_add(ttl)));
     Ok(ApiResponse::json(200, &json!({ "photos": photos, "next": next })))
@@ -302,7 +312,8 @@ async fn get_photo(deps: &Deps, folder: &str, id: &str) -> Result<ApiResponse, P
     let record =
         aws::record(&deps.dynamodb, &config.photos_table, &photo_record_id(&config.uploads_bucket, &key)).await?;
     if let Some(view) = record.as_ref().and_then(|record| PhotoView::of(record, folder)) {
-        return Ok(ApiResponse::json(200, &signed(deps, view).await?));
+        let credentials = aws::signing_credentials(&deps.sdk_config).await?;
+        return Ok(ApiResponse::json(200, &signed(deps, view, &credentials)));
     }
     // Uploaded, not filed yet: the page shows it as being processed until its record comes.
     if record.is_none() && aws::object_exists(&deps.s3, &config.uploads_bucket, &key).await? {

@@ -122,13 +122,16 @@ impl ApiResponse {
         response
     }
 
-    pub fn page(html: &'static str) -> Self {
+    pub fn page(page: &super::page::Page) -> Self {
         let headers = BTreeMap::from([
             ("content-type".to_owned(), "text/html; charset=utf-8".to_owned()),
             ("cache-control".to_owned(), "no-cache".to_owned()),
+            ("content-security-policy".to_owned(), page.content_security_policy.clone()),
+            // The gallery's URLs are signed: no other site learns them from a Referer.
+            ("referrer-policy".to_owned(), "no-referrer".to_owned()),
             ("x-content-type-options".to_owned(), "nosniff".to_owned()),
         ]);
-        Self { status_code: 200, headers, body: html.to_owned(), is_base64_encoded: false }
+        Self { status_code: 200, headers, body: page.html.clone(), is_base64_encoded: false }
     }
 }
 

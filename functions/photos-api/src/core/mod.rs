@@ -3,6 +3,7 @@
 
 pub mod cursor;
 pub mod http;
+pub mod page;
 pub mod photo;
 pub mod post_policy;
 pub mod token;

@@ -335,3 +335,55 @@ fn key_sets_keep_only_rs256_signing_keys() {
     assert!(token::parse_key_set(br#"{"keys": []}"#).is_err());
     assert!(token::parse_key_set(b"<html>").is_err());
 }
+
+#[test]
+fn the_page_allows_exactly_its_own_script_and_style_and_its_settings_cannot_close_the_script() {
+    use super::page::{PageSettings, origin_of, page};
+    let settings = PageSettings {
+        cognito_endpoint: "https://cognito-idp.eu-west-1.amazonaws.com/".to_owned(),
+        client_id: "client</script><script>alert(1)</script>".to_owned(),
+        page_size: 24,
+        bucket_origins: vec!["https://photos.s3.eu-west-1.amazonaws.com".to_owned()],
+    };
+    let built = page(&settings);
+    assert!(!built.html.contains("/*CONFIG*/") && !built.html.contains("/*SCRIPT*/"));
+    assert_eq!(built.html.matches("</script>").count(), 2, "the settings closed no script element");
+    let script =
+        built.html.split("<script>").nth(1).and_then(|rest| rest.split("</script>").next()).expect("the script");
+    assert!(script.contains("function thumbHashToDataURL") && !script.contains("export function"));
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, script.as_bytes());
+    let source = format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(hash.as_ref()));
+    let csp = &built.content_security_policy;
+    assert!(csp.contains(&format!("script-src {source};")), "{csp}");
+    assert!(csp.starts_with("default-src 'none';") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains(
+            "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com https://photos.s3.eu-west-1.amazonaws.com"
+        ),
+        "{csp}"
+    );
+    assert_eq!(origin_of("http://127.0.0.1:5000/bucket/key?x=1"), "http://127.0.0.1:5000");
+}
+
+#[test]
+fn presigns_the_get_of_s3s_documented_example() {
+    // docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
+    let bucket = super::post_policy::BucketEndpoint::of(None, "examplebucket", "us-east-1");
+    let bucket = super::post_policy::BucketEndpoint { host: "examplebucket.s3.amazonaws.com".to_owned(), ..bucket };
+    let credentials = SigningCredentials {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".to_owned(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_owned(),
+        session_token: None,
+    };
+    let now: Timestamp = "2013-05-24T00:00:00Z".parse().expect("time");
+    assert_eq!(
+        super::post_policy::presign_get(&bucket, "test.txt", "us-east-1", &credentials, now, 86400),
+        "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    );
+    // Path-style at an emulator, a key with spaces and unicode, a session token.
+    let local = super::post_policy::BucketEndpoint::of(Some("http://127.0.0.1:5000"), "photos", "eu-west-1");
+    let credentials = SigningCredentials { session_token: Some("tok/en+=".to_owned()), ..credentials };
+    let url = super::post_policy::presign_get(&local, "uploads/u1/été 1.jpg", "eu-west-1", &credentials, now, 900);
+    assert!(url.starts_with("http://127.0.0.1:5000/photos/uploads/u1/%C3%A9t%C3%A9%201.jpg?X-Amz-Algorithm="), "{url}");
+    assert!(url.contains("&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-SignedHeaders=host&X-Amz-Signature="), "{url}");
+}

@@ -1,0 +1,195 @@
+"""The photos page in a real browser: Debian's Chromium, headless, driven by Selenium through
+Debian's chromedriver (nothing downloads a browser or a driver).
+
+Signs in, uploads the given files through the file input, waits for each to show its placeholder
+and then its thumbnail (or its rejection), pages through the gallery, deletes one photo, and checks
+the page at a phone's width. Exits non-zero with what it saw when the page does not do that; on
+success prints one JSON line: {"ids": {file name: photo id}, "deleted": id}.
+
+    python tests/browser/photos_page.py --url http://127.0.0.1:PORT/ --username alice --password ... \
+        --upload beach.jpg --upload flower.png --upload broken.jpg --rejected broken.jpg --delete flower.png \
+        [--page-size 2] [--screenshot gallery.png]
+
+Run by the integration test `photos_api::the_page_...` (make test), which then checks what S3 and the
+photo table hold, and by the demo for its screenshot.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1280,1000",
+]
+
+
+def fail(message):
+    sys.exit(f"photos page: {message}")
+
+
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        fail("selenium is missing: run `make venv` (requirements-dev.txt pins it)")
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not os.path.exists(driver_path):
+        fail("chromedriver is missing: install Debian's chromium-driver package (apt-get install chromium chromium-driver)")
+    if not os.path.exists(CHROMIUM):
+        fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='photos-page-')}"]:
+        options.add_argument(flag)
+    try:
+        return webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    except WebDriverException as error:
+        fail(f"Chromium did not start through {driver_path}: {error.msg}; check Debian's chromium and chromium-driver packages (same version)")
+
+
+def wait_for(driver, what, condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition(driver)
+            if last:
+                return last
+        except Exception as error:  # an element replaced while read: read again
+            last = error
+        time.sleep(0.2)
+    fail(f"timed out waiting for {what} (last seen: {last!r}); the page's log: {page_log(driver)}")
+
+
+def page_log(driver):
+    try:
+        return [entry["message"] for entry in driver.get_log("browser")][-5:]
+    except Exception:
+        return "unavailable"
+
+
+def cards(driver):
+    from selenium.webdriver.common.by import By
+
+    found = []
+    for li in driver.find_elements(By.CSS_SELECTOR, "#photos > li"):
+        found.append(
+            {
+                "id": li.get_attribute("data-id"),
+                "name": li.find_element(By.CSS_SELECTOR, ".name").text,
+                "status": li.get_attribute("data-status"),
+                "shown": li.get_attribute("data-shown"),
+                "placeholder_shown": li.get_attribute("data-placeholder-shown"),
+                "state": li.find_element(By.CSS_SELECTOR, ".state").text,
+                "background": li.find_element(By.CSS_SELECTOR, "figure").value_of_css_property("background-color"),
+            }
+        )
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--upload", action="append", default=[])
+    parser.add_argument("--rejected", action="append", default=[], help="uploads the thumbnailer must reject")
+    parser.add_argument("--delete", help="the upload to delete at the end")
+    parser.add_argument("--page-size", type=int, default=0, help="the API's PAGE_SIZE: the gallery pages by it")
+    parser.add_argument("--expect", type=int, default=0, help="without uploads: the photos the gallery already holds")
+    parser.add_argument("--screenshot")
+    args = parser.parse_args()
+
+    from selenium.webdriver.common.by import By
+
+    driver = browser()
+    try:
+        driver.get(args.url)
+        # Sign in by keyboard: the fields in order, Enter submits.
+        driver.find_element(By.ID, "username").send_keys(args.username)
+        driver.find_element(By.ID, "password").send_keys(args.password + "\n")
+        wait_for(driver, "the gallery after signing in", lambda d: d.find_element(By.ID, "gallery-section").is_displayed())
+
+        if not args.upload:
+            # A gallery that is there already: wait until each photo shows its thumbnail or rejection.
+            def shown(d):
+                now = cards(d)
+                done = all(c["status"] == "rejected" or c["shown"] == "thumbnail" for c in now)
+                return len(now) == args.expect and done
+            wait_for(driver, f"{args.expect} photos to show", shown)
+            if args.screenshot:
+                driver.save_screenshot(args.screenshot)
+            print(json.dumps({"ids": {}, "deleted": None}))
+            return
+
+        names = [os.path.basename(path) for path in args.upload]
+        driver.find_element(By.ID, "files").send_keys("\n".join(os.path.abspath(path) for path in args.upload))
+
+        def settled(d):
+            seen = {card["name"]: card for card in cards(d)}
+            if set(seen) != set(names):
+                return None
+            for name, card in seen.items():
+                wanted = "rejected" if name in args.rejected else "ready"
+                if card["status"] != wanted or (wanted == "ready" and card["shown"] != "thumbnail"):
+                    return None
+            return seen
+
+        seen = wait_for(driver, f"{names} to show their thumbnails or rejections", settled)
+        for name, card in seen.items():
+            if name in args.rejected:
+                if not card["state"].startswith("Rejected:"):
+                    fail(f"{name} is rejected but its card says {card['state']!r}")
+            elif card["placeholder_shown"] != "true" or card["background"] in ("rgba(0, 0, 0, 0)", "transparent"):
+                fail(f"{name} showed no placeholder in its colour before its thumbnail: {card}")
+        ids = {name: card["id"] for name, card in seen.items()}
+
+        if args.page_size and len(names) > args.page_size:
+            driver.refresh()
+            wait_for(driver, f"the first page of {args.page_size}", lambda d: len(cards(d)) == args.page_size)
+            more = driver.find_element(By.ID, "more")
+            if not more.is_displayed():
+                fail("the gallery has more photos than a page but shows no 'Show more photos' button")
+            more.click()
+            wait_for(driver, "the next page", lambda d: len(cards(d)) == len(names))
+            wait_for(driver, "the last page to hide 'Show more photos'", lambda d: not d.find_element(By.ID, "more").is_displayed())
+
+        if args.screenshot:
+            driver.save_screenshot(args.screenshot)
+
+        deleted = None
+        if args.delete:
+            deleted = ids[args.delete]
+            for li in driver.find_elements(By.CSS_SELECTOR, "#photos > li"):
+                if li.get_attribute("data-id") == deleted:
+                    li.find_element(By.CSS_SELECTOR, ".actions button").click()
+            wait_for(driver, f"{args.delete} to leave the gallery", lambda d: deleted not in [card["id"] for card in cards(d)])
+
+        # A phone's width: the gallery fits, nothing scrolls sideways.
+        driver.set_window_size(390, 844)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            fail(f"at 390 px wide the page is {overflow} px wider than the screen")
+        print(json.dumps({"ids": ids, "deleted": deleted}))
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
