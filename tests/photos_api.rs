@@ -15,7 +15,7 @@ use shared::aws::Aws;
 use support::cognito::{Tokens, UserPool, post_form};
 use support::images::photo;
 use support::local_api::LocalApi;
-use support::photos::{create_table, item, phone_photo, s3_event};
+use support::photos::{PhotoApp, item, phone_photo, s3_event};
 use support::pipeline::Pipeline;
 use support::{Moto, TestAccount, event};
 
@@ -47,12 +47,8 @@ impl App {
     async fn new() -> Result<Self> {
         let moto = Moto::shared();
         let account = TestAccount::default_account(moto.url()).await;
-        let bucket = account.unique_bucket("gallery");
-        let table = format!("{bucket}-photos");
-        account.aws.s3().create_bucket().bucket(&bucket).send().await?;
-        let dynamodb = shared::aws_client!(aws_sdk_dynamodb, &account.aws);
-        create_table(&dynamodb, &table).await?;
-        let pool = UserPool::create(moto.url(), &bucket).await?;
+        let PhotoApp { bucket, table, dynamodb, pool } =
+            PhotoApp::create(&account, moto.url(), account.unique_bucket("gallery")).await?;
         for user in ["alice", "bob"] {
             pool.add_user(user, PASSWORD).await?;
         }

@@ -17,10 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, Result};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use support::cognito::UserPool;
 use support::images::photo;
 use support::lambda::{Limits, LocalLambda, packaged_binary};
-use support::photos::{create_table, s3_event};
+use support::photos::{PhotoApp, s3_event};
 use support::{Moto, TestAccount, bench_runs, median, spread};
 
 const PHOTOS: usize = 50;
@@ -46,12 +45,9 @@ async fn main() -> Result<()> {
     let moto = Moto::shared();
     // The packaged binary acts in the emulator's default account (it sends no account header).
     let account = TestAccount::default_account(moto.url()).await;
-    let bucket = account.unique_bucket("bench-gallery");
-    let table = format!("{bucket}-photos");
-    account.aws.s3().create_bucket().bucket(&bucket).send().await?;
-    let dynamodb = shared::aws_client!(aws_sdk_dynamodb, &account.aws);
-    create_table(&dynamodb, &table).await?;
-    let pool = UserPool::create(moto.url(), &bucket).await?;
+    let app = PhotoApp::create(&account, moto.url(), account.unique_bucket("bench-gallery")).await?;
+    let settings = app.api_settings();
+    let PhotoApp { bucket, table, dynamodb, pool } = app;
     pool.add_user("alice", PASSWORD).await?;
     let alice = pool.sign_in(&pool.client_id, "alice", PASSWORD).await?;
 
@@ -71,8 +67,6 @@ async fn main() -> Result<()> {
         let event = s3_event(&bucket, &key, "ObjectCreated:Post", Some(&etag), None);
         thumbnailer::handle(&thumbnailer, LambdaEvent::new(event, Context::default())).await?;
     }
-
-    let settings = pool.api_settings(&bucket, &table);
 
     // The AWS requests one page costs, counted by the SDK's own counter.
     let aws = shared::aws::Aws::from_sdk_config(account.aws.sdk_config().clone());

@@ -13,9 +13,8 @@ use std::collections::HashMap;
 
 use crate::{Rng, Row, plan};
 use support::TestAccount;
-use support::cognito::UserPool;
 use support::fault_proxy::FaultProxy;
-use support::photos::create_table;
+use support::photos::PhotoApp;
 
 const PASSWORD: &str = "Soak-Password-1";
 const PAGE: usize = 4;
@@ -66,12 +65,8 @@ fn honest_failure(status: u16, body: &Value) -> Option<String> {
 pub async fn soak(moto: &str, seed: u64, rate: f64, requests: usize) -> Result<Row> {
     let account = TestAccount::at(moto).await;
     let s3 = account.aws.s3();
-    let bucket = account.bucket("soak-photos-api");
-    let table = format!("{bucket}-photos");
-    s3.create_bucket().bucket(&bucket).send().await?;
-    let dynamodb = shared::aws_client!(aws_sdk_dynamodb, &account.aws);
-    create_table(&dynamodb, &table).await?;
-    let pool = UserPool::create(moto, &bucket).await?;
+    let PhotoApp { bucket, table, dynamodb, pool } =
+        PhotoApp::create(&account, moto, account.bucket("soak-photos-api")).await?;
     pool.add_user("alice", PASSWORD).await?;
     pool.add_user("bob", PASSWORD).await?;
     let alice = pool.sign_in(&pool.client_id, "alice", PASSWORD).await?;

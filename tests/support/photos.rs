@@ -9,6 +9,32 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{Value, json};
 
+/// What the photos API runs against, in `account`: the uploads bucket `bucket`, the catalogue's
+/// table beside it, and a user pool of the emulator's Cognito.
+#[derive(Debug)]
+pub struct PhotoApp {
+    pub bucket: String,
+    pub table: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub pool: super::cognito::UserPool,
+}
+
+impl PhotoApp {
+    pub async fn create(account: &super::TestAccount, moto: &str, bucket: String) -> Result<Self> {
+        let table = format!("{bucket}-photos");
+        account.aws.s3().create_bucket().bucket(&bucket).send().await?;
+        let dynamodb = shared::aws_client!(aws_sdk_dynamodb, &account.aws);
+        create_table(&dynamodb, &table).await?;
+        let pool = super::cognito::UserPool::create(moto, &bucket).await?;
+        Ok(Self { bucket, table, dynamodb, pool })
+    }
+
+    /// The photos API's settings for this bucket and table, verifying the pool's tokens itself.
+    pub fn api_settings(&self) -> Vec<(&'static str, String)> {
+        self.pool.api_settings(&self.bucket, &self.table)
+    }
+}
+
 /// The table the template creates: `photo_id` as the key, the `by-owner` index.
 pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
     let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
