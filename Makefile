@@ -66,11 +66,15 @@ test: venv node-tools browser lambda-binaries corpus
 	$(VENV)/bin/python scripts/check_least_privilege.py --log $(REQUEST_LOG) --self-test
 	$(MAKE) --no-print-directory docs-check
 
-# The least-privilege check's IAM evaluator, @cloud-copilot/iam-simulate, at the versions the
-# lock file pins, with the Node.js the venv holds.
-node-tools: scripts/least-privilege/node_modules/.installed
+# The least-privilege check's IAM evaluator, @cloud-copilot/iam-simulate, and the photos page's
+# hosted sign-in (oidc-provider, tests/browser/sign-in/), at the versions their lock files pin,
+# with the Node.js the venv holds.
+node-tools: scripts/least-privilege/node_modules/.installed tests/browser/sign-in/node_modules/.installed
 scripts/least-privilege/node_modules/.installed: scripts/least-privilege/package-lock.json $(VENV)/.installed
 	cd scripts/least-privilege && npm ci --silent --no-audit --no-fund
+	@touch $@
+tests/browser/sign-in/node_modules/.installed: tests/browser/sign-in/package-lock.json $(VENV)/.installed
+	cd tests/browser/sign-in && npm ci --silent --no-audit --no-fund
 	@touch $@
 
 # The functions built as `make package` builds them (cargo-lambda's release build, not

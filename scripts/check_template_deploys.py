@@ -12,6 +12,8 @@ Fn::If in them. Then checks, for each set of functions:
 - no kept resource names one that is not kept (a Ref, GetAtt or ${} that would not resolve);
 - the IAM actions the stack grants include none that only a function left out needs;
 - the dashboard's body is JSON with one section per deployed function;
+- the photos API has each of its function's routes, all but the page behind the authorizer, and
+  its hosted sign-in sends users back to the page's address (the API's URL) and nowhere else;
 - the parameter groups shown by `sam deploy --guided` and the console hold every parameter
   once, in the Parameters' own order, each with a label.
 
@@ -237,9 +239,36 @@ def problems_of(template, deployed, every_resource, base):
             expected = [SECTION_TITLE[f] for f in FUNCTIONS if f in deployed]
             if titles[1:] != expected:
                 problems.append(f"{what}: the dashboard's sections are {titles[1:]}, expected {expected}")
+    problems += [f"{what}: {problem}" for problem in photos_api_problems(template, resources)]
     if not deployed and not refusals(template, overrides):
         problems.append("none: a deploy of no function goes through; a Rule must refuse it")
     return problems, len(resources)
+
+
+# The photos API's routes (functions/photos-api/src/core/http.rs); all but the page need a token.
+PHOTOS_ROUTES = {"GET /", "POST /uploads", "GET /photos", "GET /photos/{id+}", "DELETE /photos/{id+}"}
+
+
+def photos_api_problems(template, resources):
+    """The photos API reaches its function by every route and no other, each route but the page
+    behind the authorizer, and the hosted sign-in sends users back to the page's address."""
+    if "PhotosApiHttpApi" not in resources:
+        return []
+    problems = []
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    if set(routes) != PHOTOS_ROUTES:
+        problems.append(f"the photos API's routes are {sorted(routes)}, expected {sorted(PHOTOS_ROUTES)}")
+    for key, route in routes.items():
+        wanted = "NONE" if key == "GET /" else "JWT"
+        if route.get("AuthorizationType") != wanted or (wanted == "JWT") != ("AuthorizerId" in route):
+            problems.append(f"the photos route {key} must have authorization {wanted}")
+    client = resources.get("PhotosApiUserPoolClient")
+    if client is not None:
+        page = template["Outputs"]["PhotosApiUrl"]["Value"]
+        for setting in ("CallbackURLs", "LogoutURLs"):
+            if client["Properties"].get(setting) != [page]:
+                problems.append(f"the app client's {setting} are {client['Properties'].get(setting)}, not the page's address {page}")
+    return problems
 
 
 def _is_basic_execution(arn):
@@ -346,6 +375,16 @@ def broken_copies(template):
         statements.append({"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"})
 
     broken("the thumbnailer granted Cost Explorer reads", cost_reads_on_thumbnailer)
+    broken(
+        "a photos route without the authorizer",
+        lambda t: t["Resources"]["PhotosApiListPhotosRoute"]["Properties"].update(AuthorizationType="NONE"),
+    )
+    broken(
+        "the hosted sign-in sending users back to a page without its slash",
+        lambda t: t["Resources"]["PhotosApiUserPoolClient"]["Properties"]["CallbackURLs"][0]["Fn::If"][1].update(
+            {"Fn::Sub": "https://${PhotosApiHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+        ),
+    )
     return copies
 
 

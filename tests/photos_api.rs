@@ -17,6 +17,7 @@ use support::images::photo;
 use support::local_api::LocalApi;
 use support::photos::{PhotoApp, item, phone_photo, s3_event};
 use support::pipeline::Pipeline;
+use support::sign_in::HostedSignIn;
 use support::{Moto, TestAccount, event};
 
 const PASSWORD: &str = "Correct-Horse-9";
@@ -450,14 +451,8 @@ async fn the_sample_event_is_answered_with_the_authorizers_callers_gallery() -> 
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_signs_in_uploads_shows_placeholders_then_thumbnails_or_the_rejection_pages_and_deletes() -> Result<()>
-{
-    let app = App::new().await?;
-    let mut settings = app.settings();
-    settings.push(("PAGE_COGNITO_ENDPOINT", format!("{}/", Moto::shared().url())));
-    let (api, _) = app.api_at(&settings, SystemTime::now()).await?;
-    let server = LocalApi::start(Arc::new(api)).await?;
+/// The thumbnailer as deployed beside the API, filing what lands in the app's bucket.
+fn pipeline(app: &App) -> Result<Pipeline> {
     let thumbnailer = Arc::new(thumbnailer::Deps::new(
         thumbnailer::Config::from_env(&shared::config::Env::from_pairs([
             ("PHOTOS_TABLE", app.table.as_str()),
@@ -467,34 +462,61 @@ async fn the_page_signs_in_uploads_shows_placeholders_then_thumbnails_or_the_rej
         ]))?,
         &app.account.aws,
     ));
-    let _pipeline = Pipeline::start(app.account.aws.s3(), app.bucket.clone(), "uploads/".to_owned(), thumbnailer);
+    Ok(Pipeline::start(app.account.aws.s3(), app.bucket.clone(), "uploads/".to_owned(), thumbnailer))
+}
 
-    // Three files as a user has them: a phone's photo, a PNG, and a JPEG that is broken inside.
+/// Runs tests/browser/photos_page.py on the page at `url` with these files (written to a
+/// folder of their own) and `arguments`; its verdict, or what it saw when it failed.
+async fn drive_the_page(app: &App, url: &str, files: &[(&str, Vec<u8>)], arguments: &[&str]) -> Result<Value> {
     let folder = std::env::temp_dir().join(format!("photos-page-{}", app.bucket));
     std::fs::create_dir_all(&folder)?;
-    let files = [
-        ("beach.jpg", phone_photo(1200, 900)),
-        ("flower.png", photo(400, 300, image::ImageFormat::Png)),
-        ("broken.jpg", support::images::jpeg_with_a_bad_component_id()),
-    ];
-    for (name, bytes) in &files {
-        std::fs::write(folder.join(name), bytes)?;
-    }
     let script = support::workspace_root().join("tests/browser/photos_page.py");
     let mut command = tokio::process::Command::new(support::moto::python());
-    command.arg(&script).args(["--url", &format!("{}/", server.url), "--username", "alice", "--password", PASSWORD]);
-    for (name, _) in &files {
+    command.arg(&script).args(["--url", url]).args(arguments);
+    for (name, bytes) in files {
+        std::fs::write(folder.join(name), bytes)?;
         command.arg("--upload").arg(folder.join(name));
     }
-    command.args(["--rejected", "broken.jpg", "--delete", "flower.png", "--page-size", "2"]);
     let output = command.output().await.context("running tests/browser/photos_page.py")?;
+    let _ = std::fs::remove_dir_all(&folder);
     let stdout = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(
         output.status.success(),
         "the browser test failed:\n{}{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().context("the script's result")?)?;
+    Ok(serde_json::from_str(stdout.lines().last().context("the script's result")?)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_in_uploads_shows_placeholders_then_thumbnails_or_the_rejection_pages_and_deletes() -> Result<()>
+{
+    let app = App::new().await?;
+    let mut settings = app.settings();
+    settings.push(("PAGE_COGNITO_ENDPOINT", format!("{}/", Moto::shared().url())));
+    let (api, _) = app.api_at(&settings, SystemTime::now()).await?;
+    let server = LocalApi::start(Arc::new(api)).await?;
+    let _pipeline = pipeline(&app)?;
+
+    // Three files as a user has them: a phone's photo, a PNG, and a JPEG that is broken inside.
+    let files = [
+        ("beach.jpg", phone_photo(1200, 900)),
+        ("flower.png", photo(400, 300, image::ImageFormat::Png)),
+        ("broken.jpg", support::images::jpeg_with_a_bad_component_id()),
+    ];
+    let arguments = [
+        "--username",
+        "alice",
+        "--password",
+        PASSWORD,
+        "--rejected",
+        "broken.jpg",
+        "--delete",
+        "flower.png",
+        "--page-size",
+        "2",
+    ];
+    let seen = drive_the_page(&app, &format!("{}/", server.url), &files, &arguments).await?;
 
     // What the page showed is what S3 and the catalogue hold: two uploads left in alice's
     // folder, one photo ready, one rejected, and the deleted one's record filed as deleted.
@@ -528,6 +550,38 @@ async fn the_page_signs_in_uploads_shows_placeholders_then_thumbnails_or_the_rej
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(status.as_deref(), Some("deleted"));
-    let _ = std::fs::remove_dir_all(&folder);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_in_through_the_hosted_sign_in_with_pkce_and_that_token_opens_the_callers_own_gallery()
+-> Result<()> {
+    let app = App::new().await?;
+    // The sign-in's callback is the page's address, and the API's settings name the sign-in.
+    let port = LocalApi::reserve().await?;
+    let page = format!("{}/", port.url);
+    let sign_in = HostedSignIn::start("photos-page", &page).await?;
+    let mut settings = vec![
+        ("UPLOADS_BUCKET", app.bucket.clone()),
+        ("PHOTOS_TABLE", app.table.clone()),
+        ("MAX_INPUT_BYTES", "5000000".to_owned()),
+        ("PAGE_COGNITO_ENDPOINT", format!("{}/", Moto::shared().url())),
+    ];
+    settings.extend(sign_in.api_settings());
+    let (api, _) = app.api_at(&settings, SystemTime::now()).await?;
+    let _server = LocalApi::serve(port, Arc::new(api));
+    let _pipeline = pipeline(&app)?;
+
+    let files = [("beach.jpg", phone_photo(1200, 900))];
+    let arguments = ["--hosted", sign_in.issuer.as_str(), "--username", "carol", "--password", PASSWORD];
+    let seen = drive_the_page(&app, &page, &files, &arguments)
+        .await
+        .with_context(|| format!("the hosted sign-in's log:\n{}", sign_in.log()))?;
+
+    // The hosted sign-in's subject is the caller: the upload is in carol's folder and filed.
+    let id = seen["ids"]["beach.jpg"].as_str().context("an id")?;
+    let record = format!("{}/uploads/carol/{id}", app.bucket);
+    let filed = item(&app.dynamodb, &app.table, &record).await?.context("beach.jpg's record")?;
+    assert_eq!(filed["status"], "ready", "{filed}");
     Ok(())
 }

@@ -8,7 +8,11 @@ success prints one JSON line: {"ids": {file name: photo id}, "deleted": id}.
 
     python tests/browser/photos_page.py --url http://127.0.0.1:PORT/ --username alice --password ... \
         --upload beach.jpg --upload flower.png --upload broken.jpg --rejected broken.jpg --delete flower.png \
-        [--page-size 2] [--screenshot gallery.png]
+        [--page-size 2] [--screenshot gallery.png] [--hosted http://127.0.0.1:PORT]
+
+With --hosted (the hosted sign-in's base URL) it signs in through the hosted sign-in page instead
+(the authorization code flow with PKCE), checks that the code left the address bar, that an answer
+this tab did not ask for is refused, and that signing out ends the hosted session too.
 
 Run by the integration test `photos_api::the_page_...` (make test), which then checks what S3 and the
 photo table hold, and by the demo for its screenshot.
@@ -74,7 +78,8 @@ def wait_for(driver, what, condition, timeout=60):
         except Exception as error:  # an element replaced while read: read again
             last = error
         time.sleep(0.2)
-    fail(f"timed out waiting for {what} (last seen: {last!r}); the page's log: {page_log(driver)}")
+    fail(f"timed out waiting for {what} (last seen: {last!r}) at {driver.current_url}; the page's log: {page_log(driver)}; "
+         f"its text: {driver.find_element('tag name', 'body').text[:500]!r}")
 
 
 def page_log(driver):
@@ -103,6 +108,54 @@ def cards(driver):
     return found
 
 
+def sign_in(driver, args):
+    from selenium.webdriver.common.by import By
+
+    driver.get(args.url)
+    if not args.hosted:
+        # Sign in by keyboard: the fields in order, Enter submits.
+        driver.find_element(By.ID, "username").send_keys(args.username)
+        driver.find_element(By.ID, "password").send_keys(args.password + "\n")
+        return
+    # An answer this tab never asked for (a forged or replayed code) is refused before any
+    # token request, and leaves the address bar.
+    driver.get(f"{args.url}?code=stolen&state=forged")
+    wait_for(driver, "the refusal of a sign-in this tab did not start",
+             lambda d: "not started from this page" in d.find_element(By.ID, "sign-in-error").text)
+    if "code=" in driver.current_url:
+        fail(f"a refused code stayed in the address bar: {driver.current_url}")
+    driver.find_element(By.ID, "hosted-sign-in").click()
+    wait_for(driver, "the hosted sign-in page", lambda d: d.current_url.startswith(f"{args.hosted}/"))
+    wait_for(driver, "the sign-in form", lambda d: d.find_element(By.NAME, "login"))
+    # The provider refuses a request without a challenge; its form lists the request it took.
+    received = driver.page_source
+    for needed in ("code_challenge_method", "S256", "code_challenge", "state"):
+        if needed not in received:
+            fail(f"the sign-in request the provider received lacks {needed}")
+    driver.find_element(By.NAME, "login").send_keys(args.username)
+    driver.find_element(By.NAME, "password").send_keys(args.password + "\n")
+    # The provider asks once whether the page may have the account (Cognito's does not).
+    def back_or_consent(d):
+        if d.current_url.startswith(args.url):
+            return True
+        for button in d.find_elements(By.CSS_SELECTOR, "button[type=submit]"):
+            if button.text.strip() == "Continue":
+                button.click()
+        return False
+    wait_for(driver, "the way back to the page", back_or_consent)
+
+
+def signed_out_of_the_hosted_page(driver, args):
+    from selenium.webdriver.common.by import By
+    from urllib.parse import parse_qs, urlsplit
+
+    driver.find_element(By.ID, "sign-out").click()
+    wait_for(driver, "the hosted sign-out", lambda d: d.current_url.startswith(f"{args.hosted}/logout"))
+    query = parse_qs(urlsplit(driver.current_url).query)
+    if query.get("logout_uri") != [args.url] or not query.get("client_id"):
+        fail(f"signing out did not end the hosted session for this page: {driver.current_url}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -114,17 +167,17 @@ def main():
     parser.add_argument("--page-size", type=int, default=0, help="the API's PAGE_SIZE: the gallery pages by it")
     parser.add_argument("--expect", type=int, default=0, help="without uploads: the photos the gallery already holds")
     parser.add_argument("--screenshot")
+    parser.add_argument("--hosted", help="the hosted sign-in's base URL: sign in there (PKCE), not with the form")
     args = parser.parse_args()
 
     from selenium.webdriver.common.by import By
 
     driver = browser()
     try:
-        driver.get(args.url)
-        # Sign in by keyboard: the fields in order, Enter submits.
-        driver.find_element(By.ID, "username").send_keys(args.username)
-        driver.find_element(By.ID, "password").send_keys(args.password + "\n")
+        sign_in(driver, args)
         wait_for(driver, "the gallery after signing in", lambda d: d.find_element(By.ID, "gallery-section").is_displayed())
+        if "code=" in driver.current_url:
+            fail(f"the sign-in's code stayed in the address bar: {driver.current_url}")
 
         if not args.upload:
             # A gallery that is there already: wait until each photo shows its thumbnail or rejection.
@@ -186,6 +239,8 @@ def main():
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
             fail(f"at 390 px wide the page is {overflow} px wider than the screen")
+        if args.hosted:
+            signed_out_of_the_hosted_page(driver, args)
         print(json.dumps({"ids": ids, "deleted": deleted}))
     finally:
         driver.quit()

@@ -14,6 +14,7 @@ pub mod moto;
 pub mod org_seed;
 pub mod photos;
 pub mod pipeline;
+pub mod sign_in;
 pub mod slow_proxy;
 pub mod sqs;
 

@@ -34,8 +34,24 @@ impl LocalApi {
 
     /// Serves `deps` on `address` (`127.0.0.1:8080`).
     pub async fn start_on(deps: Arc<photos_api::Deps>, address: &str) -> std::io::Result<Self> {
+        Ok(Self::serve(Self::reserve_on(address).await?, deps))
+    }
+
+    /// A free loopback port for the API, for settings that name its URL before it serves (a
+    /// sign-in's callback, which the API's own settings depend on).
+    pub async fn reserve() -> std::io::Result<Reserved> {
+        Self::reserve_on("127.0.0.1:0").await
+    }
+
+    async fn reserve_on(address: &str) -> std::io::Result<Reserved> {
         let listener = TcpListener::bind(address).await?;
         let url = format!("http://{}", listener.local_addr()?);
+        Ok(Reserved { listener, url })
+    }
+
+    /// Serves `deps` where `reserved` listens.
+    pub fn serve(reserved: Reserved, deps: Arc<photos_api::Deps>) -> Self {
+        let Reserved { listener, url } = reserved;
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let deps = deps.clone();
@@ -46,8 +62,15 @@ impl LocalApi {
                 });
             }
         });
-        Ok(Self { url, task })
+        Self { url, task }
     }
+}
+
+/// A port the API will serve on, already listening.
+#[derive(Debug)]
+pub struct Reserved {
+    listener: TcpListener,
+    pub url: String,
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(1);

@@ -42,6 +42,10 @@ pub struct Config {
     pub page_client_id: Option<String>,
     /// `PAGE_COGNITO_ENDPOINT`: where the page posts `InitiateAuth` (default Cognito's in the region).
     pub page_cognito_endpoint: Option<String>,
+    /// `PAGE_SIGN_IN_URL`: the hosted sign-in's base URL (Cognito's user pool domain,
+    /// `https://<domain>.auth.<region>.amazoncognito.com`), whose `/oauth2/authorize` and
+    /// `/oauth2/token` the page uses with PKCE; without it the page signs in by password only.
+    pub page_sign_in_url: Option<String>,
 }
 
 /// How uploads are encrypted at rest; the POST policy requires it of every upload.
@@ -151,9 +155,25 @@ impl Config {
                 .optional("PAGE_CLIENT_ID")
                 .or_else(|| token_check.as_ref().and_then(|check| check.audiences.first().cloned())),
             page_cognito_endpoint: env.optional("PAGE_COGNITO_ENDPOINT"),
+            page_sign_in_url: sign_in_url(env)?,
             token_check,
         })
     }
+}
+
+fn sign_in_url(env: &Env) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.optional("PAGE_SIGN_IN_URL") else { return Ok(None) };
+    let address = url.trim_end_matches('/');
+    let host = address.strip_prefix("https://").or_else(|| address.strip_prefix("http://"));
+    // The page appends /oauth2/authorize and /oauth2/token: a base URL, not an endpoint.
+    if !host.is_some_and(|host| !host.is_empty() && !host.contains(['?', '#']) && !host.contains("/oauth2/")) {
+        return Err(ConfigError::invalid(
+            "PAGE_SIGN_IN_URL",
+            url,
+            "the hosted sign-in's base URL, such as https://<domain>.auth.<region>.amazoncognito.com",
+        ));
+    }
+    Ok(Some(address.to_owned()))
 }
 
 impl TokenCheck {

@@ -96,6 +96,7 @@ impl Deps {
                 .clone()
                 .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/")),
             client_id: config.page_client_id.clone().unwrap_or_default(),
+            sign_in_url: config.page_sign_in_url.clone(),
             page_size: config.page_size,
             bucket_origins: vec![origin_of(&post_url), origin_of(&thumbnails_url)],
         }));

@@ -38,6 +38,8 @@ fn settings() {
     assert_eq!(check.jwks_url, "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc/.well-known/jwks.json");
     assert_eq!(check.audiences, ["client-a", "client-b"]);
     assert_eq!(check.token_use, TokenUse::Access);
+    let hosted = parse(&[("PAGE_SIGN_IN_URL", "https://photos.auth.eu-west-1.amazoncognito.com/")]).expect("valid");
+    assert_eq!(hosted.page_sign_in_url.as_deref(), Some("https://photos.auth.eu-west-1.amazoncognito.com"));
     assert_eq!(parse(&[("UPLOADS_PREFIX", "/")]).expect("no prefix").owner_depth, 1);
 }
 
@@ -58,6 +60,8 @@ fn bad_settings_name_the_variable_and_the_fix() {
         (&[("JWT_ISSUER", "issuer"), ("JWT_AUDIENCE", "c")][..], "the issuer's URL"),
         (&[("JWT_ISSUER", "https://i"), ("JWT_AUDIENCE", "c"), ("JWT_TOKEN_USE", "refresh")][..], "access or id"),
         (&[("CURSOR_KEY_SECRET_ARN", "my-secret")][..], "a Secrets Manager secret ARN"),
+        (&[("PAGE_SIGN_IN_URL", "photos.auth.eu-west-1.amazoncognito.com")][..], "the hosted sign-in's base URL"),
+        (&[("PAGE_SIGN_IN_URL", "https://d.example/oauth2/authorize")][..], "the hosted sign-in's base URL"),
     ] {
         let err = parse(settings).expect_err("invalid");
         assert!(err.contains(message), "{settings:?}: {err}");

@@ -17,6 +17,8 @@ pub struct PageSettings {
     pub cognito_endpoint: String,
     /// The app client the page signs in with.
     pub client_id: String,
+    /// The hosted sign-in's base URL (its `/oauth2/authorize` and `/oauth2/token`), if any.
+    pub sign_in_url: Option<String>,
     pub page_size: u32,
     /// Origins the page loads images from and posts uploads to (the buckets').
     pub bucket_origins: Vec<String>,
@@ -52,6 +54,7 @@ pub fn page(settings: &PageSettings) -> Page {
     let config = json!({
         "cognito_endpoint": settings.cognito_endpoint,
         "client_id": settings.client_id,
+        "sign_in_url": settings.sign_in_url,
         "page_size": settings.page_size,
     })
     .to_string()
@@ -60,7 +63,12 @@ pub fn page(settings: &PageSettings) -> Page {
     let html = HTML.replace("/*CONFIG*/", &config).replace("/*SCRIPT*/", &script);
     let style = between(&html, "<style>", "</style>");
     let buckets = settings.bucket_origins.join(" ");
-    let cognito = origin_of(&settings.cognito_endpoint);
+    // The page posts to Cognito's API (InitiateAuth) and, after the hosted sign-in, to its token
+    // endpoint; the sign-in page itself is a navigation, which connect-src does not govern.
+    let mut cognito = origin_of(&settings.cognito_endpoint);
+    if let Some(sign_in) = &settings.sign_in_url {
+        cognito = format!("{cognito} {}", origin_of(sign_in));
+    }
     let content_security_policy = format!(
         "default-src 'none'; script-src {}; style-src {}; img-src 'self' data: {buckets}; connect-src 'self' {cognito} {buckets}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         sha256_source(&script),

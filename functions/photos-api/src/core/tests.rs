@@ -342,6 +342,7 @@ fn the_page_allows_exactly_its_own_script_and_style_and_its_settings_cannot_clos
     let settings = PageSettings {
         cognito_endpoint: "https://cognito-idp.eu-west-1.amazonaws.com/".to_owned(),
         client_id: "client</script><script>alert(1)</script>".to_owned(),
+        sign_in_url: Some("https://photos.auth.eu-west-1.amazoncognito.com".to_owned()),
         page_size: 24,
         bucket_origins: vec!["https://photos.s3.eu-west-1.amazonaws.com".to_owned()],
     };
@@ -358,7 +359,7 @@ fn the_page_allows_exactly_its_own_script_and_style_and_its_settings_cannot_clos
     assert!(csp.starts_with("default-src 'none';") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(
         csp.contains(
-            "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com https://photos.s3.eu-west-1.amazonaws.com"
+            "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com https://photos.auth.eu-west-1.amazoncognito.com https://photos.s3.eu-west-1.amazonaws.com"
         ),
         "{csp}"
     );

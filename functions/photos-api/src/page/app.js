@@ -32,9 +32,85 @@ async function signIn(username, password) {
   sessionStorage.setItem(SESSION, JSON.stringify(session));
 }
 
+// The hosted sign-in (Cognito's user pool domain): the authorization code flow with PKCE
+// (RFC 7636, S256). The code comes back in the address bar; only this tab holds the verifier
+// that makes it worth anything, and the state ties the answer to the sign-in this tab began.
+const PKCE = "photos.pkce";
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const randomText = (bytes) => base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+const pkceChallenge = async (verifier) =>
+  base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+// The app client's callback and sign-out URL: the page's own address, without its query.
+const pageAddress = () => location.origin + location.pathname;
+
+async function startHostedSignIn() {
+  const verifier = randomText(32);
+  const state = randomText(16);
+  sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state }));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: config.client_id,
+    redirect_uri: pageAddress(),
+    scope: "openid email",
+    state,
+    code_challenge: await pkceChallenge(verifier),
+    code_challenge_method: "S256",
+  });
+  location.assign(`${config.sign_in_url}/oauth2/authorize?${query}`);
+}
+
+function nameIn(jwt) {
+  try {
+    const claims = JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return claims.email || claims["cognito:username"] || claims.username || null;
+  } catch {
+    return null;
+  }
+}
+
+async function finishHostedSignIn(answer) {
+  const started = JSON.parse(sessionStorage.getItem(PKCE) || "null");
+  sessionStorage.removeItem(PKCE);
+  // A code is good once: it leaves the address bar and the history at once.
+  history.replaceState(null, "", pageAddress());
+  if (answer.has("error")) {
+    throw new Error(`The sign-in page answered: ${answer.get("error_description") || answer.get("error")}`);
+  }
+  if (!started || answer.get("state") !== started.state) {
+    throw new Error("That sign-in was not started from this page: sign in again.");
+  }
+  const response = await fetch(`${config.sign_in_url}/oauth2/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      client_id: config.client_id,
+      code: answer.get("code"),
+      redirect_uri: pageAddress(),
+      code_verifier: started.verifier,
+    }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || !body.access_token) {
+    throw new Error(`The sign-in could not be completed: ${body.error_description || body.error || `HTTP ${response.status}`}`);
+  }
+  const username = nameIn(body.id_token || "") || nameIn(body.access_token) || "signed in";
+  session = { token: body.access_token, username, hosted: true };
+  sessionStorage.setItem(SESSION, JSON.stringify(session));
+}
+
 function signOut(message) {
+  const hosted = session && session.hosted;
   session = null;
   sessionStorage.removeItem(SESSION);
+  if (hosted && !message) {
+    // The hosted sign-in keeps its own session (a cookie on its domain): end it too, or the
+    // next person at this browser is signed in without a password.
+    const query = new URLSearchParams({ client_id: config.client_id, logout_uri: pageAddress() });
+    location.assign(`${config.sign_in_url}/logout?${query}`);
+    return;
+  }
   show();
   $("sign-in-error").textContent = message || "";
 }
@@ -265,5 +341,20 @@ drop.addEventListener("drop", (event) => {
   drop.classList.remove("over");
   uploadAll(event.dataTransfer.files);
 });
+$("hosted-sign-in").addEventListener("click", () =>
+  startHostedSignIn().catch((error) => ($("sign-in-error").textContent = error.message)),
+);
+$("hosted").hidden = !config.sign_in_url;
 $("gallery-title").tabIndex = -1;
-show();
+const answer = new URLSearchParams(location.search);
+if (config.sign_in_url && (answer.has("code") || answer.has("error"))) {
+  finishHostedSignIn(answer).then(
+    () => {
+      show();
+      $("gallery-title").focus();
+    },
+    (error) => signOut(error.message),
+  );
+} else {
+  show();
+}
