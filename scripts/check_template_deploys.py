@@ -224,7 +224,7 @@ def problems_of(template, deployed, every_resource, base):
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
-        managed = [arn for arn in resource["Properties"].get("ManagedPolicyArns", []) if not _is_basic_execution(arn)]
+        managed = [arn for arn in resource["Properties"].get("ManagedPolicyArns", []) if not _is_sams_own(arn)]
         if managed:
             problems.append(f"{what}: {logical_id} holds managed policies {managed}; grant what it needs in its own statements")
     if "Dashboard" in resources:
@@ -271,10 +271,14 @@ def photos_api_problems(template, resources):
     return problems
 
 
-def _is_basic_execution(arn):
-    # Lambda's own logging (SAM adds it to every function role it makes).
+# What SAM adds to every function role it makes: Lambda's own logging, and with Tracing: Active
+# the X-Ray daemon's writes (PutTraceSegments, PutTelemetryRecords, the sampling rules' reads).
+SAMS_OWN_POLICIES = (":policy/service-role/AWSLambdaBasicExecutionRole", ":policy/AWSXrayWriteOnlyAccess")
+
+
+def _is_sams_own(arn):
     text = arn["Fn::Sub"] if isinstance(arn, dict) and "Fn::Sub" in arn else arn
-    return isinstance(text, str) and text.endswith(":policy/service-role/AWSLambdaBasicExecutionRole")
+    return isinstance(text, str) and text.endswith(SAMS_OWN_POLICIES)
 
 
 def visibility_problems(template):

@@ -184,7 +184,8 @@ def permissions_block(template, logical_id):
              "What the function's role may do, statement by statement, as `template.yaml` grants it"
              " (written from the template by `make docs-reference`; `make test` checks every request"
              " the tests make against it: see [Permissions](../deploy/permissions.md)). Every role"
-             " also gets SAM's `AWSLambdaBasicExecutionRole` (its own log lines).", ""]
+             " also gets SAM's `AWSLambdaBasicExecutionRole` (its own log lines) and, for X-Ray,"
+             " `AWSXrayWriteOnlyAccess` (its traces).", ""]
     for sid, actions, condition in statements(properties.get("Policies", [])):
         when = f" (only when `{condition}`)" if condition else ""
         lines.append(f"- **{sid}**{when}: " + ", ".join(f"`{a}`" for a in actions))

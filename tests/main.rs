@@ -14,3 +14,4 @@ mod photos_api;
 mod thumbnailer;
 mod thumbnailer_lambda;
 mod thumbnailer_photos;
+mod traces;

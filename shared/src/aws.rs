@@ -45,7 +45,8 @@ impl Aws {
 
     pub fn from_sdk_config(sdk_config: SdkConfig) -> Self {
         let api_calls = ApiCallCounter::default();
-        let interceptors = vec![SharedInterceptor::new(api_calls.clone())];
+        let interceptors =
+            vec![SharedInterceptor::new(api_calls.clone()), SharedInterceptor::new(crate::xray::AwsCallTracing)];
         Self { sdk_config, api_calls, interceptors }
     }
 

@@ -11,6 +11,7 @@
 //! - [`logging`]: tracing in Lambda's JSON log format.
 //! - [`metrics`]: one CloudWatch Embedded Metric Format document per invocation.
 //! - [`spreadsheet`]: CSV cells that a spreadsheet will not run as formulas.
+//! - [`xray`]: X-Ray subsegments from the `tracing` spans, sent to Lambda's daemon.
 
 pub mod accounts;
 pub mod aws;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod logging;
 pub mod metrics;
 pub mod spreadsheet;
+pub mod xray;
 
 /// The toolkit's version (the workspace's, as CHANGELOG.md lists them), which every function
 /// reports: in its cold-start log line and in each metrics document.

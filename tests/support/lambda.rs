@@ -78,6 +78,7 @@ struct Pending {
     request_id: String,
     payload: Vec<u8>,
     deadline_ms: u64,
+    trace_header: Option<String>,
 }
 
 enum Reply {
@@ -185,11 +186,23 @@ impl LocalLambda {
 
     /// Invokes the function with `payload`, giving it `timeout`, as Lambda does.
     pub async fn invoke(&self, payload: &Value, timeout: Duration) -> Invoked {
-        self.invoke_as(&new_request_id(), payload, timeout).await
+        self.invoke_as(&new_request_id(), payload, timeout, None).await
+    }
+
+    /// [`LocalLambda::invoke`] in a trace: `trace_header` is what Lambda gives the runtime for
+    /// the invocation (`Lambda-Runtime-Trace-Id`: `Root=...;Parent=...;Sampled=1`).
+    pub async fn invoke_traced(&self, payload: &Value, timeout: Duration, trace_header: &str) -> Invoked {
+        self.invoke_as(&new_request_id(), payload, timeout, Some(trace_header)).await
     }
 
     /// One invocation under a given request id.
-    async fn invoke_as(&self, request_id: &str, payload: &Value, timeout: Duration) -> Invoked {
+    async fn invoke_as(
+        &self,
+        request_id: &str,
+        payload: &Value,
+        timeout: Duration,
+        trace_header: Option<&str>,
+    ) -> Invoked {
         let started = std::time::Instant::now();
         let pid = self.ensure_running();
         let request_id = request_id.to_owned();
@@ -200,7 +213,12 @@ impl LocalLambda {
         self.api.replies.lock().expect("replies").insert(request_id.clone(), sender);
         let payload = serde_json::to_vec(payload).expect("a JSON payload");
         self.invocations
-            .send(Pending { request_id: request_id.clone(), payload, deadline_ms })
+            .send(Pending {
+                request_id: request_id.clone(),
+                payload,
+                deadline_ms,
+                trace_header: trace_header.map(str::to_owned),
+            })
             .expect("the runtime API is serving");
 
         let mut peak_rss_kib = 0;
@@ -268,7 +286,7 @@ impl LocalLambda {
         let request_id = new_request_id();
         let mut attempts = Vec::new();
         for _ in 0..3 {
-            let invoked = self.invoke_as(&request_id, payload, timeout).await;
+            let invoked = self.invoke_as(&request_id, payload, timeout, None).await;
             let failed = !matches!(invoked.outcome, Outcome::Response(_));
             attempts.push(invoked);
             if !failed {
@@ -425,7 +443,11 @@ async fn serve(stream: TcpStream, api: Arc<Api>, queue: Arc<tokio::sync::Mutex<m
                     "Lambda-Runtime-Invoked-Function-Arn",
                     "arn:aws:lambda:us-east-1:123456789012:function:local".to_owned(),
                 ),
-                ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000".to_owned()),
+                // Lambda's header for an invocation that is not sampled, unless the test gave one.
+                (
+                    "Lambda-Runtime-Trace-Id",
+                    pending.trace_header.unwrap_or_else(|| "Root=1-00000000-000000000000000000000000".to_owned()),
+                ),
             ];
             (200, headers, pending.payload)
         } else if let Some(rest) = request.path.split("/runtime/invocation/").nth(1) {

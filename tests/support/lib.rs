@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod sign_in;
 pub mod slow_proxy;
 pub mod sqs;
+pub mod xray_daemon;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,0 +1,218 @@
+//! X-Ray traces from the packaged functions (the artifacts `make package` ships), run by the
+//! local Lambda with a trace header per invocation and `AWS_XRAY_DAEMON_ADDRESS` pointing at a
+//! UDP listener here, behind the fault proxy: the subsegments received must form one tree per
+//! invocation under its trace and parent, with one `aws` subsegment per request the proxy saw,
+//! the faulted one flagged; an unsampled invocation sends nothing; and a daemon that is not
+//! there changes nothing in what the function does.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, ensure};
+use serde_json::{Value, json};
+
+use jiff::{Timestamp, ToSpan as _};
+use support::cost_seed::{ce_page, month_of_costs, queue_cost_results};
+use support::eks_seed::seed;
+use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
+use support::images::photo;
+use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::xray_daemon::XrayDaemon;
+use support::{Moto, TestAccount};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+const PUT_OBJECT: Faulted<'static> = Faulted { service: "s3", request: "PutObject", operation: "PutObject" };
+
+/// A new trace for one invocation: `(root, Lambda's segment id)`.
+fn new_trace() -> (String, String) {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let random = format!("{}{}", shared::xray::new_segment_id(), shared::xray::new_segment_id());
+    (format!("1-{seconds:08x}-{}", &random[..24]), shared::xray::new_segment_id())
+}
+
+fn header(root: &str, parent: &str, sampled: bool) -> String {
+    format!("Root={root};Parent={parent};Sampled={}", u8::from(sampled))
+}
+
+/// The documents are one tree under `parent` in `root`: each is a subsegment of the trace
+/// whose parent is the invocation's segment or another of them.
+fn check_one_tree(documents: &[Value], root: &str, parent: &str) -> Result<()> {
+    let ids: HashSet<&str> = documents.iter().filter_map(|d| d["id"].as_str()).collect();
+    ensure!(ids.len() == documents.len(), "every subsegment has its own id: {documents:#?}");
+    for document in documents {
+        ensure!(document["type"] == "subsegment" && document["trace_id"] == root, "not in the trace: {document}");
+        let above = document["parent_id"].as_str().context("a parent")?;
+        ensure!(above == parent || ids.contains(above), "a subsegment outside the tree: {document}");
+        ensure!(document["end_time"].as_f64() >= document["start_time"].as_f64(), "{document}");
+    }
+    Ok(())
+}
+
+fn aws_calls(documents: &[Value]) -> Vec<&Value> {
+    documents.iter().filter(|d| d["namespace"] == "aws").collect()
+}
+
+/// The request the proxy fails once with a 503 (the SDK retries it): its service's signing
+/// name, the proxy's name for it (`PutObject /bucket/key`, `POST /clusters/...`) and the SDK's.
+struct Faulted<'a> {
+    service: &'a str,
+    request: &'a str,
+    operation: &'a str,
+}
+
+/// What a function does, traced: one sampled invocation behind a proxy that fails one
+/// request, then checks on the tree and the calls.
+async fn traced_run(
+    function: &str,
+    env: &[(&str, &str)],
+    payload: &Value,
+    faulted: Faulted<'_>,
+) -> Result<(Value, Vec<Value>, FaultProxy)> {
+    let Faulted { service, request, operation } = faulted;
+    let proxy =
+        FaultProxy::start(Moto::shared().url(), FaultPlan::first(service, request, FaultKind::Unavailable, Some(1)))
+            .await;
+    let daemon = XrayDaemon::start();
+    let mut full_env = vec![("AWS_ENDPOINT_URL", proxy.url.as_str()), ("AWS_XRAY_DAEMON_ADDRESS", &daemon.address)];
+    full_env.extend_from_slice(env);
+    let lambda =
+        LocalLambda::start(packaged_binary(function), Limits { memory_mb: 512, cpu_share: false }, &full_env).await;
+    let (root, parent) = new_trace();
+    let invoked = lambda.invoke_traced(payload, TIMEOUT, &header(&root, &parent, true)).await;
+    let response = invoked.outcome.response(&lambda.log());
+    let documents = daemon.documents();
+    check_one_tree(&documents, &root, &parent)?;
+
+    // One aws subsegment per request the proxy saw, and the one it failed flagged a fault.
+    let calls = aws_calls(&documents);
+    let requests = proxy.exchanges();
+    ensure!(
+        calls.len() == requests.len(),
+        "{} aws subsegments for {} requests: {calls:#?}\n{requests:#?}",
+        calls.len(),
+        requests.len()
+    );
+    // The request the proxy failed is flagged a fault with its 503; any other fault is the
+    // emulator's own 5xx (it answers some operations with an error page).
+    let faulted_by_proxy = requests.iter().filter(|r| r.fault.is_some()).count();
+    ensure!(faulted_by_proxy == 1, "the proxy failed {faulted_by_proxy} requests: {requests:#?}");
+    let failed: Vec<&&Value> = calls
+        .iter()
+        .filter(|c| c["fault"] == true && c["aws"]["operation"] == operation && c["http"]["response"]["status"] == 503)
+        .collect();
+    ensure!(
+        failed.len() == 1,
+        "one faulted {operation}, not {failed:#?}, among {calls:#?}; the proxy saw {requests:#?}"
+    );
+    for call in calls.iter().filter(|c| c["fault"] == true) {
+        ensure!(call["http"]["response"]["status"].as_u64().is_none_or(|status| status >= 500), "{call}");
+    }
+    let of_operation = calls.iter().filter(|c| c["aws"]["operation"] == operation).count();
+    ensure!(of_operation == proxy.requests_for(request), "{of_operation} {operation} subsegments");
+    for call in &calls {
+        ensure!(call["aws"]["region"] == "us-east-1" && call["aws"]["operation"].is_string(), "{call}");
+        ensure!(call["fault"] == true || call["http"]["response"]["status"].is_u64(), "a status: {call}");
+    }
+
+    // Not sampled: nothing at all.
+    daemon.clear();
+    let (root, parent) = new_trace();
+    let invoked = lambda.invoke_traced(payload, TIMEOUT, &header(&root, &parent, false)).await;
+    ensure!(matches!(invoked.outcome, Outcome::Response(_)), "{:?}", invoked.outcome);
+    ensure!(daemon.documents().is_empty(), "an unsampled invocation sent {:#?}", daemon.documents());
+    Ok((response, documents, proxy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_iam_export_traces_its_run_and_each_aws_request() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    // Whatever users the emulator's default account holds (tests/iam_export_lambda.rs seeds it).
+    let bucket = account.unique_bucket("traced-iam");
+    account.aws.s3().create_bucket().bucket(&bucket).send().await?;
+    let (response, documents, _) =
+        traced_run("iam-export", &[("REPORT_BUCKET", &bucket)], &json!({}), PUT_OBJECT).await?;
+    ensure!(response["keys"].as_array().is_some_and(|keys| !keys.is_empty()), "{response}");
+    // The handler's span (`export`) names the invocation's request.
+    let handler = documents.iter().find(|d| d["name"] == "export").context("the handler's subsegment")?;
+    ensure!(handler["annotations"]["request_id"].is_string(), "{handler}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_thumbnailer_traces_its_batch_and_each_aws_request() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let bucket = account.unique_bucket("traced-thumbs");
+    let s3 = account.aws.s3();
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let put = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("uploads/a.jpg")
+        .body(photo(640, 480, image::ImageFormat::Jpeg).into())
+        .send()
+        .await?;
+    let etag = put.e_tag().context("an ETag")?.trim_matches('"').to_owned();
+    let batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &[("uploads/a.jpg", &etag)]);
+    let (response, _, _) = traced_run("thumbnailer", &[("THUMBNAIL_SIZES", "256x256")], &batch, PUT_OBJECT).await?;
+    ensure!(response["batchItemFailures"] == json!([]), "{response}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eks_scheduler_traces_its_run_and_each_aws_request() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
+    let cluster = format!("traced-{}", std::process::id());
+    let off = Timestamp::now().checked_sub(10.minutes())?.to_zoned(jiff::tz::TimeZone::UTC);
+    let schedule = format!("off=daily@{:02}:{:02} tz=UTC", off.hour(), off.minute());
+    seed(&eks, &[(&cluster, &[("eks-scheduler/schedule", &schedule)], &[("workers", "1/3/10")])]).await?;
+    let request = format!("POST /clusters/{cluster}/node-groups/workers/update-config");
+    let faulted = Faulted { service: "eks", request: &request, operation: "UpdateNodegroupConfig" };
+    let event = json!({"action": "stop", "clusters": [cluster]});
+    let (response, _, _) = traced_run("eks-scheduler", &[], &event, faulted).await?;
+    ensure!(response.to_string().contains(&cluster), "{response}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_report_traces_its_run_and_each_aws_request() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let bucket = account.unique_bucket("traced-costs");
+    account.aws.s3().create_bucket().bucket(&bucket).send().await?;
+    let yesterday = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().yesterday()?;
+    let first = yesterday.first_of_month().yesterday()?.first_of_month();
+    queue_cost_results(&account, vec![ce_page(&month_of_costs(first, yesterday), None)]).await?;
+    // Its first request, whatever Cost Explorer answers later (the tests share its queue).
+    let first_read = Faulted { service: "s3", request: "GetObject", operation: "GetObject" };
+    let (response, _, _) = traced_run("cost-report", &[("REPORT_BUCKET", &bucket)], &json!({}), first_read).await?;
+    ensure!(response.to_string().contains(&bucket), "{response}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_daemon_that_is_not_there_changes_nothing() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let bucket = account.unique_bucket("untraced-iam");
+    account.aws.s3().create_bucket().bucket(&bucket).send().await?;
+    // A port nobody listens on, and an address that is no address.
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.to_string();
+    for address in [nobody.as_str(), "not an address"] {
+        let env = [
+            ("AWS_ENDPOINT_URL", moto.url()),
+            ("REPORT_BUCKET", bucket.as_str()),
+            ("AWS_XRAY_DAEMON_ADDRESS", address),
+        ];
+        let lambda =
+            LocalLambda::start(packaged_binary("iam-export"), Limits { memory_mb: 256, cpu_share: false }, &env).await;
+        let (root, parent) = new_trace();
+        let invoked = lambda.invoke_traced(&json!({}), TIMEOUT, &header(&root, &parent, true)).await;
+        let response = invoked.outcome.response(&lambda.log());
+        ensure!(response["keys"].as_array().is_some_and(|keys| !keys.is_empty()), "{address}: {response}");
+    }
+    Ok(())
+}
