@@ -18,7 +18,7 @@ use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::images::photo;
 use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use support::xray_daemon::XrayDaemon;
-use support::{Moto, TestAccount};
+use support::{Moto, TestAccount, log_with_metrics};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const PUT_OBJECT: Faulted<'static> = Faulted { service: "s3", request: "PutObject", operation: "PutObject" };
@@ -44,6 +44,33 @@ fn check_one_tree(documents: &[Value], root: &str, parent: &str) -> Result<()> {
         let above = document["parent_id"].as_str().context("a parent")?;
         ensure!(above == parent || ids.contains(above), "a subsegment outside the tree: {document}");
         ensure!(document["end_time"].as_f64() >= document["start_time"].as_f64(), "{document}");
+    }
+    Ok(())
+}
+
+/// Every JSON log line and metrics document of the invocations names the trace of the
+/// invocation it belongs to, `roots` in order: each metrics document one, and at least one
+/// line of each invocation besides.
+fn check_logs_name_the_trace(log: &str, roots: &[&str]) -> Result<()> {
+    let documents = shared::metrics::documents_in(log);
+    let named: Vec<&Value> = documents.iter().map(|d| &d[shared::logging::TRACE_FIELD]).collect();
+    ensure!(
+        named == roots.iter().map(|r| Value::from(*r)).collect::<Vec<_>>().iter().collect::<Vec<_>>(),
+        "metrics documents name {named:?}, expected {roots:?}"
+    );
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|l| l.get("_aws").is_none())
+        .collect();
+    for root in roots {
+        ensure!(lines.iter().any(|l| l[shared::logging::TRACE_FIELD] == *root), "no log line names {root}:\n{log}");
+    }
+    for line in
+        lines.iter().filter(|l| l.get("spans").is_some_and(|spans| spans.to_string().contains("Lambda runtime invoke")))
+    {
+        let named = line[shared::logging::TRACE_FIELD].as_str().unwrap_or_default();
+        ensure!(roots.contains(&named), "a line of an invocation names no trace of it: {line}");
     }
     Ok(())
 }
@@ -82,6 +109,7 @@ async fn traced_run(
     let response = invoked.outcome.response(&lambda.log());
     let documents = daemon.documents();
     check_one_tree(&documents, &root, &parent)?;
+    check_logs_name_the_trace(&log_with_metrics(&lambda, 1).await, &[&root])?;
 
     // One aws subsegment per request the proxy saw, and the one it failed flagged a fault.
     let calls = aws_calls(&documents);
@@ -109,6 +137,16 @@ async fn traced_run(
     }
     let of_operation = calls.iter().filter(|c| c["aws"]["operation"] == operation).count();
     ensure!(of_operation == proxy.requests_for(request), "{of_operation} {operation} subsegments");
+    // Each request named its own subsegment in X-Amzn-Trace-Id, for the service to go on from.
+    let call_ids: HashSet<&str> = calls.iter().filter_map(|c| c["id"].as_str()).collect();
+    let mut named = HashSet::new();
+    for exchange in &requests {
+        let header = exchange.trace_header.as_deref().and_then(shared::xray::TraceHeader::parse);
+        let parent = header.as_ref().filter(|h| h.root == root && h.sampled).and_then(|h| h.parent.clone());
+        ensure!(parent.as_deref().is_some_and(|p| call_ids.contains(p)), "{exchange:?} names no subsegment of it");
+        named.insert(parent);
+    }
+    ensure!(named.len() == requests.len(), "two requests named one subsegment");
     for call in &calls {
         ensure!(call["aws"]["region"] == "us-east-1" && call["aws"]["operation"].is_string(), "{call}");
         ensure!(call["fault"] == true || call["http"]["response"]["status"].is_u64(), "a status: {call}");
@@ -116,10 +154,18 @@ async fn traced_run(
 
     // Not sampled: nothing at all.
     daemon.clear();
-    let (root, parent) = new_trace();
-    let invoked = lambda.invoke_traced(payload, TIMEOUT, &header(&root, &parent, false)).await;
+    let (unsampled, parent) = new_trace();
+    let invoked = lambda.invoke_traced(payload, TIMEOUT, &header(&unsampled, &parent, false)).await;
     ensure!(matches!(invoked.outcome, Outcome::Response(_)), "{:?}", invoked.outcome);
     ensure!(daemon.documents().is_empty(), "an unsampled invocation sent {:#?}", daemon.documents());
+    // Its requests tell the services it is not sampled, in its trace.
+    let unsampled_requests = &proxy.exchanges()[requests.len()..];
+    for exchange in unsampled_requests {
+        let header = exchange.trace_header.as_deref().and_then(shared::xray::TraceHeader::parse);
+        ensure!(header.is_some_and(|h| h.root == unsampled && !h.sampled), "{exchange:?}");
+    }
+    // Its log lines still name its trace: Lambda's own records of it do.
+    check_logs_name_the_trace(&log_with_metrics(&lambda, 2).await, &[&root, &unsampled])?;
     Ok((response, documents, proxy))
 }
 
@@ -157,6 +203,81 @@ async fn the_thumbnailer_traces_its_batch_and_each_aws_request() -> Result<()> {
     let batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &[("uploads/a.jpg", &etag)]);
     let (response, _, _) = traced_run("thumbnailer", &[("THUMBNAIL_SIZES", "256x256")], &batch, PUT_OBJECT).await?;
     ensure!(response["batchItemFailures"] == json!([]), "{response}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sqs_record_is_worked_on_in_the_trace_its_message_carries() -> Result<()> {
+    let moto = Moto::shared();
+    let account = TestAccount::default_account(moto.url()).await;
+    let bucket = account.unique_bucket("traced-records");
+    let s3 = account.aws.s3();
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let mut uploads = Vec::new();
+    for key in ["uploads/a.jpg", "uploads/b.jpg", "uploads/c.jpg"] {
+        let put = s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(photo(320, 240, image::ImageFormat::Jpeg).into())
+            .send()
+            .await?;
+        uploads.push((key, put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
+    }
+    let pairs: Vec<(&str, &str)> = uploads.iter().map(|(key, etag)| (*key, etag.as_str())).collect();
+    let mut batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs);
+    // a.jpg and b.jpg were uploaded in traces of their own (S3 passes the uploader's trace to
+    // the queue's message); c.jpg in one that is not sampled.
+    let (a, b, c) = (new_trace(), new_trace(), new_trace());
+    for (record, (root, parent), sampled) in [(0, &a, true), (1, &b, true), (2, &c, false)] {
+        batch["Records"][record]["attributes"]["AWSTraceHeader"] = json!(header(root, parent, sampled));
+    }
+    let proxy = FaultProxy::start(moto.url(), FaultPlan::uniform(1, 0.0)).await;
+    let daemon = XrayDaemon::start();
+    let env = [
+        ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+        ("AWS_XRAY_DAEMON_ADDRESS", &daemon.address),
+        ("THUMBNAIL_SIZES", "64x64"),
+    ];
+    let lambda =
+        LocalLambda::start(packaged_binary("thumbnailer"), Limits { memory_mb: 512, cpu_share: false }, &env).await;
+    let (invocation, parent) = new_trace();
+    let invoked = lambda.invoke_traced(&batch, TIMEOUT, &header(&invocation, &parent, true)).await;
+    let response = invoked.outcome.response(&lambda.log());
+    ensure!(response["batchItemFailures"] == json!([]), "{response}");
+    let documents = daemon.documents();
+
+    // Each sampled record's work is one tree in its own trace, under the sender's segment:
+    // its record subsegment, and the S3 calls it made.
+    for ((root, sender), key) in [(&a, "uploads/a.jpg"), (&b, "uploads/b.jpg")] {
+        let own: Vec<Value> = documents.iter().filter(|d| d["trace_id"] == *root).cloned().collect();
+        check_one_tree(&own, root, sender)?;
+        let record = own.iter().find(|d| d["name"] == "record").context("the record's subsegment")?;
+        ensure!(record["parent_id"] == *sender && record["annotations"]["key"] == key, "{record}");
+        let operations: Vec<&Value> = aws_calls(&own).iter().map(|c| &c["aws"]["operation"]).collect();
+        ensure!(
+            operations.contains(&&json!("GetObject")) && operations.contains(&&json!("PutObject")),
+            "{key}: {operations:?}"
+        );
+    }
+    // The unsampled record sent nothing, and the invocation's own trace holds the batch.
+    ensure!(documents.iter().all(|d| d["trace_id"] != c.0.as_str()), "the unsampled record was sent");
+    ensure!(
+        documents.iter().all(|d| d["annotations"]["key"] != "uploads/c.jpg"),
+        "c.jpg's work was sent in another trace"
+    );
+    let own: Vec<Value> = documents.iter().filter(|d| d["trace_id"] == invocation.as_str()).cloned().collect();
+    check_one_tree(&own, &invocation, &parent)?;
+    ensure!(own.iter().any(|d| d["name"] == "process_batch"), "the batch's subsegment: {own:#?}");
+    // And each record's requests told S3 its record's trace (sampled or not), not the batch's.
+    for ((root, _), name, sampled) in [(&a, "a.jpg", true), (&b, "b.jpg", true), (&c, "c.jpg", false)] {
+        let requests: Vec<_> = proxy.exchanges().into_iter().filter(|e| e.operation.contains(name)).collect();
+        ensure!(!requests.is_empty(), "no request for {name}");
+        for exchange in requests {
+            let header = exchange.trace_header.as_deref().and_then(shared::xray::TraceHeader::parse);
+            ensure!(header.is_some_and(|h| h.root == *root && h.sampled == sampled), "{name}: {exchange:?}");
+        }
+    }
     Ok(())
 }
 

@@ -165,7 +165,12 @@ impl Metrics {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        println!("{}", self.document(config, now_ms));
+        let mut document = self.document(config, now_ms);
+        // The invocation's X-Ray trace: from a metric's spike to its traces and log lines.
+        if let Some(trace) = crate::xray::current_trace_id() {
+            document[crate::logging::TRACE_FIELD] = Value::String(trace);
+        }
+        println!("{document}");
     }
 }
 

@@ -13,7 +13,10 @@
 //!   work in that trace instead, under that header's parent;
 //! - each HTTP attempt of an AWS SDK client is an `aws` subsegment ([`AwsCallTracing`]): the
 //!   service, the operation, the region, the request id, the status, and the error, fault or
-//!   throttle flag.
+//!   throttle flag; the request names it in `X-Amzn-Trace-Id`, so that the service goes on
+//!   in the trace (SNS to subscribers, S3 to event notifications);
+//! - the runtime's trace id is kept on its span, sampled or not, for the log lines and the
+//!   metrics documents ([`current_trace_id`], [`trace_id_of`]).
 //!
 //! Sending never blocks or fails the work: a non-blocking socket, one datagram per
 //! subsegment when it closes, nothing queued; a datagram that cannot be sent (no daemon, a
@@ -28,7 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -177,17 +180,30 @@ enum Traced {
     Context { trace_id: String, parent_id: String },
     /// A subsegment, sent when the span closes.
     Subsegment(Subsegment),
-    /// Its work is not sampled: nothing under it is sent.
-    NotSampled,
+    /// Its work is not sampled (in this trace, if it has one): nothing under it is sent, and
+    /// its requests tell the services so.
+    NotSampled(Option<String>),
+}
+
+/// Where a span's children go.
+#[derive(Debug)]
+enum Continued {
+    /// Into this trace, under this parent.
+    Sampled { trace_id: String, parent_id: String },
+    /// Nowhere (the trace they are not sampled in, if any).
+    NotSampled(Option<String>),
 }
 
 impl Traced {
-    /// The trace and parent its children's subsegments take, if sampled.
-    fn for_children(&self) -> Option<(String, String)> {
+    fn for_children(&self) -> Continued {
         match self {
-            Self::Context { trace_id, parent_id } => Some((trace_id.clone(), parent_id.clone())),
-            Self::Subsegment(subsegment) => Some((subsegment.trace_id.clone(), subsegment.id.clone())),
-            Self::NotSampled => None,
+            Self::Context { trace_id, parent_id } => {
+                Continued::Sampled { trace_id: trace_id.clone(), parent_id: parent_id.clone() }
+            }
+            Self::Subsegment(subsegment) => {
+                Continued::Sampled { trace_id: subsegment.trace_id.clone(), parent_id: subsegment.id.clone() }
+            }
+            Self::NotSampled(root) => Continued::NotSampled(root.clone()),
         }
     }
 }
@@ -285,21 +301,55 @@ impl Visit for Fields {
     }
 }
 
+/// The trace of the invocation a span belongs to, sampled or not, kept on the runtime's
+/// invocation span: what log lines and metrics documents name ([`trace_id_of`]).
+#[derive(Debug, Clone)]
+struct InvocationTrace(String);
+
+/// The trace id (`Root`) of the invocation these spans are in, if the runtime gave one.
+pub fn trace_id_of<'a, S: LookupSpan<'a> + 'a>(
+    mut spans: impl Iterator<Item = tracing_subscriber::registry::SpanRef<'a, S>>,
+) -> Option<String> {
+    spans.find_map(|span| span.extensions().get::<InvocationTrace>().map(|trace| trace.0.clone()))
+}
+
+/// The trace id of the invocation the current span is in: the runtime's span's (kept by
+/// [`XrayLayer`]), else `_X_AMZN_TRACE_ID` (which the runtime sets for each invocation when
+/// it runs one at a time).
+pub fn current_trace_id() -> Option<String> {
+    let from_spans = tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = dispatch.current_span();
+        let span = registry.span(current.id()?)?;
+        trace_id_of(span.scope())
+    });
+    from_spans.or_else(|| {
+        let header = std::env::var("_X_AMZN_TRACE_ID").ok()?;
+        TraceHeader::parse(&header).map(|header| header.root)
+    })
+}
+
 /// The `tracing` layer that turns spans into subsegments (see the module's documentation).
+/// Without a daemon it only keeps each invocation's trace id, for the log lines and metrics.
 #[derive(Debug)]
 pub struct XrayLayer {
-    daemon: Daemon,
+    daemon: Option<Daemon>,
 }
 
 impl XrayLayer {
-    /// The layer sending to `AWS_XRAY_DAEMON_ADDRESS`; `None` without one (not on Lambda, or
-    /// an address that is not one), and then nothing is traced.
-    pub fn from_env() -> Option<Self> {
-        Daemon::from_env().map(|daemon| Self { daemon })
+    /// The layer sending to `AWS_XRAY_DAEMON_ADDRESS`, or to nobody without one (not on
+    /// Lambda, or an address that is not one).
+    pub fn from_env() -> Self {
+        Self { daemon: Daemon::from_env() }
     }
 
     pub fn sending_to(daemon: Daemon) -> Self {
-        Self { daemon }
+        Self { daemon: Some(daemon) }
+    }
+
+    /// Whether subsegments are sent anywhere.
+    pub fn sends(&self) -> bool {
+        self.daemon.is_some()
     }
 
     /// Which spans the layer needs: every span at INFO or above (whatever the log level).
@@ -317,24 +367,34 @@ where
         let mut fields = Fields::default();
         attributes.record(&mut fields);
         let header = |field| fields.0.get(field).and_then(Value::as_str).and_then(TraceHeader::parse);
+        if span.name() == INVOCATION_SPAN
+            && let Some(trace) = header(INVOCATION_TRACE_FIELD)
+        {
+            span.extensions_mut().insert(InvocationTrace(trace.root));
+        }
+        if self.daemon.is_none() {
+            return;
+        }
         let traced = if span.name() == INVOCATION_SPAN {
             match header(INVOCATION_TRACE_FIELD) {
                 Some(TraceHeader { root, parent: Some(parent_id), sampled: true }) => {
                     Traced::Context { trace_id: root, parent_id }
                 }
-                _ => Traced::NotSampled,
+                other => Traced::NotSampled(other.map(|header| header.root)),
             }
         } else {
             let continued = match header(TRACE_HEADER_FIELD) {
-                Some(TraceHeader { root, parent: Some(parent), sampled: true }) => Some(Some((root, parent))),
-                Some(_) => Some(None),
+                Some(TraceHeader { root, parent: Some(parent_id), sampled: true }) => {
+                    Some(Continued::Sampled { trace_id: root, parent_id })
+                }
+                Some(other) => Some(Continued::NotSampled(Some(other.root))),
                 // The nearest span above that the layer keeps decides.
                 None => {
                     span.scope().skip(1).find_map(|above| above.extensions().get::<Traced>().map(Traced::for_children))
                 }
             };
             match continued {
-                Some(Some((trace_id, parent_id))) => Traced::Subsegment(Subsegment {
+                Some(Continued::Sampled { trace_id, parent_id }) => Traced::Subsegment(Subsegment {
                     name: span.name().to_owned(),
                     id: new_segment_id(),
                     trace_id,
@@ -342,7 +402,7 @@ where
                     start_time: epoch_seconds(SystemTime::now()),
                     fields: fields.0,
                 }),
-                Some(None) => Traced::NotSampled,
+                Some(Continued::NotSampled(root)) => Traced::NotSampled(root),
                 None => return,
             }
         };
@@ -360,14 +420,17 @@ where
 
     fn on_close(&self, id: Id, context: Context<'_, S>) {
         let Some(span) = context.span(&id) else { return };
-        if let Some(Traced::Subsegment(subsegment)) = span.extensions_mut().remove::<Traced>() {
-            self.daemon.send(&subsegment.document(epoch_seconds(SystemTime::now())));
+        if let (Some(daemon), Some(Traced::Subsegment(subsegment))) =
+            (&self.daemon, span.extensions_mut().remove::<Traced>())
+        {
+            daemon.send(&subsegment.document(epoch_seconds(SystemTime::now())));
         }
     }
 }
 
-/// An `aws` span per HTTP attempt of an SDK client: opened as the request is sent, closed
-/// with what came back. [`crate::aws::Aws`] adds it to every client.
+/// An `aws` span per HTTP attempt of an SDK client: opened as the request is sent (which
+/// then names it in `X-Amzn-Trace-Id`), closed with what came back. [`crate::aws::Aws`] adds
+/// it to every client.
 #[derive(Debug, Clone, Default)]
 pub struct AwsCallTracing;
 
@@ -383,9 +446,12 @@ impl Intercept for AwsCallTracing {
         "AwsCallTracing"
     }
 
-    fn read_before_transmit(
+    // The span opens as the request is about to go (signed, after any retry's wait), and
+    // the request names it in `X-Amzn-Trace-Id`: the service continues the trace from it
+    // (SNS to its subscribers, S3 to its event notifications, SQS to the message).
+    fn modify_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -403,6 +469,9 @@ impl Intercept for AwsCallTracing {
             "xray.throttle" = tracing::field::Empty,
             "xray.cause" = tracing::field::Empty,
         );
+        if let Some(header) = header_naming(&span) {
+            context.request_mut().headers_mut().insert("X-Amzn-Trace-Id", header);
+        }
         cfg.interceptor_state().store_put(AttemptSpan(span));
         Ok(())
     }
@@ -437,6 +506,25 @@ impl Intercept for AwsCallTracing {
         }
         Ok(())
     }
+}
+
+/// The trace header for `span`'s request: its subsegment as the parent when sampled, the
+/// trace and `Sampled=0` when not (so that the services downstream do not sample it either).
+fn header_naming(span: &tracing::Span) -> Option<String> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let data = registry.span(id)?;
+        let extensions = data.extensions();
+        let header = match extensions.get::<Traced>()? {
+            Traced::Subsegment(subsegment) => {
+                TraceHeader { root: subsegment.trace_id.clone(), parent: Some(subsegment.id.clone()), sampled: true }
+            }
+            Traced::NotSampled(Some(root)) => TraceHeader { root: root.clone(), parent: None, sampled: false },
+            Traced::NotSampled(None) | Traced::Context { .. } => return None,
+        };
+        Some(header.to_string())
+    })
+    .flatten()
 }
 
 /// X-Ray's flags for one attempt.

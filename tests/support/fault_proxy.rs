@@ -160,6 +160,8 @@ pub struct Exchange {
     /// (`PutObject /bucket/key`), or the REST method and path.
     pub operation: String,
     pub fault: Option<FaultKind>,
+    /// The request's `X-Amzn-Trace-Id` (the X-Ray trace it continues), if any.
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -362,6 +364,7 @@ async fn serve(client: TcpStream, shared: Shared) {
                 service: service.clone(),
                 operation: operation.clone(),
                 fault: decision.map(|d| d.0),
+                trace_header: header(&head_text, "x-amzn-trace-id"),
             });
         }
         let protocol = Protocol::of(&service, &request);

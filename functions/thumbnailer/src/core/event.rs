@@ -38,13 +38,15 @@ pub struct Item {
     pub id: Option<String>,
     /// The object events it carries (none for `s3:TestEvent`), or why it cannot be read.
     pub events: Result<Vec<ObjectEvent>, String>,
+    /// The SQS message's `AWSTraceHeader` (the X-Ray trace of whoever sent it), if any.
+    pub trace_header: Option<String>,
 }
 
 pub fn parse_payload(payload: &Value) -> Result<(Trigger, Vec<Item>), String> {
     if payload.get("source").and_then(Value::as_str) == Some("aws.s3") && payload.get("detail-type").is_some() {
         return Ok((
             Trigger::EventBridge,
-            vec![Item { id: None, events: eventbridge_event(payload).map(|e| vec![e]) }],
+            vec![Item { id: None, events: eventbridge_event(payload).map(|e| vec![e]), trace_header: None }],
         ));
     }
     let Some(records) = payload.get("Records").and_then(Value::as_array) else {
@@ -58,13 +60,19 @@ pub fn parse_payload(payload: &Value) -> Result<(Trigger, Vec<Item>), String> {
                 .map(|record| Item {
                     id: record.get("messageId").and_then(Value::as_str).map(str::to_owned),
                     events: sqs_body(record),
+                    trace_header: record
+                        .pointer("/attributes/AWSTraceHeader")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 })
                 .collect();
             Ok((Trigger::Sqs, items))
         }
         Some("aws:s3") | None => {
-            let items =
-                records.iter().map(|record| Item { id: None, events: s3_record(record).map(|e| vec![e]) }).collect();
+            let items = records
+                .iter()
+                .map(|record| Item { id: None, events: s3_record(record).map(|e| vec![e]), trace_header: None })
+                .collect();
             Ok((Trigger::S3, items))
         }
         Some(other) => Err(format!("records from {other:?} are not handled; expected aws:s3 or aws:sqs")),

@@ -64,6 +64,12 @@ fn the_three_triggers_and_the_test_event() {
     assert_eq!(items.len(), 3);
     assert_eq!(items[1].id.as_deref(), Some("2e1424d4-f796-459a-8184-9c92662be6da"));
     assert_eq!(items[1].events.as_ref().expect("readable")[0].key, "uploads/city at night.webp");
+    // A traced upload's message names its trace (S3 passes the uploader's on to SQS).
+    assert_eq!(
+        items[1].trace_header.as_deref(),
+        Some("Root=1-6a2f3b16-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1")
+    );
+    assert_eq!(items[0].trace_header, None);
 
     let (_, items) = parse_payload(&event_file("sqs-s3-test-event.json")).expect("test event");
     assert_eq!(items[0].events, Ok(Vec::new()), "s3:TestEvent is acknowledged with no work");

@@ -31,7 +31,7 @@ use serde_json::Value;
 use shared::aws::Aws;
 use shared::deadline::time_budget;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::{error, info, warn};
+use tracing::{Instrument as _, error, info, info_span, warn};
 
 use crate::aws::S3Failure;
 use crate::config::Config;
@@ -180,13 +180,21 @@ async fn process_batch(
                     keys: Vec::new(),
                 });
             }
-            Ok(events) => jobs.extend(events.iter().map(|object| (index, object))),
+            Ok(events) => jobs.extend(events.iter().map(|object| (index, object, item.trace_header.as_deref()))),
         }
     }
     let slowest_ms = AtomicU64::new(0);
     let finished: Vec<(usize, ObjectResult)> = stream::iter(jobs)
-        .map(|(index, object)| {
+        .map(|(index, object, trace_header)| {
             let slowest_ms = &slowest_ms;
+            // Each record's work is its own X-Ray subsegment, in the trace of whoever sent
+            // the message when it names one (its AWSTraceHeader), else in the invocation's.
+            let span = info_span!(
+                "record",
+                bucket = %object.bucket,
+                key = %object.key,
+                "xray.trace_header" = trace_header.unwrap_or_default(),
+            );
             async move {
                 let record_started = Instant::now();
                 let left = cutoff.saturating_duration_since(record_started);
@@ -206,6 +214,7 @@ async fn process_batch(
                 slowest_ms.fetch_max(took, Ordering::Relaxed);
                 (index, outcome)
             }
+            .instrument(span)
         })
         .buffered(deps.config.max_concurrent_records)
         .collect()
