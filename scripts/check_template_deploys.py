@@ -54,6 +54,7 @@ OWNERS = {
     "ScheduledRunFailure": {"IamExport", "EksScheduler", "CostReport"},
     "Notification": set(FUNCTIONS),
     "Dashboard": set(FUNCTIONS),
+    "TraceLogLines": set(FUNCTIONS),
 }
 
 # Actions only one function's work needs: a stack without that function grants none of them.

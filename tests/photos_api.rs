@@ -451,6 +451,47 @@ async fn the_sample_event_is_answered_with_the_authorizers_callers_gallery() -> 
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_is_an_x_ray_subsegment_with_its_status_and_its_aws_calls_under_it() -> Result<()> {
+    use tracing::Instrument as _;
+    use tracing::instrument::WithSubscriber as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let app = App::new().await?;
+    let api = app.api().await?;
+    let daemon = support::xray_daemon::XrayDaemon::start();
+    let layer = shared::xray::XrayLayer::sending_to(shared::xray::Daemon::at(daemon.address.parse()?)?);
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    // The runtime's span for one invocation, in a sampled trace.
+    let (root, parent) = ("1-6b146212-905fb9584127ef2a8505cabc", "53995c3f42cd8ad8");
+    let header = format!("Root={root};Parent={parent};Sampled=1");
+    let invocation = tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("Lambda runtime invoke", requestId = "r1", xrayTraceId = header.as_str())
+    });
+    let (listed, refused) = async {
+        let listed = call(&api, request("GET", "/photos", Some(&app.alice.access), None, &[])).await;
+        let refused = call(&api, request("GET", "/photos", Some("not-a-token"), None, &[])).await;
+        (listed, refused)
+    }
+    .instrument(invocation)
+    .with_subscriber(dispatch)
+    .await;
+    assert_eq!((listed?.0, refused?.0), (200, 401));
+
+    let documents = daemon.documents();
+    let requests: Vec<&Value> = documents.iter().filter(|d| d["name"] == "request").collect();
+    assert_eq!(requests.len(), 2, "{documents:#?}");
+    assert!(requests.iter().all(|r| r["trace_id"] == root && r["parent_id"] == parent), "{requests:#?}");
+    let (ok, denied) = (requests[0], requests[1]);
+    assert_eq!((&ok["http"]["response"]["status"], ok.get("error")), (&json!(200), None));
+    assert_eq!((&denied["http"]["response"]["status"], &denied["error"]), (&json!(401), &json!(true)));
+    // The page of the gallery is one Query, under its request.
+    let calls: Vec<&Value> = documents.iter().filter(|d| d["namespace"] == "aws").collect();
+    assert!(calls.iter().any(|c| c["aws"]["operation"] == "Query" && c["parent_id"] == ok["id"]), "{documents:#?}");
+    assert!(calls.iter().all(|c| c["parent_id"] != denied["id"]), "a refused caller cost no AWS call");
+    Ok(())
+}
+
 /// The thumbnailer as deployed beside the API, filing what lands in the app's bucket.
 fn pipeline(app: &App) -> Result<Pipeline> {
     let thumbnailer = Arc::new(thumbnailer::Deps::new(

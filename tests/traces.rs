@@ -293,8 +293,14 @@ async fn the_eks_scheduler_traces_its_run_and_each_aws_request() -> Result<()> {
     let request = format!("POST /clusters/{cluster}/node-groups/workers/update-config");
     let faulted = Faulted { service: "eks", request: &request, operation: "UpdateNodegroupConfig" };
     let event = json!({"action": "stop", "clusters": [cluster]});
-    let (response, _, _) = traced_run("eks-scheduler", &[], &event, faulted).await?;
+    let (response, documents, _) = traced_run("eks-scheduler", &[], &event, faulted).await?;
     ensure!(response.to_string().contains(&cluster), "{response}");
+    // The wave, the cluster in it, and the cluster's scaling calls under the cluster.
+    let wave = documents.iter().find(|d| d["name"] == "wave").context("the wave's subsegment")?;
+    let scaled = documents.iter().find(|d| d["name"] == "cluster").context("the cluster's subsegment")?;
+    ensure!(scaled["annotations"]["cluster"] == cluster.as_str() && scaled["parent_id"] == wave["id"], "{scaled}");
+    let updates: Vec<&Value> = documents.iter().filter(|d| d["aws"]["operation"] == "UpdateNodegroupConfig").collect();
+    ensure!(!updates.is_empty() && updates.iter().all(|u| u["parent_id"] == scaled["id"]), "{updates:#?}");
     Ok(())
 }
 
@@ -309,8 +315,15 @@ async fn the_cost_report_traces_its_run_and_each_aws_request() -> Result<()> {
     queue_cost_results(&account, vec![ce_page(&month_of_costs(first, yesterday), None)]).await?;
     // Its first request, whatever Cost Explorer answers later (the tests share its queue).
     let first_read = Faulted { service: "s3", request: "GetObject", operation: "GetObject" };
-    let (response, _, _) = traced_run("cost-report", &[("REPORT_BUCKET", &bucket)], &json!({}), first_read).await?;
+    let (response, documents, _) =
+        traced_run("cost-report", &[("REPORT_BUCKET", &bucket)], &json!({}), first_read).await?;
     ensure!(response.to_string().contains(&bucket), "{response}");
+    // The CSV channel is a subsegment, its upload under it.
+    let csv = documents.iter().find(|d| d["name"] == "channel" && d["annotations"]["channel"] == "csv");
+    let csv = csv.context("the csv channel's subsegment")?;
+    let uploads: Vec<&Value> =
+        documents.iter().filter(|d| d["parent_id"] == csv["id"] && d["aws"]["operation"] == "PutObject").collect();
+    ensure!(!uploads.is_empty(), "no upload under the csv channel: {documents:#?}");
     Ok(())
 }
 

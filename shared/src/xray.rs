@@ -372,7 +372,9 @@ where
         {
             span.extensions_mut().insert(InvocationTrace(trace.root));
         }
-        if self.daemon.is_none() {
+        // Only spans at INFO or above are subsegments (a library's DEBUG spans are not), whatever
+        // the subscriber's filters let through.
+        if self.daemon.is_none() || *span.metadata().level() > Level::INFO {
             return;
         }
         let traced = if span.name() == INVOCATION_SPAN {

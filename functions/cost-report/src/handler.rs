@@ -11,7 +11,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::aws::{ApiCallCounter, Aws, IfExists, Put};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{Instrument as _, error, info, warn};
 
 use crate::aws;
 use crate::config::{Config, Notify, SecretUrl, SlackSource};
@@ -152,6 +152,11 @@ struct Delivering<'a> {
     request: Request,
     request_id: &'a str,
     warnings: Vec<String>,
+}
+
+/// Each channel's delivery is one X-Ray subsegment.
+fn channel_span(channel: Channel) -> tracing::Span {
+    tracing::info_span!("channel", channel = %channel)
 }
 
 impl Delivering<'_> {
@@ -381,7 +386,7 @@ pub async fn run(
                     transient: failure.transient,
                 })
             };
-            delivering.channel(Channel::Csv, put).await
+            delivering.channel(Channel::Csv, put).instrument(channel_span(Channel::Csv)).await
         }
     };
     let csv_key = match (&config.csv, csv_status.status) {
@@ -400,7 +405,7 @@ pub async fn run(
                     .await
                     .map(|()| format!("to {}", target.to.join(", ")))
             };
-            delivering.channel(Channel::Email, send).await
+            delivering.channel(Channel::Email, send).instrument(channel_span(Channel::Email)).await
         }
     };
     channels.insert(Channel::Email, email_status);
@@ -414,7 +419,7 @@ pub async fn run(
                     .await
                     .map(|()| "posted to the incoming webhook".to_owned())
             };
-            delivering.channel(Channel::Slack, post).await
+            delivering.channel(Channel::Slack, post).instrument(channel_span(Channel::Slack)).await
         }
     };
     channels.insert(Channel::Slack, slack_status);

@@ -12,7 +12,7 @@ use serde_json::Value;
 use shared::accounts::Fleet;
 use shared::aws::{ApiCallCounter, Aws};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{Instrument as _, error, info, warn};
 
 use crate::aws;
 use crate::config::Config;
@@ -312,10 +312,15 @@ pub async fn run(
                     None => ready.push(planned),
                 }
             }
+            // A wave and each of its clusters are X-Ray subsegments.
             let done: Vec<ClusterReport> = stream::iter(ready)
-                .map(|chosen| execute(sites, action, chosen, now, deadline))
+                .map(|chosen| {
+                    let span = tracing::info_span!("cluster", cluster = %chosen.info.name, action = ?action);
+                    execute(sites, action, chosen, now, deadline).instrument(span)
+                })
                 .buffer_unordered(in_flight)
                 .collect()
+                .instrument(tracing::info_span!("wave", wave, action = ?action))
                 .await;
             for mut report in done {
                 report.wave = Some(wave);

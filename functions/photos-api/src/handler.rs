@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
+use tracing::Instrument as _;
 
 use crate::aws::{self, Gallery};
 use crate::config::Config;
@@ -186,8 +187,18 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ApiRespons
         .as_ref()
         .map(|request| (request.request_context.http.method.clone(), request.raw_path.clone()))
         .unwrap_or_default();
+    // Each request is one X-Ray subsegment, with its route and its answer's status.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        "http.status" = tracing::field::Empty,
+        "xray.error" = tracing::field::Empty,
+        "xray.fault" = tracing::field::Empty,
+    );
     let answer = match &request {
-        Ok(request) => answer(deps, request).await,
+        Ok(request) => answer(deps, request).instrument(span.clone()).await,
         Err(err) => {
             Err(PhotosApiError::BadRequest(format!("not an API Gateway HTTP API event (payload format 2.0): {err}")))
         }
@@ -200,6 +211,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<ApiRespons
         }
         ApiResponse::error(&err, &request_id)
     });
+    span.record("http.status", response.status_code);
+    span.record("xray.error", (400..500).contains(&response.status_code));
+    span.record("xray.fault", response.status_code >= 500);
     tracing::info!(%method, %path, status = response.status_code, millis = started.elapsed().as_millis() as u64, "answered");
     Ok(response)
 }

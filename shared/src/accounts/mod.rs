@@ -466,7 +466,12 @@ where
     F: Fn(&'a Account) -> Fut,
     Fut: Future<Output = T>,
 {
-    futures_util::stream::iter(accounts.iter().map(work)).buffered(concurrency.max(1)).collect().await
+    use tracing::Instrument as _;
+    // Each account's work is one X-Ray subsegment.
+    let each = accounts.iter().map(|account| {
+        work(account).instrument(tracing::info_span!("account", account = %account.id, account_name = %account.name))
+    });
+    futures_util::stream::iter(each).buffered(concurrency.max(1)).collect().await
 }
 
 #[cfg(test)]
