@@ -461,7 +461,18 @@ async fn each_request_is_an_x_ray_subsegment_with_its_status_and_its_aws_calls_u
     let api = app.api().await?;
     let daemon = support::xray_daemon::XrayDaemon::start();
     let layer = shared::xray::XrayLayer::sending_to(shared::xray::Daemon::at(daemon.address.parse()?)?);
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let traced = support::xray_daemon::TestDispatch::new(tracing_subscriber::registry().with(layer));
+    let dispatch = traced.dispatch.clone();
+    // What the other tests of this process do meanwhile: reach the callsites first, with no
+    // subscriber on their thread. That must not silence them here.
+    let dynamodb = app.dynamodb.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(dynamodb.list_tables().send())?;
+        anyhow::Ok(())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the other thread panicked"))??;
     // The runtime's span for one invocation, in a sampled trace.
     let (root, parent) = ("1-6b146212-905fb9584127ef2a8505cabc", "53995c3f42cd8ad8");
     let header = format!("Root={root};Parent={parent};Sampled=1");

@@ -62,3 +62,23 @@ impl XrayDaemon {
         self.documents.lock().expect("documents").clear();
     }
 }
+
+/// A dispatch for one test's spans, safe beside the other tests of the process.
+///
+/// While exactly one `Dispatch` exists in a process, tracing-core asks the *current thread's*
+/// subscriber whether a callsite is wanted the first time the callsite is reached: another
+/// test's thread, with none, caches "never" and the callsite stays silent for the process
+/// (tokio-rs/tracing#3611, #2874). With a second live dispatch it asks every registered one.
+/// The functions set one global subscriber at start and never meet this.
+#[derive(Debug)]
+pub struct TestDispatch {
+    pub dispatch: tracing::Dispatch,
+    _second: tracing::Dispatch,
+}
+
+impl TestDispatch {
+    pub fn new(subscriber: impl tracing::Subscriber + Send + Sync + 'static) -> Self {
+        let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+        Self { dispatch: tracing::Dispatch::new(subscriber), _second }
+    }
+}
