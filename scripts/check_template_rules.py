@@ -162,6 +162,9 @@ CASES = [
     ("an issuer that is no https URL", {**RECIPIENT, "PhotosApiIssuer": "issuer.example.com", "PhotosApiAudience": "c"}, ["PhotosApiIssuer"]),
     ("a page origin with a path", {**RECIPIENT, "PhotosApiPageOrigin": "https://photos.example.com/app"}, ["PhotosApiPageOrigin"]),
     ("an existing alarm topic", {"EksClusterNamePattern": "staging-*", "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, []),
+    ("a trace sample rate", {**RECIPIENT, "TraceSampleRate": "0.25"}, []),
+    ("every invocation traced", {**RECIPIENT, "TraceSampleRate": "1"}, []),
+    ("a trace sample rate in percent", {**RECIPIENT, "TraceSampleRate": "25"}, ["TraceSampleRate"]),
     ("silence, chosen", {"EksClusterNamePattern": "staging-*", "AlarmsNotifyNobody": "true"}, []),
     ("silence, misspelt", {"AlarmsNotifyNobody": "yes"}, ["AlarmsNotifyNobody"]),
     ("a batch over 10 without a window", {**RECIPIENT, "ThumbnailBatchSize": "50", "ThumbnailBatchWindowSeconds": "0"}, ["LargeBatchesNeedABatchingWindow"]),
@@ -241,6 +244,8 @@ CONDITION_CASES = [
     ("CreateNotificationTopic", {}, True),
     ("CreateNotificationTopic", {"DeployIamExport": "false", "DeployEksScheduler": "false", "DeployCostReport": "false"}, True),
     ("CreateNotificationTopic", {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, False),
+    ("CustomTraceSampling", {}, False),
+    ("CustomTraceSampling", {"TraceSampleRate": "0.25"}, True),
     ("CreateReportBucket", {"DeployIamExport": "false"}, True),
     ("CreateReportBucket", {"DeployIamExport": "false", "DeployCostReport": "false"}, False),
 ]

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
 use support::eks_seed::{seed, state_of};
@@ -23,8 +22,7 @@ async fn a_stop_that_failed_for_one_nodegroup_is_finished_by_lambdas_retry() -> 
     let account = TestAccount::default_account(moto.url()).await;
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let cluster = format!("retried-{}", std::process::id());
-    let off = Timestamp::now().checked_sub(10.minutes())?.to_zoned(jiff::tz::TimeZone::UTC);
-    let schedule = format!("off=daily@{:02}:{:02} tz=UTC", off.hour(), off.minute());
+    let schedule = support::eks_seed::stopped_minutes_ago(10)?;
     seed(&eks, &[(&cluster, &[("eks-scheduler/schedule", &schedule)], &[("system", "2/2/4"), ("workers", "1/3/10")])])
         .await?;
     // and an EKS that refuses the first scaling of one of its nodegroups.

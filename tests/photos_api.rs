@@ -451,42 +451,59 @@ async fn the_sample_event_is_answered_with_the_authorizers_callers_gallery() -> 
     Ok(())
 }
 
+/// The app with the API, and a subscriber that sends this test's subsegments to a daemon.
+struct TracedApp {
+    app: App,
+    api: Deps,
+    daemon: support::xray_daemon::XrayDaemon,
+    traced: support::xray_daemon::TestDispatch,
+}
+
+impl TracedApp {
+    /// Safe beside the other tests: a subscriber-less thread reaches the callsites first, as
+    /// the other tests of the process do, and that must not silence them here.
+    async fn new() -> Result<Self> {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let app = App::new().await?;
+        let api = app.api().await?;
+        let daemon = support::xray_daemon::XrayDaemon::start();
+        let layer = shared::xray::XrayLayer::sending_to(shared::xray::Daemon::at(daemon.address.parse()?)?);
+        let traced = support::xray_daemon::TestDispatch::new(tracing_subscriber::registry().with(layer));
+        let dynamodb = app.dynamodb.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(dynamodb.list_tables().send())?;
+            anyhow::Ok(())
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the other thread panicked"))??;
+        Ok(Self { app, api, daemon, traced })
+    }
+
+    /// Runs `work` in an invocation of the sampled trace `root`, under Lambda's segment `parent`.
+    async fn invoke<T>(&self, root: &str, parent: &str, work: impl std::future::Future<Output = T>) -> T {
+        use tracing::Instrument as _;
+        use tracing::instrument::WithSubscriber as _;
+        let header = format!("Root={root};Parent={parent};Sampled=1");
+        let invocation = tracing::dispatcher::with_default(&self.traced.dispatch, || {
+            tracing::info_span!("Lambda runtime invoke", requestId = "r1", xrayTraceId = header.as_str())
+        });
+        work.instrument(invocation).with_subscriber(self.traced.dispatch.clone()).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_is_an_x_ray_subsegment_with_its_status_and_its_aws_calls_under_it() -> Result<()> {
-    use tracing::Instrument as _;
-    use tracing::instrument::WithSubscriber as _;
-    use tracing_subscriber::layer::SubscriberExt as _;
-
-    let app = App::new().await?;
-    let api = app.api().await?;
-    let daemon = support::xray_daemon::XrayDaemon::start();
-    let layer = shared::xray::XrayLayer::sending_to(shared::xray::Daemon::at(daemon.address.parse()?)?);
-    let traced = support::xray_daemon::TestDispatch::new(tracing_subscriber::registry().with(layer));
-    let dispatch = traced.dispatch.clone();
-    // What the other tests of this process do meanwhile: reach the callsites first, with no
-    // subscriber on their thread. That must not silence them here.
-    let dynamodb = app.dynamodb.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(dynamodb.list_tables().send())?;
-        anyhow::Ok(())
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the other thread panicked"))??;
-    // The runtime's span for one invocation, in a sampled trace.
+    let traced = TracedApp::new().await?;
+    let (app, daemon) = (&traced.app, &traced.daemon);
     let (root, parent) = ("1-6b146212-905fb9584127ef2a8505cabc", "53995c3f42cd8ad8");
-    let header = format!("Root={root};Parent={parent};Sampled=1");
-    let invocation = tracing::dispatcher::with_default(&dispatch, || {
-        tracing::info_span!("Lambda runtime invoke", requestId = "r1", xrayTraceId = header.as_str())
-    });
-    let (listed, refused) = async {
-        let listed = call(&api, request("GET", "/photos", Some(&app.alice.access), None, &[])).await;
-        let refused = call(&api, request("GET", "/photos", Some("not-a-token"), None, &[])).await;
-        (listed, refused)
-    }
-    .instrument(invocation)
-    .with_subscriber(dispatch)
-    .await;
+    let (listed, refused) = traced
+        .invoke(root, parent, async {
+            let listed = call(&traced.api, request("GET", "/photos", Some(&app.alice.access), None, &[])).await;
+            let refused = call(&traced.api, request("GET", "/photos", Some("not-a-token"), None, &[])).await;
+            (listed, refused)
+        })
+        .await;
     assert_eq!((listed?.0, refused?.0), (200, 401));
 
     let documents = daemon.documents();
@@ -500,6 +517,53 @@ async fn each_request_is_an_x_ray_subsegment_with_its_status_and_its_aws_calls_u
     let calls: Vec<&Value> = documents.iter().filter(|d| d["namespace"] == "aws").collect();
     assert!(calls.iter().any(|c| c["aws"]["operation"] == "Query" && c["parent_id"] == ok["id"]), "{documents:#?}");
     assert!(calls.iter().all(|c| c["parent_id"] != denied["id"]), "a refused caller cost no AWS call");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_and_its_thumbnails_are_one_trace_through_the_objects_metadata() -> Result<()> {
+    let traced = TracedApp::new().await?;
+    let (app, daemon) = (&traced.app, &traced.daemon);
+    // The API's invocation, in the upload's trace.
+    let (upload_root, api_segment) = ("1-6b146212-00000000000000000000a001", "00000000000000a1");
+    let file = support::images::photo(320, 240, image::ImageFormat::Jpeg);
+    let uploading = app.upload(&traced.api, &app.alice.access, "beach.jpg", "image/jpeg", &file);
+    let answer = traced.invoke(upload_root, api_segment, uploading).await?;
+    let signed = daemon.documents();
+    let request = signed.iter().find(|d| d["name"] == "request").context("the upload's request subsegment")?;
+    // The answer names the trace, and the form stores the header naming the upload's request.
+    assert_eq!(answer["trace_id"], upload_root, "{answer}");
+    let header = format!("Root={upload_root};Parent={};Sampled=1", request["id"].as_str().unwrap_or_default());
+    assert_eq!(answer["fields"]["x-amz-meta-trace"], header.as_str(), "{answer}");
+    let key = answer["key"].as_str().context("a key")?;
+    let stored = app.account.aws.s3().head_object().bucket(&app.bucket).key(key).send().await?;
+    assert_eq!(stored.metadata().and_then(|m| m.get("trace")), Some(&header), "S3 kept the trace with the photo");
+
+    // The thumbnailer's invocation, in a trace of its own (S3 put none on the event).
+    daemon.clear();
+    let (batch_root, batch_segment) = ("1-6b146212-00000000000000000000b002", "00000000000000b2");
+    traced.invoke(batch_root, batch_segment, app.process(key)).await?;
+    let documents = daemon.documents();
+    let photo = documents.iter().find(|d| d["name"] == "photo").context("the photo's subsegment")?;
+    assert_eq!((&photo["trace_id"], &photo["parent_id"]), (&json!(upload_root), &request["id"]), "{documents:#?}");
+    // Its work is under it, in the upload's trace: decoding, each size, the thumbnails' writes, the record.
+    let in_upload: Vec<&Value> = documents.iter().filter(|d| d["trace_id"] == upload_root).collect();
+    let names: Vec<&str> = in_upload.iter().filter_map(|d| d["name"].as_str()).collect();
+    for step in ["decode", "resize", "encode", "file record"] {
+        assert!(names.contains(&step), "no {step} in {names:?}");
+    }
+    let puts = in_upload.iter().filter(|d| d["aws"]["operation"] == "PutObject").count();
+    assert_eq!(puts, 2, "one PutObject per thumbnail size in the upload's trace: {in_upload:#?}");
+    let ids: std::collections::HashSet<&str> = in_upload.iter().filter_map(|d| d["id"].as_str()).collect();
+    assert!(
+        in_upload.iter().all(|d| d["id"] == photo["id"] || ids.contains(d["parent_id"].as_str().unwrap_or_default())),
+        "one tree under the photo: {in_upload:#?}"
+    );
+    // What came before the object was read stays in the thumbnailer's own trace.
+    assert!(
+        documents.iter().any(|d| d["trace_id"] == batch_root && d["aws"]["operation"] == "HeadObject"),
+        "{documents:#?}"
+    );
     Ok(())
 }
 

@@ -11,12 +11,13 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, ensure};
 use serde_json::{Value, json};
 
-use jiff::{Timestamp, ToSpan as _};
+use jiff::Timestamp;
 use support::cost_seed::{ce_page, month_of_costs, queue_cost_results};
 use support::eks_seed::seed;
 use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::images::photo;
 use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::photos::create_table;
 use support::xray_daemon::XrayDaemon;
 use support::{Moto, TestAccount, log_with_metrics};
 
@@ -169,6 +170,29 @@ async fn traced_run(
     Ok((response, documents, proxy))
 }
 
+/// A new bucket with a 320×240 JPEG at each key: the bucket's name and each key with its ETag.
+async fn bucket_with_photos(
+    account: &TestAccount,
+    name: &str,
+    keys: &[&str],
+) -> Result<(String, Vec<(String, String)>)> {
+    let bucket = account.unique_bucket(name);
+    let s3 = account.aws.s3();
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let mut uploads = Vec::new();
+    for key in keys {
+        let body = photo(320, 240, image::ImageFormat::Jpeg);
+        let put = s3.put_object().bucket(&bucket).key(*key).body(body.into()).send().await?;
+        uploads.push(((*key).to_owned(), put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
+    }
+    Ok((bucket, uploads))
+}
+
+/// The (key, ETag) pairs an SQS batch is made of.
+fn pairs(uploads: &[(String, String)]) -> Vec<(&str, &str)> {
+    uploads.iter().map(|(key, etag)| (key.as_str(), etag.as_str())).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iam_export_traces_its_run_and_each_aws_request() -> Result<()> {
     let moto = Moto::shared();
@@ -189,18 +213,8 @@ async fn the_iam_export_traces_its_run_and_each_aws_request() -> Result<()> {
 async fn the_thumbnailer_traces_its_batch_and_each_aws_request() -> Result<()> {
     let moto = Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
-    let bucket = account.unique_bucket("traced-thumbs");
-    let s3 = account.aws.s3();
-    s3.create_bucket().bucket(&bucket).send().await?;
-    let put = s3
-        .put_object()
-        .bucket(&bucket)
-        .key("uploads/a.jpg")
-        .body(photo(640, 480, image::ImageFormat::Jpeg).into())
-        .send()
-        .await?;
-    let etag = put.e_tag().context("an ETag")?.trim_matches('"').to_owned();
-    let batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &[("uploads/a.jpg", &etag)]);
+    let (bucket, uploads) = bucket_with_photos(&account, "traced-thumbs", &["uploads/a.jpg"]).await?;
+    let batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs(&uploads));
     let (response, _, _) = traced_run("thumbnailer", &[("THUMBNAIL_SIZES", "256x256")], &batch, PUT_OBJECT).await?;
     ensure!(response["batchItemFailures"] == json!([]), "{response}");
     Ok(())
@@ -210,34 +224,40 @@ async fn the_thumbnailer_traces_its_batch_and_each_aws_request() -> Result<()> {
 async fn each_sqs_record_is_worked_on_in_the_trace_its_message_carries() -> Result<()> {
     let moto = Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
-    let bucket = account.unique_bucket("traced-records");
-    let s3 = account.aws.s3();
-    s3.create_bucket().bucket(&bucket).send().await?;
-    let mut uploads = Vec::new();
-    for key in ["uploads/a.jpg", "uploads/b.jpg", "uploads/c.jpg"] {
-        let put = s3
-            .put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(photo(320, 240, image::ImageFormat::Jpeg).into())
-            .send()
-            .await?;
-        uploads.push((key, put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
-    }
-    let pairs: Vec<(&str, &str)> = uploads.iter().map(|(key, etag)| (*key, etag.as_str())).collect();
-    let mut batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs);
+    let keys = ["uploads/a.jpg", "uploads/b.jpg", "uploads/c.jpg"];
+    let (bucket, mut uploads) = bucket_with_photos(&account, "traced-records", &keys).await?;
     // a.jpg and b.jpg were uploaded in traces of their own (S3 passes the uploader's trace to
-    // the queue's message); c.jpg in one that is not sampled.
-    let (a, b, c) = (new_trace(), new_trace(), new_trace());
+    // the queue's message); c.jpg in one that is not sampled; d.jpg through the photos API,
+    // which put its trace in the object's metadata (a browser's upload carries none to S3).
+    let (a, b, c, d) = (new_trace(), new_trace(), new_trace(), new_trace());
+    let put = account
+        .aws
+        .s3()
+        .put_object()
+        .bucket(&bucket)
+        .key("uploads/d.jpg")
+        .metadata("trace", header(&d.0, &d.1, true))
+        .body(photo(320, 240, image::ImageFormat::Jpeg).into())
+        .send()
+        .await?;
+    uploads.push(("uploads/d.jpg".to_owned(), put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
+    let mut batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs(&uploads));
     for (record, (root, parent), sampled) in [(0, &a, true), (1, &b, true), (2, &c, false)] {
         batch["Records"][record]["attributes"]["AWSTraceHeader"] = json!(header(root, parent, sampled));
     }
+    // The catalogue on: each photo filed and announced on a topic.
+    let table = format!("{bucket}-table");
+    create_table(&shared::aws_client!(aws_sdk_dynamodb, &account.aws), &table).await?;
+    let sns = shared::aws_client!(aws_sdk_sns, &account.aws);
+    let topic = sns.create_topic().name(format!("{bucket}-topic")).send().await?.topic_arn.context("a topic")?;
     let proxy = FaultProxy::start(moto.url(), FaultPlan::uniform(1, 0.0)).await;
     let daemon = XrayDaemon::start();
     let env = [
         ("AWS_ENDPOINT_URL", proxy.url.as_str()),
         ("AWS_XRAY_DAEMON_ADDRESS", &daemon.address),
         ("THUMBNAIL_SIZES", "64x64"),
+        ("PHOTOS_TABLE", &table),
+        ("PHOTOS_TOPIC_ARN", &topic),
     ];
     let lambda =
         LocalLambda::start(packaged_binary("thumbnailer"), Limits { memory_mb: 512, cpu_share: false }, &env).await;
@@ -259,7 +279,37 @@ async fn each_sqs_record_is_worked_on_in_the_trace_its_message_carries() -> Resu
             operations.contains(&&json!("GetObject")) && operations.contains(&&json!("PutObject")),
             "{key}: {operations:?}"
         );
+        // The steps of its work are its children, each AWS call under the step that made it.
+        let step = |name: &str| own.iter().find(|d| d["name"] == name).with_context(|| format!("{key}: no {name}"));
+        for name in ["decode", "resize", "encode", "file record", "announce"] {
+            ensure!(step(name)?["parent_id"] == record["id"], "{key}: {name} is not under the record: {own:#?}");
+        }
+        let published = aws_calls(&own).into_iter().find(|c| c["aws"]["operation"] == "Publish").context("Publish")?;
+        ensure!(published["parent_id"] == step("announce")?["id"], "{key}: {published}");
     }
+    // d.jpg's work after its object was read is in the upload's trace, under the API's
+    // request that signed it; the read itself in the batch's trace.
+    let own: Vec<Value> = documents.iter().filter(|doc| doc["trace_id"] == d.0.as_str()).cloned().collect();
+    check_one_tree(&own, &d.0, &d.1)?;
+    let photo = own.iter().find(|doc| doc["name"] == "photo").context("d.jpg's photo subsegment")?;
+    ensure!(photo["parent_id"] == d.1.as_str() && photo["annotations"]["key"] == "uploads/d.jpg", "{photo}");
+    let names: Vec<&str> = own.iter().filter_map(|doc| doc["name"].as_str()).collect();
+    for name in ["decode", "resize", "encode", "file record", "announce", "PutObject", "Publish"] {
+        let named = |doc: &Value| doc["name"] == name || doc["aws"]["operation"] == name;
+        ensure!(own.iter().any(named), "no {name} in d.jpg's trace: {names:?}");
+    }
+    // Every announcement told SNS its photo's trace, which the topic's active tracing passes
+    // on to its subscribers (the emulator does not: it is checked at the request).
+    let publishes: Vec<_> = proxy.exchanges().into_iter().filter(|e| e.operation == "Publish").collect();
+    let mut announced: Vec<(String, bool)> = publishes
+        .iter()
+        .filter_map(|e| e.trace_header.as_deref().and_then(shared::xray::TraceHeader::parse))
+        .map(|h| (h.root, h.sampled))
+        .collect();
+    announced.sort();
+    let mut expected = vec![(a.0.clone(), true), (b.0.clone(), true), (c.0.clone(), false), (d.0.clone(), true)];
+    expected.sort();
+    ensure!(announced == expected, "announcements in {announced:?}, expected {expected:?}: {publishes:#?}");
     // The unsampled record sent nothing, and the invocation's own trace holds the batch.
     ensure!(documents.iter().all(|d| d["trace_id"] != c.0.as_str()), "the unsampled record was sent");
     ensure!(
@@ -287,8 +337,7 @@ async fn the_eks_scheduler_traces_its_run_and_each_aws_request() -> Result<()> {
     let account = TestAccount::default_account(moto.url()).await;
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let cluster = format!("traced-{}", std::process::id());
-    let off = Timestamp::now().checked_sub(10.minutes())?.to_zoned(jiff::tz::TimeZone::UTC);
-    let schedule = format!("off=daily@{:02}:{:02} tz=UTC", off.hour(), off.minute());
+    let schedule = support::eks_seed::stopped_minutes_ago(10)?;
     seed(&eks, &[(&cluster, &[("eks-scheduler/schedule", &schedule)], &[("workers", "1/3/10")])]).await?;
     let request = format!("POST /clusters/{cluster}/node-groups/workers/update-config");
     let faulted = Faulted { service: "eks", request: &request, operation: "UpdateNodegroupConfig" };

@@ -155,12 +155,14 @@ pub(crate) fn thumbnails_with(
     decoder: JpegDecoder,
 ) -> Result<Photo, Rejection> {
     caught(|| -> Result<Photo, Rejection> {
+        let decoding = tracing::info_span!("decode", bytes = bytes.len()).entered();
         let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
             decode(bytes, header, sizes, limits, decoder)?;
         // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
         if let Some(icc) = &icc {
             colour::rgb_to_srgb(&mut source, icc);
         }
+        drop(decoding);
         // Resizing must average premultiplied colours, or transparent pixels bleed into the
         // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
         let premultiplied = source.color().has_alpha();
@@ -175,6 +177,7 @@ pub(crate) fn thumbnails_with(
             .iter()
             .map(|size| {
                 let (w, h) = fit_inside(oriented_width, oriented_height, *size);
+                let resizing = tracing::info_span!("resize", size = %size).entered();
                 let mut resized = resize(&mut resizer, &source, w, h)?;
                 if premultiplied {
                     MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
@@ -182,7 +185,8 @@ pub(crate) fn thumbnails_with(
                 if smallest.is_none() {
                     smallest = Some(placeholder(&resized)); // sizes come sorted, smallest first
                 }
-                encode(&resized, *size, output)
+                drop(resizing);
+                tracing::info_span!("encode", size = %size).in_scope(|| encode(&resized, *size, output))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let facts = PhotoFacts {

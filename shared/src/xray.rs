@@ -329,6 +329,24 @@ pub fn current_trace_id() -> Option<String> {
     })
 }
 
+/// The trace header that continues the current span's trace, for work that carries it on
+/// where AWS does not (the photos API puts it in an upload's metadata): the nearest traced
+/// subsegment as the parent when sampled, the trace with `Sampled=0` when not. `None` when
+/// no invocation span is traced (a local run).
+pub fn current_header() -> Option<TraceHeader> {
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(dispatch.current_span().id()?)?;
+        let continued = span.scope().find_map(|above| above.extensions().get::<Traced>().map(Traced::for_children))?;
+        match continued {
+            Continued::Sampled { trace_id, parent_id } => {
+                Some(TraceHeader { root: trace_id, parent: Some(parent_id), sampled: true })
+            }
+            Continued::NotSampled(root) => root.map(|root| TraceHeader { root, parent: None, sampled: false }),
+        }
+    })
+}
+
 /// The `tracing` layer that turns spans into subsegments (see the module's documentation).
 /// Without a daemon it only keeps each invocation's trace id, for the log lines and metrics.
 #[derive(Debug)]

@@ -12,6 +12,13 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
 /// A cluster to seed: name, tags, nodegroups with their sizes (`min/desired/max`).
 pub type Seed<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
 
+/// A schedule tag value whose daily stop came `minutes` ago (UTC): a run now should stop the cluster.
+pub fn stopped_minutes_ago(minutes: i64) -> Result<String> {
+    use jiff::ToSpan as _;
+    let off = jiff::Timestamp::now().checked_sub(minutes.minutes())?.to_zoned(jiff::tz::TimeZone::UTC);
+    Ok(format!("off=daily@{:02}:{:02} tz=UTC", off.hour(), off.minute()))
+}
+
 fn sizes(text: &str) -> Sizes {
     text.parse().expect("seed sizes")
 }

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use shared::accounts::{Account, AccountStatus, Fleet};
+use tracing::Instrument as _;
 
 use crate::aws;
 use crate::core::{self, SiteReport};
@@ -61,7 +62,8 @@ pub async fn find_clusters(
                 let mut found = Vec::new();
                 for region in regions {
                     let eks = shared::aws_client!(aws_sdk_eks, &aws.in_region(region));
-                    let listed = aws::list_clusters(&eks).await.map_err(|err| err.to_string());
+                    let listing = aws::list_clusters(&eks).instrument(tracing::info_span!("region", region = %region));
+                    let listed = listing.await.map_err(|err| err.to_string());
                     found.push((region.clone(), eks, listed));
                 }
                 Ok(found)

@@ -250,6 +250,8 @@ async fn create_upload(deps: &Deps, request: &ApiRequest, folder: &str) -> Resul
     let now = jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let expires_at = now + jiff::SignedDuration::try_from(config.upload_expiry).unwrap_or_default();
     let credentials = aws::signing_credentials(&deps.sdk_config).await?;
+    let trace_header = shared::xray::current_header();
+    let trace = trace_header.as_ref().map(ToString::to_string);
     let post = presign_post(
         &PostUpload {
             url: deps.post_url.clone(),
@@ -260,6 +262,7 @@ async fn create_upload(deps: &Deps, request: &ApiRequest, folder: &str) -> Resul
             max_bytes: config.max_input_bytes,
             encryption: &config.encryption,
             filename: &upload.filename,
+            trace_header: trace.as_deref(),
             now,
             expires_at,
         },
@@ -276,6 +279,8 @@ async fn create_upload(deps: &Deps, request: &ApiRequest, folder: &str) -> Resul
             "url": post.url,
             "fields": post.fields,
             "expires_at": expires_at.to_string(),
+            // The trace the upload and its thumbnails are recorded in (X-Ray's console finds it).
+            "trace_id": trace_header.map(|header| header.root),
         }),
     ))
 }

@@ -43,6 +43,9 @@ pub struct ObjectInfo {
     /// The `source-key` and `source-etag` metadata of a thumbnail.
     pub source_key: Option<String>,
     pub source_etag: Option<String>,
+    /// The `trace` metadata of an upload the photos API signed: the X-Ray trace its
+    /// thumbnails are made in.
+    pub trace_header: Option<String>,
 }
 
 fn classify<E>(err: &SdkError<E, HttpResponse>, doing: String) -> S3Failure
@@ -105,6 +108,7 @@ async fn head_if_present(
         source_key: value("source-key")
             .map(|k| percent_encoding::percent_decode_str(&k).decode_utf8_lossy().into_owned()),
         source_etag: value("source-etag"),
+        trace_header: value("trace"),
     }))
 }
 

@@ -38,6 +38,10 @@ pub struct PostUpload<'a> {
     pub encryption: &'a Encryption,
     /// Shown in the gallery; stored percent-encoded as `x-amz-meta-filename`.
     pub filename: &'a str,
+    /// The X-Ray trace header of the request that signed it, stored as `x-amz-meta-trace`:
+    /// S3 does not pass a browser's upload on in a trace, so the thumbnailer continues
+    /// the upload's trace from the object (`None`: not traced).
+    pub trace_header: Option<&'a str>,
     pub now: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -49,6 +53,9 @@ pub struct PresignedPost {
     pub url: String,
     pub fields: BTreeMap<String, String>,
 }
+
+/// The form field (and so the object's metadata, `trace`) that carries the upload's trace.
+pub const TRACE_METADATA_FIELD: &str = "x-amz-meta-trace";
 
 /// Characters kept as they are in the stored filename (metadata travels in HTTP headers,
 /// which carry ASCII only).
@@ -75,6 +82,9 @@ pub fn presign_post(upload: &PostUpload<'_>, credentials: &SigningCredentials) -
         ("x-amz-credential".to_owned(), credential),
         ("x-amz-date".to_owned(), amz_date),
     ]);
+    if let Some(header) = upload.trace_header {
+        fields.insert(TRACE_METADATA_FIELD.to_owned(), header.to_owned());
+    }
     match upload.encryption {
         Encryption::S3Managed => {
             fields.insert("x-amz-server-side-encryption".to_owned(), "AES256".to_owned());

@@ -29,9 +29,14 @@ fn decoded_policy(fields: &std::collections::BTreeMap<String, String>) -> Value 
 #[test]
 fn the_post_policy_pins_key_size_type_encryption_and_expiry_and_names_every_field() {
     let now: Timestamp = "2026-12-05T15:00:00Z".parse().expect("time");
-    for (encryption, session_token) in [
-        (Encryption::S3Managed, None),
-        (Encryption::Kms("arn:aws:kms:eu-west-1:111122223333:key/k".to_owned()), Some("session".to_owned())),
+    let traced = "Root=1-6b146212-905fb9584127ef2a8505cabc;Parent=53995c3f42cd8ad8;Sampled=1";
+    for (encryption, session_token, trace_header) in [
+        (Encryption::S3Managed, None, None),
+        (
+            Encryption::Kms("arn:aws:kms:eu-west-1:111122223333:key/k".to_owned()),
+            Some("session".to_owned()),
+            Some(traced),
+        ),
     ] {
         let credentials = SigningCredentials {
             access_key_id: "AKIDEXAMPLE".to_owned(),
@@ -48,6 +53,7 @@ fn the_post_policy_pins_key_size_type_encryption_and_expiry_and_names_every_fiel
                 max_bytes: 50_000_000,
                 encryption: &encryption,
                 filename: "été à la plage.jpg",
+                trace_header,
                 now,
                 expires_at: now + jiff::SignedDuration::from_secs(300),
             },
@@ -70,6 +76,8 @@ fn the_post_policy_pins_key_size_type_encryption_and_expiry_and_names_every_fiel
         assert_eq!(post.fields["x-amz-date"], "20261205T150000Z");
         assert_eq!(post.fields["x-amz-meta-filename"], "%C3%A9t%C3%A9 %C3%A0 la plage.jpg");
         assert_eq!(post.fields.get("x-amz-security-token"), session_token.as_ref());
+        // The trace goes with the object, pinned like every field (so the uploader cannot move it).
+        assert_eq!(post.fields.get("x-amz-meta-trace").map(String::as_str), trace_header);
         match &encryption {
             Encryption::S3Managed => assert_eq!(post.fields["x-amz-server-side-encryption"], "AES256"),
             Encryption::Kms(key) => {

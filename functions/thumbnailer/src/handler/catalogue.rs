@@ -3,6 +3,7 @@
 //! that it went out (`catalog`).
 
 use jiff::Timestamp;
+use tracing::Instrument as _;
 
 use super::Deps;
 use crate::catalog::{self, Filed};
@@ -59,7 +60,8 @@ pub(super) async fn catalogue(
     let (Some(photos), Some(record)) = (&deps.config.photos, record) else {
         return Ok(Catalogued::Off);
     };
-    match catalog::file(&deps.dynamodb, &photos.table, record).await? {
+    let filing = catalog::file(&deps.dynamodb, &photos.table, record);
+    match filing.instrument(tracing::info_span!("file record", photo_id = %record.photo_id)).await? {
         Filed::Superseded => Ok(Catalogued::Superseded),
         Filed::AlreadyFiled { announced: true } => Ok(Catalogued::AlreadyAnnounced),
         Filed::Fresh | Filed::AlreadyFiled { announced: false } => announce(deps, record, removed).await,
@@ -74,7 +76,11 @@ pub(super) async fn announce(
 ) -> Result<Catalogued, ThumbnailerError> {
     let Some(photos) = &deps.config.photos else { return Ok(Catalogued::Off) };
     let Some(topic) = &photos.topic_arn else { return Ok(Catalogued::Filed) };
-    catalog::announce(&deps.sns, topic, &core::announcement(record, removed)).await?;
-    catalog::mark_announced(&deps.dynamodb, &photos.table, record).await?;
+    async {
+        catalog::announce(&deps.sns, topic, &core::announcement(record, removed)).await?;
+        catalog::mark_announced(&deps.dynamodb, &photos.table, record).await
+    }
+    .instrument(tracing::info_span!("announce", photo_id = %record.photo_id))
+    .await?;
     Ok(Catalogued::Announced)
 }

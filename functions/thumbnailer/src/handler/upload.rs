@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 use serde_json::json;
-use tracing::{error, info, warn};
+use tracing::{Instrument as _, error, info, warn};
 
 use super::catalogue::{catalogue, now_text, record_of};
 use super::outdated::{Removal, remove_outdated_thumbnails};
@@ -29,8 +29,30 @@ pub(super) async fn upload(
     event_etag: Option<&str>,
     tally: &Tally,
 ) -> ObjectResult {
-    match make(deps, object, dest_bucket, event_etag, tally).await {
-        Ok(Made::Written { keys, record }) => {
+    let info = match aws::head(&deps.s3, &object.bucket, &object.key, event_etag).await {
+        Ok(info) => info,
+        Err(failure) => return failed(deps, object, dest_bucket, Failure::from(failure), tally).await,
+    };
+    // An upload the photos API signed names the trace it was made in: the rest of its work
+    // goes on there, so the upload and its thumbnails are one trace (S3 does not carry a
+    // browser's upload into one).
+    let in_upload_trace = match &info.trace_header {
+        Some(header) => tracing::info_span!("photo", key = %object.key, "xray.trace_header" = header.as_str()),
+        None => tracing::Span::none(),
+    };
+    async {
+        match make(deps, object, dest_bucket, info, tally).await {
+            Ok(made) => made_outcome(deps, object, made).await,
+            Err(failure) => failed(deps, object, dest_bucket, failure, tally).await,
+        }
+    }
+    .instrument(in_upload_trace)
+    .await
+}
+
+async fn made_outcome(deps: &Deps, object: &ObjectEvent, made: Made) -> ObjectResult {
+    match made {
+        Made::Written { keys, record } => {
             info!(bucket = %object.bucket, key = %object.key, thumbnails = keys.len(), "thumbnails written");
             match catalogue(deps, record.as_deref(), &[]).await {
                 Ok(catalogued) => result(object, Outcome::Written, catalogued.detail(), keys),
@@ -40,19 +62,24 @@ pub(super) async fn upload(
                 }
             }
         }
-        Ok(Made::UpToDate(keys)) => {
+        Made::UpToDate(keys) => {
             info!(bucket = %object.bucket, key = %object.key, "thumbnails already written for this version");
             result(object, Outcome::UpToDate, "this version's thumbnails already exist", keys)
         }
-        Err(Failure::Skipped(reason)) => {
+    }
+}
+
+async fn failed(deps: &Deps, object: &ObjectEvent, dest_bucket: &str, failure: Failure, tally: &Tally) -> ObjectResult {
+    match failure {
+        Failure::Skipped(reason) => {
             warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "skipped");
             result(object, Outcome::Skipped, reason, Vec::new())
         }
-        Err(Failure::Retry(reason)) => {
+        Failure::Retry(reason) => {
             warn!(bucket = %object.bucket, key = %object.key, reason = %reason, "will be retried");
             result(object, Outcome::Retry, reason, Vec::new())
         }
-        Err(Failure::Rejected { reason, class, etag }) => {
+        Failure::Rejected { reason, class, etag } => {
             let rejected = reject(deps, object, dest_bucket, &reason, &etag).await;
             if rejected.outcome == Outcome::Rejected {
                 tally.rejected(class);
@@ -75,11 +102,10 @@ async fn make(
     deps: &Deps,
     object: &ObjectEvent,
     dest_bucket: &str,
-    event_etag: Option<&str>,
+    info: aws::ObjectInfo,
     tally: &Tally,
 ) -> Result<Made, Failure> {
     let config = &deps.config;
-    let info = aws::head(&deps.s3, &object.bucket, &object.key, event_etag).await?;
     if info.is_output {
         return Err(Failure::Skipped("marked as the thumbnailer's own output".to_owned()));
     }
@@ -136,9 +162,14 @@ async fn make(
         // holds the reservations (the downloaded bytes live there too): it runs on even if
         // the record is abandoned at the cutoff.
         let image_started = Instant::now();
+        // The worker thread has no span or subscriber of its own: its decode, resize and
+        // encode go under this record's span, to the same subscriber.
+        let (record_span, dispatch) = (tracing::Span::current(), tracing::dispatcher::get_default(Clone::clone));
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
-            imaging::make_thumbnails_from(&bytes, &header, &sizes, format, limits)
+            tracing::dispatcher::with_default(&dispatch, || {
+                record_span.in_scope(|| imaging::make_thumbnails_from(&bytes, &header, &sizes, format, limits))
+            })
         })
         .await;
         let image_ms = u64::try_from(image_started.elapsed().as_millis()).unwrap_or(u64::MAX);
