@@ -29,13 +29,13 @@ CLIPPY_DRIVER := $(shell command -v clippy-driver)
 CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
 	cargo test --workspace --locked
 
-.PHONY: help venv node-tools browser test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails bench-photos-api soak package clean
+.PHONY: help venv node-tools browser test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails bench-photos-api bench-tracing soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
 	@echo "make test     format, lint, unit and integration tests, template checks"
 	@echo "make package  sam build: the deployable artifacts (ARCHITECTURE=arm64 for Graviton)"
-	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails, bench-photos-api)"
+	@echo "make bench    every benchmark (bench-eks, bench-org, bench-thumbnails, bench-photos-api, bench-tracing)"
 	@echo "make soak     the functions under injected AWS faults (SOAK_SEEDS=1 SOAK_RATE=0.1 SOAK_BUDGET=ci|full)"
 	@echo "make email-preview  the cost report's demo email rendered by headless Chromium to demo-output/cost-report-email.png"
 	@echo "make docs     serve the docs site (docs/) on http://127.0.0.1:8000"
@@ -124,9 +124,9 @@ docs-check: venv
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 # Every picture of the docs, from the demo's output: the cost report's e-mail and Slack message
-# rendered by headless Chromium, the photos beside their thumbnails and placeholders.
+# rendered by headless Chromium, the photos beside their thumbnails and placeholders, the traces.
 pictures: venv browser
-	$(VENV)/bin/python scripts/demo.py --only cost-report --only thumbnailer --only photos-app > /dev/null
+	$(VENV)/bin/python scripts/demo.py --only cost-report --only thumbnailer --only photos-app --only organization > /dev/null
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null
 	$(VENV)/bin/python scripts/pictures.py
@@ -141,7 +141,7 @@ email-preview: venv
 		--screenshot=$(CURDIR)/demo-output/cost-report-email.png file://$(CURDIR)/demo-output/cost-report-email.html 2>/dev/null
 	@echo "The email as recipients see it: demo-output/cost-report-email.png"
 
-bench: bench-eks bench-org bench-thumbnails bench-photos-api
+bench: bench-eks bench-org bench-thumbnails bench-photos-api bench-tracing
 
 # The thumbnail core against Pillow, pyvips and sharp on Debian's wallpaper photos, one core;
 # then the packaged binary on SQS batches with S3 in the loop, sequential and concurrent.
@@ -165,6 +165,11 @@ bench-photos-api: venv
 	@$(PYTHON) scripts/bench/about.py
 	cargo lambda build --release --locked --bin photos-api
 	cargo run --quiet --locked -p integration-tests --example bench-photos-api
+
+# X-Ray tracing on against off: the thumbnail core, a batch of the packaged thumbnailer with S3
+# in the loop, and its cold start (docs/performance.md has the figures).
+bench-tracing: venv
+	$(VENV)/bin/python scripts/bench/tracing.py
 
 # Every AWS call of the functions through a proxy that throttles, fails, resets and cuts
 # responses short by a seeded schedule; exits non-zero on any lost or duplicated work.

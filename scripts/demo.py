@@ -35,6 +35,13 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
+sys.path.insert(0, str(ROOT / "scripts"))
+import traces  # noqa: E402
+
+# Lambda's X-Ray daemon, played here: every function the demo runs sends its subsegments to it.
+XRAY = traces.Daemon()
+# The trace of the first upload of the photos app (its POST /uploads answer names it).
+PHOTO_TRACES: list[str] = []
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
 
@@ -94,6 +101,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
         "AWS_SECRET_ACCESS_KEY": "demo",
         "AWS_REGION": REGION,
         "RUST_LOG": "info",
+        "AWS_XRAY_DAEMON_ADDRESS": XRAY.address,
         **env,
     }
     command = ["cargo", "lambda", "watch", "--quiet", "--ignore-changes", "--invoke-address", "127.0.0.1",
@@ -952,6 +960,7 @@ def demo_photos_app(endpoint: str) -> bool:
     bucket, catalogue = "photo-app", "photo-app-catalogue"
     aws["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     create_photos_table(aws["dynamodb"], catalogue)
+    topic = aws["sns"].create_topic(Name="photo-app-announcements")["TopicArn"]
     # The user pool where a browser's unsigned InitiateAuth finds it: the emulator's default region.
     cognito = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo").client(
         "cognito-idp", endpoint_url=endpoint, region_name="us-east-1")
@@ -971,7 +980,7 @@ def demo_photos_app(endpoint: str) -> bool:
            "PHOTOS_OWNER_DEPTH": "2", "THUMBNAIL_SIZES": "256x256,1024x1024", "DELETE_WITH_SOURCE": "true",
            "JWT_ISSUER": f"https://cognito-idp.us-east-1.amazonaws.com/{pool}", "JWT_AUDIENCE": client_id,
            "JWKS_URL": f"{endpoint}/{pool}/.well-known/jwks.json", "PAGE_COGNITO_ENDPOINT": f"{endpoint}/",
-           "PAGE_SIZE": "12"}
+           "PAGE_SIZE": "12", "PHOTOS_TOPIC_ARN": topic, "AWS_XRAY_DAEMON_ADDRESS": XRAY.address}
     subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", "integration-tests", "--example", "photos-app"],
                    cwd=ROOT, check=True)
     log = open(OUTPUT / "photos-app.log", "w")
@@ -998,6 +1007,8 @@ def demo_photos_app(endpoint: str) -> bool:
                     continue
                 posted = requests.post(signed["url"], data=signed["fields"], files={"file": (filename, data, content_type)},
                                        timeout=60)
+                if signed.get("trace_id") and name and not PHOTO_TRACES:
+                    PHOTO_TRACES.append(signed["trace_id"])
                 ok &= posted.ok
                 uploaded.setdefault(user, []).append({"file": filename, "id": signed["id"], "bytes": f"{len(data):,}",
                                                       "posted": posted.status_code})
@@ -1058,6 +1069,31 @@ DEMOS = {"iam-export": demo_iam_export, "eks-scheduler": demo_eks_scheduler, "co
 LOGS = {"organization": ["iam-export-org", "eks-scheduler-org", "cost-report-org"], "photos-app": []}
 
 
+def show_traces(results: dict[str, bool]) -> None:
+    """One photo's trace from its upload to its announcement, an EKS scheduler run's waves and an
+    organization run's accounts, as X-Ray would show them: from what the local daemon received."""
+    heading("X-Ray traces: where each run's time went, hop by hop")
+    picks = []
+    if "photos-app" in results and PHOTO_TRACES:
+        picks.append(("photo-trace", "One photo, from the photos API's POST /uploads to its thumbnails' announcement",
+                      PHOTO_TRACES[0]))
+    organization_runs = set(XRAY.traces_with("account"))
+    waves = [t for t in XRAY.traces_with("wave") if t not in organization_runs]
+    if "eks-scheduler" in results and waves:
+        picks.append(("eks-trace", "The EKS scheduler's busiest run: its waves, the clusters in each, their calls",
+                      waves[0]))
+    accounts = XRAY.traces_with("account")
+    if "organization" in results and accounts:
+        picks.append(("organization-trace", "An organization run: the member accounts, side by side", accounts[0]))
+    for name, title, trace_id in picks:
+        table = traces.rows(XRAY.trace(trace_id))
+        traces.print_waterfall(title, trace_id, table)
+        traces.write_svg(OUTPUT / f"{name}.svg", title, trace_id, table)
+        print(f"  (as a picture: {OUTPUT.relative_to(ROOT)}/{name}.svg; '#' the functions' work, '=' their AWS calls)")
+    if not picks:
+        print("No demo that traces ran.")
+
+
 def print_metrics(package: str) -> None:
     """The CloudWatch metrics (Embedded Metric Format lines) the function wrote to its log,
     one row per invocation: what CloudWatch would chart and alarm on once deployed."""
@@ -1086,6 +1122,7 @@ def main() -> int:
     with moto_server() as endpoint:
         print(f"moto listening on {endpoint}")
         results = {name: demo(endpoint) for name, demo in DEMOS.items() if not args.only or name in args.only}
+    show_traces(results)
     heading("Metrics each function emitted")
     for name in results:
         for log in LOGS.get(name, [name]):

@@ -18,7 +18,10 @@ Writes, under docs/images/ (committed; kept small: palette PNGs and a JPEG):
 - bench-thumbnails.png: the thumbnail benchmark's images/s beside its peers', from the table
   recorded in docs/performance.md;
 - photos-gallery.png: the photos page as headless Chromium shows alice's gallery in the demo
-  (demo-output/photos-gallery.png, taken by tests/browser/photos_page.py), as a palette PNG.
+  (demo-output/photos-gallery.png, taken by tests/browser/photos_page.py), as a palette PNG;
+- photo-trace.svg and organization-trace.svg: the X-Ray waterfalls of one photo (upload to
+  announcement) and of an organization run, as the demo drew them from what its local daemon
+  received (scripts/traces.py).
 """
 
 from __future__ import annotations
@@ -386,12 +389,13 @@ def display_p3(demo: dict, out: Path) -> None:
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
+    traces = [DEMO / "photo-trace.svg", DEMO / "organization-trace.svg"]
     needed = [DEMO / "cost-report-email.html", DEMO / "cost-report-slack.json", DEMO / "photos.json",
-              DEMO / "photos-gallery.png"]
+              DEMO / "photos-gallery.png", *traces]
     missing = [str(path.relative_to(ROOT)) for path in needed if not path.exists()]
     if missing:
         raise SystemExit(f"{', '.join(missing)} missing: run the demo first "
-                         "(make pictures runs `scripts/demo.py --only cost-report --only thumbnailer --only photos-app`)")
+                         "(make pictures runs `scripts/demo.py --only cost-report --only thumbnailer --only photos-app --only organization`)")
     screenshot(DEMO / "cost-report-email.html", IMAGES / "cost-report-email.png", 800)
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "slack.html"
@@ -404,6 +408,8 @@ def main() -> None:
     bench_chart(IMAGES / "bench-thumbnails.png")
     gallery = Image.open(DEMO / "photos-gallery.png").convert("RGB")
     gallery.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(IMAGES / "photos-gallery.png", optimize=True)
+    for trace in traces:
+        shutil.copyfile(trace, IMAGES / trace.name)
     for path in sorted(IMAGES.iterdir()):
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KiB")
 

@@ -18,18 +18,11 @@ use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::images::photo;
 use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
 use support::photos::create_table;
-use support::xray_daemon::XrayDaemon;
+use support::xray_daemon::{XrayDaemon, new_trace};
 use support::{Moto, TestAccount, log_with_metrics};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const PUT_OBJECT: Faulted<'static> = Faulted { service: "s3", request: "PutObject", operation: "PutObject" };
-
-/// A new trace for one invocation: `(root, Lambda's segment id)`.
-fn new_trace() -> (String, String) {
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let random = format!("{}{}", shared::xray::new_segment_id(), shared::xray::new_segment_id());
-    (format!("1-{seconds:08x}-{}", &random[..24]), shared::xray::new_segment_id())
-}
 
 fn header(root: &str, parent: &str, sampled: bool) -> String {
     format!("Root={root};Parent={parent};Sampled={}", u8::from(sampled))
@@ -214,7 +207,7 @@ async fn the_thumbnailer_traces_its_batch_and_each_aws_request() -> Result<()> {
     let moto = Moto::shared();
     let account = TestAccount::default_account(moto.url()).await;
     let (bucket, uploads) = bucket_with_photos(&account, "traced-thumbs", &["uploads/a.jpg"]).await?;
-    let batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs(&uploads));
+    let batch = support::sqs::sqs_batch(&bucket, &pairs(&uploads));
     let (response, _, _) = traced_run("thumbnailer", &[("THUMBNAIL_SIZES", "256x256")], &batch, PUT_OBJECT).await?;
     ensure!(response["batchItemFailures"] == json!([]), "{response}");
     Ok(())
@@ -241,7 +234,7 @@ async fn each_sqs_record_is_worked_on_in_the_trace_its_message_carries() -> Resu
         .send()
         .await?;
     uploads.push(("uploads/d.jpg".to_owned(), put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
-    let mut batch = crate::thumbnailer_lambda::sqs_batch(&bucket, &pairs(&uploads));
+    let mut batch = support::sqs::sqs_batch(&bucket, &pairs(&uploads));
     for (record, (root, parent), sampled) in [(0, &a, true), (1, &b, true), (2, &c, false)] {
         batch["Records"][record]["attributes"]["AWSTraceHeader"] = json!(header(root, parent, sampled));
     }

@@ -1,7 +1,9 @@
 """The thumbnailer's cold start: binary size, and the time from process start until it
 asks the Lambda runtime API for its first event.
 
-    python cold_start.py BINARY [RUNS]
+    python cold_start.py BINARY [RUNS] [NAME=VALUE ...]
+
+Each NAME=VALUE is added to the environment (`AWS_XRAY_DAEMON_ADDRESS=...` for a traced start).
 
 A local HTTP server plays the runtime API (AWS_LAMBDA_RUNTIME_API); each run starts
 the binary with a Lambda-like environment and measures, on a monotonic clock, from
@@ -25,6 +27,7 @@ import time
 def main() -> None:
     binary = sys.argv[1]
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    extra = dict(arg.split("=", 1) for arg in sys.argv[3:])
     first_request = threading.Event()
     arrived = [0.0]
 
@@ -55,6 +58,7 @@ def main() -> None:
         "AWS_SECRET_ACCESS_KEY": "cold-start",
         "AWS_SESSION_TOKEN": "cold-start",
         "THUMBNAIL_SIZES": "256x256",
+        **extra,
     }
     times = []
     for _ in range(runs):

@@ -52,25 +52,10 @@ where
 /// Installs the global subscriber and says which version of the toolkit starts. Call once,
 /// first thing in `main`.
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|level| level.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let levels = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
-    let lines = tracing_subscriber::fmt::layer().with_target(false).without_time();
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let lines: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if json {
-        let format = tracing_subscriber::fmt::format().json().with_target(false).without_time();
-        lines.fmt_fields(JsonFields::new()).event_format(WithTraceId(format)).with_filter(levels).boxed()
-    } else {
-        lines.with_filter(levels).boxed()
-    };
     let daemon = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok();
     let traces = XrayLayer::from_env();
     let untraced = daemon.is_some() && !traces.sends();
-    let traces = traces.with_filter(filter_fn(XrayLayer::wants));
-    tracing_subscriber::registry().with(lines).with(traces).init();
+    subscriber(std::io::stdout, traces).init();
     tracing::info!(toolkit_version = crate::VERSION, "cold start");
     if untraced {
         tracing::warn!(
@@ -78,4 +63,27 @@ pub fn init() {
             "AWS_XRAY_DAEMON_ADDRESS is not host:port (or udp:host:port): no traces are sent"
         );
     }
+}
+
+/// The functions' subscriber, lines written to `writer`: what [`init`] installs, and what the
+/// tracing benchmark measures with and without a daemon.
+pub fn subscriber<W>(writer: W, traces: XrayLayer) -> impl Subscriber + Send + Sync
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let levels = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
+    let lines = tracing_subscriber::fmt::layer().with_target(false).without_time().with_writer(writer);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let lines: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if json {
+        let format = tracing_subscriber::fmt::format().json().with_target(false).without_time();
+        lines.fmt_fields(JsonFields::new()).event_format(WithTraceId(format)).with_filter(levels).boxed()
+    } else {
+        lines.with_filter(levels).boxed()
+    };
+    tracing_subscriber::registry().with(lines).with(traces.with_filter(filter_fn(XrayLayer::wants)))
 }

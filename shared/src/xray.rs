@@ -365,6 +365,11 @@ impl XrayLayer {
         Self { daemon: Some(daemon) }
     }
 
+    /// The layer with no daemon: trace ids for the lines and metrics, no subsegments.
+    pub fn without_daemon() -> Self {
+        Self { daemon: None }
+    }
+
     /// Whether subsegments are sent anywhere.
     pub fn sends(&self) -> bool {
         self.daemon.is_some()

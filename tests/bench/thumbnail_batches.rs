@@ -11,14 +11,14 @@
 
 #![allow(clippy::print_stdout)] // a command-line report
 
-use std::io::BufRead;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use support::Moto;
 use support::lambda::{Limits, LocalLambda, Outcome, packaged_binary};
+use support::photos::BenchBatches;
 use support::slow_proxy::SlowProxy;
-use support::{Moto, TestAccount};
 
 const BATCH: usize = 10;
 const BATCHES: usize = 3;
@@ -39,39 +39,10 @@ struct Run {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let photos: Vec<std::path::PathBuf> = std::io::stdin()
-        .lock()
-        .lines()
-        .map_while(Result::ok)
-        .filter(|line| !line.trim().is_empty())
-        .map(Into::into)
-        .collect();
-    let jpegs: Vec<_> = photos
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
-        .take(BATCH * BATCHES)
-        .collect();
-    if jpegs.len() < BATCH * BATCHES {
-        bail!("need {} JPEG photos on standard input, got {}", BATCH * BATCHES, jpegs.len());
-    }
+    let BenchBatches { account, bucket, batches, megabytes } =
+        BenchBatches::from_stdin("bench-batches", BATCH, BATCHES).await?;
     let moto = Moto::shared();
-    let account = TestAccount::default_account(moto.url()).await;
     let s3 = account.aws.s3();
-    let bucket = account.unique_bucket("bench-batches");
-    s3.create_bucket().bucket(&bucket).send().await?;
-    let mut batches = Vec::new();
-    let mut megabytes = 0.0;
-    for (n, chunk) in jpegs.chunks(BATCH).enumerate() {
-        let mut records = Vec::new();
-        for (i, path) in chunk.iter().enumerate() {
-            let bytes = std::fs::read(path)?;
-            megabytes += bytes.len() as f64 / 1e6;
-            let key = format!("uploads/{n}-{i}.jpg");
-            let put = s3.put_object().bucket(&bucket).key(&key).body(bytes.into()).send().await?;
-            records.push((key, put.e_tag().context("etag")?.trim_matches('"').to_owned()));
-        }
-        batches.push(batch_event(&bucket, &records));
-    }
     let proxy = SlowProxy::start(moto.url(), LATENCY, BANDWIDTH).await;
     println!(
         "{} batches of {BATCH} JPEG photos ({megabytes:.0} MB), packaged binary, Lambda's memory limit and CPU share; \
@@ -98,7 +69,7 @@ async fn main() -> Result<()> {
             let (mut wall, mut peak) = (Duration::ZERO, 0);
             let mut billed_ms = 0u128;
             for batch in &batches {
-                clear_thumbnails(&s3, &bucket).await?;
+                support::delete_under(&s3, &bucket, "thumbnails/").await?;
                 let invoked = lambda.invoke(batch, Duration::from_secs(300)).await;
                 let response = match invoked.outcome {
                     Outcome::Response(value) => value,
@@ -160,25 +131,4 @@ async fn main() -> Result<()> {
     }
     println!("{summary}");
     Ok(())
-}
-
-async fn clear_thumbnails(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
-    let listed = s3.list_objects_v2().bucket(bucket).prefix("thumbnails/").send().await?;
-    for object in listed.contents() {
-        s3.delete_object().bucket(bucket).key(object.key().unwrap_or_default()).send().await?;
-    }
-    Ok(())
-}
-
-fn batch_event(bucket: &str, records: &[(String, String)]) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(n, (key, etag))| {
-            let body = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": etag}}}]});
-            json!({"messageId": format!("m{n}"), "body": body.to_string(), "eventSource": "aws:sqs"})
-        })
-        .collect();
-    json!({ "Records": records })
 }

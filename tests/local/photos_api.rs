@@ -4,7 +4,8 @@
 //!
 //! Settings come from the environment: the SDK's (`AWS_ENDPOINT_URL`, credentials, region), the
 //! photos API's and the thumbnailer's (`UPLOADS_BUCKET`, `PHOTOS_TABLE`, `JWT_ISSUER`, ...), and
-//! `PORT` (default 0: a free one). Prints the page's URL as its first line, then serves until its
+//! `PORT` (default 0: a free one), `AWS_XRAY_DAEMON_ADDRESS` (each request and each upload's
+//! work traced, as Lambda's active tracing would, to that daemon). Prints the page's URL as its first line, then serves until its
 //! standard input closes.
 
 #![allow(clippy::print_stdout)]
@@ -14,12 +15,16 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use shared::config::Env;
+use shared::xray::XrayLayer;
 use support::local_api::LocalApi;
 use support::pipeline::Pipeline;
 use tokio::io::AsyncReadExt as _;
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The functions' subscriber, its lines on standard error; with AWS_XRAY_DAEMON_ADDRESS each
+    // request and each upload's thumbnails go to that daemon as X-Ray subsegments.
+    tracing::subscriber::set_global_default(shared::logging::subscriber(std::io::stderr, XrayLayer::from_env()))?;
     let env = Env::from_process();
     let aws = shared::aws::Aws::from_env().await;
     let api = photos_api::Config::from_env(&env)?;

@@ -256,3 +256,12 @@ pub fn spread(values: &[f64]) -> String {
     let smallest = values.iter().copied().fold(f64::MAX, f64::min);
     format!("{:.0}%", 100.0 * (largest - smallest) / median(values))
 }
+
+/// Deletes every object under `prefix` (a benchmark's thumbnails between its rounds).
+pub async fn delete_under(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> anyhow::Result<()> {
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await?;
+    for object in listed.contents() {
+        s3.delete_object().bucket(bucket).key(object.key().unwrap_or_default()).send().await?;
+    }
+    Ok(())
+}

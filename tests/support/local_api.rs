@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tracing::Instrument as _;
 
 use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
@@ -163,7 +164,9 @@ async fn serve(mut stream: TcpStream, deps: &photos_api::Deps) -> std::io::Resul
     let event = event_of(&method, &target, &headers, &body);
     let mut context = Context::default();
     context.request_id = event["requestContext"]["requestId"].as_str().unwrap_or_default().to_owned();
+    let invocation = crate::xray_daemon::lambda_invocation(&context.request_id);
     let response = photos_api::handle(deps, LambdaEvent::new(event, context))
+        .instrument(invocation)
         .await
         .map_err(|err| std::io::Error::other(err.to_string()))?;
     let body = if response.is_base64_encoded {

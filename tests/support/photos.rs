@@ -101,3 +101,52 @@ pub fn phone_photo(width: u32, height: u32) -> Vec<u8> {
     let jpeg = super::images::photo(width, height, image::ImageFormat::Jpeg);
     imaging::test_support::jpeg_with_segment(&jpeg, 0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()).expect("a JPEG")
 }
+
+/// SQS batches of real photos for a benchmark: the JPEG paths on standard input, each put in a
+/// new bucket under `uploads/`, `batches` batches of `size` records.
+#[derive(Debug)]
+pub struct BenchBatches {
+    pub account: crate::TestAccount,
+    pub bucket: String,
+    pub batches: Vec<Value>,
+    /// What the photos weigh, in MB.
+    pub megabytes: f64,
+}
+
+impl BenchBatches {
+    pub async fn from_stdin(bucket: &str, size: usize, batches: usize) -> Result<Self> {
+        use std::io::BufRead as _;
+        let jpegs: Vec<std::path::PathBuf> = std::io::stdin()
+            .lock()
+            .lines()
+            .map_while(std::result::Result::ok)
+            .filter(|line| line.trim().to_ascii_lowercase().ends_with(".jpg"))
+            .take(size * batches)
+            .map(|line| line.trim().into())
+            .collect();
+        anyhow::ensure!(
+            jpegs.len() == size * batches,
+            "need {} JPEG photos on standard input, got {}",
+            size * batches,
+            jpegs.len()
+        );
+        let account = crate::TestAccount::default_account(crate::Moto::shared().url()).await;
+        let s3 = account.aws.s3();
+        let bucket = account.unique_bucket(bucket);
+        s3.create_bucket().bucket(&bucket).send().await?;
+        let (mut made, mut megabytes) = (Vec::new(), 0.0);
+        for (n, chunk) in jpegs.chunks(size).enumerate() {
+            let mut records = Vec::new();
+            for (i, path) in chunk.iter().enumerate() {
+                let bytes = std::fs::read(path)?;
+                megabytes += bytes.len() as f64 / 1e6;
+                let key = format!("uploads/{n}-{i}.jpg");
+                let put = s3.put_object().bucket(&bucket).key(&key).body(bytes.into()).send().await?;
+                records.push((key, put.e_tag().context("an ETag")?.trim_matches('"').to_owned()));
+            }
+            let pairs: Vec<(&str, &str)> = records.iter().map(|(key, etag)| (key.as_str(), etag.as_str())).collect();
+            made.push(crate::sqs::sqs_batch(&bucket, &pairs));
+        }
+        Ok(Self { account, bucket, batches: made, megabytes })
+    }
+}

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -72,7 +73,9 @@ impl Pipeline {
 }
 
 async fn run(thumbnailer: &thumbnailer::Deps, event: serde_json::Value, key: &str) {
-    if let Err(err) = thumbnailer::handle(thumbnailer, LambdaEvent::new(event, Context::default())).await {
+    let invocation = crate::xray_daemon::lambda_invocation("pipeline");
+    let handled = thumbnailer::handle(thumbnailer, LambdaEvent::new(event, Context::default())).instrument(invocation);
+    if let Err(err) = handled.await {
         eprintln!("pipeline: the thumbnailer failed on {key}: {err}");
     }
 }

@@ -155,3 +155,28 @@ pub fn lambda_record(message: &Received, queue_arn: &str) -> Value {
         "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"
     })
 }
+
+/// An SQS batch as Lambda's event source mapping delivers it: one message per upload,
+/// each body an S3 notification (key URL-encoded, the object's real ETag).
+pub fn sqs_batch(bucket: &str, uploads: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = uploads
+        .iter()
+        .enumerate()
+        .map(|(n, (key, etag))| {
+            let encoded = crate::s3_event_key(key);
+            let body = json!({"Records": [{
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                "eventTime": "2026-11-22T09:15:02.123Z", "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                       "object": {"key": encoded, "eTag": etag, "sequencer": format!("0055AED6DCD9028{n:03X}")}}
+            }]});
+            json!({
+                "messageId": format!("message-{n}"), "receiptHandle": format!("handle-{n}"),
+                "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads", "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}

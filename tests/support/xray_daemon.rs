@@ -82,3 +82,18 @@ impl TestDispatch {
         Self { dispatch: tracing::Dispatch::new(subscriber), _second }
     }
 }
+
+/// A new trace for one invocation, as Lambda starts one: `(root, Lambda's segment id)`.
+pub fn new_trace() -> (String, String) {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let random = format!("{}{}", shared::xray::new_segment_id(), shared::xray::new_segment_id());
+    (format!("1-{seconds:08x}-{}", &random[..24]), shared::xray::new_segment_id())
+}
+
+/// The runtime's span for one invocation in a new sampled trace, as Lambda's active tracing
+/// gives it: for the handlers the tests and the demo call in process.
+pub fn lambda_invocation(request_id: &str) -> tracing::Span {
+    let (root, parent) = new_trace();
+    let header = format!("Root={root};Parent={parent};Sampled=1");
+    tracing::info_span!("Lambda runtime invoke", requestId = request_id, xrayTraceId = header.as_str())
+}
