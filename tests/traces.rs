@@ -341,6 +341,10 @@ async fn the_eks_scheduler_traces_its_run_and_each_aws_request() -> Result<()> {
     let wave = documents.iter().find(|d| d["name"] == "wave").context("the wave's subsegment")?;
     let scaled = documents.iter().find(|d| d["name"] == "cluster").context("the cluster's subsegment")?;
     ensure!(scaled["annotations"]["cluster"] == cluster.as_str() && scaled["parent_id"] == wave["id"], "{scaled}");
+    // The two seconds the run waits for its leases to settle are named, not a gap.
+    let settle = documents.iter().find(|d| d["name"] == "lease settle").context("the lease's wait")?;
+    let waited = settle["end_time"].as_f64().unwrap_or_default() - settle["start_time"].as_f64().unwrap_or_default();
+    ensure!(waited >= 1.9, "{settle}");
     let updates: Vec<&Value> = documents.iter().filter(|d| d["aws"]["operation"] == "UpdateNodegroupConfig").collect();
     ensure!(!updates.is_empty() && updates.iter().all(|u| u["parent_id"] == scaled["id"]), "{updates:#?}");
     Ok(())
