@@ -214,6 +214,8 @@ def stand_in_member(node, values):
     if isinstance(node, dict):
         if set(node) == {"Fn::Sub"}:
             return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], node["Fn::Sub"])
+        if set(node) == {"Ref"}:
+            return values[node["Ref"]]
         return {key: stand_in_member(value, values) for key, value in node.items()}
     return node
 
@@ -293,6 +295,22 @@ def understood(line):
         if parts[0] == "clusters" and parts[2] == "fargate-profiles":
             return "eks:ListFargateProfiles", cluster(parts[1]), context
         raise ValueError(f"an EKS request this check does not know: {method} {path}")
+    if service == "autoscaling":
+        action = form["Action"]
+        if action == "DescribeAutoScalingGroups":
+            return "autoscaling:DescribeAutoScalingGroups", "*", context
+        group = form.get("AutoScalingGroupName") or form.get("Tags.member.1.ResourceId", "")
+        arn = f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:uuid:autoScalingGroupName/{group}"
+        for tag, value in line.get("resource_tags", {}).items():
+            context[f"aws:ResourceTag/{tag}"] = value
+            context[f"autoscaling:ResourceTag/{tag}"] = value
+        if action in ("CreateOrUpdateTags", "DeleteTags"):
+            members = sorted({key.split(".")[2] for key in form if re.fullmatch(r"Tags\.member\.[0-9]+\.Key", key)}, key=int)
+            context["aws:TagKeys"] = [form[f"Tags.member.{n}.Key"] for n in members]
+            if action == "CreateOrUpdateTags":
+                for n in members:
+                    context[f"aws:RequestTag/{form[f'Tags.member.{n}.Key']}"] = form.get(f"Tags.member.{n}.Value", "")
+        return f"autoscaling:{action}", arn, context
     if service == "iam":
         return f"iam:{form['Action']}", "*", context
     if service == "sts":

@@ -154,7 +154,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "autoscaling", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -285,6 +285,14 @@ EKS_CLUSTERS = [
     ("ml-serverless", {"auto-stop": "true", "auto-start": "true"}, []),
     ("production", {"team": "payments"}, [("main", 3, 6, 12)]),
 ]
+# Self-managed node groups (Auto Scaling groups) beside the managed nodegroups: cluster, name, tags, min, desired, max.
+EKS_GROUPS = [
+    ("staging-data", "staging-data-kafka-brokers", {"kubernetes.io/cluster/staging-data": "owned", "eks-scheduler/cluster": "staging-data"},
+     1, 3, 6),
+    # Scaled from zero by the Cluster Autoscaler: at 0/0/4 by design, left alone.
+    ("qa", "qa-gpu", {"eks:cluster-name": "qa", "k8s.io/cluster-autoscaler/enabled": "true"}, 0, 0, 4),
+    ("production", "production-legacy", {"kubernetes.io/cluster/production": "owned"}, 2, 2, 4),
+]
 
 
 def seed_eks(eks) -> None:
@@ -298,12 +306,40 @@ def seed_eks(eks) -> None:
                                        selectors=[{"namespace": "inference"}])
 
 
-def eks_sizes(eks) -> dict[tuple[str, str], str]:
+def seed_groups(autoscaling) -> None:
+    """The self-managed groups; the Kafka brokers' group with a warm pool, an instance protected from
+    scale in and AZRebalance suspended by its operator, all of which a stop must handle."""
+    autoscaling.create_launch_configuration(LaunchConfigurationName="eks-nodes", ImageId="ami-12c6146b", InstanceType="m6i.large")
+    for _, name, tags, low, desired, high in EKS_GROUPS:
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name, LaunchConfigurationName="eks-nodes", AvailabilityZones=[f"{REGION}a"],
+            MinSize=low, DesiredCapacity=desired, MaxSize=high,
+            Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+                  for k, v in tags.items()])
+    brokers = EKS_GROUPS[0][1]
+    autoscaling.put_warm_pool(AutoScalingGroupName=brokers, MinSize=1, PoolState="Stopped")
+    instance = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[brokers])["AutoScalingGroups"][0]["Instances"][0]
+    autoscaling.set_instance_protection(AutoScalingGroupName=brokers, InstanceIds=[instance["InstanceId"]], ProtectedFromScaleIn=True)
+    autoscaling.suspend_processes(AutoScalingGroupName=brokers, ScalingProcesses=["AZRebalance"])
+
+
+def eks_sizes(eks, autoscaling) -> dict[tuple[str, str, str], str]:
+    """Every piece of capacity's min/desired/max (and a group's instances, warm pool and suspended processes)."""
     sizes = {}
     for name, _, nodegroups in EKS_CLUSTERS:
         for nodegroup, *_ in nodegroups:
             scaling = eks.describe_nodegroup(clusterName=name, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"]
-            sizes[(name, nodegroup)] = f"{scaling['minSize']}/{scaling['desiredSize']}/{scaling['maxSize']}"
+            sizes[(name, "managed", nodegroup)] = f"{scaling['minSize']}/{scaling['desiredSize']}/{scaling['maxSize']}"
+    cluster_of = {name: cluster for cluster, name, *_ in EKS_GROUPS}
+    for group in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(cluster_of))["AutoScalingGroups"]:
+        cluster = cluster_of[group["AutoScalingGroupName"]]
+        pool = group.get("WarmPoolConfiguration")
+        extra = [f"{len(group['Instances'])} instances"]
+        if pool:
+            extra.append(f"warm pool min {pool.get('MinSize', 0)}")
+        extra.append("suspended: " + (" ".join(sorted(p["ProcessName"] for p in group["SuspendedProcesses"])) or "none"))
+        sizes[(cluster, "self-managed", group["AutoScalingGroupName"])] = (
+            f"{group['MinSize']}/{group['DesiredCapacity']}/{group['MaxSize']} ({', '.join(extra)})")
     return sizes
 
 
@@ -316,6 +352,7 @@ def report_rows(report: dict) -> list[dict]:
                          "status": cluster["status"], "reason": cluster["reason"]})
         for nodegroup in cluster["nodegroups"]:
             rows.append({"cluster": cluster["name"], "action": cluster["action"] or "", "wave": wave,
+                         "kind": nodegroup["kind"],
                          "nodegroup": nodegroup["name"], "before": nodegroup["before"], "after": nodegroup["after"],
                          "status": nodegroup["status"], "reason": nodegroup["reason"] or cluster["reason"]})
     return rows
@@ -323,11 +360,14 @@ def report_rows(report: dict) -> list[dict]:
 
 def demo_eks_scheduler(endpoint: str) -> bool:
     heading("eks-scheduler: stop and start tagged EKS clusters, restoring exact sizes, in dependency order")
-    eks = clients(endpoint)["eks"]
+    eks, autoscaling = clients(endpoint)["eks"], clients(endpoint)["autoscaling"]
     seed_eks(eks)
+    seed_groups(autoscaling)
     print("Seeded 7 clusters: staging-web needs staging-api, which needs staging-data (so does qa);")
     print("dev-sandbox follows its own schedule tag; ml-serverless is Fargate-only; production is not opted in.")
-    sizes = {"before": eks_sizes(eks)}
+    print("staging-data also runs a self-managed group of Kafka brokers (a warm pool, a protected instance, AZRebalance")
+    print("suspended by its operator), stopped before its managed nodegroups; qa's GPU group scales from zero.")
+    sizes = {"before": eks_sizes(eks, autoscaling)}
     ok_all = True
     with lambda_function("eks-scheduler", endpoint, {"DEFAULT_TIMEZONE": "UTC"}) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
@@ -342,19 +382,24 @@ def demo_eks_scheduler(endpoint: str) -> bool:
             for action, order in waves.items():
                 direction = "stopped in reverse" if action == "stop" else "started in this order"
                 print(f"  {action} waves ({direction}): {order}")
-            table(report_rows(result), ["cluster", "action", "wave", "nodegroup", "before", "after", "status", "reason"])
+            table(report_rows(result), ["cluster", "action", "wave", "kind", "nodegroup", "before", "after", "status", "reason"])
             if label:
-                sizes[label] = eks_sizes(eks)
+                sizes[label] = eks_sizes(eks, autoscaling)
     if not ok_all:
         return False
-    print("\nSizes (min/desired/max) of every nodegroup, read back from the emulator:")
-    rows = [{"cluster": c, "nodegroup": n, "before": sizes["before"][(c, n)], "after stop": sizes["after stop"][(c, n)],
-             "after start": sizes["after start"][(c, n)],
-             "restored": "yes" if sizes["before"][(c, n)] == sizes["after start"][(c, n)] else "NO"}
-            for (c, n) in sizes["before"]]
-    table(rows, ["cluster", "nodegroup", "before", "after stop", "after start", "restored"])
+    print("\nSizes (min/desired/max) of every nodegroup and self-managed group, read back from the emulator:")
+    rows = [{"cluster": c, "kind": k, "nodegroup": n, "before": sizes["before"][(c, k, n)],
+             "after stop": sizes["after stop"][(c, k, n)], "after start": sizes["after start"][(c, k, n)],
+             "restored": "yes" if sizes["before"][(c, k, n)] == sizes["after start"][(c, k, n)] else "NO"}
+            for (c, k, n) in sizes["before"]]
+    table(rows, ["cluster", "kind", "nodegroup", "before", "after stop", "after start", "restored"])
     restored = all(r["restored"] == "yes" for r in rows)
-    print("Every nodegroup is back at its exact size." if restored else "SOME SIZES WERE NOT RESTORED")
+    brokers = ("staging-data", "self-managed", EKS_GROUPS[0][1])
+    stopped_brokers = sizes["after stop"][brokers].startswith("0/0/0 (0 instances, warm pool min 0")
+    print("Every nodegroup and group is back at its exact size." if restored else "SOME SIZES WERE NOT RESTORED")
+    if not stopped_brokers:
+        print(f"THE BROKERS' GROUP DID NOT STOP TO ZERO: {sizes['after stop'][brokers]}")
+    restored = restored and stopped_brokers
     print(f"The function's log is {OUTPUT.relative_to(ROOT)}/eks-scheduler.log")
     return restored
 

@@ -21,7 +21,7 @@ AccessDenied (moto ignored the header).
 With `AWS_REQUEST_LOG` set to a file, every request a function makes (its user agent names
 it: `app/iam-export`, …) is appended there as one JSON line, for the least-privilege check
 (`scripts/check_least_privilege.py`): what was asked, of which service, in which account, with
-or without a member role's session, and the tags of an EKS resource being tagged (the
+or without a member role's session, and the tags of an EKS resource being tagged or an Auto Scaling group being changed (the
 `aws:ResourceTag` its role's conditions read).
 
     python scripts/moto_server.py [--port 0]
@@ -40,6 +40,7 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote
 
+from moto.autoscaling.models import autoscaling_backends
 from moto.core.responses import EmptyResult
 from moto.eks.models import eks_backends
 from moto.s3.models import s3_backends
@@ -276,6 +277,8 @@ class RequestLog:
         }
         if service == "eks" and path.startswith("/tags/"):
             line["resource_tags"] = self.eks_tags(account, region, unquote(path[len("/tags/"):]))
+        if service == "autoscaling":
+            line["resource_tags"] = self.group_tags(account, region, body.decode("utf-8", "replace"))
         with self.lock, open(self.path, "a") as log:
             log.write(json.dumps(line) + "\n")
 
@@ -302,6 +305,15 @@ class RequestLog:
         name = arn.split(":cluster/", 1)[-1]
         cluster = backend.clusters.get(name)
         return dict(cluster.tags or {}) if cluster else {}
+
+
+    @staticmethod
+    def group_tags(account, region, body):
+        """The tags of the Auto Scaling group a request names, before the request changes them."""
+        form = {key: values[0] for key, values in parse_qs(body).items()}
+        name = form.get("AutoScalingGroupName") or form.get("Tags.member.1.ResourceId")
+        group = autoscaling_backends[account][region].autoscaling_groups.get(name) if name else None
+        return {tag["Key"]: tag.get("Value", "") for tag in group.tags} if group else {}
 
 
 class GatedMotoServer(ThreadedMotoServer):

@@ -5,6 +5,7 @@ mod cost_report;
 mod cost_report_lambda;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
+mod eks_self_managed;
 mod events;
 mod fault_proxy;
 mod iam_export;

@@ -278,7 +278,7 @@ mod eks {
     use shared::accounts::AccountStatus;
 
     use support::Moto;
-    use support::eks_seed::{seed, state_of};
+    use support::eks_seed::{group_state, seed, seed_groups, state_of};
     use support::org_seed::{EXTERNAL_ID, Org};
 
     const OPTED_IN: &[(&str, &str)] = &[("auto-stop", "true"), ("auto-start", "true")];
@@ -358,6 +358,15 @@ mod eks {
             clusters.push((id.clone(), "us-east-1", "prod".to_owned()));
             expected.insert(format!("{id}/us-east-1/prod"), BTreeMap::from([("main".to_owned(), "3/6/12".to_owned())]));
         }
+        // and a self-managed group beside the nodegroup of one member's and the excluded member's batch cluster
+        let group_tags: &[(&str, &str)] = &[("kubernetes.io/cluster/batch", "owned"), ("eks:cluster-name", "batch")];
+        let groups_of = |index: usize| {
+            shared::aws_client!(aws_sdk_autoscaling, &org.members[index].account.aws.in_region("eu-west-1"))
+        };
+        let (member_groups, excluded_groups) = (groups_of(2), groups_of(5));
+        for groups in [&member_groups, &excluded_groups] {
+            seed_groups(groups, &[("batch-asg", group_tags, "1/2/4")]).await?;
+        }
         let before = sizes(&org, &clusters).await?;
         assert_eq!(before, expected, "seeded");
         let deps = scheduler(&org, &excluded).await;
@@ -410,11 +419,20 @@ mod eks {
             "{failure}"
         );
         assert!(stopped.clusters.iter().all(|c| c.status != Status::Failed), "no cluster failed: {failure}");
+        // The member's self-managed group stopped through its member role, its size on it; the excluded one's did not
+        let group = group_state(&member_groups, "batch-asg").await?;
+        assert_eq!(
+            (group.sizes.as_str(), group.tags.get("eks-scheduler/saved").map(String::as_str)),
+            ("0/0/0", Some("1/2/4"))
+        );
+        assert_eq!(group_state(&excluded_groups, "batch-asg").await?.sizes, "1/2/4");
 
         // When the start runs, every size comes back exactly
         let started = act(&deps, RequestedAction::Start, "start-1").await?;
         assert!(wave_of(&needed) <= started.waves["start"].iter().position(|w| w.contains(&dependent)));
         assert_eq!(sizes(&org, &clusters).await?, expected, "restored exactly");
+        let group = group_state(&member_groups, "batch-asg").await?;
+        assert_eq!((group.sizes.as_str(), group.tags.get("eks-scheduler/saved")), ("1/2/4", None));
         Ok(())
     }
 }

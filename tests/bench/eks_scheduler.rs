@@ -1,6 +1,8 @@
 //! `make bench-eks`: stops and starts 30 clusters of 3 managed nodegroups each against
 //! the local emulator, with clusters handled concurrently and one at a time, and prints
-//! wall time and AWS API calls per nodegroup side by side.
+//! wall time and AWS API calls per nodegroup side by side; then 30 mixed clusters (2 managed
+//! nodegroups, a self-managed group and a Fargate profile each), with the requests per
+//! piece of capacity beside the managed-only figure.
 //!
 //! The emulator answers in a few milliseconds, one request at a time, and applies updates
 //! at once, so against it concurrency barely shows. The same runs are repeated through a
@@ -20,6 +22,7 @@ use eks_scheduler::core::{Request, RequestedAction, Status};
 use eks_scheduler::{Config, Deps, run};
 use jiff::Timestamp;
 use support::Harness as _;
+use support::eks_seed::seed_groups;
 use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount};
 
@@ -29,12 +32,33 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
 /// Added to every request by the latency proxy.
 const ROUND_TRIP: Duration = Duration::from_millis(50);
 
+/// The clusters' compute: managed nodegroups only, or mixed (2 managed nodegroups, a
+/// self-managed group and a Fargate profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Managed,
+    Mixed,
+}
+
+impl Shape {
+    /// Managed nodegroups per cluster.
+    fn nodegroups(self) -> usize {
+        match self {
+            Self::Managed => NODEGROUPS_PER_CLUSTER,
+            Self::Mixed => NODEGROUPS_PER_CLUSTER - 1,
+        }
+    }
+}
+
+/// The pieces of capacity a run scales, in all clusters: 3 a cluster either way.
+const PIECES: usize = CLUSTERS * NODEGROUPS_PER_CLUSTER;
+
 struct Measured {
     wall: Duration,
     api_calls: u64,
 }
 
-async fn seed(eks: &aws_sdk_eks::Client) -> Result<()> {
+async fn seed(eks: &aws_sdk_eks::Client, autoscaling: &aws_sdk_autoscaling::Client, shape: Shape) -> Result<()> {
     for c in 0..CLUSTERS {
         let name = format!("bench-{c:02}");
         let tags =
@@ -46,7 +70,7 @@ async fn seed(eks: &aws_sdk_eks::Client) -> Result<()> {
             .set_tags(Some(tags))
             .send()
             .await?;
-        for n in 0..NODEGROUPS_PER_CLUSTER {
+        for n in 0..shape.nodegroups() {
             let desired = i32::try_from(n + 1)?;
             eks.create_nodegroup()
                 .cluster_name(&name)
@@ -56,6 +80,19 @@ async fn seed(eks: &aws_sdk_eks::Client) -> Result<()> {
                 .scaling_config(
                     NodegroupScalingConfig::builder().min_size(1).desired_size(desired).max_size(10).build(),
                 )
+                .send()
+                .await?;
+        }
+        if shape == Shape::Mixed {
+            let ownership = format!("kubernetes.io/cluster/{name}");
+            let group = format!("{name}-workers");
+            let tags: &[(&str, &str)] = &[(&ownership, "owned"), ("eks-scheduler/cluster", &name)];
+            seed_groups(autoscaling, &[(&group, tags, "1/3/10")]).await?;
+            eks.create_fargate_profile()
+                .cluster_name(&name)
+                .fargate_profile_name("jobs")
+                .pod_execution_role_arn(ROLE)
+                .selectors(aws_sdk_eks::types::FargateProfileSelector::builder().namespace("jobs").build())
                 .send()
                 .await?;
         }
@@ -71,23 +108,37 @@ async fn measure(deps: &Deps, action: RequestedAction) -> Result<Measured> {
         run(deps, &request, Timestamp::now(), tokio::time::Instant::now() + Duration::from_secs(600), "bench").await?;
     let wall = started.elapsed();
     let changed = report.clusters.iter().flat_map(|c| &c.nodegroups).filter(|n| n.status == Status::Changed).count();
-    anyhow::ensure!(changed == CLUSTERS * NODEGROUPS_PER_CLUSTER, "{action:?} changed {changed} nodegroups");
+    anyhow::ensure!(changed == PIECES, "{action:?} changed {changed} pieces of capacity");
     Ok(Measured { wall, api_calls: deps.api_calls.get() - calls_before })
 }
 
-async fn bench(endpoint: &str, max_concurrency: usize) -> Result<(Measured, Measured)> {
+async fn bench(endpoint: &str, max_concurrency: usize, shape: Shape) -> Result<(Measured, Measured)> {
     let account = TestAccount::at(endpoint).await;
     let config = Config { max_concurrency, ..Config::from_env(&shared::config::Env::default())? };
     let deps = Deps::new(config, &account.aws);
-    seed(&deps.eks.harness()).await?;
+    seed(&deps.eks.harness(), &deps.autoscaling.harness(), shape).await?;
     let stop = measure(&deps, RequestedAction::Stop).await?;
     let start = measure(&deps, RequestedAction::Start).await?;
     Ok((stop, start))
 }
 
+/// One row's `runs` runs: the stop's and the start's median walls, the spread of their
+/// sums, and the first run's requests per piece of capacity, stop and start.
+async fn row(endpoint: &str, in_flight: usize, shape: Shape, runs: usize) -> Result<(f64, f64, String, f64, f64)> {
+    let mut measured = Vec::new();
+    for _ in 0..runs {
+        measured.push(bench(endpoint, in_flight, shape).await?);
+    }
+    let stops: Vec<f64> = measured.iter().map(|(stop, _)| stop.wall.as_secs_f64()).collect();
+    let starts: Vec<f64> = measured.iter().map(|(_, start)| start.wall.as_secs_f64()).collect();
+    let totals: Vec<f64> = stops.iter().zip(&starts).map(|(stop, start)| stop + start).collect();
+    let (stop, start) = &measured[0];
+    let per_piece = |calls: u64| calls as f64 / PIECES as f64;
+    Ok((median(&stops), median(&starts), spread(&totals), per_piece(stop.api_calls), per_piece(start.api_calls)))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let nodegroups = (CLUSTERS * NODEGROUPS_PER_CLUSTER) as f64;
     let concurrent = Config::from_env(&shared::config::Env::default())?.max_concurrency;
     let direct = Moto::shared().url().to_owned();
     // No bandwidth cap: EKS requests and answers are small.
@@ -102,30 +153,39 @@ async fn main() -> Result<()> {
         "| endpoint | mode | clusters in flight | stop wall | start wall | spread (stop + start) | stop calls/nodegroup | start calls/nodegroup |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut managed_calls = Vec::new();
     for (endpoint_name, endpoint) in [("emulator", &direct), ("emulator + 50 ms a request", &delayed)] {
         let mut walls = Vec::new();
         for (mode, in_flight) in [("concurrent", concurrent), ("one at a time", 1)] {
-            let mut measured = Vec::new();
-            for _ in 0..runs {
-                measured.push(bench(endpoint, in_flight).await?);
-            }
-            let stops: Vec<f64> = measured.iter().map(|(stop, _)| stop.wall.as_secs_f64()).collect();
-            let starts: Vec<f64> = measured.iter().map(|(_, start)| start.wall.as_secs_f64()).collect();
-            let totals: Vec<f64> = stops.iter().zip(&starts).map(|(stop, start)| stop + start).collect();
-            let (stop, start) = &measured[0];
+            let (stop, start, spread, stop_calls, start_calls) = row(endpoint, in_flight, Shape::Managed, runs).await?;
             println!(
-                "| {endpoint_name} | {mode} | {in_flight} | {:.2} s | {:.2} s | {} | {:.2} | {:.2} |",
-                median(&stops),
-                median(&starts),
-                spread(&totals),
-                stop.api_calls as f64 / nodegroups,
-                start.api_calls as f64 / nodegroups,
+                "| {endpoint_name} | {mode} | {in_flight} | {stop:.2} s | {start:.2} s | {spread} | {stop_calls:.2} | {start_calls:.2} |"
             );
-            walls.push(median(&totals));
+            walls.push(stop + start);
+            managed_calls.push((stop_calls, start_calls));
         }
         println!(
             "| {endpoint_name} | speed-up from concurrency | | {:.2}x (stop + start) | | | | |",
             walls[1] / walls[0]
+        );
+    }
+
+    println!();
+    println!(
+        "Mixed clusters: {CLUSTERS} clusters x (2 managed nodegroups + 1 self-managed group + 1 Fargate profile), \
+         the self-managed groups stopped before the nodegroups; requests per piece of capacity scaled \
+         (nodegroups and groups), beside the managed-only figure above"
+    );
+    println!();
+    println!(
+        "| endpoint | clusters in flight | stop wall | start wall | spread (stop + start) | stop calls/piece | start calls/piece | managed-only stop calls/nodegroup | managed-only start calls/nodegroup |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let (managed_stop, managed_start) = managed_calls[0];
+    for (endpoint_name, endpoint) in [("emulator", &direct), ("emulator + 50 ms a request", &delayed)] {
+        let (stop, start, spread, stop_calls, start_calls) = row(endpoint, concurrent, Shape::Mixed, runs).await?;
+        println!(
+            "| {endpoint_name} | {concurrent} | {stop:.2} s | {start:.2} s | {spread} | {stop_calls:.2} | {start_calls:.2} | {managed_stop:.2} | {managed_start:.2} |"
         );
     }
     Ok(())

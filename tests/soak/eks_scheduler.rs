@@ -2,9 +2,15 @@
 //! packaged binary with Lambda's asynchronous retries (up to three attempts of the same
 //! event), some runs overlapping a second one, every EKS call through the fault proxy.
 //!
-//! After every run, each nodegroup is either running at its original size or stopped
-//! (`0/0/max`) with its original size saved; after a start that reported success, every
-//! nodegroup runs at its original size; and a last, fault-free start restores everything.
+//! About half the clusters also run a self-managed node group (an Auto Scaling group, some
+//! with a warm pool), every Auto Scaling call through the same proxy.
+//!
+//! After every run, each nodegroup and group is either running at its original size or
+//! stopped (`0/0/max`, a group `0/0/0`) with its original size saved; after a start that
+//! reported success, every one runs at its original size, and a group has its processes
+//! resumed, its warm pool back and no record left; after a stop that reported success, a
+//! group's processes that would fight it are suspended; and a last, fault-free start
+//! restores everything.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,7 +20,8 @@ use serde_json::{Value, json};
 
 use crate::{Rng, Row, plan};
 use support::TestAccount;
-use support::eks_seed::{Seed, seed, state_of};
+use support::eks_seed::Seed;
+use support::eks_seed::{GroupSeed, group_state, seed, seed_groups, state_of};
 use support::fault_proxy::FaultProxy;
 use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 
@@ -73,11 +80,45 @@ async fn run(first: &LocalLambda, second: &LocalLambda, event: &Value, overlap: 
     }
 }
 
+/// A self-managed group for about half the clusters: `(cluster, group, size, warm pool min)`.
+fn groups(owned: &[(String, Pairs, Pairs)], rng: &mut Rng) -> Vec<(String, String, String, Option<i32>)> {
+    let mut groups = Vec::new();
+    for (cluster, _, _) in owned {
+        if rng.below(2) == 0 {
+            continue;
+        }
+        let min = rng.below(2);
+        let desired = min.max(1) + rng.below(3);
+        let max = desired + rng.below(3);
+        let warm_pool = (rng.below(2) == 0).then(|| i32::try_from(rng.below(3)).unwrap_or(0));
+        groups.push((cluster.clone(), format!("{cluster}-asg"), format!("{min}/{desired}/{max}"), warm_pool));
+    }
+    groups
+}
+
+/// The processes a stop suspends (`PROCESSES_SUSPENDED_WHILE_STOPPED`).
+const SUSPENDED_WHILE_STOPPED: [&str; 4] = ["AZRebalance", "AlarmNotification", "ReplaceUnhealthy", "ScheduledActions"];
+
 pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles: usize) -> Result<Row> {
     let account = TestAccount::default_account(moto).await;
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
+    let autoscaling = shared::aws_client!(aws_sdk_autoscaling, &account.aws);
     let mut rng = Rng::new(seed_number ^ 0xe45);
     let owned = clusters(seed_number, count, &mut rng);
+    let owned_groups = groups(&owned, &mut rng);
+    for (cluster, group, size, warm_pool) in &owned_groups {
+        let tags: &[(&str, &str)] =
+            &[(&format!("kubernetes.io/cluster/{cluster}"), "owned"), ("eks-scheduler/cluster", cluster)];
+        let seeds: [GroupSeed<'_>; 1] = [(group, tags, size)];
+        seed_groups(&autoscaling, &seeds).await?;
+        if let Some(min) = warm_pool {
+            autoscaling.put_warm_pool().auto_scaling_group_name(group).min_size(*min).send().await?;
+        }
+    }
+    let original_groups: BTreeMap<String, GroupOriginal> = owned_groups
+        .iter()
+        .map(|(_, group, size, warm_pool)| (group.clone(), (size.clone(), warm_pool.map(|min| (min, -1)))))
+        .collect();
     let views: Vec<(PairViews<'_>, PairViews<'_>)> = owned
         .iter()
         .map(|(_, tags, nodegroups)| {
@@ -102,7 +143,8 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
     let names: Vec<&str> = owned.iter().map(|(name, _, _)| name.as_str()).collect();
 
     // Scaling fails more often: enough to fail some runs past the SDK's retries.
-    let proxy = FaultProxy::start(moto, plan(seed_number, rate, &[("eks", "update-config")])).await;
+    let hot = [("eks", "update-config"), ("autoscaling", "UpdateAutoScalingGroup")];
+    let proxy = FaultProxy::start(moto, plan(seed_number, rate, &hot)).await;
     let (first, second) = (scheduler(&proxy.url).await, scheduler(&proxy.url).await);
     let mut violations = Vec::new();
     let (mut invocations, mut retries, mut failed_runs) = (0, 0, 0);
@@ -134,16 +176,16 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
                 failed_runs += 1;
             }
             let when = format!("cycle {cycle}, after the {action}{}", if overlap { " (overlapping runs)" } else { "" });
-            violations.extend(
-                check(&eks, &names, &original, (all_succeeded && action == "start").then_some("started"))
-                    .await?
-                    .into_iter()
-                    .map(|v| format!("{when}: {v}")),
-            );
+            let now = (all_succeeded && action == "start").then_some("started");
+            violations.extend(check(&eks, &names, &original, now).await?.into_iter().map(|v| format!("{when}: {v}")));
+            let groups_now = check_groups(&autoscaling, &original_groups, now).await?;
+            violations.extend(groups_now.into_iter().map(|v| format!("{when}: {v}")));
             if all_succeeded && action == "stop" {
                 violations.extend(
                     check(&eks, &names, &original, Some("stopped")).await?.into_iter().map(|v| format!("{when}: {v}")),
                 );
+                let stopped = check_groups(&autoscaling, &original_groups, Some("stopped")).await?;
+                violations.extend(stopped.into_iter().map(|v| format!("{when}: {v}")));
             }
         }
     }
@@ -155,10 +197,13 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
     }
     violations
         .extend(check(&eks, &names, &original, Some("started")).await?.into_iter().map(|v| format!("at the end: {v}")));
+    let at_the_end = check_groups(&autoscaling, &original_groups, Some("started")).await?;
+    violations.extend(at_the_end.into_iter().map(|v| format!("at the end: {v}")));
 
     let notes = vec![format!(
-        "{count} clusters, {} nodegroups, {cycles} stop/start cycles; {failed_runs} runs failed all their attempts",
-        original.len()
+        "{count} clusters, {} nodegroups, {} self-managed groups, {cycles} stop/start cycles; {failed_runs} runs failed all their attempts",
+        original.len(),
+        original_groups.len()
     )];
     Ok(Row::new("eks-scheduler", &[&proxy], invocations, retries, violations, notes))
 }
@@ -190,6 +235,47 @@ async fn check(
                 violations.push(format!("{cluster}/{nodegroup} is stopped, though the start reported success"));
             } else if all_are == Some("stopped") && !stopped {
                 violations.push(format!("{cluster}/{nodegroup} runs at {now}, though the stop reported success"));
+            }
+        }
+    }
+    Ok(violations)
+}
+
+/// A group's original size, and its warm pool's `(min, max prepared)` if it has one.
+type GroupOriginal = (String, Option<(i32, i32)>);
+
+/// What must hold of every self-managed group now: running at its original size, or at
+/// `0/0/0` with that size saved; and, when `all_are` says so, every one `started` (its
+/// processes resumed, its warm pool back, no record left) or `stopped` (the processes that
+/// would fight the stop suspended, no warm instance kept).
+async fn check_groups(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    original: &BTreeMap<String, GroupOriginal>,
+    all_are: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut violations = Vec::new();
+    for (group, (size, warm_pool)) in original {
+        let state = group_state(autoscaling, group).await?;
+        let saved = state.tags.get("eks-scheduler/saved");
+        let running = state.sizes == *size;
+        let stopped = state.sizes == "0/0/0";
+        let record: Vec<&String> = state.tags.keys().filter(|k| k.starts_with("eks-scheduler/saved")).collect();
+        if stopped && saved != Some(size) {
+            violations.push(format!("group {group} is stopped, and its saved size is {saved:?}, not {size}: lost"));
+        } else if !running && !stopped {
+            violations.push(format!("group {group} is at {}, neither its size {size} nor stopped", state.sizes));
+        } else if all_are == Some("started") {
+            if !running || !state.suspended.is_empty() || state.warm_pool != *warm_pool || !record.is_empty() {
+                violations.push(format!(
+                    "group {group} is not back as it was ({size}, warm pool {warm_pool:?}, nothing suspended), though the start reported success: {state:?}"
+                ));
+            }
+        } else if all_are == Some("stopped") {
+            let fought = SUSPENDED_WHILE_STOPPED.iter().any(|p| !state.suspended.contains(*p));
+            let warm = state.warm_pool.is_some_and(|(min, max)| min > 0 || max > 0);
+            if !stopped || fought || warm {
+                violations
+                    .push(format!("group {group} is not fully stopped, though the stop reported success: {state:?}"));
             }
         }
     }

@@ -83,3 +83,87 @@ pub async fn state_of(
     let tags = eks.list_tags_for_resource().resource_arn(arn.context("arn")?).send().await?;
     Ok((sizes, tags.tags().cloned().unwrap_or_default()))
 }
+
+/// A self-managed node group to seed: the Auto Scaling group's name, its tags, and its
+/// `min/desired/max` (`0/0/0` allowed).
+pub type GroupSeed<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// The launch configuration every seeded group launches from (the emulator's stock image).
+const LAUNCH_CONFIGURATION: &str = "eks-nodes";
+
+fn group_sizes(text: &str) -> Result<[i32; 3]> {
+    let parts: Vec<i32> = text.split('/').map(str::parse).collect::<Result<_, _>>()?;
+    parts.try_into().map_err(|_| anyhow::anyhow!("{text} is not min/desired/max"))
+}
+
+/// Creates the Auto Scaling groups, each with its tags; the emulator launches their instances.
+pub async fn seed_groups(autoscaling: &aws_sdk_autoscaling::Client, groups: &[GroupSeed<'_>]) -> Result<()> {
+    use aws_sdk_autoscaling::types::Tag;
+    let created = autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name(LAUNCH_CONFIGURATION)
+        .image_id("ami-12c6146b")
+        .instance_type("m6i.large")
+        .send()
+        .await;
+    if let Err(err) = created {
+        let exists = err.as_service_error().and_then(|e| e.meta().code()) == Some("AlreadyExists");
+        anyhow::ensure!(exists, "creating the launch configuration: {err:?}");
+    }
+    let region = autoscaling.config().region().map(|region| region.to_string()).unwrap_or_default();
+    let zone = format!("{region}a");
+    for (name, tags, sizes) in groups {
+        let [min, desired, max] = group_sizes(sizes)?;
+        let tags = tags.iter().map(|(key, value)| {
+            Tag::builder()
+                .resource_id(*name)
+                .resource_type("auto-scaling-group")
+                .key(*key)
+                .value(*value)
+                .propagate_at_launch(true)
+                .build()
+        });
+        autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(*name)
+            .launch_configuration_name(LAUNCH_CONFIGURATION)
+            .availability_zones(&zone)
+            .min_size(min)
+            .desired_capacity(desired)
+            .max_size(max)
+            .set_tags(Some(tags.collect()))
+            .send()
+            .await
+            .with_context(|| format!("creating group {name}"))?;
+    }
+    Ok(())
+}
+
+/// A group as Auto Scaling has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    /// `min/desired/max`.
+    pub sizes: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub suspended: std::collections::BTreeSet<String>,
+    /// The warm pool's `(min, max prepared)`, `-1` for the group's max.
+    pub warm_pool: Option<(i32, i32)>,
+    pub instances: usize,
+    pub protected_instances: usize,
+}
+
+pub async fn group_state(autoscaling: &aws_sdk_autoscaling::Client, name: &str) -> Result<GroupState> {
+    let described = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(name).send().await?;
+    let group = described.auto_scaling_groups().first().with_context(|| format!("group {name}"))?;
+    let size = |v: Option<i32>| v.unwrap_or(-1);
+    Ok(GroupState {
+        sizes: format!("{}/{}/{}", size(group.min_size()), size(group.desired_capacity()), size(group.max_size())),
+        tags: group.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
+        suspended: group.suspended_processes().iter().filter_map(|p| p.process_name().map(str::to_owned)).collect(),
+        warm_pool: group
+            .warm_pool_configuration()
+            .map(|pool| (pool.min_size().unwrap_or(0), pool.max_group_prepared_capacity().unwrap_or(-1))),
+        instances: group.instances().len(),
+        protected_instances: group.instances().iter().filter(|i| i.protected_from_scale_in() == Some(true)).count(),
+    })
+}

@@ -50,7 +50,7 @@ macro_rules! harness {
         }
     )*};
 }
-harness!(aws_sdk_s3, aws_sdk_eks);
+harness!(aws_sdk_s3, aws_sdk_eks, aws_sdk_autoscaling);
 
 /// The values of metric `name` in the Embedded Metric Format documents a function wrote
 /// to its log, one per invocation, each checked against the format first.

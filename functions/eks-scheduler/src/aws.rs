@@ -1,4 +1,4 @@
-//! Thin async functions over the EKS client: pagination, retrying a busy nodegroup,
+//! Thin async functions over the EKS client (and, in `groups`, the Auto Scaling client): pagination, retrying a busy nodegroup,
 //! waiting for an update, and conversion to core types. Failures come back as the
 //! crate's error (`EksSchedulerError::Eks` for a call, `::Update` for an update that
 //! did not complete); the handler reports them on their cluster or nodegroup.
@@ -85,15 +85,16 @@ pub async fn nodegroup_sizes(
     Ok(nodegroups)
 }
 
-/// How many Fargate profiles a cluster has, to explain why it has no managed nodegroups.
-pub async fn fargate_profile_count(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<usize, EksSchedulerError> {
-    let output = eks
-        .list_fargate_profiles()
-        .cluster_name(cluster)
-        .send()
-        .await
-        .map_err(|err| failed("ListFargateProfiles", &err))?;
-    Ok(output.fargate_profile_names().len())
+/// The names of a cluster's Fargate profiles, which the report lists as not schedulable.
+pub async fn fargate_profiles(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<String>, EksSchedulerError> {
+    let mut pages = eks.list_fargate_profiles().cluster_name(cluster).into_paginator().send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| failed("ListFargateProfiles", &err))?;
+        names.extend(page.fargate_profile_names().iter().cloned());
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// A cluster's tags as they are now (`DescribeCluster` read them at the start of the run).
@@ -213,6 +214,9 @@ fn update_errors(update: &aws_sdk_eks::types::Update) -> String {
     let messages: Vec<&str> = update.errors().iter().filter_map(|e| e.error_message()).collect();
     if messages.is_empty() { "no detail given".to_owned() } else { messages.join("; ") }
 }
+
+mod groups;
+pub use groups::{self_managed_groups, start_group, stop_group};
 
 #[cfg(test)]
 mod tests;

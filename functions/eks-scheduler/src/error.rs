@@ -17,6 +17,11 @@ pub enum EksSchedulerError {
     #[error("EKS {operation} failed: {message}")]
     Eks { operation: String, message: String, transient: bool },
 
+    /// An Auto Scaling call on a self-managed group failed (after the SDK's retries); reported
+    /// on its group. `fix` says what to change when the role was refused.
+    #[error("Auto Scaling {operation} on group {group} failed: {message}{}", fix.map(|fix| format!("; {fix}")).unwrap_or_default())]
+    AutoScaling { operation: String, group: String, message: String, transient: bool, fix: Option<&'static str> },
+
     /// A named cluster is not where this run looks.
     #[error(
         "the cluster does not exist in {}",
@@ -58,10 +63,12 @@ impl EksSchedulerError {
             Self::Config(_) => "InvalidConfiguration",
             Self::Accounts(_) => "AccountsUnavailable",
             Self::InvalidEvent(_) => "InvalidEvent",
-            Self::Eks { transient: true, .. } => "Retryable",
-            Self::Eks { .. } | Self::Update(_) | Self::NoSuchCluster { .. } | Self::OutsidePattern { .. } => {
-                "NonRetryable"
-            }
+            Self::Eks { transient: true, .. } | Self::AutoScaling { transient: true, .. } => "Retryable",
+            Self::Eks { .. }
+            | Self::AutoScaling { .. }
+            | Self::Update(_)
+            | Self::NoSuchCluster { .. }
+            | Self::OutsidePattern { .. } => "NonRetryable",
             Self::ClustersFailed(_) | Self::ClustersFailedUnannounced { .. } => "ClustersFailed",
             Self::Notify { .. } => "NotificationFailed",
         }

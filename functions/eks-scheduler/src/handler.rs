@@ -17,8 +17,8 @@ use tracing::{Instrument as _, error, info, warn};
 use crate::aws;
 use crate::config::Config;
 use crate::core::{
-    self, Action, ClusterInfo, ClusterReport, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease, LeaseState, NodegroupPlan,
-    NodegroupPlans, Report, Request, RunPlan, saved_tag_key,
+    self, Action, CapacityPlans, ClusterInfo, ClusterReport, Kind, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease,
+    LeaseState, NodegroupPlan, Report, Request, RunPlan, saved_tag_key,
 };
 use crate::error::EksSchedulerError;
 use crate::sites::{self, Sites};
@@ -33,6 +33,7 @@ const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
 pub struct Deps {
     pub config: Config,
     pub eks: aws_sdk_eks::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub sns: aws_sdk_sns::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub api_calls: ApiCallCounter,
@@ -50,6 +51,7 @@ impl Deps {
             .then(|| Arc::new(Fleet::including_this_account(aws, &config.accounts, "eks-scheduler")));
         Self {
             eks: shared::aws_client!(aws_sdk_eks, aws),
+            autoscaling: shared::aws_client!(aws_sdk_autoscaling, aws),
             sns: shared::aws_client!(aws_sdk_sns, aws),
             events: shared::aws_client!(aws_sdk_eventbridge, aws),
             api_calls: aws.api_calls().clone(),
@@ -135,7 +137,7 @@ fn log_report(report: &Report) {
         let nodegroups: Vec<String> = cluster
             .nodegroups
             .iter()
-            .map(|n| format!("{} {} -> {} ({:?})", n.name, n.before, n.after, n.status))
+            .map(|n| format!("{} {} {} -> {} ({:?})", n.kind, n.name, n.before, n.after, n.status))
             .collect();
         let action = cluster.action.map(|a| a.as_str()).unwrap_or("none");
         if cluster.status == core::Status::Failed {
@@ -165,7 +167,7 @@ fn log_report(report: &Report) {
 #[derive(Debug)]
 struct Chosen<'a> {
     info: &'a ClusterInfo,
-    plans: NodegroupPlans,
+    plans: CapacityPlans,
 }
 
 /// The run itself, with `now` and `deadline` given so tests control time. `request_id`
@@ -184,7 +186,8 @@ pub async fn run(
     let in_flight = config.max_concurrency;
 
     // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
-    let found = Box::pin(sites::find_clusters(&deps.eks, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
+    let own = sites::Site { eks: deps.eks.clone(), autoscaling: deps.autoscaling.clone() };
+    let found = Box::pin(sites::find_clusters(&own, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
     let (sites, existing) = (&found.sites, &found.existing);
     let pattern = config.cluster_name_pattern.as_str();
     let candidates = core::candidates(request.clusters.as_deref(), existing, pattern);
@@ -195,9 +198,9 @@ pub async fn run(
                 let info = if exists && !core::name_matches(pattern, core::split_key(&name).1) {
                     Err(EksSchedulerError::OutsidePattern { pattern: pattern.to_owned() })
                 } else if exists {
-                    let (eks, cluster) = sites.locate(&name);
+                    let (site, cluster) = sites.locate(&name);
                     // The report and every decision know the cluster by its key.
-                    let described = aws::describe_cluster(eks, cluster).await;
+                    let described = aws::describe_cluster(&site.eks, cluster).await;
                     described.map(|info| ClusterInfo { name: name.clone(), ..info })
                 } else {
                     Err(EksSchedulerError::NoSuchCluster { across_accounts: deps.fleet.is_some() })
@@ -255,15 +258,15 @@ pub async fn run(
     let mut plans: BTreeMap<String, Chosen<'_>> = BTreeMap::new();
     for (action, action_plan) in &actions {
         let ordered: Vec<&ClusterInfo> = action_plan.to_plan.iter().filter_map(|name| infos.get(name)).collect();
-        let read: Vec<(&ClusterInfo, Result<NodegroupPlans, ClusterReport>)> = stream::iter(ordered)
+        let read: Vec<(&ClusterInfo, Result<CapacityPlans, ClusterReport>)> = stream::iter(ordered)
             .map(|info| async move { (info, plan_cluster(sites, *action, info).await) })
             .buffer_unordered(in_flight)
             .collect()
             .await;
         for (info, planned) in read {
             match planned {
-                Ok(nodegroup_plans) => {
-                    plans.insert(info.name.clone(), Chosen { info, plans: nodegroup_plans });
+                Ok(capacity_plans) => {
+                    plans.insert(info.name.clone(), Chosen { info, plans: capacity_plans });
                 }
                 Err(mut report) => {
                     report.wave = action_plan.wave_of(&info.name);
@@ -377,7 +380,7 @@ async fn take_leases(
         .map(|info| {
             let lease_tag = &lease_tag;
             async move {
-                let (eks, _) = sites.locate(&info.name);
+                let eks = &sites.locate(&info.name).0.eks;
                 let taken = async {
                     let tags =
                         aws::cluster_tags(eks, &info.arn).await.map_err(|err| LeaseRefused::Failed(err.to_string()))?;
@@ -401,7 +404,7 @@ async fn take_leases(
     }
     stream::iter(written)
         .map(|(info, taken)| async move {
-            let (eks, _) = sites.locate(&info.name);
+            let eks = &sites.locate(&info.name).0.eks;
             let checked = match taken {
                 Err(refused) => Err(refused),
                 Ok(()) => match aws::cluster_tags(eks, &info.arn).await {
@@ -433,7 +436,7 @@ async fn release_leases(
     let released: Vec<(String, Result<(), EksSchedulerError>)> =
         stream::iter(leased.iter().filter_map(|name| infos.get(name)))
             .map(|info| async move {
-                let (eks, _) = sites.locate(&info.name);
+                let eks = &sites.locate(&info.name).0.eks;
                 (info.name.clone(), aws::untag_cluster(eks, &info.arn, vec![LEASE_TAG.to_owned()]).await)
             })
             .buffer_unordered(8)
@@ -447,21 +450,25 @@ async fn release_leases(
     }
 }
 
-/// Reads a cluster's nodegroups and plans each (`core::plan_nodegroups`). A cluster with
-/// none, or one whose saved sizes would not fit in EKS's tag limit, comes back as its report.
-async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Result<NodegroupPlans, ClusterReport> {
-    let (eks, cluster) = sites.locate(&info.name);
-    let nodegroups = aws::nodegroup_sizes(eks, cluster)
-        .await
-        .map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
-    if nodegroups.is_empty() {
-        let fargate = aws::fargate_profile_count(eks, cluster).await.unwrap_or(0);
-        return Err(core::no_nodegroups(&info.name, action, fargate));
-    }
-    core::plan_nodegroups(action, info, nodegroups)
+/// Reads a cluster's capacity (managed nodegroups, self-managed groups, Fargate profiles) and
+/// plans each piece (`core::plan_capacity`). A cluster with nothing to scale, or one whose
+/// saved sizes would not fit in EKS's tag limit, comes back as its report.
+async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Result<CapacityPlans, ClusterReport> {
+    let (site, cluster) = sites.locate(&info.name);
+    let capacity = async {
+        Ok::<_, EksSchedulerError>(core::Capacity {
+            managed: aws::nodegroup_sizes(&site.eks, cluster).await?,
+            self_managed: aws::self_managed_groups(&site.autoscaling, cluster).await?,
+            fargate: aws::fargate_profiles(&site.eks, cluster).await?,
+        })
+    };
+    let capacity = capacity.await.map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
+    core::plan_capacity(action, info, capacity)
 }
 
-/// Carries out one cluster's plan.
+/// Carries out one cluster's plan, kind by kind in the action's order (`Kind::phases`): a
+/// kind whose action failed holds the next one back, so a stop never takes down the
+/// managed nodegroups (and the controllers on them) under capacity still running.
 async fn execute(
     sites: &Sites,
     action: Action,
@@ -470,11 +477,74 @@ async fn execute(
     deadline: Instant,
 ) -> ClusterReport {
     let info = chosen.info;
-    let (eks, cluster) = sites.locate(&info.name);
-    let mut report = core::planned_report(&info.name, action, &chosen.plans);
-    let last_action = LastAction { action, at: now }.tag_value();
+    let mut report = ClusterReport::new(&info.name, Some(action));
+    let mut failed_kind: Option<Kind> = None;
+    let mut whole = true;
+    for kind in Kind::phases(action) {
+        let mut lines = chosen.plans.planned(kind);
+        if let Some(earlier) = failed_kind {
+            for line in lines.iter_mut().filter(|line| line.status == core::Status::Changed) {
+                line.fail(format!("not acted on: the {earlier} capacity before it failed"));
+            }
+        } else if lines.iter().any(|line| line.status == core::Status::Changed) {
+            // Each kind's work is a subsegment of its own, named for the kind.
+            let done = match kind {
+                Kind::Managed => {
+                    let span = tracing::info_span!("managed nodegroups");
+                    execute_managed(sites, action, chosen, &mut lines, deadline).instrument(span).await
+                }
+                Kind::SelfManaged => {
+                    let span = tracing::info_span!("self-managed groups");
+                    execute_self_managed(sites, action, chosen, &mut lines).instrument(span).await
+                }
+                Kind::Fargate => Ok(()),
+            };
+            if let Err(reason) = done {
+                report.status = core::Status::Failed;
+                report.reason = reason;
+            }
+            if report.status == core::Status::Failed || lines.iter().any(|line| line.status == core::Status::Failed) {
+                failed_kind = Some(kind);
+            }
+        }
+        whole &= !lines.iter().any(|line| line.status == core::Status::Failed);
+        report.nodegroups.extend(lines);
+    }
+    report.nodegroups.extend(chosen.plans.planned(Kind::Fargate));
+
+    // The last action is recorded only once every piece is where the action puts it:
+    // `auto`, and Lambda's retry of a failed run, then try a failed or partial stop or
+    // start again instead of finding it done.
+    if whole && report.status != core::Status::Failed {
+        let eks = &sites.locate(&info.name).0.eks;
+        let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), LastAction { action, at: now }.tag_value())]);
+        if let Err(reason) = aws::tag_cluster(eks, &info.arn, &last).await {
+            report.status = core::Status::Failed;
+            report.reason =
+                format!("the capacity was scaled, but recording {LAST_ACTION_TAG} on the cluster failed: {reason}");
+        }
+    }
+    report.settle();
+    report
+}
+
+/// The managed nodegroups' share of a cluster's action, their report lines updated: on stop
+/// the sizes are saved on the cluster first (if that fails, none is scaled), then every
+/// nodegroup is scaled at once, then the sizes restored are untagged. `Err` is a reason
+/// for the whole cluster.
+async fn execute_managed(
+    sites: &Sites,
+    action: Action,
+    chosen: &Chosen<'_>,
+    lines: &mut [core::NodegroupReport],
+    deadline: Instant,
+) -> Result<(), String> {
+    let info = chosen.info;
+    let (site, cluster) = sites.locate(&info.name);
+    let eks = &site.eks;
     let changes: Vec<(usize, &str, core::Sizes, bool)> = chosen
         .plans
+        .managed
         .iter()
         .enumerate()
         .filter_map(|(index, (name, plan))| match plan {
@@ -482,17 +552,18 @@ async fn execute(
             _ => None,
         })
         .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
 
     if action == Action::Stop {
         // Sizes are saved before anything is scaled: if saving fails, nothing is.
-        let saved = core::saved_size_tags(&chosen.plans);
-        if let Err(reason) = if saved.is_empty() { Ok(()) } else { aws::tag_cluster(eks, &info.arn, &saved).await } {
+        let saved = core::saved_size_tags(&chosen.plans.managed);
+        if let Err(reason) = aws::tag_cluster(eks, &info.arn, &saved).await {
             for (index, ..) in &changes {
-                report.nodegroups[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
+                lines[*index].fail(format!("its size could not be saved, so it was not scaled: {reason}"));
             }
-            report.reason = reason.to_string();
-            report.settle();
-            return report;
+            return Err(reason.to_string());
         }
     }
 
@@ -506,32 +577,53 @@ async fn execute(
         match result {
             Ok(()) if clear_saved => restored.push(saved_tag_key(name)),
             Ok(()) => {}
-            Err(err) => report.nodegroups[index].fail(err.to_string()),
+            Err(err) => lines[index].fail(err.to_string()),
         }
     }
-
-    // The last action is recorded only once every nodegroup is where the action puts it:
-    // `auto`, and Lambda's retry of a failed run, then try a failed or partial stop or
-    // start again instead of finding it done.
-    let whole = !report.nodegroups.iter().any(|n| n.status == core::Status::Failed);
-    let bookkeeping = async {
-        if !restored.is_empty() {
-            // A saved size written since this run read it (by a stop that overlapped,
-            // despite the lease) is the newer record: only the sizes restored are removed.
-            let now_tags = aws::cluster_tags(eks, &info.arn).await?;
-            restored.retain(|key| now_tags.get(key) == info.tags.get(key));
-        }
-        aws::untag_cluster(eks, &info.arn, restored).await?;
-        if whole {
-            let last = BTreeMap::from([(LAST_ACTION_TAG.to_owned(), last_action.clone())]);
-            aws::tag_cluster(eks, &info.arn, &last).await?;
-        }
-        Ok::<(), EksSchedulerError>(())
+    if restored.is_empty() {
+        return Ok(());
+    }
+    let untagged = async {
+        // A saved size written since this run read it (by a stop that overlapped,
+        // despite the lease) is the newer record: only the sizes restored are removed.
+        let now_tags = aws::cluster_tags(eks, &info.arn).await?;
+        restored.retain(|key| now_tags.get(key) == info.tags.get(key));
+        aws::untag_cluster(eks, &info.arn, restored).await
     };
-    if let Err(reason) = bookkeeping.await {
-        report.status = core::Status::Failed;
-        report.reason = format!("the nodegroups were scaled, but updating the cluster's tags failed: {reason}");
+    untagged.await.map_err(|reason| {
+        format!("the nodegroups were scaled, but removing their saved sizes from the cluster's tags failed: {reason}")
+    })
+}
+
+/// The self-managed groups' share of a cluster's action, their report lines updated: each
+/// group's steps in order (`aws::stop_group`, `aws::start_group`), the groups at once.
+async fn execute_self_managed(
+    sites: &Sites,
+    action: Action,
+    chosen: &Chosen<'_>,
+    lines: &mut [core::NodegroupReport],
+) -> Result<(), String> {
+    let autoscaling = &sites.locate(&chosen.info.name).0.autoscaling;
+    let results = futures_util::future::join_all(
+        chosen
+            .plans
+            .self_managed
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, plan))| matches!(plan.sizes, NodegroupPlan::Change { .. }))
+            .map(|(index, (name, plan))| async move {
+                let done = match action {
+                    Action::Stop => aws::stop_group(autoscaling, name, plan).await,
+                    Action::Start => aws::start_group(autoscaling, name, plan).await,
+                };
+                (index, done)
+            }),
+    )
+    .await;
+    for (index, done) in results {
+        if let Err(err) = done {
+            lines[index].fail(err.to_string());
+        }
     }
-    report.settle();
-    report
+    Ok(())
 }

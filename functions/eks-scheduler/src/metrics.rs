@@ -58,6 +58,7 @@ mod tests {
 
     fn nodegroup(status: Status) -> NodegroupReport {
         NodegroupReport {
+            kind: crate::core::Kind::Managed,
             name: "ng".into(),
             before: "1/2/3".into(),
             after: "0/0/3".into(),

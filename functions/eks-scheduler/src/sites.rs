@@ -1,4 +1,4 @@
-//! Where a run's clusters live: one EKS client per account and region, found through the
+//! Where a run's clusters live: one EKS and one Auto Scaling client per account and region, found through the
 //! shared fleet (`ACCOUNTS`, `REGIONS`), and every cluster there by its key
 //! (`core::cluster_key`). A single-account run has one site, the function's own client,
 //! and keys that are plain names, as before.
@@ -12,11 +12,19 @@ use crate::aws;
 use crate::core::{self, SiteReport};
 use crate::error::EksSchedulerError;
 
-/// The EKS clients of a run, by site (`<account>/<region>`; `""` for a single-account run).
+/// The clients of one account and region.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub eks: aws_sdk_eks::Client,
+    /// Self-managed node groups are Auto Scaling groups.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+/// The clients of a run, by site (`<account>/<region>`; `""` for a single-account run).
 #[derive(Debug, Clone)]
 pub struct Sites {
-    own: aws_sdk_eks::Client,
-    clients: BTreeMap<String, aws_sdk_eks::Client>,
+    own: Site,
+    clients: BTreeMap<String, Site>,
 }
 
 /// What a run found: the clients, every cluster's key, and per account and region what happened there.
@@ -28,9 +36,9 @@ pub struct Found {
 }
 
 impl Sites {
-    /// The client and the cluster name for a key. A key of a site the run does not reach
-    /// gets the function's own client, where the cluster is then not found.
-    pub fn locate<'a>(&'a self, key: &'a str) -> (&'a aws_sdk_eks::Client, &'a str) {
+    /// The clients and the cluster name for a key. A key of a site the run does not reach
+    /// gets the function's own clients, where the cluster is then not found.
+    pub fn locate<'a>(&'a self, key: &'a str) -> (&'a Site, &'a str) {
         let (site, name) = core::split_key(key);
         (self.clients.get(site).unwrap_or(&self.own), name)
     }
@@ -39,13 +47,13 @@ impl Sites {
 /// Lists the clusters of every site. One account or region that cannot be read is reported
 /// and the others go on; a run whose accounts cannot even be chosen fails.
 pub async fn find_clusters(
-    own: &aws_sdk_eks::Client,
+    own: &Site,
     fleet: Option<&Fleet>,
     regions: &[String],
     own_region: &str,
 ) -> Result<Found, EksSchedulerError> {
     let Some(fleet) = fleet else {
-        let existing = aws::list_clusters(own).await?.into_iter().collect();
+        let existing = aws::list_clusters(&own.eks).await?.into_iter().collect();
         let sites = Sites { own: own.clone(), clients: BTreeMap::new() };
         return Ok(Found { sites, existing, reports: Vec::new() });
     };
@@ -61,10 +69,15 @@ pub async fn find_clusters(
                 };
                 let mut found = Vec::new();
                 for region in regions {
-                    let eks = shared::aws_client!(aws_sdk_eks, &aws.in_region(region));
-                    let listing = aws::list_clusters(&eks).instrument(tracing::info_span!("region", region = %region));
+                    let aws = aws.in_region(region);
+                    let site = Site {
+                        eks: shared::aws_client!(aws_sdk_eks, &aws),
+                        autoscaling: shared::aws_client!(aws_sdk_autoscaling, &aws),
+                    };
+                    let listing =
+                        aws::list_clusters(&site.eks).instrument(tracing::info_span!("region", region = %region));
                     let listed = listing.await.map_err(|err| err.to_string());
-                    found.push((region.clone(), eks, listed));
+                    found.push((region.clone(), site, listed));
                 }
                 Ok(found)
             }
@@ -86,13 +99,13 @@ pub async fn find_clusters(
         match result {
             Err(reason) => reports.push(line(account, "", AccountStatus::Failed, 0, reason)),
             Ok(found) => {
-                for (region, eks, listed) in found {
+                for (region, clients, listed) in found {
                     let site = core::site_key(&account.id, &region);
                     match listed {
                         Ok(names) => {
                             reports.push(line(account, &region, AccountStatus::Ok, names.len(), String::new()));
                             existing.extend(names.iter().map(|name| core::cluster_key(&site, name)));
-                            sites.clients.insert(site, eks);
+                            sites.clients.insert(site, clients);
                         }
                         Err(reason) => reports.push(line(account, &region, AccountStatus::Failed, 0, reason)),
                     }

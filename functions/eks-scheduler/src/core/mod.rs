@@ -1,11 +1,12 @@
 //! The pure core of the scheduler: the event, schedule tags, dependency waves,
-//! the per-nodegroup plan, the tags it writes, and the report.
+//! the per-nodegroup and per-group plan, the tags it writes, and the report.
 //!
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
 mod announce;
 mod decide;
 mod event;
+mod groups;
 mod lease;
 mod plan;
 mod report;
@@ -23,12 +24,18 @@ pub use decide::{
     Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, held_back_by, saved_size_tags,
 };
 pub use event::{Request, RequestedAction, parse_event};
+pub use groups::{
+    CLUSTER_NAME_TAG, GROUP_CLUSTER_TAG, GROUP_SAVED_TAG, GROUP_SUSPENDED_TAG, GROUP_WARM_POOL_TAG, GroupPlan,
+    GroupSteps, Kind, NODEGROUP_NAME_TAG, PROCESSES_SUSPENDED_WHILE_STOPPED, SelfManagedGroup, WarmPool,
+    WarmPoolSettings, cluster_ownership_tag, is_self_managed_group_of, may_change, plan_group, plan_group_start,
+    plan_group_stop,
+};
 pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use run_plan::{
-    ActionPlan, Planning, RunPlan, assemble_report, candidates, held_back_report, name_matches, no_nodegroups,
-    plan_nodegroups, plan_run, planned_report, would_act,
+    ActionPlan, Capacity, CapacityPlans, Planning, RunPlan, assemble_report, candidates, held_back_report,
+    name_matches, no_capacity, plan_capacity, plan_nodegroups, plan_run, planned_report, would_act,
 };
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};
@@ -60,7 +67,7 @@ impl fmt::Display for Action {
     }
 }
 
-/// A managed nodegroup's scaling configuration, written `min/desired/max` (`2/3/6`).
+/// A nodegroup's or group's scaling configuration, written `min/desired/max` (`2/3/6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Sizes {
     pub min: i32,

@@ -51,6 +51,13 @@ pub fn plan_stop(current: Sizes, saved: Option<&str>) -> NodegroupPlan {
 
 /// Start: restore the saved size, else the cluster's start size, else leave it alone.
 pub fn plan_start(nodegroup: &str, current: Sizes, saved: Option<&str>, start_size: Option<&str>) -> NodegroupPlan {
+    let saved_tag = saved_tag_key(nodegroup);
+    plan_start_from(current, saved.map(|value| (saved_tag.as_str(), value)), start_size)
+}
+
+/// Start from a saved size (the tag that holds it, and its value), else the cluster's start
+/// size, else leave it alone.
+pub fn plan_start_from(current: Sizes, saved: Option<(&str, &str)>, start_size: Option<&str>) -> NodegroupPlan {
     if !current.is_stopped() {
         return NodegroupPlan::Unchanged { before: current, reason: "already running".to_owned() };
     }
@@ -64,14 +71,14 @@ pub fn plan_start(nodegroup: &str, current: Sizes, saved: Option<&str>, start_si
         Ok(sizes)
     };
     let (tag, value, clear_saved) = match (saved, start_size) {
-        (Some(saved), _) => (saved_tag_key(nodegroup), saved, true),
-        (None, Some(start_size)) => (START_SIZE_TAG.to_owned(), start_size, false),
+        (Some((tag, saved)), _) => (tag, saved, true),
+        (None, Some(start_size)) => (START_SIZE_TAG, start_size, false),
         (None, None) => {
             let reason = format!("no saved size, and no {START_SIZE_TAG} tag on the cluster to start from");
             return NodegroupPlan::Skipped { before: current, reason };
         }
     };
-    match running_size(&tag, value) {
+    match running_size(tag, value) {
         Ok(after) => NodegroupPlan::Change { before: current, after, clear_saved },
         Err(reason) => NodegroupPlan::Failed { before: current, reason },
     }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Action, NodegroupPlan, SiteReport, Sizes};
+use super::{Action, Kind, NodegroupPlan, SiteReport, Sizes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +15,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodegroupReport {
+    /// A managed nodegroup, a self-managed group or a Fargate profile.
+    pub kind: Kind,
     pub name: String,
     /// `min/desired/max` before, and after (or, in a dry run, what it would be).
     pub before: String,
@@ -25,14 +27,33 @@ pub struct NodegroupReport {
 
 impl NodegroupReport {
     /// The report line for a plan, before it is carried out (or for a dry run).
-    pub fn planned(name: &str, plan: &NodegroupPlan) -> Self {
+    pub fn planned(kind: Kind, name: &str, plan: &NodegroupPlan) -> Self {
         let (after, status, reason): (Sizes, Status, String) = match plan {
             NodegroupPlan::Change { after, .. } => (*after, Status::Changed, String::new()),
             NodegroupPlan::Unchanged { before, reason } => (*before, Status::Unchanged, reason.clone()),
             NodegroupPlan::Skipped { before, reason } => (*before, Status::Skipped, reason.clone()),
             NodegroupPlan::Failed { before, reason } => (*before, Status::Failed, reason.clone()),
         };
-        Self { name: name.to_owned(), before: plan.before().to_string(), after: after.to_string(), status, reason }
+        Self {
+            kind,
+            name: name.to_owned(),
+            before: plan.before().to_string(),
+            after: after.to_string(),
+            status,
+            reason,
+        }
+    }
+
+    /// A Fargate profile: listed, never scaled.
+    pub fn fargate(name: &str) -> Self {
+        Self {
+            kind: Kind::Fargate,
+            name: name.to_owned(),
+            before: "-".to_owned(),
+            after: "-".to_owned(),
+            status: Status::Skipped,
+            reason: "not schedulable: Fargate runs pods, not nodes, and bills only while they run; scale the workloads to stop it".to_owned(),
+        }
     }
 
     pub fn fail(&mut self, reason: impl Into<String>) {

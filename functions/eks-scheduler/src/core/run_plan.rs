@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use super::Action;
 use super::decide::{Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose};
 use super::event::{Request, RequestedAction};
+use super::groups::{GroupPlan, Kind, SelfManagedGroup, plan_group};
 use super::plan::{plan_start, plan_stop};
 use super::report::{ClusterReport, NodegroupReport, Report};
 use super::sites::{qualify_dependency, resolve_named, split_key};
@@ -215,18 +216,71 @@ pub fn plan_nodegroups(
     Ok(plans)
 }
 
-/// The report of a cluster with no managed nodegroup: nothing to scale.
-pub fn no_nodegroups(cluster: &str, action: Action, fargate_profiles: usize) -> ClusterReport {
-    let reason = format!(
-        "no managed nodegroups ({fargate_profiles} Fargate profiles); Fargate and Karpenter capacity is not touched, and the control plane keeps billing"
-    );
-    ClusterReport::skipped(cluster, Some(action), reason)
+/// What a cluster runs on, as read: its managed nodegroups with their sizes, its
+/// self-managed groups, and its Fargate profiles by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub managed: Vec<(String, Sizes)>,
+    pub self_managed: Vec<SelfManagedGroup>,
+    pub fargate: Vec<String>,
 }
 
-/// A cluster's report as planned: each nodegroup's before and after.
-pub fn planned_report(cluster: &str, action: Action, plans: &NodegroupPlans) -> ClusterReport {
+/// Each piece of a cluster's capacity with its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapacityPlans {
+    pub managed: NodegroupPlans,
+    pub self_managed: Vec<(String, GroupPlan)>,
+    pub fargate: Vec<String>,
+}
+
+impl CapacityPlans {
+    /// The report lines of one kind, as planned.
+    pub fn planned(&self, kind: Kind) -> Vec<NodegroupReport> {
+        match kind {
+            Kind::Managed => {
+                self.managed.iter().map(|(name, plan)| NodegroupReport::planned(kind, name, plan)).collect()
+            }
+            Kind::SelfManaged => {
+                self.self_managed.iter().map(|(name, plan)| NodegroupReport::planned(kind, name, &plan.sizes)).collect()
+            }
+            Kind::Fargate => self.fargate.iter().map(|name| NodegroupReport::fargate(name)).collect(),
+        }
+    }
+}
+
+/// Plans each piece of a cluster's capacity for `action`: the managed nodegroups as
+/// `plan_nodegroups` does, each self-managed group from its own tags. A cluster with neither
+/// comes back as its report, skipped, its Fargate profiles listed.
+pub fn plan_capacity(action: Action, info: &ClusterInfo, capacity: Capacity) -> Result<CapacityPlans, ClusterReport> {
+    if capacity.managed.is_empty() && capacity.self_managed.is_empty() {
+        return Err(no_capacity(&info.name, action, &capacity.fargate));
+    }
+    let managed =
+        if capacity.managed.is_empty() { Vec::new() } else { plan_nodegroups(action, info, capacity.managed)? };
+    // A key across accounts is `<account>/<region>/<name>`; the groups' tags hold the name.
+    let name = split_key(&info.name).1;
+    let self_managed =
+        capacity.self_managed.iter().map(|group| (group.name.clone(), plan_group(action, name, group))).collect();
+    Ok(CapacityPlans { managed, self_managed, fargate: capacity.fargate })
+}
+
+/// The report of a cluster with neither managed nodegroups nor self-managed groups.
+pub fn no_capacity(cluster: &str, action: Action, fargate_profiles: &[String]) -> ClusterReport {
+    let reason = format!(
+        "no managed nodegroups and no self-managed groups (Auto Scaling groups tagged kubernetes.io/cluster/<name> or eks:cluster-name); {} Fargate profiles, which are not schedulable; the control plane keeps billing",
+        fargate_profiles.len()
+    );
+    let mut report = ClusterReport::skipped(cluster, Some(action), reason);
+    report.nodegroups = fargate_profiles.iter().map(|name| NodegroupReport::fargate(name)).collect();
+    report
+}
+
+/// A cluster's report as planned: each piece of capacity's before and after, in the order
+/// the action goes through them, then the Fargate profiles.
+pub fn planned_report(cluster: &str, action: Action, plans: &CapacityPlans) -> ClusterReport {
     let mut report = ClusterReport::new(cluster, Some(action));
-    report.nodegroups = plans.iter().map(|(name, plan)| NodegroupReport::planned(name, plan)).collect();
+    report.nodegroups =
+        Kind::phases(action).into_iter().chain([Kind::Fargate]).flat_map(|kind| plans.planned(kind)).collect();
     report
 }
 
@@ -234,12 +288,16 @@ pub fn planned_report(cluster: &str, action: Action, plans: &NodegroupPlans) -> 
 pub fn held_back_report(
     cluster: &str,
     action: Action,
-    plans: &NodegroupPlans,
+    plans: &CapacityPlans,
     reason: String,
     wave: usize,
 ) -> ClusterReport {
     let mut report = planned_report(cluster, action, plans);
-    report.nodegroups.iter_mut().for_each(|n| n.fail("not acted on: a dependency failed"));
+    report
+        .nodegroups
+        .iter_mut()
+        .filter(|n| n.kind != Kind::Fargate)
+        .for_each(|n| n.fail("not acted on: a dependency failed"));
     report.status = Status::Failed;
     report.reason = reason;
     report.held_back = true;

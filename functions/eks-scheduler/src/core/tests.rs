@@ -405,6 +405,7 @@ fn written_saved_size_tags_are_valid_eks_tags() {
 #[test]
 fn cluster_status_and_failure_summary() {
     let nodegroup = |name: &str, status| NodegroupReport {
+        kind: Kind::Managed,
         name: name.into(),
         before: "2/3/6".into(),
         after: "0/0/6".into(),
@@ -615,6 +616,7 @@ fn leases_say_who_holds_a_cluster_until_when() {
 fn a_run_announces_each_cluster_it_changed_or_failed_on_and_nothing_else() {
     use crate::core::{NodegroupReport, announcements};
     let nodegroup = |status| NodegroupReport {
+        kind: Kind::Managed,
         name: "ng1".into(),
         before: "1/2/3".into(),
         after: "0/0/3".into(),
@@ -834,7 +836,8 @@ fn candidates_are_the_named_clusters_or_every_one() {
 fn nodegroup_plans_and_the_reports_built_from_them() {
     let info = cluster("c", &[("eks-scheduler/saved/ng-a", "1/2/3")]);
     let nodegroups = vec![("ng-a".to_owned(), sizes("0/0/3")), ("ng-b".to_owned(), sizes("2/3/5"))];
-    let plans = plan_nodegroups(Action::Start, &info, nodegroups.clone()).expect("plans");
+    let managed = plan_nodegroups(Action::Start, &info, nodegroups.clone()).expect("plans");
+    let plans = CapacityPlans { managed, ..CapacityPlans::default() };
     let report = planned_report("c", Action::Start, &plans);
     let text: Vec<String> =
         report.nodegroups.iter().map(|n| format!("{} {} -> {}", n.name, n.before, n.after)).collect();
@@ -849,5 +852,237 @@ fn nodegroup_plans_and_the_reports_built_from_them() {
     let refused = plan_nodegroups(Action::Stop, &cluster("c", &crowded), nodegroups).expect_err("too many tags");
     assert_eq!(refused.status, Status::Failed);
     assert!(refused.reason.starts_with("saving the nodegroup sizes needs"), "{}", refused.reason);
-    assert_eq!(no_nodegroups("c", Action::Stop, 2).status, Status::Skipped);
+    let fargate = ["batch".to_owned(), "default".to_owned()];
+    let no_nodes = no_capacity("c", Action::Stop, &fargate);
+    assert_eq!(no_nodes.status, Status::Skipped);
+    let listed: Vec<(Kind, &str, Status)> =
+        no_nodes.nodegroups.iter().map(|n| (n.kind, n.name.as_str(), n.status)).collect();
+    assert_eq!(listed, [(Kind::Fargate, "batch", Status::Skipped), (Kind::Fargate, "default", Status::Skipped)]);
+}
+
+fn group(sizes_text: &str, tags: &[(&str, &str)], suspended: &[&str]) -> SelfManagedGroup {
+    SelfManagedGroup {
+        name: "workers".into(),
+        sizes: if sizes_text == "0/0/0" { Sizes::new(0, 0, 0) } else { sizes(sizes_text) },
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        suspended: suspended.iter().map(|p| (*p).to_owned()).collect(),
+        protected_instances: Vec::new(),
+        warm_pool: None,
+        warm_pool_settings: WarmPoolSettings::default(),
+    }
+}
+
+#[test]
+fn a_self_managed_group_is_one_tagged_for_its_cluster_and_not_a_managed_nodegroups_own() {
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    for (pairs, expected) in [
+        (&[("kubernetes.io/cluster/dev", "owned")][..], true),
+        (&[("kubernetes.io/cluster/dev", "Shared")][..], true),
+        (&[("kubernetes.io/cluster/dev", "other")][..], false),
+        (&[("kubernetes.io/cluster/devx", "owned")][..], false),
+        (&[("eks:cluster-name", "dev")][..], true),
+        (&[("eks:cluster-name", "qa")][..], false),
+        (&[("eks-scheduler/cluster", "dev")][..], true),
+        // EKS's own group for a managed nodegroup carries both, and is scaled through EKS.
+        (
+            &[("kubernetes.io/cluster/dev", "owned"), ("eks:cluster-name", "dev"), ("eks:nodegroup-name", "ng")][..],
+            false,
+        ),
+        (&[][..], false),
+    ] {
+        assert_eq!(is_self_managed_group_of("dev", &tags(pairs)), expected, "{pairs:?}");
+    }
+}
+
+#[test]
+fn a_group_stop_saves_first_suspends_what_would_fight_it_and_goes_to_zero() {
+    let mut running = group("2/3/6", &[], &["Launch"]);
+    running.protected_instances = vec!["i-1".into(), "i-2".into()];
+    running.warm_pool = Some(WarmPool { min: 1, max_prepared: None });
+    running.warm_pool_settings.state = Some("Stopped".into());
+    let plan = plan_group_stop(&running);
+    assert_eq!(
+        plan.sizes,
+        NodegroupPlan::Change { before: sizes("2/3/6"), after: Sizes::new(0, 0, 0), clear_saved: false }
+    );
+    assert_eq!(plan.steps.suspend, PROCESSES_SUSPENDED_WHILE_STOPPED);
+    assert_eq!(plan.steps.unprotect, ["i-1", "i-2"]);
+    let empty = (WarmPool::EMPTY, WarmPoolSettings { state: Some("Stopped".into()), reuse_on_scale_in: None });
+    assert_eq!(plan.steps.warm_pool, Some(empty));
+    let saved: Vec<(&str, &str)> = plan.steps.save.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        saved,
+        [
+            ("eks-scheduler/saved", "2/3/6"),
+            ("eks-scheduler/saved-warm-pool", "min=1 max-prepared=group-max"),
+            ("eks-scheduler/suspended", "AZRebalance AlarmNotification ReplaceUnhealthy ScheduledActions"),
+        ]
+    );
+
+    // Only what it suspends is its to resume: a process suspended already is someone else's.
+    let partly = plan_group_stop(&group("1/1/2", &[], &["AZRebalance", "ScheduledActions"]));
+    assert_eq!(partly.steps.suspend, ["AlarmNotification", "ReplaceUnhealthy"]);
+    assert_eq!(partly.steps.save["eks-scheduler/suspended"], "AlarmNotification ReplaceUnhealthy");
+    // A warm pool that holds nothing at zero is left as it is.
+    let mut idle_pool = group("1/1/2", &[], &[]);
+    idle_pool.warm_pool = Some(WarmPool { min: 0, max_prepared: None });
+    assert_eq!(plan_group_stop(&idle_pool).steps.warm_pool, None);
+    // An earlier stop's record of what it suspended is kept when the group was sized up by hand.
+    let resized = group(
+        "1/2/2",
+        &[("eks-scheduler/suspended", "AZRebalance ScheduledActions")],
+        &PROCESSES_SUSPENDED_WHILE_STOPPED,
+    );
+    let again = plan_group_stop(&resized);
+    assert!(again.steps.suspend.is_empty());
+    assert_eq!(again.steps.save["eks-scheduler/suspended"], "AZRebalance ScheduledActions");
+
+    // Never 0/0/…: a group at zero is left alone, its saved size kept.
+    for stopped in [group("0/0/0", &[("eks-scheduler/saved", "2/3/6")], &[]), group("0/0/4", &[], &[])] {
+        let plan = plan_group_stop(&stopped);
+        assert!(matches!(plan.sizes, NodegroupPlan::Unchanged { .. }), "{plan:?}");
+        assert_eq!(plan.steps, GroupSteps::default());
+    }
+}
+
+#[test]
+fn a_group_start_restores_its_record_and_leaves_a_group_without_one_at_zero() {
+    let stopped = group(
+        "0/0/0",
+        &[
+            ("eks-scheduler/saved", "2/3/6"),
+            ("eks-scheduler/suspended", "AZRebalance ReplaceUnhealthy"),
+            ("eks-scheduler/saved-warm-pool", "min=1 max-prepared=4"),
+        ],
+        // Someone resumed AZRebalance meanwhile, and suspended Launch themselves.
+        &["ReplaceUnhealthy", "Launch"],
+    );
+    let plan = plan_group_start(&stopped);
+    assert_eq!(
+        plan.sizes,
+        NodegroupPlan::Change { before: Sizes::new(0, 0, 0), after: sizes("2/3/6"), clear_saved: true }
+    );
+    assert_eq!(plan.steps.resume, ["ReplaceUnhealthy"]);
+    assert_eq!(plan.steps.warm_pool.map(|(pool, _)| pool), Some(WarmPool { min: 1, max_prepared: Some(4) }));
+    assert_eq!(plan.steps.clear, ["eks-scheduler/saved", "eks-scheduler/suspended", "eks-scheduler/saved-warm-pool"]);
+
+    // Scale-from-zero groups sit at 0/0/n: with no saved size the start leaves them there.
+    let no_record = plan_group_start(&group("0/0/10", &[], &[]));
+    assert!(matches!(no_record.sizes, NodegroupPlan::Skipped { .. }), "{no_record:?}");
+    // Sized up by hand after a stop: the size is kept, the rest of the record restored.
+    let by_hand = plan_group_start(&group(
+        "1/1/3",
+        &[("eks-scheduler/saved", "2/3/6"), ("eks-scheduler/suspended", "AZRebalance")],
+        &["AZRebalance"],
+    ));
+    assert_eq!(
+        by_hand.sizes,
+        NodegroupPlan::Change { before: sizes("1/1/3"), after: sizes("1/1/3"), clear_saved: true }
+    );
+    assert_eq!(by_hand.steps.resume, ["AZRebalance"]);
+    assert!(matches!(plan_group_start(&group("1/1/3", &[], &[])).sizes, NodegroupPlan::Unchanged { .. }));
+    // An unreadable record fails the group, naming the tag.
+    for (tag, value) in [
+        ("eks-scheduler/saved", "0/0/0"),
+        ("eks-scheduler/saved", "lots"),
+        ("eks-scheduler/saved-warm-pool", "min=one"),
+    ] {
+        let mut tags = vec![("eks-scheduler/saved", "1/1/1")];
+        tags.retain(|(k, _)| *k != tag);
+        tags.push((tag, value));
+        let plan = plan_group_start(&group("0/0/0", &tags, &[]));
+        let NodegroupPlan::Failed { reason, .. } = &plan.sizes else { panic!("{tag}={value}: {plan:?}") };
+        assert!(reason.contains(tag), "{reason}");
+    }
+}
+
+#[test]
+fn a_group_the_role_may_not_change_fails_up_front_naming_the_tag_that_permits_it() {
+    let legacy = group("1/2/3", &[("kubernetes.io/cluster/dev", "owned")], &[]);
+    let plan = plan_group(Action::Stop, "dev", &legacy);
+    let NodegroupPlan::Failed { reason, .. } = &plan.sizes else { panic!("{plan:?}") };
+    assert!(reason.contains("tag it eks-scheduler/cluster=dev"), "{reason}");
+    assert!(reason.contains("ResourceId=workers,"), "{reason}");
+    assert_eq!(plan.steps, GroupSteps::default(), "nothing is done to it");
+    for tags in [&[("eks-scheduler/cluster", "dev")][..], &[("eks:cluster-name", "dev")][..]] {
+        let permitted = group("1/2/3", tags, &[]);
+        assert!(matches!(plan_group(Action::Stop, "dev", &permitted).sizes, NodegroupPlan::Change { .. }), "{tags:?}");
+    }
+    // A group the action leaves alone needs no permission.
+    let idle = group("0/0/5", &[("kubernetes.io/cluster/dev", "owned")], &[]);
+    assert!(matches!(plan_group(Action::Stop, "dev", &idle).sizes, NodegroupPlan::Unchanged { .. }));
+}
+
+#[test]
+fn warm_pool_records_round_trip() {
+    for pool in [WarmPool { min: 0, max_prepared: Some(5) }, WarmPool { min: 2, max_prepared: None }, WarmPool::EMPTY] {
+        assert_eq!(pool.to_string().parse::<WarmPool>(), Ok(pool));
+    }
+    for bad in ["", "min=1", "min=-1 max-prepared=2", "min=1 max-prepared=2 extra=3", "max-prepared=2 min=x"] {
+        assert!(bad.parse::<WarmPool>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
+    let info = cluster("c", &[]);
+    let capacity = Capacity {
+        managed: vec![("system".to_owned(), sizes("2/2/3"))],
+        self_managed: vec![group("1/2/4", &[("eks-scheduler/cluster", "c")], &[])],
+        fargate: vec!["jobs".to_owned()],
+    };
+    let stop = plan_capacity(Action::Stop, &info, capacity.clone()).expect("plans");
+    let kinds = |report: &ClusterReport| -> Vec<(Kind, String, String, String)> {
+        report.nodegroups.iter().map(|n| (n.kind, n.name.clone(), n.before.clone(), n.after.clone())).collect()
+    };
+    let text = |rows: &[(Kind, &str, &str, &str)]| -> Vec<(Kind, String, String, String)> {
+        rows.iter().map(|(k, n, b, a)| (*k, (*n).to_owned(), (*b).to_owned(), (*a).to_owned())).collect()
+    };
+    assert_eq!(
+        kinds(&planned_report("c", Action::Stop, &stop)),
+        text(&[
+            (Kind::SelfManaged, "workers", "1/2/4", "0/0/0"),
+            (Kind::Managed, "system", "2/2/3", "0/0/3"),
+            (Kind::Fargate, "jobs", "-", "-"),
+        ])
+    );
+    let start_capacity = Capacity {
+        self_managed: vec![group("0/0/0", &[("eks-scheduler/saved", "1/2/4"), ("eks-scheduler/cluster", "c")], &[])],
+        ..capacity
+    };
+    let info = cluster("c", &[("eks-scheduler/saved/system", "2/2/3")]);
+    let start = plan_capacity(
+        Action::Start,
+        &info,
+        Capacity { managed: vec![("system".to_owned(), sizes("0/0/3"))], ..start_capacity },
+    )
+    .expect("plans");
+    assert_eq!(
+        kinds(&planned_report("c", Action::Start, &start)),
+        text(&[
+            (Kind::Managed, "system", "0/0/3", "2/2/3"),
+            (Kind::SelfManaged, "workers", "0/0/0", "1/2/4"),
+            (Kind::Fargate, "jobs", "-", "-"),
+        ])
+    );
+    // The kind is in the report's JSON, and so in announcements.
+    let json = serde_json::to_value(planned_report("c", Action::Start, &start)).expect("json");
+    assert_eq!(json["nodegroups"][1]["kind"], "self-managed");
+    // Only self-managed groups: planned without the cluster's tags being needed.
+    let only_groups =
+        Capacity { self_managed: vec![group("1/1/1", &[("eks:cluster-name", "c")], &[])], ..Capacity::default() };
+    assert_eq!(plan_capacity(Action::Stop, &cluster("c", &[]), only_groups).expect("plans").self_managed.len(), 1);
+}
+
+#[test]
+fn a_group_of_a_cluster_in_another_account_is_permitted_by_the_clusters_name_not_its_key() {
+    let key = "111111111111/eu-west-1/batch";
+    let capacity = Capacity {
+        self_managed: vec![group("1/2/4", &[("eks-scheduler/cluster", "batch")], &[])],
+        ..Capacity::default()
+    };
+    let plans = plan_capacity(Action::Stop, &cluster(key, &[]), capacity).expect("plans");
+    assert!(matches!(plans.self_managed[0].1.sizes, NodegroupPlan::Change { .. }), "{plans:?}");
 }
