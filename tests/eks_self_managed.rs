@@ -146,6 +146,16 @@ async fn a_mixed_cluster_stops_every_kind_in_order_and_starts_each_back_exactly(
     let groups_before = groups(&setup.autoscaling).await?;
     let (platform_before, apps_before) = (state_of(&setup.eks, "platform").await?, state_of(&setup.eks, "apps").await?);
 
+    // When a dry run plans the stop
+    let planned = invoke(&deps, "eks-dry-run.json").await?;
+
+    // Then it lists each group as it would change, and changes nothing
+    let plan = pieces(cluster(&planned, "platform"));
+    assert_eq!(plan[1], (Kind::SelfManaged, "platform-workers", "1/3/6", "0/0/0", Status::Changed), "{plan:?}");
+    assert_eq!(groups(&setup.autoscaling).await?, groups_before);
+    assert!(scaling_calls(&proxy, 0).is_empty());
+    let calls = proxy.exchanges().len();
+
     // When two stops overlap (a retry racing the schedule), one under each other's lease
     let (first, second) =
         tokio::join!(invoke_as(&deps, "eks-stop.json", "first"), invoke_as(&deps, "eks-stop.json", "second"));
@@ -178,7 +188,7 @@ async fn a_mixed_cluster_stops_every_kind_in_order_and_starts_each_back_exactly(
         ]
     );
     // and the calls went apps first (it needs platform), then platform's groups before its nodegroup.
-    assert_eq!(scaling_calls(&proxy, 0), ["self-managed", "self-managed", "managed"]);
+    assert_eq!(scaling_calls(&proxy, calls), ["self-managed", "self-managed", "managed"]);
 
     // Every group is at zero with its record on it; the scale-from-zero group, EKS's own
     // group and another cluster's are as they were.

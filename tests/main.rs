@@ -3,6 +3,8 @@
 
 mod cost_report;
 mod cost_report_lambda;
+mod eks_kube_token;
+mod eks_nodepools;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
 mod eks_self_managed;

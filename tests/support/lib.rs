@@ -8,6 +8,8 @@ pub mod fault_proxy;
 pub mod http_listener;
 pub mod iam_seed;
 pub mod images;
+pub mod kube_api;
+pub mod kube_token;
 pub mod lambda;
 pub mod local_api;
 pub mod moto;

@@ -216,6 +216,8 @@ fn update_errors(update: &aws_sdk_eks::types::Update) -> String {
 }
 
 mod groups;
+pub mod kube;
+pub mod kube_token;
 pub use groups::{self_managed_groups, start_group, stop_group};
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ pub enum EksSchedulerError {
     #[error("Auto Scaling {operation} on group {group} failed: {message}{}", fix.map(|fix| format!("; {fix}")).unwrap_or_default())]
     AutoScaling { operation: String, group: String, message: String, transient: bool, fix: Option<&'static str> },
 
+    /// A call to a cluster's Kubernetes API failed; `status` is its HTTP status (409: the
+    /// object changed since it was read).
+    #[error("the Kubernetes API of cluster {cluster}: {operation} failed: {message}")]
+    Kubernetes { cluster: String, operation: String, status: Option<u16>, message: String },
+
     /// A named cluster is not where this run looks.
     #[error(
         "the cluster does not exist in {}",
@@ -63,9 +68,12 @@ impl EksSchedulerError {
             Self::Config(_) => "InvalidConfiguration",
             Self::Accounts(_) => "AccountsUnavailable",
             Self::InvalidEvent(_) => "InvalidEvent",
-            Self::Eks { transient: true, .. } | Self::AutoScaling { transient: true, .. } => "Retryable",
+            Self::Eks { transient: true, .. }
+            | Self::AutoScaling { transient: true, .. }
+            | Self::Kubernetes { status: None | Some(409 | 429 | 500..=599), .. } => "Retryable",
             Self::Eks { .. }
             | Self::AutoScaling { .. }
+            | Self::Kubernetes { .. }
             | Self::Update(_)
             | Self::NoSuchCluster { .. }
             | Self::OutsidePattern { .. } => "NonRetryable",

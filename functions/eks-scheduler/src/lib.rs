@@ -1,4 +1,4 @@
-//! EKS scheduler: scales the managed nodegroups of tagged EKS clusters to zero out of
+//! EKS scheduler: scales the managed nodegroups and self-managed node groups of tagged EKS clusters to zero out of
 //! hours and restores their exact sizes, in the order dependencies between clusters need.
 //!
 //! `core` is pure, `aws` is the thin SDK layer, `handler` ties them together.

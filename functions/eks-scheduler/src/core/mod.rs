@@ -8,6 +8,7 @@ mod decide;
 mod event;
 mod groups;
 mod lease;
+mod nodepools;
 mod plan;
 mod report;
 mod run_plan;
@@ -31,6 +32,10 @@ pub use groups::{
     plan_group_stop,
 };
 pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
+pub use nodepools::{
+    NodePool, NodePoolPlan, SAVED_LIMITS_ANNOTATION, limits_stopped, limits_text, parse_nodepool, plan_nodepool_start,
+    plan_nodepool_stop,
+};
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
 pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use run_plan::{

@@ -1,0 +1,153 @@
+//! A cluster's Kubernetes API, as far as the scheduler uses it: Karpenter's NodePools
+//! (list, read, merge-patch under a `resourceVersion`) and NodeClaims (list one pool's,
+//! delete), authenticated by the token of `kube_token`, over TLS trusting only the
+//! cluster's own certificate authority.
+//!
+//! Not wired into a run yet: issue #30's second part builds on it.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::core::{NodePool, parse_nodepool};
+use crate::error::EksSchedulerError;
+
+const NODEPOOLS: &str = "/apis/karpenter.sh/v1/nodepools";
+const NODECLAIMS: &str = "/apis/karpenter.sh/v1/nodeclaims";
+/// The label Karpenter puts on a NodeClaim: the NodePool it belongs to.
+const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+
+/// One cluster's API: its endpoint, and the bearer token for it.
+#[derive(Debug, Clone)]
+pub struct KubeApi {
+    http: reqwest::Client,
+    endpoint: String,
+    token: String,
+    cluster: String,
+}
+
+impl KubeApi {
+    /// `endpoint` is the cluster's (`https://…eks.amazonaws.com`, from `DescribeCluster`);
+    /// `certificate_authority` its base64 PEM (`certificateAuthority.data`), the only root
+    /// trusted. Without one (a test's plain-HTTP server) the system's roots apply.
+    pub fn new(
+        cluster: &str,
+        endpoint: &str,
+        certificate_authority: Option<&str>,
+        token: String,
+    ) -> Result<Self, EksSchedulerError> {
+        let failed = |message: String| EksSchedulerError::Kubernetes {
+            cluster: cluster.to_owned(),
+            operation: "connect".to_owned(),
+            status: None,
+            message,
+        };
+        let mut builder =
+            reqwest::Client::builder().timeout(Duration::from_secs(20)).redirect(reqwest::redirect::Policy::none());
+        if let Some(data) = certificate_authority {
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|err| failed(format!("the cluster's certificate authority is not base64: {err}")))?;
+            let certificate = reqwest::Certificate::from_pem(&pem).map_err(|err| {
+                failed(format!("the cluster's certificate authority is not a PEM certificate: {err}"))
+            })?;
+            builder = builder.tls_certs_only([certificate]);
+        }
+        let http = builder.build().map_err(|err| failed(err.to_string()))?;
+        Ok(Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), token, cluster: cluster.to_owned() })
+    }
+
+    /// Every NodePool; `None` when the cluster has no NodePool resource (Karpenter is not installed).
+    pub async fn nodepools(&self) -> Result<Option<Vec<NodePool>>, EksSchedulerError> {
+        let (status, body) = self.call(reqwest::Method::GET, NODEPOOLS, None, "list NodePools").await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        self.expect_ok("list NodePools", status, &body)?;
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        let pools: Result<Vec<NodePool>, String> = items.iter().map(parse_nodepool).collect();
+        pools.map(Some).map_err(|message| self.error("list NodePools", Some(status), message))
+    }
+
+    pub async fn nodepool(&self, name: &str) -> Result<NodePool, EksSchedulerError> {
+        let operation = format!("get NodePool {name}");
+        let (status, body) = self.call(reqwest::Method::GET, &format!("{NODEPOOLS}/{name}"), None, &operation).await?;
+        self.expect_ok(&operation, status, &body)?;
+        parse_nodepool(&body).map_err(|message| self.error(&operation, Some(status), message))
+    }
+
+    /// Applies a JSON merge patch. A 409 (the pool changed since its `resourceVersion` was
+    /// read) comes back as `EksSchedulerError::Kubernetes` with status 409: read it again.
+    pub async fn patch_nodepool(&self, name: &str, patch: &Value) -> Result<(), EksSchedulerError> {
+        let operation = format!("patch NodePool {name}");
+        let path = format!("{NODEPOOLS}/{name}");
+        let (status, body) = self.call(reqwest::Method::PATCH, &path, Some(patch), &operation).await?;
+        self.expect_ok(&operation, status, &body)
+    }
+
+    /// The names of the NodeClaims of one NodePool.
+    pub async fn nodeclaims_of(&self, nodepool: &str) -> Result<Vec<String>, EksSchedulerError> {
+        let operation = format!("list the NodeClaims of {nodepool}");
+        let path = format!("{NODECLAIMS}?labelSelector={}%3D{nodepool}", NODEPOOL_LABEL.replace('/', "%2F"));
+        let (status, body) = self.call(reqwest::Method::GET, &path, None, &operation).await?;
+        self.expect_ok(&operation, status, &body)?;
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        Ok(items.iter().filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned)).collect())
+    }
+
+    /// Deletes a NodeClaim: Karpenter then drains and terminates its node. One already gone is no error.
+    pub async fn delete_nodeclaim(&self, name: &str) -> Result<(), EksSchedulerError> {
+        let operation = format!("delete NodeClaim {name}");
+        let (status, body) =
+            self.call(reqwest::Method::DELETE, &format!("{NODECLAIMS}/{name}"), None, &operation).await?;
+        if status == 404 {
+            return Ok(());
+        }
+        self.expect_ok(&operation, status, &body)
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        patch: Option<&Value>,
+        operation: &str,
+    ) -> Result<(u16, Value), EksSchedulerError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.endpoint)).bearer_auth(&self.token);
+        if let Some(patch) = patch {
+            request = request.header("content-type", "application/merge-patch+json").body(patch.to_string());
+        }
+        let response = request.send().await.map_err(|err| self.error(operation, None, err.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|err| self.error(operation, Some(status), err.to_string()))?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
+    fn expect_ok(&self, operation: &str, status: u16, body: &Value) -> Result<(), EksSchedulerError> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        // A Kubernetes `Status` says why in `message`.
+        let said = body["message"].as_str().unwrap_or("no message");
+        let message = match status {
+            401 => format!(
+                "the cluster refused the function's token ({said}): the function's role needs an access entry on the cluster"
+            ),
+            403 => format!(
+                "the function's access entry may not {operation} ({said}): bind its Kubernetes group to a role that allows it"
+            ),
+            _ => format!("HTTP {status}: {said}"),
+        };
+        Err(self.error(operation, Some(status), message))
+    }
+
+    fn error(&self, operation: &str, status: Option<u16>, message: String) -> EksSchedulerError {
+        EksSchedulerError::Kubernetes {
+            cluster: self.cluster.clone(),
+            operation: operation.to_owned(),
+            status,
+            message,
+        }
+    }
+}

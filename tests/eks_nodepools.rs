@@ -1,0 +1,120 @@
+//! The EKS scheduler's client of a cluster's Kubernetes API (`aws::kube::KubeApi`) and its
+//! NodePool plans (`core::plan_nodepool_stop`, `plan_nodepool_start`), against the in-test
+//! Kubernetes API server (`support::kube_api`, the one hand-written stand-in: see its
+//! header): a stop saves and zeroes the limits and deletes the pool's NodeClaims, a start
+//! restores them exactly, a conflict is read again and planned again, and a refused token or
+//! a missing RBAC verb fails naming what to grant.
+//!
+//! Issue #30's second part wires these into a run; these tests hold the pieces to the API.
+
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+use aws_credential_types::Credentials;
+use eks_scheduler::EksSchedulerError;
+use eks_scheduler::aws::kube::KubeApi;
+use eks_scheduler::aws::kube_token::token;
+use eks_scheduler::core::{NodePoolPlan, SAVED_LIMITS_ANNOTATION, plan_nodepool_start, plan_nodepool_stop};
+use serde_json::{Value, json};
+use support::kube_api::KubeApiServer;
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+fn client(server: &KubeApiServer, cluster: &str, signed_for: &str) -> Result<KubeApi> {
+    let credentials = Credentials::new("AKIDEXAMPLE", SECRET, None, None, "test");
+    let bearer = token(&credentials, "eu-west-1", signed_for, SystemTime::now()).map_err(anyhow::Error::msg)?;
+    Ok(KubeApi::new(cluster, &server.url, None, bearer)?)
+}
+
+/// Plans and applies one action to one pool, reading it again after a conflict (at most 3 times).
+async fn act(api: &KubeApi, name: &str, stop: bool) -> Result<NodePoolPlan> {
+    for _ in 0..3 {
+        let pool = api.nodepool(name).await?;
+        let plan = if stop { plan_nodepool_stop(&pool) } else { plan_nodepool_start(&pool) };
+        let NodePoolPlan::Change { patch, .. } = &plan else { return Ok(plan) };
+        match api.patch_nodepool(name, patch).await {
+            Ok(()) => {}
+            Err(EksSchedulerError::Kubernetes { status: Some(409), .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+        if stop {
+            for claim in api.nodeclaims_of(name).await? {
+                api.delete_nodeclaim(&claim).await?;
+            }
+        }
+        return Ok(plan);
+    }
+    anyhow::bail!("{name}: still conflicting after 3 reads")
+}
+
+fn limits(server: &KubeApiServer, name: &str) -> Result<(Value, Value)> {
+    let pool = server.nodepool(name).context("the pool")?;
+    Ok((pool["spec"]["limits"].clone(), pool["metadata"]["annotations"][SAVED_LIMITS_ANNOTATION].clone()))
+}
+
+#[tokio::test]
+async fn a_stop_zeroes_the_limits_and_deletes_the_claims_and_a_start_restores_them_exactly() -> Result<()> {
+    // Given a cluster with a limited pool, an unlimited one, and their NodeClaims
+    let server = KubeApiServer::start("platform", SECRET).await?;
+    server.add_nodepool("general", json!({"cpu": "1000", "memory": "1000Gi"}));
+    server.add_nodepool("batch", json!({}));
+    for (claim, pool) in [("general-abc12", "general"), ("general-def34", "general"), ("batch-xyz89", "batch")] {
+        server.add_nodeclaim(claim, pool);
+    }
+    let api = client(&server, "platform", "platform")?;
+    let listed = api.nodepools().await?.context("Karpenter is installed")?;
+    assert_eq!(listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["batch", "general"]);
+
+    // When both are stopped (one after a concurrent writer changed it: a 409, read again)
+    server.conflict_next_patches(1);
+    for name in ["general", "batch"] {
+        assert!(matches!(act(&api, name, true).await?, NodePoolPlan::Change { .. }), "{name}");
+    }
+
+    // Then nothing can be provisioned, the limits are saved, and every claim is deleted
+    assert_eq!(
+        limits(&server, "general")?,
+        (json!({"cpu": "0", "memory": "0"}), json!(r#"{"cpu":"1000","memory":"1000Gi"}"#))
+    );
+    assert_eq!(limits(&server, "batch")?, (json!({"cpu": "0"}), json!("{}")));
+    assert!(server.nodeclaims().is_empty(), "{:?}", server.nodeclaims());
+    assert!(server.requests().iter().any(|(method, _, code)| method == "PATCH" && *code == 409));
+
+    // When the stop runs again, it changes nothing and keeps what it saved
+    for name in ["general", "batch"] {
+        assert!(matches!(act(&api, name, true).await?, NodePoolPlan::Unchanged { .. }), "{name}");
+    }
+    assert_eq!(limits(&server, "general")?.1, json!(r#"{"cpu":"1000","memory":"1000Gi"}"#));
+
+    // When they are started, each pool's limits are exactly what they were, the record gone
+    for name in ["general", "batch"] {
+        assert!(matches!(act(&api, name, false).await?, NodePoolPlan::Change { .. }), "{name}");
+    }
+    assert_eq!(limits(&server, "general")?, (json!({"cpu": "1000", "memory": "1000Gi"}), Value::Null));
+    assert_eq!(limits(&server, "batch")?, (Value::Null, Value::Null));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_token_or_a_missing_verb_fails_naming_what_to_grant_and_no_karpenter_is_none() -> Result<()> {
+    let server = KubeApiServer::start("platform", SECRET).await?;
+    server.add_nodepool("general", json!({"cpu": "64"}));
+    server.add_nodeclaim("general-abc12", "general");
+
+    // A token made for another cluster is refused: 401, and the message names the access entry.
+    let elsewhere = client(&server, "platform", "qa")?;
+    let refused = elsewhere.nodepools().await.expect_err("another cluster's token").to_string();
+    assert!(refused.contains("access entry") && refused.contains("another cluster"), "{refused}");
+
+    // Without the verb to delete NodeClaims: the stop's patch lands, the deletion fails naming it.
+    server.deny("delete", "nodeclaims");
+    let api = client(&server, "platform", "platform")?;
+    let denied = act(&api, "general", true).await.expect_err("no delete verb").to_string();
+    assert!(denied.contains("may not delete NodeClaim general-abc12"), "{denied}");
+    assert_eq!(server.nodeclaims(), ["general-abc12"]);
+
+    // A cluster without Karpenter has no NodePools to list: none, not a failure.
+    server.without_karpenter();
+    assert_eq!(api.nodepools().await?, None);
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! A small Kubernetes API server on loopback that implements only what the EKS scheduler
+//! uses of a cluster's API: Karpenter's NodePools (list, get, JSON merge patch under a
+//! `resourceVersion`, 409 when it changed) and NodeClaims (list by label, delete).
+//!
+//! This is the one place a hand-written server stands in for a real implementation: no
+//! Kubernetes API server can be installed on these machines (none is in the package
+//! registries), and the emulator has no cluster API. It authenticates as EKS does (the
+//! bearer token checked by `kube_token::verify`, 401 otherwise) and authorizes by a set of
+//! allowed verbs on resources (403 otherwise), like RBAC bound through an access entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::kube_token;
+
+const NODEPOOLS: &str = "/apis/karpenter.sh/v1/nodepools";
+const NODECLAIMS: &str = "/apis/karpenter.sh/v1/nodeclaims";
+
+/// Every verb on every resource the scheduler uses, as its ClusterRole grants them.
+pub const SCHEDULER_RBAC: [(&str, &str); 5] = [
+    ("list", "nodepools"),
+    ("get", "nodepools"),
+    ("patch", "nodepools"),
+    ("list", "nodeclaims"),
+    ("delete", "nodeclaims"),
+];
+
+#[derive(Debug, Default)]
+struct State {
+    karpenter: bool,
+    nodepools: BTreeMap<String, Value>,
+    nodeclaims: BTreeMap<String, Value>,
+    version: u64,
+    allowed: BTreeSet<(String, String)>,
+    /// Patches still to find their pool changed just before they arrive (another writer).
+    conflicts: usize,
+    requests: Vec<(String, String, u16)>,
+}
+
+/// The server: its URL, and its objects to seed and read back.
+#[derive(Debug, Clone)]
+pub struct KubeApiServer {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl KubeApiServer {
+    /// Serves cluster `cluster`'s API, accepting tokens signed with `secret` (any access key).
+    pub async fn start(cluster: &str, secret: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(Mutex::new(State {
+            karpenter: true,
+            allowed: SCHEDULER_RBAC.iter().map(|(v, r)| ((*v).to_owned(), (*r).to_owned())).collect(),
+            ..State::default()
+        }));
+        let (shared, cluster, secret) = (state.clone(), cluster.to_owned(), secret.to_owned());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (state, cluster, secret) = (shared.clone(), cluster.clone(), secret.clone());
+                tokio::spawn(async move { serve(stream, &state, &cluster, &secret).await });
+            }
+        });
+        Ok(Self { url, state })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut state)
+    }
+
+    /// A NodePool with these limits (`{}`: none).
+    pub fn add_nodepool(&self, name: &str, limits: Value) {
+        self.with(|state| {
+            state.version += 1;
+            let pool = json!({
+                "apiVersion": "karpenter.sh/v1", "kind": "NodePool",
+                "metadata": {"name": name, "resourceVersion": state.version.to_string()},
+                "spec": {"limits": limits, "template": {"spec": {"nodeClassRef": {"name": "default"}}}},
+            });
+            state.nodepools.insert(name.to_owned(), pool);
+        });
+    }
+
+    /// A NodeClaim of `nodepool`.
+    pub fn add_nodeclaim(&self, name: &str, nodepool: &str) {
+        self.with(|state| {
+            let claim = json!({"metadata": {"name": name, "labels": {"karpenter.sh/nodepool": nodepool}}});
+            state.nodeclaims.insert(name.to_owned(), claim);
+        });
+    }
+
+    pub fn nodepool(&self, name: &str) -> Option<Value> {
+        self.with(|state| state.nodepools.get(name).cloned())
+    }
+
+    pub fn nodeclaims(&self) -> Vec<String> {
+        self.with(|state| state.nodeclaims.keys().cloned().collect())
+    }
+
+    /// Karpenter not installed: its resources answer 404.
+    pub fn without_karpenter(&self) {
+        self.with(|state| state.karpenter = false);
+    }
+
+    /// Takes a verb on a resource away from the function's RBAC.
+    pub fn deny(&self, verb: &str, resource: &str) {
+        self.with(|state| state.allowed.remove(&(verb.to_owned(), resource.to_owned())));
+    }
+
+    /// The next `count` patches find their pool changed just before (a 409 each).
+    pub fn conflict_next_patches(&self, count: usize) {
+        self.with(|state| state.conflicts = count);
+    }
+
+    /// Every request: method, path, the status answered.
+    pub fn requests(&self) -> Vec<(String, String, u16)> {
+        self.with(|state| state.requests.clone())
+    }
+}
+
+/// RFC 7386: a null removes, an object merges, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code}),
+    )
+}
+
+fn answer(state: &mut State, method: &str, target: &str, body: &[u8], authorized: Result<(), String>) -> (u16, Value) {
+    if let Err(why) = authorized {
+        return status(401, "Unauthorized", &why);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (resource, name) = if let Some(rest) = path.strip_prefix(NODEPOOLS) {
+        ("nodepools", rest.trim_start_matches('/'))
+    } else if let Some(rest) = path.strip_prefix(NODECLAIMS) {
+        ("nodeclaims", rest.trim_start_matches('/'))
+    } else {
+        return status(404, "NotFound", "the server could not find the requested resource");
+    };
+    let verb = match (method, name.is_empty()) {
+        ("GET", true) => "list",
+        ("GET", false) => "get",
+        ("PATCH", false) => "patch",
+        ("DELETE", false) => "delete",
+        _ => return status(405, "MethodNotAllowed", "not supported here"),
+    };
+    if !state.karpenter {
+        return status(404, "NotFound", "the server could not find the requested resource");
+    }
+    if !state.allowed.contains(&(verb.to_owned(), resource.to_owned())) {
+        let message =
+            format!("user cannot {verb} resource \"{resource}\" in API group \"karpenter.sh\" at the cluster scope");
+        return status(403, "Forbidden", &message);
+    }
+    match (resource, verb) {
+        ("nodepools", "list") => {
+            (200, json!({"kind": "NodePoolList", "items": state.nodepools.values().collect::<Vec<_>>()}))
+        }
+        ("nodepools", "get") => match state.nodepools.get(name) {
+            Some(pool) => (200, pool.clone()),
+            None => status(404, "NotFound", &format!("nodepools.karpenter.sh \"{name}\" not found")),
+        },
+        ("nodepools", "patch") => {
+            let Ok(patch) = serde_json::from_slice::<Value>(body) else { return status(400, "BadRequest", "not JSON") };
+            if state.conflicts > 0 {
+                state.conflicts -= 1;
+                state.version += 1;
+                let version = state.version.to_string();
+                if let Some(pool) = state.nodepools.get_mut(name) {
+                    pool["metadata"]["resourceVersion"] = json!(version);
+                }
+            }
+            let version = state.version + 1;
+            let Some(pool) = state.nodepools.get_mut(name) else {
+                return status(404, "NotFound", &format!("nodepools.karpenter.sh \"{name}\" not found"));
+            };
+            if let Some(wanted) = patch["metadata"]["resourceVersion"].as_str()
+                && pool["metadata"]["resourceVersion"].as_str() != Some(wanted)
+            {
+                let message = format!(
+                    "Operation cannot be fulfilled on nodepools.karpenter.sh \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                );
+                return status(409, "Conflict", &message);
+            }
+            merge(pool, &patch);
+            pool["metadata"]["resourceVersion"] = json!(version.to_string());
+            state.version = version;
+            (200, pool.clone())
+        }
+        ("nodeclaims", "list") => {
+            let selector =
+                query.strip_prefix("labelSelector=").unwrap_or_default().replace("%2F", "/").replace("%3D", "=");
+            let (label, value) = selector.split_once('=').unwrap_or_default();
+            let items: Vec<&Value> =
+                state.nodeclaims.values().filter(|claim| claim["metadata"]["labels"][label] == value).collect();
+            (200, json!({"kind": "NodeClaimList", "items": items}))
+        }
+        ("nodeclaims", "delete") => match state.nodeclaims.remove(name) {
+            Some(claim) => (200, claim),
+            None => status(404, "NotFound", &format!("nodeclaims.karpenter.sh \"{name}\" not found")),
+        },
+        _ => status(405, "MethodNotAllowed", "not supported here"),
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: &Mutex<State>, cluster: &str, secret: &str) {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let (head_end, length) = loop {
+        let Ok(read) = stream.read(&mut buffer).await else { return };
+        if read == 0 {
+            return;
+        }
+        data.extend_from_slice(&buffer[..read]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()))
+                .unwrap_or(0);
+            break (end + 4, length);
+        }
+    };
+    while data.len() < head_end + length {
+        let Ok(read) = stream.read(&mut buffer).await else { return };
+        if read == 0 {
+            break;
+        }
+        data.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let mut request_line = head.lines().next().unwrap_or_default().split_whitespace();
+    let (method, target) = (request_line.next().unwrap_or_default(), request_line.next().unwrap_or_default());
+    let token = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().strip_prefix("Bearer ").unwrap_or("").to_owned())
+    });
+    let now = jiff::Timestamp::now().as_second();
+    let authorized = match token {
+        None => Err("no bearer token".to_owned()),
+        Some(token) => {
+            kube_token::verify(&token, cluster, now, |_| Some(secret.to_owned())).map(|_| ()).map_err(|r| r.0)
+        }
+    };
+    let body = &data[head_end..(head_end + length).min(data.len())];
+    let (code, answer) = {
+        let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (code, answer) = answer(&mut state, method, target, body, authorized);
+        state.requests.push((method.to_owned(), target.to_owned(), code));
+        (code, answer)
+    };
+    let body = answer.to_string();
+    let response = format!(
+        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
