@@ -453,7 +453,17 @@ def behalf_reason(sid):
 
 def without_statement(template, function_logical_id, sid):
     broken = copy.deepcopy(template)
-    statements = broken["Resources"][function_logical_id]["Properties"]["Policies"][0]["Statement"]
+    properties = broken["Resources"][function_logical_id]["Properties"]
+    if "Policies" in properties:
+        statements = properties["Policies"][0]["Statement"]
+    else:
+        # A role the template writes out itself (the EKS scheduler's): the policy holding the Sid.
+        policies = broken["Resources"][f"{function_logical_id}Role"]["Properties"]["Policies"]
+        statements = next(
+            p["PolicyDocument"]["Statement"]
+            for p in policies
+            if any(isinstance(s, dict) and s.get("Sid") == sid for s in p["PolicyDocument"]["Statement"])
+        )
     kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
     if len(kept) == len(statements):
         raise KeyError(f"{function_logical_id} has no statement {sid}")

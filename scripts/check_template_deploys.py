@@ -320,12 +320,41 @@ def interface_problems(template):
     return problems
 
 
+EC2_NETWORK_INTERFACES = "ec2:CreateNetworkInterface"
+
+
+def eks_vpc_problems(template, base):
+    """The EKS scheduler in a VPC (EksKubernetesApiSubnetIds) and out of one: its function has a
+    VpcConfig and its role the network interface permissions only in one; no managed policy either way."""
+    problems = []
+    in_vpc = {"EksKubernetesApiSubnetIds": "subnet-0a1b2c3d", "EksKubernetesApiSecurityGroupIds": "sg-0123abcd"}
+    for label, overrides, wanted in [("outside a VPC", {}, False), ("in a VPC", in_vpc, True)]:
+        _, _, resources = stack_for(template, ["EksScheduler"], {**base, **overrides})
+        role = resources["EksSchedulerFunctionRole"]["Properties"]
+        actions = set()
+        for policy in role.get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                action = statement.get("Action", [])
+                actions.update([action] if isinstance(action, str) else action)
+        has_vpc = "VpcConfig" in resources["EksSchedulerFunction"]["Properties"]
+        if has_vpc != wanted or (EC2_NETWORK_INTERFACES in actions) != wanted:
+            problems.append(
+                f"EksScheduler {label}: VpcConfig {'present' if has_vpc else 'absent'}, "
+                f"{EC2_NETWORK_INTERFACES} {'granted' if EC2_NETWORK_INTERFACES in actions else 'not granted'}; "
+                f"both must be {'there' if wanted else 'absent'}"
+            )
+        managed = [arn for arn in role.get("ManagedPolicyArns", []) if not _is_sams_own(arn)]
+        if managed:
+            problems.append(f"EksScheduler {label}: its role holds managed policies {managed}")
+    return problems
+
+
 def check(template):
     """Every problem of `template`, and how many resources each set of functions deploys."""
     # A deploy the Rules let through: someone hears of the alarms.
     base = {"AlarmEmail": "ops@example.com", "EksClusterNamePattern": "staging-*"}
     _, _, every_resource = stack_for(template, FUNCTIONS, base)
-    problems = interface_problems(template) + visibility_problems(template)
+    problems = interface_problems(template) + visibility_problems(template) + eks_vpc_problems(template, base)
     counts = {}
     for deployed in [[]] + [NEEDS.get(function, []) + [function] for function in FUNCTIONS] + [FUNCTIONS]:
         found, count = problems_of(template, deployed, every_resource, base)
@@ -390,6 +419,11 @@ def broken_copies(template):
             {"Fn::Sub": "https://${PhotosApiHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
         ),
     )
+    def network_interfaces_always(t):
+        statements = t["Resources"]["EksSchedulerFunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]
+        statements["Statement"][-1] = statements["Statement"][-1]["Fn::If"][1]
+
+    broken("the EKS scheduler's network interface permissions granted outside a VPC", network_interfaces_always)
     return copies
 
 

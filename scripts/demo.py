@@ -108,7 +108,9 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
                "--invoke-port", str(port), "-p", package]
     # An env file, not --env-var: that option splits values on commas.
     env_file = OUTPUT / f"{log_name or package}.env"
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
+    # cargo-lambda's env-file parser refuses an unquoted value holding "=".
+    env_file.write_text("".join(f"{key}={json.dumps(value) if '=' in value else value}\n"
+                                for key, value in variables.items()))
     command += ["--env-file", str(env_file)]
     log_path = OUTPUT / f"{log_name or package}.log"
     log = open(log_path, "w")
@@ -284,7 +286,14 @@ EKS_CLUSTERS = [
      [("general", 1, 2, 5)]),
     ("ml-serverless", {"auto-stop": "true", "auto-start": "true"}, []),
     ("production", {"team": "payments"}, [("main", 3, 6, 12)]),
+    # All three kinds: Karpenter (its controller on the managed nodegroup), a self-managed group, NodePools.
+    ("staging-ml", {"auto-stop": "true", "auto-start": "true", "eks-scheduler/karpenter": "true",
+                    "dependency": "staging-data"}, [("karpenter", 2, 2, 3)]),
 ]
+# staging-ml's Karpenter NodePools (their spec.limits) and NodeClaims (claim: pool), served by the
+# tests' Kubernetes API stand-in (cargo run --example kube-api): the emulator has no cluster API.
+EKS_NODEPOOLS = {"default": {"cpu": "1000", "memory": "1000Gi"}, "gpu": {"nvidia.com/gpu": "8"}, "batch": {}}
+EKS_NODECLAIMS = {"default-7xk2p": "default", "default-9qm4t": "default", "gpu-2hd8c": "gpu", "batch-5vn6w": "batch"}
 # Self-managed node groups (Auto Scaling groups) beside the managed nodegroups: cluster, name, tags, min, desired, max.
 EKS_GROUPS = [
     ("staging-data", "staging-data-kafka-brokers", {"kubernetes.io/cluster/staging-data": "owned", "eks-scheduler/cluster": "staging-data"},
@@ -292,12 +301,15 @@ EKS_GROUPS = [
     # Scaled from zero by the Cluster Autoscaler: at 0/0/4 by design, left alone.
     ("qa", "qa-gpu", {"eks:cluster-name": "qa", "k8s.io/cluster-autoscaler/enabled": "true"}, 0, 0, 4),
     ("production", "production-legacy", {"kubernetes.io/cluster/production": "owned"}, 2, 2, 4),
+    ("staging-ml", "staging-ml-inference", {"eks:cluster-name": "staging-ml"}, 1, 2, 4),
 ]
 
 
 def seed_eks(eks) -> None:
     for name, tags, nodegroups in EKS_CLUSTERS:
-        eks.create_cluster(name=name, roleArn=EKS_ROLE, resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]}, tags=tags)
+        # A public API endpoint, EKS's default (the emulator reports only what it is given).
+        eks.create_cluster(name=name, roleArn=EKS_ROLE, tags=tags,
+                           resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"], "endpointPublicAccess": True})
         for nodegroup, low, desired, high in nodegroups:
             eks.create_nodegroup(clusterName=name, nodegroupName=nodegroup, nodeRole=EKS_ROLE, subnets=["subnet-0a1b2c3d"],
                                  scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high})
@@ -323,9 +335,47 @@ def seed_groups(autoscaling) -> None:
     autoscaling.suspend_processes(AutoScalingGroupName=brokers, ScalingProcesses=["AZRebalance"])
 
 
-def eks_sizes(eks, autoscaling) -> dict[tuple[str, str, str], str]:
-    """Every piece of capacity's min/desired/max (and a group's instances, warm pool and suspended processes)."""
+@contextmanager
+def kube_api(cluster: str, secret: str):
+    """The Kubernetes API stand-in for one cluster, seeded with EKS_NODEPOOLS and EKS_NODECLAIMS; yields
+    its URL and a callable reading its pools' limits (and saved limits) and the claims left."""
+    subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", "integration-tests", "--example", "kube-api"],
+                   cwd=ROOT, check=True)
+    env = {**os.environ, "CLUSTER": cluster, "SECRET": secret, "NODEPOOLS": json.dumps(EKS_NODEPOOLS),
+           "NODECLAIMS": json.dumps(EKS_NODECLAIMS)}
+    server = subprocess.Popen(["cargo", "run", "--quiet", "--locked", "-p", "integration-tests", "--example", "kube-api"],
+                              cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        if not url:
+            raise SystemExit("the Kubernetes API stand-in did not start")
+
+        def state() -> dict:
+            server.stdin.write("state\n")
+            server.stdin.flush()
+            return json.loads(server.stdout.readline())
+
+        yield url, state
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+
+
+def pool_text(limits: dict | None, nodes: int) -> str:
+    text = " ".join(f"{k}={v}" for k, v in sorted((limits or {}).items())) or "no limits"
+    return f"{text}, {nodes} node{'' if nodes == 1 else 's'}"
+
+
+def eks_sizes(eks, autoscaling, kube_state=None) -> dict[tuple[str, str, str], str]:
+    """Every piece of capacity's min/desired/max (and a group's instances, warm pool and suspended processes),
+    and each NodePool's limits and nodes, as the stand-in holds them."""
     sizes = {}
+    if kube_state:
+        state = kube_state()
+        for name, pool in state["nodepools"].items():
+            nodes = sum(1 for claim in state["nodeclaims"] if EKS_NODECLAIMS[claim] == name)
+            saved = f" (saved {pool['saved']})" if pool["saved"] else ""
+            sizes[("staging-ml", "nodepool", name)] = pool_text(pool["limits"], nodes) + saved
     for name, _, nodegroups in EKS_CLUSTERS:
         for nodegroup, *_ in nodegroups:
             scaling = eks.describe_nodegroup(clusterName=name, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"]
@@ -363,13 +413,22 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     eks, autoscaling = clients(endpoint)["eks"], clients(endpoint)["autoscaling"]
     seed_eks(eks)
     seed_groups(autoscaling)
-    print("Seeded 7 clusters: staging-web needs staging-api, which needs staging-data (so does qa);")
+    print("Seeded 8 clusters: staging-web needs staging-api, which needs staging-data (so do qa and staging-ml);")
     print("dev-sandbox follows its own schedule tag; ml-serverless is Fargate-only; production is not opted in.")
     print("staging-data also runs a self-managed group of Kafka brokers (a warm pool, a protected instance, AZRebalance")
     print("suspended by its operator), stopped before its managed nodegroups; qa's GPU group scales from zero.")
-    sizes = {"before": eks_sizes(eks, autoscaling)}
+    print("staging-ml runs all three kinds: Karpenter NodePools (default, gpu, batch; 4 nodes) served by a stand-in")
+    print("of its Kubernetes API (cargo run --example kube-api), a self-managed group, and the managed nodegroup")
+    print("hosting the Karpenter controller: the pools stop first and start last.")
+    with kube_api("staging-ml", "demo") as (kube_url, kube_state):
+        return eks_runs(eks, autoscaling, endpoint, kube_url, kube_state)
+
+
+def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state) -> bool:
+    sizes = {"before": eks_sizes(eks, autoscaling, kube_state)}
     ok_all = True
-    with lambda_function("eks-scheduler", endpoint, {"DEFAULT_TIMEZONE": "UTC"}) as invoke:
+    env = {"DEFAULT_TIMEZONE": "UTC", "KUBERNETES_ENDPOINT_URLS": f"staging-ml={kube_url}"}
+    with lambda_function("eks-scheduler", endpoint, env) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
                                   ("eks-start.json", "after start"), ("eks-auto.json", None)):
             ok, result = invoke(event_file)
@@ -384,13 +443,19 @@ def demo_eks_scheduler(endpoint: str) -> bool:
                 print(f"  {action} waves ({direction}): {order}")
             table(report_rows(result), ["cluster", "action", "wave", "kind", "nodegroup", "before", "after", "status", "reason"])
             if label:
-                sizes[label] = eks_sizes(eks, autoscaling)
+                sizes[label] = eks_sizes(eks, autoscaling, kube_state)
     if not ok_all:
         return False
-    print("\nSizes (min/desired/max) of every nodegroup and self-managed group, read back from the emulator:")
+    print("\nSizes (min/desired/max) of every nodegroup and self-managed group, read back from the emulator, and each")
+    print("NodePool's limits and nodes, read back from the stand-in (nodes come back as pending pods ask Karpenter for")
+    print("them, and the stand-in runs no Karpenter: a pool is restored when its limits are):")
+
+    def restored_piece(kind: str, before: str, after: str) -> bool:
+        return before.split(", ")[0] == after.split(", ")[0] if kind == "nodepool" else before == after
+
     rows = [{"cluster": c, "kind": k, "nodegroup": n, "before": sizes["before"][(c, k, n)],
              "after stop": sizes["after stop"][(c, k, n)], "after start": sizes["after start"][(c, k, n)],
-             "restored": "yes" if sizes["before"][(c, k, n)] == sizes["after start"][(c, k, n)] else "NO"}
+             "restored": "yes" if restored_piece(k, sizes["before"][(c, k, n)], sizes["after start"][(c, k, n)]) else "NO"}
             for (c, k, n) in sizes["before"]]
     table(rows, ["cluster", "kind", "nodegroup", "before", "after stop", "after start", "restored"])
     restored = all(r["restored"] == "yes" for r in rows)
@@ -399,7 +464,11 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     print("Every nodegroup and group is back at its exact size." if restored else "SOME SIZES WERE NOT RESTORED")
     if not stopped_brokers:
         print(f"THE BROKERS' GROUP DID NOT STOP TO ZERO: {sizes['after stop'][brokers]}")
-    restored = restored and stopped_brokers
+    pools_stopped = all(value.startswith(("cpu=0 ", "cpu=0,")) and ", 0 nodes" in value
+                        for (c, k, n), value in sizes["after stop"].items() if k == "nodepool")
+    if not pools_stopped:
+        print("A NODEPOOL DID NOT STOP: its limits are not zero or its nodes are still there")
+    restored = restored and stopped_brokers and pools_stopped
     print(f"The function's log is {OUTPUT.relative_to(ROOT)}/eks-scheduler.log")
     return restored
 

@@ -180,13 +180,17 @@ def statements(node, condition=None):
 def permissions_block(template, logical_id):
     """The function page's list of what its role may do, statement by statement."""
     properties = template["Resources"][logical_id]["Properties"]
+    # A function whose role the template writes out itself (`Role:`): that role's policies.
+    policies = properties.get("Policies") or [
+        policy["PolicyDocument"] for policy in template["Resources"][f"{logical_id}Role"]["Properties"]["Policies"]
+    ]
     lines = [PERMISSIONS_START, "",
              "What the function's role may do, statement by statement, as `template.yaml` grants it"
              " (written from the template by `make docs-reference`; `make test` checks every request"
              " the tests make against it: see [Permissions](../deploy/permissions.md)). Every role"
              " also gets SAM's `AWSLambdaBasicExecutionRole` (its own log lines) and, for X-Ray,"
              " `AWSXrayWriteOnlyAccess` (its traces).", ""]
-    for sid, actions, condition in statements(properties.get("Policies", [])):
+    for sid, actions, condition in statements(policies):
         when = f" (only when `{condition}`)" if condition else ""
         lines.append(f"- **{sid}**{when}: " + ", ".join(f"`{a}`" for a in actions))
     return "\n".join(lines + ["", PERMISSIONS_END])

@@ -5,7 +5,7 @@
 //! restores them exactly, a conflict is read again and planned again, and a refused token or
 //! a missing RBAC verb fails naming what to grant.
 //!
-//! Issue #30's second part wires these into a run; these tests hold the pieces to the API.
+//! `eks_karpenter.rs` runs them as part of the scheduler's runs; these tests hold the client to the API.
 
 use std::time::SystemTime;
 
@@ -31,7 +31,7 @@ async fn act(api: &KubeApi, name: &str, stop: bool) -> Result<NodePoolPlan> {
     for _ in 0..3 {
         let pool = api.nodepool(name).await?;
         let plan = if stop { plan_nodepool_stop(&pool) } else { plan_nodepool_start(&pool) };
-        let NodePoolPlan::Change { patch, .. } = &plan else { return Ok(plan) };
+        let NodePoolPlan::Change { patch: Some(patch), .. } = &plan else { return Ok(plan) };
         match api.patch_nodepool(name, patch).await {
             Ok(()) => {}
             Err(EksSchedulerError::Kubernetes { status: Some(409), .. }) => continue,

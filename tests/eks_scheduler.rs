@@ -159,7 +159,7 @@ async fn stop_then_start_restores_every_exact_size_in_dependency_order() -> Resu
     );
     assert_eq!(cluster(&stopped, "staging-web").wave, Some(2));
     assert_eq!(cluster(&stopped, "serverless").status, Status::Skipped);
-    assert!(cluster(&stopped, "serverless").reason.starts_with("no managed nodegroups and no self-managed groups"));
+    assert!(cluster(&stopped, "serverless").reason.starts_with("no managed nodegroups, no self-managed groups"));
     assert_eq!(cluster(&stopped, "serverless").nodegroups[0].kind, eks_scheduler::core::Kind::Fargate);
     assert!(stopped.clusters.iter().all(|c| c.name != "production"), "not opted in: not touched, not listed");
     assert_eq!(stopped.totals.nodegroups_changed, 7);

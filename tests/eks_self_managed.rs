@@ -266,7 +266,7 @@ async fn a_group_the_role_may_not_change_fails_its_cluster_up_front_and_holds_it
 
     // Then the run fails, naming the group and the tag that permits it
     let message = err.to_string();
-    assert!(message.contains("nodegroup platform-legacy:"), "{message}");
+    assert!(message.contains("group platform-legacy:"), "{message}");
     assert!(message.contains("tag it eks-scheduler/cluster=platform"), "{message}");
     // and nothing was done: not the other group, and not the managed nodegroup, which may
     // host the controllers of that capacity

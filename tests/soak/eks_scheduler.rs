@@ -3,14 +3,19 @@
 //! event), some runs overlapping a second one, every EKS call through the fault proxy.
 //!
 //! About half the clusters also run a self-managed node group (an Auto Scaling group, some
-//! with a warm pool), every Auto Scaling call through the same proxy.
+//! with a warm pool), every Auto Scaling call through the same proxy. A third run Karpenter:
+//! two NodePools each, served by the Kubernetes API stand-in (`support::kube_api`), which
+//! answers the same share of its requests with a 500 or a 429; after each start, every
+//! running pool gets a new node, as Karpenter would provision one.
 //!
 //! After every run, each nodegroup and group is either running at its original size or
 //! stopped (`0/0/max`, a group `0/0/0`) with its original size saved; after a start that
 //! reported success, every one runs at its original size, and a group has its processes
 //! resumed, its warm pool back and no record left; after a stop that reported success, a
 //! group's processes that would fight it are suspended; and a last, fault-free start
-//! restores everything.
+//! restores everything. A NodePool is likewise running at its original limits with no record,
+//! or at zero limits with its original limits saved; after a stop that reported success it has
+//! no node left.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,15 +28,62 @@ use support::TestAccount;
 use support::eks_seed::Seed;
 use support::eks_seed::{GroupSeed, group_state, seed, seed_groups, state_of};
 use support::fault_proxy::FaultProxy;
+use support::kube_api::KubeApiServer;
 use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const SAVED_TAG: &str = "eks-scheduler/saved/";
 
-async fn scheduler(endpoint: &str) -> LocalLambda {
+/// The packaged scheduler against `endpoint`, reaching each Karpenter cluster's API stand-in.
+async fn scheduler(endpoint: &str, kube_endpoints: &str) -> LocalLambda {
     let limits = Limits { memory_mb: 256, cpu_share: false };
-    LocalLambda::start(packaged_binary("eks-scheduler"), limits, &[("AWS_ENDPOINT_URL", endpoint)]).await
+    let env = [("AWS_ENDPOINT_URL", endpoint), ("KUBERNETES_ENDPOINT_URLS", kube_endpoints)];
+    LocalLambda::start(packaged_binary("eks-scheduler"), limits, &env).await
 }
+
+/// The NodePools every Karpenter cluster starts with: name and `spec.limits`.
+fn nodepools() -> [(&'static str, Value); 2] {
+    [("default", json!({"cpu": "1000", "memory": "1000Gi"})), ("spot", json!({}))]
+}
+
+/// What must hold of every NodePool now: running at its original limits with no record, or at
+/// zero limits with them saved; when `all_are` says so, every one `started`, or `stopped` with
+/// no node left.
+fn check_pools(servers: &[(String, KubeApiServer)], all_are: Option<&str>) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (cluster, server) in servers {
+        for (pool, original) in nodepools() {
+            let Some(now) = server.nodepool(pool) else {
+                violations.push(format!("{cluster}'s NodePool {pool} is gone"));
+                continue;
+            };
+            let (limits, saved) = (&now["spec"]["limits"], &now["metadata"]["annotations"][SAVED_LIMITS]);
+            let original_limits = if original == json!({}) { Value::Null } else { original.clone() };
+            let running = *limits == original_limits && saved.is_null();
+            let zero = limits.as_object().is_some_and(|l| !l.is_empty() && l.values().all(|q| q == "0"));
+            let saved_original =
+                saved.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()).is_some_and(|s| s == original);
+            let nodes = server.nodeclaims().iter().filter(|claim| claim.starts_with(&format!("{pool}-"))).count();
+            if zero && !saved_original {
+                violations
+                    .push(format!("{cluster}'s NodePool {pool} is stopped, and its saved limits are {saved}: lost"));
+            } else if !running && !zero {
+                violations
+                    .push(format!("{cluster}'s NodePool {pool} has limits {limits}, neither {original} nor zero"));
+            } else if all_are == Some("started") && !running {
+                violations.push(format!("{cluster}'s NodePool {pool} is stopped, though the start reported success"));
+            } else if all_are == Some("stopped") && (!zero || nodes > 0) {
+                violations.push(format!(
+                    "{cluster}'s NodePool {pool} has limits {limits} and {nodes} nodes, though the stop reported success"
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// The annotation holding a stopped pool's limits (`core::SAVED_LIMITS_ANNOTATION`).
+const SAVED_LIMITS: &str = eks_scheduler::core::SAVED_LIMITS_ANNOTATION;
 
 /// `(key, value)` pairs: a cluster's tags, or its nodegroups and their sizes.
 type Pairs = Vec<(String, String)>;
@@ -104,8 +156,23 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let autoscaling = shared::aws_client!(aws_sdk_autoscaling, &account.aws);
     let mut rng = Rng::new(seed_number ^ 0xe45);
-    let owned = clusters(seed_number, count, &mut rng);
+    let mut owned = clusters(seed_number, count, &mut rng);
     let owned_groups = groups(&owned, &mut rng);
+    // Every third cluster runs Karpenter, its API a stand-in failing as often as AWS does here.
+    let mut kube_servers = Vec::new();
+    for (index, (cluster, tags, _)) in owned.iter_mut().enumerate().filter(|(i, _)| i % 3 == 1) {
+        tags.push(("eks-scheduler/karpenter".to_owned(), "true".to_owned()));
+        let server = KubeApiServer::start(cluster, "testing").await?;
+        for (pool, limits) in nodepools() {
+            server.add_nodepool(pool, limits);
+            server.add_nodeclaim(&format!("{pool}-c0"), pool);
+        }
+        server.fail_randomly(seed_number ^ index as u64, rate);
+        kube_servers.push((cluster.clone(), server));
+    }
+    let kube_endpoints: Vec<String> =
+        kube_servers.iter().map(|(cluster, server)| format!("{cluster}={}", server.url)).collect();
+    let kube_endpoints = kube_endpoints.join(",");
     for (cluster, group, size, warm_pool) in &owned_groups {
         let tags: &[(&str, &str)] =
             &[(&format!("kubernetes.io/cluster/{cluster}"), "owned"), ("eks-scheduler/cluster", cluster)];
@@ -145,7 +212,7 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
     // Scaling fails more often: enough to fail some runs past the SDK's retries.
     let hot = [("eks", "update-config"), ("autoscaling", "UpdateAutoScalingGroup")];
     let proxy = FaultProxy::start(moto, plan(seed_number, rate, &hot)).await;
-    let (first, second) = (scheduler(&proxy.url).await, scheduler(&proxy.url).await);
+    let (first, second) = (scheduler(&proxy.url, &kube_endpoints).await, scheduler(&proxy.url, &kube_endpoints).await);
     let mut violations = Vec::new();
     let (mut invocations, mut retries, mut failed_runs) = (0, 0, 0);
     for cycle in 0..cycles {
@@ -180,17 +247,32 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
             violations.extend(check(&eks, &names, &original, now).await?.into_iter().map(|v| format!("{when}: {v}")));
             let groups_now = check_groups(&autoscaling, &original_groups, now).await?;
             violations.extend(groups_now.into_iter().map(|v| format!("{when}: {v}")));
+            violations.extend(check_pools(&kube_servers, now).into_iter().map(|v| format!("{when}: {v}")));
+            if all_succeeded && action == "start" {
+                // Pending pods: Karpenter provisions a node for each pool that runs again.
+                for (_, server) in &kube_servers {
+                    for (pool, _) in nodepools() {
+                        server.add_nodeclaim(&format!("{pool}-c{}", cycle + 1), pool);
+                    }
+                }
+            }
             if all_succeeded && action == "stop" {
                 violations.extend(
                     check(&eks, &names, &original, Some("stopped")).await?.into_iter().map(|v| format!("{when}: {v}")),
                 );
                 let stopped = check_groups(&autoscaling, &original_groups, Some("stopped")).await?;
                 violations.extend(stopped.into_iter().map(|v| format!("{when}: {v}")));
+                let pools = check_pools(&kube_servers, Some("stopped"));
+                violations.extend(pools.into_iter().map(|v| format!("{when}: {v}")));
             }
         }
     }
     // A last start without faults: nothing saved may have been lost on the way.
-    let direct = scheduler(moto).await;
+    let kube_faults: usize = kube_servers.iter().map(|(_, server)| server.faults()).sum();
+    for (_, server) in &kube_servers {
+        server.fail_randomly(0, 0.0);
+    }
+    let direct = scheduler(moto, &kube_endpoints).await;
     let last = direct.invoke_async(&json!({"action": "start", "clusters": names}), TIMEOUT).await;
     if !succeeded(&last) {
         violations.push(format!("the fault-free start at the end failed: {:?}", last.last().map(|a| &a.outcome)));
@@ -199,11 +281,14 @@ pub async fn soak(moto: &str, seed_number: u64, rate: f64, count: usize, cycles:
         .extend(check(&eks, &names, &original, Some("started")).await?.into_iter().map(|v| format!("at the end: {v}")));
     let at_the_end = check_groups(&autoscaling, &original_groups, Some("started")).await?;
     violations.extend(at_the_end.into_iter().map(|v| format!("at the end: {v}")));
+    violations.extend(check_pools(&kube_servers, Some("started")).into_iter().map(|v| format!("at the end: {v}")));
 
     let notes = vec![format!(
-        "{count} clusters, {} nodegroups, {} self-managed groups, {cycles} stop/start cycles; {failed_runs} runs failed all their attempts",
+        "{count} clusters, {} nodegroups, {} self-managed groups, {} NodePools ({kube_faults} of their API's answers \
+         faulted), {cycles} stop/start cycles; {failed_runs} runs failed all their attempts",
         original.len(),
-        original_groups.len()
+        original_groups.len(),
+        kube_servers.len() * nodepools().len(),
     )];
     Ok(Row::new("eks-scheduler", &[&proxy], invocations, retries, violations, notes))
 }

@@ -30,7 +30,10 @@ pub async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()
         eks.create_cluster()
             .name(*name)
             .role_arn(ROLE)
-            .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-0a1b2c3d").build())
+            // EKS's default: the API endpoint is public (the emulator says so only if told).
+            .resources_vpc_config(
+                VpcConfigRequest::builder().subnet_ids("subnet-0a1b2c3d").endpoint_public_access(true).build(),
+            )
             .set_tags(Some(tags))
             .send()
             .await?;

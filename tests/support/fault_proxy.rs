@@ -162,6 +162,8 @@ pub struct Exchange {
     pub fault: Option<FaultKind>,
     /// The request's `X-Amzn-Trace-Id` (the X-Ray trace it continues), if any.
     pub trace_header: Option<String>,
+    /// When it arrived: orders it against another server's requests (a cluster's Kubernetes API).
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -365,6 +367,7 @@ async fn serve(client: TcpStream, shared: Shared) {
                 operation: operation.clone(),
                 fault: decision.map(|d| d.0),
                 trace_header: header(&head_text, "x-amzn-trace-id"),
+                at: std::time::Instant::now(),
             });
         }
         let protocol = Protocol::of(&service, &request);

@@ -39,6 +39,12 @@ struct State {
     /// Patches still to find their pool changed just before they arrive (another writer).
     conflicts: usize,
     requests: Vec<(String, String, u16)>,
+    /// When each request arrived, in the same order.
+    arrivals: Vec<std::time::Instant>,
+    /// The share of authenticated requests answered with a transient failure (500 or 429), and
+    /// the generator choosing them.
+    fault_rate: f64,
+    fault_state: u64,
 }
 
 /// The server: its URL, and its objects to seed and read back.
@@ -112,6 +118,22 @@ impl KubeApiServer {
         self.with(|state| state.allowed.remove(&(verb.to_owned(), resource.to_owned())));
     }
 
+    /// Gives a verb on a resource back.
+    pub fn allow(&self, verb: &str, resource: &str) {
+        self.with(|state| state.allowed.insert((verb.to_owned(), resource.to_owned())));
+    }
+
+    /// Answers about `rate` of the requests, chosen by `seed`, with a failure the client should
+    /// try again (500, as from an overloaded etcd, or 429, the API's priority and fairness), before acting.
+    pub fn fail_randomly(&self, seed: u64, rate: f64) {
+        self.with(|state| (state.fault_rate, state.fault_state) = (rate, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1));
+    }
+
+    /// How many requests were answered with an injected failure.
+    pub fn faults(&self) -> usize {
+        self.with(|state| state.requests.iter().filter(|(_, _, code)| matches!(code, 429 | 500)).count())
+    }
+
     /// The next `count` patches find their pool changed just before (a 409 each).
     pub fn conflict_next_patches(&self, count: usize) {
         self.with(|state| state.conflicts = count);
@@ -120,6 +142,11 @@ impl KubeApiServer {
     /// Every request: method, path, the status answered.
     pub fn requests(&self) -> Vec<(String, String, u16)> {
         self.with(|state| state.requests.clone())
+    }
+
+    /// When each of `requests` arrived: orders them against the AWS calls a proxy saw.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.with(|state| state.arrivals.clone())
     }
 }
 
@@ -153,6 +180,25 @@ fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
 fn answer(state: &mut State, method: &str, target: &str, body: &[u8], authorized: Result<(), String>) -> (u16, Value) {
     if let Err(why) = authorized {
         return status(401, "Unauthorized", &why);
+    }
+    if state.fault_rate > 0.0 {
+        // xorshift64: repeatable for a seed.
+        let mut x = state.fault_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.fault_state = x;
+        if ((x >> 11) as f64 / (1u64 << 53) as f64) < state.fault_rate {
+            return if x & 1 == 0 {
+                status(500, "InternalError", "etcdserver: request timed out")
+            } else {
+                status(
+                    429,
+                    "TooManyRequests",
+                    "the server has received too many requests and has asked us to try again later",
+                )
+            };
+        }
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let (resource, name) = if let Some(rest) = path.strip_prefix(NODEPOOLS) {
@@ -215,9 +261,12 @@ fn answer(state: &mut State, method: &str, target: &str, body: &[u8], authorized
         ("nodeclaims", "list") => {
             let selector =
                 query.strip_prefix("labelSelector=").unwrap_or_default().replace("%2F", "/").replace("%3D", "=");
-            let (label, value) = selector.split_once('=').unwrap_or_default();
-            let items: Vec<&Value> =
-                state.nodeclaims.values().filter(|claim| claim["metadata"]["labels"][label] == value).collect();
+            let items: Vec<&Value> = match selector.split_once('=') {
+                Some((label, value)) => {
+                    state.nodeclaims.values().filter(|claim| claim["metadata"]["labels"][label] == value).collect()
+                }
+                None => state.nodeclaims.values().collect(),
+            };
             (200, json!({"kind": "NodeClaimList", "items": items}))
         }
         ("nodeclaims", "delete") => match state.nodeclaims.remove(name) {
@@ -273,6 +322,7 @@ async fn serve(mut stream: TcpStream, state: &Mutex<State>, cluster: &str, secre
         let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (code, answer) = answer(&mut state, method, target, body, authorized);
         state.requests.push((method.to_owned(), target.to_owned(), code));
+        state.arrivals.push(std::time::Instant::now());
         (code, answer)
     };
     let body = answer.to_string();

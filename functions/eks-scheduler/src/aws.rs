@@ -12,7 +12,7 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
 
-use crate::core::{Announcement, ClusterInfo, EVENT_SOURCE, Sizes};
+use crate::core::{Announcement, ClusterInfo, EVENT_SOURCE, KubernetesApi, Sizes};
 use crate::error::EksSchedulerError;
 
 /// First wait before retrying a busy nodegroup or reading an update again; doubles up to the cap.
@@ -49,6 +49,12 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<C
         name: name.to_owned(),
         arn: cluster.arn().unwrap_or_default().to_owned(),
         tags: cluster.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        api: KubernetesApi {
+            endpoint: cluster.endpoint().unwrap_or_default().to_owned(),
+            certificate_authority: cluster.certificate_authority().and_then(|ca| ca.data()).map(str::to_owned),
+            public: cluster.resources_vpc_config().is_some_and(|vpc| vpc.endpoint_public_access()),
+            auto_mode: cluster.compute_config().and_then(|compute| compute.enabled()).unwrap_or(false),
+        },
     })
 }
 

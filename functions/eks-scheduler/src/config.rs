@@ -1,5 +1,7 @@
 //! The scheduler's settings, read once at cold start.
 
+use std::collections::BTreeMap;
+
 use shared::accounts::AccountsConfig;
 use shared::config::{ConfigError, Env};
 
@@ -30,6 +32,13 @@ pub struct Config {
     /// `CLUSTER_NAME_PATTERN`: an IAM wildcard of the cluster names the run acts on, the same
     /// as the role's resource ARNs (`*` by default).
     pub cluster_name_pattern: String,
+    /// `IN_VPC`: the function runs in the clusters' VPC (the template's
+    /// `KubernetesApiSubnetIds`), so a private Kubernetes API endpoint is reached.
+    pub in_vpc: bool,
+    /// `KUBERNETES_ENDPOINT_URLS`: `<cluster>=<url>` pairs reaching a cluster's Kubernetes API
+    /// somewhere other than its own endpoint, trusting the system's roots, for local stand-ins
+    /// (as `AWS_ENDPOINT_URL` does for AWS); empty in a deployment.
+    pub kubernetes_endpoints: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -92,6 +101,8 @@ impl Config {
             accounts: AccountsConfig::from_env(env)?,
             regions: regions(env.optional("REGIONS").as_deref())?,
             cluster_name_pattern: cluster_name_pattern(env)?,
+            in_vpc: env.bool_or("IN_VPC", false)?,
+            kubernetes_endpoints: kubernetes_endpoints(env.optional("KUBERNETES_ENDPOINT_URLS").as_deref())?,
         })
     }
 
@@ -113,6 +124,27 @@ fn cluster_name_pattern(env: &Env) -> Result<String, ConfigError> {
             "an IAM wildcard of cluster names, like staging-* (letters, digits, - and _, with * and ?)",
         ))
     }
+}
+
+/// `<cluster>=<url>` pairs separated by commas or spaces.
+fn kubernetes_endpoints(value: Option<&str>) -> Result<BTreeMap<String, String>, ConfigError> {
+    let Some(value) = value else { return Ok(BTreeMap::new()) };
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((cluster, url))
+                if !cluster.is_empty() && (url.starts_with("http://") || url.starts_with("https://")) =>
+            {
+                Ok((cluster.to_owned(), url.to_owned()))
+            }
+            _ => Err(ConfigError::invalid(
+                "KUBERNETES_ENDPOINT_URLS",
+                value,
+                "<cluster>=<url> pairs separated by commas, like dev=http://127.0.0.1:8001, or nothing (a deployment's clusters are reached at their own endpoints)",
+            )),
+        })
+        .collect()
 }
 
 /// Region names separated by commas or spaces, like `eu-west-1, us-east-1`.
@@ -162,6 +194,8 @@ mod tests {
                 accounts: AccountsConfig::default(),
                 regions: Vec::new(),
                 cluster_name_pattern: "*".into(),
+                in_vpc: false,
+                kubernetes_endpoints: BTreeMap::new(),
             }
         );
         assert!(!config.spans_sites());
@@ -177,6 +211,23 @@ mod tests {
         assert!(config.spans_sites(), "regions alone name clusters by account and region");
         let config = parse_settings(Config::from_env, &[("ACCOUNTS", "organization")]).expect("valid");
         assert!(config.spans_sites() && config.regions.is_empty());
+    }
+
+    #[test]
+    fn kubernetes_endpoints_and_vpc() {
+        let config = parse_settings(
+            Config::from_env,
+            &[("KUBERNETES_ENDPOINT_URLS", "dev=http://127.0.0.1:8001, prod=https://k8s.internal"), ("IN_VPC", "true")],
+        )
+        .expect("valid");
+        assert_eq!(
+            config.kubernetes_endpoints,
+            BTreeMap::from([
+                ("dev".to_owned(), "http://127.0.0.1:8001".to_owned()),
+                ("prod".to_owned(), "https://k8s.internal".to_owned())
+            ])
+        );
+        assert!(config.in_vpc);
     }
 
     #[test]
@@ -200,6 +251,11 @@ mod tests {
                 "invalid setting REGIONS=\"eu-west-1,Ireland\": expected AWS region names separated by commas, like eu-west-1,us-east-1 (\"Ireland\" is not one)",
             ),
             (&[("ACCOUNTS", "everything")][..], "invalid setting ACCOUNTS=\"everything\""),
+            (
+                &[("KUBERNETES_ENDPOINT_URLS", "dev:8001")][..],
+                "invalid setting KUBERNETES_ENDPOINT_URLS=\"dev:8001\": expected <cluster>=<url> pairs",
+            ),
+            (&[("IN_VPC", "maybe")][..], "invalid setting IN_VPC=\"maybe\""),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::{Instrument as _, error, info, warn};
 
 use crate::aws;
+use crate::aws::kube::KubeApi;
 use crate::config::Config;
 use crate::core::{
     self, Action, CapacityPlans, ClusterInfo, ClusterReport, Kind, LAST_ACTION_TAG, LEASE_TAG, LastAction, Lease,
@@ -34,6 +35,8 @@ pub struct Deps {
     pub config: Config,
     pub eks: aws_sdk_eks::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// This account's and region's clients and credentials, as a site of a run.
+    pub site: sites::Site,
     pub sns: aws_sdk_sns::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub api_calls: ApiCallCounter,
@@ -49,9 +52,11 @@ impl Deps {
         let fleet = config
             .spans_sites()
             .then(|| Arc::new(Fleet::including_this_account(aws, &config.accounts, "eks-scheduler")));
+        let site = sites::Site::of(aws);
         Self {
-            eks: shared::aws_client!(aws_sdk_eks, aws),
-            autoscaling: shared::aws_client!(aws_sdk_autoscaling, aws),
+            eks: site.eks.clone(),
+            autoscaling: site.autoscaling.clone(),
+            site,
             sns: shared::aws_client!(aws_sdk_sns, aws),
             events: shared::aws_client!(aws_sdk_eventbridge, aws),
             api_calls: aws.api_calls().clone(),
@@ -186,8 +191,8 @@ pub async fn run(
     let in_flight = config.max_concurrency;
 
     // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
-    let own = sites::Site { eks: deps.eks.clone(), autoscaling: deps.autoscaling.clone() };
-    let found = Box::pin(sites::find_clusters(&own, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
+    let found =
+        Box::pin(sites::find_clusters(&deps.site, deps.fleet.as_deref(), &config.regions, &deps.region)).await?;
     let (sites, existing) = (&found.sites, &found.existing);
     let pattern = config.cluster_name_pattern.as_str();
     let candidates = core::candidates(request.clusters.as_deref(), existing, pattern);
@@ -259,7 +264,7 @@ pub async fn run(
     for (action, action_plan) in &actions {
         let ordered: Vec<&ClusterInfo> = action_plan.to_plan.iter().filter_map(|name| infos.get(name)).collect();
         let read: Vec<(&ClusterInfo, Result<CapacityPlans, ClusterReport>)> = stream::iter(ordered)
-            .map(|info| async move { (info, plan_cluster(sites, *action, info).await) })
+            .map(|info| async move { (info, plan_cluster(sites, config, *action, info).await) })
             .buffer_unordered(in_flight)
             .collect()
             .await;
@@ -319,7 +324,7 @@ pub async fn run(
             let done: Vec<ClusterReport> = stream::iter(ready)
                 .map(|chosen| {
                     let span = tracing::info_span!("cluster", cluster = %chosen.info.name, action = ?action);
-                    execute(sites, action, chosen, now, deadline).instrument(span)
+                    execute(sites, config, action, chosen, now, deadline).instrument(span)
                 })
                 .buffer_unordered(in_flight)
                 .collect()
@@ -450,15 +455,36 @@ async fn release_leases(
     }
 }
 
-/// Reads a cluster's capacity (managed nodegroups, self-managed groups, Fargate profiles) and
-/// plans each piece (`core::plan_capacity`). A cluster with nothing to scale, or one whose
-/// saved sizes would not fit in EKS's tag limit, comes back as its report.
-async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Result<CapacityPlans, ClusterReport> {
+/// Reads a cluster's capacity (managed nodegroups, self-managed groups, NodePools where its
+/// API is asked, Fargate profiles) and plans each piece (`core::plan_capacity`). A cluster with
+/// nothing to scale, one whose saved sizes would not fit in EKS's tag limit, or one whose
+/// NodePools are out of reach comes back as its report.
+async fn plan_cluster(
+    sites: &Sites,
+    config: &Config,
+    action: Action,
+    info: &ClusterInfo,
+) -> Result<CapacityPlans, ClusterReport> {
     let (site, cluster) = sites.locate(&info.name);
+    let asks_api = match core::nodepool_access(&info.api, &info.tags, config.in_vpc) {
+        core::NodePoolAccess::NotUsed => false,
+        core::NodePoolAccess::Reachable => true,
+        core::NodePoolAccess::Unreachable(reason) => {
+            return Err(ClusterReport::skipped(&info.name, Some(action), reason));
+        }
+    };
     let capacity = async {
+        let nodepools = if asks_api {
+            let kube =
+                site.kube_api(info, &config.kubernetes_endpoints).instrument(tracing::info_span!("token")).await?;
+            read_nodepools(&kube, info).instrument(tracing::info_span!("nodepools")).await?
+        } else {
+            Vec::new()
+        };
         Ok::<_, EksSchedulerError>(core::Capacity {
             managed: aws::nodegroup_sizes(&site.eks, cluster).await?,
             self_managed: aws::self_managed_groups(&site.autoscaling, cluster).await?,
+            nodepools,
             fargate: aws::fargate_profiles(&site.eks, cluster).await?,
         })
     };
@@ -466,11 +492,33 @@ async fn plan_cluster(sites: &Sites, action: Action, info: &ClusterInfo) -> Resu
     core::plan_capacity(action, info, capacity)
 }
 
+/// A cluster's NodePools with their NodeClaims: two requests.
+async fn read_nodepools(kube: &KubeApi, info: &ClusterInfo) -> Result<Vec<core::NodePool>, EksSchedulerError> {
+    let Some(mut pools) = kube.nodepools().await? else {
+        return Err(EksSchedulerError::Kubernetes {
+            cluster: info.name.clone(),
+            operation: "list NodePools".to_owned(),
+            status: Some(404),
+            message: format!(
+                "the cluster's API has no NodePool resource (karpenter.sh/v1): install Karpenter v1 or later, or remove \
+                 the tag {}",
+                core::KARPENTER_TAG
+            ),
+        });
+    };
+    let claims = kube.nodeclaims().await?;
+    for pool in &mut pools {
+        pool.nodeclaims = claims.iter().filter(|(_, of)| *of == pool.name).map(|(name, _)| name.clone()).collect();
+    }
+    Ok(pools)
+}
+
 /// Carries out one cluster's plan, kind by kind in the action's order (`Kind::phases`): a
 /// kind whose action failed holds the next one back, so a stop never takes down the
 /// managed nodegroups (and the controllers on them) under capacity still running.
 async fn execute(
     sites: &Sites,
+    config: &Config,
     action: Action,
     chosen: &Chosen<'_>,
     now: Timestamp,
@@ -496,6 +544,10 @@ async fn execute(
                 Kind::SelfManaged => {
                     let span = tracing::info_span!("self-managed groups");
                     execute_self_managed(sites, action, chosen, &mut lines).instrument(span).await
+                }
+                Kind::NodePool => {
+                    let span = tracing::info_span!("nodepools");
+                    execute_nodepools(sites, config, action, chosen, &mut lines).instrument(span).await
                 }
                 Kind::Fargate => Ok(()),
             };
@@ -593,6 +645,81 @@ async fn execute_managed(
     untagged.await.map_err(|reason| {
         format!("the nodegroups were scaled, but removing their saved sizes from the cluster's tags failed: {reason}")
     })
+}
+
+/// How often a NodePool's patch is planned again after the pool changed under it (409).
+const NODEPOOL_ATTEMPTS: usize = 3;
+
+/// The NodePools' share of a cluster's action, their report lines updated: each pool's
+/// patch (planned again from the pool as it is now if it changed since it was read), then on
+/// stop its NodeClaims deleted, the pools at once. `Err` (the API could not be reached) is a
+/// reason for the whole cluster.
+async fn execute_nodepools(
+    sites: &Sites,
+    config: &Config,
+    action: Action,
+    chosen: &Chosen<'_>,
+    lines: &mut [core::NodegroupReport],
+) -> Result<(), String> {
+    let info = chosen.info;
+    let site = sites.locate(&info.name).0;
+    let kube = site.kube_api(info, &config.kubernetes_endpoints).await.map_err(|err| err.to_string())?;
+    let results = futures_util::future::join_all(
+        chosen
+            .plans
+            .nodepools
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, plan))| matches!(plan, core::NodePoolPlan::Change { .. }))
+            .map(|(index, (name, plan))| {
+                let kube = &kube;
+                async move { (index, act_on_nodepool(kube, action, info.api.auto_mode, name, plan.clone()).await) }
+            }),
+    )
+    .await;
+    for (index, done) in results {
+        match done {
+            Ok(line) => lines[index] = line,
+            Err(err) => lines[index].fail(err.to_string()),
+        }
+    }
+    Ok(())
+}
+
+/// One NodePool's patch and NodeClaim deletions. A patch refused because the pool changed
+/// since it was read (409: Karpenter or an operator wrote it) is planned again from the pool
+/// as it is now; the report line says what was done.
+async fn act_on_nodepool(
+    kube: &KubeApi,
+    action: Action,
+    auto_mode: bool,
+    name: &str,
+    mut plan: core::NodePoolPlan,
+) -> Result<core::NodegroupReport, EksSchedulerError> {
+    for attempt in 1..=NODEPOOL_ATTEMPTS {
+        let core::NodePoolPlan::Change { patch, delete, .. } = &plan else {
+            return Ok(core::NodegroupReport::nodepool(name, &plan));
+        };
+        let patched = match patch {
+            Some(patch) => kube.patch_nodepool(name, patch).await,
+            None => Ok(()),
+        };
+        match patched {
+            Ok(()) => {
+                for claim in delete {
+                    kube.delete_nodeclaim(claim).await?;
+                }
+                return Ok(core::NodegroupReport::nodepool(name, &plan));
+            }
+            Err(EksSchedulerError::Kubernetes { status: Some(409), .. }) if attempt < NODEPOOL_ATTEMPTS => {
+                let mut pool = kube.nodepool(name).await?;
+                pool.nodeclaims = kube.nodeclaims_of(name).await?;
+                plan = core::plan_nodepool(action, &pool, auto_mode);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(core::NodegroupReport::nodepool(name, &plan))
 }
 
 /// The self-managed groups' share of a cluster's action, their report lines updated: each

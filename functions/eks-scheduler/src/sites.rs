@@ -5,11 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::SystemTime;
+
+use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
 use shared::accounts::{Account, AccountStatus, Fleet};
 use tracing::Instrument as _;
 
 use crate::aws;
-use crate::core::{self, SiteReport};
+use crate::aws::kube::KubeApi;
+use crate::aws::kube_token;
+use crate::core::{self, ClusterInfo, SiteReport};
 use crate::error::EksSchedulerError;
 
 /// The clients of one account and region.
@@ -18,6 +23,45 @@ pub struct Site {
     pub eks: aws_sdk_eks::Client,
     /// Self-managed node groups are Auto Scaling groups.
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// What a cluster's Kubernetes API token is signed with: the identity its access entry names.
+    pub credentials: Option<SharedCredentialsProvider>,
+    pub region: String,
+}
+
+impl Site {
+    pub fn of(aws: &shared::aws::Aws) -> Self {
+        let sdk = aws.sdk_config();
+        Self {
+            eks: shared::aws_client!(aws_sdk_eks, aws),
+            autoscaling: shared::aws_client!(aws_sdk_autoscaling, aws),
+            credentials: sdk.credentials_provider(),
+            region: sdk.region().map(|region| region.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// A client of `info`'s Kubernetes API with a token made now (a token is good for
+    /// minutes, so each phase of a run makes its own). `endpoints` (`KUBERNETES_ENDPOINT_URLS`)
+    /// sends a cluster elsewhere, by its key or its name.
+    pub async fn kube_api(
+        &self,
+        info: &ClusterInfo,
+        endpoints: &BTreeMap<String, String>,
+    ) -> Result<KubeApi, EksSchedulerError> {
+        let name = core::split_key(&info.name).1;
+        let failed = |message: String| EksSchedulerError::Kubernetes {
+            cluster: info.name.clone(),
+            operation: "make the token".to_owned(),
+            status: None,
+            message,
+        };
+        let provider = self.credentials.as_ref().ok_or_else(|| failed("the function has no AWS credentials".into()))?;
+        let credentials = provider.provide_credentials().await.map_err(|err| failed(err.to_string()))?;
+        let token = kube_token::token(&credentials, &self.region, name, SystemTime::now()).map_err(failed)?;
+        match endpoints.get(&info.name).or_else(|| endpoints.get(name)) {
+            Some(endpoint) => KubeApi::new(&info.name, endpoint, None, token),
+            None => KubeApi::new(&info.name, &info.api.endpoint, info.api.certificate_authority.as_deref(), token),
+        }
+    }
 }
 
 /// The clients of a run, by site (`<account>/<region>`; `""` for a single-account run).
@@ -70,10 +114,7 @@ pub async fn find_clusters(
                 let mut found = Vec::new();
                 for region in regions {
                     let aws = aws.in_region(region);
-                    let site = Site {
-                        eks: shared::aws_client!(aws_sdk_eks, &aws),
-                        autoscaling: shared::aws_client!(aws_sdk_autoscaling, &aws),
-                    };
+                    let site = Site::of(&aws);
                     let listing =
                         aws::list_clusters(&site.eks).instrument(tracing::info_span!("region", region = %region));
                     let listed = listing.await.map_err(|err| err.to_string());

@@ -2,8 +2,6 @@
 //! (list, read, merge-patch under a `resourceVersion`) and NodeClaims (list one pool's,
 //! delete), authenticated by the token of `kube_token`, over TLS trusting only the
 //! cluster's own certificate authority.
-//!
-//! Not wired into a run yet: issue #30's second part builds on it.
 
 use std::time::Duration;
 
@@ -17,6 +15,9 @@ const NODEPOOLS: &str = "/apis/karpenter.sh/v1/nodepools";
 const NODECLAIMS: &str = "/apis/karpenter.sh/v1/nodeclaims";
 /// The label Karpenter puts on a NodeClaim: the NodePool it belongs to.
 const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+/// Tries of one request, and the first wait between them.
+const ATTEMPTS: u32 = 3;
+const RETRY_WAIT: Duration = Duration::from_millis(500);
 
 /// One cluster's API: its endpoint, and the bearer token for it.
 #[derive(Debug, Clone)]
@@ -86,14 +87,35 @@ impl KubeApi {
         self.expect_ok(&operation, status, &body)
     }
 
-    /// The names of the NodeClaims of one NodePool.
+    /// Every NodeClaim not already being deleted, with the NodePool it belongs to: one request
+    /// for all the pools of a cluster.
+    pub async fn nodeclaims(&self) -> Result<Vec<(String, String)>, EksSchedulerError> {
+        let (status, body) = self.call(reqwest::Method::GET, NODECLAIMS, None, "list NodeClaims").await?;
+        self.expect_ok("list NodeClaims", status, &body)?;
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        Ok(items
+            .iter()
+            .filter(|item| item["metadata"]["deletionTimestamp"].is_null())
+            .filter_map(|item| {
+                let name = item["metadata"]["name"].as_str()?;
+                let pool = item["metadata"]["labels"][NODEPOOL_LABEL].as_str()?;
+                Some((name.to_owned(), pool.to_owned()))
+            })
+            .collect())
+    }
+
+    /// The names of the NodeClaims of one NodePool not already being deleted.
     pub async fn nodeclaims_of(&self, nodepool: &str) -> Result<Vec<String>, EksSchedulerError> {
         let operation = format!("list the NodeClaims of {nodepool}");
         let path = format!("{NODECLAIMS}?labelSelector={}%3D{nodepool}", NODEPOOL_LABEL.replace('/', "%2F"));
         let (status, body) = self.call(reqwest::Method::GET, &path, None, &operation).await?;
         self.expect_ok(&operation, status, &body)?;
         let items = body["items"].as_array().cloned().unwrap_or_default();
-        Ok(items.iter().filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned)).collect())
+        Ok(items
+            .iter()
+            .filter(|item| item["metadata"]["deletionTimestamp"].is_null())
+            .filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned))
+            .collect())
     }
 
     /// Deletes a NodeClaim: Karpenter then drains and terminates its node. One already gone is no error.
@@ -107,6 +129,10 @@ impl KubeApi {
         self.expect_ok(&operation, status, &body)
     }
 
+    /// One request, tried again (twice, after 0.5 s and 1 s) when the API server is throttling
+    /// (429), failing (5xx) or unreachable, as the SDK retries AWS's: every request is safe to
+    /// repeat (a patch carries its `resourceVersion`, so one that was applied is refused with
+    /// 409 the second time, and read again).
     async fn call(
         &self,
         method: reqwest::Method,
@@ -114,14 +140,33 @@ impl KubeApi {
         patch: Option<&Value>,
         operation: &str,
     ) -> Result<(u16, Value), EksSchedulerError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.endpoint)).bearer_auth(&self.token);
-        if let Some(patch) = patch {
-            request = request.header("content-type", "application/merge-patch+json").body(patch.to_string());
+        let (mut wait, mut attempt) = (RETRY_WAIT, 1);
+        loop {
+            let mut request =
+                self.http.request(method.clone(), format!("{}{path}", self.endpoint)).bearer_auth(&self.token);
+            if let Some(patch) = patch {
+                request = request.header("content-type", "application/merge-patch+json").body(patch.to_string());
+            }
+            let answered = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    match response.bytes().await {
+                        Ok(bytes) => Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))),
+                        Err(err) => Err(self.error(operation, Some(status), err.to_string())),
+                    }
+                }
+                Err(err) => Err(self.error(operation, None, err.to_string())),
+            };
+            let transient = match &answered {
+                Ok((status, _)) => *status == 429 || *status >= 500,
+                Err(_) => true,
+            };
+            if !transient || attempt == ATTEMPTS {
+                return answered;
+            }
+            tokio::time::sleep(wait).await;
+            (wait, attempt) = (wait * 2, attempt + 1);
         }
-        let response = request.send().await.map_err(|err| self.error(operation, None, err.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|err| self.error(operation, Some(status), err.to_string()))?;
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
     fn expect_ok(&self, operation: &str, status: u16, body: &Value) -> Result<(), EksSchedulerError> {
@@ -132,10 +177,10 @@ impl KubeApi {
         let said = body["message"].as_str().unwrap_or("no message");
         let message = match status {
             401 => format!(
-                "the cluster refused the function's token ({said}): the function's role needs an access entry on the cluster"
+                "the cluster refused the function's token ({said}): the function's role needs an access entry on the cluster in the Kubernetes group eks-scheduler (the template's EksAccessEntryCluster, or aws eks create-access-entry)"
             ),
             403 => format!(
-                "the function's access entry may not {operation} ({said}): bind its Kubernetes group to a role that allows it"
+                "the function's access entry may not {operation} ({said}): apply functions/eks-scheduler/rbac.yaml to the cluster, which binds its Kubernetes group eks-scheduler to what the scheduler does"
             ),
             _ => format!("HTTP {status}: {said}"),
         };

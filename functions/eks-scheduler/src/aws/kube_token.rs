@@ -3,9 +3,6 @@
 //! presigned locally (no request) by the SDK's own SigV4 signer, with the cluster's name
 //! signed in the `x-k8s-aws-id` header, so a token made for one cluster is refused by another.
 //! EKS calls STS with it and maps the identity it answers to an access entry.
-//!
-//! Not wired into a run yet: issue #30's second part (NodePools through the cluster's API)
-//! builds on it.
 
 use std::time::{Duration, SystemTime};
 

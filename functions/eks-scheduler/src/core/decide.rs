@@ -18,6 +18,8 @@ pub struct ClusterInfo {
     pub name: String,
     pub arn: String,
     pub tags: BTreeMap<String, String>,
+    /// How its Kubernetes API is reached, for its NodePools.
+    pub api: super::KubernetesApi,
 }
 
 /// Each nodegroup of a cluster with its plan, by nodegroup name.

@@ -24,6 +24,9 @@ pub enum Kind {
     Managed,
     /// An Auto Scaling group tagged for the cluster, scaled through Auto Scaling.
     SelfManaged,
+    /// A Karpenter NodePool (EKS Auto Mode's among them), through the cluster's Kubernetes API.
+    #[serde(rename = "nodepool")]
+    NodePool,
     /// A Fargate profile: pods, not nodes; nothing to scale.
     Fargate,
 }
@@ -33,18 +36,30 @@ impl Kind {
         match self {
             Self::Managed => "managed",
             Self::SelfManaged => "self-managed",
+            Self::NodePool => "nodepool",
             Self::Fargate => "fargate",
         }
     }
 
-    /// The kinds a cluster's action goes through, in order. A stop takes the self-managed
-    /// groups down before the managed nodegroups (which usually host the cluster's
-    /// controllers, Karpenter and the Cluster Autoscaler among them); a start brings the
-    /// managed nodegroups back first.
-    pub fn phases(action: Action) -> [Self; 2] {
+    /// What a piece of this kind is called in a sentence: `nodegroup system`, `NodePool default`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Managed => "nodegroup",
+            Self::SelfManaged => "group",
+            Self::NodePool => "NodePool",
+            Self::Fargate => "Fargate profile",
+        }
+    }
+
+    /// The kinds a cluster's action goes through, in order. A stop takes Karpenter's capacity
+    /// down first (while its controller still runs to drain it), then the self-managed
+    /// groups, then the managed nodegroups (which usually host the cluster's controllers,
+    /// Karpenter and the Cluster Autoscaler among them); a start goes the other way, the
+    /// NodePools' limits restored once the nodegroups hosting their controller are back.
+    pub fn phases(action: Action) -> [Self; 3] {
         match action {
-            Action::Stop => [Self::SelfManaged, Self::Managed],
-            Action::Start => [Self::Managed, Self::SelfManaged],
+            Action::Stop => [Self::NodePool, Self::SelfManaged, Self::Managed],
+            Action::Start => [Self::Managed, Self::SelfManaged, Self::NodePool],
         }
     }
 }

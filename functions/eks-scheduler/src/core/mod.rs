@@ -33,7 +33,8 @@ pub use groups::{
 };
 pub use lease::{LEASE_TAG, Lease, LeaseState, lease_state, lease_tag_problem};
 pub use nodepools::{
-    NodePool, NodePoolPlan, SAVED_LIMITS_ANNOTATION, limits_stopped, limits_text, parse_nodepool, plan_nodepool_start,
+    BUILT_IN_POOLS, KARPENTER_TAG, KubernetesApi, NodePool, NodePoolAccess, NodePoolPlan, SAVED_LIMITS_ANNOTATION,
+    limits_stopped, limits_text, nodepool_access, parse_nodepool, plan_nodepool, plan_nodepool_start,
     plan_nodepool_stop,
 };
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};

@@ -9,8 +9,10 @@
 //! `resourceVersion` it was planned from: the API server refuses it (409) if the pool changed
 //! since, and the handler reads it again.
 //!
-//! Not wired into a run yet: issue #30's second part (the cluster's API, its token, the
-//! access entry) builds on it.
+//! Which clusters' APIs are asked: those in EKS Auto Mode, and those tagged
+//! `eks-scheduler/karpenter=true` (Karpenter installed by its operator). Auto Mode's two
+//! built-in pools cannot be changed (EKS puts them back), only disabled in the cluster's
+//! compute config, which deletes them: they are listed as skipped, saying so.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,50 @@ use serde_json::{Value, json};
 
 /// The annotation a stop writes: the NodePool's `spec.limits` as JSON (`{}`: no limits).
 pub const SAVED_LIMITS_ANNOTATION: &str = "eks-scheduler.cloud-ops-toolkit.io/saved-limits";
+/// `eks-scheduler/karpenter` = `true` on a cluster: Karpenter runs in it, so its NodePools are
+/// stopped and started through the cluster's API (Auto Mode clusters need no tag).
+pub const KARPENTER_TAG: &str = "eks-scheduler/karpenter";
+/// EKS Auto Mode's own NodePools, which EKS reconciles: changeable only by disabling them.
+pub const BUILT_IN_POOLS: [&str; 2] = ["general-purpose", "system"];
+
+/// How a cluster's Kubernetes API is reached, from `DescribeCluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KubernetesApi {
+    /// `https://…eks.amazonaws.com`.
+    pub endpoint: String,
+    /// `certificateAuthority.data`: the base64 PEM the endpoint's certificate chains to.
+    pub certificate_authority: Option<String>,
+    /// `resourcesVpcConfig.endpointPublicAccess`: reachable from outside the cluster's VPC.
+    pub public: bool,
+    /// `computeConfig.enabled`: EKS Auto Mode, whose compute is NodePools.
+    pub auto_mode: bool,
+}
+
+/// Whether a run asks a cluster's API for its NodePools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodePoolAccess {
+    /// Neither Auto Mode nor tagged `eks-scheduler/karpenter=true`.
+    NotUsed,
+    Reachable,
+    /// Its endpoint is private and the function is not in its VPC: the reason.
+    Unreachable(String),
+}
+
+/// Whether a cluster's NodePools are in a run, from what `DescribeCluster` said and its tags;
+/// `in_vpc`: the function runs in the clusters' VPC (`IN_VPC`), so private endpoints are reached.
+pub fn nodepool_access(api: &KubernetesApi, tags: &BTreeMap<String, String>, in_vpc: bool) -> NodePoolAccess {
+    let tagged = tags.get(KARPENTER_TAG).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    if !api.auto_mode && !tagged {
+        return NodePoolAccess::NotUsed;
+    }
+    if api.public || in_vpc {
+        return NodePoolAccess::Reachable;
+    }
+    let runs_on = if api.auto_mode { "EKS Auto Mode" } else { "Karpenter (tagged eks-scheduler/karpenter=true)" };
+    NodePoolAccess::Unreachable(format!(
+        "it runs on {runs_on}, and its Kubernetes API endpoint is private, which the function cannot reach from          outside the cluster's VPC: deploy with KubernetesApiSubnetIds and KubernetesApiSecurityGroupIds (the          function then runs in the VPC), or enable the endpoint's public access; nothing of it was changed, since          stopping the rest would leave its Karpenter nodes running with no controller"
+    ))
+}
 
 /// A NodePool as the scheduler reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +73,8 @@ pub struct NodePool {
     /// `spec.limits`: resource to quantity (`cpu` = `1000`, `memory` = `1000Gi`); empty: none.
     pub limits: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The names of its NodeClaims (its nodes), read beside it.
+    pub nodeclaims: Vec<String>,
 }
 
 /// Reads a NodePool from its API object (`karpenter.sh/v1` `NodePool`).
@@ -53,6 +101,7 @@ pub fn parse_nodepool(object: &Value) -> Result<NodePool, String> {
         limits: strings(&object["spec"]["limits"], "spec.limits")?,
         annotations: strings(&metadata["annotations"], "an annotation")?,
         resource_version: resource_version.to_owned(),
+        nodeclaims: Vec::new(),
         name,
     })
 }
@@ -76,15 +125,21 @@ pub fn limits_text(limits: &BTreeMap<String, String>) -> String {
     limits.iter().map(|(resource, quantity)| format!("{resource}={quantity}")).collect::<Vec<_>>().join(" ")
 }
 
+/// A pool as reports write it: its limits and how many nodes it has.
+fn pool_text(limits: &BTreeMap<String, String>, nodes: usize) -> String {
+    format!("{}, {nodes} node{}", limits_text(limits), if nodes == 1 { "" } else { "s" })
+}
+
 /// What a stop or a start does to one NodePool.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodePoolPlan {
-    /// Apply `patch` (a JSON merge patch with the `resourceVersion` read); a stop then deletes
-    /// the pool's NodeClaims.
+    /// Apply `patch` (a JSON merge patch with the `resourceVersion` read), if any, then delete
+    /// the NodeClaims in `delete` (a stop's).
     Change {
         before: String,
         after: String,
-        patch: Value,
+        patch: Option<Value>,
+        delete: Vec<String>,
     },
     Unchanged {
         before: String,
@@ -100,14 +155,39 @@ pub enum NodePoolPlan {
     },
 }
 
-/// Stop: save the limits, then set each (and `cpu`) to zero.
+/// What `action` does to a pool of a cluster (`auto_mode`: in EKS Auto Mode).
+pub fn plan_nodepool(action: super::Action, pool: &NodePool, auto_mode: bool) -> NodePoolPlan {
+    if auto_mode && BUILT_IN_POOLS.contains(&pool.name.as_str()) {
+        let reason = "a built-in pool of EKS Auto Mode: EKS puts back any change to it, and disabling it (the \
+                      cluster's computeConfig.nodePools) deletes it; left running. Move its workloads to a NodePool of \
+                      your own to have them stopped"
+            .to_owned();
+        return NodePoolPlan::Skipped { before: pool_text(&pool.limits, pool.nodeclaims.len()), reason };
+    }
+    match action {
+        super::Action::Stop => plan_nodepool_stop(pool),
+        super::Action::Start => plan_nodepool_start(pool),
+    }
+}
+
+/// Stop: save the limits, then set each (and `cpu`) to zero, and delete the pool's NodeClaims.
+/// A pool this scheduler stopped whose nodes are still there (a stop that failed part way)
+/// has them deleted again; one someone else paused keeps its nodes.
 pub fn plan_nodepool_stop(pool: &NodePool) -> NodePoolPlan {
-    let before = limits_text(&pool.limits);
+    let before = pool_text(&pool.limits, pool.nodeclaims.len());
     if limits_stopped(&pool.limits) {
-        let reason = match pool.annotations.get(SAVED_LIMITS_ANNOTATION) {
-            Some(saved) => format!("limits already at zero; saved limits {saved} kept"),
-            None => "limits already at zero".to_owned(),
+        let Some(saved) = pool.annotations.get(SAVED_LIMITS_ANNOTATION) else {
+            let reason = format!(
+                "limits already at zero with no saved limits (annotation {SAVED_LIMITS_ANNOTATION}): paused by someone \
+                 else, its nodes left alone"
+            );
+            return NodePoolPlan::Unchanged { before, reason };
         };
+        if !pool.nodeclaims.is_empty() {
+            let after = pool_text(&pool.limits, 0);
+            return NodePoolPlan::Change { before, after, patch: None, delete: pool.nodeclaims.clone() };
+        }
+        let reason = format!("limits already at zero; saved limits {saved} kept");
         return NodePoolPlan::Unchanged { before, reason };
     }
     let mut zero: BTreeMap<String, String> = pool.limits.keys().map(|key| (key.clone(), "0".to_owned())).collect();
@@ -117,13 +197,13 @@ pub fn plan_nodepool_stop(pool: &NodePool) -> NodePoolPlan {
         "metadata": {"resourceVersion": pool.resource_version, "annotations": {SAVED_LIMITS_ANNOTATION: saved}},
         "spec": {"limits": zero},
     });
-    NodePoolPlan::Change { before, after: limits_text(&zero), patch }
+    NodePoolPlan::Change { before, after: pool_text(&zero, 0), patch: Some(patch), delete: pool.nodeclaims.clone() }
 }
 
 /// Start: restore the saved limits (a limit the stop added is removed again) and drop the
 /// annotation. A pool at zero without saved limits was paused by someone else: left alone.
 pub fn plan_nodepool_start(pool: &NodePool) -> NodePoolPlan {
-    let before = limits_text(&pool.limits);
+    let before = pool_text(&pool.limits, pool.nodeclaims.len());
     if !limits_stopped(&pool.limits) {
         return NodePoolPlan::Unchanged { before, reason: "limits not at zero: running".to_owned() };
     }
@@ -159,7 +239,8 @@ pub fn plan_nodepool_start(pool: &NodePool) -> NodePoolPlan {
         "metadata": {"resourceVersion": pool.resource_version, "annotations": {SAVED_LIMITS_ANNOTATION: null}},
         "spec": {"limits": limits},
     });
-    NodePoolPlan::Change { before, after: limits_text(&saved), patch }
+    // Nodes come back as pending pods ask for them.
+    NodePoolPlan::Change { before, after: limits_text(&saved), patch: Some(patch), delete: Vec::new() }
 }
 
 #[cfg(test)]
@@ -172,6 +253,7 @@ mod tests {
             resource_version: "41".into(),
             limits: limits.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             annotations: saved.map(|s| (SAVED_LIMITS_ANNOTATION.to_owned(), s.to_owned())).into_iter().collect(),
+            nodeclaims: Vec::new(),
         }
     }
 
@@ -212,16 +294,19 @@ mod tests {
 
     #[test]
     fn a_stop_saves_the_limits_and_zeroes_them_under_the_version_it_read() {
-        let NodePoolPlan::Change { before, after, patch } = plan_nodepool_stop(&pool(&[("memory", "1000Gi")], None))
-        else {
+        let running = NodePool { nodeclaims: vec!["default-x7k2p".into()], ..pool(&[("memory", "1000Gi")], None) };
+        let NodePoolPlan::Change { before, after, patch: Some(patch), delete } = plan_nodepool_stop(&running) else {
             panic!("a running pool is stopped")
         };
-        assert_eq!((before.as_str(), after.as_str()), ("memory=1000Gi", "cpu=0 memory=0"));
+        assert_eq!((before.as_str(), after.as_str()), ("memory=1000Gi, 1 node", "cpu=0 memory=0, 0 nodes"));
+        assert_eq!(delete, ["default-x7k2p"]);
         assert_eq!(patch["metadata"]["resourceVersion"], "41");
         assert_eq!(patch["metadata"]["annotations"][SAVED_LIMITS_ANNOTATION], r#"{"memory":"1000Gi"}"#);
         assert_eq!(patch["spec"]["limits"], json!({"cpu": "0", "memory": "0"}));
         // A pool without limits is saved as such, and stopped by a cpu limit of zero.
-        let NodePoolPlan::Change { patch, .. } = plan_nodepool_stop(&pool(&[], None)) else { panic!("unlimited") };
+        let NodePoolPlan::Change { patch: Some(patch), .. } = plan_nodepool_stop(&pool(&[], None)) else {
+            panic!("unlimited")
+        };
         assert_eq!(patch["metadata"]["annotations"][SAVED_LIMITS_ANNOTATION], "{}");
         // Never all-zero limits saved: a stopped pool is left, its saved limits kept.
         let stopped = plan_nodepool_stop(&pool(&[("cpu", "0")], Some(r#"{"cpu":"64"}"#)));
@@ -229,11 +314,60 @@ mod tests {
             matches!(&stopped, NodePoolPlan::Unchanged { reason, .. } if reason.contains(r#"{"cpu":"64"}"#)),
             "{stopped:?}"
         );
+        // Its nodes still there (a stop that failed part way): deleted again, the limits left.
+        let left = NodePool { nodeclaims: vec!["default-a".into()], ..pool(&[("cpu", "0")], Some(r#"{"cpu":"64"}"#)) };
+        assert_eq!(
+            plan_nodepool_stop(&left),
+            NodePoolPlan::Change {
+                before: "cpu=0, 1 node".into(),
+                after: "cpu=0, 0 nodes".into(),
+                patch: None,
+                delete: vec!["default-a".into()]
+            }
+        );
+        // Paused by someone else: its nodes are theirs.
+        let paused = NodePool { nodeclaims: vec!["default-a".into()], ..pool(&[("cpu", "0")], None) };
+        assert!(matches!(plan_nodepool_stop(&paused), NodePoolPlan::Unchanged { .. }));
+    }
+
+    #[test]
+    fn auto_modes_built_in_pools_are_listed_and_left_running() {
+        let general = NodePool { name: "general-purpose".into(), ..pool(&[], None) };
+        for action in [crate::core::Action::Stop, crate::core::Action::Start] {
+            assert!(
+                matches!(plan_nodepool(action, &general, true), NodePoolPlan::Skipped { ref reason, .. } if reason.contains("computeConfig")),
+            );
+        }
+        // Outside Auto Mode, a pool of that name is the operator's own.
+        assert!(matches!(plan_nodepool(crate::core::Action::Stop, &general, false), NodePoolPlan::Change { .. }));
+    }
+
+    #[test]
+    fn a_clusters_nodepools_are_asked_for_in_auto_mode_or_when_tagged_and_reachable() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let api = |public, auto_mode| KubernetesApi { public, auto_mode, ..KubernetesApi::default() };
+        assert_eq!(nodepool_access(&api(true, false), &tags(&[]), false), NodePoolAccess::NotUsed);
+        assert_eq!(
+            nodepool_access(&api(true, false), &tags(&[(KARPENTER_TAG, "false")]), false),
+            NodePoolAccess::NotUsed
+        );
+        assert_eq!(
+            nodepool_access(&api(true, false), &tags(&[(KARPENTER_TAG, "True")]), false),
+            NodePoolAccess::Reachable
+        );
+        assert_eq!(nodepool_access(&api(true, true), &tags(&[]), false), NodePoolAccess::Reachable);
+        assert_eq!(nodepool_access(&api(false, true), &tags(&[]), true), NodePoolAccess::Reachable);
+        let NodePoolAccess::Unreachable(reason) = nodepool_access(&api(false, true), &tags(&[]), false) else {
+            panic!("a private endpoint out of reach")
+        };
+        assert!(reason.contains("KubernetesApiSubnetIds") && reason.contains("Auto Mode"), "{reason}");
     }
 
     #[test]
     fn a_start_restores_the_saved_limits_exactly_and_removes_what_the_stop_added() {
-        let NodePoolPlan::Change { after, patch, .. } =
+        let NodePoolPlan::Change { after, patch: Some(patch), .. } =
             plan_nodepool_start(&pool(&[("cpu", "0"), ("memory", "0")], Some(r#"{"memory":"1000Gi"}"#)))
         else {
             panic!("a stopped pool with saved limits is started")
@@ -243,7 +377,8 @@ mod tests {
         assert_eq!(patch["metadata"]["annotations"][SAVED_LIMITS_ANNOTATION], Value::Null);
         assert_eq!(patch["metadata"]["resourceVersion"], "41");
         // Saved as no limits: the limits go entirely.
-        let NodePoolPlan::Change { patch, .. } = plan_nodepool_start(&pool(&[("cpu", "0")], Some("{}"))) else {
+        let NodePoolPlan::Change { patch: Some(patch), .. } = plan_nodepool_start(&pool(&[("cpu", "0")], Some("{}")))
+        else {
             panic!("unlimited pool started")
         };
         assert_eq!(patch["spec"]["limits"], Value::Null);

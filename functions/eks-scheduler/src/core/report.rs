@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Action, Kind, NodegroupPlan, SiteReport, Sizes};
+use super::{Action, Kind, NodePoolPlan, NodegroupPlan, SiteReport, Sizes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +42,17 @@ impl NodegroupReport {
             status,
             reason,
         }
+    }
+
+    /// The report line for a NodePool's plan: its limits and nodes before and after.
+    pub fn nodepool(name: &str, plan: &NodePoolPlan) -> Self {
+        let (before, after, status, reason) = match plan {
+            NodePoolPlan::Change { before, after, .. } => (before, after.clone(), Status::Changed, String::new()),
+            NodePoolPlan::Unchanged { before, reason } => (before, before.clone(), Status::Unchanged, reason.clone()),
+            NodePoolPlan::Skipped { before, reason } => (before, before.clone(), Status::Skipped, reason.clone()),
+            NodePoolPlan::Failed { before, reason } => (before, before.clone(), Status::Failed, reason.clone()),
+        };
+        Self { kind: Kind::NodePool, name: name.to_owned(), before: before.clone(), after, status, reason }
     }
 
     /// A Fargate profile: listed, never scaled.
@@ -179,7 +190,7 @@ impl Report {
                     .nodegroups
                     .iter()
                     .filter(|n| n.status == Status::Failed)
-                    .map(|n| format!("nodegroup {}: {}", n.name, n.reason))
+                    .map(|n| format!("{} {}: {}", n.kind.noun(), n.name, n.reason))
                     .collect();
                 let detail = if nodegroups.is_empty() { c.reason.clone() } else { nodegroups.join("; ") };
                 format!("{}: {detail}", c.name)

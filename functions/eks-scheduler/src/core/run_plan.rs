@@ -11,6 +11,7 @@ use super::Action;
 use super::decide::{Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose};
 use super::event::{Request, RequestedAction};
 use super::groups::{GroupPlan, Kind, SelfManagedGroup, plan_group};
+use super::nodepools::{NodePool, NodePoolPlan, plan_nodepool};
 use super::plan::{plan_start, plan_stop};
 use super::report::{ClusterReport, NodegroupReport, Report};
 use super::sites::{qualify_dependency, resolve_named, split_key};
@@ -217,19 +218,22 @@ pub fn plan_nodegroups(
 }
 
 /// What a cluster runs on, as read: its managed nodegroups with their sizes, its
-/// self-managed groups, and its Fargate profiles by name.
+/// self-managed groups, its Karpenter NodePools (when its API was asked) with their
+/// NodeClaims, and its Fargate profiles by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capacity {
     pub managed: Vec<(String, Sizes)>,
     pub self_managed: Vec<SelfManagedGroup>,
+    pub nodepools: Vec<NodePool>,
     pub fargate: Vec<String>,
 }
 
 /// Each piece of a cluster's capacity with its plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapacityPlans {
     pub managed: NodegroupPlans,
     pub self_managed: Vec<(String, GroupPlan)>,
+    pub nodepools: Vec<(String, NodePoolPlan)>,
     pub fargate: Vec<String>,
 }
 
@@ -243,16 +247,18 @@ impl CapacityPlans {
             Kind::SelfManaged => {
                 self.self_managed.iter().map(|(name, plan)| NodegroupReport::planned(kind, name, &plan.sizes)).collect()
             }
+            Kind::NodePool => self.nodepools.iter().map(|(name, plan)| NodegroupReport::nodepool(name, plan)).collect(),
             Kind::Fargate => self.fargate.iter().map(|name| NodegroupReport::fargate(name)).collect(),
         }
     }
 }
 
 /// Plans each piece of a cluster's capacity for `action`: the managed nodegroups as
-/// `plan_nodegroups` does, each self-managed group from its own tags. A cluster with neither
-/// comes back as its report, skipped, its Fargate profiles listed.
+/// `plan_nodegroups` does, each self-managed group from its own tags, each NodePool from its
+/// own annotation. A cluster with none of them comes back as its report, skipped, its
+/// Fargate profiles listed.
 pub fn plan_capacity(action: Action, info: &ClusterInfo, capacity: Capacity) -> Result<CapacityPlans, ClusterReport> {
-    if capacity.managed.is_empty() && capacity.self_managed.is_empty() {
+    if capacity.managed.is_empty() && capacity.self_managed.is_empty() && capacity.nodepools.is_empty() {
         return Err(no_capacity(&info.name, action, &capacity.fargate));
     }
     let managed =
@@ -261,13 +267,18 @@ pub fn plan_capacity(action: Action, info: &ClusterInfo, capacity: Capacity) -> 
     let name = split_key(&info.name).1;
     let self_managed =
         capacity.self_managed.iter().map(|group| (group.name.clone(), plan_group(action, name, group))).collect();
-    Ok(CapacityPlans { managed, self_managed, fargate: capacity.fargate })
+    let nodepools = capacity
+        .nodepools
+        .iter()
+        .map(|pool| (pool.name.clone(), plan_nodepool(action, pool, info.api.auto_mode)))
+        .collect();
+    Ok(CapacityPlans { managed, self_managed, nodepools, fargate: capacity.fargate })
 }
 
 /// The report of a cluster with neither managed nodegroups nor self-managed groups.
 pub fn no_capacity(cluster: &str, action: Action, fargate_profiles: &[String]) -> ClusterReport {
     let reason = format!(
-        "no managed nodegroups and no self-managed groups (Auto Scaling groups tagged kubernetes.io/cluster/<name> or eks:cluster-name); {} Fargate profiles, which are not schedulable; the control plane keeps billing",
+        "no managed nodegroups, no self-managed groups (Auto Scaling groups tagged kubernetes.io/cluster/<name> or eks:cluster-name) and no NodePools read (Auto Mode, or Karpenter tagged eks-scheduler/karpenter=true); {} Fargate profiles, which are not schedulable; the control plane keeps billing",
         fargate_profiles.len()
     );
     let mut report = ClusterReport::skipped(cluster, Some(action), reason);

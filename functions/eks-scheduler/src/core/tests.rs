@@ -446,6 +446,7 @@ fn cluster(name: &str, tags: &[(&str, &str)]) -> ClusterInfo {
         name: name.to_owned(),
         arn: format!("arn:aws:eks:us-east-1:123456789012:cluster/{name}"),
         tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ..ClusterInfo::default()
     }
 }
 
@@ -1031,6 +1032,13 @@ fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
     let capacity = Capacity {
         managed: vec![("system".to_owned(), sizes("2/2/3"))],
         self_managed: vec![group("1/2/4", &[("eks-scheduler/cluster", "c")], &[])],
+        nodepools: vec![NodePool {
+            name: "batch".to_owned(),
+            resource_version: "9".to_owned(),
+            limits: BTreeMap::from([("cpu".to_owned(), "64".to_owned())]),
+            annotations: BTreeMap::new(),
+            nodeclaims: vec!["batch-x1".to_owned(), "batch-x2".to_owned()],
+        }],
         fargate: vec!["jobs".to_owned()],
     };
     let stop = plan_capacity(Action::Stop, &info, capacity.clone()).expect("plans");
@@ -1043,6 +1051,7 @@ fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
     assert_eq!(
         kinds(&planned_report("c", Action::Stop, &stop)),
         text(&[
+            (Kind::NodePool, "batch", "cpu=64, 2 nodes", "cpu=0, 0 nodes"),
             (Kind::SelfManaged, "workers", "1/2/4", "0/0/0"),
             (Kind::Managed, "system", "2/2/3", "0/0/3"),
             (Kind::Fargate, "jobs", "-", "-"),
@@ -1050,6 +1059,13 @@ fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
     );
     let start_capacity = Capacity {
         self_managed: vec![group("0/0/0", &[("eks-scheduler/saved", "1/2/4"), ("eks-scheduler/cluster", "c")], &[])],
+        nodepools: vec![NodePool {
+            name: "batch".to_owned(),
+            resource_version: "10".to_owned(),
+            limits: BTreeMap::from([("cpu".to_owned(), "0".to_owned())]),
+            annotations: BTreeMap::from([(SAVED_LIMITS_ANNOTATION.to_owned(), r#"{"cpu":"64"}"#.to_owned())]),
+            nodeclaims: Vec::new(),
+        }],
         ..capacity
     };
     let info = cluster("c", &[("eks-scheduler/saved/system", "2/2/3")]);
@@ -1064,9 +1080,11 @@ fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
         text(&[
             (Kind::Managed, "system", "0/0/3", "2/2/3"),
             (Kind::SelfManaged, "workers", "0/0/0", "1/2/4"),
+            (Kind::NodePool, "batch", "cpu=0, 0 nodes", "cpu=64"),
             (Kind::Fargate, "jobs", "-", "-"),
         ])
     );
+    assert_eq!(serde_json::to_value(Kind::NodePool).expect("json"), "nodepool");
     // The kind is in the report's JSON, and so in announcements.
     let json = serde_json::to_value(planned_report("c", Action::Start, &start)).expect("json");
     assert_eq!(json["nodegroups"][1]["kind"], "self-managed");
