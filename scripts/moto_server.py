@@ -11,9 +11,11 @@ not name the caller's account (or a principal in it), or when it requires an
 `sts:ExternalId` the request does not carry. Without this, a test of a missing member role
 or a wrong external id would pass against a check that never happens.
 
-And three answers are made AWS's, so that the functions' code can be written for AWS alone
+And four answers are made AWS's, so that the functions' code can be written for AWS alone
 (`AwsAnswers`, `BucketOwnerGate`): EKS `UntagResource` removes every key the request names
-(moto removed only the first); the IAM credential report quotes a user name or ARN that holds
+(moto removed only the first); EKS `DescribeCluster` answers the `computeConfig` (EKS Auto
+Mode) `CreateCluster` was given, and an endpoint's access as AWS defaults it (public, not
+private) when the request left it out (moto dropped the first and answered only what was sent); the IAM credential report quotes a user name or ARN that holds
 a comma, as CSV and AWS do (moto wrote them bare, shifting every later column); and an S3
 request whose `x-amz-expected-bucket-owner` is not the bucket's owner is refused with 403
 AccessDenied (moto ignored the header).
@@ -151,6 +153,8 @@ class AwsAnswers:
     @staticmethod
     def apply() -> None:
         EKSResponse.untag_resource = AwsAnswers.untag_every_key
+        if not getattr(EKSResponse.create_cluster, "keeps_compute_config", False):
+            EKSResponse.create_cluster = AwsAnswers.cluster_as_aws_creates_it(EKSResponse.create_cluster)
         if not getattr(User.to_csv, "quotes_commas", False):
             User.to_csv = AwsAnswers.quoted_report_line(User.to_csv)
 
@@ -159,6 +163,23 @@ class AwsAnswers:
         keys = response.querystring.get("tagKeys", [])
         response.eks_backend.untag_resource(response._extract_arn_from_path(), list(keys))
         return EmptyResult()
+
+    @staticmethod
+    def cluster_as_aws_creates_it(create_cluster):
+        def create(response):
+            result = create_cluster(response)
+            cluster = response.eks_backend.clusters[response._get_param("name")]
+            vpc = cluster.resources_vpc_config
+            if isinstance(vpc, dict):
+                vpc.setdefault("endpointPublicAccess", True)
+                vpc.setdefault("endpointPrivateAccess", False)
+            compute = response._get_param("computeConfig")
+            if compute is not None:
+                cluster.compute_config = compute
+            return result
+
+        create.keeps_compute_config = True
+        return create
 
     @staticmethod
     def quoted_report_line(to_csv):

@@ -274,6 +274,62 @@ async fn a_cluster_whose_nodepools_cannot_be_reached_is_skipped_or_failed_with_t
     Ok(())
 }
 
+#[tokio::test]
+async fn an_auto_mode_cluster_is_found_without_a_tag_its_own_pools_stopped_and_the_built_in_ones_left_running()
+-> Result<()> {
+    // Given a cluster in EKS Auto Mode (no nodegroup, no Karpenter tag) with its two built-in
+    // pools and one of its own, each with a node
+    let account = TestAccount::new().await;
+    let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
+    let compute = aws_sdk_eks::types::ComputeConfigRequest::builder()
+        .enabled(true)
+        .node_pools("general-purpose")
+        .node_pools("system")
+        .node_role_arn("arn:aws:iam::123456789012:role/eks-auto-nodes")
+        .build();
+    eks.create_cluster()
+        .name("auto")
+        .role_arn("arn:aws:iam::123456789012:role/eks")
+        .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-0a1b2c3d").build())
+        .compute_config(compute)
+        .tags("auto-stop", "true")
+        .tags("auto-start", "true")
+        .send()
+        .await?;
+    let server = KubeApiServer::start("auto", SECRET).await?;
+    server.add_nodepool("general-purpose", json!({}));
+    server.add_nodepool("system", json!({}));
+    server.add_nodepool("inference", json!({"cpu": "64"}));
+    for (claim, pool) in
+        [("general-purpose-a", "general-purpose"), ("system-b", "system"), ("inference-c", "inference")]
+    {
+        server.add_nodeclaim(claim, pool);
+    }
+    let deps = deps(&account, Moto::shared().url(), &[("auto", &server)]).await;
+
+    // When the stop runs
+    let stopped = invoke(&deps, "eks-stop.json").await?;
+
+    // Then its own pool is stopped, and the built-in ones are listed, saying why they run on
+    let report = cluster(&stopped, "auto");
+    assert_eq!(
+        pieces(report),
+        [
+            (Kind::NodePool, "general-purpose", "no limits, 1 node", "no limits, 1 node", Status::Skipped),
+            (Kind::NodePool, "inference", "cpu=64, 1 node", "cpu=0, 0 nodes", Status::Changed),
+            (Kind::NodePool, "system", "no limits, 1 node", "no limits, 1 node", Status::Skipped),
+        ]
+    );
+    assert!(report.nodegroups[0].reason.contains("computeConfig.nodePools"), "{report:#?}");
+    assert_eq!(server.nodeclaims(), ["general-purpose-a", "system-b"]);
+    assert_eq!(limits(&server, "general-purpose")?, (json!({}), Value::Null), "a built-in pool is never written");
+
+    // and the start brings its own pool back.
+    invoke(&deps, "eks-start.json").await?;
+    assert_eq!(limits(&server, "inference")?, (json!({"cpu": "64"}), Value::Null));
+    Ok(())
+}
+
 #[test]
 fn the_rbac_the_docs_give_grants_exactly_what_the_stand_in_allows() -> Result<()> {
     // The ClusterRole operators apply (functions/eks-scheduler/rbac.yaml), read rule by rule
