@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use aws_credential_types::Credentials;
+use base64::Engine as _;
 use eks_scheduler::EksSchedulerError;
 use eks_scheduler::aws::kube::KubeApi;
 use eks_scheduler::aws::kube_token::token;
@@ -116,5 +117,40 @@ async fn a_refused_token_or_a_missing_verb_fails_naming_what_to_grant_and_no_kar
     // A cluster without Karpenter has no NodePools to list: none, not a failure.
     server.without_karpenter();
     assert_eq!(api.nodepools().await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_client_trusts_the_clusters_own_certificate_authority_and_no_other() -> Result<()> {
+    // Given a cluster's API over TLS, its certificate issued by the cluster's own CA (named
+    // `kubernetes`, as every EKS cluster's is)
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/kube-tls");
+    let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("testdata/kube-tls/{name}"));
+    let server = KubeApiServer::start_tls("platform", SECRET, &read("server.pem")?, &read("server.key")?).await?;
+    server.add_nodepool("general", json!({"cpu": "10"}));
+    let ca_of = |pem: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(pem);
+    let credentials = Credentials::new("AKIDEXAMPLE", SECRET, None, None, "test");
+    let bearer = || token(&credentials, "eu-west-1", "platform", SystemTime::now()).map_err(anyhow::Error::msg);
+
+    // When the client trusts that CA, as DescribeCluster's certificateAuthority.data gives it
+    let trusting = KubeApi::new("platform", &server.url, Some(&ca_of(read("ca.pem")?)), bearer()?)?;
+
+    // Then it reads the pools
+    assert_eq!(trusting.nodepools().await?.map(|pools| pools.len()), Some(1));
+
+    // When it trusts another cluster's CA of the same name, or only the system's roots,
+    // the connection is refused before any request reaches the server
+    let other = KubeApi::new("platform", &server.url, Some(&ca_of(read("other-ca.pem")?)), bearer()?)?;
+    let system = KubeApi::new("platform", &server.url, None, bearer()?)?;
+    for refused in [other.nodepools().await, system.nodepools().await] {
+        assert!(matches!(refused, Err(EksSchedulerError::Kubernetes { status: None, .. })), "{refused:?}");
+    }
+    assert_eq!(server.requests().len(), 1, "only the trusting client's request arrived");
+
+    // and a certificate authority that is not one is named as such.
+    for bad in ["not base64!", "bm90IGEgY2VydGlmaWNhdGU="] {
+        let err = KubeApi::new("platform", &server.url, Some(bad), bearer()?).expect_err("refused");
+        assert!(err.to_string().contains("certificate authority"), "{err}");
+    }
     Ok(())
 }

@@ -11,9 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::kube_token;
 
@@ -55,10 +58,34 @@ pub struct KubeApiServer {
 }
 
 impl KubeApiServer {
-    /// Serves cluster `cluster`'s API, accepting tokens signed with `secret` (any access key).
+    /// Serves cluster `cluster`'s API over plain HTTP, accepting tokens signed with `secret`
+    /// (any access key).
     pub async fn start(cluster: &str, secret: &str) -> std::io::Result<Self> {
+        Self::serve(cluster, secret, None).await
+    }
+
+    /// The same over TLS, as a cluster's API is: `certificate` and `key` are PEM, the
+    /// certificate chaining to the cluster's certificate authority.
+    pub async fn start_tls(cluster: &str, secret: &str, certificate: &[u8], key: &[u8]) -> std::io::Result<Self> {
+        let invalid =
+            |err: &dyn std::fmt::Display| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string());
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(certificate).collect::<Result<_, _>>().map_err(|err| invalid(&err))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|err| invalid(&err))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| invalid(&err))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|err| invalid(&err))?;
+        Self::serve(cluster, secret, Some(TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn serve(cluster: &str, secret: &str, tls: Option<TlsAcceptor>) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State {
             karpenter: true,
             allowed: SCHEDULER_RBAC.iter().map(|(v, r)| ((*v).to_owned(), (*r).to_owned())).collect(),
@@ -67,8 +94,18 @@ impl KubeApiServer {
         let (shared, cluster, secret) = (state.clone(), cluster.to_owned(), secret.to_owned());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (state, cluster, secret) = (shared.clone(), cluster.clone(), secret.clone());
-                tokio::spawn(async move { serve(stream, &state, &cluster, &secret).await });
+                let (state, cluster, secret, tls) = (shared.clone(), cluster.clone(), secret.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        // A client that refuses the certificate ends here, before any request.
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve_connection(stream, &state, &cluster, &secret).await;
+                            }
+                        }
+                        None => serve_connection(stream, &state, &cluster, &secret).await,
+                    }
+                });
             }
         });
         Ok(Self { url, state })
@@ -277,7 +314,12 @@ fn answer(state: &mut State, method: &str, target: &str, body: &[u8], authorized
     }
 }
 
-async fn serve(mut stream: TcpStream, state: &Mutex<State>, cluster: &str, secret: &str) {
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    state: &Mutex<State>,
+    cluster: &str,
+    secret: &str,
+) {
     let mut data = Vec::new();
     let mut buffer = [0u8; 8192];
     let (head_end, length) = loop {

@@ -50,10 +50,12 @@ impl KubeApi {
             let pem = base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
                 .map_err(|err| failed(format!("the cluster's certificate authority is not base64: {err}")))?;
-            let certificate = reqwest::Certificate::from_pem(&pem).map_err(|err| {
-                failed(format!("the cluster's certificate authority is not a PEM certificate: {err}"))
-            })?;
-            builder = builder.tls_certs_only([certificate]);
+            // A bundle: EKS may hold more than one while it rotates the authority.
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certificates| !certificates.is_empty())
+                .ok_or_else(|| failed("the cluster's certificate authority holds no PEM certificate".to_owned()))?;
+            builder = builder.tls_certs_only(certificates);
         }
         let http = builder.build().map_err(|err| failed(err.to_string()))?;
         Ok(Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), token, cluster: cluster.to_owned() })
