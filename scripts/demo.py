@@ -997,7 +997,10 @@ def demo_organization(endpoint: str) -> bool:
     env = {"REGIONS": f"{REGION},us-east-1", "DEFAULT_TIMEZONE": "UTC",
            "EXCLUDE_ACCOUNTS": f"{members['alice-sandbox']['id']},{members['legacy-tools']['id']}", **accounts}
     stopped = started = {}
-    with lambda_function("eks-scheduler", endpoint, env, log_name="eks-scheduler-org") as invoke:
+    # This account's staging-ml (from the eks-scheduler demo) runs Karpenter: its API's stand-in again.
+    with kube_api("staging-ml", "demo") as (kube_url, _), \
+            lambda_function("eks-scheduler", endpoint, {**env, "KUBERNETES_ENDPOINT_URLS": f"staging-ml={kube_url}"},
+                            log_name="eks-scheduler-org") as invoke:
         stop_ok, stopped = invoke("eks-stop.json")
         after_stop = sizes()
         start_ok, started = invoke("eks-start.json")
