@@ -91,6 +91,7 @@ UPLOADS_BUCKET_BY_NAME = "uploads-" + PSEUDO["AWS::StackId"].split("/")[2]
 BUCKET_OF = {
     "iam-export": "report-bucket",
     "cost-report": "report-bucket",
+    "eks-scheduler": "report-bucket",
     "thumbnailer": "uploads-bucket",
     "photos-api": UPLOADS_BUCKET_BY_NAME,
 }
@@ -115,6 +116,7 @@ ON_ITS_BEHALF = {
     "EncryptCostReports": "S3 encrypts and decrypts the cost CSVs and records with the key",
     "OnFailureSQSPolicy": "Lambda's on-failure destination sends the failed invocation's record",
     "ListCostReportState": "S3 consults it to answer a record not yet written with 404, not 403",
+    "ListSavingsLedger": "S3 consults it to answer a stop record not written with 404, not 403",
     "SignThumbnails": "S3 authorizes the gallery's presigned thumbnail URLs as the role's GetObject",
 }
 
@@ -313,6 +315,9 @@ def understood(line):
         return f"autoscaling:{action}", arn, context
     if service == "iam":
         return f"iam:{form['Action']}", "*", context
+    if service == "ec2":
+        # The scheduler's one EC2 call (the spot price) has no resource-level permissions.
+        return f"ec2:{form['Action']}", "*", context
     if service == "sts":
         if form.get("Action") == "GetCallerIdentity":
             return None
@@ -327,6 +332,9 @@ def understood(line):
         return f"organizations:{operation}", arn, context
     if service == "ce":
         return f"ce:{operation}", "*", context
+    if service == "pricing":
+        # Logged by the tests' Price List API (tests/support/price_list.rs): the emulator has none.
+        return f"pricing:{operation}", "*", context
     if service == "secretsmanager":
         return "secretsmanager:GetSecretValue", SECRET_OF[function], context
     if service == "events":
@@ -475,6 +483,8 @@ def without_statement(template, function_logical_id, sid):
 NEEDED = [
     ("IamExportFunction", "WriteReports"),
     ("EksSchedulerFunction", "TagOptedInClustersStop"),
+    ("EksSchedulerFunction", "WriteSavingsLedger"),
+    ("EksSchedulerFunction", "ReadInstancePrices"),
     ("CostReportFunction", "ReadCostReportState"),
     ("ThumbnailerFunction", "WriteThumbnails"),
     ("PhotosApiFunction", "ReadGalleries"),

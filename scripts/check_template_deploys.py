@@ -50,7 +50,7 @@ OWNERS = {
     "Uploads": {"Thumbnailer"},
     "Photos": {"Thumbnailer"},
     "PhotosApi": {"PhotosApi"},
-    "ReportBucket": {"IamExport", "CostReport"},
+    "ReportBucket": {"IamExport", "CostReport", "EksScheduler"},
     "ScheduledRunFailure": {"IamExport", "EksScheduler", "CostReport"},
     "Notification": set(FUNCTIONS),
     "Dashboard": set(FUNCTIONS),

@@ -247,7 +247,9 @@ CONDITION_CASES = [
     ("CustomTraceSampling", {}, False),
     ("CustomTraceSampling", {"TraceSampleRate": "0.25"}, True),
     ("CreateReportBucket", {"DeployIamExport": "false"}, True),
-    ("CreateReportBucket", {"DeployIamExport": "false", "DeployCostReport": "false"}, False),
+    # The EKS scheduler writes its savings ledger there too.
+    ("CreateReportBucket", {"DeployIamExport": "false", "DeployCostReport": "false"}, True),
+    ("CreateReportBucket", {"DeployIamExport": "false", "DeployCostReport": "false", "DeployEksScheduler": "false"}, False),
 ]
 
 

@@ -67,6 +67,17 @@ def table(rows: list[dict], columns: list[str], limit: int | None = None) -> Non
         print(f"  … and {len(rows) - limit} more rows")
 
 
+@contextmanager
+def serving(handler) -> str:
+    """An HTTP server on a free loopback port, answering with `handler` on a thread; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,6 +100,14 @@ def moto_server():
         server.stop()
 
 
+def env_file_value(value: str) -> str:
+    """A value as cargo-lambda's env-file parser (dotenvy) reads it back: it refuses an unquoted value
+    holding "=", spaces or quotes; single quotes keep a JSON value's double quotes as they are."""
+    if "'" not in value and any(c in value for c in "\"= {}"):
+        return f"'{value}'"
+    return json.dumps(value) if "=" in value else value
+
+
 @contextmanager
 def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: str | None = None):
     """`cargo lambda watch` serving one function's real binary; yields an invoke callable.
@@ -108,9 +127,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
                "--invoke-port", str(port), "-p", package]
     # An env file, not --env-var: that option splits values on commas.
     env_file = OUTPUT / f"{log_name or package}.env"
-    # cargo-lambda's env-file parser refuses an unquoted value holding "=".
-    env_file.write_text("".join(f"{key}={json.dumps(value) if '=' in value else value}\n"
-                                for key, value in variables.items()))
+    env_file.write_text("".join(f"{key}={env_file_value(value)}\n" for key, value in variables.items()))
     command += ["--env-file", str(env_file)]
     log_path = OUTPUT / f"{log_name or package}.log"
     log = open(log_path, "w")
@@ -293,7 +310,28 @@ EKS_CLUSTERS = [
 # staging-ml's Karpenter NodePools (their spec.limits) and NodeClaims (claim: pool), served by the
 # tests' Kubernetes API stand-in (cargo run --example kube-api): the emulator has no cluster API.
 EKS_NODEPOOLS = {"default": {"cpu": "1000", "memory": "1000Gi"}, "gpu": {"nvidia.com/gpu": "8"}, "batch": {}}
-EKS_NODECLAIMS = {"default-7xk2p": "default", "default-9qm4t": "default", "gpu-2hd8c": "gpu", "batch-5vn6w": "batch"}
+# Launched claims carry Karpenter's labels: their instance type and capacity type (for the savings ledger).
+EKS_NODECLAIMS = {
+    "default-7xk2p": {"nodepool": "default", "instance_type": "m6g.large", "capacity_type": "spot"},
+    "default-9qm4t": {"nodepool": "default", "instance_type": "m6g.large", "capacity_type": "spot"},
+    "gpu-2hd8c": {"nodepool": "gpu", "instance_type": "g5.xlarge", "capacity_type": "on-demand"},
+    "batch-5vn6w": "batch",  # not launched yet: no instance type, so no price
+}
+# The instance types each managed nodegroup runs (EKS launches the first) and how it buys them; the
+# emulator's default otherwise (t3.medium, on-demand). The self-managed groups launch m6i.large.
+EKS_NODEGROUP_TYPES = {
+    "kafka": (["r6i.xlarge"], "ON_DEMAND"), "system": (["m6i.large"], "ON_DEMAND"),
+    "web": (["c6i.large", "c6a.large"], "ON_DEMAND"), "spot": (["m5.large", "m5a.large"], "SPOT"),
+    "frontend": (["c6i.large"], "ON_DEMAND"), "karpenter": (["m6i.large"], "ON_DEMAND"),
+}
+# The demo's Price List API answers with these (USD an hour, about eu-west-1's Linux on-demand list
+# prices), in the recorded shape of a real answer (tests/testdata/pricing); the emulator has none.
+# r6i.xlarge is priced by PRICE_OVERRIDES instead, as a negotiated rate would be.
+EKS_LIST_PRICES = {"m6i.large": "0.1070000000", "c6i.large": "0.0960000000", "t3.medium": "0.0456000000",
+                   "g5.xlarge": "1.1230000000", "r6i.xlarge": "0.2820000000"}
+EKS_PRICE_OVERRIDES = {"r6i.xlarge": 0.21}
+EKS_LEDGER_BUCKET = "demo-eks-savings"
+PRICE_ANSWER = ROOT / "tests" / "testdata" / "pricing" / "get-products-m5.large.json"
 # Self-managed node groups (Auto Scaling groups) beside the managed nodegroups: cluster, name, tags, min, desired, max.
 EKS_GROUPS = [
     ("staging-data", "staging-data-kafka-brokers", {"kubernetes.io/cluster/staging-data": "owned", "eks-scheduler/cluster": "staging-data"},
@@ -311,8 +349,10 @@ def seed_eks(eks) -> None:
         eks.create_cluster(name=name, roleArn=EKS_ROLE, tags=tags,
                            resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"], "endpointPublicAccess": True})
         for nodegroup, low, desired, high in nodegroups:
+            types, capacity = EKS_NODEGROUP_TYPES.get(nodegroup, (["t3.medium"], "ON_DEMAND"))
             eks.create_nodegroup(clusterName=name, nodegroupName=nodegroup, nodeRole=EKS_ROLE, subnets=["subnet-0a1b2c3d"],
-                                 scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high})
+                                 scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high},
+                                 instanceTypes=types, capacityType=capacity)
         if not nodegroups:
             eks.create_fargate_profile(clusterName=name, fargateProfileName="inference", podExecutionRoleArn=EKS_ROLE,
                                        selectors=[{"namespace": "inference"}])
@@ -361,6 +401,66 @@ def kube_api(cluster: str, secret: str):
         server.wait(timeout=10)
 
 
+def claim_pool(claim: str | dict) -> str:
+    return claim if isinstance(claim, str) else claim["nodepool"]
+
+
+@contextmanager
+def price_list_api():
+    """The Price List API (pricing:GetProducts) on loopback, answering with EKS_LIST_PRICES in the
+    recorded shape of a real answer; the emulator has none."""
+    recorded = json.loads(PRICE_ANSWER.read_text())
+    product = json.loads(recorded["PriceList"][0])
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the standard library's name)
+            request = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+            field = {f["Field"]: f["Value"] for f in request.get("Filters", [])}
+            instance_type = field.get("instanceType", "")
+            asked.append(instance_type)
+            products = []
+            if instance_type in EKS_LIST_PRICES:
+                priced = json.loads(json.dumps(product))
+                priced["product"]["attributes"].update(instanceType=instance_type, regionCode=field.get("regionCode"))
+                for offer in priced["terms"]["OnDemand"].values():
+                    for dimension in offer["priceDimensions"].values():
+                        dimension["pricePerUnit"]["USD"] = EKS_LIST_PRICES[instance_type]
+                products.append(json.dumps(priced))
+            body = json.dumps({"FormatVersion": "aws_v1", "PriceList": products}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/x-amz-json-1.1")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with serving(Handler) as url:
+        yield url, asked
+
+
+def age_stop_records(s3, hours: int) -> int:
+    """Moves every stop record's time `hours` back, as if the night had passed between the stop and
+    the start (which run seconds apart in the demo). Returns how many it moved."""
+    moved = 0
+    listed = s3.list_objects_v2(Bucket=EKS_LEDGER_BUCKET, Prefix="eks-scheduler/_state/stopped/")
+    for item in listed.get("Contents", []):
+        record = json.loads(s3.get_object(Bucket=EKS_LEDGER_BUCKET, Key=item["Key"])["Body"].read())
+        stopped = dt.datetime.fromisoformat(record["stopped_at"].replace("Z", "+00:00")) - dt.timedelta(hours=hours)
+        record["stopped_at"] = stopped.strftime("%Y-%m-%dT%H:%M:%SZ")
+        s3.put_object(Bucket=EKS_LEDGER_BUCKET, Key=item["Key"], Body=json.dumps(record).encode())
+        moved += 1
+    return moved
+
+
+def print_savings(result: dict) -> None:
+    for cluster in result["clusters"]:
+        if cluster.get("savings"):
+            print(f"  {cluster['name']}: {cluster['savings']['summary']}")
+
+
 def pool_text(limits: dict | None, nodes: int) -> str:
     text = " ".join(f"{k}={v}" for k, v in sorted((limits or {}).items())) or "no limits"
     return f"{text}, {nodes} node{'' if nodes == 1 else 's'}"
@@ -373,7 +473,7 @@ def eks_sizes(eks, autoscaling, kube_state=None) -> dict[tuple[str, str, str], s
     if kube_state:
         state = kube_state()
         for name, pool in state["nodepools"].items():
-            nodes = sum(1 for claim in state["nodeclaims"] if EKS_NODECLAIMS[claim] == name)
+            nodes = sum(1 for claim in state["nodeclaims"] if claim_pool(EKS_NODECLAIMS[claim]) == name)
             saved = f" (saved {pool['saved']})" if pool["saved"] else ""
             sizes[("staging-ml", "nodepool", name)] = pool_text(pool["limits"], nodes) + saved
     for name, _, nodegroups in EKS_CLUSTERS:
@@ -420,14 +520,44 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     print("staging-ml runs all three kinds: Karpenter NodePools (default, gpu, batch; 4 nodes) served by a stand-in")
     print("of its Kubernetes API (cargo run --example kube-api), a self-managed group, and the managed nodegroup")
     print("hosting the Karpenter controller: the pools stop first and start last.")
-    with kube_api("staging-ml", "demo") as (kube_url, kube_state):
-        return eks_runs(eks, autoscaling, endpoint, kube_url, kube_state)
+    print(f"Each stop and start is priced into a savings ledger in s3://{EKS_LEDGER_BUCKET}: list prices from a stand-in")
+    print("of the Price List API, spot prices from the emulator's DescribeSpotPriceHistory, and PRICE_OVERRIDES.")
+    s3 = clients(endpoint)["s3"]
+    s3.create_bucket(Bucket=EKS_LEDGER_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    with kube_api("staging-ml", "demo") as (kube_url, kube_state), price_list_api() as (pricing_url, _):
+        return eks_runs(eks, autoscaling, endpoint, kube_url, kube_state, pricing_url) and eks_ledger(s3)
 
 
-def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state) -> bool:
+def eks_ledger(s3) -> bool:
+    """Prints the month's ledger and its summary, as the runs wrote them; true if they hold a priced saving."""
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=EKS_LEDGER_BUCKET, Prefix="eks-scheduler/ledger/")
+            .get("Contents", [])]
+    ledgers = [key for key in keys if not key.endswith("-summary.csv")]
+    summaries = [key for key in keys if key.endswith("-summary.csv")]
+    if not ledgers or not summaries:
+        print(f"THE SAVINGS LEDGER WAS NOT WRITTEN: {keys}")
+        return False
+    for key in ledgers + summaries:
+        (OUTPUT / f"eks-{key.rsplit('/', 1)[1]}").write_bytes(s3.get_object(Bucket=EKS_LEDGER_BUCKET, Key=key)["Body"].read())
+    lines = read_csv(s3, EKS_LEDGER_BUCKET, ledgers[0])
+    print(f"\nThe savings ledger, s3://{EKS_LEDGER_BUCKET}/{ledgers[0]} (one line per stop and per start):")
+    table(lines, ["date", "cluster", "action", "capacity", "usd_an_hour", "hours_off", "instance_hours_off", "usd_saved"])
+    summary = read_csv(s3, EKS_LEDGER_BUCKET, summaries[0])
+    print(f"\nIts monthly summary, s3://{EKS_LEDGER_BUCKET}/{summaries[0]} (both files are in {OUTPUT.relative_to(ROOT)}/):")
+    table(summary, ["account", "region", "cluster", "stops", "starts", "hours_off", "instance_hours_off", "usd_saved",
+                    "starts_with_unknown_prices"])
+    priced = any(line["usd_saved"] for line in lines if line["action"] == "start")
+    if not priced:
+        print("NO START WAS PRICED")
+    return priced
+
+
+def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing_url: str) -> bool:
     sizes = {"before": eks_sizes(eks, autoscaling, kube_state)}
     ok_all = True
-    env = {"DEFAULT_TIMEZONE": "UTC", "KUBERNETES_ENDPOINT_URLS": f"staging-ml={kube_url}"}
+    env = {"DEFAULT_TIMEZONE": "UTC", "KUBERNETES_ENDPOINT_URLS": f"staging-ml={kube_url}",
+           "REPORT_BUCKET": EKS_LEDGER_BUCKET, "PRICING_ENDPOINT_URL": pricing_url,
+           "PRICE_OVERRIDES": json.dumps(EKS_PRICE_OVERRIDES)}
     with lambda_function("eks-scheduler", endpoint, env) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
                                   ("eks-start.json", "after start"), ("eks-auto.json", None)):
@@ -435,6 +565,13 @@ def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state) -> bool
             if not ok:
                 ok_all = False
                 continue
+            if label:
+                print("  what each cluster's action saves (an estimate: list price, excludes EBS and data transfer):")
+                print_savings(result)
+            if label == "after stop":
+                moved = age_stop_records(clients(endpoint)["s3"], 12)
+                print(f"  (the demo now moves the {moved} stop records 12 hours back, as if the night had passed: the")
+                print("  stop and the start run seconds apart here, and a start counts the hours since its stop)")
             waves = {action: " then ".join("[" + ", ".join(w) + "]" for w in ws) for action, ws in result["waves"].items()}
             print(f"  action={result['action']} dry_run={result['dry_run']} api_calls={result['api_calls']} "
                   f"totals={json.dumps(result['totals'])}")
@@ -533,12 +670,8 @@ def slack_listener():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/demo", received
-    finally:
-        server.shutdown()
+    with serving(Handler) as url:
+        yield f"{url}/services/T000/B000/demo", received
 
 
 def demo_cost_report(endpoint: str) -> bool:

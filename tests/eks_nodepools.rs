@@ -154,3 +154,33 @@ async fn the_client_trusts_the_clusters_own_certificate_authority_and_no_other()
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn each_nodeclaim_says_what_it_runs_on_for_the_savings_ledger() -> Result<()> {
+    let server = KubeApiServer::start("platform", SECRET).await?;
+    server.add_nodepool("general", json!({"cpu": "64"}));
+    server.add_launched_nodeclaim("general-a", "general", "m6g.large", "spot");
+    server.add_launched_nodeclaim("general-b", "general", "c6g.xlarge", "on-demand");
+    server.add_nodeclaim("general-c", "general");
+    let api = client(&server, "platform", "platform")?;
+    let claims = api.nodeclaims().await?;
+    let read: Vec<(&str, Option<&str>, Option<&str>)> = claims
+        .iter()
+        .map(|claim| (claim.name.as_str(), claim.instance_type.as_deref(), claim.capacity_type.as_deref()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("general-a", Some("m6g.large"), Some("spot")),
+            ("general-b", Some("c6g.xlarge"), Some("on-demand")),
+            ("general-c", None, None)
+        ]
+    );
+    let labels: Vec<(Option<String>, Option<String>)> =
+        claims.iter().map(|claim| (claim.instance_type.clone(), claim.capacity_type.clone())).collect();
+    let machines = eks_scheduler::core::nodepool_machines(&labels);
+    let text: Vec<String> =
+        machines.iter().map(|m| format!("{} {} {}", m.count, m.instance_type, m.market.as_str())).collect();
+    assert_eq!(text, ["1 m6g.large spot", "1 c6g.xlarge on-demand", "1 unknown on-demand"]);
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod cost_report_lambda;
 mod eks_karpenter;
 mod eks_kube_token;
 mod eks_nodepools;
+mod eks_savings;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
 mod eks_self_managed;

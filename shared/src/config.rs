@@ -96,6 +96,16 @@ impl Env {
 }
 
 /// The spellings of a boolean accepted in settings and event fields.
+/// An S3 bucket's name as S3 allows it: 3 to 63 lowercase letters, digits, dots and hyphens,
+/// starting and ending with a letter or digit (not an ARN, not an `s3://` URL).
+pub fn is_bucket_name(name: &str) -> bool {
+    let edges_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edges_ok(name.chars().next())
+        && edges_ok(name.chars().last())
+}
+
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Some(true),

@@ -91,6 +91,8 @@ impl Unit {
 pub struct Metrics {
     values: Vec<(String, Unit, f64)>,
     properties: Map<String, Value>,
+    /// Dimensions beside `FunctionName` (a cluster's savings carry `Cluster`).
+    dimensions: Vec<(String, String)>,
 }
 
 impl Metrics {
@@ -122,6 +124,12 @@ impl Metrics {
         self
     }
 
+    /// Adds a dimension to every metric of this document, beside `FunctionName`.
+    pub fn dimension(&mut self, name: &str, value: &str) -> &mut Self {
+        self.dimensions.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The value of `name`, for tests and summaries.
     pub fn value(&self, name: &str) -> Option<f64> {
         self.values.iter().find(|(n, ..)| n == name).map(|(_, _, v)| *v)
@@ -140,6 +148,11 @@ impl Metrics {
             document.insert(name.clone(), json!(value));
         }
         document.insert(FUNCTION_DIMENSION.to_owned(), json!(config.function_name));
+        let mut dimensions = vec![FUNCTION_DIMENSION.to_owned()];
+        for (name, value) in &self.dimensions {
+            document.insert(name.clone(), json!(value));
+            dimensions.push(name.clone());
+        }
         document.insert(VERSION_PROPERTY.to_owned(), json!(crate::VERSION));
         document.insert(
             "_aws".to_owned(),
@@ -147,7 +160,7 @@ impl Metrics {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": config.namespace,
-                    "Dimensions": [[FUNCTION_DIMENSION]],
+                    "Dimensions": [dimensions],
                     "Metrics": definitions,
                 }],
             }),

@@ -4,7 +4,8 @@
 //!
 //! Settings: `CLUSTER` (the name tokens must be signed for), `SECRET` (the secret access key the
 //! function signs with), `NODEPOOLS` (a JSON object: pool name to its `spec.limits`, `{}` for
-//! none) and `NODECLAIMS` (a JSON object: claim name to its pool). Prints the server's URL as
+//! none) and `NODECLAIMS` (a JSON object: claim name to its pool, or to `{"nodepool", "instance_type",
+//! "capacity_type"}` for a launched claim). Prints the server's URL as
 //! its first line; then, for each line `state` on its standard input, one JSON line of every
 //! pool's limits and saved-limits annotation and the claims left; ends when its input closes.
 
@@ -34,8 +35,26 @@ async fn main() -> Result<()> {
     for (name, limits) in &pools {
         server.add_nodepool(name, limits.clone());
     }
-    for (claim, pool) in object("NODECLAIMS")? {
-        server.add_nodeclaim(&claim, pool.as_str().context("NODECLAIMS: a claim's pool is a name")?);
+    for (claim, of) in object("NODECLAIMS")? {
+        // A pool's name, or a launched claim: {"nodepool", "instance_type", "capacity_type"}.
+        match &of {
+            Value::String(pool) => server.add_nodeclaim(&claim, pool),
+            Value::Object(launched) => {
+                let field = |key: &str| {
+                    launched
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .with_context(|| format!("NODECLAIMS: {claim} has no {key}"))
+                };
+                server.add_launched_nodeclaim(
+                    &claim,
+                    field("nodepool")?,
+                    field("instance_type")?,
+                    field("capacity_type")?,
+                );
+            }
+            other => anyhow::bail!("NODECLAIMS: {claim} is {other}, not a pool's name or a launched claim"),
+        }
     }
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", server.url)?;

@@ -75,6 +75,11 @@ impl HttpListener {
 
 /// Reads one HTTP/1.1 request with a `content-length` body; returns the body.
 async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    read_head_and_body(stream).await.map(|(_, body)| body)
+}
+
+/// Reads one HTTP/1.1 request with a `content-length` body: its request line and headers, and its body.
+pub(crate) async fn read_head_and_body(stream: &mut tokio::net::TcpStream) -> Option<(String, String)> {
     let mut data = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {
@@ -93,7 +98,8 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
                 })
                 .unwrap_or(0);
             if data.len() >= end + 4 + length {
-                return Some(String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned());
+                let head = text[..end].to_owned();
+                return Some((head, String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned()));
             }
         }
     }

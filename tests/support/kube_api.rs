@@ -129,10 +129,27 @@ impl KubeApiServer {
         });
     }
 
-    /// A NodeClaim of `nodepool`.
+    /// A NodeClaim of `nodepool`, not yet launched: no instance type.
     pub fn add_nodeclaim(&self, name: &str, nodepool: &str) {
+        self.add_claim(name, json!({"karpenter.sh/nodepool": nodepool}));
+    }
+
+    /// A launched NodeClaim of `nodepool`, labelled as Karpenter labels it: its instance type
+    /// and capacity type (`on-demand`, `spot`).
+    pub fn add_launched_nodeclaim(&self, name: &str, nodepool: &str, instance_type: &str, capacity_type: &str) {
+        self.add_claim(
+            name,
+            json!({
+                "karpenter.sh/nodepool": nodepool,
+                "node.kubernetes.io/instance-type": instance_type,
+                "karpenter.sh/capacity-type": capacity_type,
+            }),
+        );
+    }
+
+    fn add_claim(&self, name: &str, labels: Value) {
         self.with(|state| {
-            let claim = json!({"metadata": {"name": name, "labels": {"karpenter.sh/nodepool": nodepool}}});
+            let claim = json!({"metadata": {"name": name, "labels": labels}});
             state.nodeclaims.insert(name.to_owned(), claim);
         });
     }

@@ -16,6 +16,7 @@ pub mod moto;
 pub mod org_seed;
 pub mod photos;
 pub mod pipeline;
+pub mod price_list;
 pub mod sign_in;
 pub mod slow_proxy;
 pub mod sqs;

@@ -12,7 +12,9 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, UpdateStatus};
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
 
-use crate::core::{Announcement, ClusterInfo, EVENT_SOURCE, KubernetesApi, Sizes};
+use crate::core::{
+    Announcement, ClusterInfo, EVENT_SOURCE, Kind, KubernetesApi, RunningPiece, Sizes, managed_machines,
+};
 use crate::error::EksSchedulerError;
 
 /// First wait before retrying a busy nodegroup or reading an update again; doubles up to the cap.
@@ -58,11 +60,12 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<C
     })
 }
 
-/// The cluster's managed nodegroups with their current sizes, by name.
+/// The cluster's managed nodegroups with their current sizes, by name, and the machines each
+/// runs (its desired size of its first instance type, `core::managed_machines`).
 pub async fn nodegroup_sizes(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
-) -> Result<Vec<(String, Sizes)>, EksSchedulerError> {
+) -> Result<(Vec<(String, Sizes)>, Vec<RunningPiece>), EksSchedulerError> {
     let mut pages = eks.list_nodegroups().cluster_name(cluster).into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
@@ -70,6 +73,7 @@ pub async fn nodegroup_sizes(
         names.extend(page.nodegroups().iter().cloned());
     }
     let mut nodegroups = Vec::with_capacity(names.len());
+    let mut running = Vec::with_capacity(names.len());
     for name in names {
         let output = eks
             .describe_nodegroup()
@@ -78,17 +82,22 @@ pub async fn nodegroup_sizes(
             .send()
             .await
             .map_err(|err| failed(&format!("DescribeNodegroup {name}"), &err))?;
-        let scaling = output.nodegroup().and_then(|n| n.scaling_config());
+        let nodegroup = output.nodegroup();
+        let scaling = nodegroup.and_then(|n| n.scaling_config());
         let size = |value: Option<i32>| value.unwrap_or(0);
         let sizes = Sizes::new(
             size(scaling.and_then(|s| s.min_size())),
             size(scaling.and_then(|s| s.desired_size())),
             size(scaling.and_then(|s| s.max_size())),
         );
+        let instance_types = nodegroup.map(|n| n.instance_types().to_vec()).unwrap_or_default();
+        let capacity_type = nodegroup.and_then(|n| n.capacity_type()).map(|c| c.as_str());
+        let machines = managed_machines(&instance_types, capacity_type, sizes.desired);
+        running.push(RunningPiece { kind: Kind::Managed, name: name.clone(), machines });
         nodegroups.push((name, sizes));
     }
     nodegroups.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(nodegroups)
+    Ok((nodegroups, running))
 }
 
 /// The names of a cluster's Fargate profiles, which the report lists as not schedulable.
@@ -224,6 +233,8 @@ fn update_errors(update: &aws_sdk_eks::types::Update) -> String {
 mod groups;
 pub mod kube;
 pub mod kube_token;
+pub mod ledger;
+pub mod prices;
 pub use groups::{self_managed_groups, start_group, stop_group};
 
 #[cfg(test)]

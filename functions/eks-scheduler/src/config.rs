@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use shared::accounts::AccountsConfig;
 use shared::config::{ConfigError, Env};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Clusters tagged `<stop_tag>=true` are stopped by `action: stop`.
     pub stop_tag: String,
@@ -39,6 +39,17 @@ pub struct Config {
     /// somewhere other than its own endpoint, trusting the system's roots, for local stand-ins
     /// (as `AWS_ENDPOINT_URL` does for AWS); empty in a deployment.
     pub kubernetes_endpoints: BTreeMap<String, String>,
+    /// `REPORT_BUCKET`: where the savings ledger goes (with `REPORT_BUCKET_OWNER`, the account
+    /// that must own it); `None`: no ledger, and no savings.
+    pub report_bucket: Option<String>,
+    pub report_bucket_owner: Option<String>,
+    /// `REPORT_PREFIX`, without leading or trailing slashes.
+    pub report_prefix: String,
+    /// `PRICE_OVERRIDES`: USD an hour per instance type (`<type>/spot` for spot), over the APIs' prices.
+    pub price_overrides: BTreeMap<(String, crate::core::Market), f64>,
+    /// `PRICING_ENDPOINT_URL`: the Price List API somewhere else, for a local stand-in (the
+    /// emulator has none); empty in a deployment.
+    pub pricing_endpoint: Option<String>,
 }
 
 impl Config {
@@ -103,12 +114,44 @@ impl Config {
             cluster_name_pattern: cluster_name_pattern(env)?,
             in_vpc: env.bool_or("IN_VPC", false)?,
             kubernetes_endpoints: kubernetes_endpoints(env.optional("KUBERNETES_ENDPOINT_URLS").as_deref())?,
+            report_bucket: report_bucket(env)?,
+            report_bucket_owner: env.account_id("REPORT_BUCKET_OWNER")?,
+            report_prefix: env
+                .optional("REPORT_PREFIX")
+                .unwrap_or_else(|| "eks-scheduler".to_owned())
+                .trim_matches('/')
+                .to_owned(),
+            price_overrides: match env.optional("PRICE_OVERRIDES") {
+                None => BTreeMap::new(),
+                Some(text) => crate::core::parse_price_overrides(&text).map_err(|problem| {
+                    ConfigError::invalid(
+                        "PRICE_OVERRIDES",
+                        text.clone(),
+                        format!("{} ({problem})", crate::core::OVERRIDES_FORM),
+                    )
+                })?,
+            },
+            pricing_endpoint: env.optional("PRICING_ENDPOINT_URL"),
         })
     }
 
     /// True when clusters are named `<account>/<region>/<cluster>`: a run across accounts or regions.
     pub fn spans_sites(&self) -> bool {
         self.accounts.is_multi_account() || !self.regions.is_empty()
+    }
+}
+
+/// `REPORT_BUCKET`: a bucket's name, not an ARN or a URL.
+fn report_bucket(env: &Env) -> Result<Option<String>, ConfigError> {
+    let Some(bucket) = env.optional("REPORT_BUCKET") else { return Ok(None) };
+    if shared::config::is_bucket_name(&bucket) {
+        Ok(Some(bucket))
+    } else {
+        Err(ConfigError::invalid(
+            "REPORT_BUCKET",
+            bucket,
+            "a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not an ARN or s3:// URL, or nothing for no savings ledger",
+        ))
     }
 }
 
@@ -196,6 +239,11 @@ mod tests {
                 cluster_name_pattern: "*".into(),
                 in_vpc: false,
                 kubernetes_endpoints: BTreeMap::new(),
+                report_bucket: None,
+                report_bucket_owner: None,
+                report_prefix: "eks-scheduler".into(),
+                price_overrides: BTreeMap::new(),
+                pricing_endpoint: None,
             }
         );
         assert!(!config.spans_sites());
@@ -231,6 +279,28 @@ mod tests {
     }
 
     #[test]
+    fn the_ledger_and_prices() {
+        let config = parse_settings(
+            Config::from_env,
+            &[
+                ("REPORT_BUCKET", "ops-reports"),
+                ("REPORT_PREFIX", "/finops/eks/"),
+                ("PRICE_OVERRIDES", r#"{"m5.large": 0.07, "m5.large/spot": 0.031}"#),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.report_bucket.as_deref(), Some("ops-reports"));
+        assert_eq!(config.report_prefix, "finops/eks");
+        assert_eq!(
+            config.price_overrides,
+            BTreeMap::from([
+                (("m5.large".to_owned(), crate::core::Market::OnDemand), 0.07),
+                (("m5.large".to_owned(), crate::core::Market::Spot), 0.031),
+            ])
+        );
+    }
+
+    #[test]
     fn errors_name_the_setting() {
         for (pairs, expected) in [
             (
@@ -256,6 +326,14 @@ mod tests {
                 "invalid setting KUBERNETES_ENDPOINT_URLS=\"dev:8001\": expected <cluster>=<url> pairs",
             ),
             (&[("IN_VPC", "maybe")][..], "invalid setting IN_VPC=\"maybe\""),
+            (
+                &[("REPORT_BUCKET", "arn:aws:s3:::reports")][..],
+                "invalid setting REPORT_BUCKET=\"arn:aws:s3:::reports\": expected a bucket name",
+            ),
+            (
+                &[("PRICE_OVERRIDES", r#"{"m5.large": "cheap"}"#)][..],
+                r#"invalid setting PRICE_OVERRIDES="{\"m5.large\": \"cheap\"}": expected a JSON object of instance type to USD an hour, like {"m5.large": 0.07, "m5.large/spot": 0.03} (m5.large: "cheap" is not a number of dollars)"#,
+            ),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");
             assert!(err.starts_with(expected), "{err}");

@@ -27,6 +27,11 @@ pub enum EksSchedulerError {
     #[error("the Kubernetes API of cluster {cluster}: {operation} failed: {message}")]
     Kubernetes { cluster: String, operation: String, status: Option<u16>, message: String },
 
+    /// The savings ledger (`REPORT_BUCKET`) could not be read or written; reported on the
+    /// clusters whose lines it holds.
+    #[error("the savings ledger: {operation} {location} failed: {message}")]
+    Ledger { operation: String, location: String, message: String, transient: bool },
+
     /// A named cluster is not where this run looks.
     #[error(
         "the cluster does not exist in {}",
@@ -70,10 +75,12 @@ impl EksSchedulerError {
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::Eks { transient: true, .. }
             | Self::AutoScaling { transient: true, .. }
+            | Self::Ledger { transient: true, .. }
             | Self::Kubernetes { status: None | Some(409 | 429 | 500..=599), .. } => "Retryable",
             Self::Eks { .. }
             | Self::AutoScaling { .. }
             | Self::Kubernetes { .. }
+            | Self::Ledger { .. }
             | Self::Update(_)
             | Self::NoSuchCluster { .. }
             | Self::OutsidePattern { .. } => "NonRetryable",

@@ -44,6 +44,9 @@ pub struct Deps {
     pub fleet: Option<Arc<Fleet>>,
     /// The function's own region: the one `REGIONS` defaults to.
     pub region: String,
+    /// The savings ledger (`REPORT_BUCKET`); `None`: no savings are estimated.
+    pub ledger: Option<aws::ledger::Ledger>,
+    pub prices: aws::prices::Prices,
 }
 
 impl Deps {
@@ -53,7 +56,15 @@ impl Deps {
             .spans_sites()
             .then(|| Arc::new(Fleet::including_this_account(aws, &config.accounts, "eks-scheduler")));
         let site = sites::Site::of(aws);
+        let ledger = config.report_bucket.as_ref().map(|bucket| aws::ledger::Ledger {
+            s3: aws.s3_owned_by(config.report_bucket_owner.as_deref()),
+            bucket: bucket.clone(),
+            prefix: if config.report_prefix.is_empty() { String::new() } else { format!("{}/", config.report_prefix) },
+        });
+        let prices = aws::prices::Prices::new(aws, config.price_overrides.clone(), config.pricing_endpoint.as_deref());
         Self {
+            ledger,
+            prices,
             eks: site.eks.clone(),
             autoscaling: site.autoscaling.clone(),
             site,
@@ -102,6 +113,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Ek
 fn emit_metrics(deps: &Deps, report: Option<&Report>, failure: Option<&EksSchedulerError>, request_id: &str) {
     let mut metrics = crate::metrics::of_run(report, failure);
     metrics.property("RequestId", request_id).emit(&deps.config.metrics);
+    for mut cluster in report.map(crate::metrics::of_cluster_savings).unwrap_or_default() {
+        cluster.property("RequestId", request_id).emit(&deps.config.metrics);
+    }
 }
 
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -145,6 +159,9 @@ fn log_report(report: &Report) {
             .map(|n| format!("{} {} {} -> {} ({:?})", n.kind, n.name, n.before, n.after, n.status))
             .collect();
         let action = cluster.action.map(|a| a.as_str()).unwrap_or("none");
+        if let Some(savings) = &cluster.savings {
+            info!(cluster = %cluster.name, action, savings = %savings.text(), "savings");
+        }
         if cluster.status == core::Status::Failed {
             warn!(cluster = %cluster.name, action, status = ?cluster.status, wave = ?cluster.wave, reason = %cluster.reason, held_back = cluster.held_back, nodegroups = ?nodegroups, "cluster");
         } else {
@@ -189,6 +206,9 @@ pub async fn run(
     let calls_before = deps.api_calls.get();
     let config = &deps.config;
     let in_flight = config.max_concurrency;
+    let run_prices = deps.prices.for_run();
+    let savings = deps.ledger.as_ref().map(|ledger| Savings { ledger, prices: &run_prices });
+    let savings = savings.as_ref();
 
     // Boxed: the per-account listing nests deep enough to exceed the compiler's layout depth.
     let found =
@@ -324,7 +344,8 @@ pub async fn run(
             let done: Vec<ClusterReport> = stream::iter(ready)
                 .map(|chosen| {
                     let span = tracing::info_span!("cluster", cluster = %chosen.info.name, action = ?action);
-                    execute(sites, config, action, chosen, now, deadline).instrument(span)
+                    // Boxed: the cluster's future nests deep enough to exceed the compiler's layout depth.
+                    Box::pin(execute(sites, config, savings, action, chosen, now, deadline)).instrument(span)
                 })
                 .buffer_unordered(in_flight)
                 .collect()
@@ -340,6 +361,9 @@ pub async fn run(
         }
     }
     let scaling_seconds = scaling_started.elapsed().as_secs();
+    if let Some(savings) = savings {
+        Box::pin(write_ledger(savings.ledger, &mut reports)).instrument(tracing::info_span!("ledger")).await;
+    }
     release_leases(sites, &infos, &leased, &mut reports).await;
     let mut report = core::assemble_report(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
     report.scaling_seconds = scaling_seconds;
@@ -481,19 +505,31 @@ async fn plan_cluster(
         } else {
             Vec::new()
         };
+        let (managed, mut running) = aws::nodegroup_sizes(&site.eks, cluster).await?;
+        let (self_managed, groups_running) = aws::self_managed_groups(&site.autoscaling, cluster).await?;
+        running.extend(groups_running);
+        running.extend(nodepools.iter().map(|(pool, machines)| core::RunningPiece {
+            kind: Kind::NodePool,
+            name: pool.name.clone(),
+            machines: machines.clone(),
+        }));
         Ok::<_, EksSchedulerError>(core::Capacity {
-            managed: aws::nodegroup_sizes(&site.eks, cluster).await?,
-            self_managed: aws::self_managed_groups(&site.autoscaling, cluster).await?,
-            nodepools,
+            managed,
+            self_managed,
+            nodepools: nodepools.into_iter().map(|(pool, _)| pool).collect(),
             fargate: aws::fargate_profiles(&site.eks, cluster).await?,
+            running,
         })
     };
     let capacity = capacity.await.map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
     core::plan_capacity(action, info, capacity)
 }
 
-/// A cluster's NodePools with their NodeClaims: two requests.
-async fn read_nodepools(kube: &KubeApi, info: &ClusterInfo) -> Result<Vec<core::NodePool>, EksSchedulerError> {
+/// A cluster's NodePools with their NodeClaims, and the machines each pool's claims run: two requests.
+async fn read_nodepools(
+    kube: &KubeApi,
+    info: &ClusterInfo,
+) -> Result<Vec<(core::NodePool, Vec<core::Machines>)>, EksSchedulerError> {
     let Some(mut pools) = kube.nodepools().await? else {
         return Err(EksSchedulerError::Kubernetes {
             cluster: info.name.clone(),
@@ -507,10 +543,16 @@ async fn read_nodepools(kube: &KubeApi, info: &ClusterInfo) -> Result<Vec<core::
         });
     };
     let claims = kube.nodeclaims().await?;
-    for pool in &mut pools {
-        pool.nodeclaims = claims.iter().filter(|(_, of)| *of == pool.name).map(|(name, _)| name.clone()).collect();
+    let mut read = Vec::with_capacity(pools.len());
+    for mut pool in pools.drain(..) {
+        let own: Vec<&crate::aws::kube::NodeClaim> =
+            claims.iter().filter(|claim| claim.nodepool == pool.name).collect();
+        pool.nodeclaims = own.iter().map(|claim| claim.name.clone()).collect();
+        let labels: Vec<(Option<String>, Option<String>)> =
+            own.iter().map(|claim| (claim.instance_type.clone(), claim.capacity_type.clone())).collect();
+        read.push((pool, core::nodepool_machines(&labels)));
     }
-    Ok(pools)
+    Ok(read)
 }
 
 /// Carries out one cluster's plan, kind by kind in the action's order (`Kind::phases`): a
@@ -519,12 +561,33 @@ async fn read_nodepools(kube: &KubeApi, info: &ClusterInfo) -> Result<Vec<core::
 async fn execute(
     sites: &Sites,
     config: &Config,
+    savings: Option<&Savings<'_>>,
     action: Action,
     chosen: &Chosen<'_>,
     now: Timestamp,
     deadline: Instant,
 ) -> ClusterReport {
     let info = chosen.info;
+    // What a stop takes down is recorded before anything is scaled: if that fails, nothing is.
+    let mut stop_record = None;
+    if action == Action::Stop
+        && let Some(savings) = savings
+    {
+        match savings.record_stop(info, &chosen.plans, now).await {
+            Ok(record) => stop_record = record,
+            Err(err) => {
+                let mut report = core::planned_report(&info.name, action, &chosen.plans);
+                let reason =
+                    format!("what it runs could not be recorded for the savings ledger, so it was not stopped: {err}");
+                for line in report.nodegroups.iter_mut().filter(|line| line.status == core::Status::Changed) {
+                    line.fail(reason.clone());
+                }
+                report.status = core::Status::Failed;
+                report.reason = reason;
+                return report;
+            }
+        }
+    }
     let mut report = ClusterReport::new(&info.name, Some(action));
     let mut failed_kind: Option<Kind> = None;
     let mut whole = true;
@@ -575,9 +638,129 @@ async fn execute(
             report.reason =
                 format!("the capacity was scaled, but recording {LAST_ACTION_TAG} on the cluster failed: {reason}");
         }
+        if let Some(savings) = savings
+            && report.status != core::Status::Failed
+        {
+            match savings.of_action(info, action, stop_record.as_ref(), now).await {
+                Ok(found) => report.savings = found,
+                Err(err) => {
+                    report.status = core::Status::Failed;
+                    report.reason = format!("it was started, but its off period could not be settled: {err}");
+                }
+            }
+        }
     }
     report.settle();
     report
+}
+
+/// The savings ledger and a run's prices.
+#[derive(Debug)]
+struct Savings<'a> {
+    ledger: &'a aws::ledger::Ledger,
+    prices: &'a aws::prices::RunPrices<'a>,
+}
+
+impl Savings<'_> {
+    /// Records what a stop is about to take down (`core::merge_stop_record` with the record
+    /// already stored), returning the record that stands.
+    async fn record_stop(
+        &self,
+        info: &ClusterInfo,
+        plans: &CapacityPlans,
+        now: Timestamp,
+    ) -> Result<Option<core::StopRecord>, EksSchedulerError> {
+        let (account, region) = site_of(info)?;
+        let name = core::split_key(&info.name).1;
+        let stored = self.ledger.stop_record(&account, &region, name).await?;
+        let current = core::StopRecord {
+            cluster: info.name.clone(),
+            account,
+            region,
+            stopped_at: core::to_second(now),
+            pieces: plans.stopping(),
+        };
+        let last = info.tags.get(LAST_ACTION_TAG).and_then(|value| LastAction::parse(value).ok());
+        let record = core::merge_stop_record(stored.clone(), current, last.as_ref());
+        if let Some(record) = &record
+            && Some(record) != stored.as_ref()
+        {
+            self.ledger.put_stop_record(record, name).await?;
+        }
+        Ok(record)
+    }
+
+    /// What a completed action saves: a stop's hourly figure, or a start's settled off period
+    /// (from the stop record; none when the cluster has none).
+    async fn of_action(
+        &self,
+        info: &ClusterInfo,
+        action: Action,
+        stop_record: Option<&core::StopRecord>,
+        now: Timestamp,
+    ) -> Result<Option<Box<core::SavingsReport>>, EksSchedulerError> {
+        let name = core::split_key(&info.name).1;
+        match action {
+            Action::Stop => match stop_record {
+                Some(record) => {
+                    let priced = self.prices.price(record).await;
+                    Ok(Some(Box::new(core::SavingsReport::of_stop(record, name, &priced))))
+                }
+                None => Ok(None),
+            },
+            Action::Start => {
+                let (account, region) = site_of(info)?;
+                let Some(record) = self.ledger.stop_record(&account, &region, name).await? else { return Ok(None) };
+                let priced = self.prices.price(&record).await;
+                Ok(Some(Box::new(core::SavingsReport::of_start(record, name, now, priced))))
+            }
+        }
+    }
+}
+
+fn site_of(info: &ClusterInfo) -> Result<(String, String), EksSchedulerError> {
+    core::arn_site(&info.arn).ok_or_else(|| EksSchedulerError::Eks {
+        operation: "DescribeCluster".to_owned(),
+        message: format!("the cluster's ARN {:?} names no account and region", info.arn),
+        transient: false,
+    })
+}
+
+/// Appends the run's ledger lines, one write per account and month; then removes the stop
+/// records the starts settled. A cluster whose line could not be written fails, so the run
+/// fails and Lambda's retry writes it (the same line, which replaces itself).
+async fn write_ledger(ledger: &aws::ledger::Ledger, reports: &mut BTreeMap<String, ClusterReport>) {
+    let mut months: BTreeMap<(String, String), Vec<(String, core::LedgerLine)>> = BTreeMap::new();
+    for (name, report) in reports.iter() {
+        if let Some(line) = report.savings.as_ref().and_then(|s| s.ledger_line.clone()) {
+            months.entry((line.account.clone(), line.month())).or_default().push((name.clone(), line));
+        }
+    }
+    for ((account, month), lines) in months {
+        let only_lines: Vec<core::LedgerLine> = lines.iter().map(|(_, line)| line.clone()).collect();
+        let written = ledger.append(&account, &month, &only_lines).await;
+        for (name, _) in &lines {
+            let Some(report) = reports.get_mut(name) else { continue };
+            match &written {
+                Ok(_) => {
+                    let settled = report.savings.as_ref().and_then(|s| s.settles.clone());
+                    if let Some(record) = settled
+                        && let Err(err) = ledger.delete_stop_record(&record, core::split_key(name).1).await
+                    {
+                        // Harmless: the next stop finds it older than this start and replaces it.
+                        let note = format!("its settled stop record was left in place ({err})");
+                        report.reason =
+                            if report.reason.is_empty() { note } else { format!("{}; {note}", report.reason) };
+                    }
+                }
+                Err(err) => {
+                    report.status = core::Status::Failed;
+                    let note = format!("its line could not be written to the savings ledger: {err}");
+                    report.reason = if report.reason.is_empty() { note } else { format!("{}; {note}", report.reason) };
+                }
+            }
+        }
+    }
 }
 
 /// The managed nodegroups' share of a cluster's action, their report lines updated: on stop

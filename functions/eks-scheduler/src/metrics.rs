@@ -34,6 +34,10 @@ pub fn of_run(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> M
             .put("ScalingTime", Unit::Seconds, report.scaling_seconds as f64)
             .property("Action", report.action.clone())
             .property("DryRun", report.dry_run);
+        let saved: Vec<f64> = saved_by_cluster(report).map(|(_, usd)| usd).collect();
+        if !saved.is_empty() {
+            metrics.put(SAVINGS_METRIC, Unit::None, saved.iter().sum());
+        }
         if !report.sites.is_empty() {
             // An account or region that could not be read hides its clusters: it needs an alarm of its own.
             let failed = report.sites.iter().filter(|site| site.status == AccountStatus::Failed).count();
@@ -44,6 +48,28 @@ pub fn of_run(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> M
         metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
     }
     metrics
+}
+
+/// The estimated USD a start's off period saved (`core::SavingsReport`), per cluster and per run.
+pub const SAVINGS_METRIC: &str = "EstimatedSavings";
+
+fn saved_by_cluster(report: &Report) -> impl Iterator<Item = (&str, f64)> {
+    report.clusters.iter().filter_map(|cluster| {
+        let usd = cluster.savings.as_ref()?.saving.as_ref()?.usd?;
+        Some((cluster.name.as_str(), usd))
+    })
+}
+
+/// One document per cluster whose start settled a saving, with the dimension `Cluster`: a
+/// chart of what each cluster's schedule is worth.
+pub fn of_cluster_savings(report: &Report) -> Vec<Metrics> {
+    saved_by_cluster(report)
+        .map(|(cluster, usd)| {
+            let mut metrics = Metrics::default();
+            metrics.put(SAVINGS_METRIC, Unit::None, usd).dimension("Cluster", cluster);
+            metrics
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -108,6 +134,37 @@ mod tests {
         ] {
             assert_eq!(document[name], json!(value), "{name}");
         }
+    }
+
+    #[test]
+    fn each_settled_saving_is_a_metric_of_its_cluster_and_of_the_run() {
+        use crate::core::{Kind, Machines, Market, PriceBasis, RunningPiece, SavingsReport, StopRecord, price_record};
+        let record = StopRecord {
+            cluster: "dev".into(),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            stopped_at: "2026-12-04T19:00:00Z".parse().expect("a time"),
+            pieces: vec![RunningPiece {
+                kind: Kind::Managed,
+                name: "web".into(),
+                machines: vec![Machines { instance_type: "m5.large".into(), market: Market::OnDemand, count: 2 }],
+            }],
+        };
+        let priced = price_record(&record, &|_: &str, _: Market| Ok((0.1, PriceBasis::ListPrice)));
+        let started = "2026-12-05T07:00:00Z".parse().expect("a time");
+        let mut run = report(false);
+        run.clusters[1].savings = Some(Box::new(SavingsReport::of_start(record, "b", started, priced)));
+        // 12 hours of 2 instances at $0.10.
+        let per_cluster = of_cluster_savings(&run);
+        assert_eq!(per_cluster.len(), 1);
+        let document = per_cluster[0].document(&MetricsConfig::local("eks-scheduler"), 0);
+        check_document(&document).unwrap_or_else(|err| panic!("{err}: {document}"));
+        assert_eq!(document["Cluster"], json!("b"));
+        assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["FunctionName", "Cluster"]]));
+        assert!((document["EstimatedSavings"].as_f64().expect("a number") - 2.4).abs() < 1e-9, "{document}");
+        let whole = checked(Some(&run), None);
+        assert!((whole["EstimatedSavings"].as_f64().expect("a number") - 2.4).abs() < 1e-9, "{whole}");
+        assert!(checked(Some(&report(false)), None).get("EstimatedSavings").is_none(), "no saving, no metric");
     }
 
     #[test]

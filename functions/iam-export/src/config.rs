@@ -22,7 +22,7 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let report_bucket = env.required("REPORT_BUCKET", "the name of the S3 bucket that receives the CSV files")?;
-        if !is_bucket_name(&report_bucket) {
+        if !shared::config::is_bucket_name(&report_bucket) {
             return Err(ConfigError::Invalid {
                 name: "REPORT_BUCKET",
                 value: report_bucket,
@@ -45,14 +45,6 @@ impl Config {
             accounts: AccountsConfig::from_env(env)?,
         })
     }
-}
-
-fn is_bucket_name(name: &str) -> bool {
-    let edges_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && edges_ok(name.chars().next())
-        && edges_ok(name.chars().last())
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, Tag};
 use shared::error::{describe, is_transient};
 
 use crate::core::{
-    CLUSTER_NAME_TAG, GROUP_CLUSTER_TAG, GroupPlan, NodegroupPlan, SelfManagedGroup, Sizes, WarmPool, WarmPoolSettings,
-    cluster_ownership_tag, is_self_managed_group_of,
+    CLUSTER_NAME_TAG, Distribution, GROUP_CLUSTER_TAG, GroupPlan, Kind, NodegroupPlan, RunningPiece, SelfManagedGroup,
+    Sizes, WarmPool, WarmPoolSettings, cluster_ownership_tag, group_machines, is_self_managed_group_of,
 };
 use crate::error::EksSchedulerError;
 
@@ -37,11 +37,12 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
 }
 
 /// The self-managed node groups of `cluster`: the groups tagged `kubernetes.io/cluster/<name>`
-/// or `eks:cluster-name` = `<name>` that are not a managed nodegroup's own, by name.
+/// or `eks:cluster-name` = `<name>` that are not a managed nodegroup's own, by name; and the
+/// machines each runs (its in-service instances' types).
 pub async fn self_managed_groups(
     autoscaling: &aws_sdk_autoscaling::Client,
     cluster: &str,
-) -> Result<Vec<SelfManagedGroup>, EksSchedulerError> {
+) -> Result<(Vec<SelfManagedGroup>, Vec<RunningPiece>), EksSchedulerError> {
     // Two queries (a filter's values are alternatives, its filters all apply): the ownership
     // tag's key, then a name tag's key with the cluster's name as some tag's value; the
     // groups are then checked tag by tag.
@@ -53,19 +54,46 @@ pub async fn self_managed_groups(
         ],
     ];
     let mut groups: BTreeMap<String, SelfManagedGroup> = BTreeMap::new();
+    let mut running: BTreeMap<String, RunningPiece> = BTreeMap::new();
     for filters in queries {
         let mut pages = autoscaling.describe_auto_scaling_groups().set_filters(Some(filters)).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| failed("DescribeAutoScalingGroups", cluster, &err))?;
             for group in page.auto_scaling_groups() {
+                let machines = machines_of(group);
                 let group = self_managed_group(group);
                 if is_self_managed_group_of(cluster, &group.tags) {
+                    let piece = RunningPiece { kind: Kind::SelfManaged, name: group.name.clone(), machines };
+                    running.insert(group.name.clone(), piece);
                     groups.insert(group.name.clone(), group);
                 }
             }
         }
     }
-    Ok(groups.into_values().collect())
+    Ok((groups.into_values().collect(), running.into_values().collect()))
+}
+
+/// The machines a group runs: its instances in service (or on their way), by type, split
+/// between on-demand and spot by its mixed instances policy's distribution.
+fn machines_of(group: &AutoScalingGroup) -> Vec<crate::core::Machines> {
+    let types: Vec<String> = group
+        .instances()
+        .iter()
+        .filter(|instance| {
+            instance.lifecycle_state().is_some_and(|state| {
+                let state = state.as_str();
+                state == "InService" || state.starts_with("Pending") || state == "Standby"
+            })
+        })
+        .filter_map(|instance| instance.instance_type().map(str::to_owned))
+        .collect();
+    let distribution =
+        group.mixed_instances_policy().and_then(|policy| policy.instances_distribution()).map(|d| Distribution {
+            on_demand_base: u32::try_from(d.on_demand_base_capacity().unwrap_or(0)).unwrap_or(0),
+            on_demand_percent_above_base: u32::try_from(d.on_demand_percentage_above_base_capacity().unwrap_or(100))
+                .unwrap_or(100),
+        });
+    group_machines(&types, distribution)
 }
 
 fn self_managed_group(group: &AutoScalingGroup) -> SelfManagedGroup {

@@ -15,6 +15,19 @@ const NODEPOOLS: &str = "/apis/karpenter.sh/v1/nodepools";
 const NODECLAIMS: &str = "/apis/karpenter.sh/v1/nodeclaims";
 /// The label Karpenter puts on a NodeClaim: the NodePool it belongs to.
 const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+/// The labels of a launched NodeClaim that say what it runs on.
+const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+const CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
+
+/// A NodeClaim: a node Karpenter launched (or is launching) for a NodePool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeClaim {
+    pub name: String,
+    pub nodepool: String,
+    /// Its labels `node.kubernetes.io/instance-type` and `karpenter.sh/capacity-type`, once launched.
+    pub instance_type: Option<String>,
+    pub capacity_type: Option<String>,
+}
 /// Tries of one request, and the first wait between them.
 const ATTEMPTS: u32 = 3;
 const RETRY_WAIT: Duration = Duration::from_millis(500);
@@ -91,7 +104,7 @@ impl KubeApi {
 
     /// Every NodeClaim not already being deleted, with the NodePool it belongs to: one request
     /// for all the pools of a cluster.
-    pub async fn nodeclaims(&self) -> Result<Vec<(String, String)>, EksSchedulerError> {
+    pub async fn nodeclaims(&self) -> Result<Vec<NodeClaim>, EksSchedulerError> {
         let (status, body) = self.call(reqwest::Method::GET, NODECLAIMS, None, "list NodeClaims").await?;
         self.expect_ok("list NodeClaims", status, &body)?;
         let items = body["items"].as_array().cloned().unwrap_or_default();
@@ -99,9 +112,14 @@ impl KubeApi {
             .iter()
             .filter(|item| item["metadata"]["deletionTimestamp"].is_null())
             .filter_map(|item| {
-                let name = item["metadata"]["name"].as_str()?;
-                let pool = item["metadata"]["labels"][NODEPOOL_LABEL].as_str()?;
-                Some((name.to_owned(), pool.to_owned()))
+                let labels = &item["metadata"]["labels"];
+                let label = |key: &str| labels[key].as_str().map(str::to_owned);
+                Some(NodeClaim {
+                    name: item["metadata"]["name"].as_str()?.to_owned(),
+                    nodepool: label(NODEPOOL_LABEL)?,
+                    instance_type: label(INSTANCE_TYPE_LABEL),
+                    capacity_type: label(CAPACITY_TYPE_LABEL),
+                })
             })
             .collect())
     }

@@ -67,6 +67,8 @@ fn announcement(report: &Report, cluster: &ClusterReport, request_id: &str) -> A
         "wave": cluster.wave,
         "nodegroups": cluster.nodegroups,
         "failures": failures,
+        "savings": cluster.savings,
+        "savings_text": cluster.savings.as_ref().map(|savings| savings.text()),
         "run_action": report.action,
         "request_id": request_id,
     });

@@ -36,7 +36,7 @@ pub struct Selection<'a> {
 }
 
 /// What a run does with one cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Choice {
     /// Act, and (for auto) why.
     Act(Action, Option<String>),

@@ -17,7 +17,7 @@ use super::plan::{NodegroupPlan, plan_start_from};
 use super::{Action, Sizes};
 
 /// The kind of a piece of a cluster's capacity, as reports and announcements name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// An EKS managed nodegroup, scaled through EKS.

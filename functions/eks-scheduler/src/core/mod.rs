@@ -12,6 +12,7 @@ mod nodepools;
 mod plan;
 mod report;
 mod run_plan;
+mod savings;
 mod schedule;
 mod sites;
 mod tags;
@@ -42,6 +43,12 @@ pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
 pub use run_plan::{
     ActionPlan, Capacity, CapacityPlans, Planning, RunPlan, assemble_report, candidates, held_back_report,
     name_matches, no_capacity, plan_capacity, plan_nodegroups, plan_run, planned_report, would_act,
+};
+pub use savings::{
+    Distribution, LEDGER_COLUMNS, LedgerLine, Machines, Market, OVERRIDES_FORM, PRICE_LABEL, PriceBasis, Priced, Quote,
+    RunningPiece, Saving, SavingsReport, StopRecord, UNKNOWN_TYPE, append_ledger, arn_site, group_machines,
+    managed_machines, mean_spot_price, merge_stop_record, monthly_summary, nodepool_machines, on_demand_price,
+    parse_ledger, parse_price_overrides, price_record, saving, to_second,
 };
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};

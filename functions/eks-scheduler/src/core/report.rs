@@ -74,7 +74,7 @@ impl NodegroupReport {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterReport {
     pub name: String,
     /// What was done or due; `None` when nothing was (an auto run with nothing due, a blocked cluster).
@@ -87,6 +87,9 @@ pub struct ClusterReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub held_back: bool,
     pub nodegroups: Vec<NodegroupReport>,
+    /// What a stop saves an hour, or what a start's off period saved (with the ledger on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<Box<super::SavingsReport>>,
 }
 
 impl ClusterReport {
@@ -99,6 +102,7 @@ impl ClusterReport {
             reason: String::new(),
             held_back: false,
             nodegroups: Vec::new(),
+            savings: None,
         }
     }
 
@@ -148,7 +152,7 @@ pub struct Totals {
     pub nodegroups_failed: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub action: String,
     pub dry_run: bool,

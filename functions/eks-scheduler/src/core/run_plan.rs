@@ -96,7 +96,7 @@ impl ActionPlan {
 }
 
 /// A run's plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunPlan {
     /// Every cluster described, by key, with its tags as the lease read them back.
     pub infos: BTreeMap<String, ClusterInfo>,
@@ -226,6 +226,8 @@ pub struct Capacity {
     pub self_managed: Vec<SelfManagedGroup>,
     pub nodepools: Vec<NodePool>,
     pub fargate: Vec<String>,
+    /// The machines each piece runs now, for the savings ledger.
+    pub running: Vec<super::RunningPiece>,
 }
 
 /// Each piece of a cluster's capacity with its plan.
@@ -235,9 +237,28 @@ pub struct CapacityPlans {
     pub self_managed: Vec<(String, GroupPlan)>,
     pub nodepools: Vec<(String, NodePoolPlan)>,
     pub fargate: Vec<String>,
+    /// The machines each piece runs now, for the savings ledger.
+    pub running: Vec<super::RunningPiece>,
 }
 
 impl CapacityPlans {
+    /// What a stop takes down: the machines of each piece it changes.
+    pub fn stopping(&self) -> Vec<super::RunningPiece> {
+        let changed: Vec<(Kind, String)> = Kind::phases(Action::Stop)
+            .into_iter()
+            .flat_map(|kind| self.planned(kind))
+            .filter(|line| line.status == Status::Changed)
+            .map(|line| (line.kind, line.name))
+            .collect();
+        self.running
+            .iter()
+            .filter(|piece| {
+                piece.count() > 0 && changed.iter().any(|(kind, name)| *kind == piece.kind && *name == piece.name)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The report lines of one kind, as planned.
     pub fn planned(&self, kind: Kind) -> Vec<NodegroupReport> {
         match kind {
@@ -272,7 +293,7 @@ pub fn plan_capacity(action: Action, info: &ClusterInfo, capacity: Capacity) -> 
         .iter()
         .map(|pool| (pool.name.clone(), plan_nodepool(action, pool, info.api.auto_mode)))
         .collect();
-    Ok(CapacityPlans { managed, self_managed, nodepools, fargate: capacity.fargate })
+    Ok(CapacityPlans { managed, self_managed, nodepools, fargate: capacity.fargate, running: capacity.running })
 }
 
 /// The report of a cluster with neither managed nodegroups nor self-managed groups.

@@ -1040,6 +1040,7 @@ fn a_cluster_plan_goes_through_its_kinds_in_the_actions_order() {
             nodeclaims: vec!["batch-x1".to_owned(), "batch-x2".to_owned()],
         }],
         fargate: vec!["jobs".to_owned()],
+        running: Vec::new(),
     };
     let stop = plan_capacity(Action::Stop, &info, capacity.clone()).expect("plans");
     let kinds = |report: &ClusterReport| -> Vec<(Kind, String, String, String)> {
