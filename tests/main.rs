@@ -10,6 +10,7 @@ mod eks_savings;
 mod eks_scheduler;
 mod eks_scheduler_lambda;
 mod eks_self_managed;
+mod eks_snooze;
 mod events;
 mod fault_proxy;
 mod iam_export;

@@ -257,7 +257,14 @@ pub async fn publish_announcements(
             .message(serde_json::to_string_pretty(&announcement.detail).unwrap_or_default());
         let dry_run = announcement.detail["dry_run"].as_bool().unwrap_or(false).to_string();
         let action = announcement.action.map(|a| a.as_str()).unwrap_or("none");
-        let status = announcement.detail["status"].as_str().unwrap_or("").to_owned();
+        // SNS refuses an empty attribute: the detail's status, else the announcement's own.
+        let status = match announcement.detail["status"].as_str() {
+            Some(status) if !status.is_empty() => status.to_owned(),
+            _ => serde_json::to_value(announcement.status)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
         for (name, value) in [
             ("event", announcement.detail_type.as_str()),
             ("cluster", announcement.cluster.as_str()),

@@ -50,6 +50,8 @@ pub struct Config {
     /// `PRICING_ENDPOINT_URL`: the Price List API somewhere else, for a local stand-in (the
     /// emulator has none); empty in a deployment.
     pub pricing_endpoint: Option<String>,
+    /// `NOTICE_MINUTES`: how long before a scheduled stop an `auto` run announces it; 0: never.
+    pub notice_minutes: u32,
 }
 
 impl Config {
@@ -132,6 +134,7 @@ impl Config {
                 })?,
             },
             pricing_endpoint: env.optional("PRICING_ENDPOINT_URL"),
+            notice_minutes: notice_minutes(env)?,
         })
     }
 
@@ -139,6 +142,16 @@ impl Config {
     pub fn spans_sites(&self) -> bool {
         self.accounts.is_multi_account() || !self.regions.is_empty()
     }
+}
+
+/// `NOTICE_MINUTES`: 0 (no notices) to a day.
+fn notice_minutes(env: &Env) -> Result<u32, ConfigError> {
+    const EXPECTED: &str = "a whole number of minutes from 0 (no notices) to 1440";
+    let minutes = env.parse_or("NOTICE_MINUTES", 30u32, EXPECTED)?;
+    if minutes > 1440 {
+        return Err(ConfigError::invalid("NOTICE_MINUTES", minutes.to_string(), EXPECTED));
+    }
+    Ok(minutes)
 }
 
 /// `REPORT_BUCKET`: a bucket's name, not an ARN or a URL.
@@ -244,6 +257,7 @@ mod tests {
                 report_prefix: "eks-scheduler".into(),
                 price_overrides: BTreeMap::new(),
                 pricing_endpoint: None,
+                notice_minutes: 30,
             }
         );
         assert!(!config.spans_sites());

@@ -128,7 +128,7 @@ async fn schedule(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksS
 
 /// The announcements of a run that changed something or failed, to the topic and the bus
 /// that are configured. Both are tried; the first failure is returned.
-async fn announce(deps: &Deps, report: &Report, request_id: &str) -> Result<(), EksSchedulerError> {
+pub async fn announce(deps: &Deps, report: &Report, request_id: &str) -> Result<(), EksSchedulerError> {
     let announcements = core::announcements(report, request_id);
     if announcements.is_empty() {
         return Ok(());
@@ -237,6 +237,10 @@ pub async fn run(
         .collect()
         .await;
 
+    if !request.dry_run {
+        maintain_snoozes(sites, config, &mut described, now).await;
+    }
+
     // Lease every cluster this run would act on, then decide again from the tags read
     // back with the lease: an overlapping run may have just acted on it.
     let fixed = request.action.fixed();
@@ -278,6 +282,12 @@ pub async fn run(
     };
     let RunPlan { infos, actions, dependencies, reasons, mut reports } =
         core::plan_run(&planning, described, lease_refusals);
+    mark_first_snooze_skips(sites, &infos, &mut reports, request.dry_run).await;
+    let notices = if request.action == core::RequestedAction::Auto && !request.dry_run && config.notice_minutes > 0 {
+        notices(sites, config, &infos, now).await
+    } else {
+        Vec::new()
+    };
 
     // Read and plan the nodegroups of each action's clusters.
     let mut plans: BTreeMap<String, Chosen<'_>> = BTreeMap::new();
@@ -315,6 +325,7 @@ pub async fn run(
         }
         let mut report = core::assemble_report(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
         report.sites = found.reports;
+        report.notices = notices;
         return Ok(report);
     }
 
@@ -368,7 +379,93 @@ pub async fn run(
     let mut report = core::assemble_report(request, reports, &reasons, &waves, deps.api_calls.get() - calls_before);
     report.scaling_seconds = scaling_seconds;
     report.sites = found.reports;
+    report.notices = notices;
     Ok(report)
+}
+
+/// Keeps each described cluster's snooze tag readable by the runs after this one: a duration
+/// is written back as the time it ends (so it does not move on), and a snooze that has ended
+/// is removed. A tag that cannot be written is logged: this run still honours the snooze.
+async fn maintain_snoozes(
+    sites: &Sites,
+    config: &Config,
+    described: &mut [(String, Result<ClusterInfo, EksSchedulerError>)],
+    now: Timestamp,
+) {
+    for (name, described) in described.iter_mut() {
+        let Ok(info) = described else { continue };
+        let Some(value) = info.tags.get(core::SNOOZE_TAG) else { continue };
+        let (zone, _) = core::cluster_zone(&config.selection(), info);
+        let eks = &sites.locate(name).0.eks;
+        let written = match core::snooze(Some(value), &zone, now) {
+            core::Snooze::Until { until, written: false } => {
+                let value = core::snooze_tag_value(until);
+                let tags = BTreeMap::from([(core::SNOOZE_TAG.to_owned(), value.clone())]);
+                info.tags.insert(core::SNOOZE_TAG.to_owned(), value);
+                aws::tag_cluster(eks, &info.arn, &tags).await
+            }
+            core::Snooze::Ended => {
+                info.tags.remove(core::SNOOZE_TAG);
+                info.tags.remove(core::SNOOZE_ANNOUNCED_TAG);
+                let keys = vec![core::SNOOZE_TAG.to_owned(), core::SNOOZE_ANNOUNCED_TAG.to_owned()];
+                aws::untag_cluster(eks, &info.arn, keys).await
+            }
+            _ => Ok(()),
+        };
+        if let Err(err) = written {
+            warn!(cluster = %name, error = %err, "the snooze tag could not be kept up to date");
+        }
+    }
+}
+
+/// Marks the stops skipped for a snooze that no run has announced yet (`SNOOZE_ANNOUNCED_TAG`
+/// holds the snooze's end once one has): each snooze is announced once, by the first run that
+/// skips a stop for it, however often the runs come.
+async fn mark_first_snooze_skips(
+    sites: &Sites,
+    infos: &BTreeMap<String, ClusterInfo>,
+    reports: &mut BTreeMap<String, ClusterReport>,
+    dry_run: bool,
+) {
+    for report in reports.values_mut() {
+        let (Some(until), Some(info)) = (report.snoozed_until(), infos.get(&report.name)) else { continue };
+        let value = core::snooze_tag_value(until);
+        if info.tags.get(core::SNOOZE_ANNOUNCED_TAG) == Some(&value) {
+            continue;
+        }
+        if let Some(snoozed) = report.snoozed.as_mut() {
+            snoozed.announce = true;
+        }
+        if dry_run {
+            continue;
+        }
+        let tags = BTreeMap::from([(core::SNOOZE_ANNOUNCED_TAG.to_owned(), value)]);
+        if let Err(err) = aws::tag_cluster(&sites.locate(&report.name).0.eks, &info.arn, &tags).await {
+            warn!(cluster = %report.name, error = %err, "the snooze's announcement could not be recorded; a later run announces it again");
+        }
+    }
+}
+
+/// The notices of stops coming within `NOTICE_MINUTES` (`core::notice_for`), each recorded on
+/// its cluster (`NOTICED_TAG`) so that no later run, nor Lambda's retry of this one, sends it
+/// again. Announced with the run's other announcements.
+async fn notices(
+    sites: &Sites,
+    config: &Config,
+    infos: &BTreeMap<String, ClusterInfo>,
+    now: Timestamp,
+) -> Vec<core::Notice> {
+    let window = jiff::SignedDuration::from_mins(i64::from(config.notice_minutes));
+    let mut notices = Vec::new();
+    for info in infos.values() {
+        let Some(notice) = core::notice_for(&config.selection(), info, now, window) else { continue };
+        let tags = BTreeMap::from([(core::NOTICED_TAG.to_owned(), notice.noticed_tag_value())]);
+        if let Err(err) = aws::tag_cluster(&sites.locate(&info.name).0.eks, &info.arn, &tags).await {
+            warn!(cluster = %info.name, error = %err, "the notice could not be recorded; a later run may send it again");
+        }
+        notices.push(notice);
+    }
+    notices
 }
 
 /// How long to wait between writing a lease and reading it back: longer than any run

@@ -109,6 +109,7 @@ mod tests {
             api_calls: 9,
             scaling_seconds: 120,
             sites: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a run announces: one message per cluster it changed or failed on (or, in a dry
-//! run, would change), for the SNS topic and as an EventBridge event. Unchanged and
-//! skipped clusters are not announced: a quiet night sends nothing.
+//! run, would change), for the SNS topic and as an EventBridge event; once per snooze, the
+//! stop it skipped; and each notice of a stop to come. Other unchanged and skipped clusters
+//! are not announced: a quiet night sends nothing.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -26,16 +27,39 @@ pub struct Announcement {
 
 /// The announcements of a finished run, in the report's cluster order.
 pub fn announcements(report: &Report, request_id: &str) -> Vec<Announcement> {
-    report
+    let clusters = report
         .clusters
         .iter()
-        .filter(|cluster| matches!(cluster.status, Status::Changed | Status::Failed))
-        .map(|cluster| announcement(report, cluster, request_id))
-        .collect()
+        .filter(|cluster| {
+            matches!(cluster.status, Status::Changed | Status::Failed)
+                || cluster.snoozed.as_ref().is_some_and(|s| s.announce)
+        })
+        .map(|cluster| announcement(report, cluster, request_id));
+    let notices = report.notices.iter().map(|notice| Announcement {
+        detail_type: "EKS Scheduler Cluster Stop Notice".to_owned(),
+        subject: subject("EKS Scheduler Cluster Stop Notice", &notice.cluster),
+        cluster: notice.cluster.clone(),
+        action: Some(Action::Stop),
+        status: Status::Unchanged,
+        detail: notice.detail(request_id),
+    });
+    clusters.chain(notices).collect()
+}
+
+/// `<what>: <cluster>`, cut to the 100 characters SNS allows a subject.
+fn subject(what: &str, cluster: &str) -> String {
+    let mut subject = format!("{what}: {cluster}");
+    if subject.len() > 100 {
+        let cut = (0..=97).rev().find(|i| subject.is_char_boundary(*i)).unwrap_or(0);
+        subject.truncate(cut);
+        subject.push_str("...");
+    }
+    subject
 }
 
 fn announcement(report: &Report, cluster: &ClusterReport, request_id: &str) -> Announcement {
     let what = match (cluster.status, cluster.action, report.dry_run) {
+        (_, _, _) if cluster.snoozed.is_some() => "Stop Snoozed",
         (Status::Failed, Some(Action::Stop), _) => "Stop Failed",
         (Status::Failed, Some(Action::Start), _) => "Start Failed",
         (Status::Failed, None, _) => "Failed",
@@ -46,12 +70,7 @@ fn announcement(report: &Report, cluster: &ClusterReport, request_id: &str) -> A
         (_, None, _) => "Changed",
     };
     let detail_type = format!("EKS Scheduler Cluster {what}");
-    let mut subject = format!("{detail_type}: {}", cluster.name);
-    if subject.len() > 100 {
-        let cut = (0..=97).rev().find(|i| subject.is_char_boundary(*i)).unwrap_or(0);
-        subject.truncate(cut);
-        subject.push_str("...");
-    }
+    let subject = subject(&detail_type, &cluster.name);
     let failures: Vec<Value> = cluster
         .nodegroups
         .iter()
@@ -69,6 +88,7 @@ fn announcement(report: &Report, cluster: &ClusterReport, request_id: &str) -> A
         "failures": failures,
         "savings": cluster.savings,
         "savings_text": cluster.savings.as_ref().map(|savings| savings.text()),
+        "snoozed_until": cluster.snoozed_until(),
         "run_action": report.action,
         "request_id": request_id,
     });

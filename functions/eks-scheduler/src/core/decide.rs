@@ -47,8 +47,70 @@ pub enum Choice {
 }
 
 /// Which action, if any, `requested` means for this cluster: an opt-in tag, a named
-/// cluster, or (for `auto`) its schedule tag against the last action recorded.
+/// cluster, or (for `auto`) its schedule tag against the last action recorded. A stop is
+/// then held to the cluster's snooze tag (`core::snooze`), unless it names the cluster; a
+/// start never is.
 pub fn choose(
+    selection: &Selection<'_>,
+    requested: RequestedAction,
+    named: bool,
+    info: &ClusterInfo,
+    now: Timestamp,
+) -> Choice {
+    let choice = choose_action(selection, requested, named, info, now);
+    // A stop that names the cluster is an operator's own decision: the snooze does not hold it.
+    let manual = named && requested == RequestedAction::Stop;
+    if manual || !matches!(choice, Choice::Act(Action::Stop, _)) {
+        return choice;
+    }
+    let (zone, zone_name) = cluster_zone(selection, info);
+    match super::snooze(info.tags.get(super::SNOOZE_TAG).map(String::as_str), &zone, now) {
+        super::Snooze::None | super::Snooze::Ended => choice,
+        super::Snooze::Until { until, .. } => {
+            let mut report =
+                ClusterReport::skipped(&info.name, Some(Action::Stop), super::snoozed_reason(until, &zone, &zone_name));
+            report.snoozed = Some(Box::new(super::Snoozed { until, announce: false }));
+            Choice::Report(report)
+        }
+        super::Snooze::Invalid(problem) => Choice::Report(ClusterReport::failed(
+            &info.name,
+            Some(Action::Stop),
+            format!("tag {}: {problem}; not stopped: fix the tag or remove it", super::SNOOZE_TAG),
+        )),
+    }
+}
+
+/// The notice an `auto` run sends for this cluster now, if its schedule's next moment is a
+/// stop within `window` (`core::notice_due`).
+pub fn notice_for(
+    selection: &Selection<'_>,
+    info: &ClusterInfo,
+    now: Timestamp,
+    window: jiff::SignedDuration,
+) -> Option<super::Notice> {
+    let schedule = Schedule::parse(info.tags.get(selection.schedule_tag)?, selection.default_timezone).ok()?;
+    let snoozed = match super::snooze(info.tags.get(super::SNOOZE_TAG).map(String::as_str), schedule.zone(), now) {
+        super::Snooze::Until { until, .. } => Some(until),
+        _ => None,
+    };
+    let noticed = info.tags.get(super::NOTICED_TAG).map(String::as_str);
+    super::notice_due(&info.name, &info.arn, &schedule, noticed, snoozed, now, window)
+}
+
+/// The zone a cluster's times are read in: its schedule tag's, else `DEFAULT_TIMEZONE`.
+pub fn cluster_zone(selection: &Selection<'_>, info: &ClusterInfo) -> (jiff::tz::TimeZone, String) {
+    let schedule =
+        info.tags.get(selection.schedule_tag).and_then(|tag| Schedule::parse(tag, selection.default_timezone).ok());
+    match schedule {
+        Some(schedule) => (schedule.zone().clone(), schedule.zone_name().to_owned()),
+        None => (
+            jiff::tz::TimeZone::get(selection.default_timezone).unwrap_or(jiff::tz::TimeZone::UTC),
+            selection.default_timezone.to_owned(),
+        ),
+    }
+}
+
+fn choose_action(
     selection: &Selection<'_>,
     requested: RequestedAction,
     named: bool,

@@ -15,6 +15,7 @@ mod run_plan;
 mod savings;
 mod schedule;
 mod sites;
+mod snooze;
 mod tags;
 mod waves;
 
@@ -23,7 +24,8 @@ use std::str::FromStr;
 
 pub use announce::{Announcement, EVENT_SOURCE, announcements};
 pub use decide::{
-    Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, held_back_by, saved_size_tags,
+    Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, cluster_zone, held_back_by, notice_for,
+    saved_size_tags,
 };
 pub use event::{Request, RequestedAction, parse_event};
 pub use groups::{
@@ -39,7 +41,7 @@ pub use nodepools::{
     plan_nodepool_stop,
 };
 pub use plan::{LastAction, NodegroupPlan, auto_action, plan_start, plan_stop};
-pub use report::{ClusterReport, NodegroupReport, Report, Status, Totals};
+pub use report::{ClusterReport, NodegroupReport, Report, Snoozed, Status, Totals};
 pub use run_plan::{
     ActionPlan, Capacity, CapacityPlans, Planning, RunPlan, assemble_report, candidates, held_back_report,
     name_matches, no_capacity, plan_capacity, plan_nodegroups, plan_run, planned_report, would_act,
@@ -52,6 +54,10 @@ pub use savings::{
 };
 pub use schedule::{SCHEDULE_FORM, Schedule, Transition};
 pub use sites::{SiteReport, cluster_key, qualify_dependency, resolve_named, site_key, split_key};
+pub use snooze::{
+    MAX_SNOOZE_DAYS, NOTICED_TAG, Notice, SNOOZE_ANNOUNCED_TAG, SNOOZE_FORM, SNOOZE_TAG, Snooze, local_time,
+    notice_due, snooze, snooze_tag_value, snoozed_reason,
+};
 pub use tags::{LAST_ACTION_TAG, MAX_TAGS_PER_RESOURCE, SAVED_TAG_PREFIX, START_SIZE_TAG, saved_tag_key, tag_problem};
 pub use waves::{DependencyPlan, held_by_undescribed, parse_dependencies, plan_waves};
 

@@ -90,9 +90,27 @@ pub struct ClusterReport {
     /// What a stop saves an hour, or what a start's off period saved (with the ledger on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings: Option<Box<super::SavingsReport>>,
+    /// A stop skipped for the cluster's snooze tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<Box<Snoozed>>,
+}
+
+/// A stop skipped for a snooze.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snoozed {
+    /// The snooze's end: the first run after it takes the stop.
+    pub until: jiff::Timestamp,
+    /// This run is the first to skip a stop for this snooze: it announces it.
+    #[serde(skip)]
+    pub announce: bool,
 }
 
 impl ClusterReport {
+    /// When the snooze that skipped this stop ends, if one did.
+    pub fn snoozed_until(&self) -> Option<jiff::Timestamp> {
+        self.snoozed.as_ref().map(|snoozed| snoozed.until)
+    }
+
     pub fn new(name: &str, action: Option<Action>) -> Self {
         Self {
             name: name.to_owned(),
@@ -103,6 +121,7 @@ impl ClusterReport {
             held_back: false,
             nodegroups: Vec::new(),
             savings: None,
+            snoozed: None,
         }
     }
 
@@ -167,6 +186,9 @@ pub struct Report {
     /// A run across accounts or regions: every account and region, with what it found there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<SiteReport>,
+    /// An `auto` run's notices of stops to come (`core::notice_due`), announced with the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<super::Notice>,
 }
 
 impl Report {

@@ -366,5 +366,6 @@ pub fn assemble_report(
         api_calls,
         scaling_seconds: 0,
         sites: Vec::new(),
+        notices: Vec::new(),
     }
 }

@@ -122,25 +122,40 @@ impl Schedule {
     pub fn last_transition(&self, now: Timestamp) -> Option<Transition> {
         let mut date = now.to_zoned(self.zone.clone()).date();
         for _ in 0..LOOK_BACK_DAYS {
-            if !self.is_skipped(date) {
-                let weekday = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
-                let latest = self
-                    .rules
-                    .iter()
-                    .filter(|rule| rule.days[weekday])
-                    .filter_map(|rule| {
-                        // In a daylight-saving gap the clock time does not exist: the later side is used.
-                        let at = date.to_datetime(rule.at).to_zoned(self.zone.clone()).ok()?.timestamp();
-                        (at <= now).then_some(Transition { action: rule.action, at })
-                    })
-                    .max_by_key(|transition| transition.at);
-                if latest.is_some() {
-                    return latest;
-                }
+            if let Some(latest) = self.moments_on(date).filter(|t| t.at <= now).max_by_key(|t| t.at) {
+                return Some(latest);
             }
             date = date.yesterday().ok()?;
         }
         None
+    }
+
+    /// The zone its times are in.
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    /// The first scheduled moment after `now`, skipped days left out.
+    pub fn next_transition(&self, now: Timestamp) -> Option<Transition> {
+        let mut date = now.to_zoned(self.zone.clone()).date();
+        for _ in 0..LOOK_BACK_DAYS {
+            if let Some(earliest) = self.moments_on(date).filter(|t| t.at > now).min_by_key(|t| t.at) {
+                return Some(earliest);
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
+    }
+
+    /// The scheduled moments of one local day; none on a skipped day.
+    fn moments_on(&self, date: Date) -> impl Iterator<Item = Transition> + '_ {
+        let weekday = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
+        let skipped = self.is_skipped(date);
+        self.rules.iter().filter(move |rule| !skipped && rule.days[weekday]).filter_map(move |rule| {
+            // In a daylight-saving gap the clock time does not exist: the later side is used.
+            let at = date.to_datetime(rule.at).to_zoned(self.zone.clone()).ok()?.timestamp();
+            Some(Transition { action: rule.action, at })
+        })
     }
 
     fn is_skipped(&self, date: Date) -> bool {

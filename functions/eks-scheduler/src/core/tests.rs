@@ -495,6 +495,31 @@ fn which_clusters_a_run_acts_on() {
             &[("eks-scheduler/schedule", office), ("eks-scheduler/last-action", "paused")],
             "failed: tag eks-scheduler/last-action: ",
         ),
+        // A snooze postpones a stop, fixed or scheduled, in the cluster's zone; never a start.
+        (
+            Stop,
+            false,
+            &[("auto-stop", "true"), ("eks-scheduler/snooze-until", "2026-11-23T21:00")],
+            "skipped: stop snoozed until Mon 2026-11-23 21:00 UTC (UTC) by the tag eks-scheduler/snooze-until",
+        ),
+        (
+            Auto,
+            false,
+            &[
+                ("eks-scheduler/schedule", "off=weekdays@19:00 on=weekdays@08:00 tz=Europe/Paris"),
+                ("eks-scheduler/snooze-until", "2h"),
+            ],
+            "skipped: stop snoozed until Mon 2026-11-23 22:30 CET (Europe/Paris)",
+        ),
+        (Stop, false, &[("auto-stop", "true"), ("eks-scheduler/snooze-until", "2026-11-23T19:00:00Z")], "act stop"),
+        (
+            Stop,
+            false,
+            &[("auto-stop", "true"), ("eks-scheduler/snooze-until", "later")],
+            "failed: tag eks-scheduler/snooze-until: \"later\" is not a time",
+        ),
+        (Start, false, &[("auto-start", "true"), ("eks-scheduler/snooze-until", "2h")], "act start"),
+        (Stop, true, &[("eks-scheduler/snooze-until", "2h")], "act stop"),
     ];
     for (requested, named, tags, expected) in cases {
         let got = choice_text(choose(&SELECTION, *requested, *named, &cluster("c", tags), now));
@@ -614,6 +639,32 @@ fn leases_say_who_holds_a_cluster_until_when() {
 }
 
 #[test]
+fn a_snoozed_stop_is_announced_once_and_a_notice_on_its_own() {
+    use crate::core::{Notice, announcements};
+    let mut snoozed = ClusterReport::skipped("dev", Some(Action::Stop), "stop snoozed until ...");
+    let until = ts("2026-11-23T21:00:00Z");
+    snoozed.snoozed = Some(Box::new(crate::core::Snoozed { until, announce: false }));
+    let mut again = snoozed.clone();
+    snoozed.snoozed = Some(Box::new(crate::core::Snoozed { until, announce: true }));
+    again.name = "qa".into();
+    let mut report = stop_report(vec![snoozed, again]);
+    report.notices = vec![Notice {
+        cluster: "web".into(),
+        stop_at: ts("2026-11-23T19:00:00Z"),
+        stop_at_local: "Mon 2026-11-23 20:00 CET (Europe/Paris)".into(),
+        minutes_left: 28,
+        postpone: "tag the cluster eks-scheduler/snooze-until=2h".into(),
+    }];
+    let sent = announcements(&report, "req-1");
+    let kinds: Vec<(&str, &str)> = sent.iter().map(|a| (a.detail_type.as_str(), a.cluster.as_str())).collect();
+    assert_eq!(kinds, [("EKS Scheduler Cluster Stop Snoozed", "dev"), ("EKS Scheduler Cluster Stop Notice", "web")]);
+    assert_eq!(sent[0].detail["snoozed_until"], serde_json::json!("2026-11-23T21:00:00Z"));
+    assert_eq!(sent[1].detail["stop_at_local"], serde_json::json!("Mon 2026-11-23 20:00 CET (Europe/Paris)"));
+    assert_eq!(sent[1].detail["minutes_left"], serde_json::json!(28));
+    assert_eq!(sent[1].detail["status"], serde_json::json!("planned"), "SNS refuses an empty status attribute");
+}
+
+#[test]
 fn a_run_announces_each_cluster_it_changed_or_failed_on_and_nothing_else() {
     use crate::core::{NodegroupReport, announcements};
     let nodegroup = |status| NodegroupReport {
@@ -659,6 +710,7 @@ fn stop_report(clusters: Vec<ClusterReport>) -> Report {
         api_calls: 0,
         scaling_seconds: 0,
         sites: Vec::new(),
+        notices: Vec::new(),
     }
 }
 
