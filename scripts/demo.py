@@ -552,6 +552,34 @@ def eks_ledger(s3) -> bool:
     return priced
 
 
+def prepare_notice_and_snooze(eks) -> None:
+    """Before the auto run: qa gets a schedule whose stop is 20 minutes away (its start two hours ago, which the
+    demo's start already took), so the run gives notice of it; dev-sandbox, whose Friday stop is due, is snoozed."""
+    now = dt.datetime.now(dt.timezone.utc)
+    off, on = (now + dt.timedelta(minutes=20)).strftime("%H:%M"), (now - dt.timedelta(hours=2)).strftime("%H:%M")
+    arns = {name: eks.describe_cluster(name=name)["cluster"]["arn"] for name in ("qa", "dev-sandbox")}
+    eks.tag_resource(resourceArn=arns["qa"], tags={"eks-scheduler/schedule": f"off=daily@{off} on=daily@{on} tz=UTC"})
+    eks.tag_resource(resourceArn=arns["dev-sandbox"], tags={"eks-scheduler/snooze-until": "2h"})
+    print(f"\nBefore the auto run: qa now follows off=daily@{off} on=daily@{on} tz=UTC (its stop 20 minutes away),")
+    print("and dev-sandbox's team snoozed its stop: eks-scheduler/snooze-until=2h.")
+
+
+def show_notice_and_snooze(result: dict) -> bool:
+    """Prints the auto run's notices and the stops it skipped for a snooze; true if both are there."""
+    notices = result.get("notices", [])
+    for notice in notices:
+        print(f"  notice: {notice['cluster']} stops at {notice['stop_at_local']}, in {notice['minutes_left']} minutes;")
+        print(f"    to postpone it, {notice['postpone']}")
+    snoozed = [c for c in result["clusters"] if c.get("snoozed")]
+    for cluster in snoozed:
+        print(f"  snoozed: {cluster['name']}: {cluster['reason']}")
+    noticed = any(n["cluster"] == "qa" for n in notices)
+    slept_in = any(c["name"] == "dev-sandbox" for c in snoozed)
+    if not (noticed and slept_in):
+        print(f"THE AUTO RUN {'GAVE NO NOTICE FOR qa' if not noticed else 'DID NOT SNOOZE dev-sandbox'}")
+    return noticed and slept_in
+
+
 def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing_url: str) -> bool:
     sizes = {"before": eks_sizes(eks, autoscaling, kube_state)}
     ok_all = True
@@ -561,10 +589,14 @@ def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing
     with lambda_function("eks-scheduler", endpoint, env) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
                                   ("eks-start.json", "after start"), ("eks-auto.json", None)):
+            if event_file == "eks-auto.json":
+                prepare_notice_and_snooze(eks)
             ok, result = invoke(event_file)
             if not ok:
                 ok_all = False
                 continue
+            if event_file == "eks-auto.json" and not show_notice_and_snooze(result):
+                ok_all = False
             if label:
                 print("  what each cluster's action saves (an estimate: list price, excludes EBS and data transfer):")
                 print_savings(result)
