@@ -303,6 +303,8 @@ EKS_CLUSTERS = [
      [("general", 1, 2, 5)]),
     ("ml-serverless", {"auto-stop": "true", "auto-start": "true"}, []),
     ("production", {"team": "payments"}, [("main", 3, 6, 12)]),
+    # Tagged non-production, yet no schedule covers it: the coverage report prices one for it.
+    ("analytics-dev", {"environment": "dev", "team": "data"}, [("analytics", 1, 3, 6)]),
     # All three kinds: Karpenter (its controller on the managed nodegroup), a self-managed group, NodePools.
     ("staging-ml", {"auto-stop": "true", "auto-start": "true", "eks-scheduler/karpenter": "true",
                     "dependency": "staging-data"}, [("karpenter", 2, 2, 3)]),
@@ -323,6 +325,7 @@ EKS_NODEGROUP_TYPES = {
     "kafka": (["r6i.xlarge"], "ON_DEMAND"), "system": (["m6i.large"], "ON_DEMAND"),
     "web": (["c6i.large", "c6a.large"], "ON_DEMAND"), "spot": (["m5.large", "m5a.large"], "SPOT"),
     "frontend": (["c6i.large"], "ON_DEMAND"), "karpenter": (["m6i.large"], "ON_DEMAND"),
+    "analytics": (["m6i.large"], "ON_DEMAND"),
 }
 # The demo's Price List API answers with these (USD an hour, about eu-west-1's Linux on-demand list
 # prices), in the recorded shape of a real answer (tests/testdata/pricing); the emulator has none.
@@ -513,8 +516,9 @@ def demo_eks_scheduler(endpoint: str) -> bool:
     eks, autoscaling = clients(endpoint)["eks"], clients(endpoint)["autoscaling"]
     seed_eks(eks)
     seed_groups(autoscaling)
-    print("Seeded 8 clusters: staging-web needs staging-api, which needs staging-data (so do qa and staging-ml);")
-    print("dev-sandbox follows its own schedule tag; ml-serverless is Fargate-only; production is not opted in.")
+    print("Seeded 9 clusters: staging-web needs staging-api, which needs staging-data (so do qa and staging-ml);")
+    print("dev-sandbox follows its own schedule tag; ml-serverless is Fargate-only; production is not opted in, nor is")
+    print("analytics-dev, though it is tagged environment=dev.")
     print("staging-data also runs a self-managed group of Kafka brokers (a warm pool, a protected instance, AZRebalance")
     print("suspended by its operator), stopped before its managed nodegroups; qa's GPU group scales from zero.")
     print("staging-ml runs all three kinds: Karpenter NodePools (default, gpu, batch; 4 nodes) served by a stand-in")
@@ -580,6 +584,36 @@ def show_notice_and_snooze(result: dict) -> bool:
     return noticed and slept_in
 
 
+def show_coverage(s3, result: dict) -> bool:
+    """Prints the coverage report and the calendar's first events, saving both; true if the report found
+    analytics-dev unscheduled and priced what a schedule would save, and the calendar holds dev-sandbox's stops."""
+    print(f"  {result['summary']}")
+    print(f"  ({result['label']}; the suggested schedule: {result['suggested_schedule']})")
+    table(result["clusters"], ["cluster", "coverage", "schedule", "non_production", "capacity", "usd_an_hour",
+                               "hours_off_last_week", "suggested_usd_a_month"])
+    saved = []
+    for location in (result["csv"], result["calendar"]):
+        bucket, key = location.removeprefix("s3://").split("/", 1)
+        # eks-scheduler/coverage/<date>.csv and eks-scheduler/calendar.ics: eks-coverage-<date>.csv, eks-calendar.ics
+        path = OUTPUT / f"eks-{key.split('/', 1)[1].replace('/', '-')}"
+        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        saved.append(path)
+    calendar = saved[1].read_bytes().decode()  # not read_text: it would turn the file's CRLF line ends into LF
+    events = [block for block in calendar.split("BEGIN:VEVENT")[1:]]
+    print(f"\n  The calendar {result['calendar']} ({len(events)} events over 14 days; a team subscribes to it), first three:")
+    for block in events[:3]:
+        fields = dict(line.split(":", 1) for line in block.replace("\r\n ", "").split("\r\n") if ":" in line)
+        start = fields.get("DTSTART") or fields.get("DTSTART;VALUE=DATE", "")
+        print(f"    {start}  {fields.get('SUMMARY', '')}")
+    print(f"  Both files are in {OUTPUT.relative_to(ROOT)}/: {', '.join(p.name for p in saved)}")
+    analytics = next((c for c in result["clusters"] if c["cluster"] == "analytics-dev"), {})
+    priced = analytics.get("coverage") == "unscheduled" and bool(analytics.get("suggested_usd_a_month"))
+    planned = "Stop: dev-sandbox" in calendar
+    if not (priced and planned):
+        print(f"THE COVERAGE REPORT {'DID NOT PRICE A SCHEDULE FOR analytics-dev' if not priced else 'CALENDAR HAS NO STOP'}")
+    return priced and planned
+
+
 def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing_url: str) -> bool:
     sizes = {"before": eks_sizes(eks, autoscaling, kube_state)}
     ok_all = True
@@ -588,7 +622,7 @@ def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing
            "PRICE_OVERRIDES": json.dumps(EKS_PRICE_OVERRIDES)}
     with lambda_function("eks-scheduler", endpoint, env) as invoke:
         for event_file, label in (("eks-dry-run.json", None), ("eks-stop.json", "after stop"),
-                                  ("eks-start.json", "after start"), ("eks-auto.json", None)):
+                                  ("eks-start.json", "after start"), ("eks-auto.json", None), ("eks-report.json", None)):
             if event_file == "eks-auto.json":
                 prepare_notice_and_snooze(eks)
             ok, result = invoke(event_file)
@@ -597,6 +631,9 @@ def eks_runs(eks, autoscaling, endpoint: str, kube_url: str, kube_state, pricing
                 continue
             if event_file == "eks-auto.json" and not show_notice_and_snooze(result):
                 ok_all = False
+            if event_file == "eks-report.json":
+                ok_all = show_coverage(clients(endpoint)["s3"], result) and ok_all
+                continue
             if label:
                 print("  what each cluster's action saves (an estimate: list price, excludes EBS and data transfer):")
                 print_savings(result)

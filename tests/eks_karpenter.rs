@@ -13,7 +13,7 @@ use eks_scheduler::core::{ClusterReport, Kind, Report, SAVED_LIMITS_ANNOTATION, 
 use eks_scheduler::{Config, Deps, EksSchedulerError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use support::eks_seed::{seed, state_of};
+use support::eks_seed::{scaling_run, seed, state_of};
 use support::fault_proxy::{FaultPlan, FaultProxy};
 use support::kube_api::KubeApiServer;
 use support::{Moto, TestAccount, event};
@@ -30,7 +30,7 @@ async fn deps(account: &TestAccount, endpoint: &str, servers: &[(&str, &KubeApiS
 }
 
 async fn invoke(deps: &Deps, event_file: &str) -> Result<Report, EksSchedulerError> {
-    handle(deps, LambdaEvent::new(event(event_file), Context::default())).await
+    handle(deps, LambdaEvent::new(event(event_file), Context::default())).await.map(scaling_run)
 }
 
 fn cluster<'a>(report: &'a Report, name: &str) -> &'a ClusterReport {

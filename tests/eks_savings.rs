@@ -8,12 +8,12 @@
 //! it lacks, is `support::price_list`, answering in the recorded shape of a real answer.
 
 use anyhow::Result;
-use aws_sdk_eks::types::{CapacityTypes, NodegroupScalingConfig};
+use aws_sdk_eks::types::CapacityTypes;
 use eks_scheduler::core::{ClusterReport, LedgerLine, Report, Request, RequestedAction, Status, parse_ledger};
 use eks_scheduler::{Config, Deps, run};
 use jiff::Timestamp;
 use support::TestAccount;
-use support::eks_seed::{seed, seed_groups};
+use support::eks_seed::{add_nodegroup, seed, seed_groups};
 use support::price_list::PriceListApi;
 
 /// The emulator's spot price, in every zone of every region.
@@ -32,21 +32,8 @@ async fn shop() -> Result<Shop> {
     let eks = shared::aws_client!(aws_sdk_eks, &account.aws);
     let autoscaling = shared::aws_client!(aws_sdk_autoscaling, &account.aws);
     seed(&eks, &[("shop", &[("auto-stop", "true"), ("auto-start", "true")], &[])]).await?;
-    for (name, types, capacity, [min, desired, max]) in [
-        ("web", ["m5.large", "m5a.large"], CapacityTypes::OnDemand, [2, 3, 6]),
-        ("spot", ["c5.xlarge", "c5a.xlarge"], CapacityTypes::Spot, [0, 2, 4]),
-    ] {
-        eks.create_nodegroup()
-            .cluster_name("shop")
-            .nodegroup_name(name)
-            .node_role("arn:aws:iam::123456789012:role/eks")
-            .subnets("subnet-0a1b2c3d")
-            .set_instance_types(Some(types.iter().map(|t| (*t).to_owned()).collect()))
-            .capacity_type(capacity)
-            .scaling_config(NodegroupScalingConfig::builder().min_size(min).desired_size(desired).max_size(max).build())
-            .send()
-            .await?;
-    }
+    add_nodegroup(&eks, "shop", "web", &["m5.large", "m5a.large"], CapacityTypes::OnDemand, "2/3/6").await?;
+    add_nodegroup(&eks, "shop", "spot", &["c5.xlarge", "c5a.xlarge"], CapacityTypes::Spot, "0/2/4").await?;
     let group_tags = [("kubernetes.io/cluster/shop", "owned"), ("eks-scheduler/cluster", "shop")];
     seed_groups(&autoscaling, &[("shop-workers", &group_tags, "1/2/4")]).await?;
     let bucket = account.bucket("savings");

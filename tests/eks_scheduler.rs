@@ -17,7 +17,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use support::Harness as _;
 
-use support::eks_seed::{Seed, seed};
+use support::eks_seed::{Seed, scaling_run, seed};
 use support::{TestAccount, event};
 
 /// Five opted-in clusters with dependencies (web needs api needs data; qa needs data),
@@ -90,7 +90,7 @@ async fn setup(clusters: &[Seed<'_>]) -> Result<Deps> {
 }
 
 async fn invoke(deps: &Deps, event_file: &str) -> Result<Report, EksSchedulerError> {
-    handle(deps, LambdaEvent::new(event(event_file), Context::default())).await
+    handle(deps, LambdaEvent::new(event(event_file), Context::default())).await.map(scaling_run)
 }
 
 fn every_written_tag_is_valid(state: &BTreeMap<String, ClusterState>) {
@@ -387,6 +387,7 @@ fn eks_events_parse() {
         ("eks-auto.json", RequestedAction::Auto),
         ("eks-dry-run.json", RequestedAction::Stop),
         ("eks-wake-one.json", RequestedAction::Start),
+        ("eks-report.json", RequestedAction::Report),
     ] {
         let payload: Value = event(file);
         let request = parse_event(&payload).unwrap_or_else(|err| panic!("{file}: {err}"));
@@ -429,7 +430,7 @@ async fn a_run_announces_each_cluster_it_changed_on_the_topic_and_the_bus() -> R
 
     // When the evening stop runs on them,
     let request = serde_json::json!({ "action": "stop", "clusters": [web, api] });
-    let report = handle(&deps, LambdaEvent::new(request, Context::default())).await?;
+    let report = handle(&deps, LambdaEvent::new(request, Context::default())).await.map(scaling_run)?;
     assert_eq!(report.totals.nodegroups_changed, 2, "{report:#?}");
 
     // Then the topic got one message per cluster, with attributes to filter on and the
@@ -472,7 +473,7 @@ async fn a_run_announces_each_cluster_it_changed_on_the_topic_and_the_bus() -> R
 
     // A second stop changes nothing, and announces nothing.
     let request = serde_json::json!({ "action": "stop", "clusters": [web, api] });
-    handle(&deps, LambdaEvent::new(request, Context::default())).await?;
+    handle(&deps, LambdaEvent::new(request, Context::default())).await.map(scaling_run)?;
     assert!(from_topic.receive(10, std::time::Duration::from_secs(30), 1).await?.is_empty());
     assert!(from_bus.receive(10, std::time::Duration::from_secs(30), 1).await?.is_empty());
     Ok(())

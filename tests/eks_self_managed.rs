@@ -11,7 +11,7 @@ use anyhow::Result;
 use eks_scheduler::core::{ClusterReport, Kind, Report, Status};
 use eks_scheduler::{Config, Deps, EksSchedulerError, handle};
 use lambda_runtime::{Context, LambdaEvent};
-use support::eks_seed::{GroupState, group_state, seed, seed_groups, state_of};
+use support::eks_seed::{GroupState, group_state, scaling_run, seed, seed_groups, state_of};
 use support::fault_proxy::{FaultPlan, FaultProxy};
 use support::{Harness as _, Moto, TestAccount, event};
 
@@ -97,13 +97,13 @@ async fn invoke(deps: &Deps, event_file: &str) -> Result<Report, EksSchedulerErr
 async fn invoke_as(deps: &Deps, event_file: &str, request_id: &str) -> Result<Report, EksSchedulerError> {
     let mut context = Context::default();
     context.request_id = request_id.to_owned();
-    handle(deps, LambdaEvent::new(event(event_file), context)).await
+    handle(deps, LambdaEvent::new(event(event_file), context)).await.map(scaling_run)
 }
 
 /// A manual stop of `platform` alone.
 async fn stop_platform(deps: &Deps) -> Result<Report, EksSchedulerError> {
     let event = serde_json::json!({ "action": "stop", "clusters": ["platform"] });
-    handle(deps, LambdaEvent::new(event, Context::default())).await
+    handle(deps, LambdaEvent::new(event, Context::default())).await.map(scaling_run)
 }
 
 async fn groups(autoscaling: &aws_sdk_autoscaling::Client) -> Result<Vec<GroupState>> {

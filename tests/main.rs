@@ -3,6 +3,7 @@
 
 mod cost_report;
 mod cost_report_lambda;
+mod eks_coverage;
 mod eks_karpenter;
 mod eks_kube_token;
 mod eks_nodepools;

@@ -66,6 +66,12 @@ impl Env {
         }
     }
 
+    /// `REPORT_PREFIX`: the folder a function's reports go under, without leading or trailing
+    /// slashes; `default` (the function's name) when unset.
+    pub fn report_prefix(&self, default: &str) -> String {
+        self.optional("REPORT_PREFIX").unwrap_or_else(|| default.to_owned()).trim_matches('/').to_owned()
+    }
+
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case), or `default` when unset.
     pub fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name) {

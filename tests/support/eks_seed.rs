@@ -67,6 +67,31 @@ pub async fn seed(eks: &aws_sdk_eks::Client, clusters: &[Seed<'_>]) -> Result<()
     Ok(())
 }
 
+/// Adds a nodegroup of `instance_types` (the first is the one EKS launches) bought as `capacity`.
+pub async fn add_nodegroup(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    instance_types: &[&str],
+    capacity: aws_sdk_eks::types::CapacityTypes,
+    size: &str,
+) -> Result<()> {
+    let size = sizes(size);
+    eks.create_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .node_role(ROLE)
+        .subnets("subnet-0a1b2c3d")
+        .set_instance_types(Some(instance_types.iter().map(|t| (*t).to_owned()).collect()))
+        .capacity_type(capacity)
+        .scaling_config(
+            NodegroupScalingConfig::builder().min_size(size.min).desired_size(size.desired).max_size(size.max).build(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Each nodegroup's `min/desired/max`, and the cluster's tags, as EKS has them now.
 pub async fn state_of(
     eks: &aws_sdk_eks::Client,
@@ -169,4 +194,9 @@ pub async fn group_state(autoscaling: &aws_sdk_autoscaling::Client, name: &str) 
         instances: group.instances().len(),
         protected_instances: group.instances().iter().filter(|i| i.protected_from_scale_in() == Some(true)).count(),
     })
+}
+
+/// The report of a scaling run answered by `eks_scheduler::handle` (not a `report` run's).
+pub fn scaling_run(outcome: eks_scheduler::Outcome) -> eks_scheduler::core::Report {
+    outcome.run().expect("a scaling run answers with its report")
 }

@@ -78,6 +78,22 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
     read_head_and_body(stream).await.map(|(_, body)| body)
 }
 
+/// Writes a JSON answer of type `content_type` with `status`, and closes the connection.
+pub(crate) async fn write_json<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    content_type: &str,
+    answer: &serde_json::Value,
+) {
+    let body = answer.to_string();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
 /// Reads one HTTP/1.1 request with a `content-length` body: its request line and headers, and its body.
 pub(crate) async fn read_head_and_body(stream: &mut tokio::net::TcpStream) -> Option<(String, String)> {
     let mut data = Vec::new();

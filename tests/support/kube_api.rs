@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -384,11 +384,5 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         state.arrivals.push(std::time::Instant::now());
         (code, answer)
     };
-    let body = answer.to_string();
-    let response = format!(
-        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
+    crate::http_listener::write_json(&mut stream, code, "application/json", &answer).await;
 }

@@ -14,10 +14,9 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
-use crate::http_listener::read_head_and_body;
+use crate::http_listener::{read_head_and_body, write_json};
 
 /// The recorded answer the stand-in's products are made from.
 const RECORDED: &str = include_str!("../testdata/pricing/get-products-m5.large.json");
@@ -67,13 +66,7 @@ impl PriceListApi {
                             .unwrap_or_default();
                         (200, json!({"FormatVersion": "aws_v1", "PriceList": list}))
                     };
-                    let body = answer.to_string();
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(response.as_bytes()).await;
-                    let _ = stream.shutdown().await;
+                    write_json(&mut stream, status, "application/x-amz-json-1.1", &answer).await;
                 });
             }
         });

@@ -58,7 +58,23 @@ async fn call(http: &reqwest::Client, endpoint: &str, action: &str, input: Value
 impl Queue {
     /// A queue whose messages go to `dead_letter` after `max_receive_count` receives.
     pub async fn create(endpoint: &str, name: &str, dead_letter: Option<(&Queue, u32)>) -> Result<Self> {
-        let http = reqwest::Client::new();
+        Self::create_with(reqwest::Client::new(), endpoint, name, dead_letter).await
+    }
+
+    /// A queue in the emulator's account `account_id` (not its default one), for a topic there to deliver to.
+    pub async fn create_in_account(endpoint: &str, name: &str, account_id: &str) -> Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-moto-account-id", account_id.parse()?);
+        let http = reqwest::Client::builder().default_headers(headers).build()?;
+        Self::create_with(http, endpoint, name, None).await
+    }
+
+    async fn create_with(
+        http: reqwest::Client,
+        endpoint: &str,
+        name: &str,
+        dead_letter: Option<(&Queue, u32)>,
+    ) -> Result<Self> {
         let mut attributes = json!({});
         if let Some((dlq, max_receive_count)) = dead_letter {
             attributes["RedrivePolicy"] =

@@ -150,11 +150,7 @@ impl Config {
         let csv = env.optional("REPORT_BUCKET").map(|bucket| CsvTarget {
             bucket,
             bucket_owner,
-            prefix: env
-                .optional("REPORT_PREFIX")
-                .unwrap_or_else(|| "cost-report".to_owned())
-                .trim_matches('/')
-                .to_owned(),
+            prefix: env.report_prefix("cost-report"),
             kms_key_id: env.optional("KMS_KEY_ID"),
         });
         let email = match (env.optional("SES_FROM"), env.optional("SES_TO")) {

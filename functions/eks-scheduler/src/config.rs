@@ -52,6 +52,12 @@ pub struct Config {
     pub pricing_endpoint: Option<String>,
     /// `NOTICE_MINUTES`: how long before a scheduled stop an `auto` run announces it; 0: never.
     pub notice_minutes: u32,
+    /// `NON_PRODUCTION`: the tag and values the coverage report takes for non-production
+    /// (`environment=dev,test,staging` by default); empty: none.
+    pub non_production: Option<crate::core::NonProduction>,
+    /// `SUGGESTED_SCHEDULE`: the schedule the coverage report prices for an unscheduled
+    /// non-production cluster, as a schedule tag is written; zone: `DEFAULT_TIMEZONE`.
+    pub suggested_schedule: (String, crate::core::Schedule),
 }
 
 impl Config {
@@ -101,6 +107,14 @@ impl Config {
                 "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>), or nothing for no notifications",
             ));
         }
+        let suggested_schedule = {
+            let text = env
+                .optional("SUGGESTED_SCHEDULE")
+                .unwrap_or_else(|| crate::core::DEFAULT_SUGGESTED_SCHEDULE.to_owned());
+            let schedule = crate::core::Schedule::parse(&text, &default_timezone)
+                .map_err(|problem| ConfigError::invalid("SUGGESTED_SCHEDULE", text.clone(), problem))?;
+            (text, schedule)
+        };
         Ok(Self {
             stop_tag: tag("STOP_TAG", "auto-stop")?,
             start_tag: tag("START_TAG", "auto-start")?,
@@ -118,11 +132,7 @@ impl Config {
             kubernetes_endpoints: kubernetes_endpoints(env.optional("KUBERNETES_ENDPOINT_URLS").as_deref())?,
             report_bucket: report_bucket(env)?,
             report_bucket_owner: env.account_id("REPORT_BUCKET_OWNER")?,
-            report_prefix: env
-                .optional("REPORT_PREFIX")
-                .unwrap_or_else(|| "eks-scheduler".to_owned())
-                .trim_matches('/')
-                .to_owned(),
+            report_prefix: env.report_prefix("eks-scheduler"),
             price_overrides: match env.optional("PRICE_OVERRIDES") {
                 None => BTreeMap::new(),
                 Some(text) => crate::core::parse_price_overrides(&text).map_err(|problem| {
@@ -135,6 +145,18 @@ impl Config {
             },
             pricing_endpoint: env.optional("PRICING_ENDPOINT_URL"),
             notice_minutes: notice_minutes(env)?,
+            non_production: match env.optional("NON_PRODUCTION").as_deref() {
+                None => crate::core::NonProduction::parse("environment=dev,test,staging").ok(),
+                Some("none") => None,
+                Some(text) => Some(crate::core::NonProduction::parse(text).map_err(|problem| {
+                    ConfigError::invalid(
+                        "NON_PRODUCTION",
+                        text,
+                        format!("{} ({problem}), or none", crate::core::NON_PRODUCTION_FORM),
+                    )
+                })?),
+            },
+            suggested_schedule,
         })
     }
 
@@ -258,11 +280,42 @@ mod tests {
                 price_overrides: BTreeMap::new(),
                 pricing_endpoint: None,
                 notice_minutes: 30,
+                non_production: Some(crate::core::NonProduction {
+                    tag: "environment".into(),
+                    values: vec!["dev".into(), "test".into(), "staging".into()],
+                }),
+                suggested_schedule: (
+                    "off=mon-fri@19:00 on=mon-fri@07:00".into(),
+                    crate::core::Schedule::parse("off=mon-fri@19:00 on=mon-fri@07:00", "UTC").expect("valid"),
+                ),
             }
         );
         assert!(!config.spans_sites());
         let err = parse_settings(Config::from_env, &[("CLUSTER_NAME_PATTERN", "arn:aws:eks:*")]).expect_err("an ARN");
         assert!(err.starts_with(r#"invalid setting CLUSTER_NAME_PATTERN="arn:aws:eks:*""#), "{err}");
+    }
+
+    #[test]
+    fn coverage_settings() {
+        let config = parse_settings(
+            Config::from_env,
+            &[("NON_PRODUCTION", "Stage = Dev, QA ,"), ("SUGGESTED_SCHEDULE", "off=daily@20:00 on=mon-fri@06:00")],
+        )
+        .expect("valid");
+        assert_eq!(
+            config.non_production,
+            Some(crate::core::NonProduction { tag: "Stage".into(), values: vec!["dev".into(), "qa".into()] })
+        );
+        assert_eq!(config.suggested_schedule.0, "off=daily@20:00 on=mon-fri@06:00");
+        assert_eq!(
+            parse_settings(Config::from_env, &[("NON_PRODUCTION", "none")]).expect("valid").non_production,
+            None
+        );
+        let err = parse_settings(Config::from_env, &[("NON_PRODUCTION", "environment")]).expect_err("no values");
+        assert!(err.contains("<tag>=<value>[,<value>...]"), "{err}");
+        let err =
+            parse_settings(Config::from_env, &[("SUGGESTED_SCHEDULE", "off=someday@19:00")]).expect_err("bad day");
+        assert!(err.starts_with(r#"invalid setting SUGGESTED_SCHEDULE="off=someday@19:00""#), "{err}");
     }
 
     #[test]

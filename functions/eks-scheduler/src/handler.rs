@@ -78,8 +78,45 @@ impl Deps {
     }
 }
 
-/// One run: the scaling, then its announcements, its log lines and its metrics.
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
+/// What an invocation answers: a scaling run's report, or a `report` run's coverage report.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Run(Report),
+    Coverage(Box<core::CoverageReport>),
+}
+
+impl Outcome {
+    /// The scaling run's report; `None` for a coverage report.
+    pub fn run(self) -> Option<Report> {
+        match self {
+            Self::Run(report) => Some(report),
+            Self::Coverage(_) => None,
+        }
+    }
+
+    pub fn coverage(self) -> Option<core::CoverageReport> {
+        match self {
+            Self::Coverage(report) => Some(*report),
+            Self::Run(_) => None,
+        }
+    }
+}
+
+/// One invocation: a scaling run, or (`action: report`) the coverage report.
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Outcome, EksSchedulerError> {
+    let request = core::parse_event(&event.payload).map_err(EksSchedulerError::InvalidEvent);
+    if let Ok(request) = &request
+        && request.action == core::RequestedAction::Report
+    {
+        let outcome = crate::coverage::handle(deps, Timestamp::now(), &event.context.request_id).await;
+        return outcome.map(|report| Outcome::Coverage(Box::new(report)));
+    }
+    handle_run(deps, event).await.map(Outcome::Run)
+}
+
+/// A scaling run, then its announcements, its log lines and its metrics.
+async fn handle_run(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksSchedulerError> {
     let request_id = event.context.request_id.clone();
     let report = match schedule(deps, event).await {
         Ok(report) => report,
@@ -129,16 +166,20 @@ async fn schedule(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, EksS
 /// The announcements of a run that changed something or failed, to the topic and the bus
 /// that are configured. Both are tried; the first failure is returned.
 pub async fn announce(deps: &Deps, report: &Report, request_id: &str) -> Result<(), EksSchedulerError> {
-    let announcements = core::announcements(report, request_id);
+    publish(deps, &core::announcements(report, request_id)).await
+}
+
+/// Sends announcements to the topic and the bus that are configured.
+pub async fn publish(deps: &Deps, announcements: &[core::Announcement]) -> Result<(), EksSchedulerError> {
     if announcements.is_empty() {
         return Ok(());
     }
     let published = match &deps.config.notify_topic_arn {
-        Some(topic) => aws::publish_announcements(&deps.sns, topic, &announcements).await,
+        Some(topic) => aws::publish_announcements(&deps.sns, topic, announcements).await,
         None => Ok(()),
     };
     let put = match &deps.config.event_bus {
-        Some(bus) => aws::put_announcement_events(&deps.events, bus, &announcements).await,
+        Some(bus) => aws::put_announcement_events(&deps.events, bus, announcements).await,
         None => Ok(()),
     };
     info!(
@@ -594,32 +635,42 @@ async fn plan_cluster(
             return Err(ClusterReport::skipped(&info.name, Some(action), reason));
         }
     };
-    let capacity = async {
-        let nodepools = if asks_api {
-            let kube =
-                site.kube_api(info, &config.kubernetes_endpoints).instrument(tracing::info_span!("token")).await?;
-            read_nodepools(&kube, info).instrument(tracing::info_span!("nodepools")).await?
-        } else {
-            Vec::new()
-        };
-        let (managed, mut running) = aws::nodegroup_sizes(&site.eks, cluster).await?;
-        let (self_managed, groups_running) = aws::self_managed_groups(&site.autoscaling, cluster).await?;
-        running.extend(groups_running);
-        running.extend(nodepools.iter().map(|(pool, machines)| core::RunningPiece {
-            kind: Kind::NodePool,
-            name: pool.name.clone(),
-            machines: machines.clone(),
-        }));
-        Ok::<_, EksSchedulerError>(core::Capacity {
-            managed,
-            self_managed,
-            nodepools: nodepools.into_iter().map(|(pool, _)| pool).collect(),
-            fargate: aws::fargate_profiles(&site.eks, cluster).await?,
-            running,
-        })
-    };
-    let capacity = capacity.await.map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
+    let capacity = read_capacity(site, cluster, config, info, asks_api)
+        .await
+        .map_err(|err| ClusterReport::failed(&info.name, Some(action), err.to_string()))?;
     core::plan_capacity(action, info, capacity)
+}
+
+/// A cluster's capacity as it is now, with what each piece runs; its NodePools only when
+/// `with_nodepools` (its Kubernetes API is reachable and used).
+pub(crate) async fn read_capacity(
+    site: &sites::Site,
+    cluster: &str,
+    config: &Config,
+    info: &ClusterInfo,
+    with_nodepools: bool,
+) -> Result<core::Capacity, EksSchedulerError> {
+    let nodepools = if with_nodepools {
+        let kube = site.kube_api(info, &config.kubernetes_endpoints).instrument(tracing::info_span!("token")).await?;
+        read_nodepools(&kube, info).instrument(tracing::info_span!("nodepools")).await?
+    } else {
+        Vec::new()
+    };
+    let (managed, mut running) = aws::nodegroup_sizes(&site.eks, cluster).await?;
+    let (self_managed, groups_running) = aws::self_managed_groups(&site.autoscaling, cluster).await?;
+    running.extend(groups_running);
+    running.extend(nodepools.iter().map(|(pool, machines)| core::RunningPiece {
+        kind: Kind::NodePool,
+        name: pool.name.clone(),
+        machines: machines.clone(),
+    }));
+    Ok(core::Capacity {
+        managed,
+        self_managed,
+        nodepools: nodepools.into_iter().map(|(pool, _)| pool).collect(),
+        fargate: aws::fargate_profiles(&site.eks, cluster).await?,
+        running,
+    })
 }
 
 /// A cluster's NodePools with their NodeClaims, and the machines each pool's claims run: two requests.
@@ -815,7 +866,7 @@ impl Savings<'_> {
     }
 }
 
-fn site_of(info: &ClusterInfo) -> Result<(String, String), EksSchedulerError> {
+pub(crate) fn site_of(info: &ClusterInfo) -> Result<(String, String), EksSchedulerError> {
     core::arn_site(&info.arn).ok_or_else(|| EksSchedulerError::Eks {
         operation: "DescribeCluster".to_owned(),
         message: format!("the cluster's ARN {:?} names no account and region", info.arn),

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod config;
 pub mod core;
+pub mod coverage;
 pub mod error;
 pub mod handler;
 pub mod metrics;
@@ -13,4 +14,4 @@ pub mod sites;
 
 pub use config::Config;
 pub use error::EksSchedulerError;
-pub use handler::{Deps, handle, run};
+pub use handler::{Deps, Outcome, handle, run};

@@ -50,6 +50,25 @@ pub fn of_run(report: Option<&Report>, failure: Option<&EksSchedulerError>) -> M
     metrics
 }
 
+/// A `report` run's metrics: what no schedule covers, and what the suggested schedule would save.
+pub fn of_coverage(report: Option<&crate::core::CoverageReport>, failure: Option<&EksSchedulerError>) -> Metrics {
+    let mut metrics = Metrics::of_run(failure.is_none());
+    metrics.property("Action", "report");
+    if let Some(report) = report {
+        let totals = &report.totals;
+        metrics
+            .count("ClustersUnscheduled", totals.unscheduled)
+            .count("InstancesUnscheduled", totals.instances_unscheduled)
+            .count("ScheduleCandidates", totals.candidates)
+            .put("SuggestedMonthlySavings", Unit::None, totals.suggested_usd_a_month)
+            .count("ApiCalls", report.api_calls);
+    }
+    if let Some(err) = failure {
+        metrics.property("ErrorType", err.error_type()).property("Error", err.to_string());
+    }
+    metrics
+}
+
 /// The estimated USD a start's off period saved (`core::SavingsReport`), per cluster and per run.
 pub const SAVINGS_METRIC: &str = "EstimatedSavings";
 

@@ -34,11 +34,7 @@ impl Config {
         Ok(Self {
             report_bucket,
             report_bucket_owner: env.account_id("REPORT_BUCKET_OWNER")?,
-            report_prefix: env
-                .optional("REPORT_PREFIX")
-                .unwrap_or_else(|| "iam-export".to_owned())
-                .trim_matches('/')
-                .to_owned(),
+            report_prefix: env.report_prefix("iam-export"),
             kms_key_id: env.optional("KMS_KEY_ID"),
             include_roles: env.bool_or("INCLUDE_ROLES", false)?,
             metrics: shared::metrics::MetricsConfig::from_env(env, "iam-export")?,

@@ -3,7 +3,9 @@
 //! - `ledger/<account>/<yyyy-mm>.csv`: the month's lines, one per action, appended by a
 //!   read and a conditional write (`If-Match` on the ETag read, `If-None-Match` for a new
 //!   month), read again and merged when another run wrote in between;
-//! - `ledger/<account>/<yyyy-mm>-summary.csv`: the month's totals per cluster.
+//! - `ledger/<account>/<yyyy-mm>-summary.csv`: the month's totals per cluster;
+//! - `coverage/<yyyy-mm-dd>.csv`: a `report` run's coverage report, and `calendar.ics` the
+//!   planned stops and starts it writes beside it.
 
 use aws_sdk_s3::primitives::ByteStream;
 use shared::error::{code, describe, is_transient};
@@ -55,6 +57,49 @@ impl Ledger {
 
     pub fn summary_key(&self, account: &str, month: &str) -> String {
         format!("{}ledger/{account}/{month}-summary.csv", self.prefix)
+    }
+
+    pub fn coverage_key(&self, date: &str) -> String {
+        format!("{}coverage/{date}.csv", self.prefix)
+    }
+
+    pub fn calendar_key(&self) -> String {
+        format!("{}calendar.ics", self.prefix)
+    }
+
+    /// `s3://<bucket>/<key>`.
+    pub fn location(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// A month's ledger lines; none when the month has no file.
+    pub async fn month(&self, account: &str, month: &str) -> Result<Vec<LedgerLine>, EksSchedulerError> {
+        let key = self.month_key(account, month);
+        let Some((text, _)) = self.read(&key).await? else { return Ok(Vec::new()) };
+        core::parse_ledger(&text).map_err(|message| self.unreadable(&key, &message))
+    }
+
+    fn unreadable(&self, key: &str, message: &str) -> EksSchedulerError {
+        EksSchedulerError::Ledger {
+            operation: "read the ledger".to_owned(),
+            location: self.location(key),
+            message: format!("{message}; move the file aside, and the next run starts the month again"),
+            transient: false,
+        }
+    }
+
+    /// Writes a report file (the coverage CSV, the calendar).
+    pub async fn put(&self, key: &str, content_type: &str, body: String) -> Result<(), EksSchedulerError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| self.failed("PutObject", key, &err))
     }
 
     /// The object's text and ETag, or `None` when there is none.
@@ -118,12 +163,7 @@ impl Ledger {
     /// Returns the month file's key.
     pub async fn append(&self, account: &str, month: &str, lines: &[LedgerLine]) -> Result<String, EksSchedulerError> {
         let key = self.month_key(account, month);
-        let invalid = |message: String| EksSchedulerError::Ledger {
-            operation: "read the ledger".to_owned(),
-            location: format!("s3://{}/{key}", self.bucket),
-            message: format!("{message}; move the file aside, and the next run starts the month again"),
-            transient: false,
-        };
+        let invalid = |message: String| self.unreadable(&key, &message);
         let mut attempt = 0;
         loop {
             attempt += 1;

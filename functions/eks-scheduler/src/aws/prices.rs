@@ -61,7 +61,13 @@ impl Prices {
         let region =
             if PRICING_REGIONS.contains(&own_region.as_str()) { own_region } else { PRICING_REGIONS[0].into() };
         let pricing = shared::aws_client!(aws_sdk_pricing, aws, |builder: aws_sdk_pricing::config::Builder| {
-            let builder = builder.region(aws_sdk_pricing::config::Region::new(region.clone()));
+            // Bounded, as the spot request is: a price is worth a few seconds, never the run's
+            // deadline (an endpoint that accepts and never answers would otherwise hold it).
+            let timeouts = aws_sdk_pricing::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(25))
+                .build();
+            let builder = builder.region(aws_sdk_pricing::config::Region::new(region.clone())).timeout_config(timeouts);
             match pricing_endpoint {
                 Some(url) => builder.endpoint_url(url),
                 None => builder,

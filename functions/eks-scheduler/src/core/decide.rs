@@ -121,7 +121,7 @@ fn choose_action(
     match requested {
         RequestedAction::Stop if named || opted_in(selection.stop_tag) => Choice::Act(Action::Stop, None),
         RequestedAction::Start if named || opted_in(selection.start_tag) => Choice::Act(Action::Start, None),
-        RequestedAction::Stop | RequestedAction::Start => Choice::NotSelected,
+        RequestedAction::Stop | RequestedAction::Start | RequestedAction::Report => Choice::NotSelected,
         RequestedAction::Auto => {
             let Some(schedule) = info.tags.get(selection.schedule_tag) else {
                 if named {

@@ -1,4 +1,4 @@
-//! The invocation payload: `{"action": "stop" | "start" | "auto", "dry_run": false, "clusters": [...]}`.
+//! The invocation payload: `{"action": "stop" | "start" | "auto" | "report", "dry_run": false, "clusters": [...]}`.
 
 use serde_json::Value;
 
@@ -11,6 +11,8 @@ pub enum RequestedAction {
     Start,
     /// Each cluster's own schedule tag decides.
     Auto,
+    /// Changes nothing: the coverage report and the calendar.
+    Report,
 }
 
 impl RequestedAction {
@@ -18,7 +20,7 @@ impl RequestedAction {
         match self {
             Self::Stop => Some(Action::Stop),
             Self::Start => Some(Action::Start),
-            Self::Auto => None,
+            Self::Auto | Self::Report => None,
         }
     }
 }
@@ -32,7 +34,7 @@ pub struct Request {
 }
 
 const FIELDS: &str =
-    r#"action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#;
+    r#"action ("stop", "start", "auto" or "report"), dry_run (true or false), clusters (a list of cluster names)"#;
 
 pub fn parse_event(payload: &Value) -> Result<Request, String> {
     let Value::Object(object) = payload else {
@@ -46,10 +48,15 @@ pub fn parse_event(payload: &Value) -> Result<Request, String> {
             "stop" => RequestedAction::Stop,
             "start" => RequestedAction::Start,
             "auto" => RequestedAction::Auto,
-            other => return Err(format!(r#"unknown action {other:?}; the actions are "stop", "start" and "auto""#)),
+            "report" => RequestedAction::Report,
+            other => {
+                return Err(format!(
+                    r#"unknown action {other:?}; the actions are "stop", "start", "auto" and "report""#
+                ));
+            }
         },
-        None => return Err(r#"the field action is missing: give "stop", "start" or "auto""#.to_owned()),
-        Some(other) => return Err(format!(r#"action is {other}: expected "stop", "start" or "auto""#)),
+        None => return Err(r#"the field action is missing: give "stop", "start", "auto" or "report""#.to_owned()),
+        Some(other) => return Err(format!(r#"action is {other}: expected "stop", "start", "auto" or "report""#)),
     };
     let dry_run = match object.get("dry_run") {
         None | Some(Value::Null) => false,

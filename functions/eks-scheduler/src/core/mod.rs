@@ -4,6 +4,8 @@
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
 mod announce;
+mod calendar;
+mod coverage;
 mod decide;
 mod event;
 mod groups;
@@ -23,6 +25,12 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use announce::{Announcement, EVENT_SOURCE, announcements};
+pub use calendar::{CALENDAR_DAYS, Scheduled, calendar};
+pub use coverage::{
+    COVERAGE_COLUMNS, ClusterSeen, Coverage, CoverageReport, CoverageRow, CoverageSettings, CoverageTotals,
+    DEFAULT_SUGGESTED_SCHEDULE, HOURS_A_MONTH, NON_PRODUCTION_FORM, NonProduction, Running, coverage_of, coverage_row,
+    hours_off,
+};
 pub use decide::{
     Choice, ClusterInfo, NodegroupPlans, Selection, check_tags_fit, choose, cluster_zone, held_back_by, notice_for,
     saved_size_tags,

@@ -357,6 +357,7 @@ pub fn assemble_report(
             RequestedAction::Stop => "stop",
             RequestedAction::Start => "start",
             RequestedAction::Auto => "auto",
+            RequestedAction::Report => "report",
         }
         .to_owned(),
         dry_run: request.dry_run,

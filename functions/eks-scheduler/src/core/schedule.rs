@@ -147,6 +147,56 @@ impl Schedule {
         None
     }
 
+    /// Every scheduled moment after `from` and up to `to`, in order, skipped days left out.
+    pub fn transitions(&self, from: Timestamp, to: Timestamp) -> Vec<Transition> {
+        let mut moments = Vec::new();
+        let (mut date, last) = (from.to_zoned(self.zone.clone()).date(), to.to_zoned(self.zone.clone()).date());
+        while date <= last {
+            moments.extend(self.moments_on(date).filter(|t| from < t.at && t.at <= to));
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        moments.sort_by_key(|t| (t.at, t.action));
+        moments
+    }
+
+    /// The skipped days from `first` to `last` (local dates) on which a moment was scheduled.
+    pub fn skipped_days(&self, first: Date, last: Date) -> Vec<Date> {
+        let mut days = Vec::new();
+        let mut date = first;
+        while date <= last {
+            let weekday = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
+            if self.is_skipped(date) && self.rules.iter().any(|rule| rule.days[weekday]) {
+                days.push(date);
+            }
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        days
+    }
+
+    /// The share of the time from `from` to `to` this schedule keeps a cluster off: stopped
+    /// at `from` if its last moment was a stop, then each moment switching it.
+    pub fn off_share(&self, from: Timestamp, to: Timestamp) -> f64 {
+        let total = to.duration_since(from).as_secs_f64();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let mut off = self.last_transition(from).is_some_and(|t| t.action == Action::Stop);
+        let (mut since, mut seconds_off) = (from, 0.0);
+        for transition in self.transitions(from, to) {
+            if off {
+                seconds_off += transition.at.duration_since(since).as_secs_f64();
+            }
+            off = transition.action == Action::Stop;
+            since = transition.at;
+        }
+        if off {
+            seconds_off += to.duration_since(since).as_secs_f64();
+        }
+        seconds_off / total
+    }
+
     /// The scheduled moments of one local day; none on a skipped day.
     fn moments_on(&self, date: Date) -> impl Iterator<Item = Transition> + '_ {
         let weekday = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);

@@ -83,12 +83,16 @@ fn events_are_parsed_strictly_with_helpful_errors() {
         Ok(request(RequestedAction::Start, false, Some(&["a", "b"]))),
     );
     check(json!({"action": "auto", "clusters": null}), Ok(request(RequestedAction::Auto, false, None)));
-    check(json!({"action": "pause"}), Err(r#"unknown action "pause"; the actions are "stop", "start" and "auto""#));
-    check(json!({}), Err(r#"the field action is missing: give "stop", "start" or "auto""#));
+    check(json!({"action": "report"}), Ok(request(RequestedAction::Report, false, None)));
+    check(
+        json!({"action": "pause"}),
+        Err(r#"unknown action "pause"; the actions are "stop", "start", "auto" and "report""#),
+    );
+    check(json!({}), Err(r#"the field action is missing: give "stop", "start", "auto" or "report""#));
     check(
         json!({"action": "stop", "dryrun": true}),
         Err(
-            r#"unknown field "dryrun"; the fields are action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#,
+            r#"unknown field "dryrun"; the fields are action ("stop", "start", "auto" or "report"), dry_run (true or false), clusters (a list of cluster names)"#,
         ),
     );
     check(json!({"action": "stop", "dry_run": "yes"}), Err(r#"dry_run is "yes": expected true or false"#));
@@ -101,7 +105,7 @@ fn events_are_parsed_strictly_with_helpful_errors() {
     check(
         json!(["stop"]),
         Err(
-            r#"the payload must be a JSON object with the fields action ("stop", "start" or "auto"), dry_run (true or false), clusters (a list of cluster names)"#,
+            r#"the payload must be a JSON object with the fields action ("stop", "start", "auto" or "report"), dry_run (true or false), clusters (a list of cluster names)"#,
         ),
     );
 }
