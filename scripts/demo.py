@@ -196,6 +196,14 @@ PEOPLE = [
 GROUP_POLICIES = {"Admins": "AdminAccess", "Developers": "DeveloperAccess", "ReadOnly": "ViewOnly",
                   "Billing": "BillingAccess", "Deployers": "DeployPipelines"}
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+# What the groups' policies allow, so the export finds who is an administrator and through what.
+GROUP_DOCUMENTS = {
+    "AdminAccess": json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    # Developers deploy functions with any role: an administrator if a powerful role exists ("possible").
+    "DeveloperAccess": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "PassAnyRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+        {"Sid": "Functions", "Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}]}),
+}
 
 
 def seed_iam(iam, s3) -> dict[str, list[tuple[str, str]]]:
@@ -204,7 +212,8 @@ def seed_iam(iam, s3) -> dict[str, list[tuple[str, str]]]:
     arns = {}
     for group, policy in GROUP_POLICIES.items():
         iam.create_group(GroupName=group)
-        arns[policy] = iam.create_policy(PolicyName=policy, PolicyDocument=POLICY)["Policy"]["Arn"]
+        document = GROUP_DOCUMENTS.get(policy, POLICY)
+        arns[policy] = iam.create_policy(PolicyName=policy, PolicyDocument=document)["Policy"]["Arn"]
         iam.attach_group_policy(GroupName=group, PolicyArn=arns[policy])
     keys = {}
     for name, path, groups, console, mfa, key_count, tags in PEOPLE:
@@ -275,13 +284,17 @@ def demo_iam_export(endpoint: str) -> bool:
         findings = result["findings"]
         print("\nFindings: " + ", ".join(f"{name} = {count}" for name, count in findings.items()))
         print("Console users without MFA: " + ", ".join(r["user_name"] for r in flagged))
+        print(f"\nWho can act as an administrator, and the verdict on each user (with the roles below: {findings['admins']} "
+              f"administrators, {findings['admins_without_mfa']} signing in without MFA; {findings['to_remove']} to remove, "
+              f"{findings['to_review']} to review):")
+        table(rows, ["user_name", "admin", "admin_via", "verdict", "verdict_reason"])
         print(f"Cost: {result['api_calls']} AWS API calls for {result['user_count']} users and {result['role_count']} roles.")
         print("(The emulator dates every user, key and password 'now' and fixes the report's generation time,\n"
               " so the age-based findings stay at zero here; the unit tests cover them with fixed dates.)")
         if rest:
             roles = read_csv(aws["s3"], result["bucket"], rest[0])
             print(f"\ns3://{result['bucket']}/{rest[0]} (the manual invoke asked for roles):")
-            table(roles, ["role_name", "path", "inline_policies", "trust_principals"])
+            table(roles, ["role_name", "path", "inline_policies", "trust_principals", "admin", "verdict", "verdict_reason"])
         print(f"\nCopies of the CSV files are in {OUTPUT.relative_to(ROOT)}/; the function's log is {OUTPUT.relative_to(ROOT)}/iam-export.log")
     return ok_all
 
@@ -1133,6 +1146,10 @@ def build_organization(endpoint: str) -> dict[str, dict]:
         for user in member["users"]:
             iam.create_user(UserName=user, Path="/people/", Tags=[{"Key": "team", "Value": user.split(".")[-1][:20]}])
         iam.create_access_key(UserName=member["users"][0])
+        # Each account's first user administers it; the others hold a read policy, or nothing (to remove).
+        iam.put_user_policy(UserName=member["users"][0], PolicyName="admin", PolicyDocument=GROUP_DOCUMENTS["AdminAccess"])
+        if len(member["users"]) > 1:
+            iam.put_user_policy(UserName=member["users"][1], PolicyName="read-reports", PolicyDocument=POLICY)
     return members
 
 
@@ -1164,11 +1181,12 @@ def demo_organization(endpoint: str) -> bool:
     print("  (the run failed, as it must: the alarm fires, and the message names the account, the role and the fix)")
     summary = json.loads(s3.get_object(Bucket="acme-org-audit", Key=summary_key)["Body"].read())
     print(f"\ns3://acme-org-audit/{summary_key}: every account with its status")
-    table([{**line, "reason": line.get("reason", "")} for line in summary["accounts"]],
-          ["account_id", "account_name", "ou_path", "status", "users", "reason"])
+    table([{**line, "reason": line.get("reason", ""), "admins": line["findings"]["admins"],
+            "to remove": line["findings"]["to_remove"]} for line in summary["accounts"]],
+          ["account_id", "account_name", "ou_path", "status", "users", "admins", "to remove", "reason"])
     rows = read_csv(s3, "acme-org-audit", users_key)
     print(f"\ns3://acme-org-audit/{users_key}: {len(rows)} users of {len({r['account_id'] for r in rows})} accounts, first rows:")
-    table(rows, ["account_id", "account_name", "ou_path", "user_name", "arn", "access_key_1_active"], limit=6)
+    table(rows, ["account_id", "account_name", "user_name", "access_key_1_active", "admin", "verdict", "verdict_reason"], limit=6)
     statuses = {line["account_name"]: line["status"] for line in summary["accounts"]}
     ok &= statuses.get("legacy-tools") == "failed" and statuses.get("alice-sandbox") == "excluded"
     ok &= all(statuses.get(name) == "ok" for name in ("payments-prod", "search-prod", "payments-dev", "data-dev"))

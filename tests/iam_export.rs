@@ -174,6 +174,109 @@ async fn manual_invoke_adds_the_roles_file_with_trust_principals_and_sse_kms() -
     Ok(())
 }
 
+/// A policy document of `statements`, as a string.
+fn document(statements: Value) -> String {
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+#[tokio::test]
+async fn each_user_and_role_says_whether_it_is_an_administrator_through_what_and_its_verdict() -> Result<()> {
+    // Given an account whose identities reach administrator in each way, or are kept from it
+    let account = TestAccount::new().await;
+    let deps = with_bucket(&account, config(&account.bucket("iam-admins"))).await?;
+    let iam = shared::aws_client!(aws_sdk_iam, &account.aws);
+    let everything = json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]);
+    let mut arns = HashMap::new();
+    for (name, statements) in [
+        // The emulator holds no AWS managed policy (see local-aws.md): a customer copy of it.
+        ("AdministratorAccess", everything.clone()),
+        ("s3-only", json!([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])),
+        (
+            "launch-with-any-role",
+            json!([{"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                   {"Sid": "Launch", "Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]),
+        ),
+    ] {
+        let created = iam.create_policy().policy_name(name).policy_document(document(statements)).send().await?;
+        arns.insert(name, created.policy().and_then(|p| p.arn()).context("policy ARN")?.to_owned());
+    }
+    iam.create_group().group_name("platform").send().await?;
+    let iam_all = document(json!([{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]));
+    iam.put_group_policy().group_name("platform").policy_name("iam-all").policy_document(iam_all).send().await?;
+    for user in ["alice", "bob", "carol", "erin", "frank"] {
+        iam.create_user().user_name(user).send().await?;
+    }
+    // alice: AdministratorAccess, a console password, no MFA
+    iam.attach_user_policy().user_name("alice").policy_arn(&arns["AdministratorAccess"]).send().await?;
+    iam.create_login_profile().user_name("alice").password("Correct-Horse-42!").send().await?;
+    // bob: full IAM through his group
+    iam.add_user_to_group().group_name("platform").user_name("bob").send().await?;
+    // carol: may launch instances with any role she passes
+    iam.attach_user_policy().user_name("carol").policy_arn(&arns["launch-with-any-role"]).send().await?;
+    // erin: AdministratorAccess, and a Deny of everything
+    iam.attach_user_policy().user_name("erin").policy_arn(&arns["AdministratorAccess"]).send().await?;
+    let deny = document(json!([{"Effect": "Deny", "Action": "*", "Resource": "*"}]));
+    iam.put_user_policy().user_name("erin").policy_name("quarantine").policy_document(deny).send().await?;
+    // frank: nothing at all
+    // and three roles: an administrator, one held within a boundary of S3 (the emulator has no
+    // user boundaries), and one that holds nothing
+    let trust = document(
+        json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+    );
+    for role in ["break-glass", "bounded", "leftover"] {
+        iam.create_role().role_name(role).assume_role_policy_document(&trust).send().await?;
+    }
+    for role in ["break-glass", "bounded"] {
+        iam.attach_role_policy().role_name(role).policy_arn(&arns["AdministratorAccess"]).send().await?;
+    }
+    iam.put_role_permissions_boundary().role_name("bounded").permissions_boundary(&arns["s3-only"]).send().await?;
+
+    // When the export runs with roles
+    let summary = run(&deps, json!({"include_roles": true})).await?;
+
+    // Then each row says it, cell by cell
+    let (headers, users) = read_csv(&deps, &summary.keys[0]).await?;
+    for column in ["admin", "admin_via", "verdict", "verdict_reason"] {
+        assert!(headers.iter().any(|h| h == column), "{column} in {headers:?}");
+    }
+    let cells = |name: &str| -> Result<[String; 4]> {
+        let row = users.get(name).with_context(|| format!("{name}'s row"))?;
+        Ok(["admin", "admin_via", "verdict", "verdict_reason"].map(|c| row[c].clone()))
+    };
+    assert_eq!(
+        cells("alice")?,
+        ["yes", "* on * via AdministratorAccess (statement 0)", "review", "administrator without MFA"]
+            .map(str::to_owned)
+    );
+    assert_eq!(
+        cells("bob")?[..2],
+        ["yes".to_owned(), "full IAM (iam:*) via group platform: inline:iam-all (statement 0)".to_owned()]
+    );
+    assert_eq!(cells("bob")?[2..], ["keep".to_owned(), "made today, not used yet".to_owned()]);
+    assert_eq!(
+        cells("carol")?[..2],
+        [
+            "possible".to_owned(),
+            "iam:PassRole with ec2:RunInstances via launch-with-any-role (Pass), launch-with-any-role (Launch)"
+                .to_owned()
+        ]
+    );
+    assert_eq!(cells("erin")?[..2], ["no".to_owned(), String::new()]);
+    assert_eq!(
+        cells("frank")?,
+        ["no", "", "remove", "no permissions: no policy, directly or through a group"].map(str::to_owned)
+    );
+    let (_, roles) = read_csv(&deps, &summary.keys[1]).await?;
+    assert_eq!((roles["break-glass"]["admin"].as_str(), roles["break-glass"]["verdict"].as_str()), ("yes", "keep"));
+    assert_eq!((roles["bounded"]["admin"].as_str(), roles["bounded"]["verdict"].as_str()), ("no", "keep"));
+    assert_eq!(roles["leftover"]["verdict"], "remove");
+    // and the summary counts them: alice, bob and break-glass; frank and leftover.
+    // Bob cannot sign in at all (no password, no key): not an administrator without MFA.
+    assert_eq!((summary.findings.admins, summary.findings.admins_without_mfa), (3, 1), "{:?}", summary.findings);
+    assert_eq!((summary.findings.to_remove, summary.findings.to_review), (2, 1));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_missing_bucket_fails_clearly_before_any_iam_work() -> Result<()> {
     let account = TestAccount::new().await;

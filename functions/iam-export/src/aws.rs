@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
 
-use crate::core::{RoleDetail, UserDetail};
+use crate::core::{Authorization, Holdings, RoleDetail, UserDetail};
 use crate::error::IamExportError;
 
 /// Users and roles per `GetAccountAuthorizationDetails` page: the API's maximum.
@@ -85,23 +85,55 @@ async fn generate_report(iam: &aws_sdk_iam::Client) -> Result<(), IamExportError
     iam.generate_credential_report().send().await.map(|_| ()).map_err(|err| iam_error("GenerateCredentialReport", &err))
 }
 
-/// Every user (and role, when asked) with groups, policies and tags, in one paginated call.
+/// Every user (and role, when asked) with groups, policies and tags, and the groups and
+/// managed policies (AWS's only where attached, as AWS answers) with their documents, for the
+/// administrator finding: one paginated call.
 pub async fn authorization_details(
     iam: &aws_sdk_iam::Client,
     include_roles: bool,
-) -> Result<(Vec<UserDetail>, Vec<RoleDetail>), IamExportError> {
-    let mut request = iam.get_account_authorization_details().filter(EntityType::User).max_items(PAGE_SIZE);
+) -> Result<(Vec<UserDetail>, Vec<RoleDetail>, Authorization), IamExportError> {
+    let mut request = iam
+        .get_account_authorization_details()
+        .filter(EntityType::User)
+        .filter(EntityType::Group)
+        .filter(EntityType::LocalManagedPolicy)
+        .filter(EntityType::AwsManagedPolicy)
+        .max_items(PAGE_SIZE);
     if include_roles {
         request = request.filter(EntityType::Role);
     }
     let mut pages = request.into_paginator().send();
-    let (mut users, mut roles) = (Vec::new(), Vec::new());
+    let (mut users, mut roles, mut authorization) = (Vec::new(), Vec::new(), Authorization::default());
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| iam_error("GetAccountAuthorizationDetails", &err))?;
         users.extend(page.user_detail_list().iter().map(user_detail));
         roles.extend(page.role_detail_list().iter().map(role_detail));
+        for group in page.group_detail_list() {
+            let holdings = Holdings {
+                attached: arns(group.attached_managed_policies()),
+                inline: inline(group.group_policy_list()),
+                ..Holdings::default()
+            };
+            authorization.groups.insert(group.group_name().unwrap_or_default().to_owned(), holdings);
+        }
+        for policy in page.policies() {
+            let default = policy.policy_version_list().iter().find(|version| version.is_default_version());
+            if let (Some(arn), Some(document)) = (policy.arn(), default.and_then(|v| v.document())) {
+                // The name, else the ARN's last part (the emulator leaves the name out).
+                let name = policy.policy_name().or_else(|| arn.rsplit('/').next()).unwrap_or(arn).to_owned();
+                authorization.managed.insert(arn.to_owned(), (name, document.to_owned()));
+            }
+        }
     }
-    Ok((users, roles))
+    Ok((users, roles, authorization))
+}
+
+fn arns(attached: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {
+    attached.iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect()
+}
+
+fn inline(policies: &[aws_sdk_iam::types::PolicyDetail]) -> Vec<(String, String)> {
+    policies.iter().filter_map(|p| Some((p.policy_name()?.to_owned(), p.policy_document()?.to_owned()))).collect()
 }
 
 /// Writes one file with server-side encryption: SSE-KMS with `kms_key_id`, the bucket's default without.
@@ -159,6 +191,12 @@ fn user_detail(user: &aws_sdk_iam::types::UserDetail) -> UserDetail {
             .collect(),
         inline_policies: user.user_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
         tags: user.tags().iter().map(|tag| (tag.key().to_owned(), tag.value().to_owned())).collect(),
+        holdings: Holdings {
+            attached: arns(user.attached_managed_policies()),
+            inline: inline(user.user_policy_list()),
+            groups: user.group_list().to_vec(),
+            boundary: user.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_owned),
+        },
     }
 }
 
@@ -179,6 +217,12 @@ fn role_detail(role: &aws_sdk_iam::types::RoleDetail) -> RoleDetail {
             .collect(),
         inline_policies: role.role_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect(),
         trust_policy: role.assume_role_policy_document().map(str::to_owned),
+        holdings: Holdings {
+            attached: arns(role.attached_managed_policies()),
+            inline: inline(role.role_policy_list()),
+            groups: Vec::new(),
+            boundary: role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_owned),
+        },
     }
 }
 

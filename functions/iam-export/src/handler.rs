@@ -155,13 +155,13 @@ async fn read_account(
     include_roles: bool,
     now: Timestamp,
 ) -> Result<AccountExport, IamExportError> {
-    let (report, (users, roles)) =
+    let (report, (users, roles, authorization)) =
         tokio::try_join!(aws::credential_report(iam, budget), aws::authorization_details(iam, include_roles))?;
     let report_rows = core::parse_credential_report(&report.content)?;
     Ok(AccountExport {
         account,
-        users: core::build_user_rows(&users, &report_rows, now),
-        roles: if include_roles { core::build_role_rows(&roles)? } else { Vec::new() },
+        users: core::build_user_rows(&users, &report_rows, &authorization, now),
+        roles: if include_roles { core::build_role_rows(&roles, &authorization, now)? } else { Vec::new() },
         credential_report_generated_at: report.generated_at,
     })
 }

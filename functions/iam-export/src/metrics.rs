@@ -19,7 +19,11 @@ pub fn of_run(result: &Result<ExportSummary, IamExportError>, api_calls: u64) ->
                 .count("UsersNotInCredentialReport", summary.users_not_in_credential_report)
                 .count("FindingsConsoleWithoutMfa", summary.findings.no_mfa_with_console)
                 .count("FindingsKeyOlderThan90Days", summary.findings.key_older_than_90d)
-                .count("FindingsUnused45Days", summary.findings.unused_45d);
+                .count("FindingsUnused45Days", summary.findings.unused_45d)
+                .count("Admins", summary.findings.admins)
+                .count("AdminsWithoutMfa", summary.findings.admins_without_mfa)
+                .count("IdentitiesToRemove", summary.findings.to_remove)
+                .count("IdentitiesToReview", summary.findings.to_review);
             if let Some(age) = summary.credential_report_age_seconds {
                 metrics.put("CredentialReportAge", Unit::Seconds, age.max(0) as f64);
             }
@@ -57,7 +61,15 @@ mod tests {
             users_not_in_credential_report: 1,
             credential_report_generated_at: Some("2026-11-23T01:00:00Z".into()),
             credential_report_age_seconds: Some(600),
-            findings: FindingCounts { no_mfa_with_console: 2, key_older_than_90d: 4, unused_45d: 5 },
+            findings: FindingCounts {
+                no_mfa_with_console: 2,
+                key_older_than_90d: 4,
+                unused_45d: 5,
+                admins: 3,
+                admins_without_mfa: 1,
+                to_remove: 6,
+                to_review: 2,
+            },
             api_calls: 12,
             accounts: Vec::new(),
         }
@@ -75,6 +87,10 @@ mod tests {
             ("FindingsConsoleWithoutMfa", 2),
             ("FindingsKeyOlderThan90Days", 4),
             ("FindingsUnused45Days", 5),
+            ("Admins", 3),
+            ("AdminsWithoutMfa", 1),
+            ("IdentitiesToRemove", 6),
+            ("IdentitiesToReview", 2),
             ("CredentialReportAge", 600),
         ] {
             assert_eq!(document[name], json!(f64::from(value)), "{name}");

@@ -42,7 +42,7 @@ async fn authorization_details_follow_the_marker_across_pages() {
         });
     let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&first, &second]);
 
-    let (users, roles) = authorization_details(&iam, false).await.expect("both pages");
+    let (users, roles, _) = authorization_details(&iam, false).await.expect("both pages");
 
     let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["alice", "bob", "carol"]);

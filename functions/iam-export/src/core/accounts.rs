@@ -67,7 +67,7 @@ pub fn summarize_accounts(
         .map(|export| AccountSummary {
             users: export.users.iter().filter(|row| !row.is_root_account).count(),
             roles: export.roles.len(),
-            findings: count_findings(&export.users),
+            findings: count_findings(&export.users, &export.roles),
             credential_report_generated_at: export.credential_report_generated_at.map(format_time),
             ..AccountSummary::of(&export.account, AccountStatus::Ok)
         })

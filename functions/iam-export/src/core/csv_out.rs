@@ -5,9 +5,11 @@ use jiff::Timestamp;
 use shared::spreadsheet::neutralize_formula;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountExport, account_cells};
+use super::admin::AdminFinding;
 use super::format_time;
 use super::roles::RoleRow;
 use super::users::UserRow;
+use super::verdict::Verdict;
 
 /// The users file's columns, in order. Documented in docs/functions/iam-export.md; change both together.
 pub const USER_COLUMNS: &[&str] = &[
@@ -40,6 +42,10 @@ pub const USER_COLUMNS: &[&str] = &[
     "no_mfa_with_console",
     "key_older_than_90d",
     "unused_45d",
+    "admin",
+    "admin_via",
+    "verdict",
+    "verdict_reason",
 ];
 
 /// The roles file's columns, in order.
@@ -53,6 +59,10 @@ pub const ROLE_COLUMNS: &[&str] = &[
     "attached_policies",
     "inline_policies",
     "trust_principals",
+    "admin",
+    "admin_via",
+    "verdict",
+    "verdict_reason",
 ];
 
 pub fn render_users_csv(rows: &[UserRow]) -> Result<Vec<u8>, csv::Error> {
@@ -126,12 +136,18 @@ fn user_cells(row: &UserRow) -> Vec<String> {
         flag(row.key_older_than_90d),
         flag(row.unused_45d),
     ]);
+    cells.extend(finding_cells(&row.admin, row.verdict, &row.verdict_reason));
     cells
+}
+
+/// `admin`, `admin_via` (each grant `;`-separated), `verdict`, `verdict_reason`.
+fn finding_cells(admin: &AdminFinding, verdict: Verdict, reason: &str) -> [String; 4] {
+    [admin.admin.as_str().to_owned(), admin.via.join("; "), verdict.as_str().to_owned(), reason.to_owned()]
 }
 
 fn role_cells(row: &RoleRow) -> Vec<String> {
     let detail = &row.detail;
-    vec![
+    let mut cells = vec![
         detail.name.clone(),
         detail.arn.clone(),
         detail.path.clone(),
@@ -141,7 +157,9 @@ fn role_cells(row: &RoleRow) -> Vec<String> {
         list(&detail.attached_policies),
         list(&detail.inline_policies),
         list(&row.trust_principals),
-    ]
+    ];
+    cells.extend(finding_cells(&row.admin, row.verdict, &row.verdict_reason));
+    cells
 }
 
 fn list(items: &[String]) -> String {

@@ -4,14 +4,17 @@
 //! No I/O, no SDK types, no clock: `now` is an argument.
 
 mod accounts;
+mod admin;
 mod credential_report;
 mod csv_out;
 mod event;
 mod roles;
 mod summary;
 mod users;
+mod verdict;
 
 pub use accounts::{ACCOUNT_COLUMNS, AccountExport, AccountSummary, by_account, summarize_accounts};
+pub use admin::{Admin, AdminFinding, Authorization, Holder, Holdings, Policy, evaluate_admin};
 pub use credential_report::{AccessKeyUsage, CredentialRow, ROOT_ACCOUNT_USER, parse_credential_report};
 pub use csv_out::{
     ROLE_COLUMNS, USER_COLUMNS, render_org_roles_csv, render_org_users_csv, render_roles_csv, render_users_csv,
@@ -20,6 +23,7 @@ pub use event::{RunOptions, parse_event};
 pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
 pub use summary::ExportSummary;
 pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};
+pub use verdict::{Facts, IDLE_DAYS, Verdict, admin_without_mfa, verdict};
 
 use jiff::Timestamp;
 

@@ -4,6 +4,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::CoreError;
+use super::admin::{AdminFinding, Authorization, Holder, Holdings};
+use super::verdict::{Facts, Verdict, verdict};
 
 /// A role as `GetAccountAuthorizationDetails` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,15 +20,24 @@ pub struct RoleDetail {
     pub inline_policies: Vec<String>,
     /// The trust policy as IAM returns it: URL-encoded on AWS, sometimes plain JSON elsewhere.
     pub trust_policy: Option<String>,
+    /// What the administrator finding reads: policy ARNs, inline documents, its boundary.
+    pub holdings: Holdings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RoleRow {
     pub detail: RoleDetail,
     pub trust_principals: Vec<String>,
+    pub admin: AdminFinding,
+    pub verdict: Verdict,
+    pub verdict_reason: String,
 }
 
-pub fn build_role_rows(roles: &[RoleDetail]) -> Result<Vec<RoleRow>, CoreError> {
+pub fn build_role_rows(
+    roles: &[RoleDetail],
+    authorization: &Authorization,
+    now: Timestamp,
+) -> Result<Vec<RoleRow>, CoreError> {
     let mut rows = roles
         .iter()
         .map(|role| {
@@ -38,7 +49,17 @@ pub fn build_role_rows(roles: &[RoleDetail]) -> Result<Vec<RoleRow>, CoreError> 
                 Some(document) => trust_principals(document)
                     .map_err(|reason| CoreError::TrustPolicy { role: role.name.clone(), reason })?,
             };
-            Ok(RoleRow { detail, trust_principals })
+            let admin = authorization.evaluate(Holder::Role, &role.holdings);
+            let facts = Facts {
+                created: role.created,
+                role_last_used: role.last_used,
+                admin: admin.admin,
+                has_permissions: authorization.has_permissions(&role.holdings),
+                is_role: true,
+                ..Facts::default()
+            };
+            let (verdict, verdict_reason) = verdict(&facts, now);
+            Ok(RoleRow { detail, trust_principals, admin, verdict, verdict_reason })
         })
         .collect::<Result<Vec<_>, CoreError>>()?;
     rows.sort_by(|a, b| a.detail.name.cmp(&b.detail.name));
@@ -81,7 +102,7 @@ pub fn trust_principals(document: &str) -> Result<Vec<String>, String> {
 
 /// IAM returns policy documents URL-encoded (RFC 3986); emulators may not. Plain JSON
 /// is taken as it is, anything else is decoded first.
-fn parse_policy_document(document: &str) -> Result<Value, String> {
+pub(super) fn parse_policy_document(document: &str) -> Result<Value, String> {
     if let Ok(value) = serde_json::from_str(document) {
         return Ok(value);
     }

@@ -51,7 +51,7 @@ impl ExportSummary {
             users_not_in_credential_report: users.clone().filter(|row| !row.in_credential_report).count(),
             credential_report_generated_at: oldest_report.map(format_time),
             credential_report_age_seconds: oldest_report.map(|generated| now.as_second() - generated.as_second()),
-            findings: exports.iter().map(|export| count_findings(&export.users)).sum(),
+            findings: exports.iter().map(|export| count_findings(&export.users, &export.roles)).sum(),
             api_calls: 0,
             accounts,
         }

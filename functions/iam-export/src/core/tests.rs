@@ -82,7 +82,7 @@ fn user(name: &str) -> UserDetail {
 }
 
 fn row_for(line: Line<'_>) -> UserRow {
-    let rows = build_user_rows(&[user(line.user)], &report(&[line.render()]), now());
+    let rows = build_user_rows(&[user(line.user)], &report(&[line.render()]), &Authorization::default(), now());
     rows.into_iter().next().expect("one row")
 }
 
@@ -321,6 +321,7 @@ fn a_user_recreated_since_the_report_does_not_get_the_old_users_credentials() {
     let rows = build_user_rows(
         &[recreated.clone(), user("kept")],
         &report(&[old, Line { user: "kept", ..Line::default() }.render()]),
+        &Authorization::default(),
         now(),
     );
 
@@ -341,7 +342,7 @@ fn join_puts_root_first_sorts_users_and_keeps_users_missing_from_the_report() {
     let mut newcomer = user("newcomer");
     newcomer.groups = vec!["b".into(), "a".into()];
     newcomer.tags = vec![("team".into(), "x".into()), ("env".into(), "dev".into())];
-    let rows = build_user_rows(&[user("zed"), newcomer], &report(&[root, zed, gone]), now());
+    let rows = build_user_rows(&[user("zed"), newcomer], &report(&[root, zed, gone]), &Authorization::default(), now());
 
     let names: Vec<&str> = rows.iter().map(|r| r.detail.name.as_str()).collect();
     assert_eq!(names, ["<root_account>", "newcomer", "zed"], "root first, then by name; deleted users dropped");
@@ -354,8 +355,20 @@ fn join_puts_root_first_sorts_users_and_keeps_users_missing_from_the_report() {
     assert_eq!(rows[1].detail.tags[0], ("env".to_owned(), "dev".to_owned()));
     assert!(rows[2].in_credential_report);
 
-    let counts = count_findings(&rows);
-    assert_eq!(counts, FindingCounts { no_mfa_with_console: 2, key_older_than_90d: 0, unused_45d: 1 });
+    let counts = count_findings(&rows, &[]);
+    // The root user is an administrator without MFA (to review); the others hold no policy (to remove).
+    assert_eq!(
+        counts,
+        FindingCounts {
+            no_mfa_with_console: 2,
+            key_older_than_90d: 0,
+            unused_45d: 1,
+            admins: 1,
+            admins_without_mfa: 1,
+            to_remove: 2,
+            to_review: 1
+        }
+    );
 }
 
 #[test]
@@ -363,7 +376,7 @@ fn users_csv_is_rfc4180_with_documented_columns() {
     let mut tricky = user("=HYPERLINK(\"x\")");
     tricky.tags = vec![("note".into(), "a, \"quoted\" value".into())];
     tricky.groups = vec!["devs".into(), "admins".into()];
-    let rows = build_user_rows(&[tricky, user("comma,user")], &[], now());
+    let rows = build_user_rows(&[tricky, user("comma,user")], &[], &Authorization::default(), now());
     let bytes = render_users_csv(&rows).expect("renders");
     let text = String::from_utf8(bytes).expect("utf-8");
     let lines: Vec<&str> = text.split("\r\n").collect();
@@ -399,7 +412,12 @@ fn the_organization_file_leads_with_the_account_and_keeps_each_accounts_order() 
     let account = |id: &str, name: &str, ou: &str| Account { id: id.into(), name: name.into(), ou_path: ou.into() };
     let export = |account: Account, users: &[&str]| AccountExport {
         account,
-        users: build_user_rows(&users.iter().map(|name| user(name)).collect::<Vec<_>>(), &[], now()),
+        users: build_user_rows(
+            &users.iter().map(|name| user(name)).collect::<Vec<_>>(),
+            &[],
+            &Authorization::default(),
+            now(),
+        ),
         roles: Vec::new(),
         credential_report_generated_at: Some(now()),
     };
@@ -470,10 +488,10 @@ fn roles_are_sorted_and_a_bad_trust_policy_names_the_role() {
         attached_policies: vec!["b".into(), "a".into()],
         ..RoleDetail::default()
     };
-    let rows = build_role_rows(&[role("z", None), role("a", None)]).expect("builds");
+    let rows = build_role_rows(&[role("z", None), role("a", None)], &Authorization::default(), now()).expect("builds");
     assert_eq!(rows[0].detail.name, "a");
     assert_eq!(rows[0].detail.attached_policies, ["a", "b"]);
-    let err = build_role_rows(&[role("broken", Some("{"))]).expect_err("bad JSON");
+    let err = build_role_rows(&[role("broken", Some("{"))], &Authorization::default(), now()).expect_err("bad JSON");
     assert!(err.to_string().starts_with("role broken: trust policy is not valid JSON"), "{err}");
     let csv = String::from_utf8(render_roles_csv(&rows).expect("renders")).expect("utf-8");
     assert!(csv.starts_with(&ROLE_COLUMNS.join(",")));

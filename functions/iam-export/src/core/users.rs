@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::admin::{Admin, AdminFinding, Authorization, Holder, Holdings};
 use super::credential_report::{AccessKeyUsage, CredentialRow};
+use super::verdict::{Facts, Verdict, admin_without_mfa, verdict};
 use super::whole_days_between;
 
 /// Active keys older than this are flagged (CIS AWS Foundations 1.14: rotate every 90 days).
@@ -26,6 +28,8 @@ pub struct UserDetail {
     pub attached_policies: Vec<String>,
     pub inline_policies: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// What the administrator finding reads: policy ARNs, inline documents, its boundary.
+    pub holdings: Holdings,
 }
 
 /// One line of the users CSV.
@@ -41,6 +45,11 @@ pub struct UserRow {
     pub no_mfa_with_console: bool,
     pub key_older_than_90d: bool,
     pub unused_45d: bool,
+    pub admin: AdminFinding,
+    /// An administrator that signs in (a password or an active key) without MFA.
+    pub admin_without_mfa: bool,
+    pub verdict: Verdict,
+    pub verdict_reason: String,
 }
 
 /// How many rows carry each finding.
@@ -49,6 +58,12 @@ pub struct FindingCounts {
     pub no_mfa_with_console: usize,
     pub key_older_than_90d: usize,
     pub unused_45d: usize,
+    /// Users whose `admin` is `yes`, the root user included.
+    pub admins: usize,
+    pub admins_without_mfa: usize,
+    /// Users whose verdict is `remove`, and `review`.
+    pub to_remove: usize,
+    pub to_review: usize,
 }
 
 /// Joins users with their credential report lines by user name. The root account's
@@ -57,7 +72,12 @@ pub struct FindingCounts {
 /// whose creation time is not the user's belongs to an earlier user of the same name
 /// (deleted and recreated since AWS built the report, which it reuses for 4 hours): it is
 /// not joined, so the new user never shows the old one's credentials.
-pub fn build_user_rows(users: &[UserDetail], report: &[CredentialRow], now: Timestamp) -> Vec<UserRow> {
+pub fn build_user_rows(
+    users: &[UserDetail],
+    report: &[CredentialRow],
+    authorization: &Authorization,
+    now: Timestamp,
+) -> Vec<UserRow> {
     let by_name: HashMap<&str, &CredentialRow> = report.iter().map(|row| (row.user.as_str(), row)).collect();
     let root = report.iter().find(|row| row.is_root()).map(|row| {
         let detail = UserDetail {
@@ -66,14 +86,14 @@ pub fn build_user_rows(users: &[UserDetail], report: &[CredentialRow], now: Time
             created: row.user_creation_time,
             ..UserDetail::default()
         };
-        compute(detail, Some(row), true, now)
+        compute(detail, Some(row), true, authorization, now)
     });
     let mut rows: Vec<UserRow> = root.into_iter().collect();
     let mut sorted: Vec<&UserDetail> = users.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     rows.extend(sorted.into_iter().map(|user| {
         let line = by_name.get(user.name.as_str()).copied().filter(|line| same_user(user, line));
-        compute(user.clone(), line, false, now)
+        compute(user.clone(), line, false, authorization, now)
     }));
     rows
 }
@@ -93,20 +113,46 @@ impl std::iter::Sum for FindingCounts {
             no_mfa_with_console: total.no_mfa_with_console + more.no_mfa_with_console,
             key_older_than_90d: total.key_older_than_90d + more.key_older_than_90d,
             unused_45d: total.unused_45d + more.unused_45d,
+            admins: total.admins + more.admins,
+            admins_without_mfa: total.admins_without_mfa + more.admins_without_mfa,
+            to_remove: total.to_remove + more.to_remove,
+            to_review: total.to_review + more.to_review,
         })
     }
 }
 
-pub fn count_findings(rows: &[UserRow]) -> FindingCounts {
+/// The findings of an account's users and roles (roles count only as admins and verdicts).
+pub fn count_findings(rows: &[UserRow], roles: &[super::roles::RoleRow]) -> FindingCounts {
+    let role_count = |flag: fn(&super::roles::RoleRow) -> bool| roles.iter().filter(|role| flag(role)).count();
+    let of_roles = FindingCounts {
+        admins: role_count(|role| role.admin.admin == Admin::Yes),
+        to_remove: role_count(|role| role.verdict == Verdict::Remove),
+        to_review: role_count(|role| role.verdict == Verdict::Review),
+        ..FindingCounts::default()
+    };
+    [count_user_findings(rows), of_roles].into_iter().sum()
+}
+
+fn count_user_findings(rows: &[UserRow]) -> FindingCounts {
     let count = |flag: fn(&UserRow) -> bool| rows.iter().filter(|row| flag(row)).count();
     FindingCounts {
         no_mfa_with_console: count(|row| row.no_mfa_with_console),
         key_older_than_90d: count(|row| row.key_older_than_90d),
         unused_45d: count(|row| row.unused_45d),
+        admins: count(|row| row.admin.admin == Admin::Yes),
+        admins_without_mfa: count(|row| row.admin_without_mfa),
+        to_remove: count(|row| row.verdict == Verdict::Remove),
+        to_review: count(|row| row.verdict == Verdict::Review),
     }
 }
 
-fn compute(mut detail: UserDetail, report: Option<&CredentialRow>, is_root: bool, now: Timestamp) -> UserRow {
+fn compute(
+    mut detail: UserDetail,
+    report: Option<&CredentialRow>,
+    is_root: bool,
+    authorization: &Authorization,
+    now: Timestamp,
+) -> UserRow {
     detail.groups.sort();
     detail.attached_policies.sort();
     detail.inline_policies.sort();
@@ -142,7 +188,39 @@ fn compute(mut detail: UserDetail, report: Option<&CredentialRow>, is_root: bool
         .flatten()
         .any(|since| whole_days_between(since, now) >= UNUSED_DAYS);
 
+    let holdings = Holdings { groups: detail.groups.clone(), ..detail.holdings.clone() };
+    // The root user holds every permission, and no policy says so.
+    let admin = if is_root {
+        AdminFinding { admin: Admin::Yes, via: vec!["the root user".to_owned()] }
+    } else {
+        authorization.evaluate(Holder::User { in_group: !detail.groups.is_empty() }, &holdings)
+    };
+    let facts = Facts {
+        is_root,
+        created: credentials.user_creation_time.or(detail.created),
+        // The root user can always reach the console (by password reset).
+        password_enabled: is_root || credentials.password_enabled == Some(true),
+        password_last_used: credentials.password_last_used,
+        active_keys: credentials
+            .access_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| key.active)
+            .map(|(index, key)| ((index + 1).to_string(), key.last_rotated, key.last_used))
+            .collect(),
+        mfa: credentials.mfa_active == Some(true),
+        admin: admin.admin,
+        has_permissions: authorization.has_permissions(&holdings),
+        role_last_used: None,
+        is_role: false,
+    };
+    let (verdict, verdict_reason) = verdict(&facts, now);
+
     UserRow {
+        admin_without_mfa: admin_without_mfa(&facts),
+        admin,
+        verdict,
+        verdict_reason,
         is_root_account: is_root,
         in_credential_report: report.is_some(),
         days_since_last_activity: last_activity.map(|at| whole_days_between(at, now)),
