@@ -314,6 +314,10 @@ def understood(line):
                     context[f"aws:RequestTag/{form[f'Tags.member.{n}.Key']}"] = form.get(f"Tags.member.{n}.Value", "")
         return f"autoscaling:{action}", arn, context
     if service == "iam":
+        if form["Action"] in ("GetPolicy", "GetPolicyVersion"):
+            return f"iam:{form['Action']}", form["PolicyArn"], context
+        if form["Action"] == "ListAccessKeys":
+            return "iam:ListAccessKeys", f"arn:aws:iam::{account}:user/{form['UserName']}", context
         return f"iam:{form['Action']}", "*", context
     if service == "ec2":
         # The scheduler's one EC2 call (the spot price) has no resource-level permissions.
@@ -332,6 +336,8 @@ def understood(line):
         return f"organizations:{operation}", arn, context
     if service == "ce":
         return f"ce:{operation}", "*", context
+    if service in ("sso", "identitystore"):
+        return f"{service}:{operation}", "*", context
     if service == "pricing":
         # Logged by the tests' Price List API (tests/support/price_list.rs): the emulator has none.
         return f"pricing:{operation}", "*", context

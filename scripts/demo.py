@@ -173,7 +173,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "autoscaling", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "autoscaling", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs", "sso-admin", "identitystore")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -243,6 +243,49 @@ def seed_iam(iam, s3) -> dict[str, list[tuple[str, str]]]:
     return keys
 
 
+# Identity Center: the people who sign in through it (most of an organization's), their groups,
+# and permission sets of each kind, assigned here and in a production account the run does not read.
+IC_PEOPLE = [("maria.garcia", "Maria Garcia"), ("li.wei", "Li Wei"), ("sam.okafor", "Sam Okafor"),
+             ("nina.berg", "Nina Berg"), ("old.contractor", "Old Contractor")]
+IC_GROUPS = {"platform-admins": ["maria.garcia"], "developers": ["li.wei", "sam.okafor"]}
+PROD_ACCOUNT = "210987654321"
+
+
+def seed_identity_center(sso, store) -> None:
+    instance = sso.list_instances()["Instances"][0]
+    arn, store_id = instance["InstanceArn"], instance["IdentityStoreId"]
+    users = {}
+    for name, display in IC_PEOPLE:
+        given, family = display.split(" ", 1)
+        users[name] = store.create_user(
+            IdentityStoreId=store_id, UserName=name, DisplayName=display, Name={"GivenName": given, "FamilyName": family},
+            Emails=[{"Value": f"{name}@example.com", "Type": "work", "Primary": True}])["UserId"]
+    groups = {}
+    for group, members in IC_GROUPS.items():
+        groups[group] = store.create_group(IdentityStoreId=store_id, DisplayName=group)["GroupId"]
+        for member in members:
+            store.create_group_membership(IdentityStoreId=store_id, GroupId=groups[group], MemberId={"UserId": users[member]})
+    sets = {}
+    for name, duration in (("AdministratorAccess", "PT1H"), ("ReadOnly", "PT8H"), ("Developer", "PT8H"), ("LegacyOps", "PT12H")):
+        sets[name] = sso.create_permission_set(InstanceArn=arn, Name=name, SessionDuration=duration)["PermissionSet"]["PermissionSetArn"]
+    sso.attach_managed_policy_to_permission_set(InstanceArn=arn, PermissionSetArn=sets["AdministratorAccess"],
+                                                ManagedPolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    for name in ("ReadOnly", "LegacyOps"):
+        sso.attach_managed_policy_to_permission_set(InstanceArn=arn, PermissionSetArn=sets[name],
+                                                    ManagedPolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    # Developers hold this account's own DeveloperAccess policy (PassRole and Lambda) and an inline one.
+    sso.attach_customer_managed_policy_reference_to_permission_set(
+        InstanceArn=arn, PermissionSetArn=sets["Developer"], CustomerManagedPolicyReference={"Name": "DeveloperAccess", "Path": "/"})
+    sso.put_inline_policy_to_permission_set(InstanceArn=arn, PermissionSetArn=sets["Developer"], InlinePolicy=POLICY)
+    assign = lambda account, permission_set, kind, principal: sso.create_account_assignment(  # noqa: E731
+        InstanceArn=arn, TargetId=account, TargetType="AWS_ACCOUNT", PermissionSetArn=sets[permission_set],
+        PrincipalType=kind, PrincipalId=principal)
+    for account in (ACCOUNT, PROD_ACCOUNT):
+        assign(account, "AdministratorAccess", "GROUP", groups["platform-admins"])
+        assign(account, "Developer", "GROUP", groups["developers"])
+    assign(PROD_ACCOUNT, "ReadOnly", "USER", users["nina.berg"])
+
+
 def use_keys(endpoint: str, keys: dict[str, list[tuple[str, str]]]) -> None:
     """Makes a few calls signed with seeded keys, so the report shows real last-used data."""
     for name in ("ci-deployer", "bob.nguyen", "@monitoring"):
@@ -262,7 +305,9 @@ def demo_iam_export(endpoint: str) -> bool:
     aws = clients(endpoint)
     keys = seed_iam(aws["iam"], aws["s3"])
     use_keys(endpoint, keys)
+    seed_identity_center(aws["sso-admin"], aws["identitystore"])
     print(f"Seeded {len(PEOPLE)} users in 5 groups, 2 roles, console passwords, MFA devices and access keys;")
+    print(f"Identity Center: {len(IC_PEOPLE)} people in {len(IC_GROUPS)} groups, 4 permission sets, assigned here and in {PROD_ACCOUNT};")
     print("bucket s3://acme-iam-audit. Starting the function (cargo lambda watch)…", flush=True)
     env = {"REPORT_BUCKET": "acme-iam-audit", "REPORT_PREFIX": "iam-export", "INCLUDE_ROLES": "false"}
     ok_all = True
@@ -275,7 +320,8 @@ def demo_iam_export(endpoint: str) -> bool:
             print("  " + json.dumps(result, indent=2).replace("\n", "\n  "))
         if not ok_all:
             return False
-        users_key, *rest = result["keys"]
+        users_key = result["keys"][0]
+        rest = [key for key in result["keys"] if "/iam-roles-" in key]
         rows = read_csv(aws["s3"], result["bucket"], users_key)
         print(f"\ns3://{result['bucket']}/{users_key}: {len(rows)} rows, {len(rows[0])} columns. First rows:")
         table(rows, ["user_name", "path", "groups", "console_password_enabled", "mfa_active", "access_key_1_active",
@@ -284,7 +330,7 @@ def demo_iam_export(endpoint: str) -> bool:
         findings = result["findings"]
         print("\nFindings: " + ", ".join(f"{name} = {count}" for name, count in findings.items()))
         print("Console users without MFA: " + ", ".join(r["user_name"] for r in flagged))
-        print(f"\nWho can act as an administrator, and the verdict on each user (with the roles below: {findings['admins']} "
+        print(f"\nWho can act as an administrator, and the verdict on each user (with the roles and Identity Center below: {findings['admins']} "
               f"administrators, {findings['admins_without_mfa']} signing in without MFA; {findings['to_remove']} to remove, "
               f"{findings['to_review']} to review):")
         table(rows, ["user_name", "admin", "admin_via", "verdict", "verdict_reason"])
@@ -295,6 +341,21 @@ def demo_iam_export(endpoint: str) -> bool:
             roles = read_csv(aws["s3"], result["bucket"], rest[0])
             print(f"\ns3://{result['bucket']}/{rest[0]} (the manual invoke asked for roles):")
             table(roles, ["role_name", "path", "inline_policies", "trust_principals", "admin", "verdict", "verdict_reason"])
+        center = result.get("identity_center")
+        if not center:
+            print("\nNo Identity Center files: the emulator's account should hold an instance.")
+            return False
+        key_of = {kind: next(k for k in result["keys"] if f"/identity-center-{kind}-" in k) for kind in ("users", "access", "permission-sets")}
+        print(f"\nIdentity Center ({center['users']} users, {center['permission_sets']} permission sets, {center['access_rows']} access rows, "
+              f"assignments read {center['assignments_read']}): s3://{result['bucket']}/{key_of['users']}")
+        table(read_csv(aws["s3"], result["bucket"], key_of["users"]),
+              ["user_name", "groups", "accounts", "permission_sets", "admin", "verdict", "verdict_reason"])
+        print(f"\nWho reaches which account, and how: s3://{result['bucket']}/{key_of['access']}")
+        table(read_csv(aws["s3"], result["bucket"], key_of["access"]),
+              ["user_name", "account_id", "permission_set", "assigned_via", "session_duration", "admin", "admin_via"])
+        print(f"\nPermission sets: s3://{result['bucket']}/{key_of['permission-sets']}")
+        table(read_csv(aws["s3"], result["bucket"], key_of["permission-sets"]),
+              ["permission_set", "managed_policies", "customer_managed_policies", "accounts", "principals", "admin", "verdict", "verdict_reason"])
         print(f"\nCopies of the CSV files are in {OUTPUT.relative_to(ROOT)}/; the function's log is {OUTPUT.relative_to(ROOT)}/iam-export.log")
     return ok_all
 

@@ -20,6 +20,17 @@ a comma, as CSV and AWS do (moto wrote them bare, shifting every later column); 
 request whose `x-amz-expected-bucket-owner` is not the bucket's owner is refused with 403
 AccessDenied (moto ignored the header).
 
+Identity Center (`SsoAdminAnswers`) gets what moto lacks: a permission set's permissions
+boundary (`Put`/`Get`/`DeletePermissionsBoundaryToPermissionSet`; `Get` answers
+`ResourceNotFoundException` when there is none), `ListAccountsForProvisionedPermissionSet`
+naming every account an assignment provisioned the set to (as `CreateAccountAssignment`
+does in AWS; moto named only the caller's), and `DeleteInstance`, so that a test can stand
+for the usual account, the one with no instance (moto makes one in every account and region).
+IAM `GetPolicy` and `GetPolicyVersion` answer an AWS managed policy (`arn:aws:iam::aws:policy/…`)
+in every account, as AWS does, from moto's own copy of their documents; moto knew them only
+when told to load all of them, and then listed every one in `GetAccountAuthorizationDetails`,
+where AWS lists only those attached.
+
 With `AWS_REQUEST_LOG` set to a file, every request a function makes (its user agent names
 it: `app/iam-export`, …) is appended there as one JSON line, for the least-privilege check
 (`scripts/check_least_privilege.py`): what was asked, of which service, in which account, with
@@ -31,6 +42,7 @@ or without a member role's session, and the tags of an EKS resource being tagged
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import logging
@@ -46,8 +58,11 @@ from moto.autoscaling.models import autoscaling_backends
 from moto.core.responses import EmptyResult
 from moto.eks.models import eks_backends
 from moto.s3.models import s3_backends
+from moto.ssoadmin.exceptions import ResourceNotFoundException as SsoResourceNotFound
+from moto.ssoadmin.responses import SSOAdminResponse
 from moto.eks.responses import EKSResponse
-from moto.iam.models import User, get_account_id_from, iam_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, IAMBackend, User, get_account_id_from, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -157,6 +172,27 @@ class AwsAnswers:
             EKSResponse.create_cluster = AwsAnswers.cluster_as_aws_creates_it(EKSResponse.create_cluster)
         if not getattr(User.to_csv, "quotes_commas", False):
             User.to_csv = AwsAnswers.quoted_report_line(User.to_csv)
+        if not getattr(IAMBackend.get_policy, "knows_aws_managed", False):
+            IAMBackend.get_policy = AwsAnswers.aws_managed_policy(IAMBackend.get_policy)
+
+    @staticmethod
+    def aws_managed_policy(get_policy):
+        documents = json.loads(aws_managed_policies_data)
+
+        def get(backend, policy_arn):
+            if policy_arn in backend.managed_policies:
+                return get_policy(backend, policy_arn)
+            match = re.fullmatch(r"arn:aws:iam::aws:policy(/.*/|/)([^/]+)", policy_arn)
+            data = documents.get(match.group(2)) if match else None
+            if data is None or data.get("Path", "/") != match.group(1):
+                return get_policy(backend, policy_arn)
+            cache = backend.__dict__.setdefault("_toolkit_aws_managed", {})
+            if policy_arn not in cache:
+                cache[policy_arn] = AWSManagedPolicy.from_data(match.group(2), backend.account_id, backend.region_name, data)
+            return cache[policy_arn]
+
+        get.knows_aws_managed = True
+        return get
 
     @staticmethod
     def untag_every_key(response):
@@ -199,6 +235,64 @@ class AwsAnswers:
 AwsAnswers.apply()
 
 
+class SsoAdminAnswers:
+    """The Identity Center calls moto lacks or answers unlike AWS (see the module doc)."""
+
+    @staticmethod
+    def apply() -> None:
+        for name in ("put_permissions_boundary_to_permission_set", "get_permissions_boundary_for_permission_set",
+                     "delete_permissions_boundary_from_permission_set", "delete_instance",
+                     "list_accounts_for_provisioned_permission_set"):
+            setattr(SSOAdminResponse, name, getattr(SsoAdminAnswers, name))
+
+    @staticmethod
+    def _permission_set(response):
+        return response.ssoadmin_backend._find_permission_set(
+            response._get_param("InstanceArn"), response._get_param("PermissionSetArn"))
+
+    @staticmethod
+    def put_permissions_boundary_to_permission_set(response):
+        SsoAdminAnswers._permission_set(response).permissions_boundary = response._get_param("PermissionsBoundary")
+        return "{}"
+
+    @staticmethod
+    def get_permissions_boundary_for_permission_set(response):
+        boundary = getattr(SsoAdminAnswers._permission_set(response), "permissions_boundary", None)
+        if not boundary:
+            raise SsoResourceNotFound("The permission set has no permissions boundary.")
+        return json.dumps({"PermissionsBoundary": boundary})
+
+    @staticmethod
+    def delete_permissions_boundary_from_permission_set(response):
+        SsoAdminAnswers._permission_set(response).permissions_boundary = None
+        return "{}"
+
+    @staticmethod
+    def delete_instance(response):
+        backend = response.ssoadmin_backend
+        arn = response._get_param("InstanceArn")
+        if not any(instance.instance_arn == arn for instance in backend.instances):
+            raise SsoResourceNotFound(f"Could not find instance {arn}")
+        backend.instances = [instance for instance in backend.instances if instance.instance_arn != arn]
+        return "{}"
+
+    @staticmethod
+    def list_accounts_for_provisioned_permission_set(response):
+        backend = response.ssoadmin_backend
+        instance_arn = response._get_param("InstanceArn")
+        permission_set_arn = response._get_param("PermissionSetArn")
+        accounts = {
+            assignment.target_id
+            for assignment in backend.account_assignments
+            if assignment.instance_arn == instance_arn and assignment.permission_set_arn == permission_set_arn
+        }
+        accounts.update(backend.list_accounts_for_provisioned_permission_set(instance_arn, permission_set_arn))
+        return json.dumps({"AccountIds": sorted(accounts)})
+
+
+SsoAdminAnswers.apply()
+
+
 class BusyClock:
     """WSGI middleware: how long the emulator has been busy (at least one request in
     progress), answered at `GET /_toolkit/busy` as `{"busy_seconds": …}`. moto is one Python
@@ -230,6 +324,33 @@ class BusyClock:
                 self.in_flight -= 1
                 if self.in_flight == 0:
                     self.busy += time.monotonic() - self.since
+
+
+class PastMaker:
+    """WSGI middleware: `POST /_toolkit/age-access-key` with `{"account", "user", "key_id",
+    "days"}` dates that access key (and its user) `days` ago. moto dates everything at the
+    moment it is made, so without this no test could hold a key older than 90 days, as real
+    accounts do. It changes the test's data, not how the emulator answers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/_toolkit/age-access-key":
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        asked = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        backend = iam_backends[asked["account"]]["global"]
+        user = backend.get_user(asked["user"])
+        then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=asked["days"])
+        found = [key for key in user.access_keys if key.access_key_id == asked["key_id"]]
+        for key in found:
+            key.create_date = then
+        user.create_date = min(user.create_date, then)
+        body = json.dumps({"aged": len(found)}).encode()
+        start_response("200 OK" if found else "404 Not Found",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
 
 class BucketOwnerGate:
@@ -344,7 +465,7 @@ class GatedMotoServer(ThreadedMotoServer):
         app = BucketOwnerGate(TrustPolicyGate(DomainDispatcherApplication(create_backend_app)))
         if os.environ.get("AWS_REQUEST_LOG"):
             app = RequestLog(app, os.environ["AWS_REQUEST_LOG"])
-        app = BusyClock(app)
+        app = BusyClock(PastMaker(app))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

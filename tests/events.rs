@@ -24,7 +24,7 @@ fn every_event_file_is_a_json_object() {
 
 #[test]
 fn iam_export_accepts_its_events() {
-    let defaults = iam_export::core::RunOptions { include_roles: false };
+    let defaults = iam_export::core::RunOptions { include_roles: false, assignment_reading: None };
     let names: Vec<String> = event_files().into_iter().filter(|n| n.starts_with("iam-export-")).collect();
     assert_eq!(names, ["iam-export-manual.json", "iam-export-scheduled.json"]);
     for name in names {

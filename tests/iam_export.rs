@@ -21,6 +21,9 @@ fn config(bucket: &str) -> Config {
         report_prefix: "iam-export".to_owned(),
         kms_key_id: None,
         include_roles: false,
+        access_key_ids: Default::default(),
+        identity_center: false,
+        identity_center_region: None,
         metrics: shared::metrics::MetricsConfig::local("iam-export"),
         accounts: Default::default(),
     }
@@ -274,6 +277,62 @@ async fn each_user_and_role_says_whether_it_is_an_administrator_through_what_and
     // Bob cannot sign in at all (no password, no key): not an administrator without MFA.
     assert_eq!((summary.findings.admins, summary.findings.admins_without_mfa), (3, 1), "{:?}", summary.findings);
     assert_eq!((summary.findings.to_remove, summary.findings.to_review), (2, 1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_key_a_finding_names_is_shown_by_its_id_beside_its_owner_and_team() -> Result<()> {
+    // Given a user with two keys, the first made 200 days ago, tagged with its owner and team,
+    // and a user whose one key is new
+    let account = TestAccount::new().await;
+    let deps = with_bucket(&account, config(&account.bucket("iam-key-ids"))).await?;
+    let iam = shared::aws_client!(aws_sdk_iam, &account.aws);
+    let tag = |key: &str, value: &str| aws_sdk_iam::types::Tag::builder().key(key).value(value).build();
+    iam.create_user()
+        .user_name("old-keys")
+        .tags(tag("Owner", "ana@example.com")?)
+        .tags(tag("team", "payments")?)
+        .send()
+        .await?;
+    iam.create_user().user_name("new-key").send().await?;
+    let mut ids = Vec::new();
+    for user in ["old-keys", "old-keys", "new-key"] {
+        let made = iam.create_access_key().user_name(user).send().await?;
+        ids.push(made.access_key().map(|key| key.access_key_id().to_owned()).context("key id")?);
+    }
+    account.age_access_key("old-keys", &ids[0], 200).await?;
+
+    // When the export runs
+    let summary = run(&deps, json!({})).await?;
+
+    // Then the old key's finding names it by id, and the row carries both ids, owner and team
+    let (headers, rows) = read_csv(&deps, &summary.keys[0]).await?;
+    assert_eq!(headers, USER_COLUMNS);
+    let old = &rows["old-keys"];
+    assert_eq!(
+        ["access_key_1_id", "access_key_2_id", "owner", "team", "key_older_than_90d", "verdict"]
+            .map(|c| old[c].as_str()),
+        [ids[0].as_str(), ids[1].as_str(), "ana@example.com", "payments", "true", "remove"]
+    );
+    // (neither key was ever used, and the user is as old as its first key)
+    assert_eq!(
+        old["verdict_reason"],
+        format!(
+            "no permissions: no policy, directly or through a group; no sign-in and no active key used in 90 days \
+             (never used); access key {} is 200 days old",
+            ids[0]
+        )
+    );
+    // and a user no finding names costs no ListAccessKeys: its id stays empty
+    assert_eq!(rows["new-key"]["access_key_1_id"], "");
+    assert_eq!(rows["new-key"]["access_key_1_active"], "true");
+
+    // And with ACCESS_KEY_IDS=all, every key's id is there
+    let mut every = config(&deps.config.report_bucket);
+    every.access_key_ids = iam_export::core::KeyIds::All;
+    let summary = run(&Deps::new(every, &account.aws), json!({})).await?;
+    let (_, rows) = read_csv(&deps, &summary.keys[0]).await?;
+    assert_eq!(rows["new-key"]["access_key_1_id"], ids[2]);
     Ok(())
 }
 

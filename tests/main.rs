@@ -16,6 +16,7 @@ mod events;
 mod fault_proxy;
 mod iam_export;
 mod iam_export_lambda;
+mod iam_identity_center;
 mod organization;
 mod photos_api;
 mod thumbnailer;

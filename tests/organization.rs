@@ -112,8 +112,12 @@ async fn iam_export_writes_one_csv_for_the_organization_and_names_each_account_i
     assert!(!message.contains(EXTERNAL_ID), "the external id is never shown: {message}");
     assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "AccountsFailed");
 
-    // And the export of the 49 others (48 members and the hub) is written, with the summary beside it
-    let keys = written_keys(&deps).await?;
+    // And the export of the 49 others (48 members and the hub) is written, with the summary beside
+    // it, and the hub's Identity Center files (the emulator gives every account an instance)
+    let mut keys = written_keys(&deps).await?;
+    let center_files = keys.iter().filter(|key| key.contains("/identity-center-")).count();
+    assert_eq!(center_files, 3, "{keys:?}");
+    keys.retain(|key| !key.contains("/identity-center-"));
     assert_eq!(keys.len(), 2, "{keys:?}");
     let (accounts_key, users_key) = (&keys[0], &keys[1]);
     assert!(accounts_key.contains("/iam-accounts-") && users_key.contains("/iam-users-"), "{keys:?}");
@@ -256,7 +260,8 @@ async fn single_account_runs_are_unchanged_when_accounts_is_empty() -> Result<()
     let account = TestAccount::new().await;
     seed_users(vec![(account.clone(), 2)]).await?;
     let bucket = account.bucket("single");
-    let deps = Deps::new(iam_config(&bucket, &[]), &account.aws);
+    // (Identity Center, which the emulator gives every account, has its own tests.)
+    let deps = Deps::new(iam_config(&bucket, &[("IDENTITY_CENTER", "false")]), &account.aws);
     deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
     let summary = handle(&deps, LambdaEvent::new(json!({}), Context::default())).await?;
     assert!(summary.accounts.is_empty());

@@ -4,7 +4,12 @@
 //! with accounts one at a time (what a loop over accounts does) and several at once.
 //! Prints wall time, requests per account beside the single-account run's, and the speed-up.
 //!
-//! `BENCH_ACCOUNTS` and `BENCH_USERS` make it smaller for a quick look.
+//! Then Identity Center in the hub: 20 permission sets provisioned to every member account,
+//! each (set, account) pair assigned to a group, and some users assigned directly; its files
+//! read by account, by principal, and whichever is cheaper (the default), with the requests
+//! per access row.
+//!
+//! `BENCH_ACCOUNTS`, `BENCH_USERS` and `BENCH_IC_USERS` make it smaller for a quick look.
 
 #![allow(clippy::print_stdout)] // a command-line report
 
@@ -18,6 +23,7 @@ use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use support::eks_seed::seed;
+use support::ic_seed::{IdentityCenter, SetSpec};
 use support::org_seed::{EXTERNAL_ID, Org};
 use support::slow_proxy::SlowProxy;
 use support::{Moto, TestAccount};
@@ -27,6 +33,8 @@ use tokio::task::JoinSet;
 /// Added to every request by the latency proxy.
 const ROUND_TRIP: Duration = Duration::from_millis(30);
 const CLUSTERS_PER_ACCOUNT: usize = 2;
+const PERMISSION_SETS: usize = 20;
+const IC_GROUPS: usize = 30;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -128,8 +136,13 @@ async fn export(
     settings: &[(&str, &str)],
     runs: usize,
 ) -> Result<Vec<Measured>> {
-    let mut pairs =
-        vec![("REPORT_BUCKET", bucket), ("MEMBER_EXTERNAL_ID", EXTERNAL_ID), ("METRICS_NAMESPACE", "Bench")];
+    // Identity Center has its own table below; here, the IAM accounts alone.
+    let mut pairs = vec![
+        ("REPORT_BUCKET", bucket),
+        ("MEMBER_EXTERNAL_ID", EXTERNAL_ID),
+        ("METRICS_NAMESPACE", "Bench"),
+        ("IDENTITY_CENTER", "false"),
+    ];
     pairs.extend_from_slice(settings);
     let mut config =
         shared::config::parse_settings(iam_export::Config::from_env, &pairs).map_err(anyhow::Error::msg)?;
@@ -152,6 +165,75 @@ async fn export(
         );
     }
     Ok(measured)
+}
+
+/// The hub's Identity Center: `users` users, [`IC_GROUPS`] groups of them, [`PERMISSION_SETS`]
+/// sets (AdministratorAccess, ReadOnlyAccess, or a customer-managed policy with an inline one),
+/// each assigned in every member account to a group, and every tenth user directly in one account.
+async fn seed_identity_center(hub: &TestAccount, members: &[TestAccount], users: usize) -> Result<usize> {
+    let center = IdentityCenter::of(hub).await?;
+    let mut user_ids = Vec::new();
+    for index in 0..users {
+        user_ids.push(center.user(&format!("person-{index:04}"), "Bench Person", "person@example.com").await?);
+    }
+    let mut group_ids = Vec::new();
+    for index in 0..IC_GROUPS {
+        let members: Vec<&str> = user_ids.iter().skip(index).step_by(IC_GROUPS).map(String::as_str).collect();
+        group_ids.push(center.group(&format!("team-{index:02}"), &members).await?);
+    }
+    let inline = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]}"#;
+    let mut sets = Vec::new();
+    for index in 0..PERMISSION_SETS {
+        let name = format!("Set{index:02}");
+        let spec = match index % 3 {
+            0 => SetSpec { managed: &["arn:aws:iam::aws:policy/AdministratorAccess"], ..SetSpec::default() },
+            1 => SetSpec { managed: &["arn:aws:iam::aws:policy/ReadOnlyAccess"], ..SetSpec::default() },
+            _ => SetSpec { customer_managed: &["team-policy"], inline: Some(inline), ..SetSpec::default() },
+        };
+        sets.push(center.permission_set(&SetSpec { name: &name, session_duration: "PT8H", ..spec }).await?);
+    }
+    let mut assignments = 0;
+    for (set_index, set) in sets.iter().enumerate() {
+        for (account_index, member) in members.iter().enumerate() {
+            let group = &group_ids[(set_index + account_index) % IC_GROUPS];
+            center.assign(&member.id, set, group, true).await?;
+            assignments += 1;
+        }
+    }
+    for (index, user) in user_ids.iter().enumerate().step_by(10) {
+        center.assign(&members[index % members.len()].id, &sets[index % PERMISSION_SETS], user, false).await?;
+        assignments += 1;
+    }
+    Ok(assignments)
+}
+
+/// One export of the hub's own account with Identity Center read `reading` way: what it cost,
+/// its Identity Center requests, and the access file's rows.
+async fn identity_center_export(
+    hub: &TestAccount,
+    proxy: &SlowProxy,
+    bucket: &str,
+    reading: Option<&str>,
+) -> Result<(Measured, usize, usize, &'static str)> {
+    let pairs = [("REPORT_BUCKET", bucket), ("METRICS_NAMESPACE", "Bench")];
+    let mut config =
+        shared::config::parse_settings(iam_export::Config::from_env, &pairs).map_err(anyhow::Error::msg)?;
+    config.metrics = shared::metrics::MetricsConfig::silent("iam-export");
+    let deps = iam_export::Deps::new(config, &hub.aws);
+    let payload = reading.map_or_else(|| json!({}), |way| json!({"identity_center_assignments": way}));
+    let asked = |proxy: &SlowProxy| {
+        proxy.requests_containing("/sso/aws4_request") + proxy.requests_containing("/identitystore/aws4_request")
+    };
+    let before = asked(proxy);
+    let mut found = None;
+    let measured = measure(proxy, "iam", async {
+        let summary = iam_export::handle(&deps, LambdaEvent::new(payload, Context::default())).await?;
+        found = summary.identity_center;
+        Ok(())
+    })
+    .await?;
+    let center = found.ok_or_else(|| anyhow::anyhow!("no Identity Center in the hub's export"))?;
+    Ok((measured, asked(proxy) - before, center.access_rows, center.assignments_read))
 }
 
 async fn stop_and_start(
@@ -263,6 +345,42 @@ async fn main() -> Result<()> {
             stop_and_start(&hub, &proxy, &org_settings(accounts_at_once, clusters_at_once), expected).await?;
         let what = format!("organization, {accounts_at_once} accounts and {clusters_at_once} clusters at once{label}");
         row(&what, &measured, all, Some(&sequential));
+    }
+
+    let ic_users = setting("BENCH_IC_USERS", 300);
+    println!();
+    println!(
+        "Seeding Identity Center in the hub: {ic_users} users in {IC_GROUPS} groups, {PERMISSION_SETS} permission sets \
+         provisioned to each of the {accounts} member accounts..."
+    );
+    let assignments = seed_identity_center(&org.hub, &members, ic_users).await?;
+    println!();
+    println!(
+        "Identity Center: {PERMISSION_SETS} permission sets x {accounts} accounts ({} (set, account) pairs), \
+         {assignments} assignments, {ic_users} users, {IC_GROUPS} groups; {} ms added to every request",
+        PERMISSION_SETS * accounts,
+        ROUND_TRIP.as_millis()
+    );
+    println!();
+    println!(
+        "| assignments read | wall | Identity Center requests | requests per (set, account) pair | access rows | requests per access row |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (label, reading) in [
+        (
+            "by account: ListAccountAssignments per (set, account), as a loop over accounts and sets does",
+            Some("by-account"),
+        ),
+        ("by principal: ListAccountAssignmentsForPrincipal per user and group", Some("by-principal")),
+        ("the cheaper of the two, chosen per run (default)", None),
+    ] {
+        let (measured, requests, rows, used) = identity_center_export(&hub, &proxy, &bucket, reading).await?;
+        println!(
+            "| {label} ({used}) | {:.1} s | {requests} | {:.2} | {rows} | {:.3} |",
+            measured.wall.as_secs_f64(),
+            requests as f64 / (PERMISSION_SETS * accounts) as f64,
+            requests as f64 / rows.max(1) as f64,
+        );
     }
     Ok(())
 }

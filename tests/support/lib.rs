@@ -7,6 +7,7 @@ pub mod eks_seed;
 pub mod fault_proxy;
 pub mod http_listener;
 pub mod iam_seed;
+pub mod ic_seed;
 pub mod images;
 pub mod kube_api;
 pub mod kube_token;
@@ -151,6 +152,20 @@ impl TestAccount {
     /// A bucket name no other test uses.
     pub fn bucket(&self, purpose: &str) -> String {
         format!("{purpose}-{}", self.id)
+    }
+
+    /// Dates `user`'s access key `key_id` (and the user) `days` ago: the emulator dates
+    /// everything now (`scripts/moto_server.py`, `/_toolkit/age-access-key`).
+    pub async fn age_access_key(&self, user: &str, key_id: &str, days: u32) -> anyhow::Result<()> {
+        let endpoint = self.aws.sdk_config().endpoint_url().unwrap_or_default().trim_end_matches('/').to_owned();
+        let body = serde_json::json!({"account": self.id, "user": user, "key_id": key_id, "days": days});
+        let response = reqwest::Client::new()
+            .post(format!("{endpoint}/_toolkit/age-access-key"))
+            .body(body.to_string())
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().is_success(), "ageing {key_id}: {}", response.text().await?);
+        Ok(())
     }
 }
 

@@ -1,10 +1,12 @@
 //! Thin async functions over the IAM and S3 clients: pagination, waiting, and
 //! conversion from SDK types to core types. No decisions beyond that.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_iam::types::EntityType;
 use aws_smithy_types::DateTime;
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use jiff::Timestamp;
 use shared::error::{describe, is_transient};
 use tokio::time::Instant;
@@ -12,11 +14,15 @@ use tokio::time::Instant;
 use crate::core::{Authorization, Holdings, RoleDetail, UserDetail};
 use crate::error::IamExportError;
 
+pub mod identity_center;
+
 /// Users and roles per `GetAccountAuthorizationDetails` page: the API's maximum.
 const PAGE_SIZE: i32 = 1000;
 /// First wait for a credential report being built; doubles up to [`MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// `ListAccessKeys` requests in flight at once.
+const KEY_LISTS_AT_ONCE: usize = 4;
 
 /// The credential report's CSV text and when AWS generated it.
 #[derive(Debug, Clone)]
@@ -128,6 +134,33 @@ pub async fn authorization_details(
     Ok((users, roles, authorization))
 }
 
+/// Each user's access keys: id and creation time (never the secret), a few users at once.
+pub async fn access_key_ids(
+    iam: &aws_sdk_iam::Client,
+    users: &[String],
+) -> Result<BTreeMap<String, Vec<(String, Option<Timestamp>)>>, IamExportError> {
+    stream::iter(users)
+        .map(|user| async move {
+            let keys: Vec<_> = iam
+                .list_access_keys()
+                .user_name(user)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| iam_error("ListAccessKeys", &err))?;
+            let keys = keys
+                .iter()
+                .filter_map(|key| Some((key.access_key_id()?.to_owned(), key.create_date().and_then(to_timestamp))))
+                .collect();
+            Ok::<_, IamExportError>((user.clone(), keys))
+        })
+        .buffered(KEY_LISTS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
 fn arns(attached: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {
     attached.iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect()
 }
@@ -169,7 +202,7 @@ pub async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[&str]) -
     if failed.is_empty() { Ok(()) } else { Err(IamExportError::Delete { bucket: bucket.to_owned(), failed }) }
 }
 
-fn iam_error<E>(operation: &'static str, err: &aws_sdk_iam::error::SdkError<E>) -> IamExportError
+pub(crate) fn iam_error<E>(operation: &'static str, err: &aws_sdk_iam::error::SdkError<E>) -> IamExportError
 where
     E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -48,6 +48,11 @@ pub enum IamExportError {
     #[error("DeleteObject in bucket {bucket} failed for {}", failed.join("; "))]
     Delete { bucket: String, failed: Vec<String> },
 
+    #[error(
+        "Identity Center {operation} failed: {message}; the IAM files are written, the Identity Center ones are not. The function's role needs the Identity Center reads the template grants (sso:ListInstances, sso:List*/Describe*/Get* on permission sets and assignments, identitystore:List*), or set IDENTITY_CENTER=false (EnableIdentityCenter) to leave Identity Center out"
+    )]
+    IdentityCenter { operation: &'static str, message: String, transient: bool, access_denied: bool },
+
     #[error("rendering the CSV failed: {0}")]
     Csv(#[from] csv::Error),
 
@@ -75,7 +80,9 @@ impl IamExportError {
     /// Worth retrying later: throttling, a 5xx, a timeout, a report still being built.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Iam { transient, .. } | Self::Upload { transient, .. } => *transient,
+            Self::Iam { transient, .. } | Self::Upload { transient, .. } | Self::IdentityCenter { transient, .. } => {
+                *transient
+            }
             Self::CredentialReportTimeout { .. } => true,
             Self::PartialExport { cause, .. } => cause.is_transient(),
             Self::Accounts(err) => err.is_transient(),
@@ -92,6 +99,7 @@ impl IamExportError {
             Self::BucketNotFound { .. } | Self::BucketNotUsable { .. } => "ReportBucketUnavailable",
             Self::Accounts(_) => "AccountsUnavailable",
             Self::AccountsFailed { .. } => "AccountsFailed",
+            Self::IdentityCenter { .. } if !self.is_transient() => "IdentityCenterUnavailable",
             _ if self.is_transient() => "Retryable",
             _ => "NonRetryable",
         }

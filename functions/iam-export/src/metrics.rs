@@ -24,6 +24,12 @@ pub fn of_run(result: &Result<ExportSummary, IamExportError>, api_calls: u64) ->
                 .count("AdminsWithoutMfa", summary.findings.admins_without_mfa)
                 .count("IdentitiesToRemove", summary.findings.to_remove)
                 .count("IdentitiesToReview", summary.findings.to_review);
+            if let Some(center) = &summary.identity_center {
+                metrics
+                    .count("IdentityCenterUsers", center.users)
+                    .count("IdentityCenterAdmins", center.findings.admins)
+                    .count("IdentityCenterAccessRows", center.access_rows);
+            }
             if let Some(age) = summary.credential_report_age_seconds {
                 metrics.put("CredentialReportAge", Unit::Seconds, age.max(0) as f64);
             }
@@ -71,6 +77,15 @@ mod tests {
                 to_review: 2,
             },
             api_calls: 12,
+            identity_center: Some(crate::core::IdentityCenterSummary {
+                instance_arn: "arn:aws:sso:::instance/ssoins-0123456789abcdef".into(),
+                users: 40,
+                permission_sets: 6,
+                access_rows: 90,
+                findings: FindingCounts { admins: 4, to_remove: 1, ..FindingCounts::default() },
+                assignments_read: "by-principal",
+                accounts_unreadable: Vec::new(),
+            }),
             accounts: Vec::new(),
         }
     }
@@ -92,6 +107,9 @@ mod tests {
             ("IdentitiesToRemove", 6),
             ("IdentitiesToReview", 2),
             ("CredentialReportAge", 600),
+            ("IdentityCenterUsers", 40),
+            ("IdentityCenterAdmins", 4),
+            ("IdentityCenterAccessRows", 90),
         ] {
             assert_eq!(document[name], json!(f64::from(value)), "{name}");
         }

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use shared::accounts::{Account, AccountStatus};
 
+use super::admin::Authorization;
 use super::format_time;
 use super::roles::RoleRow;
 use super::users::{FindingCounts, UserRow, count_findings};
@@ -19,6 +20,8 @@ pub struct AccountExport {
     pub users: Vec<UserRow>,
     pub roles: Vec<RoleRow>,
     pub credential_report_generated_at: Option<Timestamp>,
+    /// The account's policies, for Identity Center's customer-managed ones.
+    pub authorization: Authorization,
 }
 
 /// One account's line in the run's result and in the summary file next to the CSV.

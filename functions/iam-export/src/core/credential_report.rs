@@ -26,6 +26,8 @@ pub struct CredentialRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccessKeyUsage {
+    /// The key's id (never its secret): not in the report, read for the keys a finding names.
+    pub id: Option<String>,
     pub active: bool,
     pub last_rotated: Option<Timestamp>,
     pub last_used: Option<Timestamp>,
@@ -78,6 +80,7 @@ pub fn parse_credential_report(text: &str) -> Result<Vec<CredentialRow>, CoreErr
         let cell = Cell { record: &record, headers: &headers, line };
         let key = |k: &KeyColumns| -> Result<AccessKeyUsage, CoreError> {
             Ok(AccessKeyUsage {
+                id: None,
                 active: cell.boolean(k.active)?.unwrap_or(false),
                 last_rotated: cell.time(k.last_rotated)?,
                 last_used: cell.time(k.last_used_date)?,

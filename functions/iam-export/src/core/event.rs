@@ -5,14 +5,18 @@
 use serde_json::Value;
 
 use super::CoreError;
+use super::identity_center::AssignmentReading;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunOptions {
     pub include_roles: bool,
+    /// How Identity Center's assignments are read; `None`: whichever costs fewer requests.
+    pub assignment_reading: Option<AssignmentReading>,
 }
 
 /// Known payload fields, with the form each takes.
-const KNOWN_FIELDS: &[(&str, &str)] = &[("include_roles", "true or false")];
+const KNOWN_FIELDS: &[(&str, &str)] =
+    &[("include_roles", "true or false"), ("identity_center_assignments", "\"by-account\" or \"by-principal\"")];
 
 pub fn parse_event(payload: &Value, defaults: RunOptions) -> Result<RunOptions, CoreError> {
     let object = match payload {
@@ -37,7 +41,15 @@ pub fn parse_event(payload: &Value, defaults: RunOptions) -> Result<RunOptions, 
         }
         Some(_) => return Err(bad_field("include_roles", field("include_roles"))),
     };
-    Ok(RunOptions { include_roles })
+    let assignment_reading = match field("identity_center_assignments") {
+        None | Some(Value::Null) => defaults.assignment_reading,
+        Some(Value::String(text)) => Some(
+            AssignmentReading::parse(text)
+                .ok_or_else(|| bad_field("identity_center_assignments", field("identity_center_assignments")))?,
+        ),
+        Some(_) => return Err(bad_field("identity_center_assignments", field("identity_center_assignments"))),
+    };
+    Ok(RunOptions { include_roles, assignment_reading })
 }
 
 fn bad_field(name: &str, value: Option<&Value>) -> CoreError {

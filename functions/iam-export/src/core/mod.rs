@@ -8,6 +8,7 @@ mod admin;
 mod credential_report;
 mod csv_out;
 mod event;
+mod identity_center;
 mod roles;
 mod summary;
 mod users;
@@ -17,12 +18,19 @@ pub use accounts::{ACCOUNT_COLUMNS, AccountExport, AccountSummary, by_account, s
 pub use admin::{Admin, AdminFinding, Authorization, Holder, Holdings, Policy, evaluate_admin};
 pub use credential_report::{AccessKeyUsage, CredentialRow, ROOT_ACCOUNT_USER, parse_credential_report};
 pub use csv_out::{
-    ROLE_COLUMNS, USER_COLUMNS, render_org_roles_csv, render_org_users_csv, render_roles_csv, render_users_csv,
+    IC_ACCESS_COLUMNS, IC_PERMISSION_SET_COLUMNS, IC_USER_COLUMNS, ROLE_COLUMNS, USER_COLUMNS,
+    render_identity_center_csvs, render_org_roles_csv, render_org_users_csv, render_roles_csv, render_users_csv,
 };
 pub use event::{RunOptions, parse_event};
+pub use identity_center::{
+    AccessRow, Assignment, AssignmentReading, IcExport, IcGroup, IcUser, IcUserRow, IdentityCenter, PermissionSet,
+    PermissionSetRow, PolicyRef, Principal, ReadAccounts, account_of, build_identity_center, is_aws_managed,
+};
 pub use roles::{RoleDetail, RoleRow, build_role_rows, trust_principals};
-pub use summary::ExportSummary;
-pub use users::{FindingCounts, UserDetail, UserRow, build_user_rows, count_findings};
+pub use summary::{ExportSummary, IdentityCenterSummary};
+pub use users::{
+    FindingCounts, KeyIds, UserDetail, UserRow, assign_key_ids, build_user_rows, count_findings, users_needing_key_ids,
+};
 pub use verdict::{Facts, IDLE_DAYS, Verdict, admin_without_mfa, verdict};
 
 use jiff::Timestamp;
@@ -47,6 +55,10 @@ pub struct ReportKeys {
     pub roles: String,
     /// `iam-accounts-<UTC timestamp>.json` beside it: an organization-wide run's per-account summary.
     pub accounts: String,
+    /// `identity-center-users-<UTC timestamp>.csv`, `-access-` and `-permission-sets-` beside it.
+    pub identity_center_users: String,
+    pub identity_center_access: String,
+    pub identity_center_permission_sets: String,
 }
 
 pub fn report_keys(prefix: &str, now: Timestamp) -> ReportKeys {
@@ -60,6 +72,9 @@ pub fn report_keys(prefix: &str, now: Timestamp) -> ReportKeys {
         users: format!("{folder}/iam-users-{stamp}.csv"),
         roles: format!("{folder}/iam-roles-{stamp}.csv"),
         accounts: format!("{folder}/iam-accounts-{stamp}.json"),
+        identity_center_users: format!("{folder}/identity-center-users-{stamp}.csv"),
+        identity_center_access: format!("{folder}/identity-center-access-{stamp}.csv"),
+        identity_center_permission_sets: format!("{folder}/identity-center-permission-sets-{stamp}.csv"),
     }
 }
 

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -420,6 +422,7 @@ fn the_organization_file_leads_with_the_account_and_keeps_each_accounts_order() 
         ),
         roles: Vec::new(),
         credential_report_generated_at: Some(now()),
+        authorization: Authorization::default(),
     };
     let mut exports = vec![
         export(account("222222222222", "=search, prod", "/Workloads/Prod/"), &["zed", "amy"]),
@@ -499,7 +502,7 @@ fn roles_are_sorted_and_a_bad_trust_policy_names_the_role() {
 
 #[test]
 fn event_payloads() {
-    let defaults = RunOptions { include_roles: false };
+    let defaults = RunOptions { include_roles: false, assignment_reading: None };
     let check = |payload: serde_json::Value, expected: Result<bool, &str>| {
         let got = parse_event(&payload, defaults).map(|o| o.include_roles).map_err(|e| e.to_string());
         assert_eq!(got, expected.map_err(str::to_owned), "{payload}");
@@ -514,8 +517,23 @@ fn event_payloads() {
     check(
         json!("run"),
         Err(
-            "invalid event: the payload must be a JSON object (or empty), got a string; known fields: include_roles (true or false)",
+            "invalid event: the payload must be a JSON object (or empty), got a string; known fields: include_roles (true or false), identity_center_assignments (\"by-account\" or \"by-principal\")",
         ),
+    );
+    let reading = |payload: serde_json::Value| {
+        parse_event(&payload, defaults).map(|o| o.assignment_reading).map_err(|e| e.to_string())
+    };
+    assert_eq!(reading(json!({})), Ok(None));
+    assert_eq!(
+        reading(json!({"identity_center_assignments": "by-principal"})),
+        Ok(Some(AssignmentReading::ByPrincipal))
+    );
+    assert_eq!(
+        reading(json!({"identity_center_assignments": "both"})),
+        Err(
+            "invalid event: field identity_center_assignments is \"both\": expected \"by-account\" or \"by-principal\""
+                .to_owned()
+        )
     );
 }
 
@@ -531,6 +549,12 @@ fn report_keys_are_dated_and_prefix_slashes_are_tidied() {
         assert_eq!(keys.users, expected);
         assert_eq!(keys.roles, expected.replace("iam-users-", "iam-roles-"));
         assert_eq!(keys.accounts, expected.replace("iam-users-", "iam-accounts-").replace(".csv", ".json"));
+        assert_eq!(keys.identity_center_users, expected.replace("iam-users-", "identity-center-users-"));
+        assert_eq!(keys.identity_center_access, expected.replace("iam-users-", "identity-center-access-"));
+        assert_eq!(
+            keys.identity_center_permission_sets,
+            expected.replace("iam-users-", "identity-center-permission-sets-")
+        );
     }
 }
 
@@ -538,4 +562,61 @@ fn report_keys_are_dated_and_prefix_slashes_are_tidied() {
 fn whole_days_floor_and_never_go_negative() {
     assert_eq!(whole_days_between(ts("2026-01-01T00:00:00Z"), ts("2026-01-02T23:59:59Z")), 1);
     assert_eq!(whole_days_between(ts("2026-01-03T00:00:00Z"), ts("2026-01-02T00:00:00Z")), 0);
+}
+
+#[test]
+fn only_users_whose_keys_a_finding_names_get_their_key_ids_read() {
+    let lines = [
+        // a key 120 days old, used yesterday: old
+        Line { user: "old", key1: ("true", days_ago(120), days_ago(1)), ..Line::default() },
+        // a key made 50 days ago and never used: idle for 45 days or more
+        Line { user: "idle", key1: ("true", days_ago(50), "N/A".into()), ..Line::default() },
+        // a key 10 days old, used today: nothing to name
+        Line { user: "fresh", key1: ("true", days_ago(10), days_ago(0)), ..Line::default() },
+        // an old key, but inactive: nothing to name
+        Line { user: "inactive", key1: ("false", days_ago(400), "N/A".into()), ..Line::default() },
+    ];
+    let users: Vec<UserDetail> = lines.iter().map(|line| user(line.user)).collect();
+    let rendered: Vec<String> = lines.iter().map(Line::render).collect();
+    let rows = build_user_rows(&users, &report(&rendered), &Authorization::default(), now());
+    let mut needing = users_needing_key_ids(&rows, KeyIds::Findings, now());
+    needing.sort();
+    assert_eq!(needing, ["idle", "old"]);
+    // Asked for every key, every user that has one, active or not.
+    let mut every = users_needing_key_ids(&rows, KeyIds::All, now());
+    every.sort();
+    assert_eq!(every, ["fresh", "idle", "inactive", "old"]);
+}
+
+#[test]
+fn listed_key_ids_go_to_the_report_key_made_the_same_second() {
+    let first = days_ago(200);
+    let second = days_ago(20);
+    let line = Line {
+        user: "two",
+        key1: ("true", first.clone(), "N/A".into()),
+        key2: ("true", second.clone(), "N/A".into()),
+        ..Line::default()
+    };
+    let mut rows = report(&[line.render()]);
+    let made = |text: &str| Some(ts(&text.replace("+00:00", "Z")));
+    // ListAccessKeys answers in its own order; the creation times place them.
+    let listed: BTreeMap<String, Vec<(String, Option<Timestamp>)>> =
+        [("two".to_owned(), vec![("AKIASECOND".to_owned(), made(&second)), ("AKIAFIRST".to_owned(), made(&first))])]
+            .into_iter()
+            .collect();
+    assign_key_ids(&mut rows, &listed);
+    let ids: Vec<Option<&str>> = rows[0].access_keys.iter().map(|key| key.id.as_deref()).collect();
+    assert_eq!(ids, [Some("AKIAFIRST"), Some("AKIASECOND")]);
+
+    // Times that do not match (a clock's rounding) fall back to the order of the report's keys.
+    let mut rows = report(&[line.render()]);
+    let listed: BTreeMap<String, Vec<(String, Option<Timestamp>)>> =
+        [("two".to_owned(), vec![("AKIAONE".to_owned(), None), ("AKIATWO".to_owned(), None)])].into_iter().collect();
+    assign_key_ids(&mut rows, &listed);
+    let ids: Vec<Option<&str>> = rows[0].access_keys.iter().map(|key| key.id.as_deref()).collect();
+    assert_eq!(ids, [Some("AKIAONE"), Some("AKIATWO")]);
+    // and the verdict names the old key by its id
+    let built = build_user_rows(&[user("two")], &rows, &Authorization::default(), now());
+    assert!(built[0].verdict_reason.contains("access key AKIAONE is 200 days old"), "{}", built[0].verdict_reason);
 }

@@ -1,7 +1,7 @@
 //! One row per IAM user: the authorization details joined with the credential
 //! report, plus the computed columns and findings.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -96,6 +96,60 @@ pub fn build_user_rows(
         compute(user.clone(), line, false, authorization, now)
     }));
     rows
+}
+
+/// Which access keys' ids the export reads (`ACCESS_KEY_IDS`): each costs a `ListAccessKeys`
+/// per user, which the credential report's three requests per account do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyIds {
+    /// The keys a finding names: requests grow with findings, not with users.
+    #[default]
+    Findings,
+    /// Every user's keys: one request per user with a key.
+    All,
+}
+
+/// The users whose keys' ids `which` asks for: with `Findings`, those with an active key older
+/// than 90 days or unused for 45, so the finding reaches the key.
+pub fn users_needing_key_ids(rows: &[UserRow], which: KeyIds, now: Timestamp) -> Vec<String> {
+    rows.iter()
+        .filter(|row| !row.is_root_account)
+        .filter(|row| {
+            if which == KeyIds::All {
+                return row.credentials.access_keys.iter().any(|key| key.last_rotated.is_some());
+            }
+            row.credentials.access_keys.iter().filter(|key| key.active).any(|key| {
+                let old = key.last_rotated.is_some_and(|made| whole_days_between(made, now) > KEY_MAX_AGE_DAYS);
+                let idle =
+                    key.last_used.or(key.last_rotated).is_some_and(|at| whole_days_between(at, now) >= UNUSED_DAYS);
+                old || idle
+            })
+        })
+        .map(|row| row.detail.name.clone())
+        .collect()
+}
+
+/// Puts each listed key's id on the report's key it is: the one made the same second (the
+/// report's `access_key_N_last_rotated` is the key's creation time), else the same position.
+pub fn assign_key_ids(report: &mut [CredentialRow], listed: &BTreeMap<String, Vec<(String, Option<Timestamp>)>>) {
+    for row in report {
+        let Some(keys) = listed.get(&row.user) else { continue };
+        let mut unplaced: Vec<&(String, Option<Timestamp>)> = keys.iter().collect();
+        for slot in &mut row.access_keys {
+            let same_second = unplaced.iter().position(|(_, made)| {
+                matches!((made, slot.last_rotated), (Some(made), Some(rotated)) if made.as_second() == rotated.as_second())
+            });
+            if let Some(found) = same_second {
+                slot.id = Some(unplaced.remove(found).0.clone());
+            }
+        }
+        for slot in row.access_keys.iter_mut().filter(|slot| slot.id.is_none() && slot.last_rotated.is_some()) {
+            if unplaced.is_empty() {
+                break;
+            }
+            slot.id = Some(unplaced.remove(0).0.clone());
+        }
+    }
 }
 
 /// The report line is this user's, not a deleted namesake's: created the same second
@@ -206,7 +260,9 @@ fn compute(
             .iter()
             .enumerate()
             .filter(|(_, key)| key.active)
-            .map(|(index, key)| ((index + 1).to_string(), key.last_rotated, key.last_used))
+            .map(|(index, key)| {
+                (key.id.clone().unwrap_or_else(|| (index + 1).to_string()), key.last_rotated, key.last_used)
+            })
             .collect(),
         mfa: credentials.mfa_active == Some(true),
         admin: admin.admin,
