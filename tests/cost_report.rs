@@ -115,6 +115,27 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     let head = setup.deps.s3.harness().head_object().bucket(&setup.bucket).key(&key).send().await?;
     assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
 
+    // The movers file beside it: the compute jump explains the whole day's change
+    let movers = csv_rows(&setup, &key.replace("cost-by-service", "cost-movers")).await?;
+    assert_eq!(
+        movers[0],
+        "comparison,from,to,baseline_from,baseline_to,service,amount,baseline_amount,change,change_pct,share_of_movement_pct,direction,listed,unit"
+    );
+    assert_eq!(
+        movers[1],
+        "day-before,2026-11-21,2026-11-21,2026-11-20,2026-11-20,Amazon Elastic Compute Cloud - Compute,300,120.25,179.75,149.5,100,up,true,USD"
+    );
+    assert!(
+        movers
+            .iter()
+            .skip(1)
+            .all(|row| ["day-before", "week-before", "month-to-date"].iter().any(|c| row.starts_with(c)))
+    );
+    assert_eq!(
+        (summary.movers[0].comparison, summary.movers[0].direction, summary.movers[0].change),
+        ("day-before", "up", Decimal::from_str("179.75")?)
+    );
+
     // The email was sent once, to both recipients (SES counts each recipient against the quota)
     assert_eq!(emails_sent(&setup.account).await?, 2);
 
@@ -127,6 +148,15 @@ async fn a_one_page_month_costs_two_requests_and_reaches_every_channel() -> Resu
     assert!(blocks.len() <= 50);
     assert_eq!(blocks[0]["text"]["text"], "🚨 AWS cost 2026-11-21: $325.00");
     assert!(message["text"].as_str().is_some_and(|t| t.starts_with("[ALERT] AWS cost 2026-11-21: $325.00 (+123.8%)")));
+    // with what moved since the day before, one line a mover
+    let moved = blocks
+        .iter()
+        .find(|b| b["text"]["text"].as_str().is_some_and(|t| t.starts_with("*What moved")))
+        .context("the movers' section")?;
+    assert_eq!(
+        moved["text"]["text"],
+        "*What moved since the day before* (+$179.75)\n▲ Amazon Elastic Compute Cloud - Compute +$179.75 (+149.5%), 100% of the movement"
+    );
     Ok(())
 }
 

@@ -14,8 +14,7 @@ use shared::error::{describe, is_transient};
 
 use crate::config::EmailTarget;
 use crate::core::{
-    CSV_FILE_NAME, CostDay, CostQuery, Dimension, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric,
-    RecordTypes,
+    CostDay, CostQuery, Dimension, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric, RecordTypes,
 };
 use crate::error::CostReportError;
 
@@ -171,28 +170,33 @@ pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Re
     }
 }
 
-/// Sends the report by SES v2, with the CSV attached.
+/// Sends the report by SES v2, with the CSV files attached (file name, bytes).
 pub async fn send_email(
     ses: &aws_sdk_sesv2::Client,
     target: &EmailTarget,
     email: &EmailContent,
-    csv: &[u8],
+    attachments: &[(&str, &[u8])],
 ) -> Result<(), CostReportError> {
     let unbuildable = |e: aws_sdk_sesv2::error::BuildError| CostReportError::Email {
         message: format!("building the email: {e}"),
         transient: false,
     };
     let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(unbuildable);
-    let attachment = Attachment::builder()
-        .raw_content(Blob::new(csv.to_vec()))
-        .file_name(CSV_FILE_NAME)
-        .content_type("text/csv")
-        .build()
-        .map_err(unbuildable)?;
+    let attachments = attachments
+        .iter()
+        .map(|(name, bytes)| {
+            Attachment::builder()
+                .raw_content(Blob::new(bytes.to_vec()))
+                .file_name(*name)
+                .content_type("text/csv")
+                .build()
+                .map_err(unbuildable)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let message = Message::builder()
         .subject(text(&email.subject)?)
         .body(Body::builder().html(text(&email.html)?).text(text(&email.text)?).build())
-        .attachments(attachment)
+        .set_attachments(Some(attachments))
         .build();
     ses.send_email()
         .from_email_address(&target.from)

@@ -357,34 +357,41 @@ pub async fn run(
     let cost_explorer_requests = deps.cost_explorer_requests.get() - requests_before;
 
     let csv = core::render_csv(&report)?;
+    let movers_csv = core::render_movers_csv(&report)?;
     let mut delivering = Delivering { deps, day, request, request_id, warnings };
     let mut channels = BTreeMap::new();
     let csv_status = match &config.csv {
         None => ChannelStatus::skipped("REPORT_BUCKET is not set"),
         Some(target) => {
-            let key = core::csv_key_for(&target.prefix, day);
+            // The movers file is written with the CSV, in the same channel: delivered together.
+            let files = [
+                (core::csv_key_for(&target.prefix, day), &csv),
+                (core::movers_key_for(&target.prefix, day), &movers_csv),
+            ];
             let put = async {
-                shared::aws::put_encrypted(
-                    &deps.s3,
-                    &target.bucket,
-                    &key,
-                    csv.clone(),
-                    "text/csv; charset=utf-8",
-                    target.kms_key_id.as_deref(),
-                )
-                .await
-                .map(|()| format!("s3://{}/{key}", target.bucket))
-                .map_err(|failure| CostReportError::S3 {
-                    message: if failure.bucket_missing {
-                        format!(
-                            "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
-                            target.bucket
-                        )
-                    } else {
-                        format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)
-                    },
-                    transient: failure.transient,
-                })
+                for (key, body) in &files {
+                    shared::aws::put_encrypted(
+                        &deps.s3,
+                        &target.bucket,
+                        key,
+                        (*body).clone(),
+                        "text/csv; charset=utf-8",
+                        target.kms_key_id.as_deref(),
+                    )
+                    .await
+                    .map_err(|failure| CostReportError::S3 {
+                        message: if failure.bucket_missing {
+                            format!(
+                                "bucket {} does not exist: create it or set REPORT_BUCKET to an existing bucket",
+                                target.bucket
+                            )
+                        } else {
+                            format!("writing s3://{}/{key} failed: {}", target.bucket, failure.message)
+                        },
+                        transient: failure.transient,
+                    })?;
+                }
+                Ok(format!("s3://{}/{}", target.bucket, files[0].0))
             };
             delivering.channel(Channel::Csv, put).instrument(channel_span(Channel::Csv)).await
         }
@@ -401,7 +408,8 @@ pub async fn run(
         (Some(_), Some(reason)) => ChannelStatus::skipped(reason),
         (Some(target), None) => {
             let send = async {
-                aws::send_email(&deps.ses, target, &core::render_email(&report), &csv)
+                let attachments = [(core::CSV_FILE_NAME, &csv[..]), (core::MOVERS_CSV_FILE_NAME, &movers_csv[..])];
+                aws::send_email(&deps.ses, target, &core::render_email(&report), &attachments)
                     .await
                     .map(|()| format!("to {}", target.to.join(", ")))
             };

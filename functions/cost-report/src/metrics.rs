@@ -68,6 +68,7 @@ mod tests {
             forecast_month_total: Some(Decimal::new(400000, 2)),
             forecast_note: String::new(),
             top: Vec::new(),
+            movers: Vec::new(),
             alerts: vec!["over 100".into()],
             notes: Vec::new(),
             figures_from: FiguresFrom::CostExplorer,

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 
 use super::dates::{CHART_DAYS, Window};
 use super::money::{format_money, format_percent};
+use super::movers::{Baseline, Movers, movers};
 use super::settings::{GroupBy, Metric, UNTAGGED};
 
 /// One day of Cost Explorer results, as the AWS layer hands them over (and as a day's
@@ -108,6 +109,8 @@ pub struct CostReport {
     pub alerts: Vec<String>,
     /// What a reader must know to trust the breakdown: a tag key that no cost carries.
     pub notes: Vec<String>,
+    /// Why it changed: the movers against the day before, the week before and last month.
+    pub movers: Vec<Movers>,
 }
 
 impl CostReport {
@@ -150,6 +153,11 @@ impl CostReport {
 
     pub fn money(&self, amount: Decimal) -> String {
         format_money(amount, &self.unit)
+    }
+
+    /// The movers against `baseline`.
+    pub fn movers_against(&self, baseline: Baseline) -> Option<&Movers> {
+        self.movers.iter().find(|movers| movers.baseline == baseline)
     }
 }
 
@@ -211,6 +219,7 @@ pub fn build_report(
     };
 
     let (top, other) = top_lines(&days, report_day, day_before, top_n);
+    let movers = movers(&days, report_day);
     let report_day_total = total_of(report_day);
     let day_before_total = total_of(day_before);
     let mut report = CostReport {
@@ -227,6 +236,7 @@ pub fn build_report(
         other,
         alerts: Vec::new(),
         notes: Vec::new(),
+        movers,
         days,
     };
     report.alerts = alert_messages(&report, alerts);

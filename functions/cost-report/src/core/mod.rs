@@ -8,6 +8,7 @@ mod delivery;
 mod event;
 mod figures;
 mod money;
+mod movers;
 mod query;
 mod render;
 mod settings;
@@ -18,12 +19,17 @@ pub use delivery::{Channel, DeliveryRecord, ForecastOutcome, STATE_FOLDER, Store
 pub use event::{Request, parse_event};
 pub use figures::{Alerts, CostDay, CostReport, Forecast, Line, build_report, merge_pages};
 pub use money::{format_money, format_percent};
+pub use movers::{Baseline, Direction, MAX_MOVERS, Mover, Movers};
 pub use query::{CostQuery, ForecastQuery, cost_query, forecast_query};
 pub use render::{
-    CSV_FILE_NAME, EmailContent, MAX_SLACK_BLOCKS, MAX_SLACK_TEXT, render_csv, render_email, render_slack,
+    CSV_FILE_NAME, EmailContent, MAX_SLACK_BLOCKS, MAX_SLACK_TEXT, MOVERS_CSV_FILE_NAME, render_csv, render_email,
+    render_movers_csv, render_slack,
 };
 pub use settings::{Dimension, GroupBy, Metric, RecordTypes, UNCATEGORIZED, UNTAGGED};
-pub use summary::{ChannelStatus, Delivery, FiguresFrom, RunSummary, TopLine, csv_key_for, quiet_reason, summarize};
+pub use summary::{
+    ChannelStatus, Delivery, FiguresFrom, MoverLine, RunSummary, TopLine, csv_key_for, movers_key_for, quiet_reason,
+    summarize,
+};
 
 #[cfg(test)]
 mod tests;

@@ -10,9 +10,15 @@ use serde_json::{Value, json};
 use shared::spreadsheet::neutralize_formula;
 
 use super::figures::{CostReport, Forecast, Line};
+use super::money::format_percent;
+use super::movers::{Baseline, Direction, Mover, Movers};
 use super::settings::GroupBy;
 
 pub const CSV_FILE_NAME: &str = "cost-by-service.csv";
+/// The movers, beside the CSV and attached with it.
+pub const MOVERS_CSV_FILE_NAME: &str = "cost-movers.csv";
+/// Movers in the Slack message.
+const SLACK_MOVERS: usize = 3;
 /// Slack's limits: blocks per message, characters per section text, per header.
 pub const MAX_SLACK_BLOCKS: usize = 50;
 pub const MAX_SLACK_TEXT: usize = 3000;
@@ -38,6 +44,100 @@ pub fn render_csv(report: &CostReport) -> Result<Vec<u8>, csv::Error> {
         }
     }
     writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))
+}
+
+/// One row per group that moved, per comparison: the listed movers first, then the rest.
+pub fn render_movers_csv(report: &CostReport) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut header: Vec<String> =
+        ["comparison", "from", "to", "baseline_from", "baseline_to"].map(str::to_owned).to_vec();
+    header.extend(report.group_by.columns());
+    header.extend(
+        ["amount", "baseline_amount", "change", "change_pct", "share_of_movement_pct", "direction", "listed", "unit"]
+            .map(str::to_owned),
+    );
+    writer.write_record(&header)?;
+    for movers in &report.movers {
+        let listed = movers.top.iter().map(|mover| (true, mover));
+        for (is_listed, mover) in listed.chain(movers.rest.iter().map(|mover| (false, mover))) {
+            let mut row = vec![
+                movers.baseline.as_str().to_owned(),
+                movers.now_days.0.to_string(),
+                movers.now_days.1.to_string(),
+                movers.before_days.0.to_string(),
+                movers.before_days.1.to_string(),
+            ];
+            row.extend(GroupBy::parts(&mover.name).into_iter().map(|part| neutralize_formula(part).into_owned()));
+            row.extend([
+                mover.now.normalize().to_string(),
+                mover.before.normalize().to_string(),
+                mover.change().normalize().to_string(),
+                mover.change_pct().map(|pct| pct.round_dp(1).normalize().to_string()).unwrap_or_default(),
+                mover.share.round_dp(1).normalize().to_string(),
+                mover.direction.as_str().to_owned(),
+                is_listed.to_string(),
+                report.unit.clone(),
+            ]);
+            writer.write_record(&row)?;
+        }
+    }
+    writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))
+}
+
+/// `+$60.00`, `-$4.10`.
+fn signed_money(report: &CostReport, amount: Decimal) -> String {
+    let text = report.money(amount);
+    if amount > Decimal::ZERO { format!("+{text}") } else { text }
+}
+
+/// One mover as people read it: `▲ Amazon EC2 +$60.00 (+60.0%), 98% of the movement`.
+fn mover_text(report: &CostReport, mover: &Mover) -> String {
+    let name = truncate(&GroupBy::for_people(&mover.name), 60);
+    let how = match mover.direction {
+        Direction::Up | Direction::Down => format_percent(mover.change_pct(), false),
+        Direction::New => format!("new, from nothing to {}", report.money(mover.now)),
+        Direction::Gone => format!("gone, from {} to nothing", report.money(mover.before)),
+    };
+    let mark = if mover.change() > Decimal::ZERO { "▲" } else { "▼" };
+    format!(
+        "{mark} {name} {} ({how}), {}% of the movement",
+        signed_money(report, mover.change()),
+        mover.share.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    )
+}
+
+/// The lines of one comparison: its movers, then the new and vanished spend not among them.
+fn movers_lines(report: &CostReport, movers: &Movers, limit: usize) -> Vec<String> {
+    if movers.is_flat() {
+        return vec!["no group moved by a cent".to_owned()];
+    }
+    let mut lines: Vec<String> = movers.top.iter().take(limit).map(|mover| mover_text(report, mover)).collect();
+    let people = |names: Vec<&str>| names.into_iter().map(GroupBy::for_people).collect::<Vec<_>>().join(", ");
+    if !movers.also_new().is_empty() {
+        lines.push(format!("also new: {}", people(movers.also_new())));
+    }
+    if !movers.also_gone().is_empty() {
+        lines.push(format!("also gone: {}", people(movers.also_gone())));
+    }
+    lines
+}
+
+/// `The day against the day before (2026-11-20 to 2026-11-21): +$61.00 (+40.7%)`.
+fn movers_heading(report: &CostReport, movers: &Movers) -> String {
+    let span = |(first, last): (jiff::civil::Date, jiff::civil::Date)| {
+        if first == last { first.to_string() } else { format!("{first}..{last}") }
+    };
+    let pct = format_percent(
+        (!movers.before_total.is_zero()).then(|| movers.change() / movers.before_total.abs() * Decimal::ONE_HUNDRED),
+        movers.before_total.is_zero() && !movers.now_total.is_zero(),
+    );
+    format!(
+        "{} ({} to {}): {} ({pct})",
+        capitalize(movers.baseline.heading()),
+        span(movers.before_days),
+        span(movers.now_days),
+        signed_money(report, movers.change()),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +218,13 @@ fn render_text(report: &CostReport) -> String {
     for (label, value) in summary_rows(report) {
         let _ = writeln!(text, "{label:<28} {value}");
     }
+    let _ = writeln!(text, "\nWhat changed, by {}:", report.group_by.label());
+    for movers in &report.movers {
+        let _ = writeln!(text, "  {}", movers_heading(report, movers));
+        for line in movers_lines(report, movers, usize::MAX) {
+            let _ = writeln!(text, "    {line}");
+        }
+    }
     let _ = writeln!(text, "\nTop {} by cost on {}:", report.group_by.plural(), report.window.report_day);
     for line in lines_with_other(report) {
         let _ = writeln!(
@@ -132,7 +239,11 @@ fn render_text(report: &CostReport) -> String {
     for (date, total, estimated) in report.daily_totals() {
         let _ = writeln!(text, "  {date}  {:>14}{}", report.money(total), if estimated { " *" } else { "" });
     }
-    let _ = writeln!(text, "\nThe CSV attached has every day and {} of the window.", report.group_by.plural());
+    let _ = writeln!(
+        text,
+        "\nThe CSV attached has every day and {} of the window; {MOVERS_CSV_FILE_NAME}, every group that moved.",
+        report.group_by.plural()
+    );
     text
 }
 
@@ -195,6 +306,31 @@ fn render_html(report: &CostReport) -> String {
         );
     }
     html.push_str("</table></td></tr>");
+
+    let _ = write!(
+        html,
+        "<tr><td style=\"padding:16px 24px 8px\"><h2 style=\"margin:0 0 8px;font-size:16px\">What changed, by {}</h2>",
+        escape_html(&report.group_by.label())
+    );
+    for movers in &report.movers {
+        let _ = write!(
+            html,
+            "<p style=\"margin:10px 0 4px;font-size:14px\"><strong>{}</strong></p><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\">",
+            escape_html(&movers_heading(report, movers))
+        );
+        for line in movers_lines(report, movers, usize::MAX) {
+            let color = if line.starts_with('▲') {
+                "#b42318"
+            } else if line.starts_with('▼') {
+                "#1f7a3a"
+            } else {
+                "#52606d"
+            };
+            let _ = write!(html, "<tr><td style=\"{CELL};color:{color}\">{}</td></tr>", escape_html(&line));
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</td></tr>");
 
     let _ = write!(
         html,
@@ -268,7 +404,7 @@ fn render_html(report: &CostReport) -> String {
     let _ = write!(
         html,
         "<tr><td style=\"padding:16px 24px 24px;color:#7b8794;font-size:12px\">* estimated by AWS: the figure may still change. \
-         The attached {CSV_FILE_NAME} has every day and {} of the window. Cost Explorer end dates are exclusive; \
+         The attached {CSV_FILE_NAME} has every day and {} of the window, and {MOVERS_CSV_FILE_NAME} every group that moved. Cost Explorer end dates are exclusive; \
          the day reported, {}, is a UTC day, as Cost Explorer counts days.</td></tr></table></td></tr></table></body></html>",
         escape_html(&report.group_by.plural()),
         report.window.report_day,
@@ -312,6 +448,13 @@ pub fn render_slack(report: &CostReport) -> Value {
         .map(|(label, value)| json!({"type": "mrkdwn", "text": format!("*{}*\n{}", escape_mrkdwn(&label), escape_mrkdwn(&value))}))
         .collect();
     blocks.push(json!({"type": "section", "fields": fields}));
+    if let Some(movers) = report.movers_against(Baseline::DayBefore) {
+        let lines: Vec<String> =
+            movers_lines(report, movers, SLACK_MOVERS).iter().map(|line| escape_mrkdwn(line)).collect();
+        let heading = format!("*What moved since the day before* ({})", signed_money(report, movers.change()));
+        blocks
+            .push(section(&format!("{heading}\n{}", fit_lines(&lines, MAX_SLACK_TEXT - heading.len() - 1, "movers"))));
+    }
 
     let heading = format!("*Top {} on {}*", report.group_by.plural(), report.window.report_day);
     let lines: Vec<String> = lines_with_other(report)

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::delivery::Channel;
 use super::figures::{CostReport, Forecast};
-use super::render::CSV_FILE_NAME;
+use super::render::{CSV_FILE_NAME, MOVERS_CSV_FILE_NAME};
 use super::settings::GroupBy;
 use crate::error::CostReportError;
 
@@ -46,6 +46,19 @@ impl ChannelStatus {
     }
 }
 
+/// One listed mover, in the run's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoverLine {
+    /// `day-before`, `week-before` or `month-to-date`.
+    pub comparison: &'static str,
+    pub name: String,
+    pub change: Decimal,
+    /// `up`, `down`, `new` or `gone`.
+    pub direction: &'static str,
+    /// Its share of all the movement, in percent.
+    pub share_pct: Decimal,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopLine {
     pub name: String,
@@ -78,6 +91,8 @@ pub struct RunSummary {
     pub forecast_month_total: Option<Decimal>,
     pub forecast_note: String,
     pub top: Vec<TopLine>,
+    /// The listed movers of each comparison.
+    pub movers: Vec<MoverLine>,
     pub alerts: Vec<String>,
     /// What a reader must know about the breakdown (a tag key no cost carries).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -133,7 +148,16 @@ pub fn quiet_reason(on_alert_only: bool, report: &CostReport) -> Option<&'static
 
 /// `<prefix>/YYYY/MM/DD/cost-by-service.csv` for the report day.
 pub fn csv_key_for(prefix: &str, day: Date) -> String {
-    let path = format!("{}/{}", day.strftime("%Y/%m/%d"), CSV_FILE_NAME);
+    key_for(prefix, day, CSV_FILE_NAME)
+}
+
+/// `<prefix>/YYYY/MM/DD/cost-movers.csv` beside it.
+pub fn movers_key_for(prefix: &str, day: Date) -> String {
+    key_for(prefix, day, MOVERS_CSV_FILE_NAME)
+}
+
+fn key_for(prefix: &str, day: Date, file: &str) -> String {
+    let path = format!("{}/{file}", day.strftime("%Y/%m/%d"));
     if prefix.is_empty() { path } else { format!("{prefix}/{path}") }
 }
 
@@ -173,6 +197,19 @@ pub fn summarize(
                 name: GroupBy::for_people(&line.name),
                 amount: line.report_day,
                 change: line.change_text(),
+            })
+            .collect(),
+        movers: report
+            .movers
+            .iter()
+            .flat_map(|movers| {
+                movers.top.iter().map(|mover| MoverLine {
+                    comparison: movers.baseline.as_str(),
+                    name: GroupBy::for_people(&mover.name),
+                    change: mover.change(),
+                    direction: mover.direction.as_str(),
+                    share_pct: mover.share.round_dp(1),
+                })
             })
             .collect(),
         alerts: report.alerts.clone(),

@@ -456,3 +456,53 @@ fn a_run_fails_for_its_failed_channels_transient_only_if_each_is() {
         "cost report for 2026-11-21: AccessDeniedException: no (the report was delivered without a forecast: csv)"
     );
 }
+
+#[test]
+fn every_rendering_says_what_changed_and_the_movers_file_lists_each_group_that_moved() {
+    let days = [
+        day("2026-11-14", false, &[("EC2", "100"), ("Glue", "10")]),
+        day("2026-11-20", false, &[("EC2", "100"), ("Glue", "10"), ("S3", "5")]),
+        day("2026-11-21", false, &[("EC2", "160"), ("Bedrock", "30"), ("S3", "5")]),
+    ];
+    let report = report(&days, Ok(None), 10, Alerts::default());
+    let day_before = report.movers_against(Baseline::DayBefore).expect("day-before movers");
+    let names: Vec<(&str, Direction)> = day_before.top.iter().map(|m| (m.name.as_str(), m.direction)).collect();
+    assert_eq!(names, [("EC2", Direction::Up), ("Bedrock", Direction::New)], "60 and 30 of 100 moved");
+    assert_eq!(day_before.also_gone(), ["Glue"], "the 10 of Glue is beyond 80%, named all the same");
+
+    let email = render_email(&report);
+    for expected in [
+        "The day against the day before (2026-11-20 to 2026-11-21): +$80.00 (+69.6%)",
+        "▲ EC2 +$60.00 (+60.0%), 60% of the movement",
+        "▲ Bedrock +$30.00 (new, from nothing to $30.00), 30% of the movement",
+        "also gone: Glue",
+        "The month to date against the same days last month",
+    ] {
+        assert!(email.text.contains(expected), "text lacks {expected:?}:\n{}", email.text);
+        assert!(email.html.contains(&expected.replace('&', "&amp;")), "HTML lacks {expected:?}");
+    }
+    let slack = render_slack(&report);
+    let mut texts = Vec::new();
+    slack_texts(&slack, &mut texts);
+    let moved = texts.iter().find(|t| t.starts_with("*What moved")).expect("a movers section");
+    assert_eq!(
+        moved,
+        "*What moved since the day before* (+$80.00)\n▲ EC2 +$60.00 (+60.0%), 60% of the movement\n\
+         ▲ Bedrock +$30.00 (new, from nothing to $30.00), 30% of the movement\nalso gone: Glue"
+    );
+
+    let csv = String::from_utf8(render_movers_csv(&report).expect("renders")).expect("UTF-8");
+    let rows: Vec<&str> = csv.split("\r\n").filter(|row| !row.is_empty()).collect();
+    assert_eq!(
+        rows[..4],
+        [
+            "comparison,from,to,baseline_from,baseline_to,service,amount,baseline_amount,change,change_pct,share_of_movement_pct,direction,listed,unit",
+            "day-before,2026-11-21,2026-11-21,2026-11-20,2026-11-20,EC2,160,100,60,60,60,up,true,USD",
+            "day-before,2026-11-21,2026-11-21,2026-11-20,2026-11-20,Bedrock,30,0,30,,30,new,true,USD",
+            "day-before,2026-11-21,2026-11-21,2026-11-20,2026-11-20,Glue,0,10,-10,-100,10,gone,false,USD",
+        ]
+    );
+    assert!(
+        rows.iter().any(|row| row.starts_with("week-before,2026-11-21,2026-11-21,2026-11-14,2026-11-14,S3,5,0,5,,"))
+    );
+}
