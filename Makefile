@@ -29,7 +29,7 @@ CLIPPY_DRIVER := $(shell command -v clippy-driver)
 CARGO_TEST := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ \
 	cargo test --workspace --locked
 
-.PHONY: help venv node-tools browser test corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails bench-photos-api bench-tracing soak package clean
+.PHONY: help venv node-tools browser test test-build corpus lambda-binaries lint-template docs docs-reference docs-check pictures demo email-preview bench bench-eks bench-org bench-thumbnails bench-photos-api bench-tracing soak package clean
 
 help:
 	@echo "make demo     run every function for real against a local AWS emulator, with seeded data"
@@ -56,15 +56,22 @@ $(VENV)/.installed: requirements-dev.txt
 REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
 SOAK_REQUEST_LOG := $(TARGET_DIR)/aws-requests-soak.jsonl
 
-test: venv node-tools browser lambda-binaries corpus
+# Every step before the test run is a prerequisite, so `make -j3 test` (what .ci/run runs)
+# overlaps them: the tests' debug build while pip fills the venv, the template and docs checks
+# while the release build links (its last link uses one core). A plain `make test` runs the
+# same steps one after another. The two cargo builds never run at once: the second waits for
+# the first's lock on the target directory.
+test: venv test-build node-tools browser lambda-binaries corpus lint-template docs-check
 	cargo fmt --all --check
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
-	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
 	rm -f $(REQUEST_LOG)
 	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
-	$(MAKE) --no-print-directory lint-template
 	$(VENV)/bin/python scripts/check_least_privilege.py --log $(REQUEST_LOG) --self-test
-	$(MAKE) --no-print-directory docs-check
+
+# The tests' build alone (the test run above finds it done): it needs no venv.
+test-build:
+	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver is missing: rustup component add clippy"; exit 1; }
+	$(CARGO_TEST) --no-run
 
 # The least-privilege check's IAM evaluator, @cloud-copilot/iam-simulate, and the photos page's
 # hosted sign-in (oidc-provider, tests/browser/sign-in/), at the versions their lock files pin,

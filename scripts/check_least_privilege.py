@@ -336,6 +336,10 @@ def understood(line):
         return f"organizations:{operation}", arn, context
     if service == "ce":
         return f"ce:{operation}", "*", context
+    if service == "budgets":
+        if operation != "DescribeBudgets":
+            raise ValueError(f"a Budgets request this check does not know: {operation}")
+        return "budgets:ViewBudget", f"arn:aws:budgets::{account}:budget/*", context
     if service in ("sso", "identitystore"):
         return f"{service}:{operation}", "*", context
     if service == "pricing":

@@ -173,7 +173,7 @@ def lambda_function(package: str, endpoint: str, env: dict[str, str], log_name: 
 def clients(endpoint: str):
     config = Config(region_name=REGION, retries={"max_attempts": 2}, s3={"addressing_style": "path"})
     session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo")
-    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "autoscaling", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs", "sso-admin", "identitystore")}
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in ("iam", "s3", "eks", "autoscaling", "sesv2", "secretsmanager", "dynamodb", "sns", "sqs", "sso-admin", "identitystore", "budgets")}
 
 
 # ---------------------------------------------------------------- IAM export
@@ -796,6 +796,38 @@ def cost_results(report_day: dt.date) -> dict:
             "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]}
 
 
+def budget_figures(report_day: dt.date) -> tuple[float, float, float]:
+    """A budget the month is forecast to overrun by about 6%: (limit, spent, forecast), from the seeded days."""
+    results = cost_results(report_day)["ResultsByTime"]
+    spent = sum(float(group["Metrics"]["UnblendedCost"]["Amount"]) for result in results
+                if result["TimePeriod"]["Start"] >= report_day.replace(day=1).isoformat() for group in result["Groups"])
+    days_in_month = ((report_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)).day
+    forecast = spent / report_day.day * days_in_month
+    return round(forecast / 1.06, -2), spent, forecast
+
+
+def write_email(raw: str) -> bool:
+    """The email as its reader gets it: demo-output/cost-report.eml, and the HTML beside its chart
+    (the cid: reference pointed at cost-report-chart.png) for a browser or `make email-preview`."""
+    import email
+    import email.policy
+    (OUTPUT / "cost-report.eml").write_text(raw)
+    message = email.message_from_string(raw, policy=email.policy.default)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    charts = [part for part in message.walk() if part.get("Content-ID")]
+    for part in charts:
+        cid = part["Content-ID"].strip("<>")
+        (OUTPUT / "cost-report-chart.png").write_bytes(part.get_payload(decode=True))
+        html = html.replace(f"cid:{cid}", "cost-report-chart.png")
+    html_path = OUTPUT / "cost-report-email.html"
+    html_path.write_text(html)
+    layout = " > ".join(part.get_content_type() for part in message.walk())
+    print(f"\nEmail '{message['Subject']}' sent to {message['To']}: {layout}.")
+    print(f"Its HTML is in {html_path.relative_to(ROOT)} (its chart in cost-report-chart.png): open it in a browser,")
+    print("or run `make email-preview` for a PNG; the message itself is demo-output/cost-report.eml.")
+    return len(charts) == 1 and "cost-report-chart.png" in html
+
+
 @contextmanager
 def slack_listener():
     """A local HTTP server standing in for Slack's incoming webhook; collects the payloads."""
@@ -827,9 +859,17 @@ def demo_cost_report(endpoint: str) -> bool:
     urllib.request.urlopen(request).close()
     aws["s3"].create_bucket(Bucket="acme-finance-reports", CreateBucketConfiguration={"LocationConstraint": REGION})
     aws["sesv2"].create_email_identity(EmailIdentity="costs@acme.example")
+    limit, actual, forecast = budget_figures(report_day)
+    aws["budgets"].create_budget(AccountId=ACCOUNT, Budget={
+        "BudgetName": "Acme monthly", "BudgetType": "COST", "TimeUnit": "MONTHLY",
+        "BudgetLimit": {"Amount": f"{limit:.2f}", "Unit": "USD"},
+        # What AWS Budgets would have calculated: the emulator calculates nothing.
+        "CalculatedSpend": {"ActualSpend": {"Amount": f"{actual:.2f}", "Unit": "USD"},
+                            "ForecastedSpend": {"Amount": f"{forecast:.2f}", "Unit": "USD"}}})
     print(f"Queued {len(SERVICES)} services of daily costs in the emulator's Cost Explorer, with a spike on {report_day}")
     print("and its last two days estimated; verified costs@acme.example in SES; a local listener stands in for Slack,")
-    print("its webhook URL kept in Secrets Manager (the function reads it once, at cold start).")
+    print("its webhook URL kept in Secrets Manager (the function reads it once, at cold start); and a monthly budget")
+    print(f"'Acme monthly' of {limit:,.0f} USD in AWS Budgets, {actual:,.2f} spent and forecast at {forecast:,.2f}.")
     ok = True
     with slack_listener() as (webhook, payloads):
         secret_arn = aws["secretsmanager"].create_secret(Name="acme/cost-report/slack-webhook",
@@ -854,6 +894,13 @@ def demo_cost_report(endpoint: str) -> bool:
               f"{' (estimated)' if result['estimated'] else ''}, {result['change_from_day_before']} from the day before")
         print(f"  month to date {money(result['month_to_date'])} "
               f"({result['month_change_from_same_days_last_month']} against the same days last month); {result['forecast_note']}")
+        if result.get("budget"):
+            budget = result["budget"]
+            print(f"  budget {budget['name']}: {money(budget['actual'])} of {money(budget['limit'])}, forecast "
+                  f"{money(budget['forecast'])} ({budget['forecast_from']}), crosses it on {budget['crosses_on'] or '-'}")
+        else:
+            ok = False
+            print("  no budget was compared")
         for alert in result["alerts"]:
             print(f"  ALERT: {alert}")
         print(f"  Cost Explorer requests: {result['cost_explorer_requests']} (costs + forecast; the emulator has no forecast)")
@@ -885,12 +932,9 @@ def demo_cost_report(endpoint: str) -> bool:
             ok = False
             print("Slack received nothing")
     from moto.ses.models import ses_backends
-    sent = ses_backends[ACCOUNT][REGION].sent_messages
+    sent = [m for m in ses_backends[ACCOUNT][REGION].sent_messages if hasattr(m, "raw_data")]
     if sent:
-        html_path = OUTPUT / "cost-report-email.html"
-        html_path.write_text(sent[-1].body)
-        print(f"\nEmail '{sent[-1].subject}' sent to {', '.join(sent[-1].destinations['ToAddresses'])}.")
-        print(f"Its HTML is in {html_path.relative_to(ROOT)}: open it in a browser, or run `make email-preview` for a PNG.")
+        ok = write_email(sent[-1].raw_data) and ok
     else:
         ok = False
         print("No email was sent")

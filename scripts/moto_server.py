@@ -31,6 +31,10 @@ in every account, as AWS does, from moto's own copy of their documents; moto kne
 when told to load all of them, and then listed every one in `GetAccountAuthorizationDetails`,
 where AWS lists only those attached.
 
+Two endpoints read or date the test's data without changing any answer: `POST
+/_toolkit/age-access-key` dates an access key in the past (`PastMaker`), and `GET
+/_toolkit/ses-raw-messages` answers the raw emails SES sent (`Outbox`).
+
 With `AWS_REQUEST_LOG` set to a file, every request a function makes (its user agent names
 it: `app/iam-export`, …) is appended there as one JSON line, for the least-privilege check
 (`scripts/check_least_privilege.py`): what was asked, of which service, in which account, with
@@ -58,6 +62,7 @@ from moto.autoscaling.models import autoscaling_backends
 from moto.core.responses import EmptyResult
 from moto.eks.models import eks_backends
 from moto.s3.models import s3_backends
+from moto.ses.models import ses_backends
 from moto.ssoadmin.exceptions import ResourceNotFoundException as SsoResourceNotFound
 from moto.ssoadmin.responses import SSOAdminResponse
 from moto.eks.responses import EKSResponse
@@ -353,6 +358,29 @@ class PastMaker:
         return [body]
 
 
+class Outbox:
+    """WSGI middleware: `GET /_toolkit/ses-raw-messages?account=…` answers the raw MIME messages
+    SES sent for that account (`[{"source", "destinations", "raw_data"}]`), as a recipient would
+    receive them. moto keeps them but answers no API that returns them; a test reads what was
+    sent, and nothing about how the emulator answers changes."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/_toolkit/ses-raw-messages":
+            return self.app(environ, start_response)
+        account = parse_qs(environ.get("QUERY_STRING", "")).get("account", ["123456789012"])[0]
+        messages = [
+            {"source": message.source, "destinations": message.destinations, "raw_data": message.raw_data}
+            for message in ses_backends[account]["us-east-1"].sent_messages
+            if hasattr(message, "raw_data")
+        ]
+        body = json.dumps(messages).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 class BucketOwnerGate:
     """WSGI middleware: refuses an S3 request naming an expected bucket owner that is not the
     bucket's, as S3 does (403 AccessDenied)."""
@@ -465,7 +493,7 @@ class GatedMotoServer(ThreadedMotoServer):
         app = BucketOwnerGate(TrustPolicyGate(DomainDispatcherApplication(create_backend_app)))
         if os.environ.get("AWS_REQUEST_LOG"):
             app = RequestLog(app, os.environ["AWS_REQUEST_LOG"])
-        app = BusyClock(PastMaker(app))
+        app = BusyClock(Outbox(PastMaker(app)))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

@@ -1,6 +1,7 @@
 //! The cost report end to end against the emulator: Cost Explorer results queued through
-//! the emulator's API, the CSV read back from S3, email counted through SES, and Slack
-//! posted to a real HTTP server in the test.
+//! the emulator's API, budgets made in its AWS Budgets, the CSV read back from S3, the email
+//! read back from SES as raw MIME (and shown by headless Chromium), and Slack posted to a
+//! real HTTP server in the test.
 //!
 //! The emulator answers `GetCostForecast` with HTTP 500: the report says "forecast
 //! unavailable" and carries on, which is what these runs check. It ignores the request's
@@ -20,7 +21,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use support::Harness as _;
 
-use support::cost_seed::{SeedDay, ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::cost_seed::{
+    SeedDay, ce_page, create_budget, emails_sent, month_of_costs, queue_cost_results, raw_emails,
+};
 use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::http_listener::{Answer, HttpListener};
 use support::{Moto, TestAccount, default_encryption, event};
@@ -393,5 +396,189 @@ async fn a_delivery_record_s3_cannot_read_holds_the_channel_back_instead_of_send
     assert!(slack.detail.contains("not sent, since an earlier run may have sent it"), "{}", slack.detail);
     assert!(proxy.requests_for(&record_read) >= 3, "each cut-short read is tried again");
     assert_eq!(summary.channels[&Channel::Email].status, Delivery::AlreadySent);
+    Ok(())
+}
+
+/// The MIME tree of `message` from part `id`: each part's type, a multipart's children in brackets.
+fn mime_tree(message: &mail_parser::Message, id: u32) -> String {
+    use mail_parser::MimeHeaders as _;
+    let Some(part) = message.part(id) else { return "?".to_owned() };
+    let kind =
+        part.content_type().map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default())).unwrap_or_default();
+    match part.sub_parts() {
+        Some(children) => {
+            format!("{kind}[{}]", children.iter().map(|child| mime_tree(message, *child)).collect::<Vec<_>>().join(","))
+        }
+        None => kind,
+    }
+}
+
+/// Runs tests/browser/email_view.py on `raw` (with `arguments`): what Chromium showed.
+async fn view_in_chromium(raw: &str, arguments: &[&str]) -> Result<Value> {
+    let eml = std::env::temp_dir().join(format!("cost-report-{}-{}.eml", std::process::id(), arguments.len()));
+    std::fs::write(&eml, raw)?;
+    let script = support::workspace_root().join("tests/browser/email_view.py");
+    let output = tokio::process::Command::new(support::moto::python())
+        .arg(&script)
+        .arg("--eml")
+        .arg(&eml)
+        .args(arguments)
+        .output()
+        .await
+        .context("running tests/browser/email_view.py")?;
+    let _ = std::fs::remove_file(&eml);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "the email view failed:\n{}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_str(stdout.lines().last().context("the script's result")?)?)
+}
+
+#[tokio::test]
+async fn the_email_carries_its_chart_inline_which_chromium_shows_and_keeps_the_table_without_it() -> Result<()> {
+    use mail_parser::MimeHeaders as _;
+    // Given a month of costs
+    let setup = setup(SENDER, Vec::new()).await?;
+    queue_month_to_the_21st(&setup).await?;
+
+    // When the report runs
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+    assert_eq!(summary.channels[&Channel::Email].status, Delivery::Sent, "{:?}", summary.channels);
+    assert!(!summary.warnings.iter().any(|w| w.contains("chart")), "{:?}", summary.warnings);
+
+    // Then SES sent one message, to both recipients, as one MIME tree: the readable part and
+    // its chart side by side in multipart/related, then the two CSV files
+    let raw = raw_emails(&setup.account).await?;
+    assert_eq!(raw.len(), 1);
+    let message = mail_parser::MessageParser::default().parse(raw[0].as_bytes()).context("a MIME message")?;
+    assert_eq!(
+        mime_tree(&message, 0),
+        "multipart/mixed[multipart/related[multipart/alternative[text/plain,text/html],image/png],text/csv,text/csv]"
+    );
+    let to: Vec<&str> = message.to().map(|to| to.iter().filter_map(|a| a.address()).collect()).unwrap_or_default();
+    assert_eq!(to, ["finops@example.com", "platform@example.com"]);
+    assert_eq!(message.subject(), Some("[ALERT] AWS cost 2026-11-21: $325.00 (+123.8%)"));
+    assert_eq!(emails_sent(&setup.account).await?, 2, "one message, two recipients");
+
+    // The image is inline, with the content id the HTML names, and a PNG of the expected size
+    let chart = message
+        .parts
+        .iter()
+        .find(|part| part.content_type().is_some_and(|t| t.ctype() == "image"))
+        .context("the image part")?;
+    assert_eq!(chart.content_id(), Some("cost-chart@cost-report"));
+    let disposition = chart.content_disposition().context("a disposition")?;
+    assert_eq!((disposition.ctype(), disposition.attribute("filename")), ("inline", Some("cost-chart.png")));
+    let html = message.body_html(0).context("the HTML")?;
+    assert!(html.contains(r#"<img src="cid:cost-chart@cost-report" width="600" height="300""#), "{html}");
+    assert!(html.contains("Daily total, last 30 days"), "the table stays for clients that block images");
+    let decoder = png::Decoder::new(std::io::Cursor::new(chart.contents()));
+    let info = decoder.read_info()?.info().clone();
+    assert_eq!((info.width, info.height), (1200, 600));
+    let names: Vec<&str> = message.attachments().filter_map(|part| part.attachment_name()).collect();
+    assert_eq!(names, ["cost-chart.png", "cost-by-service.csv", "cost-movers.csv"]);
+    let csv = message.attachments().find(|p| p.attachment_name() == Some("cost-by-service.csv")).context("csv")?;
+    assert!(csv.contents().starts_with(b"date,service,amount,unit,estimated\r\n"));
+
+    // Chromium, resolving the cid as a mail client does, decodes the chart at its full size and lays it out
+    let shown = view_in_chromium(&raw[0], &[]).await?;
+    let images = shown["images"].as_array().context("images")?;
+    assert_eq!(images.len(), 1, "{shown}");
+    assert_eq!(images[0]["cid"], "cost-chart@cost-report");
+    assert_eq!((images[0]["natural_width"].as_u64(), images[0]["natural_height"].as_u64()), (Some(1200), Some(600)));
+    // laid out at the email's content width, at most 600 CSS pixels, its shape kept
+    let (width, height) = (images[0]["width"].as_f64().unwrap_or(0.0), images[0]["height"].as_f64().unwrap_or(0.0));
+    assert!((560.0..=600.0).contains(&width) && (height * 2.0 - width).abs() <= 1.0, "{width}x{height}: {shown}");
+    // With images blocked, the daily table still gives every day's total
+    let blocked = view_in_chromium(&raw[0], &["--without-images"]).await?;
+    let text = blocked["text"].as_str().context("text")?;
+    assert!(text.contains("Daily total, last 30 days") && text.contains("$325.00*"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_month_is_compared_with_the_accounts_budget_and_an_alert_says_when_the_forecast_crosses_it() -> Result<()> {
+    // Given a month of costs, the account's monthly budget of $3,000 (AWS Budgets has it 83%
+    // spent and forecast at $3,300), and a team's budget with a filter, which auto leaves alone
+    let setup = setup(SENDER, Vec::new()).await?;
+    queue_month_to_the_21st(&setup).await?;
+    create_budget(&setup.account, "Monthly", "3000", "2500", "3300", None).await?;
+    create_budget(&setup.account, "Team data", "100", "95", "150", Some("Amazon Athena")).await?;
+
+    // When the report runs on the 22nd
+    let summary = run_at(&setup.deps, "2026-11-22T07:00:00Z").await?;
+
+    // Then the month is compared with the account's budget: spent, forecast, and the crossing day
+    let budget = summary.budget.clone().context("a budget")?;
+    assert_eq!(budget.name, "Monthly");
+    assert_eq!(
+        (budget.limit, budget.actual, budget.forecast),
+        (Decimal::from(3000), Decimal::from(2500), Decimal::from(3300))
+    );
+    assert_eq!(
+        (budget.forecast_from, budget.crosses_on),
+        ("budget", Some(date("2026-11-27"))),
+        "500 left at 88.89 a day: 6 days"
+    );
+    let budget_alerts: Vec<&String> = summary.alerts.iter().filter(|a| a.contains("budget")).collect();
+    assert_eq!(
+        budget_alerts,
+        [
+            "the month's cost, $2,500.00, is 83% of the budget Monthly ($3,000.00), at or above the alert share of 80%",
+            "the month is forecast to end at $3,300.00, over the budget Monthly ($3,000.00) by $300.00 (10%): at this rate it is crossed on 2026-11-27",
+        ]
+    );
+    // Budgets cost no Cost Explorer request
+    assert_eq!(summary.cost_explorer_requests, 2);
+    assert!(summary.failure().is_none(), "{:?}", summary.failure());
+
+    // Slack shows the line and the alerts; so does the email
+    let message: Value = serde_json::from_str(setup.slack.bodies().last().context("a Slack post")?)?;
+    let text = message.to_string();
+    assert!(text.contains(r"*Budget Monthly*\n$2,500.00 of $3,000.00 (83%)"), "{text}");
+    assert!(text.contains(r"*Budget forecast*\n$3,300.00 (110%), crosses it on Nov 27"), "{text}");
+    assert!(text.contains("over the budget Monthly ($3,000.00) by $300.00 (10%)"), "{text}");
+    let raw = raw_emails(&setup.account).await?;
+    let email = mail_parser::MessageParser::default().parse(raw[0].as_bytes()).context("a MIME message")?;
+    let text = email.body_text(0).context("text")?;
+    assert!(text.contains("Budget Monthly               $2,500.00 of $3,000.00 (83%)"), "{text}");
+    assert!(text.contains("Budget forecast              $3,300.00 (110%), crosses it on Nov 27"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_named_budget_that_does_not_exist_fails_the_run_after_the_report_is_delivered() -> Result<()> {
+    let account = TestAccount::new().await;
+    let bucket = account.bucket("finance-costs");
+    let slack = HttpListener::start(Vec::new()).await?;
+    let env = shared::config::Env::from_pairs([
+        ("REPORT_BUCKET", bucket.as_str()),
+        ("SLACK_WEBHOOK_URL", slack.url.as_str()),
+        ("AWS_ENDPOINT_URL", Moto::shared().url()),
+        ("BUDGET", "Team data"),
+    ]);
+    let deps = Deps::load(Config::from_env(&env)?, &account.aws).await?;
+    deps.s3.harness().create_bucket().bucket(&bucket).send().await?;
+    create_budget(&account, "Monthly", "3000", "100", "200", None).await?;
+    queue_cost_results(&account, vec![ce_page(&month_of_costs(date("2026-10-01"), date("2026-11-21")), None)]).await?;
+
+    let summary = run_at(&deps, "2026-11-22T07:00:00Z").await?;
+
+    // The report went everywhere, saying why its budget is missing, and the run failed with the fix
+    assert!(summary.budget.is_none());
+    for channel in [Channel::Csv, Channel::Slack] {
+        assert_eq!(summary.channels[&channel].status, Delivery::Sent, "{channel}");
+    }
+    let why = "budget \"Team data\" does not exist (budgets: Monthly): set BUDGET to one of them, to auto, or to off";
+    assert_eq!(summary.notes, [why]);
+    assert!(slack.bodies().last().is_some_and(|body| body.contains("does not exist (budgets: Monthly)")));
+    let failure = summary.failure().context("a failure")?;
+    assert_eq!((failure.error_type(), failure.is_transient()), ("BudgetFailed", false));
+    assert_eq!(
+        failure.to_string(),
+        format!("cost report for 2026-11-21: {why} (the report was delivered without the budget: csv, slack)")
+    );
     Ok(())
 }

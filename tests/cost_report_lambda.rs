@@ -16,7 +16,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results};
+use support::cost_seed::{ce_page, emails_sent, month_of_costs, queue_cost_results, raw_emails};
 use support::fault_proxy::{FaultKind, FaultPlan, FaultProxy};
 use support::http_listener::HttpListener;
 use support::lambda::{Invoked, Limits, LocalLambda, Outcome, packaged_binary};
@@ -114,6 +114,20 @@ async fn a_retried_run_sends_each_channel_once_and_reads_cost_explorer_once() ->
     assert_eq!(rerun["figures_from"], "stored_figures");
     assert_eq!(rerun["cost_explorer_requests"], 0);
     assert_eq!(emails_sent(&account).await? - emails_before, 1, "one email to one recipient");
+    // The deployed artifact draws the chart into it, inline, as the test build does.
+    let sent = raw_emails(&account).await?;
+    let parsed: Vec<mail_parser::Message> =
+        sent.iter().filter_map(|raw| mail_parser::MessageParser::default().parse(raw.as_bytes())).collect();
+    let email = parsed
+        .iter()
+        .find(|message| message.from().and_then(|from| from.first()).and_then(|a| a.address()) == Some(sender.as_str()))
+        .context("the email")?;
+    let chart = email.parts.iter().find(|part| {
+        use mail_parser::MimeHeaders as _;
+        part.content_id() == Some("cost-chart@cost-report")
+    });
+    assert!(chart.is_some_and(|part| part.contents().starts_with(b"\x89PNG")), "an inline PNG");
+    assert!(email.body_html(0).is_some_and(|html| html.contains(r#"src="cid:cost-chart@cost-report""#)));
     assert_eq!(slack.bodies().len(), 1);
     assert_eq!(proxy.requests_containing("GetCostAndUsage"), 1);
 

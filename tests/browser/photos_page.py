@@ -21,50 +21,15 @@ photo table hold, and by the demo for its screenshot.
 import argparse
 import json
 import os
-import shutil
-import sys
-import tempfile
 import time
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--window-size=1280,1000",
-]
+from headless import browser as headless_browser, failing
 
-
-def fail(message):
-    sys.exit(f"photos page: {message}")
+fail = failing("photos page")
 
 
 def browser():
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        fail("selenium is missing: run `make venv` (requirements-dev.txt pins it)")
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not os.path.exists(driver_path):
-        fail("chromedriver is missing: install Debian's chromium-driver package (apt-get install chromium chromium-driver)")
-    if not os.path.exists(CHROMIUM):
-        fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='photos-page-')}"]:
-        options.add_argument(flag)
-    try:
-        return webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    except WebDriverException as error:
-        fail(f"Chromium did not start through {driver_path}: {error.msg}; check Debian's chromium and chromium-driver packages (same version)")
+    return headless_browser(fail, (1280, 1000))
 
 
 def wait_for(driver, what, condition, timeout=60):

@@ -1,5 +1,5 @@
-//! Costs for the cost report to read, queued in the emulator's Cost Explorer, and what
-//! it sent, counted through SES.
+//! Costs for the cost report to read, queued in the emulator's Cost Explorer, budgets in
+//! its AWS Budgets, and what it sent, counted through SES and read back as raw MIME.
 
 use anyhow::{Context as _, Result};
 use jiff::civil::Date;
@@ -85,4 +85,54 @@ pub async fn emails_sent(account: &TestAccount) -> Result<u64> {
         .and_then(|rest| rest.split('<').next())
         .with_context(|| format!("SentLast24Hours in {response}"))?;
     Ok(sent.parse::<f64>()? as u64)
+}
+
+/// The raw MIME messages SES sent from this account, oldest first (the emulator's outbox,
+/// `scripts/moto_server.py`).
+pub async fn raw_emails(account: &TestAccount) -> Result<Vec<String>> {
+    let body = reqwest::Client::new()
+        .get(format!("{}/_toolkit/ses-raw-messages?account={}", Moto::shared().url(), account.id))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let messages: Value = serde_json::from_str(&body)?;
+    messages
+        .as_array()
+        .context("a list of messages")?
+        .iter()
+        .map(|message| message["raw_data"].as_str().map(str::to_owned).context("raw_data"))
+        .collect()
+}
+
+/// A monthly cost budget of `limit` USD, with the spend and forecast AWS Budgets would
+/// have calculated (the emulator calculates none), counting only `service` if given (a
+/// `FilterExpression`).
+pub async fn create_budget(
+    account: &TestAccount,
+    name: &str,
+    limit: &str,
+    actual: &str,
+    forecast: &str,
+    service: Option<&str>,
+) -> Result<()> {
+    use aws_sdk_budgets::types::{
+        Budget, BudgetType, CalculatedSpend, Dimension, Expression, ExpressionDimensionValues, Spend, TimeUnit,
+    };
+    let budgets = shared::aws_client!(aws_sdk_budgets, &account.aws);
+    let usd = |amount: &str| Spend::builder().amount(amount).unit("USD").build();
+    let mut budget = Budget::builder()
+        .budget_name(name)
+        .budget_type(BudgetType::Cost)
+        .time_unit(TimeUnit::Monthly)
+        .budget_limit(usd(limit)?)
+        .calculated_spend(
+            CalculatedSpend::builder().actual_spend(usd(actual)?).forecasted_spend(usd(forecast)?).build(),
+        );
+    if let Some(service) = service {
+        let only = ExpressionDimensionValues::builder().key(Dimension::Service).values(service).build()?;
+        budget = budget.filter_expression(Expression::builder().dimensions(only).build());
+    }
+    budgets.create_budget().account_id(&account.id).budget(budget.build()?).send().await?;
+    Ok(())
 }

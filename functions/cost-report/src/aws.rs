@@ -1,5 +1,5 @@
-//! Thin async functions over Cost Explorer and SES: paging, and conversion from SDK
-//! types to core types.
+//! Thin async functions over Cost Explorer, AWS Budgets and SES: paging, and conversion
+//! from SDK types to core types.
 
 use std::str::FromStr;
 
@@ -7,14 +7,15 @@ use aws_sdk_costexplorer::types::{
     DateInterval, DimensionValues, Expression, Granularity, GroupDefinition, GroupDefinitionType,
 };
 use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{Attachment, Body, Content, Destination, EmailContent as SesContent, Message};
+use aws_sdk_sesv2::types::{EmailContent as SesContent, RawMessage};
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use shared::error::{describe, is_transient};
 
 use crate::config::EmailTarget;
 use crate::core::{
-    CostDay, CostQuery, Dimension, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric, RecordTypes,
+    self, Budget, CostDay, CostQuery, Dimension, EmailContent, ForecastOutcome, ForecastQuery, GroupBy, Metric,
+    RecordTypes,
 };
 use crate::error::CostReportError;
 
@@ -126,6 +127,69 @@ pub async fn cost_forecast(
     }
 }
 
+/// Every budget of `account` (`DescribeBudgets`, free), as core budgets: each with the
+/// limit of the month starting `month_start` (its planned one, for a planned budget).
+pub async fn budgets(
+    client: &aws_sdk_budgets::Client,
+    account: &str,
+    month_start: Date,
+) -> Result<Vec<Budget>, CostReportError> {
+    // A planned budget's limits are keyed by the period's start, in seconds since the epoch (UTC).
+    let period_key = month_start
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|start| start.timestamp().as_second().to_string())
+        .unwrap_or_default();
+    let mut budgets = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let output = client
+            .describe_budgets()
+            .account_id(account)
+            .max_results(100)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|err| {
+                let fix = if shared::error::code(&err).is_some_and(|code| code.contains("AccessDenied")) {
+                    "; allow budgets:ViewBudget to the function's role, or set BUDGET=off"
+                } else {
+                    ""
+                };
+                CostReportError::Budgets {
+                    message: format!("AWS Budgets DescribeBudgets failed: {}{fix}", describe(&err)),
+                    transient: is_transient(&err),
+                }
+            })?;
+        for budget in output.budgets() {
+            let limit = spend(budget.planned_budget_limits().and_then(|limits| limits.get(&period_key)))
+                .or_else(|| spend(budget.budget_limit()));
+            let calculated = budget.calculated_spend();
+            budgets.push(Budget {
+                name: budget.budget_name().to_owned(),
+                kind: budget.budget_type().as_str().to_owned(),
+                time_unit: budget.time_unit().as_str().to_owned(),
+                limit: limit.map(|(amount, _)| amount),
+                unit: limit.map(|(_, unit)| unit.to_owned()).unwrap_or_default(),
+                actual: spend(calculated.and_then(|c| c.actual_spend())).map(|(amount, _)| amount),
+                forecast: spend(calculated.and_then(|c| c.forecasted_spend())).map(|(amount, _)| amount),
+                // Budgets made before `FilterExpression` still hold `CostFilters`.
+                #[allow(deprecated)]
+                filtered: budget.cost_filters().is_some_and(|filters| !filters.is_empty())
+                    || budget.filter_expression().is_some(),
+            });
+        }
+        next_token = output.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(budgets);
+        }
+    }
+}
+
+/// A budget's amount and its unit, when it is a number.
+fn spend(spend: Option<&aws_sdk_budgets::types::Spend>) -> Option<(Decimal, &str)> {
+    spend.and_then(|spend| Decimal::from_str(spend.amount()).ok().map(|amount| (amount, spend.unit())))
+}
+
 /// A secret's string value. The value is a secret: it is never logged, and no error holds it.
 pub async fn secret_string(secrets: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, CostReportError> {
     let failed = |reason: String| CostReportError::SlackSecret { arn: arn.to_owned(), reason };
@@ -170,38 +234,23 @@ pub async fn read_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Re
     }
 }
 
-/// Sends the report by SES v2, with the CSV files attached (file name, bytes).
+/// Sends the report by SES v2 as one raw MIME message (`core::render_mime`): the HTML and
+/// text, the chart inline, the CSV files attached (file name, bytes). The recipients come
+/// from its `To` header.
 pub async fn send_email(
     ses: &aws_sdk_sesv2::Client,
     target: &EmailTarget,
     email: &EmailContent,
     attachments: &[(&str, &[u8])],
 ) -> Result<(), CostReportError> {
-    let unbuildable = |e: aws_sdk_sesv2::error::BuildError| CostReportError::Email {
-        message: format!("building the email: {e}"),
-        transient: false,
-    };
-    let text = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(unbuildable);
-    let attachments = attachments
-        .iter()
-        .map(|(name, bytes)| {
-            Attachment::builder()
-                .raw_content(Blob::new(bytes.to_vec()))
-                .file_name(*name)
-                .content_type("text/csv")
-                .build()
-                .map_err(unbuildable)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let message = Message::builder()
-        .subject(text(&email.subject)?)
-        .body(Body::builder().html(text(&email.html)?).text(text(&email.text)?).build())
-        .set_attachments(Some(attachments))
-        .build();
+    let raw = core::render_mime(&target.from, &target.to, email, attachments);
+    let message = RawMessage::builder()
+        .data(Blob::new(raw))
+        .build()
+        .map_err(|e| CostReportError::Email { message: format!("building the email: {e}"), transient: false })?;
     ses.send_email()
         .from_email_address(&target.from)
-        .destination(Destination::builder().set_to_addresses(Some(target.to.clone())).build())
-        .content(SesContent::builder().simple(message).build())
+        .content(SesContent::builder().raw(message).build())
         .send()
         .await
         .map(|_| ())

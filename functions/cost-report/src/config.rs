@@ -6,7 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use shared::config::{ConfigError, Env};
 
-use crate::core::{Alerts, GroupBy, Metric, RecordTypes};
+use crate::core::{Alerts, BudgetChoice, GroupBy, Metric, RecordTypes};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvTarget {
@@ -140,6 +140,10 @@ pub struct Config {
     pub record_types: RecordTypes,
     pub alerts: Alerts,
     pub notify: Notify,
+    /// `BUDGET`: the AWS Budget the month is compared with.
+    pub budget: BudgetChoice,
+    /// `BUDGET_ALERT_PERCENT`: alert when the month's cost reaches this share of the budget.
+    pub budget_alert_percent: Decimal,
     /// Where the run's metrics go (CloudWatch Embedded Metric Format on stdout).
     pub metrics: shared::metrics::MetricsConfig,
 }
@@ -237,8 +241,30 @@ impl Config {
             Some("on_alert") => Notify::OnAlert,
             Some(other) => return Err(ConfigError::invalid("NOTIFY", other.to_owned(), "always or on_alert")),
         };
+        let budget = match env.optional("BUDGET") {
+            None => BudgetChoice::Account,
+            Some(value) if value.eq_ignore_ascii_case("auto") => BudgetChoice::Account,
+            Some(value) if value.eq_ignore_ascii_case("off") => BudgetChoice::Off,
+            Some(name) => BudgetChoice::Named(name),
+        };
+        let budget_alert_percent =
+            amount("BUDGET_ALERT_PERCENT", "a percentage of the budget, like 80")?.unwrap_or(Decimal::from(80));
         let metrics = shared::metrics::MetricsConfig::from_env(env, "cost-report")?;
-        Ok(Self { csv, email, slack, webhook_hosts, top_n, metric, group_by, record_types, alerts, notify, metrics })
+        Ok(Self {
+            csv,
+            email,
+            slack,
+            webhook_hosts,
+            top_n,
+            metric,
+            group_by,
+            record_types,
+            alerts,
+            notify,
+            budget,
+            budget_alert_percent,
+            metrics,
+        })
     }
 }
 
@@ -283,6 +309,24 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_is_the_accounts_unless_named_or_off() {
+        for (value, expected) in [
+            (None, BudgetChoice::Account),
+            (Some("auto"), BudgetChoice::Account),
+            (Some("OFF"), BudgetChoice::Off),
+            (Some("Team data"), BudgetChoice::Named("Team data".to_owned())),
+        ] {
+            let mut pairs = vec![("REPORT_BUCKET", "b")];
+            pairs.extend(value.map(|v| ("BUDGET", v)));
+            let config = parse_settings(Config::from_env, &pairs).expect("valid");
+            assert_eq!((config.budget, config.budget_alert_percent), (expected, Decimal::from(80)), "{value:?}");
+        }
+        let config = parse_settings(Config::from_env, &[("REPORT_BUCKET", "b"), ("BUDGET_ALERT_PERCENT", "95.5")])
+            .expect("valid");
+        assert_eq!(config.budget_alert_percent.to_string(), "95.5");
+    }
+
+    #[test]
     fn errors_name_the_setting_and_never_show_the_secret() {
         let secret = "http://hooks.example.com/services/T000/B000/very-secret-token";
         for (pairs, expected) in [
@@ -317,6 +361,10 @@ mod tests {
             (
                 &[("REPORT_BUCKET", "b"), ("NOTIFY", "sometimes")][..],
                 "invalid setting NOTIFY=\"sometimes\": expected always or on_alert",
+            ),
+            (
+                &[("REPORT_BUCKET", "b"), ("BUDGET_ALERT_PERCENT", "most")][..],
+                "invalid setting BUDGET_ALERT_PERCENT=\"most\": expected a percentage of the budget, like 80",
             ),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");

@@ -37,6 +37,10 @@ pub enum CostReportError {
     #[error("{message}")]
     S3 { message: String, transient: bool },
 
+    /// AWS Budgets could not be read (`budgets:DescribeBudgets`).
+    #[error("{message}")]
+    Budgets { message: String, transient: bool },
+
     /// The report was computed; these channels failed (the others were delivered). Each
     /// entry is `channel: why`; `transient` when every one of them may succeed on a retry.
     #[error("cost report for {report_day}: {} (delivered: {delivered})", failed.join(" | "))]
@@ -46,6 +50,10 @@ pub enum CostReportError {
     /// operator can fix (access denied, validation).
     #[error("cost report for {report_day}: {reason} (the report was delivered without a forecast: {delivered})")]
     ForecastFailed { report_day: String, reason: String, delivered: String },
+
+    /// Every channel was delivered, without the budget, which the operator must fix.
+    #[error("cost report for {report_day}: {reason} (the report was delivered without the budget: {delivered})")]
+    BudgetFailed { report_day: String, reason: String, delivered: String },
 }
 
 impl CostReportError {
@@ -57,13 +65,15 @@ impl CostReportError {
             | Self::Email { transient, .. }
             | Self::Slack { transient, .. }
             | Self::S3 { transient, .. }
+            | Self::Budgets { transient, .. }
             | Self::ChannelsFailed { transient, .. } => *transient,
             Self::Config(_)
             | Self::InvalidEvent(_)
             | Self::SlackSecret { .. }
             | Self::CostExplorerAnswer(_)
             | Self::Csv(_)
-            | Self::ForecastFailed { .. } => false,
+            | Self::ForecastFailed { .. }
+            | Self::BudgetFailed { .. } => false,
         }
     }
 
@@ -74,6 +84,7 @@ impl CostReportError {
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::ChannelsFailed { .. } => "ChannelsFailed",
             Self::ForecastFailed { .. } => "ForecastFailed",
+            Self::BudgetFailed { .. } => "BudgetFailed",
             _ if self.is_transient() => "Retryable",
             _ => "NonRetryable",
         }

@@ -3,6 +3,7 @@
 //! channel not delivered yet for that day (see `core::delivery`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -10,11 +11,13 @@ use jiff::civil::Date;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::aws::{ApiCallCounter, Aws, IfExists, Put};
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::{Instrument as _, error, info, warn};
 
 use crate::aws;
 use crate::config::{Config, Notify, SecretUrl, SlackSource};
+use crate::core::BudgetChoice;
 use crate::core::{
     self, Channel, ChannelStatus, Delivery, DeliveryRecord, FiguresFrom, ForecastOutcome, Request, RunSummary,
     StoredFigures,
@@ -34,6 +37,11 @@ pub struct Deps {
     /// Names the linked accounts (`GROUP_BY` with `LINKED_ACCOUNT`).
     pub organizations: aws_sdk_organizations::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Reads the month's budget (`BUDGET`); global, like Budgets itself.
+    pub budgets: aws_sdk_budgets::Client,
+    /// Tells the account the budgets are read in (`GetCallerIdentity`, once).
+    pub sts: aws_sdk_sts::Client,
+    account: Arc<OnceCell<String>>,
     pub slack: Option<SlackWebhook>,
     /// Counts Cost Explorer requests only: each one is billed.
     pub cost_explorer_requests: ApiCallCounter,
@@ -78,10 +86,29 @@ impl Deps {
             ce,
             ses: shared::aws_client!(aws_sdk_sesv2, aws),
             organizations: shared::aws_client!(aws_sdk_organizations, aws),
+            budgets: shared::aws_client!(aws_sdk_budgets, aws),
+            sts: shared::aws_client!(aws_sdk_sts, aws),
+            account: Arc::default(),
             s3: aws.s3_owned_by(config.csv.as_ref().and_then(|csv| csv.bucket_owner.as_deref())),
             cost_explorer_requests: counter,
             config,
         }
+    }
+}
+
+impl Deps {
+    /// The account the function runs in: budgets are read there.
+    async fn own_account(&self) -> Result<&str, CostReportError> {
+        self.account
+            .get_or_try_init(|| async {
+                let identity = self.sts.get_caller_identity().send().await.map_err(|err| CostReportError::Budgets {
+                    message: format!("STS GetCallerIdentity failed: {}", shared::error::describe(&err)),
+                    transient: shared::error::is_transient(&err),
+                })?;
+                Ok(identity.account().unwrap_or_default().to_owned())
+            })
+            .await
+            .map(String::as_str)
     }
 }
 
@@ -261,6 +288,49 @@ async fn account_names(deps: &Deps, warnings: &mut Vec<String>) -> BTreeMap<Stri
     }
 }
 
+/// Compares the month with its budget (`core::budget`), adding its line, alerts or note to
+/// the report. A failure only the operator can fix (access denied, a named budget that does
+/// not exist) is returned, to fail the run once the report is delivered; one that may pass
+/// by itself is a warning: the next day's report tries again.
+async fn compare_with_budget(
+    deps: &Deps,
+    report: &mut core::CostReport,
+    now: Timestamp,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let choice = &deps.config.budget;
+    if *choice == BudgetChoice::Off {
+        return None;
+    }
+    let today = core::today_utc(now);
+    let read = async {
+        let account = deps.own_account().await?;
+        aws::budgets(&deps.budgets, account, today.first_of_month()).await
+    };
+    let budgets = match read.instrument(tracing::info_span!("budget")).await {
+        Ok(budgets) => budgets,
+        Err(err) if err.is_transient() => {
+            warnings.push(format!("the budget was not compared: {err}"));
+            return None;
+        }
+        Err(err) => {
+            report.notes.push(format!("the budget was not compared: {err}"));
+            return Some(err.to_string());
+        }
+    };
+    match core::choose_budget(choice, &budgets) {
+        Ok(Some(budget)) => {
+            report.compare_with_budget(&budget, today, deps.config.budget_alert_percent);
+            None
+        }
+        Ok(None) => None,
+        Err(reason) => {
+            report.notes.push(reason.clone());
+            Some(reason)
+        }
+    }
+}
+
 /// Reads the day's figures: those an earlier run stored, unless `resend` asks for fresh
 /// ones; otherwise from Cost Explorer (then stored for a retry).
 async fn figures_for(
@@ -344,7 +414,7 @@ pub async fn run(
     let (figures, figures_from) = figures_for(deps, day, request, now, &mut warnings).await?;
     warnings.extend(figures.forecast.warning());
     let account_names = account_names(deps, &mut warnings).await;
-    let report = core::build_report(
+    let mut report = core::build_report(
         core::window_for(day),
         config.metric,
         config.group_by.clone(),
@@ -354,6 +424,7 @@ pub async fn run(
         config.top_n,
         config.alerts,
     );
+    let budget_failure = compare_with_budget(deps, &mut report, now, &mut warnings).await;
     let cost_explorer_requests = deps.cost_explorer_requests.get() - requests_before;
 
     let csv = core::render_csv(&report)?;
@@ -407,9 +478,13 @@ pub async fn run(
         (None, _) => ChannelStatus::skipped("SES_FROM and SES_TO are not set"),
         (Some(_), Some(reason)) => ChannelStatus::skipped(reason),
         (Some(target), None) => {
+            let email = core::render_email(&report);
+            if let Some(problem) = &email.chart_problem {
+                delivering.warnings.push(format!("the email goes without its chart: {problem}"));
+            }
             let send = async {
                 let attachments = [(core::CSV_FILE_NAME, &csv[..]), (core::MOVERS_CSV_FILE_NAME, &movers_csv[..])];
-                aws::send_email(&deps.ses, target, &core::render_email(&report), &attachments)
+                aws::send_email(&deps.ses, target, &email, &attachments)
                     .await
                     .map(|()| format!("to {}", target.to.join(", ")))
             };
@@ -441,5 +516,6 @@ pub async fn run(
         csv_key,
         delivering.warnings,
         forecast_failure,
+        budget_failure,
     ))
 }

@@ -1,5 +1,6 @@
 //! What one report tells CloudWatch: its heartbeat, the day's total, whether it raised an
-//! alert, how its channels went and how many billed Cost Explorer requests it made.
+//! alert, the month against its budget, how its channels went and how many billed Cost
+//! Explorer requests it made.
 
 use rust_decimal::prelude::ToPrimitive;
 use shared::metrics::{Metrics, Unit};
@@ -30,6 +31,17 @@ pub fn of_run(ran: &Result<RunSummary, CostReportError>, cost_explorer_requests:
             if let Some(forecast) = summary.forecast_month_total.and_then(|f| f.to_f64()) {
                 metrics.put("ForecastMonthTotal", Unit::None, forecast);
             }
+            // The budget's shares, in percent: an alarm at 100 on the forecast's warns before the month ends.
+            if let Some(budget) = summary.budget.as_ref().filter(|budget| !budget.limit.is_zero()) {
+                let share = |amount: rust_decimal::Decimal| {
+                    (amount / budget.limit * rust_decimal::Decimal::ONE_HUNDRED).to_f64()
+                };
+                metrics.put("BudgetUsedPercent", Unit::None, share(budget.actual).unwrap_or(0.0)).put(
+                    "BudgetForecastPercent",
+                    Unit::None,
+                    share(budget.forecast).unwrap_or(0.0),
+                );
+            }
             if let Some(failure) = failure {
                 metrics.property("ErrorType", failure.error_type()).property("Error", failure.to_string());
             }
@@ -51,7 +63,7 @@ mod tests {
 
     use super::*;
     use crate::core::Channel;
-    use crate::core::{ChannelStatus, FiguresFrom};
+    use crate::core::{BudgetLine, ChannelStatus, FiguresFrom};
 
     fn summary(slack: Delivery) -> RunSummary {
         let status = |status| ChannelStatus { status, detail: String::new(), retryable: false };
@@ -81,6 +93,15 @@ mod tests {
             csv_key: None,
             warnings: Vec::new(),
             forecast_failure: None,
+            budget: Some(BudgetLine {
+                name: "Monthly".into(),
+                limit: Decimal::new(3000, 0),
+                actual: Decimal::new(2500, 0),
+                forecast: Decimal::new(3300, 0),
+                forecast_from: "budget",
+                crosses_on: None,
+            }),
+            budget_failure: None,
         }
     }
 
@@ -111,8 +132,10 @@ mod tests {
                 ("ChannelsDelivered", 3.0),
                 ("ChannelsFailed", 0.0),
                 ("CostExplorerRequests", 2.0),
+                ("BudgetForecastPercent", 110.0),
             ],
         );
+        assert!((document["BudgetUsedPercent"].as_f64().unwrap_or_default() - 83.333).abs() < 0.001);
     }
 
     #[test]

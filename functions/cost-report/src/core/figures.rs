@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 
+use super::budget::{Budget, BudgetStatus, budget_status};
 use super::dates::{CHART_DAYS, Window};
 use super::money::{format_money, format_percent};
 use super::movers::{Baseline, Movers, movers};
@@ -111,6 +112,8 @@ pub struct CostReport {
     pub notes: Vec<String>,
     /// Why it changed: the movers against the day before, the week before and last month.
     pub movers: Vec<Movers>,
+    /// The month against its budget, when there is one to compare with.
+    pub budget: Option<BudgetStatus>,
 }
 
 impl CostReport {
@@ -153,6 +156,18 @@ impl CostReport {
 
     pub fn money(&self, amount: Decimal) -> String {
         format_money(amount, &self.unit)
+    }
+
+    /// Compares the month with `budget`'s figures (see [`budget_status`]): its alerts join
+    /// the report's, and a budget that cannot be compared becomes a note.
+    pub fn compare_with_budget(&mut self, budget: &Budget, today: Date, alert_percent: Decimal) {
+        match budget_status(budget, self, today, alert_percent) {
+            Ok(status) => {
+                self.alerts.extend(status.alerts(&self.unit));
+                self.budget = Some(status);
+            }
+            Err(note) => self.notes.push(note),
+        }
     }
 
     /// The movers against `baseline`.
@@ -237,11 +252,32 @@ pub fn build_report(
         alerts: Vec::new(),
         notes: Vec::new(),
         movers,
+        budget: None,
         days,
     };
     report.alerts = alert_messages(&report, alerts);
     report.notes = tag_notes(&report);
     report
+}
+
+/// The report of `days` by service, for `report_day`, with the default top 10 and no alert
+/// thresholds: what most tests need.
+#[cfg(test)]
+pub(crate) fn report_by_service(
+    report_day: Date,
+    days: &[CostDay],
+    forecast_rest: Result<Option<Decimal>, String>,
+) -> CostReport {
+    build_report(
+        super::dates::window_for(report_day),
+        Metric::UnblendedCost,
+        GroupBy::service(),
+        &BTreeMap::new(),
+        days,
+        forecast_rest,
+        10,
+        Alerts::default(),
+    )
 }
 
 /// A tag key whose every cost in the window is untagged, while there is cost: most often

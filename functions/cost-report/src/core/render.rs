@@ -9,6 +9,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use shared::spreadsheet::neutralize_formula;
 
+use super::chart::{CHART_CONTENT_ID, CHART_DISPLAY_WIDTH, CHART_HEIGHT, CHART_WIDTH, ChartData, render_chart_png};
 use super::figures::{CostReport, Forecast, Line};
 use super::money::format_percent;
 use super::movers::{Baseline, Direction, Mover, Movers};
@@ -145,6 +146,10 @@ pub struct EmailContent {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The chart, attached inline as `cid:` [`CHART_CONTENT_ID`]; the HTML refers to it only when it is there.
+    pub chart_png: Option<Vec<u8>>,
+    /// Why there is no chart, when drawing it failed: the email goes without it.
+    pub chart_problem: Option<String>,
 }
 
 /// The summary figures as (label, value) pairs, shared by every rendering.
@@ -159,7 +164,7 @@ fn summary_rows(report: &CostReport) -> Vec<(String, String)> {
         Forecast::Complete { month_total } => format!("{} (month complete)", report.money(*month_total)),
         Forecast::Unavailable { reason } => format!("forecast unavailable: {reason}"),
     };
-    vec![
+    let mut rows = vec![
         (
             format!("{} ({})", report.window.report_day, weekday(report)),
             format!("{}{}", report.money(report.report_day_total), estimated(report.report_day_estimated())),
@@ -177,7 +182,12 @@ fn summary_rows(report: &CostReport) -> Vec<(String, String)> {
             format!("{} ({} this month)", report.money(report.last_month_same_days), report.month_change_text()),
         ),
         ("Month total".to_owned(), forecast),
-    ]
+    ];
+    if let Some(budget) = &report.budget {
+        rows.push((format!("Budget {}", budget.name), budget.spent_line(&report.unit)));
+        rows.push(("Budget forecast".to_owned(), budget.forecast_line(&report.unit)));
+    }
+    rows
 }
 
 fn weekday(report: &CostReport) -> String {
@@ -199,7 +209,17 @@ fn lines_with_other(report: &CostReport) -> Vec<&Line> {
 }
 
 pub fn render_email(report: &CostReport) -> EmailContent {
-    EmailContent { subject: subject(report), html: render_html(report), text: render_text(report) }
+    let (chart_png, chart_problem) = match render_chart_png(&ChartData::of(report)) {
+        Ok(png) => (Some(png), None),
+        Err(problem) => (None, Some(problem)),
+    };
+    EmailContent {
+        subject: subject(report),
+        html: render_html(report, chart_png.is_some()),
+        text: render_text(report),
+        chart_png,
+        chart_problem,
+    }
 }
 
 fn render_text(report: &CostReport) -> String {
@@ -261,7 +281,8 @@ fn truncate(text: &str, chars: usize) -> String {
 }
 
 /// HTML that mail clients render alike: tables, inline styles, no scripts, no remote images.
-fn render_html(report: &CostReport) -> String {
+/// The HTML email; `with_chart` when the chart image is attached beside it.
+fn render_html(report: &CostReport, with_chart: bool) -> String {
     const CELL: &str = "padding:6px 8px;border-bottom:1px solid #e4e7eb;font-size:14px";
     const NUMBER: &str =
         "padding:6px 8px;border-bottom:1px solid #e4e7eb;font-size:14px;text-align:right;white-space:nowrap";
@@ -300,7 +321,8 @@ fn render_html(report: &CostReport) -> String {
     for (label, value) in summary_rows(report) {
         let _ = write!(
             html,
-            "<tr><td style=\"{CELL}\">{}</td><td style=\"{NUMBER}\"><strong>{}</strong></td></tr>",
+            // The label stays on one line; a long value (a forecast's reason) wraps instead.
+            "<tr><td style=\"{CELL};white-space:nowrap\">{}</td><td style=\"{CELL};text-align:right\"><strong>{}</strong></td></tr>",
             escape_html(&label),
             escape_html(&value)
         );
@@ -362,8 +384,23 @@ fn render_html(report: &CostReport) -> String {
         report.day_change_text(),
     );
 
-    // The chart: one row a day, the bar a table cell whose width is the day's share of the largest.
     let totals = report.daily_totals();
+    // The chart image, inline: no URL to fetch, so nothing tracks the reader.
+    if with_chart {
+        let _ = write!(
+            html,
+            "<tr><td style=\"padding:16px 24px 8px\"><h2 style=\"margin:0 0 8px;font-size:16px\">Daily cost by {}, last {} days</h2>\
+             <img src=\"cid:{CHART_CONTENT_ID}\" width=\"{CHART_DISPLAY_WIDTH}\" height=\"{}\" alt=\"A chart of the daily cost by {} over the last {} days; the table below has the daily totals.\" \
+             style=\"display:block;width:100%;max-width:{CHART_DISPLAY_WIDTH}px;height:auto;border:0\"></td></tr>",
+            escape_html(&report.group_by.label()),
+            totals.len(),
+            CHART_HEIGHT * CHART_DISPLAY_WIDTH / CHART_WIDTH,
+            escape_html(&report.group_by.label()),
+            totals.len(),
+        );
+    }
+    // The same days as a table, for clients that block images: one row a day, the bar a
+    // table cell whose width is the day's share of the largest.
     let largest = totals.iter().map(|(_, t, _)| *t).max().unwrap_or_default();
     let _ = write!(
         html,

@@ -59,6 +59,19 @@ pub struct MoverLine {
     pub share_pct: Decimal,
 }
 
+/// The month against its budget, in the run's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetLine {
+    pub name: String,
+    pub limit: Decimal,
+    pub actual: Decimal,
+    pub forecast: Decimal,
+    /// `budget`, `cost-explorer` or `daily-average`.
+    pub forecast_from: &'static str,
+    /// The day the forecast crosses the limit, when it does this month and has not yet.
+    pub crosses_on: Option<Date>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopLine {
     pub name: String,
@@ -93,8 +106,10 @@ pub struct RunSummary {
     pub top: Vec<TopLine>,
     /// The listed movers of each comparison.
     pub movers: Vec<MoverLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetLine>,
     pub alerts: Vec<String>,
-    /// What a reader must know about the breakdown (a tag key no cost carries).
+    /// What a reader must know about the breakdown (a tag key no cost carries), or why the budget was not compared.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub figures_from: FiguresFrom,
@@ -109,6 +124,10 @@ pub struct RunSummary {
     /// A forecast failure that needs the operator (access denied, validation): it fails the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast_failure: Option<String>,
+    /// A budget that could not be read or compared, and needs the operator (access denied,
+    /// a named budget that does not exist): it fails the run after delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_failure: Option<String>,
 }
 
 impl RunSummary {
@@ -132,7 +151,14 @@ impl RunSummary {
                 transient: failures.iter().all(|(_, status)| status.retryable),
             });
         }
-        self.forecast_failure.as_ref().map(|reason| CostReportError::ForecastFailed {
+        if let Some(reason) = &self.forecast_failure {
+            return Some(CostReportError::ForecastFailed {
+                report_day: self.report_day.clone(),
+                reason: reason.clone(),
+                delivered,
+            });
+        }
+        self.budget_failure.as_ref().map(|reason| CostReportError::BudgetFailed {
             report_day: self.report_day.clone(),
             reason: reason.clone(),
             delivered,
@@ -161,6 +187,7 @@ fn key_for(prefix: &str, day: Date, file: &str) -> String {
     if prefix.is_empty() { path } else { format!("{prefix}/{path}") }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn summarize(
     report: &CostReport,
     figures_from: FiguresFrom,
@@ -169,6 +196,7 @@ pub fn summarize(
     csv_key: Option<String>,
     warnings: Vec<String>,
     forecast_failure: Option<String>,
+    budget_failure: Option<String>,
 ) -> RunSummary {
     let (forecast_month_total, forecast_note) = match &report.forecast {
         Forecast::Available { month_total } => {
@@ -212,6 +240,14 @@ pub fn summarize(
                 })
             })
             .collect(),
+        budget: report.budget.as_ref().map(|budget| BudgetLine {
+            name: budget.name.clone(),
+            limit: budget.limit,
+            actual: budget.actual,
+            forecast: budget.forecast,
+            forecast_from: budget.forecast_from.as_str(),
+            crosses_on: budget.crosses_on,
+        }),
         alerts: report.alerts.clone(),
         notes: report.notes.clone(),
         figures_from,
@@ -220,5 +256,6 @@ pub fn summarize(
         csv_key,
         warnings,
         forecast_failure,
+        budget_failure,
     }
 }

@@ -238,16 +238,7 @@ fn month_over_month_uses_the_same_days_or_all_of_a_shorter_month() {
         .iter()
         .map(|d| day(d, false, &[("EC2", "1")]))
         .collect();
-    let report = build_report(
-        window_for(date("2026-03-31")),
-        Metric::UnblendedCost,
-        GroupBy::service(),
-        &BTreeMap::new(),
-        &days,
-        Ok(None),
-        10,
-        Alerts::default(),
-    );
+    let report = report_by_service(date("2026-03-31"), &days, Ok(None));
     assert_eq!(report.month_to_date, dec("2"));
     assert_eq!(report.last_month_same_days, dec("2"), "March 31 compares with all of February");
     assert_eq!(report.forecast, Forecast::Complete { month_total: dec("2") });
@@ -368,9 +359,13 @@ fn email_html_is_self_contained_and_escaped_and_text_matches() {
     assert!(email.subject.starts_with("[ALERT] AWS cost 2026-11-21: "), "{}", email.subject);
     let html = &email.html;
     assert!(html.starts_with("<!DOCTYPE html>"));
-    for forbidden in ["<script", "src=", "url(", "<img", "<link"] {
+    for forbidden in ["<script", "url(", "<link"] {
         assert!(!html.contains(forbidden), "no {forbidden} in the HTML");
     }
+    // One image, the chart, from the message itself: nothing is fetched.
+    assert_eq!(html.matches("src=").count(), 1);
+    assert_eq!(html.matches("<img src=\"cid:cost-chart@cost-report\"").count(), 1);
+    assert!(email.chart_png.as_ref().is_some_and(|png| png.starts_with(b"\x89PNG")));
     assert!(html.contains("Amazon Service With A Long Name Number 011 &lt;&amp;&gt;"));
     assert!(!html.contains("<&>"), "names are escaped");
     assert!(html.contains("Daily total, last 30 days"));
@@ -423,16 +418,21 @@ fn the_csv_key_and_the_quiet_rule() {
 #[test]
 fn a_run_fails_for_its_failed_channels_transient_only_if_each_is() {
     let days = [day("2026-11-21", false, &[("EC2", "130")])];
+    let summary_with =
+        |channels: &[(Channel, ChannelStatus)], forecast_failure: Option<&str>, budget_failure: Option<&str>| {
+            summarize(
+                &report(&days, Ok(None), 10, Alerts::default()),
+                FiguresFrom::CostExplorer,
+                1,
+                channels.iter().cloned().collect(),
+                None,
+                Vec::new(),
+                forecast_failure.map(str::to_owned),
+                budget_failure.map(str::to_owned),
+            )
+        };
     let summary = |channels: &[(Channel, ChannelStatus)], forecast_failure: Option<&str>| {
-        summarize(
-            &report(&days, Ok(None), 10, Alerts::default()),
-            FiguresFrom::CostExplorer,
-            1,
-            channels.iter().cloned().collect(),
-            None,
-            Vec::new(),
-            forecast_failure.map(str::to_owned),
-        )
+        summary_with(channels, forecast_failure, None)
     };
     let sent = ChannelStatus::sent("ok");
     let throttled = ChannelStatus::failed("Slack answered 429", true);
@@ -449,11 +449,19 @@ fn a_run_fails_for_its_failed_channels_transient_only_if_each_is() {
         summary(&[(Channel::Email, rejected), (Channel::Slack, throttled)], None).failure().expect("both failed");
     assert!(!failure.is_transient(), "one channel needs the operator: {failure}");
     assert!(failure.to_string().ends_with("(delivered: nothing)"), "{failure}");
-    let failure = summary(&[(Channel::Csv, sent)], Some("AccessDeniedException: no")).failure().expect("forecast");
+    let failure =
+        summary(&[(Channel::Csv, sent.clone())], Some("AccessDeniedException: no")).failure().expect("forecast");
     assert_eq!(failure.error_type(), "ForecastFailed");
     assert_eq!(
         failure.to_string(),
         "cost report for 2026-11-21: AccessDeniedException: no (the report was delivered without a forecast: csv)"
+    );
+    let failure =
+        summary_with(&[(Channel::Csv, sent)], None, Some("budget \"Team\" does not exist")).failure().expect("budget");
+    assert_eq!((failure.error_type(), failure.is_transient()), ("BudgetFailed", false));
+    assert_eq!(
+        failure.to_string(),
+        "cost report for 2026-11-21: budget \"Team\" does not exist (the report was delivered without the budget: csv)"
     );
 }
 
