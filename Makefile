@@ -57,10 +57,11 @@ REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
 SOAK_REQUEST_LOG := $(TARGET_DIR)/aws-requests-soak.jsonl
 
 # Every step before the test run is a prerequisite, so `make -j3 test` (what .ci/run runs)
-# overlaps them: the tests' debug build while pip fills the venv, the template and docs checks
-# while the release build links (its last link uses one core). A plain `make test` runs the
-# same steps one after another. The two cargo builds never run at once: the second waits for
-# the first's lock on the target directory.
+# overlaps them: the tests' debug build starts while pip fills the venv, the release build
+# (cargo-lambda's) beside it, and the template and docs checks beside both. Cargo locks each
+# profile's directory on its own, so the two builds share the target directory safely, and
+# each fills the time the other spends in one-core steps (build scripts, links, fat LTO).
+# A plain `make test` runs the same steps one after another.
 test: venv test-build node-tools browser lambda-binaries corpus lint-template docs-check
 	cargo fmt --all --check
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
