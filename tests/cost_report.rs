@@ -417,23 +417,11 @@ fn mime_tree(message: &mail_parser::Message, id: u32) -> String {
 async fn view_in_chromium(raw: &str, arguments: &[&str]) -> Result<Value> {
     let eml = std::env::temp_dir().join(format!("cost-report-{}-{}.eml", std::process::id(), arguments.len()));
     std::fs::write(&eml, raw)?;
-    let script = support::workspace_root().join("tests/browser/email_view.py");
-    let output = tokio::process::Command::new(support::moto::python())
-        .arg(&script)
-        .arg("--eml")
-        .arg(&eml)
-        .args(arguments)
-        .output()
-        .await
-        .context("running tests/browser/email_view.py")?;
+    let mut all = vec!["--eml".into(), eml.clone().into_os_string()];
+    all.extend(arguments.iter().map(Into::into));
+    let shown = support::browser_script("email_view.py", all).await;
     let _ = std::fs::remove_file(&eml);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(
-        output.status.success(),
-        "the email view failed:\n{}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(serde_json::from_str(stdout.lines().last().context("the script's result")?)?)
+    shown
 }
 
 #[tokio::test]

@@ -586,22 +586,15 @@ fn pipeline(app: &App) -> Result<Pipeline> {
 async fn drive_the_page(app: &App, url: &str, files: &[(&str, Vec<u8>)], arguments: &[&str]) -> Result<Value> {
     let folder = std::env::temp_dir().join(format!("photos-page-{}", app.bucket));
     std::fs::create_dir_all(&folder)?;
-    let script = support::workspace_root().join("tests/browser/photos_page.py");
-    let mut command = tokio::process::Command::new(support::moto::python());
-    command.arg(&script).args(["--url", url]).args(arguments);
+    let mut all: Vec<std::ffi::OsString> = vec!["--url".into(), url.into()];
+    all.extend(arguments.iter().map(Into::into));
     for (name, bytes) in files {
         std::fs::write(folder.join(name), bytes)?;
-        command.arg("--upload").arg(folder.join(name));
+        all.extend(["--upload".into(), folder.join(name).into_os_string()]);
     }
-    let output = command.output().await.context("running tests/browser/photos_page.py")?;
+    let verdict = support::browser_script("photos_page.py", all).await;
     let _ = std::fs::remove_dir_all(&folder);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(
-        output.status.success(),
-        "the browser test failed:\n{}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(serde_json::from_str(stdout.lines().last().context("the script's result")?)?)
+    verdict
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

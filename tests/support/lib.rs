@@ -88,6 +88,29 @@ pub fn workspace_root() -> std::path::PathBuf {
     manifest.parent().and_then(std::path::Path::parent).expect("tests/support has two parents").to_path_buf()
 }
 
+/// Runs `tests/browser/<script>` with the venv's Python and `arguments`: the JSON of its last
+/// line (its verdict), or an error with everything it printed when it failed.
+pub async fn browser_script(
+    script: &str,
+    arguments: impl IntoIterator<Item = std::ffi::OsString>,
+) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context as _;
+    let path = workspace_root().join("tests/browser").join(script);
+    let output = tokio::process::Command::new(moto::python())
+        .arg(&path)
+        .args(arguments)
+        .output()
+        .await
+        .with_context(|| format!("running tests/browser/{script}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "tests/browser/{script} failed:\n{}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_str(stdout.lines().last().context("the script's result")?)?)
+}
+
 /// An AWS account of its own in the shared emulator, so tests run in parallel
 /// without seeing each other's users, buckets or clusters.
 #[derive(Debug, Clone)]
