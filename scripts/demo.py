@@ -958,6 +958,8 @@ UPLOADS = [
     ("uploads/2026/storm-truncated.jpg", "Storm.jpg"),  # cut in half below
     ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
     ("uploads/alice/IMG_20220814_141231.jpg", "Dune.jpg"),  # with a real phone's EXIF, spliced in below
+    # A tall picture whose colour runs off-centre: the square avatars' centre and attention crops differ.
+    ("uploads/2026/flow-portrait.jpg", "Flow/contents/images/720x1440.jpg"),
 ]
 PHONE_EXIF = ROOT / "imaging/testdata/exif/nokia-8.3-5g.tiff"
 DISPLAY_P3 = ROOT / "imaging/testdata/icc/DisplayP3-v4.icc"
@@ -1060,12 +1062,50 @@ def plain(value: dict):
             "L": lambda v: [plain(x) for x in v], "M": lambda v: {k: plain(x) for k, x in v.items()}}[kind](inner)
 
 
+def square_avatars(endpoint: str, aws: dict, bucket: str, images: list[dict]) -> list[dict] | None:
+    """The same photos as square avatars (THUMBNAIL_FIT=cover), once cropped centred and once by
+    attention, each run filing its records in a table of its own; what each crop kept, side by
+    side. The thumbnails are copied under demo-output/avatars/<crop>/."""
+    crops = ("centre", "attention")
+    rows: dict[str, dict] = {}
+    for crop in crops:
+        table_name = f"demo-avatars-{crop}"
+        create_photos_table(aws["dynamodb"], table_name)
+        env = {"THUMBNAIL_SIZES": "256x256", "THUMBNAIL_FIT": "cover", "CROP": crop, "DEST_PREFIX": f"avatars/{crop}/",
+               "PHOTOS_TABLE": table_name, "PHOTOS_OWNER_DEPTH": "2"}
+        with lambda_function("thumbnailer", endpoint, env, log_name=f"thumbnailer-avatars-{crop}") as invoke:
+            ok_invoke, response = invoke(f"thumbnailer-avatars-{crop}.json", sqs_batch(bucket, images))
+            if not ok_invoke or response["batchItemFailures"]:
+                print(f"  the {crop} avatars failed: {response}")
+                return None
+        for item in aws["dynamodb"].scan(TableName=table_name)["Items"]:
+            record = {k: plain(v) for k, v in item.items()}
+            thumbnail = record["thumbnails"][0]
+            local = OUTPUT / "avatars" / crop / thumbnail["key"].removeprefix(f"avatars/{crop}/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(aws["s3"].get_object(Bucket=bucket, Key=thumbnail["key"])["Body"].read())
+            row = rows.setdefault(record["key"], {"key": record["key"], "photo": f"{record['width']}x{record['height']}"})
+            row[crop] = {"file": str(local), "size": f"{thumbnail['width']}x{thumbnail['height']}", **thumbnail["crop"]}
+    print("\nThe same photos as square 256x256 avatars (THUMBNAIL_FIT=cover): the part of each photo the centre")
+    print("crop and the attention crop kept (left,top width x height, in the photo's pixels):")
+    area = lambda c: f"{c['left']},{c['top']} {c['width']}x{c['height']}"
+    table([{"key": r["key"], "photo": r["photo"], **{crop: area(r[crop]) for crop in crops},
+            "moved": f"{abs(r['attention']['left'] - r['centre']['left']) + abs(r['attention']['top'] - r['centre']['top']):,} px"}
+           for r in sorted(rows.values(), key=lambda r: r["key"])], ["key", "photo", *crops, "moved"])
+    if len(rows) != len(images) or any(r[c]["size"] != "256x256" for r in rows.values() for c in crops):
+        print(f"  expected {len(images)} photos with a 256x256 avatar per crop, found {len(rows)}")
+        return None
+    return sorted(rows.values(), key=lambda r: r["key"])
+
+
 def demo_thumbnailer(endpoint: str) -> bool:
     heading("thumbnailer: real photos uploaded to S3, thumbnails written back, bad files recorded, each photo filed and announced")
     sys.path.insert(0, str(ROOT / "scripts"))
     from photos import photos
 
-    by_name = {path.name: path for path in photos()}
+    corpus = photos()
+    # A file name, or the end of a path where several packages use the same name (720x1440.jpg).
+    by_name = {name: [p for p in corpus if p.as_posix().endswith("/" + name)][-1] for _, name in UPLOADS if name}
     aws = clients(endpoint)
     s3 = aws["s3"]
     bucket = "photo-uploads"
@@ -1152,11 +1192,13 @@ def demo_thumbnailer(endpoint: str) -> bool:
         ok = False
 
     items = [{k: plain(v) for k, v in item.items()} for item in aws["dynamodb"].scan(TableName=table_name)["Items"]]
+    avatars = square_avatars(endpoint, aws, bucket, images)
+    ok = ok and avatars is not None
     # What `make pictures` draws (scripts/pictures.py): each upload's source, its record and thumbnails.
     (OUTPUT / "photos.json").write_text(json.dumps({
         "uploads": [{"key": u["key"], "source": str(by_name[u["source"]]) if u["source"] in by_name else None}
                     for u in uploaded],
-        "records": items, "rejections": failed}, indent=2, ensure_ascii=False, default=str))
+        "records": items, "rejections": failed, "avatars": avatars or []}, indent=2, ensure_ascii=False, default=str))
     print(f"\nThe photos table ({table_name}), one item per upload (the demo scans it; an application gets an item by")
     print("photo_id or queries the by-owner index):")
     table([{"key": i["key"], "status": i["status"], "format": i.get("format", "-"),

@@ -13,6 +13,8 @@ Writes, under docs/images/ (committed; kept small: palette PNGs and a JPEG):
   (decoded here from the record's text, as an app would), and one rejection record;
 - display-p3.jpg: the demo's photo declared Display P3, its values shown as if sRGB beside the
   thumbnailer's thumbnail, converted to sRGB;
+- crops.jpg: the demo's photograph whose attention crop moved furthest from the centre, with both
+  squares drawn on it as the records give them, beside the two 256x256 avatars;
 - eks-week.png and eks-waves.png: a week of a schedule tag and the start waves of dependent
   clusters, as the EKS scheduler's own code decides them (its `pictures` example prints them);
 - bench-thumbnails.png: the thumbnail benchmark's images/s beside its peers', from the table
@@ -387,6 +389,43 @@ def display_p3(demo: dict, out: Path) -> None:
     image.save(out, quality=82, optimize=True)
 
 
+def crops(demo: dict, out: Path) -> None:
+    """The photo whose attention crop moved furthest from its centre crop: the photo with the two
+    squares its records name (centre grey, attention orange), beside the two avatars."""
+    sources = {u["key"]: u["source"] for u in demo["uploads"]}
+    moved = lambda row: (abs(row["attention"]["left"] - row["centre"]["left"]) / row["centre"]["width"]  # noqa: E731
+                         + abs(row["attention"]["top"] - row["centre"]["top"]) / row["centre"]["height"])
+    # Photographs (JPEG): the demo's PNG and WebP wallpapers are patterns, with no subject to find.
+    rows = [row for row in demo.get("avatars", []) if sources.get(row["key"]) and row["key"].endswith(".jpg")]
+    if not rows:
+        raise SystemExit("the demo's avatars are missing from demo-output/photos.json: run the thumbnailer's demo")
+    row = max(rows, key=moved)
+    with Image.open(sources[row["key"]]) as upload:
+        photo = ImageOps.exif_transpose(upload).convert("RGB")
+    height = 300
+    scale = height / photo.height
+    shown = photo.resize((round(photo.width * scale), height), Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(shown)
+    for crop, colour in (("centre", "#bbbbbb"), ("attention", "#e69f00")):
+        area = row[crop]
+        box = [area["left"] * scale, area["top"] * scale, (area["left"] + area["width"]) * scale - 1,
+               (area["top"] + area["height"]) * scale - 1]
+        draw.rectangle(box, outline=colour, width=4)
+    pad, label_h, side = 12, 44, 256
+    avatars = [Image.open(row[crop]["file"]).convert("RGB") for crop in ("centre", "attention")]
+    width = pad * 4 + shown.width + 2 * side
+    image = Image.new("RGB", (width, pad * 2 + label_h + height), "white")
+    text = ImageDraw.Draw(image)
+    text.text((pad, pad), f"{row['key'].rsplit('/', 1)[-1]} ({row['photo']}): the squares each crop keeps",
+              fill="#333", font=font(12))
+    image.paste(shown, (pad, pad + label_h))
+    for index, (avatar, label, colour) in enumerate(zip(avatars, ("centre", "attention"), ("#777777", "#b07800"))):
+        x = pad * (2 + index) + shown.width + index * side
+        text.text((x, pad + 20), f"{label} crop", fill=colour, font=font(12))
+        image.paste(avatar, (x, pad + label_h))
+    image.save(out, quality=82, optimize=True)
+
+
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     traces = [DEMO / "photo-trace.svg", DEMO / "organization-trace.svg"]
@@ -404,6 +443,7 @@ def main() -> None:
     demo = json.loads((DEMO / "photos.json").read_text())
     photo_grid(demo, IMAGES / "thumbnails.jpg")
     display_p3(demo, IMAGES / "display-p3.jpg")
+    crops(demo, IMAGES / "crops.jpg")
     eks_pictures(IMAGES / "eks-week.png", IMAGES / "eks-waves.png")
     bench_chart(IMAGES / "bench-thumbnails.png")
     gallery = Image.open(DEMO / "photos-gallery.png").convert("RGB")

@@ -15,7 +15,7 @@ use thumbnailer::core::{ObjectResult, Outcome};
 use thumbnailer::core::{RecordOf, Sequencer};
 use thumbnailer::{Config, Deps, handle};
 
-use support::images::photo;
+use support::images::{SKIN, off_centre_face_jpeg, photo};
 use support::photos::{create_table, item, phone_photo, s3_event};
 use support::sqs::Queue;
 use support::{Moto, TestAccount};
@@ -424,5 +424,45 @@ async fn the_same_photo_uploaded_again_is_filed_as_the_newer_upload() -> Result<
     assert_eq!(catalogue.run(&deps, first).await?.outcome, Outcome::UpToDate);
     assert_eq!(catalogue.record(key).await?["sequencer"], padded("0062A1B2C3D4E5F641"));
     assert!(catalogue.messages().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn cover_thumbnails_fill_their_boxes_around_the_subject_and_the_record_says_what_each_shows() -> Result<()> {
+    // Given thumbnails that fill square boxes, cropped by attention,
+    let catalogue = Catalogue::new().await?;
+    let deps = catalogue.deps(&[("THUMBNAIL_FIT", "cover"), ("CROP", "attention")], None)?;
+    // and a landscape photo whose subject is near its right edge,
+    let key = "uploads/alice/portrait.jpg";
+    let etag = catalogue.upload(key, off_centre_face_jpeg()).await?;
+
+    // when it is processed,
+    let result = catalogue.run(&deps, catalogue.created(key, &etag, Some("0062A1B2C3D4E5F601"))).await?;
+    assert_eq!(result.outcome, Outcome::Written, "{result:?}");
+
+    // then each thumbnail is exactly its box, the subject in it,
+    let record = catalogue.record(key).await?;
+    let thumbnails = record["thumbnails"].as_array().context("thumbnails")?;
+    assert_eq!(thumbnails.len(), 2);
+    for (thumbnail, side) in thumbnails.iter().zip([64u32, 256]) {
+        let object_key = thumbnail["key"].as_str().context("a key")?;
+        let object = catalogue.account.aws.s3().get_object().bucket(&catalogue.bucket).key(object_key).send().await?;
+        let image = image::load_from_memory(&object.body.collect().await?.into_bytes())?.to_rgb8();
+        assert_eq!(image.dimensions(), (side, side), "{object_key}");
+        let skin = image.pixels().filter(|p| p.0.iter().zip(SKIN).all(|(a, b)| a.abs_diff(b) < 24)).count();
+        // The disc is 1/6 of the crop's width across: about 8.7% of the thumbnail's pixels.
+        let share = skin as f64 / f64::from(side * side);
+        assert!(share > 0.06, "{object_key}: {share:.3} of the pixels are the subject's");
+        // and the record says which part of the photo it shows, in the photo's pixels.
+        assert_eq!(
+            (thumbnail["width"].as_u64(), thumbnail["height"].as_u64(), &thumbnail["crop"]),
+            (
+                Some(u64::from(side)),
+                Some(u64::from(side)),
+                &serde_json::json!({"left": 600, "top": 0, "width": 600, "height": 600})
+            ),
+            "{thumbnail}"
+        );
+    }
     Ok(())
 }

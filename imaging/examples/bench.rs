@@ -6,6 +6,9 @@
 //! the thumbnail; `EMBED_PROFILE=FILE.icc` first embeds that ICC profile in each JPEG (as
 //! a phone's Display P3 photo carries one), to time colour management.
 //!
+//! `THUMB_FIT` (`contain`, default, or a `cover` crop: `centre`, `attention`, `entropy`)
+//! chooses how the thumbnail fills its box, to time what a crop costs.
+//!
 //! `THUMB_DECODER=libjpeg` decodes every JPEG with libjpeg, as before the 1/8-scale
 //! decoder; `THUMB_STAGE=decode` times the JPEG's 1/8-scale decode alone. Each result
 //! says which decoder its file takes (`eighth-scale 1/8`, `eighth-scale 2/8` or `libjpeg`).
@@ -22,7 +25,7 @@ use image::ImageFormat;
 use imaging::test_support::{
     JpegDecoder, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment, make_thumbnails_with,
 };
-use imaging::{BoxSize, Limits, OutputFormat, fit_inside, probe};
+use imaging::{BoxSize, Crop, Fit, Limits, OutputFormat, fit_inside, probe};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     imaging::allocator::return_large_buffers_to_the_system(); // as the thumbnailer's main.rs does
@@ -38,6 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("libjpeg") => JpegDecoder::LibjpegOnly,
         _ => JpegDecoder::Fastest,
     };
+    let fit = match std::env::var("THUMB_FIT").as_deref() {
+        Ok("centre") => Fit::Cover(Crop::Centre),
+        Ok("attention") => Fit::Cover(Crop::Attention),
+        Ok("entropy") => Fit::Cover(Crop::Entropy),
+        _ => Fit::Contain,
+    };
     let decode_only = std::env::var("THUMB_STAGE").as_deref() == Ok("decode");
     let repeats: usize = std::env::var("THUMB_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     let mut results = Vec::new();
@@ -51,11 +60,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             data = with_profile;
         }
         let info = probe(&data, limits)?;
-        let run = || -> Result<usize, Box<dyn std::error::Error>> {
+        // Where a cover thumbnail cropped, in the photo's pixels: the same on every run.
+        let mut crop = None;
+        let mut run = || -> Result<usize, Box<dyn std::error::Error>> {
             if decode_only {
                 return Ok(jpeg_eighth_scale(&data, decoder)?.as_bytes().len());
             }
-            let photo = make_thumbnails_with(&data, &size, format, limits, decoder)?;
+            let photo = make_thumbnails_with(&data, &size, format, fit, limits, decoder)?;
+            crop = photo.thumbnails.first().and_then(|t| t.crop);
             Ok(photo.thumbnails.first().map_or(0, |t| t.bytes.len()))
         };
         let bytes = run()?; // warm-up
@@ -77,7 +89,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(_) if decoder == JpegDecoder::Fastest && covers(scale) => "eighth-scale 2/8",
             _ => "libjpeg",
         };
-        results.push(serde_json::json!({"file": file, "ms": ms, "mp": mp, "bytes": bytes, "decoder": path}));
+        let crop = crop.map(|c| [c.left, c.top, c.width, c.height]);
+        results
+            .push(serde_json::json!({"file": file, "ms": ms, "mp": mp, "bytes": bytes, "decoder": path, "crop": crop}));
     }
     let peak = std::fs::read_to_string("/proc/self/status")?
         .lines()

@@ -7,6 +7,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{ImageFormat, ImageReader};
 
+use crate::crop::Fit;
 use crate::jpeg::{JpegStructure, read_structure};
 use crate::panics::{caught, panic_on_test_input};
 use crate::png::{self, PngHeader};
@@ -102,6 +103,39 @@ impl Header {
             Kind::Png(png) => (png.width, png.height),
             Kind::Gif { width, height } => (*width, *height),
         }
+    }
+}
+
+impl Header {
+    /// The boxes to decode for: `sizes` themselves for `contain`; for `cover`, the size at
+    /// which the photo covers each box (its shorter side binding), so the crop still has
+    /// a pixel for every thumbnail pixel. Only a JPEG's orientation is known from its
+    /// header; for the other formats, both ways round.
+    pub(crate) fn decode_boxes(&self, sizes: &[BoxSize], fit: Fit) -> Vec<BoxSize> {
+        if fit == Fit::Contain {
+            return sizes.to_vec();
+        }
+        let (width, height) = self.dimensions();
+        let turns: &[bool] = match &self.kind {
+            Kind::Jpeg(structure) => &[transposes(structure.orientation)],
+            _ => &[false, true],
+        };
+        let mut boxes = Vec::with_capacity(sizes.len() * turns.len());
+        for &turned in turns {
+            let (w, h) = if turned { (height, width) } else { (width, height) };
+            boxes.extend(sizes.iter().map(|size| covering(w, h, *size)));
+        }
+        boxes
+    }
+}
+
+/// The size of a `width` x `height` image scaled to cover `size` (never larger than it is).
+fn covering(width: u32, height: u32, size: BoxSize) -> BoxSize {
+    let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
+    let scale = (f64::from(size.width) / w).max(f64::from(size.height) / h).min(1.0);
+    BoxSize {
+        width: ((w * scale).ceil() as u32).clamp(1, width.max(1)),
+        height: ((h * scale).ceil() as u32).clamp(1, height.max(1)),
     }
 }
 

@@ -13,6 +13,8 @@
 //! - `peak`: what each decoder holds at its peak, priced from the header;
 //! - `jpeg`: the one reader of a JPEG's markers, used by both JPEG decoders:
 //!   `eighth_scale` (baseline files at 1/8 and 2/8) and libjpeg-turbo (everything else);
+//! - `crop`: how a `cover` thumbnail fills its box, and which part of the photo it keeps
+//!   (centre, attention, entropy);
 //! - `png`, `webp`, `avif`: the other codecs; `colour` (ICC to sRGB), `exif` (capture
 //!   facts), `placeholder` (ThumbHash and dominant colour), `sizes`, `kind`;
 //! - `rejection`: what a file gets instead of thumbnails; `panics`: the one place a
@@ -22,6 +24,7 @@
 pub mod allocator;
 mod avif;
 mod colour;
+mod crop;
 #[cfg(test)]
 mod damage;
 mod eighth_scale;
@@ -40,11 +43,14 @@ mod sizes;
 pub mod test_support;
 mod webp;
 
+pub use crop::{Crop, Fit};
 pub use exif::{ExifFacts, Location};
 pub use header::{Header, Limits, MAX_JPEG_SCANS, Probe, probe};
 pub use kind::ImageKind;
 pub use peak::memory_need;
-pub use pipeline::{OutputFormat, Photo, PhotoFacts, Thumbnail, make_thumbnails, make_thumbnails_from, output_kind};
+pub use pipeline::{
+    CropArea, OutputFormat, Photo, PhotoFacts, Thumbnail, make_thumbnails, make_thumbnails_from, output_kind,
+};
 pub use placeholder::Placeholder;
 pub use rejection::{Rejection, RejectionClass};
 pub use sizes::{BoxSize, fit_inside, parse_sizes};

@@ -5,6 +5,7 @@
 
 use image::metadata::Orientation;
 
+use crate::crop::Fit;
 use crate::header::{Header, Kind, Limits, jpeg_scale_for, png_factor, stored_size_for, transposes};
 use crate::jpeg::JpegStructure;
 use crate::png::PngHeader;
@@ -23,6 +24,12 @@ impl Header {
     /// bytes not included).
     pub fn memory_need(&self, sizes: &[BoxSize]) -> u64 {
         peak_bytes(self, sizes)
+    }
+
+    /// [`Header::memory_need`] for thumbnails that fill their boxes as `fit` says (a
+    /// `cover` box decodes larger than a `contain` one).
+    pub fn memory_need_for(&self, sizes: &[BoxSize], fit: Fit) -> u64 {
+        peak_bytes(self, &self.decode_boxes(sizes, fit))
     }
 }
 

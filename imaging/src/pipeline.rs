@@ -29,6 +29,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
 use crate::colour;
+use crate::crop::{Fit, Region, crop_region};
 use crate::eighth_scale;
 use crate::exif::{ExifFacts, exif_facts};
 use crate::header::{
@@ -71,6 +72,18 @@ pub struct Thumbnail {
     pub height: u32,
     pub bytes: Vec<u8>,
     pub kind: ImageKind,
+    /// The part of the photo a `cover` thumbnail shows, in the photo's own (oriented)
+    /// pixels; `None` for `contain`, which shows all of it.
+    pub crop: Option<CropArea>,
+}
+
+/// A rectangle of the photo, in its own pixels once oriented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropArea {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// What one image gives: its thumbnails, and what its record says about it.
@@ -119,7 +132,8 @@ struct Decoded {
     oriented_height: u32,
 }
 
-/// Every thumbnail of one image, one per box, and its facts. A panic anywhere in the
+/// Every thumbnail of one image, one per box, each fitted whole inside its box (`contain`),
+/// and its facts. A panic anywhere in the
 /// pipeline (a decoder's bug that this file reaches) is caught and becomes a rejection:
 /// the same bytes would panic again on every retry.
 pub fn make_thumbnails(
@@ -129,19 +143,20 @@ pub fn make_thumbnails(
     limits: Limits,
 ) -> Result<Photo, Rejection> {
     let header = Header::read(bytes, limits)?;
-    make_thumbnails_from(bytes, &header, sizes, output, limits)
+    make_thumbnails_from(bytes, &header, sizes, output, Fit::Contain, limits)
 }
 
 /// [`make_thumbnails`] from the header of `bytes`, read before (to reserve the memory it
-/// needs) and not read again.
+/// needs) and not read again, each thumbnail filling its box as `fit` says.
 pub fn make_thumbnails_from(
     bytes: &[u8],
     header: &Header,
     sizes: &[BoxSize],
     output: OutputFormat,
+    fit: Fit,
     limits: Limits,
 ) -> Result<Photo, Rejection> {
-    thumbnails_with(bytes, header, sizes, output, limits, JpegDecoder::Fastest)
+    thumbnails_with(bytes, header, sizes, output, fit, limits, JpegDecoder::Fastest)
 }
 
 /// [`make_thumbnails_from`] with a choice of JPEG decoder (the benchmark's libjpeg-only
@@ -151,18 +166,32 @@ pub(crate) fn thumbnails_with(
     header: &Header,
     sizes: &[BoxSize],
     output: OutputFormat,
+    fit: Fit,
     limits: Limits,
     decoder: JpegDecoder,
 ) -> Result<Photo, Rejection> {
     caught(|| -> Result<Photo, Rejection> {
         let decoding = tracing::info_span!("decode", bytes = bytes.len()).entered();
+        let decode_sizes = header.decode_boxes(sizes, fit);
         let Decoded { format, image: mut source, orientation, icc, oriented_width, oriented_height } =
-            decode(bytes, header, sizes, limits, decoder)?;
+            decode(bytes, header, &decode_sizes, limits, decoder)?;
         // Colours to sRGB before anything mixes them (a CMYK JPEG's were converted while decoding).
         if let Some(icc) = &icc {
             colour::rgb_to_srgb(&mut source, icc);
         }
         drop(decoding);
+        // Where each `cover` box crops, chosen on the decoded image before it is premultiplied.
+        let regions: Vec<Option<Region>> = match fit {
+            Fit::Contain => vec![None; sizes.len()],
+            Fit::Cover(crop) => tracing::info_span!("crop", crop = %crop).in_scope(|| {
+                sizes.iter().map(|size| Some(crop_region(&source, size.width, size.height, crop))).collect()
+            }),
+        };
+        // From the decoded image's pixels to the photo's own.
+        let to_photo = (
+            f64::from(oriented_width) / f64::from(source.width().max(1)),
+            f64::from(oriented_height) / f64::from(source.height().max(1)),
+        );
         // Resizing must average premultiplied colours, or transparent pixels bleed into the
         // edges. Done once, in place: a premultiplied copy of a 5120 x 2880 PNG is 56 MiB.
         let premultiplied = source.color().has_alpha();
@@ -175,10 +204,16 @@ pub(crate) fn thumbnails_with(
         let mut smallest: Option<Placeholder> = None;
         let thumbnails = sizes
             .iter()
-            .map(|size| {
-                let (w, h) = fit_inside(oriented_width, oriented_height, *size);
+            .zip(&regions)
+            .map(|(size, region)| {
+                let crop = region.map(|region| crop_area(region.scaled(to_photo.0, to_photo.1)));
+                let (w, h) = match crop {
+                    // Never larger than the photo's own pixels in that region.
+                    Some(area) => fit_inside(area.width, area.height, *size),
+                    None => fit_inside(oriented_width, oriented_height, *size),
+                };
                 let resizing = tracing::info_span!("resize", size = %size).entered();
-                let mut resized = resize(&mut resizer, &source, w, h)?;
+                let mut resized = resize(&mut resizer, &source, *region, w, h)?;
                 if premultiplied {
                     MulDiv::default().divide_alpha_inplace(&mut resized).map_err(|err| resize_failed(&err))?;
                 }
@@ -186,7 +221,9 @@ pub(crate) fn thumbnails_with(
                     smallest = Some(placeholder(&resized)); // sizes come sorted, smallest first
                 }
                 drop(resizing);
-                tracing::info_span!("encode", size = %size).in_scope(|| encode(&resized, *size, output))
+                let encoded =
+                    tracing::info_span!("encode", size = %size).in_scope(|| encode(&resized, *size, output))?;
+                Ok(Thumbnail { crop, ..encoded })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let facts = PhotoFacts {
@@ -442,14 +479,34 @@ pub(crate) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
     rgb
 }
 
-/// Lanczos3 (alpha, if any, is already premultiplied), or the image itself when it is
-/// already the size.
-fn resize(resizer: &mut Resizer, image: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage, Rejection> {
-    if (image.width(), image.height()) == (width, height) {
+/// A region of the photo, rounded to whole pixels (what the record reports).
+fn crop_area(region: Region) -> CropArea {
+    let whole = |value: f64| value.round().max(0.0) as u32;
+    CropArea {
+        left: whole(region.left),
+        top: whole(region.top),
+        width: whole(region.width).max(1),
+        height: whole(region.height).max(1),
+    }
+}
+
+/// Lanczos3 (alpha, if any, is already premultiplied) of the whole image or of `region`,
+/// or the image itself when it is already the size.
+fn resize(
+    resizer: &mut Resizer,
+    image: &DynamicImage,
+    region: Option<Region>,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, Rejection> {
+    if region.is_none() && (image.width(), image.height()) == (width, height) {
         return Ok(image.clone());
     }
     let mut resized = DynamicImage::new(width, height, image.color());
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).use_alpha(false);
+    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).use_alpha(false);
+    if let Some(region) = region {
+        options = options.crop(region.left, region.top, region.width, region.height);
+    }
     resizer
         .resize(image, &mut resized, &options)
         .map_err(|err| Rejection::Corrupt(format!("resizing failed: {err}")))?;
@@ -484,7 +541,7 @@ fn encode(image: &DynamicImage, size: BoxSize, output: OutputFormat) -> Result<T
         OutputFormat::Webp { quality } => bytes = webp::encode_lossy(image, quality)?,
         OutputFormat::Avif { quality } => bytes = crate::avif::encode(image, quality)?,
     }
-    Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, kind: output.kind() })
+    Ok(Thumbnail { size, width: image.width(), height: image.height(), bytes, kind: output.kind(), crop: None })
 }
 
 /// JPEG has no transparency: composite onto white, so transparent areas do not turn black.

@@ -3,6 +3,7 @@
 
 use image::DynamicImage;
 
+use crate::crop::Fit;
 use crate::header::{Header, Limits};
 pub use crate::jpeg::with_segment as jpeg_with_segment;
 pub use crate::panics::PANIC_INPUT;
@@ -11,16 +12,17 @@ use crate::pipeline::{OutputFormat, Photo, decode_jpeg_at, thumbnails_with};
 use crate::rejection::Rejection;
 use crate::sizes::BoxSize;
 
-/// [`make_thumbnails`](crate::make_thumbnails) with a choice of JPEG decoder.
+/// [`make_thumbnails_from`](crate::make_thumbnails_from) with a choice of JPEG decoder.
 pub fn make_thumbnails_with(
     bytes: &[u8],
     sizes: &[BoxSize],
     output: OutputFormat,
+    fit: Fit,
     limits: Limits,
     decoder: JpegDecoder,
 ) -> Result<Photo, Rejection> {
     let header = Header::read(bytes, limits)?;
-    thumbnails_with(bytes, &header, sizes, output, limits, decoder)
+    thumbnails_with(bytes, &header, sizes, output, fit, limits, decoder)
 }
 
 /// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the

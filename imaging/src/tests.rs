@@ -802,3 +802,75 @@ fn avif_thumbnails_are_avif_files_of_the_right_size_with_alpha_when_the_source_h
     assert_eq!(avif_header(&photo.thumbnails[0].bytes), ((40, 20), true));
     assert_eq!(output_kind(OutputFormat::Avif { quality: 70 }, &bytes), ImageKind::Avif);
 }
+
+/// A 1200 x 600 photo, as displayed: grey, with a skin-coloured disc of radius 100 at
+/// (1050, 300), right of where a centred square crop (300 to 900) ends.
+fn off_centre_face() -> RgbImage {
+    RgbImage::from_fn(1200, 600, |x, y| {
+        let (dx, dy) = (f64::from(x) - 1050.0, f64::from(y) - 300.0);
+        if dx.hypot(dy) <= 100.0 { Rgb([224, 172, 140]) } else { Rgb([96, 110, 120]) }
+    })
+}
+
+fn skin_pixels(image: &RgbaImage) -> usize {
+    image
+        .pixels()
+        .filter(|p| p.0[0].abs_diff(224) < 24 && p.0[1].abs_diff(172) < 24 && p.0[2].abs_diff(140) < 24)
+        .count()
+}
+
+#[test]
+fn a_cover_thumbnail_fills_its_box_and_its_crop_keeps_the_subject_in_every_format_and_orientation() {
+    let scene = off_centre_face();
+    // Orientation 6 displays the stored image turned 90 degrees clockwise: store it turned back.
+    let turned = image::imageops::rotate270(&scene);
+    let inputs = [
+        ("JPEG", encode(&DynamicImage::ImageRgb8(scene.clone()), ImageFormat::Jpeg)),
+        ("PNG", encode(&DynamicImage::ImageRgb8(scene.clone()), ImageFormat::Png)),
+        ("WebP", encode(&DynamicImage::ImageRgb8(scene.clone()), ImageFormat::WebP)),
+        ("JPEG with orientation 6", jpeg_with_orientation(&turned, 6)),
+    ];
+    for (name, bytes) in inputs {
+        let header = Header::read(&bytes, LIMITS).expect("a header");
+        let make = |fit| {
+            make_thumbnails_from(&bytes, &header, &[BOX], OutputFormat::Png, fit, LIMITS)
+                .expect("thumbnails")
+                .thumbnails
+        };
+        let contained = make(Fit::Contain);
+        assert_eq!((contained[0].width, contained[0].height, contained[0].crop), (256, 128, None), "{name}");
+        for (crop, keeps_the_face) in [(Crop::Centre, false), (Crop::Attention, true), (Crop::Entropy, true)] {
+            let thumbnail = &make(Fit::Cover(crop))[0];
+            assert_eq!((thumbnail.width, thumbnail.height), (256, 256), "{name}, {crop}");
+            let area = thumbnail.crop.expect("a cover thumbnail says what it shows");
+            assert_eq!((area.top, area.width, area.height), (0, 600, 600), "{name}, {crop}: {area:?}");
+            let face_inside = area.left <= 950 && area.left + area.width >= 1150;
+            assert_eq!(face_inside, keeps_the_face, "{name}, {crop}: {area:?}");
+            // The pixels agree with the area: the whole disc (about 5,700 of 65,536 pixels at
+            // this scale), or at most a sliver of it.
+            let skin = skin_pixels(&decode(thumbnail));
+            if keeps_the_face {
+                assert!(skin > 5_000, "{name}, {crop}: {skin} skin pixels");
+            } else {
+                assert!(skin < 500, "{name}, {crop}: {skin} skin pixels");
+            }
+        }
+        // A cover box decodes larger than a contain box (it binds on the shorter side).
+        let (contain, cover) =
+            (header.memory_need(&[BOX]), header.memory_need_for(&[BOX], Fit::Cover(Crop::Attention)));
+        assert!(cover > contain, "{name}: cover {cover} <= contain {contain}");
+    }
+}
+
+#[test]
+fn a_cover_thumbnail_of_a_photo_smaller_than_its_box_keeps_the_photos_pixels() {
+    let bytes = encode(&DynamicImage::ImageRgb8(off_centre_face()), ImageFormat::Png);
+    let header = Header::read(&bytes, LIMITS).expect("a header");
+    let big = BoxSize { width: 1000, height: 1000 };
+    let photo = make_thumbnails_from(&bytes, &header, &[big], OutputFormat::Png, Fit::Cover(Crop::Attention), LIMITS)
+        .expect("a photo");
+    let thumbnail = &photo.thumbnails[0];
+    // The largest square the photo has, not upscaled.
+    assert_eq!((thumbnail.width, thumbnail.height), (600, 600));
+    assert_eq!(thumbnail.crop, Some(CropArea { left: 600, top: 0, width: 600, height: 600 }));
+}

@@ -196,6 +196,7 @@ def main() -> None:
     rss = max(v["rss_mib"] for (g, n), v in table.items() if n == "thumbnailer" and v["rss_mib"] is not None)
     lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only and v["rss_mib"] is not None)
     colour = colour_cost(ours, jpeg)
+    crops = crop_cost(runners, jpeg)
     avif = avif_cost(runners, jpeg)
     batches = batch_costs(files)
     print(f"\nsummary: jpeg_vs_best_peer={versus_best_peer('jpeg (all)'):.2f} "
@@ -210,7 +211,8 @@ def main() -> None:
           f"other_vs_sharp={other_vs_sharp:.2f} "
           f"jpeg_vs_decode_limit={ratio('jpeg (all)', 'thumbnailer', 'decode 1/8: libjpeg-turbo (Pillow)'):.2f} "
           f"rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
-          f"colour_management_overhead={colour:.3f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
+          f"colour_management_overhead={colour:.3f} attention_crop_ms={crops['attention']:.2f} "
+          f"entropy_crop_ms={crops['entropy']:.2f} attention_vs_sharp={crops['attention_vs_sharp']:.2f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
           f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
 
 
@@ -227,6 +229,30 @@ def colour_cost(ours: list[str], jpeg: list[Path]) -> float:
     print(f"| Display P3, converted to sRGB | {managed['images_s']:.1f} | {managed['median']:.1f} |")
     print(f"overhead: {overhead:+.1%}")
     return overhead
+
+
+def crop_cost(runners: dict, jpeg: list[Path]) -> dict[str, float]:
+    """Square 256x256 thumbnails that fill the box (cover) of every corpus JPEG: ours cropped
+    centred, by attention and by entropy, beside sharp's and pyvips's (libvips's smartcrop),
+    in rounds taking turns. Returns what choosing the crop adds to our centre crop, in median
+    ms per thumbnail, and our attention crop's rate against sharp's."""
+    crops = ("centre", "attention", "entropy")
+    jobs = {(name, crop): (runners[name][0], jpeg, {**runners[name][1], "THUMB_FIT": crop})
+            for crop in crops for name in ("thumbnailer", "sharp", "pyvips")}
+    measured = {key: figures(value["results"]) for key, value in measure(jobs).items()}
+    print(f"\ncrops: {len(jpeg)} corpus JPEGs as 256x256 thumbnails that fill the box (cover), one core, JPEG q80; "
+          "added = median ms over the same implementation's centre crop")
+    print("| crop | implementation | images/s | median ms | added ms | ours vs it |\n|---|---|---|---|---|---|")
+    for crop in crops:
+        for name in ("thumbnailer", "sharp", "pyvips"):
+            f = measured[(name, crop)]
+            added = f["median"] - measured[(name, "centre")]["median"]
+            ours = measured[("thumbnailer", crop)]["images_s"]
+            print(f"| {crop} | {name} | {f['images_s']:.1f} | {f['median']:.2f} | {added:+.2f} | {ours / f['images_s']:.2f}x |")
+    centre = measured[("thumbnailer", "centre")]["median"]
+    return {"attention": measured[("thumbnailer", "attention")]["median"] - centre,
+            "entropy": measured[("thumbnailer", "entropy")]["median"] - centre,
+            "attention_vs_sharp": measured[("thumbnailer", "attention")]["images_s"] / measured[("sharp", "attention")]["images_s"]}
 
 
 def avif_cost(runners: dict, jpeg: list[Path]) -> dict[int, float]:

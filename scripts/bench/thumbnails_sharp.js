@@ -1,7 +1,8 @@
 // Times sharp making 256x256 JPEG q80 thumbnails from in-memory bytes, one thread.
 // node thumbnails_sharp.js FILE... -> one JSON line like thumbnails_peers.py.
 // THUMB_FORMAT=avif and THUMB_SIZE=N as for the thumbnailer's bench example; each file's time
-// is the fastest of THUMB_REPEATS (3) timings after one warm-up, as there.
+// is the fastest of THUMB_REPEATS (3) timings after one warm-up, as there. THUMB_FIT=centre,
+// attention or entropy fills the box (fit cover) at that position, sharp's smart crop.
 const fs = require("fs");
 const sharp = require("sharp");
 sharp.concurrency(1);
@@ -10,11 +11,15 @@ sharp.cache(false);
 const side = Number(process.env.THUMB_SIZE || 256);
 const avif = process.env.THUMB_FORMAT === "avif";
 const repeats = Math.max(1, Number(process.env.THUMB_REPEATS || 3));
+const crop = process.env.THUMB_FIT || "contain";
+const fit = crop === "contain"
+  ? { fit: "inside", withoutEnlargement: true }
+  : { fit: "cover", position: crop === "centre" ? "centre" : crop, withoutEnlargement: true };
 
 async function thumbnail(data) {
   const resized = sharp(data, { pages: 1 })
     .rotate()
-    .resize(side, side, { fit: "inside", withoutEnlargement: true })
+    .resize(side, side, fit)
     .flatten({ background: "#ffffff" });
   return (avif ? resized.avif({ quality: 80 }) : resized.jpeg({ quality: 80 })).toBuffer();
 }

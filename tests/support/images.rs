@@ -19,6 +19,21 @@ pub fn photo(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
 
 /// A flat 16-bit RGBA PNG: under 1 MB on disk, `width * height * 8` bytes decoded whole
 /// (800 MB at 10000 x 10000), and as much again converted to 8 bits.
+/// A 1200 x 600 JPEG of a skin-coloured disc of radius 100 at (1050, 300) on grey: a subject a
+/// centred square crop (x 300 to 900) cuts off.
+pub fn off_centre_face_jpeg() -> Vec<u8> {
+    let image = RgbImage::from_fn(1200, 600, |x, y| {
+        let (dx, dy) = (f64::from(x) - 1050.0, f64::from(y) - 300.0);
+        if dx.hypot(dy) <= 100.0 { Rgb(SKIN) } else { Rgb([96, 110, 120]) }
+    });
+    let mut bytes = Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Jpeg).expect("encodes");
+    bytes.into_inner()
+}
+
+/// The disc's colour (L* 74, a* 11, b* 20).
+pub const SKIN: [u8; 3] = [224, 172, 140];
+
 pub fn flat_png_16_bit(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
     {

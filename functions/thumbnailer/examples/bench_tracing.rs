@@ -59,7 +59,14 @@ fn main() -> Result<(), Failure> {
             invocation.in_scope(|| {
                 tracing::info_span!("record", bucket = "bench", key = "uploads/photo.jpg").in_scope(|| {
                     let header = imaging::Header::read(bytes, config.limits)?;
-                    imaging::make_thumbnails_from(bytes, &header, &config.sizes, config.format, config.limits)
+                    imaging::make_thumbnails_from(
+                        bytes,
+                        &header,
+                        &config.sizes,
+                        config.format,
+                        config.fit,
+                        config.limits,
+                    )
                 })
             })?;
             Ok(started.elapsed())

@@ -3,7 +3,7 @@
 
 use shared::config::{ConfigError, Env};
 
-use imaging::{BoxSize, Limits, OutputFormat, parse_sizes};
+use imaging::{BoxSize, Crop, Fit, Limits, OutputFormat, parse_sizes};
 
 const MIB: u64 = 1024 * 1024;
 /// What the process holds besides images: the binary, the runtime, the SDK and its TLS
@@ -23,6 +23,8 @@ pub struct Config {
     pub dest_prefix: String,
     pub failed_prefix: String,
     pub sizes: Vec<BoxSize>,
+    /// `THUMBNAIL_FIT` and `CROP`: the whole photo inside each box, or the box filled.
+    pub fit: Fit,
     pub format: OutputFormat,
     pub cache_control: String,
     pub max_input_bytes: u64,
@@ -154,6 +156,7 @@ impl Config {
                 ));
             }
         };
+        let fit = fit_from_env(env)?;
         let max_input_bytes = env.parse_or("MAX_INPUT_BYTES", 50_000_000u64, "a number of bytes")?;
         let max_pixels = env.parse_or("MAX_INPUT_PIXELS", 100_000_000u64, "a number of pixels")?;
         // Lambda always sets the memory size; a local run is treated as the template's 512 MB.
@@ -173,6 +176,7 @@ impl Config {
             dest_prefix,
             failed_prefix,
             sizes,
+            fit,
             format,
             cache_control: env
                 .optional("CACHE_CONTROL")
@@ -185,6 +189,30 @@ impl Config {
             metrics: shared::metrics::MetricsConfig::from_env(env, "thumbnailer")?,
             photos: PhotosConfig::from_env(env)?,
         })
+    }
+}
+
+/// `THUMBNAIL_FIT=contain` (the default) or `cover`, and with `cover` the `CROP` (default
+/// `attention`). A `CROP` without `cover` is refused: it would silently do nothing.
+fn fit_from_env(env: &Env) -> Result<Fit, ConfigError> {
+    let crop = match env.optional("CROP").map(|c| c.to_ascii_lowercase()).as_deref() {
+        None => None,
+        Some("centre" | "center") => Some(Crop::Centre),
+        Some("attention") => Some(Crop::Attention),
+        Some("entropy") => Some(Crop::Entropy),
+        Some(other) => return Err(ConfigError::invalid("CROP", other.to_owned(), "centre, attention or entropy")),
+    };
+    match env.optional("THUMBNAIL_FIT").map(|f| f.to_ascii_lowercase()).as_deref() {
+        None | Some("contain") => match crop {
+            None => Ok(Fit::Contain),
+            Some(crop) => Err(ConfigError::invalid(
+                "CROP",
+                crop.name().to_owned(),
+                "THUMBNAIL_FIT=cover as well: a contain thumbnail keeps the whole photo and crops nothing",
+            )),
+        },
+        Some("cover") => Ok(Fit::Cover(crop.unwrap_or(Crop::Attention))),
+        Some(other) => Err(ConfigError::invalid("THUMBNAIL_FIT", other.to_owned(), "contain or cover")),
     }
 }
 
@@ -203,6 +231,7 @@ mod tests {
         );
         assert_eq!(config.sizes, [BoxSize { width: 256, height: 256 }]);
         assert_eq!(config.format, OutputFormat::Jpeg { quality: 80 });
+        assert_eq!(config.fit, Fit::Contain);
         assert_eq!(config.max_input_bytes, 50_000_000);
         assert_eq!(config.limits.max_pixels, 100_000_000);
         // 512 MB less the process's 80 MiB: a quarter for downloads, the rest for decodes.
@@ -253,6 +282,20 @@ mod tests {
     }
 
     #[test]
+    fn the_fit_and_its_crop() {
+        for (pairs, expected) in [
+            (&[("THUMBNAIL_FIT", "contain")][..], Fit::Contain),
+            (&[("THUMBNAIL_FIT", "cover")][..], Fit::Cover(Crop::Attention)),
+            (&[("THUMBNAIL_FIT", "Cover"), ("CROP", "centre")][..], Fit::Cover(Crop::Centre)),
+            (&[("THUMBNAIL_FIT", "cover"), ("CROP", "center")][..], Fit::Cover(Crop::Centre)),
+            (&[("THUMBNAIL_FIT", "cover"), ("CROP", "entropy")][..], Fit::Cover(Crop::Entropy)),
+            (&[("THUMBNAIL_FIT", "cover"), ("CROP", "attention")][..], Fit::Cover(Crop::Attention)),
+        ] {
+            assert_eq!(parse_settings(Config::from_env, pairs).expect("valid").fit, expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_setting() {
         for (pairs, expected) in [
             (&[("THUMBNAIL_SIZES", "big")][..], "invalid setting THUMBNAIL_SIZES=\"big\""),
@@ -261,6 +304,12 @@ mod tests {
                 "invalid setting THUMBNAIL_FORMAT=\"heic\": expected jpeg, webp, avif, png or same",
             ),
             (&[("JPEG_QUALITY", "0")][..], "invalid setting JPEG_QUALITY=\"0\""),
+            (&[("THUMBNAIL_FIT", "fill")][..], "invalid setting THUMBNAIL_FIT=\"fill\": expected contain or cover"),
+            (
+                &[("THUMBNAIL_FIT", "cover"), ("CROP", "faces")][..],
+                "invalid setting CROP=\"faces\": expected centre, attention or entropy",
+            ),
+            (&[("CROP", "entropy")][..], "invalid setting CROP=\"entropy\": expected THUMBNAIL_FIT=cover as well"),
             (&[("MAX_INPUT_BYTES", "50MB")][..], "invalid setting MAX_INPUT_BYTES=\"50MB\""),
             (
                 &[("PHOTOS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:photos")][..],

@@ -23,7 +23,7 @@ const SHOWN: &[&str] = &[
 ];
 
 /// A thumbnail's fields a caller sees.
-const THUMBNAIL_SHOWN: &[&str] = &["box", "width", "height", "bytes", "format", "content_type"];
+const THUMBNAIL_SHOWN: &[&str] = &["box", "width", "height", "bytes", "format", "content_type", "crop"];
 
 /// One photo of the caller's, before its URLs are signed.
 #[derive(Debug, Clone, PartialEq)]

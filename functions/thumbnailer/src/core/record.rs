@@ -102,6 +102,19 @@ pub struct ThumbnailEntry {
     pub bytes: u64,
     pub format: &'static str,
     pub content_type: &'static str,
+    /// The part of the photo a `cover` thumbnail shows, in the photo's pixels (absent for
+    /// `contain`, which shows all of it): what a page needs to place a face or a caption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crop: Option<CropEntry>,
+}
+
+/// A rectangle of the photo, in its pixels once oriented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CropEntry {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
 }
 
 impl ThumbnailEntry {
@@ -114,6 +127,12 @@ impl ThumbnailEntry {
             bytes: thumbnail.bytes.len() as u64,
             format: thumbnail.kind.name(),
             content_type: thumbnail.kind.content_type(),
+            crop: thumbnail.crop.map(|area| CropEntry {
+                left: area.left,
+                top: area.top,
+                width: area.width,
+                height: area.height,
+            }),
         }
     }
 }

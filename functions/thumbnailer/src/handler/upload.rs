@@ -150,14 +150,14 @@ async fn make(
 
     // The header is read once: it prices the decode here and drives it on the worker.
     let header = imaging::Header::read(&bytes, config.limits).map_err(rejected)?;
-    let needed = header.memory_need(&config.sizes);
+    let needed = header.memory_need_for(&config.sizes, config.fit);
     let photo = {
         // Over the allowance: `make_thumbnails_from` refuses it without allocating, so it
         // takes no reservation that could hold the others back.
         let fits = needed <= config.limits.max_alloc_bytes;
         let memory = if fits { Some(deps.pools.decodes.reserve(needed).await) } else { None };
         let decoder = deps.pools.decoders.clone().acquire_owned().await.expect("the pools are never closed");
-        let (sizes, format, limits) = (config.sizes.clone(), config.format, config.limits);
+        let (sizes, format, fit, limits) = (config.sizes.clone(), config.format, config.fit, config.limits);
         // Decoding and encoding are CPU work: off the async runtime's threads. The thread
         // holds the reservations (the downloaded bytes live there too): it runs on even if
         // the record is abandoned at the cutoff.
@@ -168,7 +168,7 @@ async fn make(
         let made = tokio::task::spawn_blocking(move || {
             let _held = (download, memory, decoder);
             tracing::dispatcher::with_default(&dispatch, || {
-                record_span.in_scope(|| imaging::make_thumbnails_from(&bytes, &header, &sizes, format, limits))
+                record_span.in_scope(|| imaging::make_thumbnails_from(&bytes, &header, &sizes, format, fit, limits))
             })
         })
         .await;
