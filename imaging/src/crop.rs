@@ -11,7 +11,7 @@
 //! - `Entropy` trims, step by step, whichever opposite edge strip has the lower grey-level
 //!   entropy (libvips's `entropy`), so the busiest part stays.
 //!
-//! Both look at a small copy of the decoded image (128 x 128 for attention, at most 256 on
+//! Both look at a small copy of the decoded image (64 x 64 for attention, at most 256 on
 //! the long side for entropy), never at the full photo: the pipeline has already decoded
 //! it reduced, and the choice costs a fraction of a millisecond. The region is chosen in
 //! the decoded image's pixels and handed to the resizer, which crops while it resamples.
@@ -107,7 +107,7 @@ pub(crate) fn crop_region(image: &DynamicImage, box_width: u32, box_height: u32,
 
 /// `image` resampled to `width` x `height` (a box filter: an average of what each pixel
 /// covers), as 8-bit RGB.
-fn small_rgb(image: &DynamicImage, width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn small_rgb(image: &DynamicImage, width: u32, height: u32) -> Vec<u8> {
     let rgb;
     let source: &DynamicImage = match image {
         DynamicImage::ImageRgb8(_) => image,
@@ -128,7 +128,7 @@ fn small_rgb(image: &DynamicImage, width: u32, height: u32) -> Vec<u8> {
 /// The attention map's grid: the crop is placed to 1/32 of the image's side.
 const GRID: usize = 32;
 /// Pixels per grid cell side in the map the features are computed on.
-const CELL: usize = 4;
+const CELL: usize = 2;
 const MAP: usize = GRID * CELL;
 
 /// CIE L*a*b* (D65) of an sRGB pixel.

@@ -14,7 +14,7 @@
 //! - `jpeg`: the one reader of a JPEG's markers, used by both JPEG decoders:
 //!   `eighth_scale` (baseline files at 1/8 and 2/8) and libjpeg-turbo (everything else);
 //! - `crop`: how a `cover` thumbnail fills its box, and which part of the photo it keeps
-//!   (centre, attention, entropy);
+//!   (centre, attention, entropy); `phash` (the perceptual hash near-duplicates are found by);
 //! - `png`, `webp`, `avif`: the other codecs; `colour` (ICC to sRGB), `exif` (capture
 //!   facts), `placeholder` (ThumbHash and dominant colour), `sizes`, `kind`;
 //! - `rejection`: what a file gets instead of thumbnails; `panics`: the one place a
@@ -24,6 +24,8 @@
 pub mod allocator;
 mod avif;
 mod colour;
+#[cfg(test)]
+mod corpus;
 mod crop;
 #[cfg(test)]
 mod damage;
@@ -34,6 +36,7 @@ mod jpeg;
 mod kind;
 mod panics;
 mod peak;
+mod phash;
 mod pipeline;
 mod placeholder;
 mod png;
@@ -48,6 +51,7 @@ pub use exif::{ExifFacts, Location};
 pub use header::{Header, Limits, MAX_JPEG_SCANS, Probe, probe};
 pub use kind::ImageKind;
 pub use peak::memory_need;
+pub use phash::{hamming_distance, hash_bands};
 pub use pipeline::{
     CropArea, OutputFormat, Photo, PhotoFacts, Thumbnail, make_thumbnails, make_thumbnails_from, output_kind,
 };

@@ -38,6 +38,7 @@ use crate::header::{
 use crate::jpeg::{JpegStructure, Slices};
 use crate::kind::ImageKind;
 use crate::panics::caught;
+use crate::phash::perceptual_hash;
 use crate::placeholder::{Placeholder, placeholder};
 use crate::png;
 use crate::rejection::Rejection;
@@ -93,6 +94,9 @@ pub struct Photo {
     pub facts: PhotoFacts,
     /// Computed from the smallest thumbnail's pixels, before encoding.
     pub placeholder: Placeholder,
+    /// The perceptual hash of the whole photo as oriented (uncropped), which near-duplicates
+    /// share within a few bits ([`hamming_distance`](crate::hamming_distance)).
+    pub phash: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +184,7 @@ pub(crate) fn thumbnails_with(
             colour::rgb_to_srgb(&mut source, icc);
         }
         drop(decoding);
+        let phash = tracing::info_span!("phash").in_scope(|| perceptual_hash(&source));
         // Where each `cover` box crops, chosen on the decoded image before it is premultiplied.
         let regions: Vec<Option<Region>> = match fit {
             Fit::Contain => vec![None; sizes.len()],
@@ -235,7 +240,7 @@ pub(crate) fn thumbnails_with(
             exif: exif_facts(bytes),
         };
         let placeholder = smallest.unwrap_or_else(|| placeholder(&DynamicImage::new_rgba8(1, 1)));
-        Ok(Photo { thumbnails, facts, placeholder })
+        Ok(Photo { thumbnails, facts, placeholder, phash })
     })
     .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic)))
 }

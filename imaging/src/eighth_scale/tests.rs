@@ -1,8 +1,6 @@
 //! The oracle: for every file the decoder takes, at 1/8 and at 2/8, its pixels must equal
 //! libjpeg-turbo's own decode at that scale byte for byte; everything else must fall back.
 
-use std::path::{Path, PathBuf};
-
 use image::DynamicImage;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
@@ -353,15 +351,7 @@ fn range_limit_and_idct_follow_libjpeg_at_the_extremes() {
 /// baseline one must be taken.
 #[test]
 fn every_corpus_jpeg_the_decoder_takes_decodes_exactly_as_libjpeg() {
-    let corpus = std::env::var_os("JPEG_CORPUS")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.bench/corpus"), PathBuf::from);
-    let mut files = Vec::new();
-    collect_jpegs(&corpus, &mut files);
-    assert!(
-        !files.is_empty(),
-        "no JPEGs under {}: fetch the corpus with `python3 scripts/photos.py` (make test does), or set JPEG_CORPUS",
-        corpus.display()
-    );
+    let files = crate::corpus::corpus_jpegs();
     let (mut taken, mut baseline) = (0, 0);
     for file in &files {
         let bytes = std::fs::read(file).expect("readable");
@@ -378,20 +368,4 @@ fn every_corpus_jpeg_the_decoder_takes_decodes_exactly_as_libjpeg() {
     }
     assert!(baseline >= 20, "the corpus has {baseline} baseline JPEGs");
     assert_eq!(taken, baseline);
-}
-
-fn collect_jpegs(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_dir() {
-            collect_jpegs(&path, files);
-        } else if kind.is_file()
-            && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
-        {
-            files.push(path);
-        }
-    }
-    files.sort();
 }
