@@ -354,6 +354,10 @@ def understood(line):
         table = f"arn:aws:dynamodb:{region}:{account}:table/{STAND_INS['PhotosTable']}"
         # A Query or Scan of an index is authorized on the index's ARN.
         index = document.get("IndexName")
+        # The item's partition key, which a statement may restrict (the hash band items' band:*).
+        key = (document.get("Key") or document.get("Item") or {}).get("photo_id", {}).get("S")
+        if key is not None:
+            context["dynamodb:LeadingKeys"] = [key]
         return f"dynamodb:{operation}", f"{table}/index/{index}" if index else table, context
     if service == "sns":
         return f"sns:{form['Action']}", TOPIC_OF[function], context

@@ -961,6 +961,9 @@ UPLOADS = [
     # A tall picture whose colour runs off-centre: the square avatars' centre and attention crops differ.
     ("uploads/2026/flow-portrait.jpg", "Flow/contents/images/720x1440.jpg"),
 ]
+# Uploaded later, on its own: the smaller version of a photo already filed, which the
+# thumbnailer files as that photo's near-duplicate (duplicate_of).
+LATER_COPY = ("uploads/2026/elephants-small.jpg", "Elephants.jpg")
 PHONE_EXIF = ROOT / "imaging/testdata/exif/nokia-8.3-5g.tiff"
 DISPLAY_P3 = ROOT / "imaging/testdata/icc/DisplayP3-v4.icc"
 
@@ -1020,14 +1023,18 @@ def sqs_batch(bucket: str, objects: list[dict], event: str = "ObjectCreated:Put"
 
 
 def create_photos_table(dynamodb, name: str) -> None:
-    """The photos table as the template makes it: key photo_id, index by-owner on owner and key."""
+    """The photos table as the template makes it: key photo_id, index by-owner on owner and key,
+    and the sparse index by-phash-band the near-duplicate lookup queries."""
     key = lambda attribute, kind: {"AttributeName": attribute, "KeyType": kind}  # noqa: E731
     dynamodb.create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("photo_id", "owner", "key")],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("photo_id", "owner", "key", "phash_band")],
         KeySchema=[key("photo_id", "HASH")],
         GlobalSecondaryIndexes=[{"IndexName": "by-owner", "KeySchema": [key("owner", "HASH"), key("key", "RANGE")],
-                                 "Projection": {"ProjectionType": "ALL"}}])
+                                 "Projection": {"ProjectionType": "ALL"}},
+                                {"IndexName": "by-phash-band", "KeySchema": [key("phash_band", "HASH"), key("photo_id", "RANGE")],
+                                 "Projection": {"ProjectionType": "INCLUDE",
+                                                "NonKeyAttributes": ["photo", "key", "phash", "duplicate_of"]}}])
 
 
 def photo_catalog(aws: dict) -> tuple[str, str, str]:
@@ -1079,6 +1086,8 @@ def square_avatars(endpoint: str, aws: dict, bucket: str, images: list[dict]) ->
                 print(f"  the {crop} avatars failed: {response}")
                 return None
         for item in aws["dynamodb"].scan(TableName=table_name)["Items"]:
+            if item["photo_id"]["S"].startswith("band:"):
+                continue  # the near-duplicate index's band items
             record = {k: plain(v) for k, v in item.items()}
             thumbnail = record["thumbnails"][0]
             local = OUTPUT / "avatars" / crop / thumbnail["key"].removeprefix(f"avatars/{crop}/")
@@ -1105,7 +1114,8 @@ def demo_thumbnailer(endpoint: str) -> bool:
 
     corpus = photos()
     # A file name, or the end of a path where several packages use the same name (720x1440.jpg).
-    by_name = {name: [p for p in corpus if p.as_posix().endswith("/" + name)][-1] for _, name in UPLOADS if name}
+    by_name = {name: [p for p in corpus if p.as_posix().endswith("/" + name)][-1]
+               for _, name in [*UPLOADS, LATER_COPY] if name}
     aws = clients(endpoint)
     s3 = aws["s3"]
     bucket = "photo-uploads"
@@ -1161,6 +1171,18 @@ def demo_thumbnailer(endpoint: str) -> bool:
                 return False
             table(response["results"], ["key", "outcome", "detail"])
             ok = ok and not response["batchItemFailures"]
+        key, name = LATER_COPY
+        data = by_name[name].read_bytes()
+        etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
+        copy = {"key": key, "size": len(data), "etag": etag, "source": name, "sequencer": sequencer(),
+                "dimensions": image_size(data)}
+        uploaded.append(copy)
+        print(f"\nLater, {key} ({copy['dimensions']}): the smaller version of a photo already filed:")
+        ok_invoke, response = invoke("thumbnailer-later-copy.json", sqs_batch(bucket, [copy]))
+        if not ok_invoke:
+            return False
+        table(response["results"], ["key", "outcome", "detail"])
+        ok = ok and not response["batchItemFailures"]
     out_dir = OUTPUT / "thumbnails"
     shutil.rmtree(out_dir, ignore_errors=True)
     rows = []
@@ -1191,7 +1213,9 @@ def demo_thumbnailer(endpoint: str) -> bool:
         print(f"  expected {expected_thumbnails} thumbnails and 2 rejection records, found {len(rows)} and {len(failed)}")
         ok = False
 
-    items = [{k: plain(v) for k, v in item.items()} for item in aws["dynamodb"].scan(TableName=table_name)["Items"]]
+    # The records; the near-duplicate index's band items (band:<n>:<photo_id>) are left out.
+    items = [{k: plain(v) for k, v in item.items()} for item in aws["dynamodb"].scan(TableName=table_name)["Items"]
+             if not item["photo_id"]["S"].startswith("band:")]
     avatars = square_avatars(endpoint, aws, bucket, images)
     ok = ok and avatars is not None
     # What `make pictures` draws (scripts/pictures.py): each upload's source, its record and thumbnails.
@@ -1205,8 +1229,14 @@ def demo_thumbnailer(endpoint: str) -> bool:
             "size": f"{i['width']}x{i['height']}" if "width" in i else "-",
             "captured_at": i.get("captured_at", "-"), "camera": f"{i.get('camera_make', '')} {i.get('camera_model', '')}".strip() or "-",
             "thumbnails": len(i.get("thumbnails", [])), "colour": i.get("dominant_colour", "-"),
-            "placeholder": i.get("placeholder", i.get("reason", "-"))} for i in sorted(items, key=lambda i: i["key"])],
-          ["key", "status", "format", "size", "captured_at", "camera", "thumbnails", "colour", "placeholder"])
+            "placeholder": i.get("placeholder", i.get("reason", "-")),
+            "duplicate_of": f"{i['duplicate_of']} ({i['duplicate_distance']} bits)" if "duplicate_of" in i else "-"}
+           for i in sorted(items, key=lambda i: i["key"])],
+          ["key", "status", "format", "size", "captured_at", "camera", "thumbnails", "colour", "placeholder", "duplicate_of"])
+    duplicates = [i for i in items if i.get("duplicate_of")]
+    if not any(i["key"] == LATER_COPY[0] and "elephants" in i["duplicate_of"] for i in duplicates):
+        print(f"  expected {LATER_COPY[0]} filed as a duplicate of an elephants photo, found {duplicates}")
+        ok = False
     alice = aws["dynamodb"].query(TableName=table_name, IndexName="by-owner", KeyConditionExpression="#o = :o",
                                   ExpressionAttributeNames={"#o": "owner"},
                                   ExpressionAttributeValues={":o": {"S": f"{bucket}/uploads/alice/"}})["Items"]

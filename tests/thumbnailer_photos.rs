@@ -177,8 +177,10 @@ async fn an_upload_is_recorded_with_its_facts_and_announced_once() -> Result<()>
     assert!(colour.len() == 7 && colour.starts_with('#'), "{colour}");
     let processed_at = record["processed_at"].as_str().context("processed_at")?.to_owned();
     assert!(processed_at.parse::<jiff::Timestamp>().is_ok(), "{processed_at}");
+    let phash = record["phash"].as_str().context("a perceptual hash")?;
+    assert!(phash.len() == 16 && phash.chars().all(|c| c.is_ascii_hexdigit()), "{phash}");
     let mut rest = record.clone();
-    for name in ["thumbnails", "placeholder", "dominant_colour", "processed_at"] {
+    for name in ["thumbnails", "placeholder", "dominant_colour", "processed_at", "phash"] {
         rest.as_object_mut().context("an item")?.remove(name);
     }
     assert_eq!(
@@ -464,5 +466,79 @@ async fn cover_thumbnails_fill_their_boxes_around_the_subject_and_the_record_say
             "{thumbnail}"
         );
     }
+    Ok(())
+}
+
+/// A photo of `hue` (a colour wheel turned by `hue`), `width` x `height`, as JPEG.
+fn picture(width: u32, height: u32, turn: f64) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (f64::from(x) / f64::from(width), f64::from(y) / f64::from(height));
+        let v = |phase: f64| (127.0 + 120.0 * ((fx * 5.0 + turn + phase).sin() * (fy * 3.0 - turn).cos())) as u8;
+        image::Rgb([v(0.0), v(2.1), v(4.2)])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Jpeg).expect("encodes");
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn a_resized_re_upload_is_filed_as_a_duplicate_of_the_owners_earlier_photo_only() -> Result<()> {
+    // Given alice's photo, filed and announced,
+    let catalogue = Catalogue::new().await?;
+    let deps = catalogue.deps(&[("PHOTOS_OWNER_DEPTH", "2")], None)?;
+    let original = "uploads/alice/beach.jpg";
+    let etag = catalogue.upload(original, picture(1600, 1200, 0.0)).await?;
+    catalogue.run(&deps, catalogue.created(original, &etag, Some("0062A1B2C3D4E5F601"))).await?;
+    let first = catalogue.record(original).await?;
+    assert!(first["phash"].as_str().is_some_and(|h| h.len() == 16), "{first}");
+    assert_eq!(first.get("duplicate_of"), None);
+
+    // when the same picture at half the size comes again under alice, a different picture
+    // too, and the same picture under bob,
+    let copy = "uploads/alice/beach-small.jpg";
+    let etag = catalogue.upload(copy, picture(800, 600, 0.0)).await?;
+    catalogue.run(&deps, catalogue.created(copy, &etag, Some("0062A1B2C3D4E5F602"))).await?;
+    let other = "uploads/alice/mountain.jpg";
+    let etag = catalogue.upload(other, picture(1600, 1200, 1.7)).await?;
+    catalogue.run(&deps, catalogue.created(other, &etag, Some("0062A1B2C3D4E5F603"))).await?;
+    let bobs = "uploads/bob/beach.jpg";
+    let etag = catalogue.upload(bobs, picture(1600, 1200, 0.0)).await?;
+    catalogue.run(&deps, catalogue.created(bobs, &etag, Some("0062A1B2C3D4E5F604"))).await?;
+
+    // then only alice's copy names her original, with the distance between their hashes,
+    let copied = catalogue.record(copy).await?;
+    assert_eq!(copied["duplicate_of"], original, "{copied}");
+    assert!(copied["duplicate_distance"].as_u64().is_some_and(|d| d <= 10), "{copied}");
+    assert_eq!(catalogue.record(other).await?.get("duplicate_of"), None);
+    assert_eq!(catalogue.record(bobs).await?.get("duplicate_of"), None);
+    // and its announcement carries it as an attribute to filter on.
+    let messages = catalogue.messages().await?;
+    let marked: Vec<(&str, &Value)> = messages
+        .iter()
+        .map(|(attributes, body)| (body["key"].as_str().unwrap_or_default(), &attributes["duplicate_of"]))
+        .collect();
+    assert_eq!(
+        marked,
+        [(original, &Value::Null), (copy, &Value::from(original)), (other, &Value::Null), (bobs, &Value::Null)]
+    );
+    assert_eq!(messages[1].1["duplicate_of"], original);
+
+    // When the original is deleted, its copy stays filed as it was, and a new copy finds
+    // no deleted photo: the earlier copy, still there, is the one it repeats.
+    catalogue.delete(original).await?;
+    catalogue.run(&deps, catalogue.removed(original, Some("0062A1B2C3D4E5F605"))).await?;
+    let again = "uploads/alice/beach-again.jpg";
+    let etag = catalogue.upload(again, picture(1200, 900, 0.0)).await?;
+    catalogue.run(&deps, catalogue.created(again, &etag, Some("0062A1B2C3D4E5F606"))).await?;
+    assert_eq!(catalogue.record(again).await?["duplicate_of"], copy);
+    // Once both are deleted too, nothing is left to repeat.
+    for (key, sequencer) in [(copy, "0062A1B2C3D4E5F607"), (again, "0062A1B2C3D4E5F608")] {
+        catalogue.delete(key).await?;
+        catalogue.run(&deps, catalogue.removed(key, Some(sequencer))).await?;
+    }
+    let last = "uploads/alice/beach-last.jpg";
+    let etag = catalogue.upload(last, picture(1200, 900, 0.0)).await?;
+    catalogue.run(&deps, catalogue.created(last, &etag, Some("0062A1B2C3D4E5F609"))).await?;
+    assert_eq!(catalogue.record(last).await?.get("duplicate_of"), None);
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! chooses how the thumbnail fills its box, to time what a crop costs.
 //!
 //! `THUMB_DECODER=libjpeg` decodes every JPEG with libjpeg, as before the 1/8-scale
-//! decoder; `THUMB_STAGE=decode` times the JPEG's 1/8-scale decode alone. Each result
+//! decoder; `THUMB_STAGE=decode` times the JPEG's 1/8-scale decode alone, and
+//! `THUMB_STAGE=phash` the perceptual hash alone, on that decode (what the pipeline hashes). Each result
 //! says which decoder its file takes (`eighth-scale 1/8`, `eighth-scale 2/8` or `libjpeg`).
 //!
 //! Each file is timed `THUMB_REPEATS` times (3) after one warm-up, and the fastest kept: on
@@ -23,7 +24,7 @@ use std::time::Instant;
 use image::ImageFormat;
 
 use imaging::test_support::{
-    JpegDecoder, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment, make_thumbnails_with,
+    JpegDecoder, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment, make_thumbnails_with, perceptual_hash,
 };
 use imaging::{BoxSize, Crop, Fit, Limits, OutputFormat, fit_inside, probe};
 
@@ -48,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => Fit::Contain,
     };
     let decode_only = std::env::var("THUMB_STAGE").as_deref() == Ok("decode");
+    let hash_only = std::env::var("THUMB_STAGE").as_deref() == Ok("phash");
     let repeats: usize = std::env::var("THUMB_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     let mut results = Vec::new();
     for file in std::env::args().skip(1) {
@@ -62,7 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let info = probe(&data, limits)?;
         // Where a cover thumbnail cropped, in the photo's pixels: the same on every run.
         let mut crop = None;
+        let decoded = if hash_only { Some(jpeg_eighth_scale(&data, decoder)?) } else { None };
         let mut run = || -> Result<usize, Box<dyn std::error::Error>> {
+            if let Some(image) = &decoded {
+                return Ok(usize::from(perceptual_hash(image) != 0));
+            }
             if decode_only {
                 return Ok(jpeg_eighth_scale(&data, decoder)?.as_bytes().len());
             }

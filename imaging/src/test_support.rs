@@ -7,6 +7,7 @@ use crate::crop::Fit;
 use crate::header::{Header, Limits};
 pub use crate::jpeg::with_segment as jpeg_with_segment;
 pub use crate::panics::PANIC_INPUT;
+pub use crate::phash::perceptual_hash;
 pub use crate::pipeline::JpegDecoder;
 use crate::pipeline::{OutputFormat, Photo, decode_jpeg_at, thumbnails_with};
 use crate::rejection::Rejection;

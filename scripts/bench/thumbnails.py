@@ -197,6 +197,7 @@ def main() -> None:
     lowest_peer_rss = min(v["rss_mib"] for (g, n), v in table.items() if n in peers_only and v["rss_mib"] is not None)
     colour = colour_cost(ours, jpeg)
     crops = crop_cost(runners, jpeg)
+    hash_ms = hash_cost(ours, jpeg)
     avif = avif_cost(runners, jpeg)
     batches = batch_costs(files)
     print(f"\nsummary: jpeg_vs_best_peer={versus_best_peer('jpeg (all)'):.2f} "
@@ -211,7 +212,7 @@ def main() -> None:
           f"other_vs_sharp={other_vs_sharp:.2f} "
           f"jpeg_vs_decode_limit={ratio('jpeg (all)', 'thumbnailer', 'decode 1/8: libjpeg-turbo (Pillow)'):.2f} "
           f"rss_vs_lowest_peer={rss / lowest_peer_rss:.2f} "
-          f"colour_management_overhead={colour:.3f} attention_crop_ms={crops['attention']:.2f} "
+          f"colour_management_overhead={colour:.3f} phash_ms={hash_ms:.3f} attention_crop_ms={crops['attention']:.2f} "
           f"entropy_crop_ms={crops['entropy']:.2f} attention_vs_sharp={crops['attention_vs_sharp']:.2f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
           f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
 
@@ -229,6 +230,19 @@ def colour_cost(ours: list[str], jpeg: list[Path]) -> float:
     print(f"| Display P3, converted to sRGB | {managed['images_s']:.1f} | {managed['median']:.1f} |")
     print(f"overhead: {overhead:+.1%}")
     return overhead
+
+
+def hash_cost(ours: list[str], jpeg: list[Path]) -> float:
+    """The perceptual hash alone, on each corpus JPEG's 1/8-scale decode (what the pipeline
+    hashes for a 256 box), beside a whole thumbnail: what filing every photo's hash costs."""
+    measured = measure({"hash": (ours, jpeg, {"THUMB_STAGE": "phash"}), "thumbnail": (ours, jpeg, {})})
+    hashed, whole = (figures(measured[key]["results"]) for key in ("hash", "thumbnail"))
+    print(f"\nperceptual hash: {len(jpeg)} corpus JPEGs, one core; the 64-bit DCT hash of the decoded image alone")
+    print("| step | median ms | p95 ms |\n|---|---|---|")
+    print(f"| hash (32 x 32 average, DCT, median) | {hashed['median']:.3f} | {hashed['p95']:.3f} |")
+    print(f"| whole 256x256 thumbnail (hash included) | {whole['median']:.2f} | {whole['p95']:.2f} |")
+    print(f"the hash is {hashed['median'] / whole['median']:.1%} of a thumbnail's median time")
+    return hashed["median"]
 
 
 def crop_cost(runners: dict, jpeg: list[Path]) -> dict[str, float]:

@@ -108,17 +108,22 @@ impl Catalogue {
         Ok(Self { table, topic, messages, dynamodb })
     }
 
-    /// Every record, by key.
-    async fn records(&self) -> Result<HashMap<String, Value>> {
-        let mut records = HashMap::new();
+    /// Every record, by key; and every hash band item (`band:<n>:<photo_id>`), by key.
+    async fn records(&self) -> Result<(HashMap<String, Value>, HashMap<String, Vec<Value>>)> {
+        let (mut records, mut bands) = (HashMap::new(), HashMap::<String, Vec<Value>>::new());
         let mut pages = self.dynamodb.scan().table_name(&self.table).into_paginator().send();
         while let Some(page) = pages.next().await {
             for item in page?.items() {
                 let record: Value = item.iter().map(|(k, v)| (k.clone(), json_of(v))).collect();
-                records.insert(record["key"].as_str().unwrap_or_default().to_owned(), record);
+                let key = record["key"].as_str().unwrap_or_default().to_owned();
+                if record["photo_id"].as_str().is_some_and(|id| id.starts_with("band:")) {
+                    bands.entry(key).or_default().push(record);
+                } else {
+                    records.insert(key, record);
+                }
             }
         }
-        Ok(records)
+        Ok((records, bands))
     }
 
     /// Every announcement received: (key, sequencer, event) and how many times.
@@ -382,14 +387,9 @@ pub async fn soak(moto: &str, seed: u64, rate: f64, operations: usize) -> Result
 
     let mut violations = check(&s3, &bucket, &live, &last_sequencer, &dead, &expected).await?;
     let announcements = catalogue.announcements().await?;
-    violations.extend(check_catalogue(
-        &catalogue.records().await?,
-        &announcements,
-        &live,
-        &last_sequencer,
-        &dead,
-        &expected,
-    ));
+    let (records, bands) = catalogue.records().await?;
+    violations.extend(check_bands(&records, &bands, &last_sequencer, &dead));
+    violations.extend(check_catalogue(&records, &announcements, &live, &last_sequencer, &dead, &expected));
     let dead_letters: usize = dead.values().map(Vec::len).sum();
     let mut notes = vec![format!(
         "{operations} operations, {messages} messages, {} keys; {} invocations failed whole; {} messages outlived their visibility timeout and came again",
@@ -493,6 +493,43 @@ async fn check(
 
 /// The catalogue's invariants: every key whose last event was processed has that event's
 /// record, with the status its live state says, announced, and its announcement arrived.
+/// The near-duplicate index follows the records: a ready photo has its four hash bands,
+/// with its own hash and sequencer; any other photo has none. A key whose last event went to
+/// the dead-letter queue is unfinished by definition (a redrive finishes it), as in
+/// `check_catalogue`.
+fn check_bands(
+    records: &HashMap<String, Value>,
+    bands: &HashMap<String, Vec<Value>>,
+    last_sequencer: &BTreeMap<String, u64>,
+    dead: &HashMap<String, Vec<(u64, String)>>,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (key, record) in records {
+        let dead_lettered = last_sequencer.get(key).is_some_and(|last| {
+            dead.get(&s3_event_key(key)).is_some_and(|events| events.iter().any(|(sequencer, _)| sequencer == last))
+        });
+        if dead_lettered {
+            continue;
+        }
+        let filed = bands.get(key).map_or(&[][..], Vec::as_slice);
+        if record["status"] == "ready" {
+            let matching = filed
+                .iter()
+                .filter(|band| band["phash"] == record["phash"] && band["sequencer"] == record["sequencer"])
+                .count();
+            if matching != 4 || filed.len() != 4 {
+                violations.push(format!(
+                    "{key}: ready, with {} hash band items of which {matching} carry its hash and sequencer",
+                    filed.len()
+                ));
+            }
+        } else if !filed.is_empty() {
+            violations.push(format!("{key}: {} with {} hash band items left", record["status"], filed.len()));
+        }
+    }
+    violations
+}
+
 fn check_catalogue(
     records: &HashMap<String, Value>,
     announcements: &HashMap<(String, String, String), usize>,

@@ -47,6 +47,7 @@ pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Re
         .attribute_definitions(string("photo_id")?)
         .attribute_definitions(string("owner")?)
         .attribute_definitions(string("key")?)
+        .attribute_definitions(string("phash_band")?)
         .key_schema(key("photo_id", KeyType::Hash)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -54,6 +55,22 @@ pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Re
                 .key_schema(key("owner", KeyType::Hash)?)
                 .key_schema(key("key", KeyType::Range)?)
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()?,
+        )
+        // The near-duplicate lookup's, as the template makes it: sparse (only band items).
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-phash-band")
+                .key_schema(key("phash_band", KeyType::Hash)?)
+                .key_schema(key("photo_id", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            ["photo", "key", "phash", "duplicate_of"].map(str::to_owned).to_vec(),
+                        ))
+                        .build(),
+                )
                 .build()?,
         )
         .send()

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -13,6 +15,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 use shared::error::{describe, is_transient};
 
+use crate::core::duplicates::{BAND_INDEX, BandItem, Candidate, band_item_ids, band_items, band_keys, parse_phash};
 use crate::core::{Announcement, PhotoRecord, PhotoStatus, StoredRecord, WriteRule};
 use crate::error::{TableStep, ThumbnailerError};
 
@@ -185,6 +188,119 @@ pub async fn mark_announced(
         Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
         Err(err) => Err(table_failed(table, &record.photo_id, TableStep::MarkingAnnounced, &err)),
     }
+}
+
+/// Files a ready record's four hash bands, or removes a rejected or deleted photo's, each
+/// under the record's own ordering rule: a band item a newer event wrote stays (its refusal
+/// is no failure), so the bands always follow the newest record.
+pub async fn index_bands(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &PhotoRecord,
+) -> Result<(), ThumbnailerError> {
+    let items = band_items(record);
+    let ids = band_item_ids(&record.photo_id);
+    let writes = ids.iter().enumerate().map(|(band, id)| write_band(dynamodb, table, record, id, items.get(band)));
+    futures_util::future::try_join_all(writes).await?;
+    Ok(())
+}
+
+/// One band item written (`item`) or removed (`None`), if the record's rule allows.
+async fn write_band(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &PhotoRecord,
+    id: &str,
+    item: Option<&BandItem>,
+) -> Result<(), ThumbnailerError> {
+    let condition = Condition::of(record, Over::OlderRecord);
+    let sent = match item {
+        Some(item) => {
+            let fields = match attribute(&serde_json::to_value(item).unwrap_or_default()) {
+                Some(AttributeValue::M(fields)) => fields,
+                _ => HashMap::new(),
+            };
+            let put = dynamodb.put_item().table_name(table).set_item(Some(fields));
+            let put = put
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(Some(condition.names))
+                .set_expression_attribute_values(Some(condition.values));
+            unless_refused(put.send().await, PutItemError::is_conditional_check_failed_exception)
+        }
+        None => {
+            let delete = dynamodb.delete_item().table_name(table).key("photo_id", AttributeValue::S(id.to_owned()));
+            let delete = delete
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(Some(condition.names))
+                .set_expression_attribute_values(Some(condition.values));
+            unless_refused(delete.send().await, DeleteItemError::is_conditional_check_failed_exception)
+        }
+    };
+    sent.map_err(|(message, transient)| ThumbnailerError::Table {
+        table: table.to_owned(),
+        photo_id: record.photo_id.clone(),
+        step: TableStep::IndexingBands,
+        message,
+        transient,
+    })
+}
+
+/// A conditional write's result, where a refusal by its condition is no failure: the error's
+/// description and whether it is transient otherwise.
+fn unless_refused<T, E: ProvideErrorMetadata + std::error::Error + 'static>(
+    sent: Result<T, SdkError<E, HttpResponse>>,
+    refused: fn(&E) -> bool,
+) -> Result<(), (String, bool)> {
+    match sent {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(refused) => Ok(()),
+        Err(err) => Err((describe(&err), is_transient(&err))),
+    }
+}
+
+/// The photos of `owner` that share a band with `hash`: one exact lookup per band in the
+/// sparse index, at most 50 a band (a band shared by more is the same picture many times
+/// over, and 50 of them find it).
+pub async fn find_candidates(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    photo_id: &str,
+    owner: &str,
+    hash: u64,
+) -> Result<Vec<Candidate>, ThumbnailerError> {
+    let lookups = band_keys(owner, hash).into_iter().map(|band| {
+        dynamodb
+            .query()
+            .table_name(table)
+            .index_name(BAND_INDEX)
+            .key_condition_expression("phash_band = :band")
+            .expression_attribute_values(":band", AttributeValue::S(band))
+            .limit(50)
+            .send()
+    });
+    let pages = futures_util::future::join_all(lookups).await;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for page in pages {
+        let page = page.map_err(|err| ThumbnailerError::DuplicateIndex {
+            table: table.to_owned(),
+            index: BAND_INDEX,
+            photo_id: photo_id.to_owned(),
+            message: describe(&err),
+            transient: is_transient(&err),
+        })?;
+        for item in page.items() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let (Some(photo), Some(key), Some(phash)) =
+                (text("photo"), text("key"), text("phash").as_deref().and_then(parse_phash))
+            else {
+                continue;
+            };
+            if candidates.iter().all(|c| c.photo_id != photo) {
+                candidates.push(Candidate { photo_id: photo, key, phash, duplicate_of: text("duplicate_of") });
+            }
+        }
+    }
+    Ok(candidates)
 }
 
 pub async fn announce(

@@ -48,7 +48,15 @@ pub struct PhotosConfig {
     pub owner_depth: usize,
     /// Whether the record keeps the photo's GPS position (`STORE_LOCATION`, default false).
     pub store_location: bool,
+    /// `DUPLICATE_DISTANCE`: how many bits of the perceptual hash a near-duplicate may differ
+    /// in (0 to 32, default 10), or `None` (`off`): no lookup, no band items.
+    pub duplicate_distance: Option<u32>,
 }
+
+/// The default near-duplicate distance: from the corpus table (docs/functions/thumbnailer.md),
+/// above every resized, recompressed and converted copy (4 bits at most) and most 5% crops,
+/// below the closest two different pictures (18 bits).
+pub const DEFAULT_DUPLICATE_DISTANCE: u32 = 10;
 
 impl PhotosConfig {
     fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
@@ -76,7 +84,27 @@ impl PhotosConfig {
                 "a number of folders from 0 to 10",
             ));
         }
-        Ok(Some(Self { table, topic_arn, owner_depth, store_location: env.bool_or("STORE_LOCATION", false)? }))
+        let duplicate_distance = match env.optional("DUPLICATE_DISTANCE").as_deref().map(str::trim) {
+            None => Some(DEFAULT_DUPLICATE_DISTANCE),
+            Some(off) if off.eq_ignore_ascii_case("off") => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(bits) if bits <= 32 => Some(bits),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "DUPLICATE_DISTANCE",
+                        text.to_owned(),
+                        "a number of bits from 0 to 32 (10 by default), or off",
+                    ));
+                }
+            },
+        };
+        Ok(Some(Self {
+            table,
+            topic_arn,
+            owner_depth,
+            store_location: env.bool_or("STORE_LOCATION", false)?,
+            duplicate_distance,
+        }))
     }
 }
 
@@ -244,7 +272,13 @@ mod tests {
         let photos = parse_settings(Config::from_env, &[("PHOTOS_TABLE", "photos")]).expect("a table").photos;
         assert_eq!(
             photos,
-            Some(PhotosConfig { table: "photos".to_owned(), topic_arn: None, owner_depth: 1, store_location: false })
+            Some(PhotosConfig {
+                table: "photos".to_owned(),
+                topic_arn: None,
+                owner_depth: 1,
+                store_location: false,
+                duplicate_distance: Some(10)
+            })
         );
     }
 
@@ -279,6 +313,15 @@ mod tests {
             parse_settings(Config::from_env, &[("DEST_PREFIX", "small")]).expect("folder").dest_prefix,
             "small/"
         );
+    }
+
+    #[test]
+    fn the_duplicate_distance() {
+        for (value, expected) in [("0", Some(0)), ("12", Some(12)), ("32", Some(32)), ("off", None), ("OFF", None)] {
+            let config = parse_settings(Config::from_env, &[("PHOTOS_TABLE", "photos"), ("DUPLICATE_DISTANCE", value)])
+                .expect("valid");
+            assert_eq!(config.photos.map(|p| p.duplicate_distance), Some(expected), "{value}");
+        }
     }
 
     #[test]
@@ -326,6 +369,10 @@ mod tests {
             (
                 &[("PHOTOS_TABLE", "photos"), ("STORE_LOCATION", "maybe")][..],
                 "invalid setting STORE_LOCATION=\"maybe\"",
+            ),
+            (
+                &[("PHOTOS_TABLE", "photos"), ("DUPLICATE_DISTANCE", "33")][..],
+                "invalid setting DUPLICATE_DISTANCE=\"33\": expected a number of bits from 0 to 32",
             ),
         ] {
             let err = parse_settings(Config::from_env, pairs).expect_err("invalid");

@@ -22,9 +22,15 @@ pub enum ThumbnailerError {
 
     /// A photo's record could not be read or written.
     #[error(
-        "{step} the record of {photo_id} in DynamoDB table {table} failed: {message}; check that PHOTOS_TABLE names a table in this region and that the function's role allows dynamodb:GetItem, PutItem and UpdateItem on it"
+        "{step} the record of {photo_id} in DynamoDB table {table} failed: {message}; check that PHOTOS_TABLE names a table in this region and that the function's role allows dynamodb:GetItem, PutItem, UpdateItem and DeleteItem on it"
     )]
     Table { table: String, photo_id: String, step: TableStep, message: String, transient: bool },
+
+    /// The near-duplicate lookup could not query the band index.
+    #[error(
+        "looking up near-duplicates of {photo_id} in index {index} of DynamoDB table {table} failed: {message}; check that the table has that index (the template creates it; an existing table needs it added, see the photo catalogue's docs) and that the function's role allows dynamodb:Query on it, or set DUPLICATE_DISTANCE=off"
+    )]
+    DuplicateIndex { table: String, index: &'static str, photo_id: String, message: String, transient: bool },
 
     /// A photo's announcement could not be published.
     #[error(
@@ -40,7 +46,9 @@ impl ThumbnailerError {
     /// redrive recovers the rest.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Table { transient, .. } | Self::Topic { transient, .. } => *transient,
+            Self::Table { transient, .. } | Self::Topic { transient, .. } | Self::DuplicateIndex { transient, .. } => {
+                *transient
+            }
             Self::Retry { .. } => true,
             Self::Config(_) | Self::InvalidEvent(_) => false,
         }
@@ -53,6 +61,7 @@ pub enum TableStep {
     Writing,
     Reading,
     MarkingAnnounced,
+    IndexingBands,
 }
 
 impl fmt::Display for TableStep {
@@ -61,6 +70,7 @@ impl fmt::Display for TableStep {
             Self::Writing => "writing",
             Self::Reading => "reading",
             Self::MarkingAnnounced => "marking as announced",
+            Self::IndexingBands => "filing the hash bands of",
         })
     }
 }
@@ -71,8 +81,16 @@ impl From<ThumbnailerError> for Diagnostic {
             ThumbnailerError::Config(_) => "InvalidConfiguration",
             ThumbnailerError::InvalidEvent(_) => "InvalidEvent",
             ThumbnailerError::Retry { .. } => "Retryable",
-            ThumbnailerError::Table { .. } | ThumbnailerError::Topic { .. } if err.is_transient() => "Retryable",
-            ThumbnailerError::Table { .. } | ThumbnailerError::Topic { .. } => "NonRetryable",
+            ThumbnailerError::Table { .. }
+            | ThumbnailerError::Topic { .. }
+            | ThumbnailerError::DuplicateIndex { .. }
+                if err.is_transient() =>
+            {
+                "Retryable"
+            }
+            ThumbnailerError::Table { .. }
+            | ThumbnailerError::Topic { .. }
+            | ThumbnailerError::DuplicateIndex { .. } => "NonRetryable",
         };
         shared::error::diagnostic(error_type, &err)
     }

@@ -3,6 +3,7 @@
 //! results. No I/O and no pixels: the image work is the `imaging` crate's.
 
 mod batch;
+pub mod duplicates;
 mod event;
 mod keys;
 mod record;

@@ -185,6 +185,15 @@ pub struct PhotoRecord {
     pub placeholder: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dominant_colour: Option<String>,
+    /// The perceptual hash, 16 hexadecimal digits (`core::duplicates`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phash: Option<String>,
+    /// The key of the owner's earlier photo this one nearly repeats, and how many bits
+    /// their hashes differ in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_distance: Option<u32>,
     pub processed_at: String,
 }
 
@@ -226,6 +235,9 @@ impl RecordOf<'_> {
             thumbnails: Vec::new(),
             placeholder: None,
             dominant_colour: None,
+            phash: None,
+            duplicate_of: None,
+            duplicate_distance: None,
             processed_at: self.processed_at.to_owned(),
         }
     }
@@ -254,6 +266,7 @@ impl RecordOf<'_> {
             thumbnails,
             placeholder: Some(photo.placeholder.thumbhash.clone()),
             dominant_colour: Some(photo.placeholder.dominant_colour.clone()),
+            phash: Some(super::duplicates::phash_text(photo.phash)),
             ..self.record(PhotoStatus::Ready, Some(etag))
         }
     }
@@ -301,6 +314,16 @@ pub enum WriteRule {
 }
 
 impl PhotoRecord {
+    /// The record naming the earlier photo it nearly repeats.
+    #[must_use]
+    pub fn duplicating(mut self, duplicate: Option<super::duplicates::Duplicate>) -> Self {
+        if let Some(duplicate) = duplicate {
+            self.duplicate_of = Some(duplicate.key);
+            self.duplicate_distance = Some(duplicate.distance);
+        }
+        self
+    }
+
     pub fn write_rule(&self) -> WriteRule {
         match &self.sequencer {
             Some(sequencer) => WriteRule::NewerThan(sequencer.clone()),
@@ -326,8 +349,9 @@ pub struct Announcement {
 }
 
 /// The announcement of a record: its main fields, the thumbnails' keys (for a deletion,
-/// the keys removed), and the attributes `event`, `bucket`, `key_prefix` and `format`
-/// (the source's), the last two only when they have a value (SNS refuses empty ones).
+/// the keys removed), and the attributes `event`, `bucket`, `key_prefix`, `format` (the
+/// source's) and `duplicate_of`, the last three only when they have a value (SNS refuses
+/// empty ones).
 pub fn announcement(record: &PhotoRecord, removed: &[String]) -> Announcement {
     let event = record.status.event();
     let mut body = json!({
@@ -337,7 +361,7 @@ pub fn announcement(record: &PhotoRecord, removed: &[String]) -> Announcement {
         "status": record.status,
         "processed_at": record.processed_at,
     });
-    let optional: [(&str, Option<Value>); 12] = [
+    let optional: [(&str, Option<Value>); 14] = [
         ("sequencer", record.sequencer.clone().map(Value::from)),
         ("etag", record.etag.clone().map(Value::from)),
         ("size", record.size.map(Value::from)),
@@ -350,6 +374,8 @@ pub fn announcement(record: &PhotoRecord, removed: &[String]) -> Announcement {
         ("placeholder", record.placeholder.clone().map(Value::from)),
         ("dominant_colour", record.dominant_colour.clone().map(Value::from)),
         ("reason", record.reason.clone().map(Value::from)),
+        ("duplicate_of", record.duplicate_of.clone().map(Value::from)),
+        ("duplicate_distance", record.duplicate_distance.map(Value::from)),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -369,6 +395,10 @@ pub fn announcement(record: &PhotoRecord, removed: &[String]) -> Announcement {
     }
     if let Some(format) = record.format {
         attributes.push(("format", format.to_owned()));
+    }
+    // A subscriber that wants only new pictures filters `{"duplicate_of": [{"exists": false}]}`.
+    if let Some(original) = &record.duplicate_of {
+        attributes.push(("duplicate_of", original.clone()));
     }
     Announcement { event, body: body.to_string(), attributes }
 }

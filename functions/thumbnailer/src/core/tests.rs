@@ -209,7 +209,31 @@ fn records_and_announcements_say_what_happened_and_order_by_sequencer() {
     let body: Value = serde_json::from_str(&message.body).expect("JSON");
     assert_eq!(body["thumbnails_removed"], serde_json::json!(["thumbnails/beach.jpg-256x256.jpg"]));
     let rejected = of.rejected(Some(""), "not an image", "thumbnails/_failed/x.json");
-    assert_eq!((rejected.etag, rejected.version.as_str()), (None, "rejected:"));
+    assert_eq!((rejected.etag.as_deref(), rejected.version.as_str()), (None, "rejected:"));
+
+    // A near-duplicate: the record names its original, the announcement too, as an attribute.
+    let hash = ready.phash.clone().expect("a ready record has a hash");
+    let copy =
+        ready.clone().duplicating(Some(duplicates::Duplicate { key: "uploads/alice/a.jpg".to_owned(), distance: 3 }));
+    assert_eq!((copy.duplicate_of.as_deref(), copy.duplicate_distance), (Some("uploads/alice/a.jpg"), Some(3)));
+    let message = announcement(&copy, &[]);
+    assert_eq!(message.attributes.last(), Some(&("duplicate_of", "uploads/alice/a.jpg".to_owned())));
+    let body: Value = serde_json::from_str(&message.body).expect("JSON");
+    assert_eq!(
+        (body["duplicate_of"].as_str(), body["duplicate_distance"].as_u64()),
+        (Some("uploads/alice/a.jpg"), Some(3))
+    );
+    // and its four band items carry what a lookup needs, under the record's ordering;
+    // a rejected or deleted photo files none.
+    let bands = duplicates::band_items(&copy);
+    assert_eq!(bands.len(), 4);
+    assert!(bands.iter().enumerate().all(|(n, band)| band.photo_id
+        == format!("band:{n}:photos/uploads/alice/beach.jpg")
+        && band.phash_band.starts_with(&format!("photos/uploads/alice/|{n}|"))
+        && band.phash == hash
+        && band.duplicate_of.as_deref() == Some("uploads/alice/a.jpg")
+        && band.sequencer == copy.sequencer));
+    assert!(duplicates::band_items(&deleted).is_empty() && duplicates::band_items(&rejected).is_empty());
 }
 
 #[test]

@@ -7,7 +7,8 @@ use tracing::Instrument as _;
 
 use super::Deps;
 use crate::catalog::{self, Filed};
-use crate::core::{self, ObjectEvent, PhotoRecord, RecordOf};
+use crate::config::PhotosConfig;
+use crate::core::{self, ObjectEvent, PhotoRecord, RecordOf, duplicates};
 use crate::error::ThumbnailerError;
 
 /// What the catalogue did with an outcome.
@@ -51,7 +52,8 @@ pub(super) fn now_text() -> String {
     Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Files the record, then announces it unless that already happened.
+/// Looks up the photo's near-duplicate (a ready photo, with the lookup on), files the
+/// record, files its hash bands, then announces it unless that already happened.
 pub(super) async fn catalogue(
     deps: &Deps,
     record: Option<&PhotoRecord>,
@@ -60,12 +62,39 @@ pub(super) async fn catalogue(
     let (Some(photos), Some(record)) = (&deps.config.photos, record) else {
         return Ok(Catalogued::Off);
     };
+    let record = &with_duplicate(deps, photos, record).await?;
     let filing = catalog::file(&deps.dynamodb, &photos.table, record);
     match filing.instrument(tracing::info_span!("file record", photo_id = %record.photo_id)).await? {
         Filed::Superseded => Ok(Catalogued::Superseded),
         Filed::AlreadyFiled { announced: true } => Ok(Catalogued::AlreadyAnnounced),
-        Filed::Fresh | Filed::AlreadyFiled { announced: false } => announce(deps, record, removed).await,
+        Filed::Fresh | Filed::AlreadyFiled { announced: false } => {
+            // Before the announcement: an announced record's bands are always filed.
+            if photos.duplicate_distance.is_some() {
+                catalog::index_bands(&deps.dynamodb, &photos.table, record)
+                    .instrument(tracing::info_span!("file hash bands", photo_id = %record.photo_id))
+                    .await?;
+            }
+            announce(deps, record, removed).await
+        }
     }
+}
+
+/// The record, naming the owner's earlier photo it nearly repeats when there is one.
+async fn with_duplicate(
+    deps: &Deps,
+    photos: &PhotosConfig,
+    record: &PhotoRecord,
+) -> Result<PhotoRecord, ThumbnailerError> {
+    let (Some(max_distance), Some(hash)) =
+        (photos.duplicate_distance, record.phash.as_deref().and_then(duplicates::parse_phash))
+    else {
+        return Ok(record.clone());
+    };
+    let candidates = catalog::find_candidates(&deps.dynamodb, &photos.table, &record.photo_id, &record.owner, hash)
+        .instrument(tracing::info_span!("find duplicates", photo_id = %record.photo_id))
+        .await?;
+    let duplicate = duplicates::choose_duplicate(&record.photo_id, &record.key, hash, &candidates, max_distance);
+    Ok(record.clone().duplicating(duplicate))
 }
 
 /// Publishes the record's announcement and marks the record announced (no topic: nothing).

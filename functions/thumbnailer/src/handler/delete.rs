@@ -60,6 +60,12 @@ async fn delete_photo(deps: &Deps, object: &ObjectEvent, dest_bucket: &str) -> O
         }
         Ok(Filed::Fresh | Filed::AlreadyFiled { announced: false }) => {}
     }
+    // A deleted photo is no near-duplicate's original any more: its hash bands go.
+    if deps.config.photos.as_ref().is_some_and(|p| p.duplicate_distance.is_some())
+        && let Err(reason) = catalog::index_bands(&deps.dynamodb, table, &record).await
+    {
+        return result(object, Outcome::Retry, reason.to_string(), Vec::new());
+    }
     let removed = if deps.config.delete_with_source {
         match remove_outdated_thumbnails(deps, object, dest_bucket, None).await {
             Ok(Removal::Removed(keys)) => keys,
