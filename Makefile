@@ -50,7 +50,8 @@ $(VENV)/.installed: requirements-dev.txt
 	@touch $@
 
 # The JPEG decoder's oracle test reads the benchmark's corpus of real photos (.bench/corpus,
-# fetched once from Debian's archive by scripts/photos.py: no apt, no root).
+# fetched once from Debian's archive by scripts/photos.py: no apt, no root); the HEIC tests read
+# the fixtures scripts/heic_fixtures.py makes from it and from real phones' photos (.bench/heic).
 # Every request a function makes in the tests is logged by the emulator (AWS_REQUEST_LOG), then
 # checked against the function's role as the template grants it (scripts/check_least_privilege.py).
 REQUEST_LOG := $(TARGET_DIR)/aws-requests.jsonl
@@ -66,7 +67,7 @@ test: venv test-build node-tools browser lambda-binaries corpus lint-template do
 	cargo fmt --all --check
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
 	rm -f $(REQUEST_LOG)
-	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus $(CARGO_TEST)
+	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus HEIC_FIXTURES=$(CURDIR)/.bench/heic $(CARGO_TEST)
 	$(VENV)/bin/python scripts/check_least_privilege.py --log $(REQUEST_LOG) --self-test
 
 # The tests' build alone (the test run above finds it done): it needs no venv.
@@ -96,6 +97,7 @@ lambda-binaries: venv
 
 corpus: venv
 	$(VENV)/bin/python scripts/photos.py > /dev/null
+	$(VENV)/bin/python scripts/heic_fixtures.py > /dev/null
 
 # The photos page's browser test (and the demo's screenshot) drive Debian's Chromium through
 # Debian's chromedriver, the same version: installed here when missing, as root (CI, dev

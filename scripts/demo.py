@@ -958,6 +958,8 @@ UPLOADS = [
     ("uploads/2026/storm-truncated.jpg", "Storm.jpg"),  # cut in half below
     ("uploads/2026/deleted-before-processing.jpg", "Aqua.jpg"),  # deleted before the event is delivered
     ("uploads/alice/IMG_20220814_141231.jpg", "Dune.jpg"),  # with a real phone's EXIF, spliced in below
+    # An iPhone 8 Plus's own HEIC: 48 HEVC tiles stored landscape, turned upright by the container.
+    ("uploads/alice/iphone-0001.HEIC", "iphone-8-plus-turned.heic"),
     # A tall picture whose colour runs off-centre: the square avatars' centre and attention crops differ.
     ("uploads/2026/flow-portrait.jpg", "Flow/contents/images/720x1440.jpg"),
 ]
@@ -966,6 +968,17 @@ UPLOADS = [
 LATER_COPY = ("uploads/2026/elephants-small.jpg", "Elephants.jpg")
 PHONE_EXIF = ROOT / "imaging/testdata/exif/nokia-8.3-5g.tiff"
 DISPLAY_P3 = ROOT / "imaging/testdata/icc/DisplayP3-v4.icc"
+
+
+def heic_fixtures() -> dict[str, Path]:
+    """The HEIC photos (real phones' and made from the corpus), made if missing, by name."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import heic_fixtures as fixtures
+    import pillow_heif
+
+    fixtures.main()
+    pillow_heif.register_heif_opener()  # so that image_size reads them too
+    return {path.name: path for path in fixtures.OUT.iterdir() if path.suffix in (".heic", ".hif")}
 
 
 def with_display_p3(jpeg: bytes) -> bytes:
@@ -1113,8 +1126,9 @@ def demo_thumbnailer(endpoint: str) -> bool:
     from photos import photos
 
     corpus = photos()
+    heic = heic_fixtures()
     # A file name, or the end of a path where several packages use the same name (720x1440.jpg).
-    by_name = {name: [p for p in corpus if p.as_posix().endswith("/" + name)][-1]
+    by_name = {name: heic[name] if name in heic else [p for p in corpus if p.as_posix().endswith("/" + name)][-1]
                for _, name in [*UPLOADS, LATER_COPY] if name}
     aws = clients(endpoint)
     s3 = aws["s3"]
@@ -1136,7 +1150,7 @@ def demo_thumbnailer(endpoint: str) -> bool:
                          "dimensions": image_size(data) if name and "truncated" not in key else "-"})
     s3.delete_object(Bucket=bucket, Key="uploads/2026/deleted-before-processing.jpg")
     print(f"Uploaded {len(uploaded)} files to s3://{bucket}/uploads/ (Debian's wallpaper photos, a text file named .jpg,")
-    print("a JPEG cut in half, one deleted again before its event is delivered, one with a phone's EXIF).")
+    print("a JPEG cut in half, one deleted again before its event is delivered, one with a phone's EXIF, an iPhone's HEIC).")
     table([{**u, "size": f"{u['size']:,}"} for u in uploaded], ["key", "source", "dimensions", "size"])
     ok = True
     env = {"THUMBNAIL_SIZES": "256x256,1024x1024", "THUMBNAIL_FORMAT": "jpeg", "JPEG_QUALITY": "80",
@@ -1447,7 +1461,7 @@ def demo_organization(endpoint: str) -> bool:
 APP_USERS = {"alice@example.com": "Alice-Photos-2026", "bob@example.com": "Bob-Photos-2026"}
 APP_UPLOADS = {
     "alice@example.com": [("Dune.jpg", "image/jpeg"), ("FreshFlower.jpg", "image/jpeg"), ("Silk.png", "image/png"),
-                          ("adwaita-d.webp", "image/webp")],
+                          ("adwaita-d.webp", "image/webp"), ("iphone-13-pro.heic", "image/heic")],
     "bob@example.com": [("Elephants_3840x2160.jpg", "image/jpeg"), (None, "image/jpeg")],  # None: text named .jpg
 }
 
@@ -1469,7 +1483,7 @@ def demo_photos_app(endpoint: str) -> bool:
     sys.path.insert(0, str(ROOT / "scripts"))
     from photos import photos
 
-    by_name = {path.name: path for path in photos()}
+    by_name = {path.name: path for path in photos()} | heic_fixtures()
     aws = clients(endpoint)
     bucket, catalogue = "photo-app", "photo-app-catalogue"
     aws["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})

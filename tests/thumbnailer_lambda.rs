@@ -12,7 +12,8 @@ use image::ImageFormat;
 use serde_json::{Value, json};
 
 use support::images::{
-    animated_webp_canvas, flat_jpeg, flat_png_16_bit, gif_with_screen, jpeg_with_a_bad_component_id, photo,
+    animated_webp_canvas, flat_jpeg, flat_png_16_bit, gif_with_screen, heic_fixture, jpeg_with_a_bad_component_id,
+    photo,
 };
 use support::lambda::{Confinement, Limits, LocalLambda, Outcome, packaged_binary};
 use support::slow_proxy::SlowProxy;
@@ -44,6 +45,11 @@ impl Bucket {
     async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<String> {
         let put = self.account.aws.s3().put_object().bucket(&self.name).key(key).body(bytes.into()).send().await?;
         Ok(put.e_tag().context("an ETag")?.trim_matches('"').to_owned())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        let object = self.account.aws.s3().get_object().bucket(&self.name).key(key).send().await?;
+        Ok(object.body.collect().await?.into_bytes().to_vec())
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>> {
@@ -92,11 +98,15 @@ fn outcomes(response: &Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_its_memory_size() -> Result<()> {
+    // (And decodes an iPhone's HEIC, turned upright by its container: the HEVC decoder is
+    // really in the artifact, within the same memory size.)
     let moto = Moto::shared();
     let bucket = Bucket::new(moto.url(), false).await?;
     // Given a batch of good photos next to hostile files, each small on disk.
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("uploads/good.jpg", photo(3000, 2000, ImageFormat::Jpeg)),
+        // 12 megapixels in 48 tiles of HEVC, stored 4032 x 3024 and turned by `irot`.
+        ("uploads/iphone.heic", heic_fixture("iphone-8-plus-turned.heic")),
         ("uploads/bad-component-1.jpg", jpeg_with_a_bad_component_id()),
         ("uploads/bad-component-2.jpg", jpeg_with_a_bad_component_id()),
         // 100 megapixels in one interleaved scan: libjpeg needs a few rows, not the image.
@@ -125,6 +135,7 @@ async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_
     assert_eq!(response["batchItemFailures"], json!([]), "{response:#}");
     let expected = [
         ("uploads/good.jpg", "written"),
+        ("uploads/iphone.heic", "written"),
         ("uploads/bad-component-1.jpg", "rejected"),
         ("uploads/bad-component-2.jpg", "rejected"),
         ("uploads/100-megapixels.jpg", "written"),
@@ -137,9 +148,12 @@ async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_
     let expected: Vec<(String, String)> = expected.iter().map(|(k, o)| ((*k).to_owned(), (*o).to_owned())).collect();
     assert_eq!(outcomes(&response), expected, "{response:#}");
     let thumbnails = bucket.keys("thumbnails/uploads/").await?;
-    for written in ["good.jpg", "100-megapixels.jpg", "flat-16-bit.png"] {
+    for written in ["good.jpg", "iphone.heic", "100-megapixels.jpg", "flat-16-bit.png"] {
         assert!(thumbnails.contains(&format!("thumbnails/uploads/{written}-256x256.jpg")), "{written}: {thumbnails:?}");
     }
+    // The iPhone's photo upright: portrait, as its container says, not as its tiles are stored.
+    let iphone = image::load_from_memory(&bucket.get("thumbnails/uploads/iphone.heic-256x256.jpg").await?)?;
+    assert_eq!((iphone.width(), iphone.height()), (192, 256));
     let records = bucket.keys("thumbnails/_failed/").await?;
     assert_eq!(records.len(), 6, "a record per rejected file: {records:?}");
     let reasons: Vec<&str> =
@@ -151,7 +165,7 @@ async fn the_packaged_binary_records_fatal_libjpeg_errors_and_every_bomb_within_
     // rejection per record, by class.
     let log = log_with_metrics(&lambda, 1).await;
     assert_eq!(emitted(&log, "ThumbnailsWritten"), [thumbnails.len() as f64], "{thumbnails:?}");
-    assert_eq!(emitted(&log, "ImagesProcessed"), [3.0]);
+    assert_eq!(emitted(&log, "ImagesProcessed"), [4.0]);
     assert_eq!(emitted(&log, "Rejected"), [records.len() as f64]);
     assert_eq!(emitted(&log, "RejectedTooLarge"), [4.0], "three over memory, one with too many scans");
     assert_eq!(emitted(&log, "RejectedCorrupt"), [2.0], "libjpeg's fatal errors");

@@ -11,7 +11,9 @@
 //!
 //! `THUMB_DECODER=libjpeg` decodes every JPEG with libjpeg, as before the 1/8-scale
 //! decoder; `THUMB_STAGE=decode` times the JPEG's 1/8-scale decode alone, and
-//! `THUMB_STAGE=phash` the perceptual hash alone, on that decode (what the pipeline hashes). Each result
+//! `THUMB_STAGE=phash` the perceptual hash alone, on that decode (what the pipeline hashes), and
+//! `THUMB_STAGE=crop` (with a `THUMB_FIT` crop) choosing the crop alone, on the decode a cover
+//! thumbnail starts from. Each result
 //! says which decoder its file takes (`eighth-scale 1/8`, `eighth-scale 2/8` or `libjpeg`).
 //!
 //! Each file is timed `THUMB_REPEATS` times (3) after one warm-up, and the fastest kept: on
@@ -24,7 +26,8 @@ use std::time::Instant;
 use image::ImageFormat;
 
 use imaging::test_support::{
-    JpegDecoder, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment, make_thumbnails_with, perceptual_hash,
+    JpegDecoder, crop_window, decoded_for, eighth_scale_takes, jpeg_eighth_scale, jpeg_with_segment,
+    make_thumbnails_with, perceptual_hash,
 };
 use imaging::{BoxSize, Crop, Fit, Limits, OutputFormat, fit_inside, probe};
 
@@ -50,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let decode_only = std::env::var("THUMB_STAGE").as_deref() == Ok("decode");
     let hash_only = std::env::var("THUMB_STAGE").as_deref() == Ok("phash");
+    let crop_only = std::env::var("THUMB_STAGE").as_deref() == Ok("crop");
     let repeats: usize = std::env::var("THUMB_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     let mut results = Vec::new();
     for file in std::env::args().skip(1) {
@@ -64,10 +68,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let info = probe(&data, limits)?;
         // Where a cover thumbnail cropped, in the photo's pixels: the same on every run.
         let mut crop = None;
-        let decoded = if hash_only { Some(jpeg_eighth_scale(&data, decoder)?) } else { None };
+        let decoded = match (hash_only, crop_only) {
+            (true, _) => Some(jpeg_eighth_scale(&data, decoder)?),
+            (_, true) => Some(decoded_for(&data, &size, fit, limits)?),
+            _ => None,
+        };
         let mut run = || -> Result<usize, Box<dyn std::error::Error>> {
-            if let Some(image) = &decoded {
-                return Ok(usize::from(perceptual_hash(image) != 0));
+            match (&decoded, fit) {
+                (Some(image), Fit::Cover(strategy)) if crop_only => {
+                    return Ok(usize::from(crop_window(image, size[0], strategy)[2] > 0.0));
+                }
+                (Some(image), _) => return Ok(usize::from(perceptual_hash(image) != 0)),
+                (None, _) => {}
             }
             if decode_only {
                 return Ok(jpeg_eighth_scale(&data, decoder)?.as_bytes().len());

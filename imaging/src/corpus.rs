@@ -1,5 +1,6 @@
 //! The benchmark's corpus of real photos (`scripts/photos.py`, which `make test` runs first),
-//! for the tests that must hold on real files: `JPEG_CORPUS`, or `.bench/corpus`.
+//! for the tests that must hold on real files: `JPEG_CORPUS`, or `.bench/corpus`; and the HEIC
+//! fixtures made from it.
 
 use std::path::{Path, PathBuf};
 
@@ -31,4 +32,17 @@ fn collect_jpegs(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
+}
+
+/// The HEIC fixtures and their references (`scripts/heic_fixtures.py`, which `make test` runs
+/// after the corpus): `HEIC_FIXTURES`, or `.bench/heic`; fails, naming the fix, when absent.
+pub(crate) fn heic_fixtures() -> PathBuf {
+    let dir = std::env::var_os("HEIC_FIXTURES")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.bench/heic"), PathBuf::from);
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "no HEIC fixtures in {}: make them with `.venv/bin/python scripts/heic_fixtures.py` (make test does), or set HEIC_FIXTURES",
+        dir.display()
+    );
+    dir
 }

@@ -8,7 +8,9 @@ use image::metadata::Orientation;
 use image::{ImageFormat, ImageReader};
 
 use crate::crop::Fit;
+use crate::heic::{self, HeicHeader};
 use crate::jpeg::{JpegStructure, read_structure};
+use crate::kind::ImageKind;
 use crate::panics::{caught, panic_on_test_input};
 use crate::png::{self, PngHeader};
 use crate::rejection::Rejection;
@@ -77,31 +79,35 @@ pub(crate) enum Kind {
     Webp(WebpFeatures),
     Png(PngHeader),
     Gif { width: u32, height: u32 },
+    Heic(HeicHeader),
 }
 
 impl Header {
     /// Reads the header of `bytes`, refusing an image over the pixel or scan limits or
-    /// one that is not a JPEG, PNG, WebP or GIF. A panic in a header parser is a rejection.
+    /// one that is not a JPEG, PNG, WebP, GIF or HEIC. A panic in a header parser is a rejection.
     pub fn read(bytes: &[u8], limits: Limits) -> Result<Self, Rejection> {
         caught(|| read_header(bytes, limits)).unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic)))
     }
 
-    pub fn format(&self) -> ImageFormat {
+    pub fn format(&self) -> ImageKind {
         match self.kind {
-            Kind::Jpeg(_) => ImageFormat::Jpeg,
-            Kind::Webp(_) => ImageFormat::WebP,
-            Kind::Png(_) => ImageFormat::Png,
-            Kind::Gif { .. } => ImageFormat::Gif,
+            Kind::Jpeg(_) => ImageKind::Jpeg,
+            Kind::Webp(_) => ImageKind::Webp,
+            Kind::Png(_) => ImageKind::Png,
+            Kind::Gif { .. } => ImageKind::Gif,
+            Kind::Heic(_) => ImageKind::Heic,
         }
     }
 
-    /// Width and height as stored, before any EXIF orientation.
+    /// Width and height as stored, before any EXIF orientation (a HEIC's as displayed: its
+    /// container's rotation is known from the header).
     pub fn dimensions(&self) -> (u32, u32) {
         match &self.kind {
             Kind::Jpeg(structure) => (structure.width, structure.height),
             Kind::Webp(features) => (features.width, features.height),
             Kind::Png(png) => (png.width, png.height),
             Kind::Gif { width, height } => (*width, *height),
+            Kind::Heic(heic) => (heic.width, heic.height),
         }
     }
 }
@@ -109,8 +115,8 @@ impl Header {
 impl Header {
     /// The boxes to decode for: `sizes` themselves for `contain`; for `cover`, the size at
     /// which the photo covers each box (its shorter side binding), so the crop still has
-    /// a pixel for every thumbnail pixel. Only a JPEG's orientation is known from its
-    /// header; for the other formats, both ways round.
+    /// a pixel for every thumbnail pixel. Only a JPEG's and a HEIC's orientation is known
+    /// from the header; for the other formats, both ways round.
     pub(crate) fn decode_boxes(&self, sizes: &[BoxSize], fit: Fit) -> Vec<BoxSize> {
         if fit == Fit::Contain {
             return sizes.to_vec();
@@ -118,6 +124,7 @@ impl Header {
         let (width, height) = self.dimensions();
         let turns: &[bool] = match &self.kind {
             Kind::Jpeg(structure) => &[transposes(structure.orientation)],
+            Kind::Heic(_) => &[false],
             _ => &[false, true],
         };
         let mut boxes = Vec::with_capacity(sizes.len() * turns.len());
@@ -141,6 +148,9 @@ fn covering(width: u32, height: u32, size: BoxSize) -> BoxSize {
 
 fn read_header(bytes: &[u8], limits: Limits) -> Result<Header, Rejection> {
     panic_on_test_input(bytes);
+    if heic::is_heic(bytes) {
+        return Ok(Header { kind: Kind::Heic(heic::header(bytes, limits)?) });
+    }
     let format = image::guess_format(bytes).map_err(|_| Rejection::NotAnImage)?;
     let kind = match format {
         ImageFormat::Jpeg => {

@@ -9,6 +9,8 @@ pub enum ImageKind {
     Webp,
     Avif,
     Gif,
+    /// HEIC or HEIF: read, never written (its thumbnails are JPEG, what every browser shows).
+    Heic,
 }
 
 impl ImageKind {
@@ -20,6 +22,7 @@ impl ImageKind {
             Self::Webp => "webp",
             Self::Avif => "avif",
             Self::Gif => "gif",
+            Self::Heic => "heic",
         }
     }
 
@@ -30,6 +33,7 @@ impl ImageKind {
             Self::Webp => "image/webp",
             Self::Avif => "image/avif",
             Self::Gif => "image/gif",
+            Self::Heic => "image/heic",
         }
     }
 
@@ -41,6 +45,21 @@ impl ImageKind {
             Self::Webp => "webp",
             Self::Avif => "avif",
             Self::Gif => "gif",
+            Self::Heic => "heic",
+        }
+    }
+
+    /// The kind of an input, from its first bytes: a format the pipeline decodes, or `None`.
+    pub fn of_input(bytes: &[u8]) -> Option<Self> {
+        if crate::heic::is_heic(bytes) {
+            return Some(Self::Heic);
+        }
+        match image::guess_format(bytes).ok()? {
+            image::ImageFormat::Jpeg => Some(Self::Jpeg),
+            image::ImageFormat::Png => Some(Self::Png),
+            image::ImageFormat::WebP => Some(Self::Webp),
+            image::ImageFormat::Gif => Some(Self::Gif),
+            _ => None,
         }
     }
 }

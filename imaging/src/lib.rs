@@ -15,7 +15,7 @@
 //!   `eighth_scale` (baseline files at 1/8 and 2/8) and libjpeg-turbo (everything else);
 //! - `crop`: how a `cover` thumbnail fills its box, and which part of the photo it keeps
 //!   (centre, attention, entropy); `phash` (the perceptual hash near-duplicates are found by);
-//! - `png`, `webp`, `avif`: the other codecs; `colour` (ICC to sRGB), `exif` (capture
+//! - `png`, `webp`, `avif`, `heic`: the other codecs; `colour` (ICC to sRGB), `exif` (capture
 //!   facts), `placeholder` (ThumbHash and dominant colour), `sizes`, `kind`;
 //! - `rejection`: what a file gets instead of thumbnails; `panics`: the one place a
 //!   decoder's panic is caught;
@@ -32,6 +32,7 @@ mod damage;
 mod eighth_scale;
 mod exif;
 mod header;
+mod heic;
 mod jpeg;
 mod kind;
 mod panics;

@@ -64,6 +64,7 @@ fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
         },
         // The logical screen, which every frame is composed onto, and the frame.
         Kind::Gif { width, height } => 2 * pixels(*width, *height) * 4,
+        Kind::Heic(heic) => crate::heic::memory_need(heic),
     };
     decoding + thumbnails
 }

@@ -9,7 +9,9 @@
 //!   only needs 1/8 is decoded without the scans 1/8 does not read (see `jpeg.rs`);
 //! - WebP through libwebp, which resizes rows while decoding;
 //! - PNG row by row, averaging blocks of pixels as the rows arrive (see `png.rs`), so a
-//!   large PNG never exists at full size; interlaced PNG and GIF at full size.
+//!   large PNG never exists at full size; interlaced PNG and GIF at full size;
+//! - HEIC whole, by the pure-Rust HEVC decoder, which applies the container's rotation
+//!   (see `heic.rs`).
 //!
 //! Before any of that, the [`Header`] is read once, and what the decode will hold at its
 //! peak is priced from it for every format (`peak.rs`); an image over the allowance is
@@ -35,6 +37,7 @@ use crate::exif::{ExifFacts, exif_facts};
 use crate::header::{
     Header, Kind, Limits, check_pixels, jpeg_scale_for, oriented, png_factor, reader, stored_size_for,
 };
+use crate::heic;
 use crate::jpeg::{JpegStructure, Slices};
 use crate::kind::ImageKind;
 use crate::panics::caught;
@@ -101,33 +104,23 @@ pub struct Photo {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhotoFacts {
-    /// `jpeg`, `png`, `webp` or `gif`.
+    /// `jpeg`, `png`, `webp`, `gif` or `heic`.
     pub format: &'static str,
     /// Once oriented, as people see it.
     pub width: u32,
     pub height: u32,
-    /// The EXIF orientation, 1 to 8 (1 when there is none).
+    /// The EXIF orientation, 1 to 8 (1 when there is none); for a HEIC, the number that
+    /// says what its container's `irot` and `imir` do.
     pub orientation: u8,
     /// The embedded ICC profile's description (`Display P3`), when there is one.
     pub colour_profile: Option<String>,
     pub exif: ExifFacts,
 }
 
-fn format_name(format: ImageFormat) -> &'static str {
-    let kind = match format {
-        ImageFormat::Jpeg => ImageKind::Jpeg,
-        ImageFormat::Png => ImageKind::Png,
-        ImageFormat::WebP => ImageKind::Webp,
-        ImageFormat::Gif => ImageKind::Gif,
-        _ => return "unknown",
-    };
-    kind.name()
-}
-
 /// An image decoded at `width` x `height` or larger, and the size it really has once
 /// oriented, which is what the thumbnails' sizes are computed from.
 struct Decoded {
-    format: ImageFormat,
+    format: ImageKind,
     image: DynamicImage,
     orientation: Orientation,
     /// The embedded ICC profile (a CMYK JPEG's is already applied).
@@ -232,7 +225,7 @@ pub(crate) fn thumbnails_with(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let facts = PhotoFacts {
-            format: format_name(format),
+            format: format.name(),
             width: oriented_width,
             height: oriented_height,
             orientation: orientation.to_exif(),
@@ -245,13 +238,14 @@ pub(crate) fn thumbnails_with(
     .unwrap_or_else(|panic| Err(Rejection::DecoderPanic(panic)))
 }
 
-/// `Same` made concrete for an input format (GIF becomes PNG).
-fn resolve(output: OutputFormat, input: ImageFormat) -> OutputFormat {
+/// `Same` made concrete for an input format (GIF becomes PNG; HEIC, which browsers other
+/// than Safari cannot show, becomes JPEG).
+fn resolve(output: OutputFormat, input: ImageKind) -> OutputFormat {
     match output {
         OutputFormat::Same { quality } => match input {
-            ImageFormat::Jpeg => OutputFormat::Jpeg { quality },
-            ImageFormat::WebP => OutputFormat::Webp { quality },
-            _ => OutputFormat::Png,
+            ImageKind::Jpeg | ImageKind::Heic => OutputFormat::Jpeg { quality },
+            ImageKind::Webp => OutputFormat::Webp { quality },
+            ImageKind::Png | ImageKind::Gif | ImageKind::Avif => OutputFormat::Png,
         },
         other => other,
     }
@@ -260,7 +254,7 @@ fn resolve(output: OutputFormat, input: ImageFormat) -> OutputFormat {
 /// The kind of the thumbnails `bytes` will get (known before decoding, so a redelivered
 /// record can find the thumbnails it already has).
 pub fn output_kind(output: OutputFormat, bytes: &[u8]) -> ImageKind {
-    let input = image::guess_format(bytes).unwrap_or(ImageFormat::Png);
+    let input = ImageKind::of_input(bytes).unwrap_or(ImageKind::Png);
     resolve(output, input).kind()
 }
 
@@ -277,7 +271,7 @@ impl OutputFormat {
     }
 
     /// Every kind thumbnails in this format may have: `Same` writes JPEG, PNG or WebP, by
-    /// the input.
+    /// the input (JPEG for a HEIC).
     pub fn possible_kinds(self) -> &'static [ImageKind] {
         match self {
             Self::Jpeg { .. } => &[ImageKind::Jpeg],
@@ -287,6 +281,18 @@ impl OutputFormat {
             Self::Same { .. } => &[ImageKind::Jpeg, ImageKind::Png, ImageKind::Webp],
         }
     }
+}
+
+/// The image the thumbnails of `sizes` start from, decoded as the pipeline decodes it (the
+/// benchmark's crop-alone timing, through `test_support`).
+#[cfg(feature = "test-support")]
+pub(crate) fn decoded_image(
+    bytes: &[u8],
+    header: &Header,
+    sizes: &[BoxSize],
+    limits: Limits,
+) -> Result<DynamicImage, Rejection> {
+    decode(bytes, header, sizes, limits, JpegDecoder::Fastest).map(|decoded| decoded.image)
 }
 
 fn decode(
@@ -328,14 +334,20 @@ fn decode(
             None => decode_full_size(bytes, limits),
         },
         Kind::Gif { .. } => decode_full_size(bytes, limits),
+        Kind::Heic(heic) => {
+            let heic::DecodedHeic { image, icc, orientation } = heic::decode(bytes)?;
+            // Already oriented by the decoder: the orientation is only reported.
+            let (oriented_width, oriented_height) = (heic.width, heic.height);
+            Ok(Decoded { format, image, orientation, icc, oriented_width, oriented_height })
+        }
     }
 }
 
 /// The embedded ICC profile of a PNG (iCCP) or WebP (ICCP), read by the `image` crate's
 /// decoders from the headers. (A JPEG's comes from its structure.)
-fn icc_profile(bytes: &[u8], format: ImageFormat) -> Option<Vec<u8>> {
+fn icc_profile(bytes: &[u8], format: ImageKind) -> Option<Vec<u8>> {
     match format {
-        ImageFormat::Png | ImageFormat::WebP => {
+        ImageKind::Png | ImageKind::Webp => {
             let mut decoder = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_decoder().ok()?;
             decoder.icc_profile().ok()?
         }
@@ -352,7 +364,12 @@ fn orientation_of(bytes: &[u8], limits: Limits) -> Result<Orientation, Rejection
 /// within the allocation limit.
 fn decode_full_size(bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> {
     let reader = reader(bytes, limits)?;
-    let format = reader.format().ok_or(Rejection::NotAnImage)?;
+    let format = match reader.format() {
+        Some(ImageFormat::Png) => ImageKind::Png,
+        Some(ImageFormat::WebP) => ImageKind::Webp,
+        Some(ImageFormat::Gif) => ImageKind::Gif,
+        _ => return Err(Rejection::NotAnImage),
+    };
     let mut decoder = reader.into_decoder().map_err(|err| Rejection::Corrupt(err.to_string()))?;
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, limits)?;
@@ -414,7 +431,7 @@ fn decode_jpeg(
     let mut image = decode_jpeg_at(bytes, scale, structure, icc.as_deref(), decoder)?;
     image.apply_orientation(orientation);
     let (oriented_width, oriented_height) = oriented(width, height, orientation);
-    Ok(Decoded { format: ImageFormat::Jpeg, image, orientation, icc, oriented_width, oriented_height })
+    Ok(Decoded { format: ImageKind::Jpeg, image, orientation, icc, oriented_width, oriented_height })
 }
 
 /// libjpeg reports fatal errors by unwinding out of its callbacks (the `mozjpeg`

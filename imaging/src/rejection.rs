@@ -4,7 +4,7 @@
 /// Why an input can never become a thumbnail: retrying cannot help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("not an image (or a format other than JPEG, PNG, WebP and GIF)")]
+    #[error("not an image (or a format other than JPEG, PNG, WebP, GIF and HEIC)")]
     NotAnImage,
     #[error("the image is {width} x {height} = {} pixels, over the limit of {limit} (MAX_INPUT_PIXELS)", u64::from(*width) * u64::from(*height))]
     TooManyPixels { width: u32, height: u32, limit: u64 },

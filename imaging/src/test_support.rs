@@ -3,7 +3,7 @@
 
 use image::DynamicImage;
 
-use crate::crop::Fit;
+use crate::crop::{Crop, Fit, crop_region};
 use crate::header::{Header, Limits};
 pub use crate::jpeg::with_segment as jpeg_with_segment;
 pub use crate::panics::PANIC_INPUT;
@@ -24,6 +24,19 @@ pub fn make_thumbnails_with(
 ) -> Result<Photo, Rejection> {
     let header = Header::read(bytes, limits)?;
     thumbnails_with(bytes, &header, sizes, output, fit, limits, decoder)
+}
+
+/// The image a `fit` thumbnail of `sizes` starts from, decoded as the pipeline decodes it:
+/// what the benchmark times the crop alone on.
+pub fn decoded_for(bytes: &[u8], sizes: &[BoxSize], fit: Fit, limits: Limits) -> Result<DynamicImage, Rejection> {
+    let header = Header::read(bytes, limits)?;
+    crate::pipeline::decoded_image(bytes, &header, &header.decode_boxes(sizes, fit), limits)
+}
+
+/// Where `crop` places a `size` box on `image` (left, top, width, height): the crop's own work.
+pub fn crop_window(image: &DynamicImage, size: BoxSize, crop: Crop) -> [f64; 4] {
+    let region = crop_region(image, size.width, size.height, crop);
+    [region.left, region.top, region.width, region.height]
 }
 
 /// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the

@@ -159,3 +159,19 @@ pub fn flat_jpeg(width: u16, height: u16, scans: &[&[u8]]) -> Vec<u8> {
 pub fn jpeg_with_a_bad_component_id() -> Vec<u8> {
     flat_jpeg(64, 64, &[&[9]])
 }
+
+/// A HEIC fixture that `scripts/heic_fixtures.py` made (`make test` runs it first): a real
+/// phone's photo or one made from the corpus, from `HEIC_FIXTURES` or `.bench/heic`.
+pub fn heic_fixture(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("HEIC_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.bench/heic"),
+        std::path::PathBuf::from,
+    );
+    let path = dir.join(name);
+    std::fs::read(&path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}. Make the HEIC fixtures with `.venv/bin/python scripts/heic_fixtures.py` (make test does), or set HEIC_FIXTURES",
+            path.display()
+        )
+    })
+}

@@ -125,14 +125,26 @@ fn upload_requests_are_checked_field_by_field() {
     check_upload(json!({"content_type": "image/jpeg", "bytes": 10}), Err((400, "missing field filename")));
     check_upload(
         json!({"filename": "a.jpg", "bytes": 10}),
-        Err((400, "missing field content_type: one of image/jpeg, image/png, image/webp, image/gif")),
-    );
-    check_upload(json!({"filename": "a.jpg", "content_type": "image/jpeg"}), Err((400, "missing field bytes")));
-    check_upload(
-        json!({"filename": "a.heic", "content_type": "image/heic", "bytes": 10}),
         Err((
             400,
-            "field content_type \"image/heic\" is not an image type the thumbnailer decodes: use one of image/jpeg",
+            "missing field content_type: one of image/jpeg, image/png, image/webp, image/gif, image/heic, image/heif",
+        )),
+    );
+    check_upload(json!({"filename": "a.jpg", "content_type": "image/jpeg"}), Err((400, "missing field bytes")));
+    // An iPhone's photo, by either name of the format.
+    check_upload(
+        json!({"filename": "IMG_0001.HEIC", "content_type": "image/heic", "bytes": 10}),
+        Ok(("IMG_0001.HEIC", ImageType::Heic, 10)),
+    );
+    check_upload(
+        json!({"filename": "a.heif", "content_type": "image/heif", "bytes": 10}),
+        Ok(("a.heif", ImageType::Heif, 10)),
+    );
+    check_upload(
+        json!({"filename": "scan.tiff", "content_type": "image/tiff", "bytes": 10}),
+        Err((
+            400,
+            "field content_type \"image/tiff\" is not an image type the thumbnailer decodes: use one of image/jpeg",
         )),
     );
     check_upload(

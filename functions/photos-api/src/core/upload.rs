@@ -12,10 +12,13 @@ pub enum ImageType {
     Png,
     Webp,
     Gif,
+    /// An iPhone's photo (its thumbnails are JPEG).
+    Heic,
+    Heif,
 }
 
 impl ImageType {
-    pub const ALL: [Self; 4] = [Self::Jpeg, Self::Png, Self::Webp, Self::Gif];
+    pub const ALL: [Self; 6] = [Self::Jpeg, Self::Png, Self::Webp, Self::Gif, Self::Heic, Self::Heif];
 
     pub fn content_type(self) -> &'static str {
         match self {
@@ -23,6 +26,8 @@ impl ImageType {
             Self::Png => "image/png",
             Self::Webp => "image/webp",
             Self::Gif => "image/gif",
+            Self::Heic => "image/heic",
+            Self::Heif => "image/heif",
         }
     }
 
@@ -32,6 +37,8 @@ impl ImageType {
             Self::Png => ".png",
             Self::Webp => ".webp",
             Self::Gif => ".gif",
+            Self::Heic => ".heic",
+            Self::Heif => ".heif",
         }
     }
 

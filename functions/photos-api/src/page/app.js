@@ -264,6 +264,12 @@ function post(signed, file, onProgress) {
   });
 }
 
+// Browsers other than Safari often give a HEIC file no type at all: name it by its extension.
+function typeByName(name) {
+  const extension = name.toLowerCase().split(".").pop();
+  return { heic: "image/heic", heif: "image/heif" }[extension] || "";
+}
+
 async function upload(file) {
   const li = card(null, file.name);
   const progress = document.createElement("progress");
@@ -274,7 +280,8 @@ async function upload(file) {
   setState(li, "uploading", "Uploading…");
   $("photos").prepend(li);
   try {
-    const signed = await api("POST", "uploads", { filename: file.name, content_type: file.type, bytes: file.size });
+    const content_type = file.type || typeByName(file.name);
+    const signed = await api("POST", "uploads", { filename: file.name, content_type, bytes: file.size });
     li.dataset.id = signed.id;
     li.querySelector(".name").textContent = signed.filename;
     await post(signed, file, (share) => (progress.value = share));
