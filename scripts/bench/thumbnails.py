@@ -270,8 +270,7 @@ def crop_cost(runners: dict, jpeg: list[Path]) -> dict[str, float]:
     command, env = runners["thumbnailer"]
     alone_jobs = {crop: (command, jpeg, {**env, "THUMB_FIT": crop, "THUMB_STAGE": "crop"}) for crop in crops[1:]}
     alone = {crop: figures(value["results"]) for crop, value in measure(alone_jobs).items()}
-    print("
-choosing the crop alone (THUMB_STAGE=crop), on the image a cover thumbnail is made from:")
+    print("\nchoosing the crop alone (THUMB_STAGE=crop), on the image a cover thumbnail is made from:")
     print("| crop | median ms | p95 ms | share of a centre-cropped thumbnail's median |\n|---|---|---|---|")
     for crop in crops[1:]:
         print(f"| {crop} | {alone[crop]['median']:.3f} | {alone[crop]['p95']:.3f} | {alone[crop]['median'] / centre:.1%} |")
