@@ -65,6 +65,8 @@ SOAK_REQUEST_LOG := $(TARGET_DIR)/aws-requests-soak.jsonl
 # A plain `make test` runs the same steps one after another.
 test: venv test-build node-tools browser lambda-binaries corpus lint-template docs-check
 	cargo fmt --all --check
+	@# Every script parses, also those only `make bench-*` or `make demo` runs.
+	$(VENV)/bin/python -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' $$(git ls-files 'scripts/*.py')
 	$(VENV)/bin/python scripts/check_architecture.py --self-test
 	rm -f $(REQUEST_LOG)
 	AWS_REQUEST_LOG=$(REQUEST_LOG) JPEG_CORPUS=$(CURDIR)/.bench/corpus HEIC_FIXTURES=$(CURDIR)/.bench/heic $(CARGO_TEST)
