@@ -39,6 +39,9 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
+from pillow_heif import register_heif_opener
+
+register_heif_opener()  # the demo's HEIC uploads are sources too
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo-output"
