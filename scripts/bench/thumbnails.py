@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from about import describe, spread  # noqa: E402
 
 WORK = ROOT / ".bench"
+# Where cargo puts what it builds: the project's target/ unless CARGO_TARGET_DIR says otherwise.
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 PYTHON_PEERS = ["pillow==13.0.0", "pyvips==3.2.0"]
 SHARP = "sharp@0.35.5"
 # Each implementation runs over its files this many times, taking turns with the others; each
@@ -120,7 +122,7 @@ def main() -> None:
     sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "imaging", "--features", "test-support",
        "--example", "bench", cwd=ROOT)
     sh("cargo", "build", "--quiet", "--release", "--locked", "-p", "thumbnailer", "--bin", "thumbnailer", cwd=ROOT)
-    ours = [str(ROOT / "target/release/examples/bench")]
+    ours = [str(TARGET / "release/examples/bench")]
     script = str(Path(__file__).with_name("thumbnails_peers.py"))
     node_env = {"NODE_PATH": str(WORK / "node" / "node_modules"), "VIPS_CONCURRENCY": "1"}
     runners = {
@@ -180,7 +182,7 @@ def main() -> None:
           f"photos take it for a 256 box; the rest (progressive, or a photo that needs 3/8 or more) take libjpeg. "
           f"Decode-only rows: ours against the decoder named, at 1/8.")
     cold = json.loads(subprocess.run([sys.executable, str(Path(__file__).with_name("cold_start.py")),
-                                      str(ROOT / "target/release/thumbnailer"), "20"],
+                                      str(TARGET / "release/thumbnailer"), "20"],
                                      check=True, capture_output=True, text=True).stdout)
     print(f"\ncold start: release binary {cold['binary_mib']:.1f} MiB; process start to its first runtime-API request "
           f"(GET /runtime/invocation/next): median {cold['median_ms']:.1f} ms, p95 {cold['p95_ms']:.1f} ms over {cold['runs']} runs")
