@@ -12,7 +12,7 @@
 //! - `pipeline`: the steps above, and which decoder each format takes;
 //! - `peak`: what each decoder holds at its peak, priced from the header;
 //! - `jpeg`: the one reader of a JPEG's markers, used by both JPEG decoders:
-//!   `eighth_scale` (baseline files at 1/8 and 2/8) and libjpeg-turbo (everything else);
+//!   `eighth_scale` (baseline files at N/8) and libjpeg-turbo (everything else);
 //! - `crop`: how a `cover` thumbnail fills its box, and which part of the photo it keeps
 //!   (centre, attention, entropy); `phash` (the perceptual hash near-duplicates are found by);
 //! - `png`, `webp`, `avif`, `heic`: the other codecs; `colour` (ICC to sRGB), `exif` (capture

@@ -75,8 +75,9 @@ fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
 /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a second
 ///   buffer) and its rotated copy when the orientation turns it;
 /// - a few rows of MCUs;
-/// - for a sequential file at 1/8 or 2/8, the `eighth_scale` decoder's component planes
-///   (each at most the output's size, padded to blocks).
+/// - for a sequential file, the `eighth_scale` decoder's component planes (each at most
+///   the output's size, padded to blocks; a file in one scan needs only a row of MCUs of
+///   them, but is priced as one in several).
 fn jpeg(structure: &JpegStructure, scale_num: u32, rotated: bool) -> u64 {
     let sampling = &structure.sampling;
     let (max_h, max_v) = sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
@@ -95,8 +96,7 @@ fn jpeg(structure: &JpegStructure, scale_num: u32, rotated: bool) -> u64 {
     let output = out_w * out_h * bytes_per_pixel;
     let rows = mcus_x * mcu_w * mcu_h * sampling.len() as u64 * 2;
     // The `eighth_scale` decoder's component samples before upsampling.
-    let eighth_scale =
-        if scale_num <= 2 && !structure.progressive { sampling.len() as u64 * (out_w + 8) * (out_h + 8) } else { 0 };
+    let eighth_scale = if structure.progressive { 0 } else { sampling.len() as u64 * (out_w + 8) * (out_h + 8) };
     coefficients + output + rows + eighth_scale
 }
 

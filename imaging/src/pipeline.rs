@@ -397,8 +397,9 @@ pub enum JpegDecoder {
 }
 
 /// A JPEG decoded at `scale`/8:
-/// - a sequential file at 1/8 or 2/8 by `eighth_scale`, which is exact and faster, unless
-///   it falls back (anything but a plain baseline grey or YCbCr file, or damage);
+/// - a sequential file at any scale by `eighth_scale`, which is exact and faster, unless
+///   it falls back (anything but a plain baseline grey or YCbCr file, an inverse DCT size
+///   it does not have, or damage);
 /// - a progressive file at 1/8 by libjpeg without the scans 1/8 does not read;
 /// - everything else, and every fallback, by libjpeg.
 pub(crate) fn decode_jpeg_at(
@@ -408,7 +409,7 @@ pub(crate) fn decode_jpeg_at(
     icc: Option<&[u8]>,
     decoder: JpegDecoder,
 ) -> Result<DynamicImage, Rejection> {
-    if scale <= 2 && !structure.progressive && decoder == JpegDecoder::Fastest {
+    if !structure.progressive && decoder == JpegDecoder::Fastest {
         // A bug in the new decoder must cost speed, not the photo: a panic falls back too.
         if let Ok(Ok(image)) = caught(|| eighth_scale::decode(bytes, structure, scale as usize)) {
             return Ok(image);

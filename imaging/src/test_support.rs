@@ -42,12 +42,17 @@ pub fn crop_window(image: &DynamicImage, size: BoxSize, crop: Crop) -> [f64; 4] 
 /// A JPEG's 1/8-scale image by `decoder`, as the thumbnails would start from it: the
 /// benchmark's decode-only rates.
 pub fn jpeg_eighth_scale(bytes: &[u8], decoder: JpegDecoder) -> Result<DynamicImage, Rejection> {
-    let structure = crate::jpeg::read_structure(bytes)?;
-    let icc = structure.icc_profile(bytes);
-    decode_jpeg_at(bytes, 1, &structure, icc.as_deref(), decoder)
+    jpeg_at_scale(bytes, 1, decoder)
 }
 
-/// Whether the 1/8-scale decoder takes `bytes` at `scale`/8 (1 or 2), or why it leaves
+/// A JPEG's `scale`/8 image by `decoder`, as the thumbnails would start from it.
+pub fn jpeg_at_scale(bytes: &[u8], scale: u32, decoder: JpegDecoder) -> Result<DynamicImage, Rejection> {
+    let structure = crate::jpeg::read_structure(bytes)?;
+    let icc = structure.icc_profile(bytes);
+    decode_jpeg_at(bytes, scale, &structure, icc.as_deref(), decoder)
+}
+
+/// Whether the `eighth_scale` decoder takes `bytes` at `scale`/8 (1 to 8), or why it leaves
 /// the file to libjpeg: the benchmark's count of which files take which decoder.
 pub fn eighth_scale_takes(bytes: &[u8], scale: usize) -> Result<(), String> {
     let structure = crate::jpeg::read_structure(bytes).map_err(|err| err.to_string())?;

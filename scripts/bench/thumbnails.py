@@ -13,6 +13,9 @@ median and p95 ms, peak RSS and our ratio to each; for JPEG also our thumbnails 
 alone (today's path before our decoder) and the 1/8-scale decode-only rates: ours, ours
 through libjpeg alone, and libjpeg-turbo through Pillow; the baseline files ours decodes at
 1/8 and at 2/8 as groups of their own; then the share of the corpus our decoder takes.
+Then the same four implementations for larger boxes and a two-size configuration
+(BENCH_BOXES, "512 1024 256,1024"; the 256 figures are the table above), one table per box:
+each group's images/s, ours against the best peer, and every implementation's peak RSS.
 Before the summary: the cold start (scripts/bench/cold_start.py: the release binary's size
 and the time from process start to its first runtime-API request), the two costs of the photo record
 (colour management: the JPEGs with a Display P3 profile embedded, against without; AVIF
@@ -42,6 +45,10 @@ SHARP = "sharp@0.35.5"
 # Each implementation runs over its files this many times, taking turns with the others; each
 # run times every file THUMB_REPEATS (3) times after a warm-up. A file's time is the fastest.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# The boxes measured beside the 256 one: a display size, a large one, and the usual pair of a
+# grid thumbnail and a display size made together (THUMB_SIZE takes a list).
+BOXES = os.environ.get("BENCH_BOXES", "512 1024 256,1024").split()
+PEERS = ("pillow", "pyvips", "sharp")
 
 
 def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -179,14 +186,18 @@ def main() -> None:
     at_1_8 = sum(1 for d in decoders.values() if d == "eighth-scale 1/8")
     print(f"\nour decoder: {eighth} of {len(jpeg)} JPEGs ({eighth / len(jpeg):.0%}; {eighth} of {len(baseline)} "
           f"baseline, {at_1_8} at 1/8 and {eighth - at_1_8} at 2/8) and {eighth / len(files):.0%} of all {len(files)} "
-          f"photos take it for a 256 box; the rest (progressive, or a photo that needs 3/8 or more) take libjpeg. "
+          f"photos take it for a 256 box; the rest (progressive, or what it does not take) take libjpeg. "
           f"Decode-only rows: ours against the decoder named, at 1/8.")
+    by_box = {"256": {group: {name: table[(group, name)] for name in ("thumbnailer", *PEERS)}
+                          for group in ("jpeg (all)", "jpeg baseline", "jpeg progressive", "png/webp")
+                          if (group, "thumbnailer") in table}}
+    by_box.update(box_tables(runners, groups))
     cold = json.loads(subprocess.run([sys.executable, str(Path(__file__).with_name("cold_start.py")),
                                       str(TARGET / "release/thumbnailer"), "20"],
                                      check=True, capture_output=True, text=True).stdout)
     print(f"\ncold start: release binary {cold['binary_mib']:.1f} MiB; process start to its first runtime-API request "
           f"(GET /runtime/invocation/next): median {cold['median_ms']:.1f} ms, p95 {cold['p95_ms']:.1f} ms over {cold['runs']} runs")
-    peers_only = ("pillow", "pyvips", "sharp")
+    peers_only = PEERS
 
     def versus_best_peer(group: str) -> float:
         return table[(group, "thumbnailer")]["images_s"] / max(table[(group, p)]["images_s"] for p in peers_only)
@@ -217,7 +228,78 @@ def main() -> None:
           f"colour_management_overhead={colour:.3f} phash_ms={hash_ms:.3f} attention_crop_ms={crops['attention']:.2f} "
           f"entropy_crop_ms={crops['entropy']:.2f} attention_crop_share={crops['attention_alone']:.3f} "
           f"entropy_crop_share={crops['entropy_alone']:.3f} attention_vs_sharp={crops['attention_vs_sharp']:.2f} avif_256_encode_ms={avif[256]:.0f} avif_1024_encode_ms={avif[1024]:.0f} "
-          f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f}")
+          f"batch_speedup={batches['batch_speedup']:.2f} usd_per_million_512={batches['usd_per_million_512']:.2f} "
+          + " ".join(f"{box_key(box)}_{group_key(group)}_vs_best_peer={ratio_to_best(groups_of_box[group]):.2f}"
+                     for box, groups_of_box in by_box.items() for group in groups_of_box) + " "
+          + " ".join(f"{box_key(box)}_rss_below_every_peer={int(rss_below_peers(groups_of_box))}"
+                     for box, groups_of_box in by_box.items()))
+
+
+def box_key(box: str) -> str:
+    return "box_" + box.replace(",", "_")
+
+
+def group_key(group: str) -> str:
+    return {"jpeg (all)": "jpeg", "jpeg baseline": "baseline", "jpeg progressive": "progressive",
+            "png/webp": "png_webp"}[group]
+
+
+def ratio_to_best(implementations: dict) -> float:
+    """Our images/s over the fastest peer's."""
+    return implementations["thumbnailer"]["images_s"] / max(implementations[p]["images_s"] for p in PEERS)
+
+
+def rss_below_peers(groups_of_box: dict) -> bool:
+    """Whether our peak RSS is below every peer's in every group of a box."""
+    return all(g["thumbnailer"]["rss_mib"] < min(g[p]["rss_mib"] for p in PEERS) for g in groups_of_box.values())
+
+
+def box_tables(runners: dict, groups: tuple) -> dict:
+    """Every box of BOXES: the four implementations on each group, in rounds taking turns as
+    above, one table per box. Each makes all the box's sizes from one decode, its own best
+    way (ours: one decode at the scale the largest box needs, every size resized from it;
+    the peers: the largest from the file, each smaller from the larger one's pixels)."""
+    jobs = {(box, group, name): (command, files, {**env, "THUMB_SIZE": box})
+            for box in BOXES for group, files in groups if files
+            for name, (command, env) in runners.items()}
+    measured = measure(jobs)
+    by_box = {}
+    for box in BOXES:
+        by_group = {}
+        for group, files in groups:
+            if not files:
+                continue
+            by_group[group] = {name: {**figures(measured[(box, group, name)]["results"]),
+                                      "rss_mib": measured[(box, group, name)]["peak_rss_kib"] / 1024,
+                                      "spread": spread(measured[(box, group, name)]["rounds"]),
+                                      "results": measured[(box, group, name)]["results"]}
+                               for name in runners}
+        jpeg_groups = [g for g in ("jpeg baseline", "jpeg progressive") if g in by_group]
+        if jpeg_groups:
+            by_group["jpeg (all)"] = {}
+            for name in runners:
+                results = [r for g in jpeg_groups for r in by_group[g][name]["results"]]
+                by_group["jpeg (all)"][name] = {**figures(results), "spread": "-",
+                                                "rss_mib": max(by_group[g][name]["rss_mib"] for g in jpeg_groups)}
+        sides = " and ".join(f"{side}x{side}" for side in box.split(","))
+        print(f"\nbox {sides}: one core, JPEG q80, each file's fastest of {ROUNDS} rounds x "
+              f"{os.environ.get('THUMB_REPEATS', '3')} timings; all sizes from one decode")
+        print("| input | implementation | images/s | spread | median ms | p95 ms | peak RSS MiB | ours vs it |")
+        print("|---|---|---|---|---|---|---|---|")
+        for group, implementations in by_group.items():
+            ours = implementations["thumbnailer"]["images_s"]
+            for name, f in implementations.items():
+                print(f"| {group} | {name} | {f['images_s']:.1f} | {f['spread']} | {f['median']:.1f} | "
+                      f"{f['p95']:.1f} | {f['rss_mib']:.0f} | {ours / f['images_s']:.2f}x |")
+        scales = {}
+        for group in jpeg_groups:
+            for r in by_group[group]["thumbnailer"]["results"]:
+                scales[r.get("decoder", "?")] = scales.get(r.get("decoder", "?"), 0) + 1
+        print("ours vs the best peer: " + ", ".join(f"{group} {ratio_to_best(i):.2f}x" for group, i in by_group.items())
+              + f"; our peak RSS below every peer's in every group: {'yes' if rss_below_peers(by_group) else 'no'}; "
+              + "our JPEG decoders: " + ", ".join(f"{n} {d}" for d, n in sorted(scales.items())))
+        by_box[box] = by_group
+    return by_box
 
 
 def colour_cost(ours: list[str], jpeg: list[Path]) -> float:

@@ -1,7 +1,7 @@
 //! The entropy-coded data of a baseline JPEG: its bits, its Huffman codes, and the two
-//! ways a block's AC coefficients are read: decoded one symbol at a time (for a component
-//! whose 1/8-scale inverse DCT reads them), or skipped several symbols at a time (for a
-//! component that needs only the DC coefficient: most of the file).
+//! ways a block's AC coefficients are read: decoded a symbol at a time while the block's
+//! inverse DCT reads them, and skipped several symbols at a time after the last one it
+//! reads (at 1/8, every AC coefficient: most of the file).
 
 /// Codes up to this length are decoded by one table look-up, as libjpeg's `HUFF_LOOKAHEAD`.
 const LOOKUP_BITS: u32 = 9;
@@ -289,11 +289,16 @@ pub(super) fn dc_difference(reader: &mut BitReader<'_>, dc: &HuffmanTable) -> Re
     Ok(reader.signed(size))
 }
 
-/// Reads past one block's AC coefficients. A block ends at end-of-block or once its 63
-/// positions are filled; a run past position 63 is damage (libjpeg would clip it).
+/// Reads past one block's AC coefficients from `position` (how many of its 63 positions
+/// are already read; less than 63). A block ends at end-of-block or once its 63 positions
+/// are filled; a run past position 63 is damage (libjpeg would clip it).
 #[inline(always)]
-pub(super) fn skip_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, skip: &SkipTable) -> Result<(), BadData> {
-    let mut position = 0u32;
+pub(super) fn skip_ac(
+    reader: &mut BitReader<'_>,
+    ac: &HuffmanTable,
+    skip: &SkipTable,
+    mut position: u32,
+) -> Result<(), BadData> {
     loop {
         // At least 56 bits: four table steps of at most 12 bits need no further refill.
         reader.refill();
@@ -383,6 +388,72 @@ pub(super) fn decode_ac(reader: &mut BitReader<'_>, ac: &HuffmanTable, block: &m
         k += 1;
     }
     Ok(true)
+}
+
+/// Decodes one block's AC coefficients up to zig-zag index `last` into `block` (natural
+/// order, all zero on entry) and skips the rest by `skip`, as [`decode_ac`] otherwise;
+/// returns whether it may have written any.
+#[inline(always)]
+pub(super) fn decode_ac_then_skip(
+    reader: &mut BitReader<'_>,
+    ac: &HuffmanTable,
+    skip: &SkipTable,
+    block: &mut [i16; 64],
+    last: usize,
+) -> Result<bool, BadData> {
+    let (mut k, mut stored) = (1usize, false);
+    while k <= last {
+        reader.ensure(32);
+        let entry = ac.values[reader.peek(VALUE_BITS) as usize];
+        let value = if entry != 0 {
+            reader.consume(entry >> 24);
+            k += ((entry >> 16) & 0xFF) as usize;
+            entry as u16 as i16
+        } else {
+            let symbol = ac.decode(reader)?;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            if size == 0 {
+                if run != 15 {
+                    return Ok(stored);
+                }
+                k += 16;
+                if k > 64 {
+                    return Err(BadData);
+                }
+                continue;
+            }
+            if size > MAX_AC_SIZE {
+                return Err(BadData);
+            }
+            k += run;
+            reader.signed(size) as i16
+        };
+        if k > 63 {
+            return Err(BadData);
+        }
+        if k <= last {
+            block[NATURAL_ORDER[k] & 63] = value;
+            stored = true;
+        }
+        k += 1;
+    }
+    if k < 64 {
+        skip_ac(reader, ac, skip, k as u32 - 1)?;
+    }
+    Ok(stored)
+}
+
+/// The last coefficient, in zig-zag order, that libjpeg's inverse DCT of `side` x `side`
+/// outputs reads: `jidctint.c`'s 3, 5 and 6-point transforms read only the top-left `side` x
+/// `side`, DC alone at 1; `jidctred.c`'s 2 and 4-point ones and the 8-point one read up to
+/// row and column 7.
+pub(super) fn last_needed(side: usize) -> usize {
+    match side {
+        1 | 3 | 5 | 6 => {
+            (0..64).filter(|&k| NATURAL_ORDER[k] / 8 < side && NATURAL_ORDER[k] % 8 < side).max().unwrap_or(0)
+        }
+        _ => 63,
+    }
 }
 
 /// Where the k-th coefficient in zig-zag order sits in the 8 x 8 block.

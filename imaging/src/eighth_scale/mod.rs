@@ -1,27 +1,36 @@
-//! A baseline JPEG decoded straight to 1/8 or 2/8 scale, pixel for pixel as libjpeg-turbo
-//! decodes it at that scale (the oracle tests compare the two byte for byte), in a fraction
-//! of the time.
+//! A baseline JPEG decoded straight to N/8 scale, pixel for pixel as libjpeg-turbo decodes
+//! it at that scale (the oracle tests compare the two byte for byte at every scale), in a
+//! fraction of the time. (The module keeps its first scale's name.)
 //!
-//! At 1/8 scale libjpeg's inverse DCT of a block is one pixel: the block's DC coefficient,
-//! dequantized and descaled (`jpeg_idct_1x1`). The AC coefficients, most of the file's
-//! bits, are thrown away, yet libjpeg still decodes every one of them a symbol at a time.
-//! Here they are skipped several symbols at a time through a table of whole symbols
-//! (`huffman::SkipTable`), and never given a value.
+//! libjpeg's inverse DCT at N/8 gives N x N pixels a block, and its transforms do not all
+//! read the same coefficients. At 1/8 a block is its DC coefficient, dequantized and
+//! descaled (`jpeg_idct_1x1`); the 3, 5 and 6-point transforms of `jidctint.c` read only
+//! the top-left N x N; the 2 and 4-point ones of `jidctred.c` and the 8-point one read
+//! rows and columns up to 7. libjpeg still decodes every coefficient a symbol at a time.
+//! Here the coefficients after the last one a block's transform reads (in zig-zag order)
+//! are skipped several symbols at a time through a table of whole symbols
+//! (`huffman::SkipTable`), and never given a value: all the AC ones at 1/8, all but 12 at
+//! 3/8.
 //!
 //! libjpeg gives a subsampled chroma component a larger inverse DCT instead of upsampling
-//! it: at 1/8 a 4:2:0 file's chroma gets `jpeg_idct_2x2` (25 coefficients), at 2/8 the luma
-//! gets `jpeg_idct_2x2` and 4:2:0 chroma `jpeg_idct_4x4` (49). Such blocks are decoded
-//! whole, a symbol at a time, and inverse-transformed step for step as libjpeg does. Then
-//! upsampling: replication at 1/8 (libjpeg uses no fancy upsampling there), at 2/8 a 4:2:2
-//! file's chroma by libjpeg's `h2v1_fancy_upsample`; and the colour conversion is libjpeg's
-//! own fixed-point tables (`jdcolor.c`). Upsampling that libjpeg does across rows (fancy
-//! 4:4:0 and 4:2:0 at 2/8, which 4:2:0 never needs there) falls back.
+//! it, while sizes stay whole: a 4:2:0 file's chroma gets `jpeg_idct_2x2` at 1/8,
+//! `jpeg_idct_4x4` at 2/8, `jpeg_idct_6x6` at 3/8 and `jpeg_idct_islow` at 4/8 (the 10,
+//! 12 and 14-point ones of 5/8 to 7/8, and 7/8's 7-point one, are not written here: such
+//! files fall back). Each transform is libjpeg's step for step; a block of DC alone is flat
+//! in all of them. Then upsampling: replication at 1/8 (libjpeg uses no fancy upsampling
+//! there), from 2/8 a 4:2:2 file's chroma by libjpeg's `h2v1_fancy_upsample`; and the
+//! colour conversion is libjpeg's own fixed-point tables (`jdcolor.c`). Upsampling that
+//! libjpeg does across rows (fancy 4:4:0, and 4:2:0 at 8/8) falls back.
 //!
-//! Only what libjpeg would decode the same way is taken: one interleaved Huffman scan
-//! (SOF0 or SOF1) of 8-bit samples, grey or YCbCr, with or without restart markers.
-//! Anything else, and any damage (a bad code, a run past the block, missing data, a
-//! restart marker out of place), is a [`Fallback`]: the caller hands the file to libjpeg,
-//! which decodes or refuses it as before. Nothing here guesses.
+//! A file whose one scan holds every component is converted a row of MCUs at a time, so
+//! its planes never exist whole; components in scans of their own are kept whole until
+//! the last scan.
+//!
+//! Only what libjpeg would decode the same way is taken: Huffman scans (SOF0 or SOF1) of
+//! 8-bit samples, grey or YCbCr, with or without restart markers. Anything else, and any
+//! damage (a bad code, a run past the block, missing data, a restart marker out of place),
+//! is a [`Fallback`]: the caller hands the file to libjpeg, which decodes or refuses it as
+//! before. Nothing here guesses.
 
 mod huffman;
 #[cfg(test)]
@@ -69,16 +78,18 @@ struct Header {
     restart_interval: usize,
 }
 
-/// The image of `bytes` at `scale`/8 (1 or 2) as 8-bit RGB (grey made RGB, as the libjpeg
+/// The image of `bytes` at `scale`/8 (1 to 8) as 8-bit RGB (grey made RGB, as the libjpeg
 /// path does). `structure` is the file's, from [`read_structure`](crate::jpeg::read_structure):
 /// its walk of the markers (which has already refused a truncated file) is the one this
 /// decoder reads its tables and scans from.
 pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<DynamicImage, Fallback> {
-    if !matches!(scale, 1 | 2) {
-        return Err(Fallback("a scale other than 1/8 and 2/8"));
+    if !(1..=8).contains(&scale) {
+        return Err(Fallback("a scale other than 1/8 to 8/8"));
     }
     let mut header = Header::default();
     let mut planes: Vec<Plane> = Vec::new();
+    // The image, when its one scan holds every component: converted a row of MCUs at a time.
+    let mut streamed: Option<Vec<u8>> = None;
     for segment in structure.segments() {
         let payload = bytes.get(segment.payload.clone()).ok_or(Fallback("a broken marker structure"))?;
         match segment.marker {
@@ -94,8 +105,27 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
             0xDA => {
                 if planes.is_empty() {
                     planes = planes_of(&header, scale)?;
+                    if usize::from(payload.first().copied().unwrap_or(0)) == header.components.len() {
+                        check_coverage(&header, &planes, scale)?;
+                        let interleaved = planes.len() > 1;
+                        for plane in &mut planes {
+                            // One row of MCUs: `v` block rows, one for a lone component's scan.
+                            plane.band_block_rows = if interleaved { plane.v } else { 1 };
+                            plane.samples = vec![0; plane.stride() * plane.band_block_rows * plane.block_side];
+                        }
+                        let (width, height) = output_size(&header, scale);
+                        streamed = Some(vec![0; width * height * 3]);
+                    }
                 }
-                let end = decode_scan(&header, &mut planes, bytes, payload, segment.payload.end)?;
+                let end = decode_scan(
+                    &header,
+                    &mut planes,
+                    bytes,
+                    payload,
+                    segment.payload.end,
+                    streamed.as_deref_mut(),
+                    scale,
+                )?;
                 if end != segment.end {
                     return Err(Fallback("a scan that ends elsewhere than its markers say"));
                 }
@@ -110,7 +140,18 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
     if planes.is_empty() || planes.iter().any(|plane| plane.quant.is_none()) {
         return Err(Fallback("a component without a scan"));
     }
-    to_rgb(&header, &planes, scale)
+    let (width, height) = output_size(&header, scale);
+    let rgb = match streamed {
+        Some(rgb) => rgb,
+        None => {
+            check_coverage(&header, &planes, scale)?;
+            let mut rgb = vec![0u8; width * height * 3];
+            Converter::new(&planes, width).rows(&planes, &mut rgb, 0..height);
+            rgb
+        }
+    };
+    let image = RgbImage::from_raw(width as u32, height as u32, rgb).ok_or(Fallback("an image too large"))?;
+    Ok(DynamicImage::ImageRgb8(image))
 }
 
 fn read_frame(header: &mut Header, payload: &[u8]) -> Result<(), Fallback> {
@@ -207,6 +248,10 @@ struct Plane {
     fancy: bool,
     /// libjpeg's `downsampled_width`: the samples of a row that upsampling reads.
     downsampled_width: usize,
+    /// The block rows `samples` holds (0: all of them), from `first_block_row`: a
+    /// streamed scan holds one row of MCUs at a time.
+    band_block_rows: usize,
+    first_block_row: usize,
     samples: Vec<u8>,
 }
 
@@ -239,8 +284,8 @@ fn planes_of(header: &Header, scale: usize) -> Result<Vec<Plane>, Fallback> {
         {
             block_side *= 2;
         }
-        if block_side > 4 {
-            return Err(Fallback("a component needing an 8 x 8 inverse DCT"));
+        if !matches!(block_side, 1..=6 | 8) {
+            return Err(Fallback("a component needing a 7, 10, 12 or 14-point inverse DCT"));
         }
         // libjpeg's `jinit_upsampler`: an input group of samples becomes max_h x max_v pixels.
         let (in_h, in_v) = (component.h * block_side / scale, component.v * block_side / scale);
@@ -268,6 +313,8 @@ fn planes_of(header: &Header, scale: usize) -> Result<Vec<Plane>, Fallback> {
             expand_y,
             fancy: fancy && (expand_x, expand_y) == (2, 1),
             downsampled_width,
+            band_block_rows: 0,
+            first_block_row: 0,
             samples: vec![0u8; width_in_blocks * height_in_blocks * block_side * block_side],
         });
     }
@@ -280,8 +327,11 @@ struct ScanComponent<'t> {
     plane: usize,
     dc: &'t HuffmanTable,
     ac: &'t HuffmanTable,
-    /// Present when only DC is needed: the AC coefficients are skipped.
+    /// Present when the inverse DCT reads only some coefficients (DC alone at 1/8, the
+    /// top-left 3 x 3 or 6 x 6 for `jidctint.c`'s 3 and 6-point transforms): those after
+    /// `last` in zig-zag order are skipped, never given a value.
     skip: Option<&'t SkipTable>,
+    last: usize,
     quant: [u16; 64],
     /// Blocks in the MCU, across and down, and in the image's last MCU column and row
     /// (libjpeg's `last_col_width`, `last_row_height`): the rest are padding.
@@ -299,6 +349,8 @@ fn decode_scan(
     bytes: &[u8],
     payload: &[u8],
     data_start: usize,
+    mut streamed: Option<&mut [u8]>,
+    scale: usize,
 ) -> Result<usize, Fallback> {
     let count = usize::from(*payload.first().unwrap_or(&0));
     if count == 0 || payload.len() != 4 + 2 * count {
@@ -310,13 +362,14 @@ fn decode_scan(
     let interleaved = count > 1;
     let selectors: Vec<&[u8]> = payload[1..1 + 2 * count].chunks_exact(2).collect();
     let missing = Fallback("a table the scan uses is not defined");
-    // One skip table per AC table that a DC-only component uses (Cb and Cr share theirs).
+    // One skip table per AC table that a component reading only some coefficients uses
+    // (Cb and Cr share theirs).
     let mut skip_tables: [Option<SkipTable>; 4] = Default::default();
     for selector in &selectors {
         let id = usize::from(selector[1] & 15);
         let index = header.components.iter().position(|c| c.id == selector[0]);
-        let dc_only = index.is_some_and(|i| planes[i].block_side == 1);
-        if dc_only && skip_tables.get(id).is_some_and(Option::is_none) {
+        let skips = index.is_some_and(|i| huffman::last_needed(planes[i].block_side) < 63);
+        if skips && skip_tables.get(id).is_some_and(Option::is_none) {
             let ac = header.ac_tables.get(id).and_then(Option::as_ref).ok_or(missing)?;
             skip_tables[id] = Some(SkipTable::new(ac));
         }
@@ -344,7 +397,8 @@ fn decode_scan(
             plane: index,
             dc,
             ac,
-            skip: if plane.block_side == 1 { skip_tables[ac_id].as_ref() } else { None },
+            skip: skip_tables[ac_id].as_ref().filter(|_| huffman::last_needed(plane.block_side) < 63),
+            last: huffman::last_needed(plane.block_side),
             quant,
             mcu_width,
             mcu_height,
@@ -371,7 +425,14 @@ fn decode_scan(
     let mut intervals = entropy.intervals.iter();
     let mut reader = BitReader::new(&[]);
     let (mut interval_end, mut left_in_interval) = (0, 0);
+    let (width, height) = output_size(header, scale);
+    // Output rows per row of MCUs: a lone component's scan has rows of single blocks.
+    let rows_per_mcu = if interleaved { max_sampling(header).1 * scale } else { planes[0].block_side };
+    let mut converter = streamed.is_some().then(|| Converter::new(planes, width));
     for mcu_y in 0..mcus_y {
+        for plane in planes.iter_mut().filter(|plane| plane.band_block_rows > 0) {
+            plane.first_block_row = mcu_y * plane.band_block_rows;
+        }
         for mcu_x in 0..mcus_x {
             if left_in_interval == 0 {
                 if mcu_x + mcu_y > 0 {
@@ -387,6 +448,10 @@ fn decode_scan(
             for component in &mut scan {
                 decode_mcu_blocks(&mut reader, component, &mut planes[component.plane], (mcu_x, mcu_y), edges)?;
             }
+        }
+        if let (Some(rgb), Some(converter)) = (streamed.as_deref_mut(), converter.as_mut()) {
+            let rows = (mcu_y * rows_per_mcu).min(height)..((mcu_y + 1) * rows_per_mcu).min(height);
+            converter.rows(planes, rgb, rows);
         }
     }
     finish_interval(&reader, interval_end)?;
@@ -415,8 +480,11 @@ fn decode_mcu_blocks(
             let dc = component.dc_predictor as i16;
             let (column, row) = (mcu_x * component.mcu_width + x, mcu_y * component.mcu_height + y);
             let kept = x < useful_width && y < useful_height;
-            if let Some(skip) = component.skip {
-                huffman::skip_ac(reader, component.ac, skip)?;
+            let row = row - plane.first_block_row;
+            let side = plane.block_side;
+            if side == 1 {
+                let skip = component.skip.ok_or(Fallback("no skip table"))?;
+                huffman::skip_ac(reader, component.ac, skip, 0)?;
                 if kept {
                     let sample = plane.samples.get_mut(row * stride + column).ok_or(Fallback("a block outside"))?;
                     *sample = idct_1x1(dc, component.quant[0]);
@@ -424,21 +492,52 @@ fn decode_mcu_blocks(
             } else {
                 let mut block = [0i16; 64];
                 block[0] = dc;
-                let has_ac = huffman::decode_ac(reader, component.ac, &mut block)?;
+                let has_ac = match component.skip {
+                    Some(skip) => huffman::decode_ac_then_skip(reader, component.ac, skip, &mut block, component.last)?,
+                    None => huffman::decode_ac(reader, component.ac, &mut block)?,
+                };
                 if kept {
-                    let side = plane.block_side;
-                    let pixels = if side == 2 {
-                        &idct_2x2(&block, &component.quant, has_ac)[..]
-                    } else {
-                        &idct_4x4(&block, &component.quant, has_ac)[..]
-                    };
-                    for (dy, line) in pixels.chunks_exact(side).enumerate() {
-                        let at = (row * side + dy) * stride + column * side;
-                        plane.samples.get_mut(at..at + side).ok_or(Fallback("a block outside"))?.copy_from_slice(line);
-                    }
+                    let quant = &component.quant;
+                    let samples = &mut plane.samples;
+                    let at = row * side * stride + column * side;
+                    // A block of DC alone is flat in every one of libjpeg's transforms.
+                    match side {
+                        _ if !has_ac => store::<1, 1>(samples, at, stride, side, &[flat(&block, quant)]),
+                        2 => store::<2, 4>(samples, at, stride, side, &idct_2x2(&block, quant)),
+                        3 => store::<3, 9>(samples, at, stride, side, &idct_3x3(&block, quant)),
+                        4 => store::<4, 16>(samples, at, stride, side, &idct_4x4(&block, quant)),
+                        5 => store::<5, 25>(samples, at, stride, side, &idct_5x5(&block, quant)),
+                        6 => store::<6, 36>(samples, at, stride, side, &idct_6x6(&block, quant)),
+                        _ => store::<8, 64>(samples, at, stride, side, &idct_8x8(&block, quant)),
+                    }?;
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes one block's `N` x `N` inverse DCT (`pixels`, `NN` of them) at `at` in a plane of
+/// `stride`; a single pixel (`N` = 1) is a flat block and fills all `side` x `side`.
+#[inline(always)]
+fn store<const N: usize, const NN: usize>(
+    samples: &mut [u8],
+    at: usize,
+    stride: usize,
+    side: usize,
+    pixels: &[u8; NN],
+) -> Result<(), Fallback> {
+    let outside = Fallback("a block outside");
+    if N == 1 {
+        for dy in 0..side {
+            samples.get_mut(at + dy * stride..at + dy * stride + side).ok_or(outside)?.fill(pixels[0]);
+        }
+        return Ok(());
+    }
+    for (dy, line) in pixels.chunks_exact(N).enumerate() {
+        let start = at + dy * stride;
+        let target: &mut [u8; N] = samples.get_mut(start..start + N).and_then(|s| s.try_into().ok()).ok_or(outside)?;
+        target.copy_from_slice(line);
     }
     Ok(())
 }
@@ -563,10 +662,7 @@ fn flat(block: &[i16; 64], quant: &[u16; 64]) -> u8 {
 /// as the full computation (a flat value shifted up, then descaled back), so only the
 /// whole-block one (`has_ac` false: DC alone) is kept; the rest runs without branches.
 #[inline(always)]
-fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 4] {
-    if !has_ac {
-        return [flat(block, quant); 4];
-    }
+fn idct_2x2(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 4] {
     // FIX(0.720959822), FIX(0.850430095), FIX(1.272758580), FIX(3.624509785).
     let odd = |c7: i64, c5: i64, c3: i64, c1: i64| c7 * -5906 + c5 * 6967 + c3 * -10426 + c1 * 29692;
     let mut workspace = [[0i64; 5]; 2];
@@ -591,10 +687,7 @@ fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 4] {
 /// `jpeg_idct_4x4` of libjpeg-turbo's `jidctred.c` (8-bit samples, 64-bit `JLONG`), which
 /// reads every row and column but 4; shortcuts as in [`idct_2x2`].
 #[inline(always)]
-fn idct_4x4(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 16] {
-    if !has_ac {
-        return [flat(block, quant); 16];
-    }
+fn idct_4x4(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 16] {
     // FIX(1.847759065), FIX(0.765366865); the odd part's FIX(0.211164243) to FIX(2.562915447).
     let even = |c0: i64, c2: i64, c6: i64| {
         let (tmp0, tmp2) = (c0 << (CONST_BITS + 1), c2 * 15137 + c6 * -6270);
@@ -628,9 +721,182 @@ fn idct_4x4(block: &[i16; 64], quant: &[u16; 64], has_ac: bool) -> [u8; 16] {
     out
 }
 
-/// Upsamples (replication, or libjpeg's fancy 2:1 across) and converts to RGB with libjpeg's tables.
-fn to_rgb(header: &Header, planes: &[Plane], scale: usize) -> Result<DynamicImage, Fallback> {
-    let (width, height) = ((header.width * scale).div_ceil(8), (header.height * scale).div_ceil(8));
+/// libjpeg's `FIX`: a constant in 13-bit fixed point, rounded (its `FIX(0.707106781)` is
+/// `FRAC_1_SQRT_2`'s, 5793).
+const fn fix(x: f64) -> i64 {
+    (x * (1 << CONST_BITS) as f64 + 0.5) as i64
+}
+
+/// `jpeg_idct_3x3` of libjpeg-turbo's `jidctint.c`, which reads only the top-left 3 x 3
+/// coefficients.
+#[inline(always)]
+fn idct_3x3(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 9] {
+    let at = |row: usize, column: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
+    // Returns the three outputs of one 3-point transform with the rounding `fudge` added.
+    let three = |c0: i64, c1: i64, c2: i64, fudge: i64| {
+        let tmp0 = (c0 << CONST_BITS) + fudge;
+        let tmp12 = c2 * fix(std::f64::consts::FRAC_1_SQRT_2);
+        let (tmp10, tmp2) = (tmp0 + tmp12, tmp0 - tmp12 - tmp12);
+        let tmp0 = c1 * fix(1.224744871);
+        [tmp10 + tmp0, tmp2, tmp10 - tmp0]
+    };
+    let mut workspace = [0i64; 9];
+    for column in 0..3 {
+        let values = three(at(0, column), at(1, column), at(2, column), 1 << (CONST_BITS - PASS1_BITS - 1));
+        for (row, value) in values.into_iter().enumerate() {
+            workspace[row * 3 + column] = i64::from((value >> (CONST_BITS - PASS1_BITS)) as i32);
+        }
+    }
+    let mut out = [0u8; 9];
+    for (line, w) in out.chunks_exact_mut(3).zip(workspace.chunks_exact(3)) {
+        let values = three(w[0] + (1 << (PASS1_BITS + 2)), w[1], w[2], 0);
+        for (pixel, value) in line.iter_mut().zip(values) {
+            *pixel = range_limit((value >> (CONST_BITS + PASS1_BITS + 3)) as i32);
+        }
+    }
+    out
+}
+
+/// `jpeg_idct_5x5` of libjpeg-turbo's `jidctint.c`, which reads only the top-left 5 x 5
+/// coefficients.
+#[inline(always)]
+fn idct_5x5(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 25] {
+    let at = |row: usize, column: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
+    // One 5-point transform of `c` with the rounding `fudge`, descaled by `shift`.
+    let five = |c: [i64; 5], fudge: i64, shift: u32| {
+        let tmp12 = (c[0] << CONST_BITS) + fudge;
+        let z1 = (c[2] + c[4]) * fix(0.790569415);
+        let z2 = (c[2] - c[4]) * fix(0.353553391);
+        let z3 = tmp12 + z2;
+        let (tmp10, tmp11, tmp12) = (z3 + z1, z3 - z1, tmp12 - (z2 << 2));
+        let z1 = (c[1] + c[3]) * fix(0.831253876);
+        let tmp0 = z1 + c[1] * fix(0.513743148);
+        let tmp1 = z1 - c[3] * fix(2.176250899);
+        [tmp10 + tmp0, tmp11 + tmp1, tmp12, tmp11 - tmp1, tmp10 - tmp0].map(|value| value >> shift)
+    };
+    let mut workspace = [0i64; 25];
+    for column in 0..5 {
+        let c = std::array::from_fn(|row| at(row, column));
+        let values = five(c, 1 << (CONST_BITS - PASS1_BITS - 1), CONST_BITS - PASS1_BITS);
+        for (row, value) in values.into_iter().enumerate() {
+            workspace[row * 5 + column] = i64::from(value as i32);
+        }
+    }
+    let mut out = [0u8; 25];
+    for (line, w) in out.chunks_exact_mut(5).zip(workspace.chunks_exact(5)) {
+        let c = [w[0] + (1 << (PASS1_BITS + 2)), w[1], w[2], w[3], w[4]];
+        for (pixel, value) in line.iter_mut().zip(five(c, 0, CONST_BITS + PASS1_BITS + 3)) {
+            *pixel = range_limit(value as i32);
+        }
+    }
+    out
+}
+
+/// `jpeg_idct_6x6` of libjpeg-turbo's `jidctint.c`, which reads only the top-left 6 x 6
+/// coefficients.
+#[inline(always)]
+fn idct_6x6(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 36] {
+    let at = |row: usize, column: usize| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]);
+    // One 6-point transform of `c` with the rounding `fudge`, descaled for the column pass
+    // (whose middle outputs libjpeg descales before adding the odd term) or the row pass.
+    let six = |c: [i64; 6], fudge: i64, column_pass: bool| {
+        let shift = if column_pass { CONST_BITS - PASS1_BITS } else { CONST_BITS + PASS1_BITS + 3 };
+        let tmp0 = (c[0] << CONST_BITS) + fudge;
+        let tmp10 = c[4] * fix(std::f64::consts::FRAC_1_SQRT_2);
+        let tmp1 = tmp0 + tmp10;
+        let tmp11 = tmp0 - tmp10 - tmp10;
+        let tmp0 = c[2] * fix(1.224744871);
+        let (tmp10, tmp12) = (tmp1 + tmp0, tmp1 - tmp0);
+        let (z1, z2, z3) = (c[1], c[3], c[5]);
+        let tmp1 = (z1 + z3) * fix(0.366025404);
+        let tmp0 = tmp1 + ((z1 + z2) << CONST_BITS);
+        let tmp2 = tmp1 + ((z3 - z2) << CONST_BITS);
+        let (middle_plus, middle_minus) = if column_pass {
+            let (tmp11, tmp1) = (tmp11 >> shift, (z1 - z2 - z3) << PASS1_BITS);
+            (tmp11 + tmp1, tmp11 - tmp1)
+        } else {
+            let tmp1 = (z1 - z2 - z3) << CONST_BITS;
+            ((tmp11 + tmp1) >> shift, (tmp11 - tmp1) >> shift)
+        };
+        [
+            (tmp10 + tmp0) >> shift,
+            middle_plus,
+            (tmp12 + tmp2) >> shift,
+            (tmp12 - tmp2) >> shift,
+            middle_minus,
+            (tmp10 - tmp0) >> shift,
+        ]
+    };
+    let mut workspace = [0i64; 36];
+    for column in 0..6 {
+        let c = std::array::from_fn(|row| at(row, column));
+        for (row, value) in six(c, 1 << (CONST_BITS - PASS1_BITS - 1), true).into_iter().enumerate() {
+            workspace[row * 6 + column] = i64::from(value as i32);
+        }
+    }
+    let mut out = [0u8; 36];
+    for (line, w) in out.chunks_exact_mut(6).zip(workspace.chunks_exact(6)) {
+        let c = [w[0] + (1 << (PASS1_BITS + 2)), w[1], w[2], w[3], w[4], w[5]];
+        for (pixel, value) in line.iter_mut().zip(six(c, 0, false)) {
+            *pixel = range_limit(value as i32);
+        }
+    }
+    out
+}
+
+/// `jpeg_idct_islow` of libjpeg-turbo's `jidctint.c` (its SIMD versions give the same
+/// values): the full 8 x 8 inverse DCT, which libjpeg gives a 4:2:0 file's chroma at 4/8.
+#[inline(always)]
+fn idct_8x8(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    // One 8-point transform of `c`, before the descale.
+    let eight = |c: [i64; 8]| {
+        let z1 = (c[2] + c[6]) * 4433;
+        let tmp2 = z1 + c[6] * -15137;
+        let tmp3 = z1 + c[2] * 6270;
+        let tmp0 = (c[0] + c[4]) << CONST_BITS;
+        let tmp1 = (c[0] - c[4]) << CONST_BITS;
+        let (tmp10, tmp13, tmp11, tmp12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
+        let (t0, t1, t2, t3) = (c[7], c[5], c[3], c[1]);
+        let (z1, z2, z3, z4) = (t0 + t3, t1 + t2, t0 + t2, t1 + t3);
+        let z5 = (z3 + z4) * 9633;
+        let (t0, t1, t2, t3) = (t0 * 2446, t1 * 16819, t2 * 25172, t3 * 12299);
+        let (z1, z2, z3, z4) = (z1 * -7373, z2 * -20995, z3 * -16069 + z5, z4 * -3196 + z5);
+        let (t0, t1, t2, t3) = (t0 + z1 + z3, t1 + z2 + z4, t2 + z2 + z3, t3 + z1 + z4);
+        [tmp10 + t3, tmp11 + t2, tmp12 + t1, tmp13 + t0, tmp13 - t0, tmp12 - t1, tmp11 - t2, tmp10 - t3]
+    };
+    let mut workspace = [0i64; 64];
+    for column in 0..8 {
+        let c: [i64; 8] =
+            std::array::from_fn(|row| i64::from(block[row * 8 + column]) * i64::from(quant[row * 8 + column]));
+        if c[1..].iter().all(|&v| v == 0) {
+            // libjpeg's shortcut, which gives what the full transform would.
+            for row in 0..8 {
+                workspace[row * 8 + column] = i64::from((c[0] << PASS1_BITS) as i32);
+            }
+            continue;
+        }
+        for (row, value) in eight(c).into_iter().enumerate() {
+            workspace[row * 8 + column] = i64::from(descale(value, CONST_BITS - PASS1_BITS) as i32);
+        }
+    }
+    for (line, w) in out.chunks_exact_mut(8).zip(workspace.chunks_exact(8)) {
+        let c: [i64; 8] = std::array::from_fn(|i| w[i]);
+        for (pixel, value) in line.iter_mut().zip(eight(c)) {
+            *pixel = range_limit(descale(value, CONST_BITS + PASS1_BITS + 3) as i32);
+        }
+    }
+    out
+}
+
+/// The decoded image's size at `scale`/8 (libjpeg rounds up).
+fn output_size(header: &Header, scale: usize) -> (usize, usize) {
+    ((header.width * scale).div_ceil(8), (header.height * scale).div_ceil(8))
+}
+
+/// Whether every plane has the samples every output pixel reads.
+fn check_coverage(header: &Header, planes: &[Plane], scale: usize) -> Result<(), Fallback> {
+    let (width, height) = output_size(header, scale);
     for plane in planes {
         let rows = plane.height_in_blocks * plane.block_side;
         let covered = if plane.fancy {
@@ -642,55 +908,76 @@ fn to_rgb(header: &Header, planes: &[Plane], scale: usize) -> Result<DynamicImag
             return Err(Fallback("components that do not cover the image"));
         }
     }
-    // Which sample of each replicated plane every output column reads.
-    let columns: Vec<Vec<usize>> =
-        planes.iter().map(|plane| (0..width).map(|x| x / plane.expand_x).collect()).collect();
-    // A fancy-upsampled plane's current row at full width.
-    let mut upsampled: Vec<Vec<u8>> = planes
-        .iter()
-        .map(|plane| if plane.fancy { vec![0; 2 * plane.downsampled_width] } else { Vec::new() })
-        .collect();
-    let mut rgb = vec![0u8; width * height * 3];
-    for (y, out) in rgb.chunks_exact_mut(width * 3).enumerate() {
-        for (plane, row) in planes.iter().zip(&mut upsampled) {
-            if plane.fancy {
-                let start = (y / plane.expand_y) * plane.stride();
-                h2v1_fancy_upsample(&plane.samples[start..start + plane.downsampled_width], row);
+    Ok(())
+}
+
+/// Upsamples (replication, or libjpeg's fancy 2:1 across) and converts to RGB with
+/// libjpeg's tables, rows at a time.
+struct Converter {
+    width: usize,
+    /// Which sample of each replicated plane every output column reads.
+    columns: Vec<Vec<usize>>,
+    /// A fancy-upsampled plane's current row at full width.
+    upsampled: Vec<Vec<u8>>,
+}
+
+impl Converter {
+    fn new(planes: &[Plane], width: usize) -> Self {
+        let columns = planes.iter().map(|plane| (0..width).map(|x| x / plane.expand_x).collect()).collect();
+        let upsampled = planes
+            .iter()
+            .map(|plane| if plane.fancy { vec![0; 2 * plane.downsampled_width] } else { Vec::new() })
+            .collect();
+        Self { width, columns, upsampled }
+    }
+
+    /// Converts the output `rows` of `rgb` (the whole image), whose samples the planes hold.
+    fn rows(&mut self, planes: &[Plane], rgb: &mut [u8], rows: std::ops::Range<usize>) {
+        let (width, columns, upsampled) = (self.width, &self.columns, &mut self.upsampled);
+        // Where a plane's sample row for output row `y` starts in its samples.
+        let start_of =
+            |plane: &Plane, y: usize| (y / plane.expand_y - plane.first_block_row * plane.block_side) * plane.stride();
+        let first = rows.start;
+        for (y, out) in rgb.chunks_exact_mut(width * 3).skip(first).take(rows.len()).enumerate() {
+            let y = y + first;
+            for (plane, row) in planes.iter().zip(upsampled.iter_mut()) {
+                if plane.fancy {
+                    let start = start_of(plane, y);
+                    h2v1_fancy_upsample(&plane.samples[start..start + plane.downsampled_width], row);
+                }
             }
-        }
-        let row = |i: usize| {
-            let plane = &planes[i];
-            if plane.fancy {
-                return &upsampled[i][..];
+            let row = |i: usize| {
+                let plane = &planes[i];
+                if plane.fancy {
+                    return &upsampled[i][..];
+                }
+                let start = start_of(plane, y);
+                &plane.samples[start..start + plane.stride()]
+            };
+            // Straight through: full-size and fancy-upsampled planes; by `columns`: replicated ones.
+            let direct = |i: usize| planes[i].expand_x == 1 || planes[i].fancy;
+            if planes.len() == 1 {
+                let grey = row(0);
+                for (pixel, &x) in out.chunks_exact_mut(3).zip(&columns[0]) {
+                    pixel.fill(grey[x]);
+                }
+                continue;
             }
-            let start = (y / plane.expand_y) * plane.stride();
-            &plane.samples[start..start + plane.stride()]
-        };
-        // Straight through: full-size and fancy-upsampled planes; by `columns`: replicated ones.
-        let direct = |i: usize| planes[i].expand_x == 1 || planes[i].fancy;
-        if planes.len() == 1 {
-            let grey = row(0);
-            for (pixel, &x) in out.chunks_exact_mut(3).zip(&columns[0]) {
-                pixel.fill(grey[x]);
-            }
-            continue;
-        }
-        let (luma, cb, cr) = (row(0), row(1), row(2));
-        let pixels = out.chunks_exact_mut(3);
-        if (0..3).all(direct) {
-            // 4:4:4, 4:2:0 whose chroma a larger inverse DCT already brought to size, fancy 4:2:2.
-            for (pixel, ((&y, &cb), &cr)) in pixels.zip(luma.iter().zip(cb).zip(cr)) {
-                pixel.copy_from_slice(&ycc_to_rgb(y, cb, cr));
-            }
-        } else {
-            let source = |i: usize, x: usize| if direct(i) { x } else { columns[i][x] };
-            for (x, pixel) in pixels.enumerate() {
-                pixel.copy_from_slice(&ycc_to_rgb(luma[source(0, x)], cb[source(1, x)], cr[source(2, x)]));
+            let (luma, cb, cr) = (row(0), row(1), row(2));
+            let pixels = out.chunks_exact_mut(3);
+            if (0..3).all(direct) {
+                // 4:4:4, 4:2:0 whose chroma a larger inverse DCT already brought to size, fancy 4:2:2.
+                for (pixel, ((&y, &cb), &cr)) in pixels.zip(luma.iter().zip(cb).zip(cr)) {
+                    pixel.copy_from_slice(&ycc_to_rgb(y, cb, cr));
+                }
+            } else {
+                let source = |i: usize, x: usize| if direct(i) { x } else { columns[i][x] };
+                for (x, pixel) in pixels.enumerate() {
+                    pixel.copy_from_slice(&ycc_to_rgb(luma[source(0, x)], cb[source(1, x)], cr[source(2, x)]));
+                }
             }
         }
     }
-    let image = RgbImage::from_raw(width as u32, height as u32, rgb).ok_or(Fallback("an image too large"))?;
-    Ok(DynamicImage::ImageRgb8(image))
 }
 
 /// libjpeg's `h2v1_fancy_upsample`: each sample becomes two, 3/4 of it and 1/4 of its

@@ -1,10 +1,13 @@
-//! The oracle: for every file the decoder takes, at 1/8 and at 2/8, its pixels must equal
-//! libjpeg-turbo's own decode at that scale byte for byte; everything else must fall back.
+//! The oracle: for every file the decoder takes, at every scale from 1/8 to 8/8, its pixels
+//! must equal libjpeg-turbo's own decode at that scale byte for byte; everything else must
+//! fall back.
 
 use image::DynamicImage;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
-use super::{Fallback, h2v1_fancy_upsample, idct_2x2, idct_4x4, range_limit};
+use super::{
+    Fallback, flat, h2v1_fancy_upsample, idct_2x2, idct_3x3, idct_4x4, idct_5x5, idct_6x6, idct_8x8, range_limit,
+};
 use crate::jpeg::{Slices, read_structure, with_segment};
 use crate::pipeline::run_libjpeg;
 
@@ -24,17 +27,24 @@ fn libjpeg_at(bytes: &[u8], scale: usize) -> Option<DynamicImage> {
     run_libjpeg(Slices::new(vec![bytes]), scale as u32, &structure, None).ok()
 }
 
-/// The one reason a file taken at 1/8 may fall back at 2/8: libjpeg's fancy upsampling
-/// across rows (4:4:0 chroma, and 4:2:0 chroma a 4 x 4 inverse DCT does not bring to size).
+/// The reasons a file taken at 1/8 may fall back at a larger scale: libjpeg's fancy
+/// upsampling across rows (4:4:0 chroma, and 4:2:0 chroma at full scale), and the inverse
+/// DCT sizes not written here (7, and the 10, 12 and 14 of subsampled chroma at 5/8 to
+/// 7/8).
 const ACROSS_ROWS: Fallback = Fallback("fancy upsampling across rows");
+const DCT_SIZE: Fallback = Fallback("a component needing a 7, 10, 12 or 14-point inverse DCT");
 
-/// Decodes `bytes` both ways at 1/8 and at 2/8; the new decoder must take it (at 2/8 unless
-/// it needs upsampling across rows) and agree to the byte. Returns the scales it took.
+/// Every scale libjpeg decodes at.
+const SCALES: [usize; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/// Decodes `bytes` both ways at every scale; the new decoder must take it (but for the
+/// reasons above) and agree to the byte. Returns the scales it took.
 fn check_exact(bytes: &[u8], case: &str) -> Vec<usize> {
     let mut taken = Vec::new();
-    for scale in [1, 2] {
+    for scale in SCALES {
         match decode(bytes, scale) {
-            Err(ACROSS_ROWS) if scale == 2 => {}
+            Err(ACROSS_ROWS) if scale >= 2 => {}
+            Err(DCT_SIZE) if (5..=7).contains(&scale) => {}
             Err(fallback) => panic!("{case} at {scale}/8: fell back ({fallback})"),
             Ok(ours) => {
                 check_same(&ours, bytes, scale, case);
@@ -139,9 +149,12 @@ fn every_sampling_size_and_restart_interval_decodes_exactly_as_libjpeg() {
                     let label = format!("{sampling:?} {width}x{height} restart {restart:?} q{quality}");
                     let taken = check_exact(&encode(&case), &label);
                     checked += 1;
-                    // Only 4:4:0 and 2x4 chroma need libjpeg's upsampling across rows at 2/8.
+                    // Only 4:4:0 and 2x4 chroma need libjpeg's upsampling across rows at 2/8
+                    // to 4/8 (and 4:2:0 at 8/8).
                     let across_rows = matches!(sampling, SamplingFactor::F_1_2 | SamplingFactor::F_2_4);
-                    assert!(taken.contains(&2) || across_rows, "{label}: taken at 2/8");
+                    for scale in [2, 3, 4] {
+                        assert!(taken.contains(&scale) || across_rows, "{label}: taken at {scale}/8");
+                    }
                 }
             }
         }
@@ -273,7 +286,7 @@ fn what_it_does_not_take_falls_back_with_the_reason() {
     for (label, bytes, reason) in cases {
         assert_eq!(decode(bytes, 1).err(), Some(Fallback(reason)), "{label}");
     }
-    assert_eq!(decode(&baseline, 4).err(), Some(Fallback("a scale other than 1/8 and 2/8")));
+    assert_eq!(decode(&baseline, 9).err(), Some(Fallback("a scale other than 1/8 to 8/8")));
     check_exact(&baseline, "the unchanged file");
     // A comment after the scan changes nothing, to libjpeg or here.
     check_exact(
@@ -306,7 +319,7 @@ fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
         let data_start = original.windows(2).position(|w| w == [0xFF, 0xDA]).expect("scan") + 14;
         for _ in 0..400 {
             let bytes = damage.copy(original, data_start);
-            let scale = 1 + damage.next(2);
+            let scale = 1 + damage.next(4);
             match decode(&bytes, scale) {
                 Ok(ours) => {
                     taken += 1;
@@ -333,12 +346,29 @@ fn range_limit_and_idct_follow_libjpeg_at_the_extremes() {
     let mut block = [0i16; 64];
     block[0] = 40;
     let quant = [2u16; 64];
-    assert_eq!(idct_2x2(&block, &quant, false), [138; 4], "a flat block: 128 + 40 x 2 / 8");
-    assert_eq!(idct_4x4(&block, &quant, false), [138; 16], "a flat 4 x 4 block too");
+    assert_eq!(flat(&block, &quant), 138, "a flat block: 128 + 40 x 2 / 8");
+    // Every transform of a block of DC alone gives that flat value everywhere, which is
+    // why the decoder writes it without a transform.
+    assert_eq!(idct_2x2(&block, &quant), [138; 4]);
+    assert_eq!(idct_3x3(&block, &quant), [138; 9]);
+    assert_eq!(idct_4x4(&block, &quant), [138; 16]);
+    assert_eq!(idct_5x5(&block, &quant), [138; 25]);
+    assert_eq!(idct_6x6(&block, &quant), [138; 36]);
+    assert_eq!(idct_8x8(&block, &quant), [138; 64]);
+    for dc in [-1024, -1023, -5, -1, 0, 1, 7, 1023] {
+        let block = std::array::from_fn(|i| if i == 0 { dc } else { 0 });
+        let quant = [3u16; 64];
+        let value = flat(&block, &quant);
+        assert_eq!(idct_3x3(&block, &quant), [value; 9], "DC {dc}");
+        assert_eq!(idct_5x5(&block, &quant), [value; 25], "DC {dc}");
+        assert_eq!(idct_6x6(&block, &quant), [value; 36], "DC {dc}");
+        assert_eq!(idct_8x8(&block, &quant), [value; 64], "DC {dc}");
+        assert_eq!(idct_4x4(&block, &quant), [value; 16], "DC {dc}");
+    }
     block[1] = 30;
-    let [left, right, ..] = idct_2x2(&block, &quant, true);
+    let [left, right, ..] = idct_2x2(&block, &quant);
     assert!(left > right, "a positive first horizontal coefficient makes the left brighter");
-    let row = idct_4x4(&block, &quant, true);
+    let row = idct_4x4(&block, &quant);
     assert!(row[0] > row[1] && row[1] > row[2] && row[2] > row[3], "and falls across a 4 x 4 row: {row:?}");
     // 3/4 of the nearer sample and 1/4 of the further, rounding down then up; edges kept.
     let mut upsampled = [0u8; 6];
@@ -362,7 +392,8 @@ fn every_corpus_jpeg_the_decoder_takes_decodes_exactly_as_libjpeg() {
             continue;
         }
         baseline += 1;
-        if check_exact(&bytes, &label) == [1, 2] {
+        let scales = check_exact(&bytes, &label);
+        if [1, 2, 3, 4].iter().all(|scale| scales.contains(scale)) {
             taken += 1;
         }
     }
