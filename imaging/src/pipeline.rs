@@ -396,10 +396,21 @@ pub enum JpegDecoder {
     LibjpegOnly,
 }
 
+/// Whether a JPEG at `scale`/8 goes to `eighth_scale` first: every sequential file; a
+/// progressive one only where it measured faster than libjpeg (`make bench-thumbnails`,
+/// docs/performance.md): at 2/8 and 3/8, where the large photos' refinement scans dominate
+/// and its corrections are read without branches. At 1/8 libjpeg without the luma AC
+/// scans is faster still; from 4/8 its per-block costs (the inverse DCTs, the DC scans)
+/// left it 15 to 20% behind libjpeg.
+pub(crate) fn takes_own_decoder(progressive: bool, scale: u32) -> bool {
+    !progressive || matches!(scale, 2 | 3)
+}
+
 /// A JPEG decoded at `scale`/8:
-/// - a sequential file at any scale by `eighth_scale`, which is exact and faster, unless
-///   it falls back (anything but a plain baseline grey or YCbCr file, an inverse DCT size
-///   it does not have, or damage);
+/// - a sequential file at any scale, and a progressive one at 2/8 or 3/8, by
+///   `eighth_scale`, which is exact and faster ([`takes_own_decoder`]), unless it falls
+///   back (anything but a plain Huffman-coded grey or YCbCr file, an inverse DCT size it
+///   does not have, a progression libjpeg would warn of or smooth, or damage);
 /// - a progressive file at 1/8 by libjpeg without the scans 1/8 does not read;
 /// - everything else, and every fallback, by libjpeg.
 pub(crate) fn decode_jpeg_at(
@@ -409,7 +420,7 @@ pub(crate) fn decode_jpeg_at(
     icc: Option<&[u8]>,
     decoder: JpegDecoder,
 ) -> Result<DynamicImage, Rejection> {
-    if !structure.progressive && decoder == JpegDecoder::Fastest {
+    if decoder == JpegDecoder::Fastest && takes_own_decoder(structure.progressive, scale) {
         // A bug in the new decoder must cost speed, not the photo: a panic falls back too.
         if let Ok(Ok(image)) = caught(|| eighth_scale::decode(bytes, structure, scale as usize)) {
             return Ok(image);

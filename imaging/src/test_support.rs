@@ -52,9 +52,12 @@ pub fn jpeg_at_scale(bytes: &[u8], scale: u32, decoder: JpegDecoder) -> Result<D
     decode_jpeg_at(bytes, scale, &structure, icc.as_deref(), decoder)
 }
 
-/// Whether the `eighth_scale` decoder takes `bytes` at `scale`/8 (1 to 8), or why it leaves
-/// the file to libjpeg: the benchmark's count of which files take which decoder.
+/// Whether the pipeline's `eighth_scale` decoder takes `bytes` at `scale`/8 (1 to 8), or
+/// why it leaves the file to libjpeg: the benchmark's count of which files take which decoder.
 pub fn eighth_scale_takes(bytes: &[u8], scale: usize) -> Result<(), String> {
     let structure = crate::jpeg::read_structure(bytes).map_err(|err| err.to_string())?;
+    if !crate::pipeline::takes_own_decoder(structure.progressive, scale as u32) {
+        return Err(format!("a progressive file at {scale}/8 goes to libjpeg"));
+    }
     crate::eighth_scale::decode(bytes, &structure, scale).map(drop).map_err(|fallback| fallback.to_string())
 }

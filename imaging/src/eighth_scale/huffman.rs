@@ -108,6 +108,34 @@ impl<'a> BitReader<'a> {
         extend(raw, size)
     }
 
+    /// One bit.
+    #[inline(always)]
+    pub(super) fn bit(&mut self) -> bool {
+        self.ensure(1);
+        let bit = self.peek(1) == 1;
+        self.consume(1);
+        bit
+    }
+
+    /// `n` bits (0 to 32) as an unsigned number.
+    #[inline(always)]
+    pub(super) fn raw(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        self.ensure(n);
+        let raw = self.peek(n);
+        self.consume(n);
+        raw
+    }
+
+    /// `size` (0 to 15) bits as the signed value they code.
+    #[inline(always)]
+    pub(super) fn value(&mut self, size: u32) -> i32 {
+        self.ensure(size);
+        self.signed(size)
+    }
+
     /// How many bits of the interval have been read, stuffed bytes not counted.
     pub(super) fn consumed_bits(&self) -> usize {
         (self.position - self.stuffed) * 8 - self.count as usize
@@ -454,6 +482,25 @@ pub(super) fn last_needed(side: usize) -> usize {
         }
         _ => 63,
     }
+}
+
+/// One AC symbol: its run of zeros and the size of its value (0: end-of-band or, with a
+/// run of 15, sixteen zeros).
+#[inline(always)]
+pub(super) fn ac_symbol(reader: &mut BitReader<'_>, ac: &HuffmanTable) -> Result<(u8, u8), BadData> {
+    reader.ensure(16);
+    let symbol = ac.decode(reader)?;
+    Ok((symbol >> 4, symbol & 15))
+}
+
+/// A block in zig-zag order put in natural order.
+#[inline(always)]
+pub(super) fn from_zigzag(zigzag: &[i16; 64]) -> [i16; 64] {
+    let mut natural = [0i16; 64];
+    for (k, &value) in zigzag.iter().enumerate() {
+        natural[NATURAL_ORDER[k]] = value;
+    }
+    natural
 }
 
 /// Where the k-th coefficient in zig-zag order sits in the 8 x 8 block.

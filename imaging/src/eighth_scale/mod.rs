@@ -24,21 +24,25 @@
 //!
 //! A file whose one scan holds every component is converted a row of MCUs at a time, so
 //! its planes never exist whole; components in scans of their own are kept whole until
-//! the last scan.
+//! the last scan. A progressive file's scans fill each component's whole coefficient
+//! buffer, as libjpeg's do (`progressive`), and the inverse DCTs and conversion then run a
+//! row of MCUs at a time.
 //!
-//! Only what libjpeg would decode the same way is taken: Huffman scans (SOF0 or SOF1) of
-//! 8-bit samples, grey or YCbCr, with or without restart markers. Anything else, and any
+//! Only what libjpeg would decode the same way is taken: Huffman scans (SOF0, SOF1, or
+//! progressive SOF2) of 8-bit samples, grey or YCbCr, with or without restart markers. Anything else, and any
 //! damage (a bad code, a run past the block, missing data, a restart marker out of place),
 //! is a [`Fallback`]: the caller hands the file to libjpeg, which decodes or refuses it as
 //! before. Nothing here guesses.
 
 mod huffman;
+mod progressive;
 #[cfg(test)]
 mod tests;
 
 use image::{DynamicImage, RgbImage};
 
 use huffman::{BadData, BitReader, HuffmanTable, SkipTable};
+use progressive::Coefficients;
 
 use crate::jpeg::JpegStructure;
 
@@ -90,10 +94,16 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
     let mut planes: Vec<Plane> = Vec::new();
     // The image, when its one scan holds every component: converted a row of MCUs at a time.
     let mut streamed: Option<Vec<u8>> = None;
+    // A progressive file's coefficients, every component's whole, until the last scan.
+    let mut progressive: Option<Vec<Coefficients>> = None;
     for segment in structure.segments() {
         let payload = bytes.get(segment.payload.clone()).ok_or(Fallback("a broken marker structure"))?;
         match segment.marker {
             0xC0 | 0xC1 => read_frame(&mut header, payload)?,
+            0xC2 => {
+                read_frame(&mut header, payload)?;
+                progressive = Some(Vec::new());
+            }
             0xC4 => read_huffman_tables(&mut header, payload)?,
             0xDB => read_quant_tables(&mut header, payload)?,
             0xDD => {
@@ -102,6 +112,18 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
             }
             0xEE if payload.starts_with(b"Adobe") => return Err(Fallback("an Adobe colour transform marker")),
             0xE0..=0xEF | 0xFE => {}
+            0xDA if progressive.is_some() => {
+                let coefficients = progressive.as_mut().ok_or(Fallback("progressive"))?;
+                if planes.is_empty() {
+                    planes = planes_of(&header, scale)?;
+                    *coefficients = Coefficients::for_planes(&planes);
+                }
+                let end =
+                    progressive::decode_scan(&header, &mut planes, coefficients, bytes, payload, segment.payload.end)?;
+                if end != segment.end {
+                    return Err(Fallback("a scan that ends elsewhere than its markers say"));
+                }
+            }
             0xDA => {
                 if planes.is_empty() {
                     planes = planes_of(&header, scale)?;
@@ -130,7 +152,7 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
                     return Err(Fallback("a scan that ends elsewhere than its markers say"));
                 }
             }
-            0xC2 | 0xC6 | 0xCA | 0xCE => return Err(Fallback("progressive")),
+            0xC6 | 0xCA | 0xCE => return Err(Fallback("progressive hierarchical or arithmetic-coded")),
             0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCC | 0xCD | 0xCF => {
                 return Err(Fallback("arithmetic-coded, lossless or hierarchical"));
             }
@@ -141,6 +163,14 @@ pub fn decode(bytes: &[u8], structure: &JpegStructure, scale: usize) -> Result<D
         return Err(Fallback("a component without a scan"));
     }
     let (width, height) = output_size(&header, scale);
+    if let Some(coefficients) = progressive {
+        if progressive::libjpeg_smooths(&planes, &coefficients) {
+            return Err(Fallback("block smoothing of incomplete coefficients"));
+        }
+        let rgb = inverse_transform(&header, &mut planes, &coefficients, scale)?;
+        let image = RgbImage::from_raw(width as u32, height as u32, rgb).ok_or(Fallback("an image too large"))?;
+        return Ok(DynamicImage::ImageRgb8(image));
+    }
     let rgb = match streamed {
         Some(rgb) => rgb,
         None => {
@@ -497,24 +527,39 @@ fn decode_mcu_blocks(
                     None => huffman::decode_ac(reader, component.ac, &mut block)?,
                 };
                 if kept {
-                    let quant = &component.quant;
-                    let samples = &mut plane.samples;
-                    let at = row * side * stride + column * side;
-                    // A block of DC alone is flat in every one of libjpeg's transforms.
-                    match side {
-                        _ if !has_ac => store::<1, 1>(samples, at, stride, side, &[flat(&block, quant)]),
-                        2 => store::<2, 4>(samples, at, stride, side, &idct_2x2(&block, quant)),
-                        3 => store::<3, 9>(samples, at, stride, side, &idct_3x3(&block, quant)),
-                        4 => store::<4, 16>(samples, at, stride, side, &idct_4x4(&block, quant)),
-                        5 => store::<5, 25>(samples, at, stride, side, &idct_5x5(&block, quant)),
-                        6 => store::<6, 36>(samples, at, stride, side, &idct_6x6(&block, quant)),
-                        _ => store::<8, 64>(samples, at, stride, side, &idct_8x8(&block, quant)),
-                    }?;
+                    write_block(plane, &component.quant, &block, has_ac, row, column)?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Writes one block's inverse DCT at its place in the plane (`row` counted from the
+/// plane's first block row); `has_ac` false when the block is its DC alone.
+#[inline(always)]
+fn write_block(
+    plane: &mut Plane,
+    quant: &[u16; 64],
+    block: &[i16; 64],
+    has_ac: bool,
+    row: usize,
+    column: usize,
+) -> Result<(), Fallback> {
+    let (side, stride) = (plane.block_side, plane.stride());
+    let samples = &mut plane.samples;
+    let at = row * side * stride + column * side;
+    // A block of DC alone is flat in every one of libjpeg's transforms.
+    match side {
+        _ if !has_ac => store::<1, 1>(samples, at, stride, side, &[flat(block, quant)]),
+        1 => store::<1, 1>(samples, at, stride, side, &[idct_1x1(block[0], quant[0])]),
+        2 => store::<2, 4>(samples, at, stride, side, &idct_2x2(block, quant)),
+        3 => store::<3, 9>(samples, at, stride, side, &idct_3x3(block, quant)),
+        4 => store::<4, 16>(samples, at, stride, side, &idct_4x4(block, quant)),
+        5 => store::<5, 25>(samples, at, stride, side, &idct_5x5(block, quant)),
+        6 => store::<6, 36>(samples, at, stride, side, &idct_6x6(block, quant)),
+        _ => store::<8, 64>(samples, at, stride, side, &idct_8x8(block, quant)),
+    }
 }
 
 /// Writes one block's `N` x `N` inverse DCT (`pixels`, `NN` of them) at `at` in a plane of
@@ -887,6 +932,45 @@ fn idct_8x8(block: &[i16; 64], quant: &[u16; 64]) -> [u8; 64] {
         }
     }
     out
+}
+
+/// A progressive file's image, from its coefficients: each row of MCUs inverse-transformed
+/// into the planes, then converted.
+fn inverse_transform(
+    header: &Header,
+    planes: &mut [Plane],
+    coefficients: &[Coefficients],
+    scale: usize,
+) -> Result<Vec<u8>, Fallback> {
+    check_coverage(header, planes, scale)?;
+    for plane in planes.iter_mut() {
+        plane.band_block_rows = plane.v;
+        plane.samples = vec![0; plane.stride() * plane.band_block_rows * plane.block_side];
+    }
+    let (width, height) = output_size(header, scale);
+    let mut rgb = vec![0u8; width * height * 3];
+    let mut converter = Converter::new(planes, width);
+    let (_, max_v) = max_sampling(header);
+    let rows_per_mcu = max_v * scale;
+    for mcu_y in 0..header.height.div_ceil(8 * max_v) {
+        for (plane, component) in planes.iter_mut().zip(coefficients) {
+            let quant = plane.quant.ok_or(Fallback("a component without a scan"))?;
+            plane.first_block_row = mcu_y * plane.band_block_rows;
+            let rows =
+                plane.first_block_row..(plane.first_block_row + plane.band_block_rows).min(plane.height_in_blocks);
+            for row in rows {
+                for column in 0..plane.width_in_blocks {
+                    let block = component.block(column, row).ok_or(Fallback("a block outside"))?;
+                    let has_ac = block[1..].iter().any(|&c| c != 0);
+                    let block = huffman::from_zigzag(block);
+                    write_block(plane, &quant, &block, has_ac, row - plane.first_block_row, column)?;
+                }
+            }
+        }
+        let rows = (mcu_y * rows_per_mcu).min(height)..((mcu_y + 1) * rows_per_mcu).min(height);
+        converter.rows(planes, &mut rgb, rows);
+    }
+    Ok(rgb)
 }
 
 /// The decoded image's size at `scale`/8 (libjpeg rounds up).

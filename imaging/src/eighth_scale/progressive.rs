@@ -1,0 +1,333 @@
+//! A progressive JPEG's scans, decoded into each component's whole coefficient buffer as
+//! libjpeg's `jdphuff.c` does (its `decode_mcu_DC_first`, `_DC_refine`, `_AC_first` and
+//! `_AC_refine`, step for step), for the inverse DCTs of the scale to read at the end.
+//!
+//! Only a progression libjpeg decodes without a warning is taken: every coefficient's
+//! successive approximation in order (libjpeg warns and goes on; here that falls back),
+//! AC bands after their component's DC, refinement corrections of one bit. And at the end
+//! libjpeg smooths the blocks of a file whose first AC coefficients are not all complete
+//! (`smoothing_ok`): such a file falls back too.
+
+use super::huffman::{self, BadData, BitReader, HuffmanTable};
+use super::{Fallback, Header, Plane, read_entropy};
+
+/// One component's coefficients, a whole image of blocks in zig-zag order (padded to whole
+/// MCUs, as libjpeg's buffer is), and how far each coefficient is known (libjpeg's `coef_bits`: -1
+/// never sent, else the point transform of its last scan; 0 complete).
+#[derive(Debug)]
+pub(super) struct Coefficients {
+    blocks: Vec<[i16; 64]>,
+    padded_width: usize,
+    known_to: [i8; 64],
+}
+
+impl Coefficients {
+    /// Empty buffers for every component of the frame.
+    pub(super) fn for_planes(planes: &[Plane]) -> Vec<Self> {
+        planes
+            .iter()
+            .map(|plane| {
+                let padded_width = plane.width_in_blocks.next_multiple_of(plane.h);
+                let padded_height = plane.height_in_blocks.next_multiple_of(plane.v);
+                Self { blocks: vec![[0; 64]; padded_width * padded_height], padded_width, known_to: [-1; 64] }
+            })
+            .collect()
+    }
+
+    /// The block at block column `x` and row `y`, in zig-zag order.
+    pub(super) fn block(&self, x: usize, y: usize) -> Option<&[i16; 64]> {
+        self.blocks.get(y * self.padded_width + x)
+    }
+}
+
+/// Whether libjpeg would smooth the blocks of this file (`smoothing_ok` at the start of
+/// its output pass, after every scan): some of coefficients 1 to 9 of a component not
+/// complete, unless a component's DC was never sent or one of those ten quantizers is 0.
+pub(super) fn libjpeg_smooths(planes: &[Plane], coefficients: &[Coefficients]) -> bool {
+    // The natural-order positions of coefficients 0 to 9 (Q00, Q01, Q10, Q20, Q11, ...).
+    const FIRST_TEN: [usize; 10] = [0, 1, 8, 16, 9, 2, 3, 10, 17, 24];
+    let mut useful = false;
+    for (plane, component) in planes.iter().zip(coefficients) {
+        let Some(quant) = plane.quant else { return false };
+        if FIRST_TEN.iter().any(|&at| quant[at] == 0) || component.known_to[0] < 0 {
+            return false;
+        }
+        useful |= component.known_to[1..10].iter().any(|&bits| bits != 0);
+    }
+    useful
+}
+
+/// The scan's parameters: its band of coefficients and their successive approximation.
+#[derive(Debug, Clone, Copy)]
+struct Band {
+    start: usize,
+    end: usize,
+    high: u8,
+    low: u8,
+}
+
+/// One component as a progressive scan codes it.
+struct ScanComponent<'t> {
+    index: usize,
+    dc: Option<&'t HuffmanTable>,
+    ac: Option<&'t HuffmanTable>,
+    mcu_width: usize,
+    mcu_height: usize,
+    dc_predictor: i32,
+}
+
+/// Decodes one progressive scan into `coefficients`; returns where the marker after it starts.
+pub(super) fn decode_scan(
+    header: &Header,
+    planes: &mut [Plane],
+    coefficients: &mut [Coefficients],
+    bytes: &[u8],
+    payload: &[u8],
+    data_start: usize,
+) -> Result<usize, Fallback> {
+    let count = usize::from(*payload.first().unwrap_or(&0));
+    if count == 0 || payload.len() != 4 + 2 * count {
+        return Err(Fallback("a malformed scan header"));
+    }
+    let parameters = &payload[1 + 2 * count..];
+    let band = Band {
+        start: usize::from(parameters[0]),
+        end: usize::from(parameters[1]),
+        high: parameters[2] >> 4,
+        low: parameters[2] & 15,
+    };
+    // libjpeg's `start_pass_phuff_decoder` refuses these (JERR_BAD_PROGRESSION).
+    let is_dc = band.start == 0;
+    let bad = if is_dc { band.end != 0 } else { band.start > band.end || band.end > 63 || count != 1 };
+    if bad || (band.high != 0 && band.low + 1 != band.high) || band.low > 13 {
+        return Err(Fallback("a bad progression"));
+    }
+    let missing = Fallback("a table the scan uses is not defined");
+    let mut scan: Vec<ScanComponent<'_>> = Vec::with_capacity(count);
+    for selector in payload[1..1 + 2 * count].chunks_exact(2) {
+        let index = header.components.iter().position(|c| c.id == selector[0]);
+        let in_order = scan.last().is_none_or(|last| index > Some(last.index));
+        let Some(index) = index.filter(|_| in_order) else {
+            return Err(Fallback("scan components out of order or repeated"));
+        };
+        // The tables this kind of scan reads (a DC refinement reads none).
+        let dc = if is_dc && band.high == 0 {
+            Some(header.dc_tables.get(usize::from(selector[1] >> 4)).and_then(Option::as_ref).ok_or(missing)?)
+        } else {
+            None
+        };
+        let ac = if is_dc {
+            None
+        } else {
+            Some(header.ac_tables.get(usize::from(selector[1] & 15)).and_then(Option::as_ref).ok_or(missing)?)
+        };
+        // libjpeg latches a component's quantization table at its first scan.
+        let plane = &mut planes[index];
+        if plane.quant.is_none() {
+            plane.quant = Some(header.quant_tables[header.components[index].quant_table].ok_or(missing)?);
+        }
+        // Where libjpeg would warn (JWRN_BOGUS_PROGRESSION) and go on: not taken here.
+        let known_to = &mut coefficients[index].known_to;
+        if !is_dc && known_to[0] < 0 {
+            return Err(Fallback("an AC scan before its component's DC"));
+        }
+        for bits in &mut known_to[band.start..=band.end] {
+            if band.high != (*bits).max(0) as u8 {
+                return Err(Fallback("a coefficient's successive approximation out of order"));
+            }
+            *bits = band.low as i8;
+        }
+        let (mcu_width, mcu_height) = if count > 1 { (plane.h, plane.v) } else { (1, 1) };
+        scan.push(ScanComponent { index, dc, ac, mcu_width, mcu_height, dc_predictor: 0 });
+    }
+    if count > 1 && scan.iter().map(|c| c.mcu_width * c.mcu_height).sum::<usize>() > 10 {
+        return Err(Fallback("more than 10 blocks in an MCU"));
+    }
+    let (mcus_x, mcus_y) = if count > 1 {
+        let (max_h, max_v) = super::max_sampling(header);
+        (header.width.div_ceil(8 * max_h), header.height.div_ceil(8 * max_v))
+    } else {
+        (planes[scan[0].index].width_in_blocks, planes[scan[0].index].height_in_blocks)
+    };
+    let entropy = read_entropy(bytes, data_start)?;
+    let total_mcus = mcus_x * mcus_y;
+    let per_interval = if header.restart_interval == 0 { total_mcus } else { header.restart_interval };
+    if entropy.intervals.len() != total_mcus.div_ceil(per_interval).max(1) {
+        return Err(Fallback("restart markers that do not match the restart interval"));
+    }
+    let mut intervals = entropy.intervals.iter();
+    let mut reader = BitReader::new(&[]);
+    let (mut interval_end, mut left_in_interval, mut end_of_band_run) = (0, 0, 0u32);
+    for mcu_y in 0..mcus_y {
+        for mcu_x in 0..mcus_x {
+            if left_in_interval == 0 {
+                if mcu_x + mcu_y > 0 {
+                    super::finish_interval(&reader, interval_end)?;
+                }
+                let interval = intervals.next().ok_or(Fallback("missing restart intervals"))?;
+                reader = BitReader::new(&bytes[interval.start..interval.end]);
+                (interval_end, left_in_interval) = (interval.end - interval.start - interval.stuffed, per_interval);
+                scan.iter_mut().for_each(|component| component.dc_predictor = 0);
+                end_of_band_run = 0;
+            }
+            left_in_interval -= 1;
+            for component in &mut scan {
+                let buffer = &mut coefficients[component.index];
+                for y in 0..component.mcu_height {
+                    for x in 0..component.mcu_width {
+                        let (column, row) = (mcu_x * component.mcu_width + x, mcu_y * component.mcu_height + y);
+                        let at = row * buffer.padded_width + column;
+                        let block = buffer.blocks.get_mut(at).ok_or(Fallback("a block outside"))?;
+                        match (is_dc, band.high) {
+                            (true, 0) => dc_first(&mut reader, component, band, block)?,
+                            (true, _) => dc_refine(&mut reader, band, block),
+                            (false, 0) => ac_first(&mut reader, component.ac, band, &mut end_of_band_run, block)?,
+                            (false, _) => ac_refine(&mut reader, component.ac, band, &mut end_of_band_run, block)?,
+                        }
+                    }
+                }
+            }
+        }
+    }
+    super::finish_interval(&reader, interval_end)?;
+    Ok(entropy.end)
+}
+
+/// `decode_mcu_DC_first`: the DC difference, its predictor kept in an int, shifted up by
+/// the point transform into 16 bits.
+fn dc_first(
+    reader: &mut BitReader<'_>,
+    component: &mut ScanComponent<'_>,
+    band: Band,
+    block: &mut [i16; 64],
+) -> Result<(), Fallback> {
+    let table = component.dc.ok_or(Fallback("no DC table"))?;
+    let difference = huffman::dc_difference(reader, table)?;
+    component.dc_predictor = component.dc_predictor.wrapping_add(difference);
+    block[0] = component.dc_predictor.wrapping_shl(u32::from(band.low)) as i16;
+    Ok(())
+}
+
+/// `decode_mcu_DC_refine`: one more bit of the DC coefficient.
+fn dc_refine(reader: &mut BitReader<'_>, band: Band, block: &mut [i16; 64]) {
+    if reader.bit() {
+        block[0] |= 1 << band.low;
+    }
+}
+
+/// `decode_mcu_AC_first`: the band's coefficients, or one more block of an end-of-band run.
+fn ac_first(
+    reader: &mut BitReader<'_>,
+    table: Option<&HuffmanTable>,
+    band: Band,
+    end_of_band_run: &mut u32,
+    block: &mut [i16; 64],
+) -> Result<(), Fallback> {
+    if *end_of_band_run > 0 {
+        *end_of_band_run -= 1;
+        return Ok(());
+    }
+    let table = table.ok_or(Fallback("no AC table"))?;
+    let mut k = band.start;
+    while k <= band.end {
+        let (run, size) = huffman::ac_symbol(reader, table)?;
+        if size != 0 {
+            k += usize::from(run);
+            if k > band.end {
+                return Err(BadData.into());
+            }
+            let value = reader.value(u32::from(size));
+            block[k] = value.wrapping_shl(u32::from(band.low)) as i16;
+        } else if run == 15 {
+            k += 15;
+        } else {
+            *end_of_band_run = (1 << run) + reader.raw(u32::from(run)) - 1;
+            return Ok(());
+        }
+        k += 1;
+    }
+    Ok(())
+}
+
+/// `decode_mcu_AC_refine`: a correction bit for each coefficient already nonzero, and the
+/// coefficients that become nonzero (of magnitude one at this bit). The walk over the band
+/// that libjpeg makes a coefficient at a time is made on a mask of the nonzero ones: the
+/// zero a new coefficient lands on is found by its rank, and the correction bits of the
+/// nonzero ones passed on the way are read together.
+fn ac_refine(
+    reader: &mut BitReader<'_>,
+    table: Option<&HuffmanTable>,
+    band: Band,
+    end_of_band_run: &mut u32,
+    block: &mut [i16; 64],
+) -> Result<(), Fallback> {
+    let plus = 1i16 << band.low;
+    let in_band = (u64::MAX >> (63 - band.end)) & (u64::MAX << band.start);
+    let mut nonzero = block.iter().enumerate().fold(0u64, |mask, (i, &c)| mask | (u64::from(c != 0) << i)) & in_band;
+    let from = |k: usize| if k > 63 { 0 } else { u64::MAX << k };
+    let mut k = band.start;
+    if *end_of_band_run == 0 {
+        let table = table.ok_or(Fallback("no AC table"))?;
+        while k <= band.end {
+            let (run, size) = huffman::ac_symbol(reader, table)?;
+            let new_value = match size {
+                0 if run != 15 => {
+                    *end_of_band_run = (1 << run) + reader.raw(u32::from(run));
+                    break;
+                }
+                0 => 0,
+                // libjpeg warns of any other size (JWRN_HUFF_BAD_CODE) and reads it as one.
+                1 => {
+                    if reader.bit() {
+                        plus
+                    } else {
+                        (-1i16).wrapping_shl(u32::from(band.low))
+                    }
+                }
+                _ => return Err(Fallback("a refinement coefficient larger than one")),
+            };
+            // The zero the value lands on (ZRL: the sixteenth) is the run's + 1st from k.
+            let mut zeros = !nonzero & in_band & from(k);
+            for _ in 0..run {
+                zeros &= zeros.wrapping_sub(1);
+            }
+            let target = zeros.trailing_zeros() as usize;
+            let passed = nonzero & from(k) & !from(target);
+            correct(reader, block, passed, plus);
+            if zeros == 0 {
+                // The band ended first: libjpeg would write a new value past it.
+                if new_value != 0 {
+                    return Err(BadData.into());
+                }
+                k = band.end + 1;
+                break;
+            }
+            if new_value != 0 {
+                block[target] = new_value;
+                nonzero |= 1 << target;
+            }
+            k = target + 1;
+        }
+    }
+    if *end_of_band_run > 0 {
+        // The rest of the band is zero but for corrections to the nonzero coefficients.
+        correct(reader, block, nonzero & from(k), plus);
+        *end_of_band_run -= 1;
+    }
+    Ok(())
+}
+
+/// Reads a correction bit for each coefficient of `positions` (a mask, in order) and adds
+/// `plus` to the magnitude of those whose bit is set and who lack it.
+#[inline(always)]
+fn correct(reader: &mut BitReader<'_>, block: &mut [i16; 64], mut positions: u64, plus: i16) {
+    while positions != 0 {
+        let at = positions.trailing_zeros() as usize;
+        positions &= positions - 1;
+        // Without branches: the bits are as good as random, and mispredicted.
+        let coefficient = block[at];
+        let set = i16::from(reader.bit()) * i16::from(coefficient & plus == 0);
+        let sign = (coefficient >> 15) | 1;
+        block[at] = coefficient.wrapping_add(set * sign * plus);
+    }
+}
