@@ -446,15 +446,7 @@ fn decode_scan(
     } else {
         (planes[scan[0].plane].width_in_blocks, planes[scan[0].plane].height_in_blocks)
     };
-    let entropy = read_entropy(bytes, data_start)?;
-    let total_mcus = mcus_x * mcus_y;
-    let per_interval = if header.restart_interval == 0 { total_mcus } else { header.restart_interval };
-    if entropy.intervals.len() != total_mcus.div_ceil(per_interval).max(1) {
-        return Err(Fallback("restart markers that do not match the restart interval"));
-    }
-    let mut intervals = entropy.intervals.iter();
-    let mut reader = BitReader::new(&[]);
-    let (mut interval_end, mut left_in_interval) = (0, 0);
+    let mut walk = IntervalWalk::new(header, bytes, data_start, mcus_x * mcus_y)?;
     let (width, height) = output_size(header, scale);
     // Output rows per row of MCUs: a lone component's scan has rows of single blocks.
     let rows_per_mcu = if interleaved { max_sampling(header).1 * scale } else { planes[0].block_side };
@@ -464,19 +456,13 @@ fn decode_scan(
             plane.first_block_row = mcu_y * plane.band_block_rows;
         }
         for mcu_x in 0..mcus_x {
-            if left_in_interval == 0 {
-                if mcu_x + mcu_y > 0 {
-                    finish_interval(&reader, interval_end)?;
-                }
-                let interval = intervals.next().ok_or(Fallback("missing restart intervals"))?;
-                reader = BitReader::new(&bytes[interval.start..interval.end]);
-                (interval_end, left_in_interval) = (interval.end - interval.start - interval.stuffed, per_interval);
+            if walk.next_mcu()? {
                 scan.iter_mut().for_each(|component| component.dc_predictor = 0);
             }
-            left_in_interval -= 1;
             let edges = (mcu_x + 1 == mcus_x, mcu_y + 1 == mcus_y);
             for component in &mut scan {
-                decode_mcu_blocks(&mut reader, component, &mut planes[component.plane], (mcu_x, mcu_y), edges)?;
+                let reader = &mut walk.reader;
+                decode_mcu_blocks(reader, component, &mut planes[component.plane], (mcu_x, mcu_y), edges)?;
             }
         }
         if let (Some(rgb), Some(converter)) = (streamed.as_deref_mut(), converter.as_mut()) {
@@ -484,8 +470,7 @@ fn decode_scan(
             converter.rows(planes, rgb, rows);
         }
     }
-    finish_interval(&reader, interval_end)?;
-    Ok(entropy.end)
+    walk.finish()
 }
 
 /// Decodes one component's blocks of one MCU. Blocks past the component's edge (padding
@@ -585,6 +570,58 @@ fn store<const N: usize, const NN: usize>(
         target.copy_from_slice(line);
     }
     Ok(())
+}
+
+/// A scan's restart intervals, walked an MCU at a time: the reader of the current one.
+struct IntervalWalk<'a> {
+    bytes: &'a [u8],
+    intervals: std::vec::IntoIter<Interval>,
+    reader: BitReader<'a>,
+    /// The current interval's data in bytes (stuffing not counted), and its MCUs not yet begun.
+    data_bytes: usize,
+    left: usize,
+    per_interval: usize,
+    started: bool,
+    /// Where the marker after the scan starts.
+    end: usize,
+}
+
+impl<'a> IntervalWalk<'a> {
+    /// The scan whose entropy-coded data starts at `data_start`, of `total_mcus` MCUs: its
+    /// restart markers must match the restart interval.
+    fn new(header: &Header, bytes: &'a [u8], data_start: usize, total_mcus: usize) -> Result<Self, Fallback> {
+        let entropy = read_entropy(bytes, data_start)?;
+        let per_interval = if header.restart_interval == 0 { total_mcus } else { header.restart_interval };
+        if entropy.intervals.len() != total_mcus.div_ceil(per_interval).max(1) {
+            return Err(Fallback("restart markers that do not match the restart interval"));
+        }
+        let reader = BitReader::new(&[]);
+        let intervals = entropy.intervals.into_iter();
+        Ok(Self { bytes, intervals, reader, data_bytes: 0, left: 0, per_interval, started: false, end: entropy.end })
+    }
+
+    /// Before each MCU: whether it starts an interval (the decoder's state resets), the
+    /// previous one then checked read to its end.
+    fn next_mcu(&mut self) -> Result<bool, Fallback> {
+        let restarted = self.left == 0;
+        if restarted {
+            if self.started {
+                finish_interval(&self.reader, self.data_bytes)?;
+            }
+            let interval = self.intervals.next().ok_or(Fallback("missing restart intervals"))?;
+            self.reader = BitReader::new(&self.bytes[interval.start..interval.end]);
+            (self.data_bytes, self.left, self.started) =
+                (interval.end - interval.start - interval.stuffed, self.per_interval, true);
+        }
+        self.left -= 1;
+        Ok(restarted)
+    }
+
+    /// After the last MCU: the last interval read to its end; where the next marker starts.
+    fn finish(self) -> Result<usize, Fallback> {
+        finish_interval(&self.reader, self.data_bytes)?;
+        Ok(self.end)
+    }
 }
 
 /// An interval's data (`end` bytes, stuffing not counted) must be read to its last byte,

@@ -9,7 +9,7 @@
 //! (`smoothing_ok`): such a file falls back too.
 
 use super::huffman::{self, BadData, BitReader, HuffmanTable};
-use super::{Fallback, Header, Plane, read_entropy};
+use super::{Fallback, Header, IntervalWalk, Plane};
 
 /// One component's coefficients, a whole image of blocks in zig-zag order (padded to whole
 /// MCUs, as libjpeg's buffer is), and how far each coefficient is known (libjpeg's `coef_bits`: -1
@@ -149,28 +149,15 @@ pub(super) fn decode_scan(
     } else {
         (planes[scan[0].index].width_in_blocks, planes[scan[0].index].height_in_blocks)
     };
-    let entropy = read_entropy(bytes, data_start)?;
-    let total_mcus = mcus_x * mcus_y;
-    let per_interval = if header.restart_interval == 0 { total_mcus } else { header.restart_interval };
-    if entropy.intervals.len() != total_mcus.div_ceil(per_interval).max(1) {
-        return Err(Fallback("restart markers that do not match the restart interval"));
-    }
-    let mut intervals = entropy.intervals.iter();
-    let mut reader = BitReader::new(&[]);
-    let (mut interval_end, mut left_in_interval, mut end_of_band_run) = (0, 0, 0u32);
+    let mut walk = IntervalWalk::new(header, bytes, data_start, mcus_x * mcus_y)?;
+    let mut end_of_band_run = 0u32;
     for mcu_y in 0..mcus_y {
         for mcu_x in 0..mcus_x {
-            if left_in_interval == 0 {
-                if mcu_x + mcu_y > 0 {
-                    super::finish_interval(&reader, interval_end)?;
-                }
-                let interval = intervals.next().ok_or(Fallback("missing restart intervals"))?;
-                reader = BitReader::new(&bytes[interval.start..interval.end]);
-                (interval_end, left_in_interval) = (interval.end - interval.start - interval.stuffed, per_interval);
+            if walk.next_mcu()? {
                 scan.iter_mut().for_each(|component| component.dc_predictor = 0);
                 end_of_band_run = 0;
             }
-            left_in_interval -= 1;
+            let reader = &mut walk.reader;
             for component in &mut scan {
                 let buffer = &mut coefficients[component.index];
                 for y in 0..component.mcu_height {
@@ -179,18 +166,17 @@ pub(super) fn decode_scan(
                         let at = row * buffer.padded_width + column;
                         let block = buffer.blocks.get_mut(at).ok_or(Fallback("a block outside"))?;
                         match (is_dc, band.high) {
-                            (true, 0) => dc_first(&mut reader, component, band, block)?,
-                            (true, _) => dc_refine(&mut reader, band, block),
-                            (false, 0) => ac_first(&mut reader, component.ac, band, &mut end_of_band_run, block)?,
-                            (false, _) => ac_refine(&mut reader, component.ac, band, &mut end_of_band_run, block)?,
+                            (true, 0) => dc_first(reader, component, band, block)?,
+                            (true, _) => dc_refine(reader, band, block),
+                            (false, 0) => ac_first(reader, component.ac, band, &mut end_of_band_run, block)?,
+                            (false, _) => ac_refine(reader, component.ac, band, &mut end_of_band_run, block)?,
                         }
                     }
                 }
             }
         }
     }
-    super::finish_interval(&reader, interval_end)?;
-    Ok(entropy.end)
+    walk.finish()
 }
 
 /// `decode_mcu_DC_first`: the DC difference, its predictor kept in an int, shifted up by
