@@ -471,17 +471,37 @@ pub(super) fn decode_ac_then_skip(
     Ok(stored)
 }
 
-/// The last coefficient, in zig-zag order, that libjpeg's inverse DCT of `side` x `side`
-/// outputs reads: `jidctint.c`'s 3, 5 and 6-point transforms read only the top-left `side` x
-/// `side`, DC alone at 1; `jidctred.c`'s 2 and 4-point ones and the 8-point one read up to
-/// row and column 7.
+/// The coefficients libjpeg's inverse DCT of `side` x `side` outputs reads, a bit per
+/// zig-zag position: `jidctint.c`'s 3, 5 and 6-point transforms read only the top-left
+/// `side` x `side` (DC alone at 1); `jidctred.c`'s 2-point one rows and columns 0, 1, 3, 5
+/// and 7, its 4-point one all but row and column 4; the 8-point one all 64.
+pub(super) fn transform_reads(side: usize) -> u64 {
+    let read = |line: usize| match side {
+        2 => matches!(line, 0 | 1 | 3 | 5 | 7),
+        4 => line != 4,
+        1 | 3 | 5 | 6 => line < side,
+        _ => true,
+    };
+    (0..64).filter(|&k| read(NATURAL_ORDER[k] / 8) && read(NATURAL_ORDER[k] % 8)).fold(0, |mask, k| mask | 1 << k)
+}
+
+/// The last coefficient, in zig-zag order, that the inverse DCT of `side` x `side` reads.
 pub(super) fn last_needed(side: usize) -> usize {
-    match side {
-        1 | 3 | 5 | 6 => {
-            (0..64).filter(|&k| NATURAL_ORDER[k] / 8 < side && NATURAL_ORDER[k] % 8 < side).max().unwrap_or(0)
-        }
-        _ => 63,
+    63 - transform_reads(side).leading_zeros() as usize
+}
+
+/// One AC symbol with its value, by one look-up, when its code and extra bits fit
+/// [`VALUE_BITS`]: the run of zeros before the value, and the value; `None` (nothing read)
+/// for any other symbol, end-of-band and zero runs among them.
+#[inline(always)]
+pub(super) fn ac_run_and_value(reader: &mut BitReader<'_>, ac: &HuffmanTable) -> Option<(usize, i32)> {
+    reader.ensure(32);
+    let entry = ac.values[reader.peek(VALUE_BITS) as usize];
+    if entry == 0 {
+        return None;
     }
+    reader.consume(entry >> 24);
+    Some((((entry >> 16) & 0xFF) as usize, i32::from(entry as u16 as i16)))
 }
 
 /// One AC symbol: its run of zeros and the size of its value (0: end-of-band or, with a
@@ -493,18 +513,21 @@ pub(super) fn ac_symbol(reader: &mut BitReader<'_>, ac: &HuffmanTable) -> Result
     Ok((symbol >> 4, symbol & 15))
 }
 
-/// A block in zig-zag order put in natural order.
+/// The coefficients of a block in zig-zag order that `reads` marks (bit k: the k-th), put
+/// in natural order; the others are left zero.
 #[inline(always)]
-pub(super) fn from_zigzag(zigzag: &[i16; 64]) -> [i16; 64] {
+pub(super) fn from_zigzag(zigzag: &[i16; 64], mut reads: u64) -> [i16; 64] {
     let mut natural = [0i16; 64];
-    for (k, &value) in zigzag.iter().enumerate() {
-        natural[NATURAL_ORDER[k]] = value;
+    while reads != 0 {
+        let k = reads.trailing_zeros() as usize & 63;
+        reads &= reads - 1;
+        natural[NATURAL_ORDER[k]] = zigzag[k];
     }
     natural
 }
 
 /// Where the k-th coefficient in zig-zag order sits in the 8 x 8 block.
-const NATURAL_ORDER: [usize; 64] = [
+pub(super) const NATURAL_ORDER: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
     28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
     47, 55, 62, 63,

@@ -12,11 +12,16 @@ use super::huffman::{self, BadData, BitReader, HuffmanTable};
 use super::{Fallback, Header, IntervalWalk, Plane};
 
 /// One component's coefficients, a whole image of blocks in zig-zag order (padded to whole
-/// MCUs, as libjpeg's buffer is), and how far each coefficient is known (libjpeg's `coef_bits`: -1
-/// never sent, else the point transform of its last scan; 0 complete).
+/// MCUs, as libjpeg's buffer is), which of each block's AC coefficients are nonzero, and
+/// how far each coefficient is known (libjpeg's `coef_bits`: -1 never sent, else the point
+/// transform of its last scan; 0 complete).
 #[derive(Debug)]
 pub(super) struct Coefficients {
     blocks: Vec<[i16; 64]>,
+    /// By block, a bit per AC coefficient that is not zero (bit k: the k-th in zig-zag
+    /// order), kept as the AC scans write them: a refinement scan's corrections go to
+    /// those, and the inverse DCT reads only those, so no scan or transform looks at all 64.
+    nonzero: Vec<u64>,
     padded_width: usize,
     known_to: [i8; 64],
 }
@@ -29,14 +34,25 @@ impl Coefficients {
             .map(|plane| {
                 let padded_width = plane.width_in_blocks.next_multiple_of(plane.h);
                 let padded_height = plane.height_in_blocks.next_multiple_of(plane.v);
-                Self { blocks: vec![[0; 64]; padded_width * padded_height], padded_width, known_to: [-1; 64] }
+                let count = padded_width * padded_height;
+                Self { blocks: vec![[0; 64]; count], nonzero: vec![0; count], padded_width, known_to: [-1; 64] }
             })
             .collect()
     }
 
-    /// The block at block column `x` and row `y`, in zig-zag order.
-    pub(super) fn block(&self, x: usize, y: usize) -> Option<&[i16; 64]> {
-        self.blocks.get(y * self.padded_width + x)
+    /// The block at block column `x` and row `y` as an inverse DCT that reads the
+    /// coefficients `reads` marks (a bit per zig-zag position) needs it: in natural order,
+    /// and whether any AC coefficient it reads is nonzero. Without one the block is flat,
+    /// and only its DC is put in place.
+    pub(super) fn block_for(&self, x: usize, y: usize, reads: u64) -> Option<([i16; 64], bool)> {
+        let at = y * self.padded_width + x;
+        let (zigzag, &nonzero) = (self.blocks.get(at)?, self.nonzero.get(at)?);
+        if nonzero & reads == 0 {
+            let mut dc = [0; 64];
+            dc[0] = zigzag[0];
+            return Some((dc, false));
+        }
+        Some((huffman::from_zigzag(zigzag, reads | 1), true))
     }
 }
 
@@ -149,158 +165,260 @@ pub(super) fn decode_scan(
     } else {
         (planes[scan[0].index].width_in_blocks, planes[scan[0].index].height_in_blocks)
     };
-    let mut walk = IntervalWalk::new(header, bytes, data_start, mcus_x * mcus_y)?;
-    let mut end_of_band_run = 0u32;
-    for mcu_y in 0..mcus_y {
-        for mcu_x in 0..mcus_x {
-            if walk.next_mcu()? {
-                scan.iter_mut().for_each(|component| component.dc_predictor = 0);
-                end_of_band_run = 0;
-            }
-            let reader = &mut walk.reader;
-            for component in &mut scan {
-                let buffer = &mut coefficients[component.index];
-                for y in 0..component.mcu_height {
-                    for x in 0..component.mcu_width {
-                        let (column, row) = (mcu_x * component.mcu_width + x, mcu_y * component.mcu_height + y);
-                        let at = row * buffer.padded_width + column;
-                        let block = buffer.blocks.get_mut(at).ok_or(Fallback("a block outside"))?;
-                        match (is_dc, band.high) {
-                            (true, 0) => dc_first(reader, component, band, block)?,
-                            (true, _) => dc_refine(reader, band, block),
-                            (false, 0) => ac_first(reader, component.ac, band, &mut end_of_band_run, block)?,
-                            (false, _) => ac_refine(reader, component.ac, band, &mut end_of_band_run, block)?,
+    let walk = IntervalWalk::new(header, bytes, data_start, mcus_x * mcus_y)?;
+    let blocks = Blocks { walk, scan, mcus_x, mcus_y };
+    match (is_dc, band.high) {
+        (true, 0) => blocks.decode(coefficients, DcScan::<false> { low: band.low }),
+        (true, _) => blocks.decode(coefficients, DcScan::<true> { low: band.low }),
+        (false, high) => {
+            let table = blocks.scan[0].ac.ok_or(missing)?;
+            let ac = AcScan { table, band, end_of_band_run: 0 };
+            if high == 0 { blocks.decode(coefficients, ac.first()) } else { blocks.decode(coefficients, ac.refine()) }
+        }
+    }
+}
+
+/// What a scan does to each block it codes, in the order the scan codes them.
+trait BlockStep {
+    /// After a restart marker (the DC predictors are reset by the walk).
+    fn restart(&mut self) {}
+
+    /// Decodes the scan's part of one `block` of `component`, whose nonzero AC
+    /// coefficients `nonzero` marks (and must go on marking).
+    fn block(
+        &mut self,
+        reader: &mut BitReader<'_>,
+        component: &mut ScanComponent<'_>,
+        block: &mut [i16; 64],
+        nonzero: &mut u64,
+    ) -> Result<(), Fallback>;
+}
+
+/// A scan's walk over its MCUs and their blocks.
+struct Blocks<'a, 't> {
+    walk: IntervalWalk<'a>,
+    scan: Vec<ScanComponent<'t>>,
+    mcus_x: usize,
+    mcus_y: usize,
+}
+
+impl Blocks<'_, '_> {
+    /// Runs `step` over every block of the scan (made generic so that each kind of scan's
+    /// loop is compiled on its own); returns where the marker after the scan starts.
+    fn decode(mut self, coefficients: &mut [Coefficients], mut step: impl BlockStep) -> Result<usize, Fallback> {
+        for mcu_y in 0..self.mcus_y {
+            for mcu_x in 0..self.mcus_x {
+                if self.walk.next_mcu()? {
+                    self.scan.iter_mut().for_each(|component| component.dc_predictor = 0);
+                    step.restart();
+                }
+                let reader = &mut self.walk.reader;
+                for component in &mut self.scan {
+                    let buffer = &mut coefficients[component.index];
+                    for y in 0..component.mcu_height {
+                        let row = mcu_y * component.mcu_height + y;
+                        for x in 0..component.mcu_width {
+                            let at = row * buffer.padded_width + mcu_x * component.mcu_width + x;
+                            let (Some(block), Some(nonzero)) = (buffer.blocks.get_mut(at), buffer.nonzero.get_mut(at))
+                            else {
+                                return Err(Fallback("a block outside"));
+                            };
+                            step.block(reader, component, block, nonzero)?;
                         }
                     }
                 }
             }
         }
-    }
-    walk.finish()
-}
-
-/// `decode_mcu_DC_first`: the DC difference, its predictor kept in an int, shifted up by
-/// the point transform into 16 bits.
-fn dc_first(
-    reader: &mut BitReader<'_>,
-    component: &mut ScanComponent<'_>,
-    band: Band,
-    block: &mut [i16; 64],
-) -> Result<(), Fallback> {
-    let table = component.dc.ok_or(Fallback("no DC table"))?;
-    let difference = huffman::dc_difference(reader, table)?;
-    component.dc_predictor = component.dc_predictor.wrapping_add(difference);
-    block[0] = component.dc_predictor.wrapping_shl(u32::from(band.low)) as i16;
-    Ok(())
-}
-
-/// `decode_mcu_DC_refine`: one more bit of the DC coefficient.
-fn dc_refine(reader: &mut BitReader<'_>, band: Band, block: &mut [i16; 64]) {
-    if reader.bit() {
-        block[0] |= 1 << band.low;
+        self.walk.finish()
     }
 }
 
-/// `decode_mcu_AC_first`: the band's coefficients, or one more block of an end-of-band run.
-fn ac_first(
-    reader: &mut BitReader<'_>,
-    table: Option<&HuffmanTable>,
-    band: Band,
-    end_of_band_run: &mut u32,
-    block: &mut [i16; 64],
-) -> Result<(), Fallback> {
-    if *end_of_band_run > 0 {
-        *end_of_band_run -= 1;
-        return Ok(());
-    }
-    let table = table.ok_or(Fallback("no AC table"))?;
-    let mut k = band.start;
-    while k <= band.end {
-        let (run, size) = huffman::ac_symbol(reader, table)?;
-        if size != 0 {
-            k += usize::from(run);
-            if k > band.end {
-                return Err(BadData.into());
+/// A DC scan: `decode_mcu_DC_first` (the difference, its predictor kept in an int, shifted
+/// up by the point transform into 16 bits) or `decode_mcu_DC_refine` (one more bit).
+struct DcScan<const REFINE: bool> {
+    low: u8,
+}
+
+impl<const REFINE: bool> BlockStep for DcScan<REFINE> {
+    #[inline(always)]
+    fn block(
+        &mut self,
+        reader: &mut BitReader<'_>,
+        component: &mut ScanComponent<'_>,
+        block: &mut [i16; 64],
+        _: &mut u64,
+    ) -> Result<(), Fallback> {
+        if REFINE {
+            if reader.bit() {
+                block[0] |= 1 << self.low;
             }
-            let value = reader.value(u32::from(size));
-            block[k] = value.wrapping_shl(u32::from(band.low)) as i16;
-        } else if run == 15 {
-            k += 15;
         } else {
-            *end_of_band_run = (1 << run) + reader.raw(u32::from(run)) - 1;
+            let table = component.dc.ok_or(Fallback("no DC table"))?;
+            let difference = huffman::dc_difference(reader, table)?;
+            component.dc_predictor = component.dc_predictor.wrapping_add(difference);
+            block[0] = component.dc_predictor.wrapping_shl(u32::from(self.low)) as i16;
+        }
+        Ok(())
+    }
+}
+
+/// An AC scan of one component: its table, its band, and the blocks left of an end-of-band run.
+struct AcScan<'t> {
+    table: &'t HuffmanTable,
+    band: Band,
+    end_of_band_run: u32,
+}
+
+/// An [`AcScan`] that is a first scan of its band (`REFINE` false) or a refinement.
+struct AcStep<'t, const REFINE: bool>(AcScan<'t>);
+
+impl<'t> AcScan<'t> {
+    fn first(self) -> AcStep<'t, false> {
+        AcStep(self)
+    }
+
+    fn refine(self) -> AcStep<'t, true> {
+        AcStep(self)
+    }
+
+    /// `decode_mcu_AC_first`: the band's coefficients, or one more block of an end-of-band run.
+    #[inline(always)]
+    fn first_block(
+        &mut self,
+        reader: &mut BitReader<'_>,
+        block: &mut [i16; 64],
+        nonzero: &mut u64,
+    ) -> Result<(), Fallback> {
+        if self.end_of_band_run > 0 {
+            self.end_of_band_run -= 1;
             return Ok(());
         }
-        k += 1;
-    }
-    Ok(())
-}
-
-/// `decode_mcu_AC_refine`: a correction bit for each coefficient already nonzero, and the
-/// coefficients that become nonzero (of magnitude one at this bit). The walk over the band
-/// that libjpeg makes a coefficient at a time is made on a mask of the nonzero ones: the
-/// zero a new coefficient lands on is found by its rank, and the correction bits of the
-/// nonzero ones passed on the way are read together.
-fn ac_refine(
-    reader: &mut BitReader<'_>,
-    table: Option<&HuffmanTable>,
-    band: Band,
-    end_of_band_run: &mut u32,
-    block: &mut [i16; 64],
-) -> Result<(), Fallback> {
-    let plus = 1i16 << band.low;
-    let in_band = (u64::MAX >> (63 - band.end)) & (u64::MAX << band.start);
-    let mut nonzero = block.iter().enumerate().fold(0u64, |mask, (i, &c)| mask | (u64::from(c != 0) << i)) & in_band;
-    let from = |k: usize| if k > 63 { 0 } else { u64::MAX << k };
-    let mut k = band.start;
-    if *end_of_band_run == 0 {
-        let table = table.ok_or(Fallback("no AC table"))?;
+        let band = self.band;
+        let mut k = band.start;
+        let mut mask = *nonzero;
         while k <= band.end {
-            let (run, size) = huffman::ac_symbol(reader, table)?;
-            let new_value = match size {
-                0 if run != 15 => {
-                    *end_of_band_run = (1 << run) + reader.raw(u32::from(run));
-                    break;
-                }
-                0 => 0,
-                // libjpeg warns of any other size (JWRN_HUFF_BAD_CODE) and reads it as one.
-                1 => {
-                    if reader.bit() {
-                        plus
-                    } else {
-                        (-1i16).wrapping_shl(u32::from(band.low))
-                    }
-                }
-                _ => return Err(Fallback("a refinement coefficient larger than one")),
-            };
-            // The zero the value lands on (ZRL: the sixteenth) is the run's + 1st from k.
-            let mut zeros = !nonzero & in_band & from(k);
-            for _ in 0..run {
-                zeros &= zeros.wrapping_sub(1);
-            }
-            let target = zeros.trailing_zeros() as usize;
-            let passed = nonzero & from(k) & !from(target);
-            correct(reader, block, passed, plus);
-            if zeros == 0 {
-                // The band ended first: libjpeg would write a new value past it.
-                if new_value != 0 {
+            // The usual symbol, a short code and value, by one look-up.
+            if let Some((run, value)) = huffman::ac_run_and_value(reader, self.table) {
+                k += run;
+                if k > band.end {
                     return Err(BadData.into());
                 }
-                k = band.end + 1;
+                let value = value.wrapping_shl(u32::from(band.low)) as i16;
+                block[k] = value;
+                mask = (mask & !(1 << k)) | (u64::from(value != 0) << k);
+                k += 1;
+                continue;
+            }
+            let (run, size) = huffman::ac_symbol(reader, self.table)?;
+            if size != 0 {
+                k += usize::from(run);
+                if k > band.end {
+                    return Err(BadData.into());
+                }
+                let value = reader.value(u32::from(size)).wrapping_shl(u32::from(band.low)) as i16;
+                block[k] = value;
+                // A value shifted out of 16 bits is a zero (a damaged file's, not libjpeg's to refuse).
+                mask = (mask & !(1 << k)) | (u64::from(value != 0) << k);
+            } else if run == 15 {
+                k += 15;
+            } else {
+                self.end_of_band_run = (1 << run) + reader.raw(u32::from(run)) - 1;
                 break;
             }
-            if new_value != 0 {
-                block[target] = new_value;
-                nonzero |= 1 << target;
-            }
-            k = target + 1;
+            k += 1;
         }
+        *nonzero = mask;
+        Ok(())
     }
-    if *end_of_band_run > 0 {
-        // The rest of the band is zero but for corrections to the nonzero coefficients.
-        correct(reader, block, nonzero & from(k), plus);
-        *end_of_band_run -= 1;
+
+    /// `decode_mcu_AC_refine`: a correction bit for each coefficient already nonzero, and the
+    /// coefficients that become nonzero (of magnitude one at this bit). The walk over the band
+    /// that libjpeg makes a coefficient at a time is made on the mask of the nonzero ones: the
+    /// zero a new coefficient lands on is found by its rank, and the correction bits of the
+    /// nonzero ones passed on the way are read together.
+    #[inline(always)]
+    fn refine_block(
+        &mut self,
+        reader: &mut BitReader<'_>,
+        block: &mut [i16; 64],
+        nonzero: &mut u64,
+    ) -> Result<(), Fallback> {
+        let band = self.band;
+        let plus = 1i16 << band.low;
+        let in_band = (u64::MAX >> (63 - band.end)) & (u64::MAX << band.start);
+        let from = |k: usize| if k > 63 { 0 } else { u64::MAX << k };
+        let mut k = band.start;
+        let mut mask = *nonzero;
+        if self.end_of_band_run == 0 {
+            while k <= band.end {
+                let (run, new_value) = {
+                    let (run, size) = huffman::ac_symbol(reader, self.table)?;
+                    let new_value = match size {
+                        0 if run != 15 => {
+                            self.end_of_band_run = (1 << run) + reader.raw(u32::from(run));
+                            break;
+                        }
+                        0 => 0,
+                        // libjpeg warns of any other size (JWRN_HUFF_BAD_CODE) and reads it as one.
+                        1 => {
+                            if reader.bit() {
+                                plus
+                            } else {
+                                (-1i16).wrapping_shl(u32::from(band.low))
+                            }
+                        }
+                        _ => return Err(Fallback("a refinement coefficient larger than one")),
+                    };
+                    (run, new_value)
+                };
+                // The zero the value lands on (ZRL: the sixteenth) is the run's + 1st from k.
+                let mut zeros = !mask & in_band & from(k);
+                for _ in 0..run {
+                    zeros &= zeros.wrapping_sub(1);
+                }
+                let target = zeros.trailing_zeros() as usize;
+                let passed = mask & from(k) & !from(target);
+                correct(reader, block, passed, plus);
+                if zeros == 0 {
+                    // The band ended first: libjpeg would write a new value past it.
+                    if new_value != 0 {
+                        return Err(BadData.into());
+                    }
+                    k = band.end + 1;
+                    break;
+                }
+                if new_value != 0 {
+                    block[target] = new_value;
+                    mask |= 1 << target;
+                }
+                k = target + 1;
+            }
+        }
+        if self.end_of_band_run > 0 {
+            // The rest of the band is zero but for corrections to the nonzero coefficients.
+            correct(reader, block, mask & in_band & from(k), plus);
+            self.end_of_band_run -= 1;
+        }
+        *nonzero = mask;
+        Ok(())
     }
-    Ok(())
+}
+
+impl<const REFINE: bool> BlockStep for AcStep<'_, REFINE> {
+    fn restart(&mut self) {
+        self.0.end_of_band_run = 0;
+    }
+
+    #[inline(always)]
+    fn block(
+        &mut self,
+        reader: &mut BitReader<'_>,
+        _: &mut ScanComponent<'_>,
+        block: &mut [i16; 64],
+        nonzero: &mut u64,
+    ) -> Result<(), Fallback> {
+        if REFINE { self.0.refine_block(reader, block, nonzero) } else { self.0.first_block(reader, block, nonzero) }
+    }
 }
 
 /// Reads a correction bit for each coefficient of `positions` (a mask, in order) and adds

@@ -5,6 +5,7 @@
 use image::DynamicImage;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
+use super::huffman::{last_needed, transform_reads};
 use super::{
     Fallback, flat, h2v1_fancy_upsample, idct_2x2, idct_3x3, idct_4x4, idct_5x5, idct_6x6, idct_8x8, range_limit,
 };
@@ -333,6 +334,43 @@ fn damaged_files_fall_back_or_decode_exactly_as_libjpeg() {
     }
     assert_eq!(taken + fell_back, 2400);
     assert!(fell_back > 1000, "most damage is detected: {fell_back} fell back, {taken} taken");
+}
+
+/// Which coefficients each transform reads, as the decoder assumes when it skips the others'
+/// symbols or leaves them out of the block it hands the transform: one alone (small or
+/// large, of either sign) changes the output of a DC-only block exactly when it is marked read.
+#[test]
+fn each_transform_reads_exactly_the_coefficients_marked() {
+    type Transform = fn(&[i16; 64], &[u16; 64]) -> Vec<u8>;
+    let transforms: [(usize, Transform); 6] = [
+        (2, |b, q| idct_2x2(b, q).to_vec()),
+        (3, |b, q| idct_3x3(b, q).to_vec()),
+        (4, |b, q| idct_4x4(b, q).to_vec()),
+        (5, |b, q| idct_5x5(b, q).to_vec()),
+        (6, |b, q| idct_6x6(b, q).to_vec()),
+        (8, |b, q| idct_8x8(b, q).to_vec()),
+    ];
+    let quant = [4u16; 64];
+    let mut dc_alone = [0i16; 64];
+    dc_alone[0] = -20;
+    for (side, transform) in transforms {
+        let reads = transform_reads(side);
+        let flat = transform(&dc_alone, &quant);
+        for zigzag in 1..64 {
+            let natural = super::huffman::NATURAL_ORDER[zigzag];
+            let changes = [25, -25, 1000, -1000].iter().any(|&value| {
+                let mut block = dc_alone;
+                block[natural] = value;
+                transform(&block, &quant) != flat
+            });
+            assert_eq!(changes, reads & 1 << zigzag != 0, "{side} x {side}, coefficient {zigzag} (zig-zag)");
+        }
+        assert_eq!(last_needed(side), 63 - reads.leading_zeros() as usize);
+    }
+    assert_eq!(transform_reads(1), 1, "1/8 reads the DC alone");
+    assert_eq!(transform_reads(2).count_ones(), 25);
+    assert_eq!(transform_reads(4).count_ones(), 49);
+    assert_eq!((last_needed(3), last_needed(5), last_needed(6)), (12, 39, 51));
 }
 
 /// The inverse DCTs and upsampling against libjpeg's arithmetic at its extremes: the range
