@@ -513,19 +513,6 @@ pub(super) fn ac_symbol(reader: &mut BitReader<'_>, ac: &HuffmanTable) -> Result
     Ok((symbol >> 4, symbol & 15))
 }
 
-/// The coefficients of a block in zig-zag order that `reads` marks (bit k: the k-th), put
-/// in natural order; the others are left zero.
-#[inline(always)]
-pub(super) fn from_zigzag(zigzag: &[i16; 64], mut reads: u64) -> [i16; 64] {
-    let mut natural = [0i16; 64];
-    while reads != 0 {
-        let k = reads.trailing_zeros() as usize & 63;
-        reads &= reads - 1;
-        natural[NATURAL_ORDER[k]] = zigzag[k];
-    }
-    natural
-}
-
 /// Where the k-th coefficient in zig-zag order sits in the 8 x 8 block.
 pub(super) const NATURAL_ORDER: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,

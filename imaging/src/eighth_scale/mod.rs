@@ -1010,11 +1010,9 @@ fn inverse_transform(
             plane.first_block_row = mcu_y * plane.band_block_rows;
             let rows =
                 plane.first_block_row..(plane.first_block_row + plane.band_block_rows).min(plane.height_in_blocks);
-            // Only the coefficients the plane's transform reads are put in natural order.
-            let reads = huffman::transform_reads(plane.block_side);
             for row in rows {
                 for column in 0..plane.width_in_blocks {
-                    let (block, has_ac) = component.block_for(column, row, reads).ok_or(Fallback("a block outside"))?;
+                    let (block, has_ac) = component.block_for(column, row).ok_or(Fallback("a block outside"))?;
                     write_block(plane, &quant, &block, has_ac, row - plane.first_block_row, column)?;
                 }
             }

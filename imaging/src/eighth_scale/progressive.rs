@@ -11,13 +11,25 @@
 use super::huffman::{self, BadData, BitReader, HuffmanTable};
 use super::{Fallback, Header, IntervalWalk, Plane};
 
-/// One component's coefficients, a whole image of blocks in zig-zag order (padded to whole
-/// MCUs, as libjpeg's buffer is), which of each block's AC coefficients are nonzero, and
-/// how far each coefficient is known (libjpeg's `coef_bits`: -1 never sent, else the point
+/// One component's coefficients, a whole image of blocks (padded to whole MCUs, as
+/// libjpeg's buffer is), which of each block's AC coefficients are nonzero, and how far
+/// each coefficient is known (libjpeg's `coef_bits`: -1 never sent, else the point
 /// transform of its last scan; 0 complete).
+///
+/// Of each block only the coefficients the scale's inverse DCT reads are kept (25 of 64 at
+/// 2/8, 9 at 3/8): the scans must still decode the others, but only whether they are
+/// nonzero matters to them, which the mask holds. A large photo's buffer is a third to a
+/// seventh of libjpeg's.
 #[derive(Debug)]
 pub(super) struct Coefficients {
-    blocks: Vec<[i16; 64]>,
+    /// `stride` values a block: the kept coefficients, then one slot that takes the writes
+    /// to the others (so that the scans write without a branch).
+    values: Vec<i16>,
+    stride: usize,
+    /// Where the k-th coefficient in zig-zag order is kept in its block's values.
+    slots: [usize; 64],
+    /// The coefficients the inverse DCT reads, a bit per zig-zag position, DC included.
+    reads: u64,
     /// By block, a bit per AC coefficient that is not zero (bit k: the k-th in zig-zag
     /// order), kept as the AC scans write them: a refinement scan's corrections go to
     /// those, and the inverse DCT reads only those, so no scan or transform looks at all 64.
@@ -27,7 +39,7 @@ pub(super) struct Coefficients {
 }
 
 impl Coefficients {
-    /// Empty buffers for every component of the frame.
+    /// Empty buffers for every component of the frame, keeping what its transform reads.
     pub(super) fn for_planes(planes: &[Plane]) -> Vec<Self> {
         planes
             .iter()
@@ -35,24 +47,55 @@ impl Coefficients {
                 let padded_width = plane.width_in_blocks.next_multiple_of(plane.h);
                 let padded_height = plane.height_in_blocks.next_multiple_of(plane.v);
                 let count = padded_width * padded_height;
-                Self { blocks: vec![[0; 64]; count], nonzero: vec![0; count], padded_width, known_to: [-1; 64] }
+                let reads = huffman::transform_reads(plane.block_side) | 1;
+                let kept = reads.count_ones() as usize;
+                let mut slots = [kept; 64];
+                for (slot, k) in (0..64).filter(|&k| reads & 1 << k != 0).enumerate() {
+                    slots[k] = slot;
+                }
+                Self {
+                    values: vec![0; count * (kept + 1)],
+                    stride: kept + 1,
+                    slots,
+                    reads,
+                    nonzero: vec![0; count],
+                    padded_width,
+                    known_to: [-1; 64],
+                }
             })
             .collect()
     }
 
-    /// The block at block column `x` and row `y` as an inverse DCT that reads the
-    /// coefficients `reads` marks (a bit per zig-zag position) needs it: in natural order,
-    /// and whether any AC coefficient it reads is nonzero. Without one the block is flat,
-    /// and only its DC is put in place.
-    pub(super) fn block_for(&self, x: usize, y: usize, reads: u64) -> Option<([i16; 64], bool)> {
+    /// The block at block column `x` and row `y` as the inverse DCT needs it: in natural
+    /// order, and whether any AC coefficient it reads is nonzero (without one the block is
+    /// flat, and only its DC is put in place).
+    pub(super) fn block_for(&self, x: usize, y: usize) -> Option<([i16; 64], bool)> {
         let at = y * self.padded_width + x;
-        let (zigzag, &nonzero) = (self.blocks.get(at)?, self.nonzero.get(at)?);
-        if nonzero & reads == 0 {
-            let mut dc = [0; 64];
-            dc[0] = zigzag[0];
-            return Some((dc, false));
+        let values = self.values.get(at * self.stride..(at + 1) * self.stride)?;
+        let has_ac = self.nonzero.get(at)? & self.reads & !1 != 0;
+        let mut natural = [0i16; 64];
+        let mut reads = if has_ac { self.reads } else { 1 };
+        while reads != 0 {
+            let k = reads.trailing_zeros() as usize & 63;
+            reads &= reads - 1;
+            natural[huffman::NATURAL_ORDER[k]] = values[self.slots[k]];
         }
-        Some((huffman::from_zigzag(zigzag, reads | 1), true))
+        Some((natural, has_ac))
+    }
+}
+
+/// One block as a scan writes it: its kept coefficients, and its mask of nonzero ones.
+struct Block<'b> {
+    values: &'b mut [i16],
+    slots: &'b [usize; 64],
+    nonzero: &'b mut u64,
+}
+
+impl Block<'_> {
+    /// The k-th coefficient in zig-zag order (one not kept: the slot that takes those).
+    #[inline(always)]
+    fn at(&mut self, k: usize) -> &mut i16 {
+        &mut self.values[self.slots[k & 63]]
     }
 }
 
@@ -183,14 +226,13 @@ trait BlockStep {
     /// After a restart marker (the DC predictors are reset by the walk).
     fn restart(&mut self) {}
 
-    /// Decodes the scan's part of one `block` of `component`, whose nonzero AC
-    /// coefficients `nonzero` marks (and must go on marking).
+    /// Decodes the scan's part of one `block` of `component` (whose mask of nonzero AC
+    /// coefficients it must go on keeping).
     fn block(
         &mut self,
         reader: &mut BitReader<'_>,
         component: &mut ScanComponent<'_>,
-        block: &mut [i16; 64],
-        nonzero: &mut u64,
+        block: Block<'_>,
     ) -> Result<(), Fallback>;
 }
 
@@ -219,11 +261,11 @@ impl Blocks<'_, '_> {
                         let row = mcu_y * component.mcu_height + y;
                         for x in 0..component.mcu_width {
                             let at = row * buffer.padded_width + mcu_x * component.mcu_width + x;
-                            let (Some(block), Some(nonzero)) = (buffer.blocks.get_mut(at), buffer.nonzero.get_mut(at))
-                            else {
+                            let values = buffer.values.get_mut(at * buffer.stride..(at + 1) * buffer.stride);
+                            let (Some(values), Some(nonzero)) = (values, buffer.nonzero.get_mut(at)) else {
                                 return Err(Fallback("a block outside"));
                             };
-                            step.block(reader, component, block, nonzero)?;
+                            step.block(reader, component, Block { values, slots: &buffer.slots, nonzero })?;
                         }
                     }
                 }
@@ -245,18 +287,17 @@ impl<const REFINE: bool> BlockStep for DcScan<REFINE> {
         &mut self,
         reader: &mut BitReader<'_>,
         component: &mut ScanComponent<'_>,
-        block: &mut [i16; 64],
-        _: &mut u64,
+        mut block: Block<'_>,
     ) -> Result<(), Fallback> {
         if REFINE {
             if reader.bit() {
-                block[0] |= 1 << self.low;
+                *block.at(0) |= 1 << self.low;
             }
         } else {
             let table = component.dc.ok_or(Fallback("no DC table"))?;
             let difference = huffman::dc_difference(reader, table)?;
             component.dc_predictor = component.dc_predictor.wrapping_add(difference);
-            block[0] = component.dc_predictor.wrapping_shl(u32::from(self.low)) as i16;
+            *block.at(0) = component.dc_predictor.wrapping_shl(u32::from(self.low)) as i16;
         }
         Ok(())
     }
@@ -283,19 +324,14 @@ impl<'t> AcScan<'t> {
 
     /// `decode_mcu_AC_first`: the band's coefficients, or one more block of an end-of-band run.
     #[inline(always)]
-    fn first_block(
-        &mut self,
-        reader: &mut BitReader<'_>,
-        block: &mut [i16; 64],
-        nonzero: &mut u64,
-    ) -> Result<(), Fallback> {
+    fn first_block(&mut self, reader: &mut BitReader<'_>, mut block: Block<'_>) -> Result<(), Fallback> {
         if self.end_of_band_run > 0 {
             self.end_of_band_run -= 1;
             return Ok(());
         }
         let band = self.band;
         let mut k = band.start;
-        let mut mask = *nonzero;
+        let mut mask = *block.nonzero;
         while k <= band.end {
             // The usual symbol, a short code and value, by one look-up.
             if let Some((run, value)) = huffman::ac_run_and_value(reader, self.table) {
@@ -304,7 +340,7 @@ impl<'t> AcScan<'t> {
                     return Err(BadData.into());
                 }
                 let value = value.wrapping_shl(u32::from(band.low)) as i16;
-                block[k] = value;
+                *block.at(k) = value;
                 mask = (mask & !(1 << k)) | (u64::from(value != 0) << k);
                 k += 1;
                 continue;
@@ -316,7 +352,7 @@ impl<'t> AcScan<'t> {
                     return Err(BadData.into());
                 }
                 let value = reader.value(u32::from(size)).wrapping_shl(u32::from(band.low)) as i16;
-                block[k] = value;
+                *block.at(k) = value;
                 // A value shifted out of 16 bits is a zero (a damaged file's, not libjpeg's to refuse).
                 mask = (mask & !(1 << k)) | (u64::from(value != 0) << k);
             } else if run == 15 {
@@ -327,7 +363,7 @@ impl<'t> AcScan<'t> {
             }
             k += 1;
         }
-        *nonzero = mask;
+        *block.nonzero = mask;
         Ok(())
     }
 
@@ -337,18 +373,13 @@ impl<'t> AcScan<'t> {
     /// zero a new coefficient lands on is found by its rank, and the correction bits of the
     /// nonzero ones passed on the way are read together.
     #[inline(always)]
-    fn refine_block(
-        &mut self,
-        reader: &mut BitReader<'_>,
-        block: &mut [i16; 64],
-        nonzero: &mut u64,
-    ) -> Result<(), Fallback> {
+    fn refine_block(&mut self, reader: &mut BitReader<'_>, mut block: Block<'_>) -> Result<(), Fallback> {
         let band = self.band;
         let plus = 1i16 << band.low;
         let in_band = (u64::MAX >> (63 - band.end)) & (u64::MAX << band.start);
         let from = |k: usize| if k > 63 { 0 } else { u64::MAX << k };
         let mut k = band.start;
-        let mut mask = *nonzero;
+        let mut mask = *block.nonzero;
         if self.end_of_band_run == 0 {
             while k <= band.end {
                 let (run, new_value) = {
@@ -378,7 +409,7 @@ impl<'t> AcScan<'t> {
                 }
                 let target = zeros.trailing_zeros() as usize;
                 let passed = mask & from(k) & !from(target);
-                correct(reader, block, passed, plus);
+                correct(reader, &mut block, passed, plus);
                 if zeros == 0 {
                     // The band ended first: libjpeg would write a new value past it.
                     if new_value != 0 {
@@ -388,7 +419,7 @@ impl<'t> AcScan<'t> {
                     break;
                 }
                 if new_value != 0 {
-                    block[target] = new_value;
+                    *block.at(target) = new_value;
                     mask |= 1 << target;
                 }
                 k = target + 1;
@@ -396,10 +427,10 @@ impl<'t> AcScan<'t> {
         }
         if self.end_of_band_run > 0 {
             // The rest of the band is zero but for corrections to the nonzero coefficients.
-            correct(reader, block, mask & in_band & from(k), plus);
+            correct(reader, &mut block, mask & in_band & from(k), plus);
             self.end_of_band_run -= 1;
         }
-        *nonzero = mask;
+        *block.nonzero = mask;
         Ok(())
     }
 }
@@ -414,24 +445,23 @@ impl<const REFINE: bool> BlockStep for AcStep<'_, REFINE> {
         &mut self,
         reader: &mut BitReader<'_>,
         _: &mut ScanComponent<'_>,
-        block: &mut [i16; 64],
-        nonzero: &mut u64,
+        block: Block<'_>,
     ) -> Result<(), Fallback> {
-        if REFINE { self.0.refine_block(reader, block, nonzero) } else { self.0.first_block(reader, block, nonzero) }
+        if REFINE { self.0.refine_block(reader, block) } else { self.0.first_block(reader, block) }
     }
 }
 
 /// Reads a correction bit for each coefficient of `positions` (a mask, in order) and adds
 /// `plus` to the magnitude of those whose bit is set and who lack it.
 #[inline(always)]
-fn correct(reader: &mut BitReader<'_>, block: &mut [i16; 64], mut positions: u64, plus: i16) {
+fn correct(reader: &mut BitReader<'_>, block: &mut Block<'_>, mut positions: u64, plus: i16) {
     while positions != 0 {
         let at = positions.trailing_zeros() as usize;
         positions &= positions - 1;
         // Without branches: the bits are as good as random, and mispredicted.
-        let coefficient = block[at];
-        let set = i16::from(reader.bit()) * i16::from(coefficient & plus == 0);
-        let sign = (coefficient >> 15) | 1;
-        block[at] = coefficient.wrapping_add(set * sign * plus);
+        let coefficient = block.at(at);
+        let set = i16::from(reader.bit()) * i16::from(*coefficient & plus == 0);
+        let sign = (*coefficient >> 15) | 1;
+        *coefficient = coefficient.wrapping_add(set * sign * plus);
     }
 }
