@@ -71,7 +71,9 @@ fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
 
 /// A JPEG decoded at `scale_num`/8, with margin:
 /// - libjpeg's whole-image coefficient buffer (2 bytes per coefficient, 64 per block,
-///   every component), when it keeps one ([`JpegStructure::buffers_coefficients`]);
+///   every component), when it keeps one ([`JpegStructure::buffers_coefficients`]); the
+///   `eighth_scale` decoder's, for the progressive files it takes (2/8, 3/8), is under half
+///   of it (a mask of 8 bytes and the 25 or 9 coefficients its transform reads a block);
 /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a second
 ///   buffer) and its rotated copy when the orientation turns it;
 /// - a few rows of MCUs;
