@@ -33,7 +33,7 @@ use imaging::test_support::{
 use imaging::{BoxSize, Crop, Fit, Limits, OutputFormat, fit_inside, probe};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    imaging::allocator::return_large_buffers_to_the_system(); // as the thumbnailer's main.rs does
+    imaging::allocator::reuse_buffers_across_images(); // as the thumbnailer's main.rs does
     let limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 384 * 1024 * 1024 };
     let sides = std::env::var("THUMB_SIZE").unwrap_or_else(|_| "256".into());
     let mut size: Vec<BoxSize> = sides

@@ -19,7 +19,7 @@
 //!   facts), `placeholder` (ThumbHash and dominant colour), `sizes`, `kind`;
 //! - `rejection`: what a file gets instead of thumbnails; `panics`: the one place a
 //!   decoder's panic is caught;
-//! - `allocator`: glibc's mmap threshold, so freed image buffers go back to the system.
+//! - `allocator`: glibc's mmap and trim thresholds, so the next image reuses the heap's buffers.
 
 pub mod allocator;
 mod avif;

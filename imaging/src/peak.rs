@@ -8,6 +8,7 @@ use image::metadata::Orientation;
 use crate::crop::Fit;
 use crate::header::{Header, Kind, Limits, jpeg_scale_for, png_factor, stored_size_for, transposes};
 use crate::jpeg::JpegStructure;
+use crate::pipeline::takes_own_decoder;
 use crate::png::PngHeader;
 use crate::rejection::Rejection;
 use crate::sizes::BoxSize;
@@ -72,14 +73,17 @@ fn peak_bytes(header: &Header, sizes: &[BoxSize]) -> u64 {
 /// A JPEG decoded at `scale_num`/8, with margin:
 /// - libjpeg's whole-image coefficient buffer (2 bytes per coefficient, 64 per block,
 ///   every component), when it keeps one ([`JpegStructure::buffers_coefficients`]); the
-///   `eighth_scale` decoder's, for the progressive files it takes (2/8, 3/8), is under half
-///   of it (a mask of 8 bytes and the 25 or 9 coefficients its transform reads a block);
+///   `eighth_scale` decoder's, for the progressive files it takes (2/8 to 6/8), is less in
+///   all: a mask of 8 bytes a block and the coefficients its transform reads (60 bytes a
+///   block at 2/8 and 5/8, 28 at 3/8, 82 at 6/8, 108 at 4/8), and 138 for the one kind of
+///   block that reads all 64 (a subsampled chroma block given twice the luma's side), of
+///   which a file has at most half as many as luma blocks of 108 bytes or less;
 /// - the scaled output (3 bytes a pixel; grey and CMYK are converted to RGB in a second
 ///   buffer) and its rotated copy when the orientation turns it;
 /// - a few rows of MCUs;
-/// - for a sequential file, the `eighth_scale` decoder's component planes (each at most
-///   the output's size, padded to blocks; a file in one scan needs only a row of MCUs of
-///   them, but is priced as one in several).
+/// - for a file the `eighth_scale` decoder takes ([`takes_own_decoder`]), its component
+///   planes (each at most the output's size, padded to blocks; a sequential file in one
+///   scan needs only a row of MCUs of them, but is priced as one in several).
 fn jpeg(structure: &JpegStructure, scale_num: u32, rotated: bool) -> u64 {
     let sampling = &structure.sampling;
     let (max_h, max_v) = sampling.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
@@ -98,7 +102,11 @@ fn jpeg(structure: &JpegStructure, scale_num: u32, rotated: bool) -> u64 {
     let output = out_w * out_h * bytes_per_pixel;
     let rows = mcus_x * mcu_w * mcu_h * sampling.len() as u64 * 2;
     // The `eighth_scale` decoder's component samples before upsampling.
-    let eighth_scale = if structure.progressive { 0 } else { sampling.len() as u64 * (out_w + 8) * (out_h + 8) };
+    let eighth_scale = if takes_own_decoder(structure.progressive, scale_num) {
+        sampling.len() as u64 * (out_w + 8) * (out_h + 8)
+    } else {
+        0
+    };
     coefficients + output + rows + eighth_scale
 }
 

@@ -3,7 +3,7 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    imaging::allocator::return_large_buffers_to_the_system();
+    imaging::allocator::reuse_buffers_across_images();
     let config = thumbnailer::Config::from_env(&shared::config::Env::from_process())
         .inspect_err(|err| tracing::error!(error = %err, "invalid configuration"))?;
     let deps = thumbnailer::Deps::new(config, &shared::aws::Aws::from_env().await);
