@@ -117,3 +117,6 @@ fn png_streaming(header: PngHeader, factor: u32) -> u64 {
     let (out_w, out_h) = (w.div_ceil(f), h.div_ceil(f));
     w * header.channels * 2 + out_w * 4 * 8 + 2 * out_w * out_h * 4
 }
+
+#[cfg(test)]
+mod tests;
